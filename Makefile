@@ -1,0 +1,62 @@
+# Entry points of the authority portal. `make run` and `make test` work from a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+# The virtual environment, with the pinned dependencies (runtime and dev) from the lock file.
+$(STAMP): requirements-dev.lock
+	@python=$$(scripts/find-python) || exit 1; \
+	  echo "Using $$python ($$($$python -c 'import platform; print(platform.python_version())'))"; \
+	  [ -x $(PY) ] || $$python -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install the locked dependencies
+
+run: $(STAMP)  ## start the portal on embedded defaults with demo data (http://localhost:8000)
+	@mkdir -p var
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: $(STAMP)  ## run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff (lint and format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy portal accounts requests_app
+
+format: $(STAMP)  ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# The browser bundle: esbuild, pinned in package-lock.json; minified, no source map, no
+# timestamps or absolute paths (the libraries' license comments are kept at the end), so
+# the same sources give the same bytes. static/dist/ is committed; CI rebuilds it and
+# fails if it differs. npm's install scripts are not needed and not run.
+ESBUILD_FLAGS := --bundle --format=esm --platform=browser --target=es2022 --minify \
+	--legal-comments=eof --charset=utf8 --log-level=warning
+
+assets:  ## rebuild static/dist/ from frontend/ (needs Node 20+ and npm)
+	npm ci --ignore-scripts --no-audit --no-fund
+	node_modules/.bin/esbuild frontend/age-keygen.js $(ESBUILD_FLAGS) --outfile=static/dist/age-keygen.js
+	node_modules/.bin/esbuild frontend/submit.js $(ESBUILD_FLAGS) --outfile=static/dist/submit.js
+
+lock:  ## re-resolve requirements*.lock from pyproject.toml (needs uv)
+	uv pip compile pyproject.toml --universal --python-version 3.12 --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml --extra dev --universal --python-version 3.12 --generate-hashes -o requirements-dev.lock
+
+clean:  ## remove the virtual environment and local state (database, sealed files)
+	rm -rf $(VENV) var
+
+.PHONY: help venv run test lint format assets lock clean

@@ -1,0 +1,348 @@
+"""People who use the portal.
+
+One user model for every role. An officer works for an agency; reviewers and vetting
+administrators work for the platform. The role decides which pages exist for a user.
+"""
+
+from collections.abc import Callable
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+
+class Role(models.TextChoices):
+    OFFICER = "officer", "Officer"
+    REVIEWER = "reviewer", "Reviewer"
+    VETTING_ADMIN = "vetting_admin", "Vetting administrator"
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> "User":
+        if not email:
+            raise ValueError("A user needs an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.setdefault("role", Role.VETTING_ADMIN)
+        fields["is_staff"] = True
+        fields["is_superuser"] = True
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(
+        default=False, help_text="May log in to the Django admin (second factor required)."
+    )
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    # Set on each request by django-otp's middleware: True once a second factor passed.
+    is_verified: Callable[[], bool]
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name", "role"]
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+    @property
+    def is_officer(self) -> bool:
+        return self.role == Role.OFFICER
+
+    @property
+    def is_reviewer(self) -> bool:
+        return self.role == Role.REVIEWER
+
+    @property
+    def is_vetting_admin(self) -> bool:
+        return self.role == Role.VETTING_ADMIN
+
+
+class Agency(models.Model):
+    """A police force, prosecution office, court or regulator that may ask for data."""
+
+    class Kind(models.TextChoices):
+        POLICE = "police", "Police"
+        PROSECUTOR = "prosecutor", "Prosecutor"
+        COURT = "court", "Court"
+        REGULATOR = "regulator", "Regulator"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending verification"
+        VERIFIED = "verified", "Verified"
+        SUSPENDED = "suspended", "Suspended"
+        REJECTED = "rejected", "Rejected"
+
+    name = models.CharField(max_length=200)
+    country = CountryField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    callback_phone = models.CharField(
+        max_length=32, help_text="The number on file, E.164 (+4930...), for callbacks."
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    status_reason = models.TextField(blank=True)
+    verified_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    proposed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["country", "name"]
+        verbose_name_plural = "agencies"
+        constraints = [
+            models.UniqueConstraint(fields=["country", "name"], name="agency_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.country})"
+
+    @property
+    def is_verified(self) -> bool:
+        return self.status == self.Status.VERIFIED
+
+
+class AgencyDomain(models.Model):
+    """An official email domain of an agency, stored in its IDNA (ASCII) form."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, unique=True)
+    allow_subdomains = models.BooleanField(
+        default=False, help_text="Also accept addresses on any subdomain of this domain."
+    )
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return ("*." if self.allow_subdomains else "") + self.domain
+
+
+class Officer(models.Model):
+    """The agency side of a user with the officer role."""
+
+    class Status(models.TextChoices):
+        EMAIL_UNVERIFIED = "email_unverified", "Mailbox not yet verified"
+        PENDING = "pending", "Waiting for vetting"
+        ACTIVE = "active", "Active"
+        REJECTED = "rejected", "Rejected"
+        SUSPENDED = "suspended", "Suspended"
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="officer")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="officers")
+    title = models.CharField(max_length=120)
+    badge_number = models.CharField(max_length=60)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.EMAIL_UNVERIFIED, db_index=True
+    )
+    status_reason = models.TextField(blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    vetted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    vetted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["agency", "user__full_name"]
+
+    def __str__(self) -> str:
+        return f"{self.user.full_name} ({self.agency})"
+
+    @property
+    def can_act(self) -> bool:
+        """Active officer of a verified agency: the only standing that may submit or read."""
+        return (
+            self.status == self.Status.ACTIVE
+            and self.user.is_active
+            and self.agency.status == Agency.Status.VERIFIED
+        )
+
+
+class CallbackCheck(models.Model):
+    """A phone call a vetting administrator made to an agency's number on file."""
+
+    class Outcome(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed"
+        NOT_CONFIRMED = "not_confirmed", "Not confirmed"
+        NO_ANSWER = "no_answer", "No answer"
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="callbacks")
+    officer = models.ForeignKey(
+        Officer, null=True, blank=True, on_delete=models.PROTECT, related_name="callbacks"
+    )
+    # The number dialled, copied from the agency's record at the time of the call.
+    number_called = models.CharField(max_length=32)
+    called_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    called_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-called_at"]
+
+    def __str__(self) -> str:
+        return f"{self.number_called} {self.outcome} {self.called_at:%Y-%m-%d}"
+
+
+class KeyStatus(models.TextChoices):
+    PENDING = "pending", "Pending approval"
+    ACTIVE = "active", "Active"
+    REVOKED = "revoked", "Revoked"
+    REJECTED = "rejected", "Rejected"
+
+
+class EnrolledKey(models.Model):
+    """Life cycle shared by every key an officer enrols: pending, active, revoked.
+
+    A key is never deleted: old signatures and sealed files stay explainable.
+    """
+
+    label = models.CharField(max_length=120, blank=True)
+    status = models.CharField(
+        max_length=20, choices=KeyStatus.choices, default=KeyStatus.PENDING, db_index=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == KeyStatus.ACTIVE
+
+
+class SigningKey(EnrolledKey):
+    """An officer's Ed25519 public key for the API channel (PROTOCOL §1)."""
+
+    officer = models.ForeignKey(Officer, on_delete=models.PROTECT, related_name="signing_keys")
+    public_key_pem = models.TextField()
+    # "ed25519:" + lowercase hex SHA-256 of the raw 32-byte public key.
+    key_id = models.CharField(max_length=80, unique=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.key_id
+
+
+class AgeRecipient(EnrolledKey):
+    """An age X25519 recipient (``age1...``) that responses are sealed to.
+
+    Belongs to an officer, or to an agency as one of its designated recipients.
+    """
+
+    officer = models.ForeignKey(
+        Officer, null=True, blank=True, on_delete=models.PROTECT, related_name="recipients"
+    )
+    agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="recipients"
+    )
+    recipient = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(officer__isnull=False, agency__isnull=True)
+                    | models.Q(officer__isnull=True, agency__isnull=False)
+                ),
+                name="age_recipient_one_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["officer", "recipient"], name="age_recipient_unique_per_officer"
+            ),
+            models.UniqueConstraint(
+                fields=["agency", "recipient"], name="age_recipient_unique_per_agency"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.recipient
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API. Only its SHA-256 is stored; it is shown once."""
+
+    MAX_LIFETIME_DAYS = 90
+
+    officer = models.ForeignKey(Officer, on_delete=models.PROTECT, related_name="api_tokens")
+    name = models.CharField(max_length=120)
+    # The first characters of the token, to recognise it in lists.
+    prefix = models.CharField(max_length=16)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now
+
+
+class AuthFailure(models.Model):
+    """A failed password or second-factor attempt, counted for lockouts.
+
+    Kept in the database (not a process's memory) so every web worker sees the same
+    count; old rows are only needed for the lockout window and the audit chain keeps the
+    history.
+    """
+
+    class Kind(models.TextChoices):
+        PASSWORD = "password", "Password"
+        SECOND_FACTOR = "second_factor", "Second factor"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    email = models.CharField(max_length=254, db_index=True)
+    ip = models.GenericIPAddressField(null=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.email} {self.ip} {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,271 @@
+"""Officers' keys: Ed25519 signing keys and age recipients (PROTOCOL §1).
+
+An officer enrols a key; it waits ``pending`` until a vetting administrator compares its
+fingerprint with the officer (by phone) and approves it. The officer may revoke their
+own key at any time. Keys are never deleted: old signatures and sealed files stay
+explainable, and a revoked key cannot be enrolled again.
+
+The ``*_get_for_officer`` functions are the one way a view reaches a key: another
+officer's key is "not found", never "forbidden".
+"""
+
+from enum import StrEnum
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from portal import crypto
+from portal.audit import audit_append
+
+from ..models import AgeRecipient, KeyStatus, Officer, SigningKey, User
+
+MAX_LABEL_LENGTH = 120
+MAX_REASON_LENGTH = 2000
+# The states from which an officer may still revoke a key.
+REVOCABLE = (KeyStatus.PENDING, KeyStatus.ACTIVE)
+
+
+class KeyRefused(Exception):
+    """A key the portal will not enrol or a change it will not make; the message says why.
+
+    ``field`` names the form field the refusal is about ("" for the whole form).
+    """
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class KeyNotFound(Exception):
+    """No such key among the officer's own."""
+
+
+class KeyOrigin(StrEnum):
+    """How an age recipient reached the portal, recorded in the audit event."""
+
+    PASTED = "pasted"
+    BROWSER = "browser"
+
+
+def _clean_label(label: str) -> str:
+    label = " ".join((label or "").split())
+    if len(label) > MAX_LABEL_LENGTH:
+        raise KeyRefused(f"The label can be at most {MAX_LABEL_LENGTH} characters.", field="label")
+    return label
+
+
+def _clean_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise KeyRefused("Say why the key is revoked; the reason is kept.", field="reason")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise KeyRefused(
+            f"The reason can be at most {MAX_REASON_LENGTH} characters.", field="reason"
+        )
+    return reason
+
+
+# --- Signing keys ------------------------------------------------------------------------
+
+
+def signing_keys_of_officer(*, officer: Officer) -> QuerySet[SigningKey]:
+    return SigningKey.objects.filter(officer=officer).order_by("-created_at", "-pk")
+
+
+def signing_key_get_for_officer(*, officer: Officer, key_pk: int) -> SigningKey:
+    """Return one of the officer's own signing keys, or raise ``KeyNotFound``."""
+    key = SigningKey.objects.filter(
+        pk=key_pk,
+        officer=officer,
+    ).first()
+    if key is None:
+        raise KeyNotFound
+    return key
+
+
+def signing_key_enrol(
+    *, officer: Officer, actor: User, public_key_pem: str, label: str = ""
+) -> SigningKey:
+    """Enrol a PEM Ed25519 public key for the officer, pending approval.
+
+    Refuses private keys, other algorithms, anything that is not exactly one PEM public
+    key, and a key already enrolled by anyone (in any state: a revoked key stays
+    revoked).
+    """
+    label = _clean_label(label)
+    try:
+        public_key = crypto.ed25519_public_key_from_pem(public_key_pem)
+    except crypto.InvalidKey as exc:
+        raise KeyRefused(str(exc), field="public_key") from exc
+    key_id = crypto.ed25519_key_id(public_key)
+
+    with transaction.atomic():
+        existing = SigningKey.objects.filter(key_id=key_id).first()
+        if existing is not None:
+            raise KeyRefused(_duplicate_message(existing, officer), field="public_key")
+        try:
+            with transaction.atomic():
+                key = SigningKey.objects.create(
+                    officer=officer,
+                    label=label,
+                    public_key_pem=crypto.ed25519_public_key_pem(public_key),
+                    key_id=key_id,
+                )
+        except IntegrityError as exc:  # the same key, enrolled at the same moment
+            raise KeyRefused("This key is already enrolled.", field="public_key") from exc
+        audit_append(
+            actor=actor,
+            action="signing_key.enrolled",
+            target=key,
+            data={
+                "officer_id": officer.pk,
+                "key_id": key_id,
+                "label": label,
+                "status": key.status,
+            },
+        )
+    return key
+
+
+def _duplicate_message(existing: SigningKey, officer: Officer) -> str:
+    if existing.officer_id != officer.pk:
+        return "This key is already enrolled. Each officer makes and enrols their own key."
+    if existing.status in (KeyStatus.REVOKED, KeyStatus.REJECTED):
+        return (
+            f"You enrolled this key before and it was {existing.get_status_display().lower()}. "
+            "A key is never enrolled again: make a new one."
+        )
+    return "You have already enrolled this key."
+
+
+def signing_key_revoke(*, key: SigningKey, actor: User, reason: str) -> SigningKey:
+    """Revoke a pending or active signing key at once, keeping it and the reason."""
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        key = SigningKey.objects.select_for_update().get(pk=key.pk)
+        if key.status not in REVOCABLE:
+            raise KeyRefused(f"This key is already {key.get_status_display().lower()}.")
+        before = key.status
+        key.status = KeyStatus.REVOKED
+        key.revoked_by = actor
+        key.revoked_at = timezone.now()
+        key.reason = reason
+        key.save(update_fields=["status", "revoked_by", "revoked_at", "reason"])
+        audit_append(
+            actor=actor,
+            action="signing_key.revoked",
+            target=key,
+            data={
+                "officer_id": key.officer_id,
+                "key_id": key.key_id,
+                "before": {"status": before},
+                "after": {"status": key.status},
+                "reason": reason,
+            },
+        )
+    return key
+
+
+# --- Age recipients ----------------------------------------------------------------------
+
+
+def age_recipients_of_officer(*, officer: Officer) -> QuerySet[AgeRecipient]:
+    return AgeRecipient.objects.filter(officer=officer).order_by("-created_at", "-pk")
+
+
+def age_recipient_get_for_officer(*, officer: Officer, recipient_pk: int) -> AgeRecipient:
+    """Return one of the officer's own age recipients, or raise ``KeyNotFound``."""
+    recipient = AgeRecipient.objects.filter(
+        pk=recipient_pk,
+        officer=officer,
+    ).first()
+    if recipient is None:
+        raise KeyNotFound
+    return recipient
+
+
+def age_recipient_enrol(
+    *,
+    officer: Officer,
+    actor: User,
+    recipient: str,
+    label: str = "",
+    origin: KeyOrigin = KeyOrigin.PASTED,
+) -> AgeRecipient:
+    """Enrol an age X25519 recipient (``age1...``) for the officer, pending approval.
+
+    ``origin`` records whether it was pasted or generated in the officer's browser; the
+    portal cannot tell, and never sees the identity either way.
+    """
+    label = _clean_label(label)
+    try:
+        normalised = crypto.age_recipient_normalise(recipient)
+    except crypto.InvalidKey as exc:
+        raise KeyRefused(str(exc), field="recipient") from exc
+
+    with transaction.atomic():
+        existing = AgeRecipient.objects.filter(officer=officer, recipient=normalised).first()
+        if existing is not None:
+            raise KeyRefused(_duplicate_recipient_message(existing), field="recipient")
+        try:
+            with transaction.atomic():
+                enrolled = AgeRecipient.objects.create(
+                    officer=officer, label=label, recipient=normalised
+                )
+        except IntegrityError as exc:
+            raise KeyRefused(
+                "You have already enrolled this recipient.", field="recipient"
+            ) from exc
+        audit_append(
+            actor=actor,
+            action="age_recipient.enrolled",
+            target=enrolled,
+            data={
+                "officer_id": officer.pk,
+                "recipient": normalised,
+                "label": label,
+                "origin": str(origin),
+                "status": enrolled.status,
+            },
+        )
+    return enrolled
+
+
+def _duplicate_recipient_message(existing: AgeRecipient) -> str:
+    if existing.status in (KeyStatus.REVOKED, KeyStatus.REJECTED):
+        return (
+            f"You enrolled this recipient before and it was "
+            f"{existing.get_status_display().lower()}. Make a new key pair."
+        )
+    return "You have already enrolled this recipient."
+
+
+def age_recipient_revoke(*, recipient: AgeRecipient, actor: User, reason: str) -> AgeRecipient:
+    """Revoke a pending or active age recipient: nothing new is sealed to it."""
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        recipient = AgeRecipient.objects.select_for_update().get(pk=recipient.pk)
+        if recipient.status not in REVOCABLE:
+            raise KeyRefused(f"This recipient is already {recipient.get_status_display().lower()}.")
+        before = recipient.status
+        recipient.status = KeyStatus.REVOKED
+        recipient.revoked_by = actor
+        recipient.revoked_at = timezone.now()
+        recipient.reason = reason
+        recipient.save(update_fields=["status", "revoked_by", "revoked_at", "reason"])
+        audit_append(
+            actor=actor,
+            action="age_recipient.revoked",
+            target=recipient,
+            data={
+                "officer_id": recipient.officer_id,
+                "agency_id": recipient.agency_id,
+                "recipient": recipient.recipient,
+                "before": {"status": before},
+                "after": {"status": recipient.status},
+                "reason": reason,
+            },
+        )
+    return recipient

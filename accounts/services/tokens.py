@@ -1,0 +1,218 @@
+"""API tokens: bearer credentials for an officer's case system.
+
+A token is ``ptk_`` + 43 URL-safe characters (256 random bits). It is shown once, at
+creation; the portal keeps only its SHA-256 (a token has too much entropy for a slow
+hash to add anything) and its first characters to recognise it in lists. A token
+expires after at most ``ApiToken.MAX_LIFETIME_DAYS`` and can be revoked at any time.
+
+Using a token proves nothing about the officer's standing: every use checks that the
+officer is active and the agency verified, so suspending either ends its tokens at once.
+"""
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from portal import crypto
+from portal.audit import audit_append
+
+from ..models import Agency, ApiToken, Officer, Role, User
+
+TOKEN_PREFIX = "ptk_"  # noqa: S105  (a public marker, not a secret)
+TOKEN_RANDOM_BYTES = 32  # token_urlsafe(32) is 43 characters
+TOKEN_PATTERN = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]{43}")
+# How much of the token the lists show: the fixed prefix and 8 random characters.
+DISPLAY_PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
+DEFAULT_LIFETIME_DAYS = 30
+MIN_LIFETIME_DAYS = 1
+MAX_NAME_LENGTH = 120
+# A token's last use is written at most this often, not on every request.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+class TokenRefused(Exception):
+    """A token the portal will not create, or a change it will not make."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class TokenNotFound(Exception):
+    """No such token among the officer's own."""
+
+
+class TokenInvalid(Exception):
+    """The presented token is malformed, unknown, expired or revoked (401)."""
+
+
+class TokenOwnerNotActive(Exception):
+    """The token is valid but its officer or agency may not act now (403).
+
+    ``code`` is the problem code of PROTOCOL §5: ``officer_not_active`` or
+    ``agency_not_verified``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    """A new token and its secret, which exists only in this object and the page."""
+
+    token: ApiToken
+    secret: str
+
+
+def token_hash(secret: str) -> str:
+    return crypto.sha256_hex(secret.encode("ascii"))
+
+
+def api_tokens_of_officer(*, officer: Officer) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(officer=officer).order_by("-created_at", "-pk")
+
+
+def api_token_get_for_officer(*, officer: Officer, token_pk: int) -> ApiToken:
+    """Return one of the officer's own tokens, or raise ``TokenNotFound``."""
+    token = ApiToken.objects.filter(
+        pk=token_pk,
+        officer=officer,
+    ).first()
+    if token is None:
+        raise TokenNotFound
+    return token
+
+
+def api_token_create(
+    *,
+    officer: Officer,
+    actor: User,
+    name: str,
+    lifetime_days: int = DEFAULT_LIFETIME_DAYS,
+) -> CreatedToken:
+    """Create a token for an active officer; return it with its secret (shown once)."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise TokenRefused("Name the token after the system that will use it.", field="name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise TokenRefused(f"The name can be at most {MAX_NAME_LENGTH} characters.", field="name")
+    if not (MIN_LIFETIME_DAYS <= lifetime_days <= ApiToken.MAX_LIFETIME_DAYS):
+        raise TokenRefused(
+            f"A token lives between {MIN_LIFETIME_DAYS} and {ApiToken.MAX_LIFETIME_DAYS} days.",
+            field="lifetime_days",
+        )
+    standing = officer_standing_problem(officer)
+    if standing is not None or actor.pk != officer.user_id:
+        raise TokenRefused("Only an active officer of a verified agency can create tokens.")
+
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_RANDOM_BYTES)
+    now = timezone.now()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            officer=officer,
+            name=name,
+            prefix=secret[:DISPLAY_PREFIX_LENGTH],
+            token_hash=token_hash(secret),
+            created_at=now,
+            expires_at=now + timedelta(days=lifetime_days),
+        )
+        audit_append(
+            actor=actor,
+            action="api_token.created",
+            target=token,
+            data={
+                "officer_id": officer.pk,
+                "name": name,
+                "prefix": token.prefix,
+                "lifetime_days": lifetime_days,
+                "expires_at": token.expires_at,
+            },
+        )
+    return CreatedToken(token=token, secret=secret)
+
+
+def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
+    """Revoke a token at once; it stays listed as revoked."""
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if token.revoked_at is not None:
+            raise TokenRefused("This token is already revoked.")
+        token.revoked_at = timezone.now()
+        token.revoked_by = actor
+        token.save(update_fields=["revoked_at", "revoked_by"])
+        audit_append(
+            actor=actor,
+            action="api_token.revoked",
+            target=token,
+            data={
+                "officer_id": token.officer_id,
+                "name": token.name,
+                "prefix": token.prefix,
+                "expired": token.expires_at <= token.revoked_at,
+            },
+        )
+    return token
+
+
+def officer_standing_problem(officer: Officer) -> TokenOwnerNotActive | None:
+    """Return why an officer may not use the API now, or ``None`` if they may."""
+    if (
+        officer.status != Officer.Status.ACTIVE
+        or not officer.user.is_active
+        or officer.user.role != Role.OFFICER
+    ):
+        return TokenOwnerNotActive("officer_not_active", "The officer's account is not active.")
+    if officer.agency.status != Agency.Status.VERIFIED:
+        return TokenOwnerNotActive(
+            "agency_not_verified", "The officer's agency is not verified or is suspended."
+        )
+    return None
+
+
+def api_token_authenticate(*, secret: str, ip: str | None) -> ApiToken:
+    """Return the usable token for a presented secret, with its officer, or raise.
+
+    ``TokenInvalid`` for anything that is not a live token (the caller cannot tell
+    which); ``TokenOwnerNotActive`` when the token is live but its officer or agency may
+    not act. Records the last use at most once a minute.
+    """
+    if not TOKEN_PATTERN.fullmatch(secret):
+        raise TokenInvalid
+    token = (
+        ApiToken.objects.select_related("officer__user", "officer__agency")
+        .filter(token_hash=token_hash(secret))
+        .first()
+    )
+    now = timezone.now()
+    if token is None or not token.is_usable(now):
+        raise TokenInvalid
+    problem = officer_standing_problem(token.officer)
+    if problem is not None:
+        raise problem
+    _record_use(token, now=now, ip=ip)
+    return token
+
+
+def _record_use(token: ApiToken, *, now: datetime, ip: str | None) -> None:
+    # One conditional UPDATE: the first request of a minute writes, from whichever
+    # worker; the rest match no row or are skipped before the query. No audit event: a
+    # use changes no state, and the chain's lock must not be taken on every API call.
+    stale = now - LAST_USED_PRECISION
+    if token.last_used_at is not None and token.last_used_at > stale:
+        return
+    updated = (
+        ApiToken.objects.filter(pk=token.pk)
+        .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale))
+        .update(last_used_at=now, last_used_ip=ip)
+    )
+    if updated:
+        token.last_used_at, token.last_used_ip = now, ip

@@ -1,0 +1,615 @@
+"""Vetting decisions: verify agencies, approve officers and keys, suspend and revoke.
+
+Every decision runs in one transaction that locks the row it decides about
+(``select_for_update``), checks the transition table below against the state it finds
+there, and writes its audit event before committing. Two administrators deciding about
+the same object at once therefore queue on the lock, and the second one sees the first
+one's result and is refused if its decision no longer applies.
+
+Rows are locked in one order everywhere (agency, then officer, then key or token) so that
+decisions about related objects cannot deadlock.
+"""
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit import audit_append
+from portal.crypto import (
+    CryptoError,
+    age_recipient_normalise,
+    ed25519_key_id,
+    ed25519_public_key_from_pem,
+)
+
+from ..models import (
+    Agency,
+    AgeRecipient,
+    ApiToken,
+    CallbackCheck,
+    KeyStatus,
+    Officer,
+    Role,
+    SigningKey,
+    User,
+)
+from ..selectors import (
+    agency_verification_problems,
+    confirmed_callback,
+    key_owner_problems,
+    officer_approval_problems,
+)
+
+REASON_MAX_LENGTH = 2000
+# E.164: a plus, a country code that does not start with 0, at most 15 digits in all.
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+class VettingRefused(Exception):
+    """A decision that may not be taken now; each problem is safe to show to the admin."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__(" ".join(self.problems))
+
+
+# --- Transition tables -----------------------------------------------------------------
+# The only status changes the vetting pages can make. The services and the tests both
+# read these tables; a status change that is not here cannot happen through vetting.
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[str]
+    target: str
+
+
+def _t(sources: Iterable[str], target: str) -> Transition:
+    return Transition(frozenset(str(s) for s in sources), str(target))
+
+
+AGENCY_TRANSITIONS: Final[Mapping[str, Transition]] = {
+    "verify": _t({Agency.Status.PENDING}, Agency.Status.VERIFIED),
+    "reject": _t({Agency.Status.PENDING}, Agency.Status.REJECTED),
+    "suspend": _t({Agency.Status.VERIFIED}, Agency.Status.SUSPENDED),
+    "reinstate": _t({Agency.Status.SUSPENDED}, Agency.Status.VERIFIED),
+}
+
+OFFICER_TRANSITIONS: Final[Mapping[str, Transition]] = {
+    "approve": _t({Officer.Status.PENDING}, Officer.Status.ACTIVE),
+    "reject": _t(
+        {Officer.Status.EMAIL_UNVERIFIED, Officer.Status.PENDING}, Officer.Status.REJECTED
+    ),
+    "suspend": _t({Officer.Status.ACTIVE}, Officer.Status.SUSPENDED),
+    "reinstate": _t({Officer.Status.SUSPENDED}, Officer.Status.ACTIVE),
+}
+
+KEY_TRANSITIONS: Final[Mapping[str, Transition]] = {
+    "approve": _t({KeyStatus.PENDING}, KeyStatus.ACTIVE),
+    "reject": _t({KeyStatus.PENDING}, KeyStatus.REJECTED),
+    "revoke": _t({KeyStatus.ACTIVE}, KeyStatus.REVOKED),
+}
+
+
+def actions_allowed(table: Mapping[str, Transition], status: str) -> list[str]:
+    """Return the actions of ``table`` that apply to an object in ``status``."""
+    return [action for action, transition in table.items() if status in transition.sources]
+
+
+def _next_status(table: Mapping[str, Transition], action: str, current: str, what: str) -> str:
+    transition = table[action]
+    if current not in transition.sources:
+        raise VettingRefused(f"This {what} is {current}: it cannot be {_past(action)} now.")
+    return transition.target
+
+
+def _past(action: str) -> str:
+    return {
+        "verify": "verified",
+        "reject": "rejected",
+        "suspend": "suspended",
+        "reinstate": "reinstated",
+        "approve": "approved",
+        "revoke": "revoked",
+    }[action]
+
+
+# --- Shared checks ---------------------------------------------------------------------
+
+
+def _require_vetting_admin(actor: User) -> None:
+    if actor.role != Role.VETTING_ADMIN or not actor.is_active:
+        raise PermissionDenied
+
+
+def _clean_reason(reason: str, *, label: str = "a reason") -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise VettingRefused(f"Give {label}.")
+    if len(text) > REASON_MAX_LENGTH:
+        raise VettingRefused(f"Keep {label} under {REASON_MAX_LENGTH} characters.")
+    return text
+
+
+def _status_change(before: str, after: str, **extra: object) -> dict[str, object]:
+    return {"before": {"status": before}, "after": {"status": after}, **extra}
+
+
+def _lock_agency(pk: int) -> Agency:
+    return Agency.objects.select_for_update().get(pk=pk)
+
+
+def _lock_officer(pk: int) -> Officer:
+    return Officer.objects.select_for_update().get(pk=pk)
+
+
+def _api_tokens_revoke(*, officer_ids: list[int], actor: User, because: str) -> int:
+    """Revoke every usable API token of these officers; audit each. Return how many."""
+    now = timezone.now()
+    tokens = list(
+        ApiToken.objects.select_for_update()
+        .filter(officer_id__in=officer_ids, revoked_at__isnull=True, expires_at__gt=now)
+        .order_by("pk")
+    )
+    for token in tokens:
+        token.revoked_at = now
+        token.revoked_by = actor
+        token.save(update_fields=["revoked_at", "revoked_by"])
+        audit_append(
+            actor=actor,
+            action="api_token.revoked",
+            target=token,
+            data={
+                "officer_id": token.officer_id,
+                "name": token.name,
+                "prefix": token.prefix,
+                "because": because,
+            },
+        )
+    return len(tokens)
+
+
+def _notify_officer(*, officer: Officer, subject: str, body: str) -> None:
+    """Email the officer after the decision commits. Says what happened, nothing more."""
+    address = officer.user.email
+    message = EmailMessage(
+        subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[address]
+    )
+    # robust: a mail server failure must not turn a committed decision into an error page.
+    transaction.on_commit(message.send, robust=True)
+
+
+# --- Agencies --------------------------------------------------------------------------
+
+
+def callback_record(
+    *,
+    agency: Agency,
+    actor: User,
+    outcome: str,
+    note: str = "",
+    officer: Officer | None = None,
+) -> CallbackCheck:
+    """Record a call made to the agency's number on file, optionally about one officer.
+
+    The number is copied from the agency's record: an administrator cannot record a
+    call to a number that an impostor gave them.
+    """
+    _require_vetting_admin(actor)
+    if outcome not in CallbackCheck.Outcome.values:
+        raise VettingRefused("Choose the outcome of the call.")
+    with transaction.atomic():
+        locked = _lock_agency(agency.pk)
+        if not locked.callback_phone:
+            raise VettingRefused("The agency has no callback number on file.")
+        if officer is not None and officer.agency_id != locked.pk:
+            raise VettingRefused("That officer does not belong to this agency.")
+        callback = CallbackCheck.objects.create(
+            agency=locked,
+            officer=officer,
+            number_called=locked.callback_phone,
+            called_by=actor,
+            called_at=timezone.now(),
+            outcome=outcome,
+            note=(note or "").strip()[:REASON_MAX_LENGTH],
+        )
+        audit_append(
+            actor=actor,
+            action="callback.recorded",
+            target=callback,
+            data={
+                "agency_id": locked.pk,
+                "officer_id": officer.pk if officer else None,
+                "number_called": callback.number_called,
+                "outcome": outcome,
+                "note": callback.note,
+            },
+        )
+    return callback
+
+
+def agency_callback_number_change(
+    *, agency: Agency, actor: User, number: str, reason: str
+) -> Agency:
+    """Put a new callback number on file; every earlier callback stops counting."""
+    _require_vetting_admin(actor)
+    reason = _clean_reason(reason)
+    new_number = re.sub(r"[\s().-]", "", number or "")
+    if not E164.match(new_number):
+        raise VettingRefused(
+            "Enter the number in international form: a plus sign, the country code and "
+            "the number, such as +4930123456."
+        )
+    with transaction.atomic():
+        locked = _lock_agency(agency.pk)
+        if locked.status == Agency.Status.REJECTED:
+            raise VettingRefused("This agency was rejected: its record is closed.")
+        before = locked.callback_phone
+        if new_number == before:
+            raise VettingRefused("That is already the number on file.")
+        locked.callback_phone = new_number
+        locked.save(update_fields=["callback_phone"])
+        audit_append(
+            actor=actor,
+            action="agency.callback_number_changed",
+            target=locked,
+            data={
+                "before": {"callback_phone": before},
+                "after": {"callback_phone": new_number},
+                "reason": reason,
+            },
+        )
+    return locked
+
+
+def agency_verify(*, agency: Agency, actor: User, number_source: str) -> Agency:
+    """Verify a pending agency after a confirmed callback to its number on file.
+
+    ``number_source`` says how the administrator knows the number belongs to the
+    agency (an official directory, the agency's website): a call to a number that the
+    proposer supplied proves nothing by itself.
+    """
+    _require_vetting_admin(actor)
+    number_source = _clean_reason(
+        number_source, label="where you checked that the number belongs to the agency"
+    )
+    with transaction.atomic():
+        locked = _lock_agency(agency.pk)
+        before = locked.status
+        after = _next_status(AGENCY_TRANSITIONS, "verify", before, "agency")
+        problems = agency_verification_problems(agency=locked)
+        if problems:
+            raise VettingRefused(problems)
+        callback = confirmed_callback(agency=locked)
+        if callback is None:  # covered by the problems above; kept for the record's sake
+            raise VettingRefused("No confirmed callback to the number on file.")
+        locked.status = after
+        locked.status_reason = ""
+        locked.verified_by = actor
+        locked.verified_at = timezone.now()
+        locked.save(update_fields=["status", "status_reason", "verified_by", "verified_at"])
+        audit_append(
+            actor=actor,
+            action="agency.verified",
+            target=locked,
+            data=_status_change(
+                before,
+                after,
+                callback_id=callback.pk,
+                number_called=callback.number_called,
+                number_source=number_source,
+            ),
+        )
+    return locked
+
+
+def agency_reject(*, agency: Agency, actor: User, reason: str) -> Agency:
+    """Reject a proposed agency: it never becomes verified; its officers cannot log in."""
+    return _agency_decide(agency=agency, actor=actor, action="reject", reason=reason)
+
+
+def agency_suspend(*, agency: Agency, actor: User, reason: str) -> Agency:
+    """Suspend an agency: its officers' sessions end at their next request, tokens now."""
+    return _agency_decide(agency=agency, actor=actor, action="suspend", reason=reason)
+
+
+def agency_reinstate(*, agency: Agency, actor: User, reason: str) -> Agency:
+    """Lift a suspension; needs a confirmed callback to the number on file, like verifying."""
+    return _agency_decide(agency=agency, actor=actor, action="reinstate", reason=reason)
+
+
+def _agency_decide(*, agency: Agency, actor: User, action: str, reason: str) -> Agency:
+    _require_vetting_admin(actor)
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        locked = _lock_agency(agency.pk)
+        before = locked.status
+        after = _next_status(AGENCY_TRANSITIONS, action, before, "agency")
+        if action == "reinstate":
+            problems = agency_verification_problems(agency=locked)
+            if problems:
+                raise VettingRefused(problems)
+        fields = ["status", "status_reason"]
+        locked.status = after
+        if action == "reinstate":
+            locked.status_reason = ""
+            locked.verified_by = actor
+            locked.verified_at = timezone.now()
+            fields += ["verified_by", "verified_at"]
+        else:
+            locked.status_reason = reason
+        locked.save(update_fields=fields)
+        audit_append(
+            actor=actor,
+            action=f"agency.{_past(action)}",
+            target=locked,
+            data=_status_change(before, after, reason=reason),
+        )
+        if action == "suspend":
+            _api_tokens_revoke(
+                officer_ids=list(locked.officers.values_list("pk", flat=True)),
+                actor=actor,
+                because="agency.suspended",
+            )
+    return locked
+
+
+# --- Officers --------------------------------------------------------------------------
+
+
+def officer_approve(*, officer: Officer, actor: User) -> Officer:
+    """Approve a pending officer whose mailbox, factors, agency and callback all check out."""
+    _require_vetting_admin(actor)
+    with transaction.atomic():
+        _lock_agency(officer.agency_id)
+        locked = _lock_officer(officer.pk)
+        before = locked.status
+        after = _next_status(OFFICER_TRANSITIONS, "approve", before, "officer")
+        problems = officer_approval_problems(officer=locked)
+        if problems:
+            raise VettingRefused(problems)
+        callback = confirmed_callback(agency=locked.agency, officer=locked)
+        if callback is None:  # covered by the problems above; kept for the record's sake
+            raise VettingRefused("No confirmed callback about this officer.")
+        locked.status = after
+        locked.status_reason = ""
+        locked.vetted_by = actor
+        locked.vetted_at = timezone.now()
+        locked.save(update_fields=["status", "status_reason", "vetted_by", "vetted_at"])
+        audit_append(
+            actor=actor,
+            action="officer.approved",
+            target=locked,
+            data=_status_change(before, after, callback_id=callback.pk),
+        )
+        _notify_officer(
+            officer=locked,
+            subject="Your authority portal account is approved",
+            body=(
+                "Your account on the authority portal has been approved.\n\n"
+                "Log in with your password and your passkey or authenticator app. Open the "
+                "portal from the address you already know rather than from a link in an "
+                "email.\n"
+            ),
+        )
+    return locked
+
+
+def officer_reject(*, officer: Officer, actor: User, reason: str) -> Officer:
+    """Reject a registration; the officer is told, without the reason."""
+    return _officer_decide(officer=officer, actor=actor, action="reject", reason=reason)
+
+
+def officer_suspend(*, officer: Officer, actor: User, reason: str) -> Officer:
+    """Suspend an officer: their session ends at the next request, their tokens now."""
+    return _officer_decide(officer=officer, actor=actor, action="suspend", reason=reason)
+
+
+def officer_reinstate(*, officer: Officer, actor: User, reason: str) -> Officer:
+    """Lift a suspension; the same checks as approving apply again."""
+    return _officer_decide(officer=officer, actor=actor, action="reinstate", reason=reason)
+
+
+def _officer_decide(*, officer: Officer, actor: User, action: str, reason: str) -> Officer:
+    _require_vetting_admin(actor)
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        _lock_agency(officer.agency_id)
+        locked = _lock_officer(officer.pk)
+        before = locked.status
+        after = _next_status(OFFICER_TRANSITIONS, action, before, "officer")
+        if action == "reinstate":
+            problems = officer_approval_problems(officer=locked)
+            if problems:
+                raise VettingRefused(problems)
+        fields = ["status", "status_reason"]
+        locked.status = after
+        locked.status_reason = "" if action == "reinstate" else reason
+        if action in ("reject", "reinstate"):
+            locked.vetted_by = actor
+            locked.vetted_at = timezone.now()
+            fields += ["vetted_by", "vetted_at"]
+        locked.save(update_fields=fields)
+        audit_append(
+            actor=actor,
+            action=f"officer.{_past(action)}",
+            target=locked,
+            data=_status_change(before, after, reason=reason),
+        )
+        if action == "suspend":
+            _api_tokens_revoke(officer_ids=[locked.pk], actor=actor, because="officer.suspended")
+        if action == "reject":
+            _notify_officer(
+                officer=locked,
+                subject="Your authority portal registration",
+                body=(
+                    "Your registration on the authority portal was not approved.\n\n"
+                    "If you think this is a mistake, ask your agency to contact the "
+                    "platform through its official channels.\n"
+                ),
+            )
+    return locked
+
+
+# --- Keys ------------------------------------------------------------------------------
+
+
+def _lock_key_owner(*, officer_id: int | None, agency_id: int | None) -> None:
+    """Lock the owner's rows (agency, then officer) before the key's own row."""
+    if officer_id is not None:
+        agency_id = Officer.objects.values_list("agency_id", flat=True).get(pk=officer_id)
+    if agency_id is not None:
+        _lock_agency(agency_id)
+    if officer_id is not None:
+        _lock_officer(officer_id)
+
+
+def _owner_data(key: SigningKey | AgeRecipient) -> dict[str, object]:
+    if key.officer_id is not None:
+        return {"officer_id": key.officer_id}
+    return {"agency_id": getattr(key, "agency_id", None)}
+
+
+def signing_key_approve(*, key: SigningKey, actor: User, fingerprint_confirmed: bool) -> SigningKey:
+    """Approve a pending signing key whose fingerprint the officer confirmed by phone."""
+    _require_vetting_admin(actor)
+    if not fingerprint_confirmed:
+        raise VettingRefused("Confirm that you compared the fingerprint with the officer.")
+    with transaction.atomic():
+        _lock_key_owner(officer_id=key.officer_id, agency_id=None)
+        locked = SigningKey.objects.select_for_update().get(pk=key.pk)
+        before = locked.status
+        after = _next_status(KEY_TRANSITIONS, "approve", before, "key")
+        problems = key_owner_problems(officer=locked.officer, agency=None)
+        try:
+            recomputed = ed25519_key_id(ed25519_public_key_from_pem(locked.public_key_pem))
+        except CryptoError:
+            recomputed = ""
+        if recomputed != locked.key_id:
+            problems.append("The stored key id does not match the stored public key.")
+        if problems:
+            raise VettingRefused(problems)
+        locked.status = after
+        locked.decided_by = actor
+        locked.decided_at = timezone.now()
+        locked.save(update_fields=["status", "decided_by", "decided_at"])
+        audit_append(
+            actor=actor,
+            action="signing_key.approved",
+            target=locked,
+            data=_status_change(
+                before,
+                after,
+                key_id=locked.key_id,
+                fingerprint_confirmed=True,
+                **_owner_data(locked),
+            ),
+        )
+    return locked
+
+
+def signing_key_reject(*, key: SigningKey, actor: User, reason: str) -> SigningKey:
+    """Refuse a pending signing key (kept for the record)."""
+    return _key_decide(model=SigningKey, key=key, actor=actor, action="reject", reason=reason)
+
+
+def signing_key_revoke(*, key: SigningKey, actor: User, reason: str) -> SigningKey:
+    """Revoke an active signing key at once; it is kept so old signatures stay checkable."""
+    return _key_decide(model=SigningKey, key=key, actor=actor, action="revoke", reason=reason)
+
+
+def age_recipient_approve(
+    *, recipient: AgeRecipient, actor: User, fingerprint_confirmed: bool
+) -> AgeRecipient:
+    """Approve a pending age recipient that its owner confirmed by phone."""
+    _require_vetting_admin(actor)
+    if not fingerprint_confirmed:
+        raise VettingRefused("Confirm that you compared the recipient with its owner.")
+    with transaction.atomic():
+        _lock_key_owner(officer_id=recipient.officer_id, agency_id=recipient.agency_id)
+        locked = AgeRecipient.objects.select_for_update().get(pk=recipient.pk)
+        before = locked.status
+        after = _next_status(KEY_TRANSITIONS, "approve", before, "recipient")
+        problems = key_owner_problems(officer=locked.officer, agency=locked.agency)
+        try:
+            canonical = age_recipient_normalise(locked.recipient)
+        except CryptoError:
+            canonical = ""
+        if canonical != locked.recipient:
+            problems.append("The stored recipient is not a valid age X25519 recipient.")
+        if problems:
+            raise VettingRefused(problems)
+        locked.status = after
+        locked.decided_by = actor
+        locked.decided_at = timezone.now()
+        locked.save(update_fields=["status", "decided_by", "decided_at"])
+        audit_append(
+            actor=actor,
+            action="age_recipient.approved",
+            target=locked,
+            data=_status_change(
+                before,
+                after,
+                recipient=locked.recipient,
+                fingerprint_confirmed=True,
+                **_owner_data(locked),
+            ),
+        )
+    return locked
+
+
+def age_recipient_reject(*, recipient: AgeRecipient, actor: User, reason: str) -> AgeRecipient:
+    """Refuse a pending age recipient (kept for the record)."""
+    return _key_decide(
+        model=AgeRecipient, key=recipient, actor=actor, action="reject", reason=reason
+    )
+
+
+def age_recipient_revoke(*, recipient: AgeRecipient, actor: User, reason: str) -> AgeRecipient:
+    """Revoke an active age recipient: no new response is sealed to it. Never deleted."""
+    return _key_decide(
+        model=AgeRecipient, key=recipient, actor=actor, action="revoke", reason=reason
+    )
+
+
+def _key_decide[K: (SigningKey, AgeRecipient)](
+    *, model: type[K], key: K, actor: User, action: str, reason: str
+) -> K:
+    _require_vetting_admin(actor)
+    reason = _clean_reason(reason)
+    entity = "signing_key" if model is SigningKey else "age_recipient"
+    with transaction.atomic():
+        _lock_key_owner(officer_id=key.officer_id, agency_id=getattr(key, "agency_id", None))
+        locked = model.objects.select_for_update().get(pk=key.pk)
+        before = locked.status
+        after = _next_status(KEY_TRANSITIONS, action, before, "key")
+        now = timezone.now()
+        locked.status = after
+        locked.reason = reason
+        fields = ["status", "reason"]
+        if action == "revoke":
+            locked.revoked_by, locked.revoked_at = actor, now
+            fields += ["revoked_by", "revoked_at"]
+        else:
+            locked.decided_by, locked.decided_at = actor, now
+            fields += ["decided_by", "decided_at"]
+        locked.save(update_fields=fields)
+        identity = (
+            {"key_id": locked.key_id}
+            if isinstance(locked, SigningKey)
+            else {"recipient": locked.recipient}
+        )
+        audit_append(
+            actor=actor,
+            action=f"{entity}.{_past(action)}",
+            target=locked,
+            data=_status_change(before, after, reason=reason, **identity, **_owner_data(locked)),
+        )
+    return locked

@@ -1,0 +1,50 @@
+from django.urls import include, path
+
+from .views import auth, factors, officer
+
+urlpatterns = [
+    path("login/", auth.login_view, name="login"),
+    path("login/verify/", auth.login_verify, name="login-verify"),
+    path("logout/", auth.logout_view, name="logout"),
+    path("account/factors/", factors.factors, name="factors"),
+    path("account/factors/totp/", factors.totp_enrol, name="totp-enrol"),
+    path("account/factors/passkey/", factors.passkey_enrol, name="passkey-enrol"),
+    path("account/factors/backup-codes/", factors.backup_codes_renew, name="backup-codes-renew"),
+    path("account/status/", officer.officer_status, name="officer-status"),
+    path("", include("accounts.urls_registration")),
+    path("vetting/", include("accounts.urls_vetting")),
+    path("account/", include("accounts.urls_keys")),
+    # django-otp-webauthn's endpoints, routed to the portal's subclasses (audit, lockout,
+    # session rotation) under the namespace the package's template tags reverse.
+    path(
+        "webauthn/",
+        include(
+            (
+                [
+                    path(
+                        "registration/begin/",
+                        factors.passkey_registration_begin,
+                        name="credential-registration-begin",
+                    ),
+                    path(
+                        "registration/complete/",
+                        factors.passkey_registration_complete,
+                        name="credential-registration-complete",
+                    ),
+                    path(
+                        "authentication/begin/",
+                        auth.passkey_verification_begin,
+                        name="credential-authentication-begin",
+                    ),
+                    path(
+                        "authentication/complete/",
+                        auth.passkey_verification_complete,
+                        name="credential-authentication-complete",
+                    ),
+                    path("jsi18n/", factors.passkey_js_catalog, name="js-i18n-catalog"),
+                ],
+                "otp_webauthn",
+            )
+        ),
+    ),
+]

@@ -1,0 +1,79 @@
+"""URLs of the vetting pages (platform administrators only; see accounts.views.vetting)."""
+
+from django.urls import path
+
+from .views import vetting
+
+AGENCY_ACTIONS = ("reject", "suspend", "reinstate")
+OFFICER_ACTIONS = ("reject", "suspend", "reinstate")
+KEY_ACTIONS = ("reject", "revoke")
+
+urlpatterns = [
+    path("", vetting.queue, name="vetting-queue"),
+    path("agencies/<int:agency_id>/", vetting.agency_detail, name="vetting-agency"),
+    path(
+        "agencies/<int:agency_id>/callbacks/",
+        vetting.agency_callback,
+        name="vetting-agency-callback",
+    ),
+    path(
+        "agencies/<int:agency_id>/callback-number/",
+        vetting.agency_callback_number,
+        name="vetting-agency-callback-number",
+    ),
+    path("agencies/<int:agency_id>/verify/", vetting.agency_verify, name="vetting-agency-verify"),
+    *(
+        path(
+            f"agencies/<int:agency_id>/{action}/",
+            vetting.agency_decide,
+            {"action": action},
+            name=f"vetting-agency-{action}",
+        )
+        for action in AGENCY_ACTIONS
+    ),
+    path("officers/<int:officer_id>/", vetting.officer_detail, name="vetting-officer"),
+    path(
+        "officers/<int:officer_id>/callbacks/",
+        vetting.officer_callback,
+        name="vetting-officer-callback",
+    ),
+    path(
+        "officers/<int:officer_id>/approve/",
+        vetting.officer_approve,
+        name="vetting-officer-approve",
+    ),
+    *(
+        path(
+            f"officers/<int:officer_id>/{action}/",
+            vetting.officer_decide,
+            {"action": action},
+            name=f"vetting-officer-{action}",
+        )
+        for action in OFFICER_ACTIONS
+    ),
+    *(
+        route
+        for kinds, name in (
+            ("signing-keys", "vetting-signing-key"),
+            ("age-recipients", "vetting-age-recipient"),
+        )
+        for route in (
+            path(f"{kinds}/<int:key_id>/", vetting.key_detail, {"kinds": kinds}, name=name),
+            path(
+                f"{kinds}/<int:key_id>/approve/",
+                vetting.key_approve,
+                {"kinds": kinds},
+                name=f"{name}-approve",
+            ),
+            *(
+                path(
+                    f"{kinds}/<int:key_id>/{action}/",
+                    vetting.key_decide,
+                    {"kinds": kinds, "action": action},
+                    name=f"{name}-{action}",
+                )
+                for action in KEY_ACTIONS
+            ),
+        )
+    ),
+]

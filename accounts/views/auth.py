@@ -1,0 +1,294 @@
+"""Logging in: password first, then a second factor (passkey, TOTP or backup code)."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+from django_otp_webauthn import exceptions as webauthn_errors
+from django_otp_webauthn.models import WebAuthnCredential
+from django_otp_webauthn.views import (
+    BeginCredentialAuthenticationView,
+    CompleteCredentialAuthenticationView,
+)
+
+from portal.audit import audit_append
+from portal.http import client_ip
+
+from ..access import AuthedRequest, before_second_factor, public
+from ..domains import DomainError, canonical_email
+from ..models import User
+from ..services.factors import (
+    PasskeyHelper,
+    factor_summary,
+    passkey_check_owner,
+    second_factor_check,
+)
+from ..services.registration import mailbox_unconfirmed
+from ..services.throttle import (
+    auth_failure_record,
+    auth_second_factor_record,
+    lockout_seconds,
+)
+
+
+def _wait(seconds: int) -> str:
+    """Say how long a lock lasts, rounded up to whole minutes."""
+    minutes = max(1, (seconds + 59) // 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _locked_message(seconds: int) -> str:
+    return f"Too many failed attempts. Try again in {_wait(seconds)}."
+
+
+def _second_factor_passed(request: HttpRequest, device: object, *, method: str) -> None:
+    """Mark the session verified by ``device``, give it a new id, and audit the login."""
+    otp_login(request, device)
+    # A new session id once the second factor passed, as Django gives one at the password.
+    request.session.cycle_key()
+    auth_second_factor_record(user=request.user, method=method, ip=client_ip(request))
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Django's login form, refusing to check a password while the account is locked."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "locked": "Too many failed attempts. Try again in %(wait)s.",
+    }
+
+    def clean_username(self) -> str:
+        # Addresses are stored with the domain in IDNA form: accept the Unicode form too.
+        raw = self.cleaned_data["username"]
+        try:
+            return canonical_email(raw)
+        except DomainError:
+            return raw.strip().lower()
+
+    def clean(self):
+        email = (self.cleaned_data.get("username") or "").strip().lower()
+        ip = client_ip(self.request) if self.request else None
+        locked = lockout_seconds(email=email, ip=ip)
+        if locked:
+            raise self.get_locked_error(locked)
+        try:
+            return super().clean()
+        except ValidationError:
+            user = User.objects.filter(email=email).first()
+            if (
+                user is not None
+                and mailbox_unconfirmed(user=user)
+                and user.check_password(self.cleaned_data.get("password") or "")
+            ):
+                raise ValidationError(
+                    "Confirm your mailbox first: follow the link we emailed you.",
+                    code="mailbox_unverified",
+                ) from None
+            locked = auth_failure_record(kind="password", email=email, ip=ip, user=user)
+            if locked:
+                raise self.get_locked_error(locked) from None
+            raise
+
+    def get_locked_error(self, seconds: int) -> ValidationError:
+        return ValidationError(
+            self.error_messages["locked"], code="locked", params={"wait": _wait(seconds)}
+        )
+
+
+@method_decorator(public, name="dispatch")
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    form_class = ThrottledAuthenticationForm
+    redirect_authenticated_user = False
+
+    def form_valid(self, form):
+        super().form_valid(form)  # django's login(): the session id rotates
+        user = form.get_user()
+        audit_append(
+            actor=user,
+            action="auth.password_ok",
+            target=user,
+            data={"ip": client_ip(self.request)},
+        )
+        next_url = self.get_redirect_url()
+        target = "login-verify" if factor_summary(user=user).any else "factors"
+        url = reverse(target)
+        if next_url:
+            url += "?" + urlencode({"next": next_url})
+        return HttpResponseRedirect(url)
+
+    def form_invalid(self, form):
+        if form.has_error(NON_FIELD_ERRORS, "mailbox_unverified"):
+            messages.warning(self.request, form.non_field_errors()[0])
+            return HttpResponseRedirect(reverse("register-mailbox"))
+        return super().form_invalid(form)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = context.get("form")
+        # A lock says how long it lasts; any other failure stays vague on purpose.
+        if form is not None and form.has_error(NON_FIELD_ERRORS, "locked"):
+            context["error_text"] = form.non_field_errors()[0]
+        return context
+
+
+# Class-based views carry markers on the function that as_view() returns.
+login_view = public(LoginView.as_view())
+
+
+@public
+@require_http_methods(["POST"])
+def logout_view(request: HttpRequest) -> HttpResponse:
+    from django.contrib.auth import logout
+
+    if request.user.is_authenticated:
+        audit_append(actor=request.user, action="auth.logout", target=request.user)
+    logout(request)
+    messages.success(request, "You have logged out.")
+    return HttpResponseRedirect(reverse("login"))
+
+
+def _safe_next(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse("home")
+
+
+@before_second_factor
+@sensitive_post_parameters("code")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_verify(request: AuthedRequest) -> HttpResponse:
+    """The second step of login: a passkey, a code from the app, or a backup code."""
+    user = request.user
+    if user.is_verified():
+        return HttpResponseRedirect(_safe_next(request))
+    summary = factor_summary(user=user)
+    if not summary.any:
+        return HttpResponseRedirect(reverse("factors"))
+
+    ip = client_ip(request)
+    # Checked before any code is: a guess made during a lock proves nothing.
+    locked = lockout_seconds(email=user.email, ip=ip)
+    error = _locked_message(locked) if locked else ""
+    if request.method == "POST" and not locked:
+        method = request.POST.get("method", "")
+        device = second_factor_check(user=user, method=method, token=request.POST.get("code", ""))
+        if device is not None:
+            _second_factor_passed(request, device, method=method)
+            return HttpResponseRedirect(_safe_next(request))
+        locked = auth_failure_record(
+            kind="second_factor",
+            email=user.email,
+            ip=ip,
+            user=user,
+            method=method if method in ("totp", "backup") else "",
+        )
+        error = (
+            _locked_message(locked)
+            if locked
+            else "That code is not right, or it was already used. Try the next code."
+        )
+
+    return render(
+        request,
+        "accounts/login_verify.html",
+        {
+            "summary": summary,
+            "has_passkey": WebAuthnCredential.objects.filter(user=user, confirmed=True).exists(),
+            "error": error,
+            "next": _safe_next(request),
+        },
+        status=400 if error and request.method == "POST" else 200,
+    )
+
+
+class PasskeyLockedOut(webauthn_errors.OTPWebAuthnApiError):
+    status_code = 429
+    default_code = "locked_out"
+    default_detail = "Too many failed attempts. Try again later."
+
+
+class PasskeyVerificationMixin:
+    """The passkey step of login: only for the user who already gave the password."""
+
+    # The standing middleware lets only a logged-in user reach these views.
+    request: AuthedRequest
+
+    def get_helper(self) -> PasskeyHelper:
+        return PasskeyHelper(request=self.request)
+
+    def check_can_authenticate(self) -> None:
+        user = self.request.user
+        if not user.is_authenticated:
+            # Never a passkey alone, whatever OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN says.
+            raise webauthn_errors.PasswordlessLoginDisabled()
+        if not user.is_active:
+            raise webauthn_errors.UserDisabled()
+
+
+class PasskeyVerificationBeginView(PasskeyVerificationMixin, BeginCredentialAuthenticationView):
+    """Send the challenge and the logged-in user's own credential ids."""
+
+
+class PasskeyVerificationCompleteView(
+    PasskeyVerificationMixin, CompleteCredentialAuthenticationView
+):
+    """Check the signed challenge; a failure counts towards the lockout like a wrong code.
+
+    The lock is checked here rather than at the beginning: the package's script shows
+    the detail of a refused completion to the user, but not of a refused beginning.
+    """
+
+    # Refusals that say nothing about a guess: the caller was locked out, or not logged in.
+    not_counted = (
+        PasskeyLockedOut,
+        webauthn_errors.PasswordlessLoginDisabled,
+        webauthn_errors.UserDisabled,
+    )
+
+    def check_can_authenticate(self) -> None:
+        super().check_can_authenticate()
+        locked = lockout_seconds(email=self.request.user.email, ip=client_ip(self.request))
+        if locked:
+            raise PasskeyLockedOut(detail=_locked_message(locked))
+
+    def handle_exception(self, exc: Exception):
+        user = self.request.user
+        if (
+            isinstance(exc, webauthn_errors.OTPWebAuthnApiError)
+            and not isinstance(exc, self.not_counted)
+            and user.is_authenticated
+        ):
+            locked = auth_failure_record(
+                kind="second_factor",
+                email=user.email,
+                ip=client_ip(self.request),
+                user=user,
+                method="passkey",
+            )
+            if locked:
+                exc = PasskeyLockedOut(detail=_locked_message(locked))
+        return super().handle_exception(exc)
+
+    def complete_auth(self, device: WebAuthnCredential) -> None:
+        passkey_check_owner(user=self.request.user, credential=device)
+        _second_factor_passed(self.request, device, method="passkey")
+
+
+passkey_verification_begin = before_second_factor(PasskeyVerificationBeginView.as_view())
+passkey_verification_complete = before_second_factor(PasskeyVerificationCompleteView.as_view())

@@ -1,0 +1,662 @@
+"""Vetting pages for platform administrators: the queue, the evidence, the decisions.
+
+Thin views: the selectors gather evidence and decide who may see it, the services in
+``accounts.services.vetting`` take every decision. Destructive decisions (reject,
+suspend, revoke, a new callback number) go through a confirmation page that also asks
+for the reason, so they need no JavaScript.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.crypto import fingerprint_groups
+
+from ..access import AuthedRequest, role_required
+from ..models import Agency, AgeRecipient, CallbackCheck, Officer, Role, SigningKey
+from ..selectors import (
+    age_recipient_get_for_vetting,
+    agency_evidence,
+    agency_get_for_vetting,
+    key_owner_problems,
+    officer_evidence,
+    officer_get_for_vetting,
+    signing_key_get_for_vetting,
+    vetting_queue,
+)
+from ..services import vetting as services
+from ..services.vetting import (
+    AGENCY_TRANSITIONS,
+    KEY_TRANSITIONS,
+    OFFICER_TRANSITIONS,
+    REASON_MAX_LENGTH,
+    VettingRefused,
+    actions_allowed,
+)
+
+vetting_admin = role_required(Role.VETTING_ADMIN)
+
+
+# --- Forms (labels and hints only; the services hold the rules) -----------------------
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Kept in the audit log. Say what you found and where.",
+    )
+
+
+class OfficerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.user.full_name}, {obj.title} ({obj.get_status_display().lower()})"
+
+
+class CallbackForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label="Outcome of the call",
+        choices=CallbackCheck.Outcome.choices,
+        widget=forms.RadioSelect,
+    )
+    officer = OfficerChoiceField(
+        label="About which officer",
+        queryset=Officer.objects.none(),
+        required=False,
+        empty_label="The agency itself",
+        help_text="Choose the officer whose employment the agency confirmed, if any.",
+    )
+    note = forms.CharField(
+        label="Note",
+        required=False,
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Who answered, their role, and what they confirmed.",
+    )
+
+    def __init__(self, *args: Any, officers: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if officers is None:
+            del self.fields["officer"]
+        else:
+            officer_field = cast(OfficerChoiceField, self.fields["officer"])
+            officer_field.queryset = officers.select_related("user")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        cleaned.setdefault("officer", None)
+        return cleaned
+
+
+class VerifyAgencyForm(forms.Form):
+    number_source = forms.CharField(
+        label="Where you checked that the number on file belongs to the agency",
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=(
+            "An independent official source, such as the agency's own website or a "
+            "government directory, with its address. Not the registration itself."
+        ),
+    )
+
+
+class CallbackNumberForm(ReasonForm):
+    number = forms.CharField(
+        label="New callback number",
+        max_length=32,
+        help_text="International form with the country code, such as +4930123456.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
+    )
+    field_order = ["number", "reason"]
+
+
+class FingerprintForm(forms.Form):
+    fingerprint_confirmed = forms.BooleanField(
+        label=(
+            "I read every group of the fingerprint with the owner on the phone, "
+            "and all of them matched"
+        ),
+        required=True,
+    )
+
+
+def form_errors(form: forms.Form) -> list[tuple[str, str]]:
+    """Return (element id, message) pairs for the error summary, in field order."""
+    found: list[tuple[str, str]] = []
+    for message in form.non_field_errors():
+        found.append(("", str(message)))
+    for bound in form:
+        anchor = bound.auto_id
+        if isinstance(bound.field.widget, forms.RadioSelect):
+            anchor = f"{anchor}_0"
+        for message in bound.errors:
+            found.append((anchor, f"{bound.label}: {message}"))
+    return found
+
+
+# --- The queue ------------------------------------------------------------------------
+
+
+@vetting_admin
+@never_cache
+@require_GET
+def queue(request: AuthedRequest) -> HttpResponse:
+    """Everything waiting for a decision, oldest first."""
+    return render(
+        request, "accounts/vetting/queue.html", {"queue": vetting_queue(user=request.user)}
+    )
+
+
+# --- Agencies --------------------------------------------------------------------------
+
+
+def _agency_page(
+    request: AuthedRequest,
+    agency: Agency,
+    *,
+    callback_form: CallbackForm | None = None,
+    verify_form: VerifyAgencyForm | None = None,
+    errors: list[tuple[str, str]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "accounts/vetting/agency.html",
+        {
+            "agency": agency,
+            "evidence": agency_evidence(agency=agency),
+            "actions": actions_allowed(AGENCY_TRANSITIONS, agency.status),
+            "callback_form": callback_form or CallbackForm(officers=agency.officers.all()),
+            "verify_form": verify_form or VerifyAgencyForm(),
+            "errors": errors or [],
+        },
+        status=status,
+    )
+
+
+@vetting_admin
+@never_cache
+@require_GET
+def agency_detail(request: AuthedRequest, agency_id: int) -> HttpResponse:
+    """All the evidence about one agency, and the decisions open to it."""
+    agency = agency_get_for_vetting(user=request.user, agency_id=agency_id)
+    return _agency_page(request, agency)
+
+
+@vetting_admin
+@never_cache
+@require_POST
+def agency_callback(request: AuthedRequest, agency_id: int) -> HttpResponse:
+    """Record a call to the agency's number on file (the number is never typed in)."""
+    agency = agency_get_for_vetting(user=request.user, agency_id=agency_id)
+    form = CallbackForm(request.POST, officers=agency.officers.all())
+    if not form.is_valid():
+        return _agency_page(
+            request, agency, callback_form=form, errors=form_errors(form), status=400
+        )
+    try:
+        services.callback_record(
+            agency=agency,
+            actor=request.user,
+            outcome=form.cleaned_data["outcome"],
+            note=form.cleaned_data["note"],
+            officer=form.cleaned_data["officer"],
+        )
+    except VettingRefused as refused:
+        return _agency_page(
+            request, agency, callback_form=form, errors=_refusal(refused), status=409
+        )
+    messages.success(request, f"The call to {agency.callback_phone} was recorded.")
+    return HttpResponseRedirect(reverse("vetting-agency", args=[agency.pk]) + "#callbacks")
+
+
+@vetting_admin
+@never_cache
+@require_POST
+def agency_verify(request: AuthedRequest, agency_id: int) -> HttpResponse:
+    """Verify a pending agency (the service checks the callback rule)."""
+    agency = agency_get_for_vetting(user=request.user, agency_id=agency_id)
+    form = VerifyAgencyForm(request.POST)
+    if not form.is_valid():
+        return _agency_page(request, agency, verify_form=form, errors=form_errors(form), status=400)
+    try:
+        services.agency_verify(
+            agency=agency, actor=request.user, number_source=form.cleaned_data["number_source"]
+        )
+    except VettingRefused as refused:
+        return _agency_page(request, agency, verify_form=form, errors=_refusal(refused), status=409)
+    messages.success(request, f"{agency.name} is verified.")
+    return HttpResponseRedirect(reverse("vetting-agency", args=[agency.pk]))
+
+
+@vetting_admin
+@never_cache
+@require_http_methods(["GET", "POST"])
+def agency_callback_number(request: AuthedRequest, agency_id: int) -> HttpResponse:
+    """Put a new callback number on file, after confirmation; earlier calls stop counting."""
+    agency = agency_get_for_vetting(user=request.user, agency_id=agency_id)
+    form = CallbackNumberForm(request.POST if request.method == "POST" else None)
+    confirm = Confirmation(
+        title=f"Change the callback number of {agency.name}",
+        subject=f"Number on file now: {agency.callback_phone}",
+        consequences=[
+            "Every callback recorded so far stops counting for verifying the agency and "
+            "for approving its officers, even if the number is later changed back.",
+            "Take the new number only from an independent official source, never from "
+            "the person asking for the change.",
+        ],
+        button="Change the number",
+        danger=True,
+        cancel_url=reverse("vetting-agency", args=[agency.pk]),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.agency_callback_number_change(
+                agency=agency,
+                actor=request.user,
+                number=form.cleaned_data["number"],
+                reason=form.cleaned_data["reason"],
+            )
+        except VettingRefused as refused:
+            return _confirm_page(request, confirm, form, _refusal(refused), status=409)
+        messages.success(request, "The callback number was changed; call the new number.")
+        return HttpResponseRedirect(reverse("vetting-agency", args=[agency.pk]))
+    errors = form_errors(form) if request.method == "POST" else []
+    return _confirm_page(request, confirm, form, errors, status=400 if errors else 200)
+
+
+AGENCY_DECISIONS: dict[str, tuple[Callable[..., Agency], str, list[str], str]] = {
+    # action: (service, button, consequences, message on success)
+    "reject": (
+        services.agency_reject,
+        "Reject the agency",
+        [
+            "The agency will never be verified; its officers cannot log in.",
+            "This cannot be undone from the vetting pages.",
+        ],
+        "{name} was rejected.",
+    ),
+    "suspend": (
+        services.agency_suspend,
+        "Suspend the agency",
+        [
+            "Every officer of the agency is logged out at their next request.",
+            "Every API token of its officers is revoked now; they will need new ones.",
+            "No request from the agency is accepted until it is reinstated.",
+        ],
+        "{name} is suspended. Its officers are logged out and their tokens revoked.",
+    ),
+    "reinstate": (
+        services.agency_reinstate,
+        "Reinstate the agency",
+        [
+            "Its active officers can log in and submit again.",
+            "This needs a confirmed callback to the number on file.",
+        ],
+        "{name} is reinstated.",
+    ),
+}
+
+
+@vetting_admin
+@never_cache
+@require_http_methods(["GET", "POST"])
+def agency_decide(request: AuthedRequest, agency_id: int, action: str) -> HttpResponse:
+    """Reject, suspend or reinstate an agency, with a reason, after confirmation."""
+    agency = agency_get_for_vetting(user=request.user, agency_id=agency_id)
+    service, button, consequences, done = AGENCY_DECISIONS[action]
+    confirm = Confirmation(
+        title=f"{button}?",
+        subject=f"{agency.name} ({agency.get_country_display()}), "
+        f"{agency.get_status_display().lower()}",
+        consequences=consequences,
+        button=button,
+        danger=action != "reinstate",
+        cancel_url=reverse("vetting-agency", args=[agency.pk]),
+    )
+    return _reason_decision(
+        request,
+        confirm,
+        run=lambda reason: service(agency=agency, actor=request.user, reason=reason),
+        done_message=done.format(name=agency.name),
+        done_url=reverse("vetting-agency", args=[agency.pk]),
+    )
+
+
+# --- Officers --------------------------------------------------------------------------
+
+
+def _officer_page(
+    request: AuthedRequest,
+    officer: Officer,
+    *,
+    callback_form: CallbackForm | None = None,
+    errors: list[tuple[str, str]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "accounts/vetting/officer.html",
+        {
+            "officer": officer,
+            "evidence": officer_evidence(officer=officer),
+            "actions": actions_allowed(OFFICER_TRANSITIONS, officer.status),
+            "callback_form": callback_form or CallbackForm(officers=None),
+            "errors": errors or [],
+        },
+        status=status,
+    )
+
+
+@vetting_admin
+@never_cache
+@require_GET
+def officer_detail(request: AuthedRequest, officer_id: int) -> HttpResponse:
+    """All the evidence about one officer, and the decisions open to them."""
+    officer = officer_get_for_vetting(user=request.user, officer_id=officer_id)
+    return _officer_page(request, officer)
+
+
+@vetting_admin
+@never_cache
+@require_POST
+def officer_callback(request: AuthedRequest, officer_id: int) -> HttpResponse:
+    """Record a call to the agency's number on file about this officer."""
+    officer = officer_get_for_vetting(user=request.user, officer_id=officer_id)
+    form = CallbackForm(request.POST, officers=None)
+    if not form.is_valid():
+        return _officer_page(
+            request, officer, callback_form=form, errors=form_errors(form), status=400
+        )
+    try:
+        services.callback_record(
+            agency=officer.agency,
+            actor=request.user,
+            outcome=form.cleaned_data["outcome"],
+            note=form.cleaned_data["note"],
+            officer=officer,
+        )
+    except VettingRefused as refused:
+        return _officer_page(
+            request, officer, callback_form=form, errors=_refusal(refused), status=409
+        )
+    messages.success(request, f"The call to {officer.agency.callback_phone} was recorded.")
+    return HttpResponseRedirect(reverse("vetting-officer", args=[officer.pk]) + "#callbacks")
+
+
+@vetting_admin
+@never_cache
+@require_POST
+def officer_approve(request: AuthedRequest, officer_id: int) -> HttpResponse:
+    """Approve a pending officer (the service checks every condition)."""
+    officer = officer_get_for_vetting(user=request.user, officer_id=officer_id)
+    try:
+        services.officer_approve(officer=officer, actor=request.user)
+    except VettingRefused as refused:
+        return _officer_page(request, officer, errors=_refusal(refused), status=409)
+    messages.success(request, f"{officer.user.full_name} is approved and was told by email.")
+    return HttpResponseRedirect(reverse("vetting-officer", args=[officer.pk]))
+
+
+OFFICER_DECISIONS: dict[str, tuple[Callable[..., Officer], str, list[str], str]] = {
+    "reject": (
+        services.officer_reject,
+        "Reject the officer",
+        [
+            "The officer cannot log in any more.",
+            "They are told by email that their registration was not approved, without the reason.",
+        ],
+        "{name} was rejected and told by email.",
+    ),
+    "suspend": (
+        services.officer_suspend,
+        "Suspend the officer",
+        [
+            "The officer is logged out at their next request.",
+            "Every API token of the officer is revoked now; they will need new ones.",
+        ],
+        "{name} is suspended, logged out and their tokens revoked.",
+    ),
+    "reinstate": (
+        services.officer_reinstate,
+        "Reinstate the officer",
+        [
+            "The officer can log in and submit again.",
+            "The same checks as for approving apply, including a confirmed callback.",
+        ],
+        "{name} is reinstated.",
+    ),
+}
+
+
+@vetting_admin
+@never_cache
+@require_http_methods(["GET", "POST"])
+def officer_decide(request: AuthedRequest, officer_id: int, action: str) -> HttpResponse:
+    """Reject, suspend or reinstate an officer, with a reason, after confirmation."""
+    officer = officer_get_for_vetting(user=request.user, officer_id=officer_id)
+    service, button, consequences, done = OFFICER_DECISIONS[action]
+    confirm = Confirmation(
+        title=f"{button}?",
+        subject=(
+            f"{officer.user.full_name}, {officer.title}, {officer.agency.name} "
+            f"({officer.get_status_display().lower()})"
+        ),
+        consequences=consequences,
+        button=button,
+        danger=action != "reinstate",
+        cancel_url=reverse("vetting-officer", args=[officer.pk]),
+    )
+    return _reason_decision(
+        request,
+        confirm,
+        run=lambda reason: service(officer=officer, actor=request.user, reason=reason),
+        done_message=done.format(name=officer.user.full_name),
+        done_url=reverse("vetting-officer", args=[officer.pk]),
+    )
+
+
+# --- Keys ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyKind:
+    """What differs between the pages of signing keys and of age recipients."""
+
+    name: str
+    url_name: str
+    get: Callable[..., Any]
+    approve: Callable[..., Any]
+    reject: Callable[..., Any]
+    revoke: Callable[..., Any]
+    argument: str
+
+
+SIGNING_KEY = KeyKind(
+    name="signing key",
+    url_name="vetting-signing-key",
+    get=lambda user, pk: signing_key_get_for_vetting(user=user, key_id=pk),
+    approve=services.signing_key_approve,
+    reject=services.signing_key_reject,
+    revoke=services.signing_key_revoke,
+    argument="key",
+)
+AGE_RECIPIENT = KeyKind(
+    name="age recipient",
+    url_name="vetting-age-recipient",
+    get=lambda user, pk: age_recipient_get_for_vetting(user=user, recipient_id=pk),
+    approve=services.age_recipient_approve,
+    reject=services.age_recipient_reject,
+    revoke=services.age_recipient_revoke,
+    argument="recipient",
+)
+KEY_KINDS = {"signing-keys": SIGNING_KEY, "age-recipients": AGE_RECIPIENT}
+
+
+def _key_page(
+    request: AuthedRequest,
+    kind: KeyKind,
+    key: SigningKey | AgeRecipient,
+    *,
+    form: FingerprintForm | None = None,
+    errors: list[tuple[str, str]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    is_signing_key = isinstance(key, SigningKey)
+    identifier = key.key_id if isinstance(key, SigningKey) else key.recipient
+    return render(
+        request,
+        "accounts/vetting/key.html",
+        {
+            "kind": kind,
+            "key": key,
+            "is_signing_key": is_signing_key,
+            "identifier": identifier,
+            "fingerprint": fingerprint_groups(identifier).split(),
+            "owner_problems": key_owner_problems(
+                officer=key.officer, agency=getattr(key, "agency", None)
+            ),
+            "actions": actions_allowed(KEY_TRANSITIONS, key.status),
+            "form": form or FingerprintForm(),
+            "errors": errors or [],
+        },
+        status=status,
+    )
+
+
+@vetting_admin
+@never_cache
+@require_GET
+def key_detail(request: AuthedRequest, kinds: str, key_id: int) -> HttpResponse:
+    """One signing key or age recipient, with its fingerprint for comparing by phone."""
+    kind = KEY_KINDS[kinds]
+    return _key_page(request, kind, kind.get(request.user, key_id))
+
+
+@vetting_admin
+@never_cache
+@require_POST
+def key_approve(request: AuthedRequest, kinds: str, key_id: int) -> HttpResponse:
+    """Approve a pending key once its fingerprint was compared with its owner."""
+    kind = KEY_KINDS[kinds]
+    key = kind.get(request.user, key_id)
+    form = FingerprintForm(request.POST)
+    if not form.is_valid():
+        return _key_page(request, kind, key, form=form, errors=form_errors(form), status=400)
+    try:
+        kind.approve(
+            **{kind.argument: key},
+            actor=request.user,
+            fingerprint_confirmed=form.cleaned_data["fingerprint_confirmed"],
+        )
+    except VettingRefused as refused:
+        return _key_page(request, kind, key, form=form, errors=_refusal(refused), status=409)
+    messages.success(request, f"The {kind.name} is approved.")
+    return HttpResponseRedirect(reverse(kind.url_name, args=[key.pk]))
+
+
+KEY_DECISIONS: dict[str, tuple[str, list[str]]] = {
+    "reject": (
+        "Reject the {name}",
+        ["It never becomes active. It is kept for the record."],
+    ),
+    "revoke": (
+        "Revoke the {name}",
+        [
+            "It stops counting at once: no submission signed with it is accepted and no "
+            "response is sealed to it.",
+            "It is kept for the record (never deleted), so earlier signatures stay verifiable.",
+        ],
+    ),
+}
+
+
+@vetting_admin
+@never_cache
+@require_http_methods(["GET", "POST"])
+def key_decide(request: AuthedRequest, kinds: str, key_id: int, action: str) -> HttpResponse:
+    """Reject a pending key or revoke an active one, with a reason, after confirmation."""
+    kind = KEY_KINDS[kinds]
+    key = kind.get(request.user, key_id)
+    button, consequences = KEY_DECISIONS[action]
+    identifier = key.key_id if isinstance(key, SigningKey) else key.recipient
+    service = kind.reject if action == "reject" else kind.revoke
+    confirm = Confirmation(
+        title=f"{button.format(name=kind.name)}?",
+        subject=f"{identifier} ({key.get_status_display().lower()})",
+        consequences=consequences,
+        button=button.format(name=kind.name),
+        danger=True,
+        cancel_url=reverse(kind.url_name, args=[key.pk]),
+    )
+    return _reason_decision(
+        request,
+        confirm,
+        run=lambda reason: service(**{kind.argument: key}, actor=request.user, reason=reason),
+        done_message=f"The {kind.name} was {'rejected' if action == 'reject' else 'revoked'}.",
+        done_url=reverse(kind.url_name, args=[key.pk]),
+    )
+
+
+# --- Confirmation pages ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    title: str
+    subject: str
+    consequences: list[str]
+    button: str
+    danger: bool
+    cancel_url: str
+
+
+def _confirm_page(
+    request: AuthedRequest,
+    confirm: Confirmation,
+    form: forms.Form,
+    errors: list[tuple[str, str]],
+    *,
+    status: int,
+) -> HttpResponse:
+    return render(
+        request,
+        "accounts/vetting/confirm.html",
+        {"confirm": confirm, "form": form, "errors": errors, "reason_max": REASON_MAX_LENGTH},
+        status=status,
+    )
+
+
+def _reason_decision(
+    request: AuthedRequest,
+    confirm: Confirmation,
+    *,
+    run: Callable[[str], object],
+    done_message: str,
+    done_url: str,
+) -> HttpResponse:
+    """GET: ask for confirmation and a reason. POST: decide, or show why not."""
+    if request.method != "POST":
+        return _confirm_page(request, confirm, ReasonForm(), [], status=200)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        return _confirm_page(request, confirm, form, form_errors(form), status=400)
+    try:
+        run(form.cleaned_data["reason"])
+    except VettingRefused as refused:
+        return _confirm_page(request, confirm, form, _refusal(refused), status=409)
+    messages.success(request, done_message)
+    return HttpResponseRedirect(done_url)
+
+
+def _refusal(refused: VettingRefused) -> list[tuple[str, str]]:
+    return [("", problem) for problem in refused.problems]

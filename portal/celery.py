@@ -1,0 +1,66 @@
+"""The Celery application.
+
+Tasks are thin: they receive ids, load, call a service, and are safe to run twice.
+``PortalTask`` makes that the default shape: late acknowledgement (a task whose worker
+dies is delivered again), retries with exponential backoff and jitter, and ``delay`` /
+``apply_async`` that enqueue only when the surrounding database transaction commits, so
+a worker never sees a task for rows that were rolled back or are not yet visible.
+"""
+
+import functools
+import os
+
+from celery import Celery
+from celery.contrib.django.task import DjangoTask
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+
+class PortalTask(DjangoTask):
+    acks_late = True
+    reject_on_worker_lost = True
+    autoretry_for = (Exception,)
+    retry_backoff = 2
+    retry_backoff_max = 600
+    retry_jitter = True
+    max_retries = 8
+
+    def apply_async(
+        self,
+        args=None,
+        kwargs=None,
+        task_id=None,
+        producer=None,
+        link=None,
+        link_error=None,
+        shadow=None,
+        **options,
+    ):
+        """Enqueue after the current transaction commits (at once outside a transaction)."""
+        from django.db import connection, transaction
+
+        if connection.in_atomic_block:
+            send = functools.partial(
+                super().apply_async,
+                args,
+                kwargs,
+                task_id,
+                producer,
+                link,
+                link_error,
+                shadow,
+                **options,
+            )
+            # robust: a broker that is down at commit is logged, not raised into a request
+            # whose data is already committed; each task with that risk has a sweeper
+            # (e.g. pending disclosures) that enqueues what was missed.
+            transaction.on_commit(send, robust=True)
+            return None
+        return super().apply_async(
+            args, kwargs, task_id, producer, link, link_error, shadow, **options
+        )
+
+
+app = Celery("portal", task_cls=PortalTask)
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

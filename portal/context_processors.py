@@ -1,0 +1,53 @@
+"""Template context shared by every page: the navigation for the user's role."""
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from accounts.middleware import is_onboarding_officer
+
+# (label, url name) per role; each later feature adds its pages here.
+NAVIGATION: dict[str, list[tuple[str, str]]] = {
+    "public": [("Home", "home"), ("Register", "register"), ("API documentation", "api-docs")],
+    "officer": [
+        ("Home", "home"),
+        ("My requests", "officer-requests"),
+        ("New request", "submission-new"),
+        ("Responses", "responses"),
+        ("Keys", "keys"),
+        ("API tokens", "api-tokens"),
+        ("Second factors", "factors"),
+        ("API documentation", "api-docs"),
+    ],
+    "reviewer": [
+        ("Home", "home"),
+        ("Review queue", "review-queue"),
+        ("User notices", "user-notices"),
+        ("Second factors", "factors"),
+    ],
+    "vetting_admin": [
+        ("Home", "home"),
+        ("Vetting", "vetting-queue"),
+        ("Intake rejections", "staff-rejections"),
+        ("Jurisdiction policy", "staff-policy"),
+        ("Second factors", "factors"),
+        ("Administration", "admin:index"),
+    ],
+}
+# An officer waiting for vetting sees only their own status and factors.
+ONBOARDING_NAVIGATION = [("Your account", "officer-status"), ("Second factors", "factors")]
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    role = user.role if user is not None and user.is_authenticated else "public"
+    items = NAVIGATION.get(role, NAVIGATION["public"])
+    if role == "officer" and is_onboarding_officer(user):
+        items = ONBOARDING_NAVIGATION
+    current = request.path
+    links = []
+    for label, name in items:
+        url = reverse(name)
+        links.append({"label": label, "url": url, "current": url == current})
+    return {"nav_links": links}

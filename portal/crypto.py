@@ -1,0 +1,260 @@
+"""Every cryptographic operation of the portal, behind typed exceptions.
+
+Nothing else in the code imports ``cryptography`` or ``pyrage``: a reviewer checking how
+keys are parsed, signatures verified or responses sealed reads this one module.
+"""
+
+import base64
+import functools
+import hashlib
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+import pyrage
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+ED25519_KEY_ID_PREFIX = "ed25519:"
+MAX_PEM_LENGTH = 4096
+PEM_PUBLIC_KEY_BEGIN = "-----BEGIN PUBLIC KEY-----"
+PEM_PUBLIC_KEY_END = "-----END PUBLIC KEY-----"
+
+
+class CryptoError(Exception):
+    """Base of every refusal raised here; the message is safe to show to the key's owner."""
+
+
+class InvalidKey(CryptoError):
+    """The text is not a key of the expected kind."""
+
+
+class SecretKeyMaterial(InvalidKey):
+    """The text is a private key or an age identity: refused, never stored or echoed."""
+
+
+class BadSignature(CryptoError):
+    """The signature does not verify over the message with the key."""
+
+
+def looks_like_secret_key(text: str) -> bool:
+    """Tell whether pasted text holds a private key or an age identity.
+
+    Callers use it to refuse the text and to make sure it is never echoed back.
+    """
+    return "PRIVATE KEY" in text or "AGE-SECRET-KEY-" in text.upper()
+
+
+def ed25519_public_key_from_pem(pem: str) -> Ed25519PublicKey:
+    """Parse a PEM SubjectPublicKeyInfo (``openssl pkey -pubout``) holding an Ed25519 key.
+
+    Exactly one ``PUBLIC KEY`` block and nothing else: a paste of two keys, or a key with
+    text around it, is refused rather than silently reduced to its first key.
+    """
+    if not isinstance(pem, str):
+        raise InvalidKey("The public key must be a PEM text of a few lines.")
+    if looks_like_secret_key(pem):
+        raise SecretKeyMaterial(
+            "This is a private key. Never send it to anyone: paste the public key "
+            "(openssl pkey -in key.pem -pubout) and keep the private key to yourself."
+        )
+    if len(pem) > MAX_PEM_LENGTH:
+        raise InvalidKey("The public key must be a PEM text of a few lines.")
+    text = pem.strip()
+    if text.startswith(("ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-", "sk-ssh-")):
+        raise InvalidKey(
+            "This is an OpenSSH public key. Paste a PEM public key instead: make the key "
+            "with openssl genpkey -algorithm ed25519 -out key.pem, then run "
+            "openssl pkey -in key.pem -pubout."
+        )
+    if "BEGIN CERTIFICATE" in text:
+        raise InvalidKey(
+            "This is a certificate. Paste the PEM public key itself "
+            "(openssl pkey -in key.pem -pubout)."
+        )
+    if text.count("-----BEGIN ") > 1:
+        raise InvalidKey("Paste exactly one public key.")
+    try:
+        key = serialization.load_pem_public_key(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError, TypeError) as exc:
+        raise InvalidKey(
+            "This is not a PEM public key. It starts with -----BEGIN PUBLIC KEY-----."
+        ) from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise InvalidKey("The key must be an Ed25519 key (openssl genpkey -algorithm ed25519).")
+    if not (text.startswith(PEM_PUBLIC_KEY_BEGIN) and text.endswith(PEM_PUBLIC_KEY_END)):
+        raise InvalidKey(
+            "Paste only the public key, from -----BEGIN PUBLIC KEY----- to "
+            "-----END PUBLIC KEY-----."
+        )
+    return key
+
+
+def ed25519_private_key_generate() -> Ed25519PrivateKey:
+    """A fresh Ed25519 key pair (the demo data's stand-in for an authority's case system)."""
+    return Ed25519PrivateKey.generate()
+
+
+def ed25519_public_key_pem(key: Ed25519PublicKey) -> str:
+    """Return the canonical PEM SubjectPublicKeyInfo of a public key."""
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+
+
+def ed25519_key_id(key: Ed25519PublicKey) -> str:
+    """Return ``ed25519:`` + lowercase hex SHA-256 of the raw 32-byte public key."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return ED25519_KEY_ID_PREFIX + hashlib.sha256(raw).hexdigest()
+
+
+def ed25519_verify(key: Ed25519PublicKey, signature: bytes, message: bytes) -> None:
+    """Verify an Ed25519 signature; raise ``BadSignature`` if it does not hold."""
+    try:
+        key.verify(signature, message)
+    except InvalidSignature as exc:
+        raise BadSignature("The signature does not verify.") from exc
+
+
+def fingerprint_groups(key_id: str) -> str:
+    """Split a key id's hex into groups of four, for comparing by eye or by phone."""
+    hex_part = key_id.split(":", 1)[-1]
+    return " ".join(hex_part[i : i + 4] for i in range(0, len(hex_part), 4))
+
+
+def age_recipient_normalise(text: str) -> str:
+    """Return the canonical form of an age X25519 recipient (``age1...``), or raise."""
+    candidate = (text or "").strip()
+    if looks_like_secret_key(candidate):
+        raise SecretKeyMaterial(
+            "This is an age identity (a secret key). Never send it to anyone: paste the "
+            "recipient that `age-keygen -y identity.txt` prints."
+        )
+    if not candidate.lower().startswith("age1") or len(candidate) > 100:
+        raise InvalidKey("An age recipient starts with age1 (see `age-keygen -y`).")
+    try:
+        pyrage.x25519.Recipient.from_str(candidate.lower())
+    except Exception as exc:  # pyrage raises its own types for every malformation
+        raise InvalidKey("This is not a valid age X25519 recipient.") from exc
+    return candidate.lower()
+
+
+def age_identity_recipient(identity: str) -> str:
+    """Return the recipient (``age1...``) of an age X25519 identity, as ``age-keygen -y``.
+
+    For tools and tests that check an identity made elsewhere (the browser, age-keygen);
+    the portal itself never holds an identity.
+    """
+    candidate = (identity or "").strip()
+    try:
+        parsed = pyrage.x25519.Identity.from_str(candidate)
+    except Exception as exc:  # pyrage raises its own types for every malformation
+        raise InvalidKey("This is not an age X25519 identity.") from exc
+    return str(parsed.to_public())
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def b64decode_strict(text: str) -> bytes:
+    """Decode standard base64, refusing anything that is not exactly base64."""
+    return base64.b64decode(text, validate=True)
+
+
+# --- The portal's own signing key (receipts, response signatures) ------------------------
+
+
+class PortalKeyMissing(CryptoError):
+    """The portal's signing key file is absent where it must be supplied."""
+
+
+def _load_or_create_portal_key(path: Path, *, create: bool) -> Ed25519PrivateKey:
+    if not path.exists():
+        if not create:
+            raise PortalKeyMissing(f"The portal signing key {path} does not exist.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(pem)
+        temporary.chmod(0o600)
+        try:
+            # link() fails if another process created the key first: both then read it.
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise InvalidKey(f"The portal signing key {path} is not an Ed25519 private key.")
+    return key
+
+
+@functools.cache
+def _portal_key(path: str, create: bool) -> Ed25519PrivateKey:
+    return _load_or_create_portal_key(Path(path), create=create)
+
+
+def portal_signing_key() -> Ed25519PrivateKey:
+    """The portal's Ed25519 key, from PORTAL_SIGNING_KEY_FILE.
+
+    Development creates the file on first use; production refuses to start without it
+    (settings). The same file must be given to every web and Celery process.
+    """
+    from django.conf import settings
+
+    return _portal_key(str(settings.PORTAL_SIGNING_KEY_FILE), not settings.PRODUCTION)
+
+
+def portal_public_key_document() -> dict[str, str]:
+    """What GET /api/v1/portal-key publishes."""
+    public = portal_signing_key().public_key()
+    return {
+        "alg": "ed25519",
+        "key_id": ed25519_key_id(public),
+        "public_key_pem": ed25519_public_key_pem(public),
+    }
+
+
+def portal_sign(message: bytes) -> bytes:
+    return portal_signing_key().sign(message)
+
+
+def portal_receipt(*, reference: str, payload_sha256: str, received_at: str) -> dict[str, str]:
+    """The authority's proof of delivery: the portal's signature over the JCS of the three."""
+    signed = {"reference": reference, "payload_sha256": payload_sha256, "received_at": received_at}
+    signature = portal_sign(rfc8785.dumps(signed))
+    return {
+        **signed,
+        "alg": "ed25519",
+        "key_id": ed25519_key_id(portal_signing_key().public_key()),
+        "signature": base64.b64encode(signature).decode("ascii"),
+    }
+
+
+# --- age sealing -------------------------------------------------------------------------------
+
+
+class SealError(CryptoError):
+    """Sealing failed; nothing usable was produced."""
+
+
+def age_seal_stream(source: BinaryIO, sink: BinaryIO, recipients: list[str]) -> None:
+    """Encrypt everything ``source`` yields to ``recipients`` (age X25519), into ``sink``.
+
+    Streams with bounded memory (pyrage's encrypt_io); ``source`` may be a pipe.
+    """
+    if not recipients:
+        raise SealError("There is no recipient to seal to.")
+    try:
+        parsed = [pyrage.x25519.Recipient.from_str(r) for r in recipients]
+        pyrage.encrypt_io(source, sink, parsed)
+    except (pyrage.RecipientError, pyrage.EncryptError) as exc:
+        raise SealError(f"age encryption failed: {exc}") from exc

@@ -1,0 +1,184 @@
+"""Errors as RFC 9457 problem documents with a stable ``code`` (PROTOCOL §5).
+
+Every error the API answers, whether raised by the portal (``Problem``), by Django REST
+framework (validation, parsing, authentication, throttling, content negotiation) or by
+Django itself under ``/api/`` (unknown URL, oversized body, server error), leaves as
+``application/problem+json`` with the same members: ``type``, ``title``, ``status``,
+``detail``, ``code`` and, for field errors, ``errors``.
+"""
+
+import math
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:authority-portal:problem:"
+
+
+class Problem(exceptions.APIException):
+    """A refusal with a stable code, raised by the portal's own rules.
+
+    An ``APIException`` so that DRF treats it as its own wherever it catches those: an
+    authentication class may raise it, and the request is then marked unauthenticated
+    instead of trying the authenticators again. ``exception_handler`` renders it.
+    """
+
+    def __init__(self, code: str, status: int, detail: str = "", **extra: Any) -> None:
+        Exception.__init__(self, detail or code)
+        self.code = code
+        self.status = status
+        self.status_code = status
+        self.detail = exceptions.ErrorDetail(detail, code=code)
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+        # Set once the refusal is written to the intake-rejection log.
+        self.logged = False
+
+    @property
+    def message(self) -> str:
+        return str(self.detail)
+
+    def __str__(self) -> str:
+        return str(self.detail) or self.code
+
+
+def problem_document(code: str, status: int, detail: str = "", **extra: Any) -> dict[str, Any]:
+    """Build the body of a problem response."""
+    document: dict[str, Any] = {
+        "type": TYPE_PREFIX + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or HTTPStatus(status).description,
+        "code": code,
+    }
+    document.update(extra)
+    return document
+
+
+def problem_response(code: str, status: int, detail: str = "", **extra: Any) -> JsonResponse:
+    """Answer a plain Django view (outside DRF) with a problem document."""
+    return JsonResponse(
+        problem_document(code, status, detail, **extra),
+        status=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def field_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Flatten DRF's nested error structure into ``[{"field": "a.b.0", "message": ...}]``."""
+    if isinstance(detail, dict):
+        found: list[dict[str, str]] = []
+        for key, value in detail.items():
+            name = (
+                prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
+            )
+            found.extend(field_errors(value, name))
+        return found
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [{"field": prefix or "(body)", "message": str(item)} for item in detail]
+        found = []
+        for index, value in enumerate(detail):
+            found.extend(field_errors(value, f"{prefix}.{index}" if prefix else str(index)))
+        return found
+    return [{"field": prefix or "(body)", "message": str(detail)}]
+
+
+# DRF exception class -> (stable code, status); checked in order, most specific first.
+_DRF_CODES: list[tuple[type[Exception], str, int]] = [
+    (exceptions.ValidationError, "malformed", status.HTTP_400_BAD_REQUEST),
+    (exceptions.ParseError, "malformed", status.HTTP_400_BAD_REQUEST),
+    (exceptions.NotAuthenticated, "unauthenticated", status.HTTP_401_UNAUTHORIZED),
+    (exceptions.AuthenticationFailed, "unauthenticated", status.HTTP_401_UNAUTHORIZED),
+    (exceptions.PermissionDenied, "forbidden", status.HTTP_403_FORBIDDEN),
+    (exceptions.NotFound, "not_found", status.HTTP_404_NOT_FOUND),
+    (exceptions.MethodNotAllowed, "method_not_allowed", status.HTTP_405_METHOD_NOT_ALLOWED),
+    (exceptions.NotAcceptable, "not_acceptable", status.HTTP_406_NOT_ACCEPTABLE),
+    (
+        exceptions.UnsupportedMediaType,
+        "unsupported_media_type",
+        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    ),
+    (exceptions.Throttled, "rate_limited", status.HTTP_429_TOO_MANY_REQUESTS),
+]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: render every known error as a problem document."""
+    request = context.get("request")
+    if request is not None:
+        # A problem is JSON whatever renderer the view negotiated: the schema view
+        # would otherwise write it as YAML under a problem+json content type.
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = PROBLEM_CONTENT_TYPE
+    if isinstance(exc, Problem):
+        return Response(
+            problem_document(exc.code, exc.status, str(exc.detail), **exc.extra),
+            status=exc.status,
+            headers=exc.headers,
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
+    if isinstance(exc, RequestDataTooBig | TooManyFilesSent):
+        return Response(
+            problem_document("too_large", 413, "The request body is larger than allowed."),
+            status=413,
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
+    if isinstance(exc, SuspiciousOperation):
+        return Response(
+            problem_document("malformed", 400, "The request could not be read."),
+            status=400,
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
+
+    # Let DRF translate Http404 and Django's PermissionDenied and collect its headers
+    # (WWW-Authenticate, Allow, Retry-After); then replace the body.
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # an unexpected error: Django's 500 handler answers (see handler500)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    code, status_code = "error", response.status_code
+    for exc_class, mapped_code, mapped_status in _DRF_CODES:
+        if isinstance(exc, exc_class):
+            code, status_code = mapped_code, mapped_status
+            break
+
+    extra: dict[str, Any] = {}
+    if isinstance(exc, exceptions.ValidationError):
+        detail = "The request does not match the schema."
+        extra["errors"] = field_errors(exc.detail)
+    elif isinstance(exc, exceptions.Throttled):
+        detail = "Too many requests; try again after the time in Retry-After."
+        wait = getattr(exc, "wait", None)
+        if wait is not None:
+            extra["retry_after"] = math.ceil(wait)
+    else:
+        detail = str(getattr(exc, "detail", "")) or HTTPStatus(status_code).description
+
+    headers = {
+        name: response[name]
+        for name in ("WWW-Authenticate", "Allow", "Retry-After")
+        if name in response
+    }
+    return Response(
+        problem_document(code, status_code, detail, **extra),
+        status=status_code,
+        headers=headers,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")

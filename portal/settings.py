@@ -1,0 +1,399 @@
+"""Settings of the authority portal, read from the environment.
+
+Two modes. ``PORTAL_MODE=development`` (the default) runs on embedded defaults: SQLite,
+Celery tasks run eagerly in-process, console email, sealed files in ./var. ``PORTAL_MODE=
+production`` has no defaults for secrets or services: each one that is missing stops the
+start with an ``ImproperlyConfigured`` naming the variable. Every variable is documented
+in ``.env.example``.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+PORTAL_MODE = env.str("PORTAL_MODE", default="development")
+if PORTAL_MODE not in {"development", "production"}:
+    raise ImproperlyConfigured(
+        f"PORTAL_MODE must be 'development' or 'production', not {PORTAL_MODE!r}."
+    )
+PRODUCTION = PORTAL_MODE == "production"
+
+
+def required(name: str, dev_default: str, *, cast=str):
+    """Read a setting that production must supply; development falls back to a default."""
+    if PRODUCTION:
+        value = env.str(name, default="")
+        if not value:
+            raise ImproperlyConfigured(
+                f"{name} is not set. Production mode (PORTAL_MODE=production) has no default "
+                f"for it; see .env.example."
+            )
+        return cast(value)
+    return cast(env.str(name, default=dev_default))
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False) and not PRODUCTION
+
+# A fixed development key: it protects nothing of value, and production refuses to start
+# without SECRET_KEY.
+SECRET_KEY = required(
+    "SECRET_KEY", "development-only-key-never-used-in-production-0123456789abcdefghijkl"
+)
+
+ALLOWED_HOSTS = required("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver", cast=_csv)
+
+# The portal's own origin: the audience of signed submissions and the WebAuthn origin.
+# WebAuthn needs a host name, not an IP address: development uses localhost.
+PORTAL_AUDIENCE = required("PORTAL_AUDIENCE", "http://localhost:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_countries",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
+    "portal",
+    "accounts",
+    "requests_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.AccountStandingMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+ASGI_APPLICATION = "portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
+                "portal.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+# --- Database --------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db_url_config(
+        required("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'portal.sqlite3'}")
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE makes a writing transaction take SQLite's write lock at BEGIN, so that
+    # the audit chain head is read and extended by one writer at a time.
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+# --- Passwords and sessions ------------------------------------------------------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+
+# --- Second factors ------------------------------------------------------------------
+OTP_TOTP_ISSUER = "Authority portal"
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_WEBAUTHN_RP_ID = urlsplit(PORTAL_AUDIENCE).hostname or "localhost"
+OTP_WEBAUTHN_RP_NAME = "Authority portal"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [PORTAL_AUDIENCE]
+# Password first, then the passkey: never a passkey alone.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+# Failed attempts before a lockout, and how long it lasts (per account and per address).
+LOCKOUT_ACCOUNT_FAILURES = env.int("LOCKOUT_ACCOUNT_FAILURES", default=5)
+LOCKOUT_ADDRESS_FAILURES = env.int("LOCKOUT_ADDRESS_FAILURES", default=20)
+LOCKOUT_MINUTES = env.int("LOCKOUT_MINUTES", default=15)
+# How many reverse proxies in front of the portal append to X-Forwarded-For (0: none).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# How long a mailbox-verification link stays valid.
+MAILBOX_LINK_HOURS = env.int("MAILBOX_LINK_HOURS", default=24)
+
+# Idle timeout: the session expires SESSION_IDLE_MINUTES after the last request.
+SESSION_COOKIE_AGE = int(
+    timedelta(minutes=env.int("SESSION_IDLE_MINUTES", default=30)).total_seconds()
+)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# --- Transport security ------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=63072000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    # __Host- cookies: Secure, Path=/, no Domain, so no sibling host can set or read them.
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-portal_session"
+    CSRF_COOKIE_NAME = "__Host-portal_csrf"
+    CSRF_TRUSTED_ORIGINS = [PORTAL_AUDIENCE]
+else:
+    SESSION_COOKIE_NAME = "portal_session"
+    CSRF_COOKIE_NAME = "portal_csrf"
+
+# Content Security Policy, by Django's own middleware: no inline scripts or styles,
+# nothing from another origin.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+
+# --- Static files ------------------------------------------------------------------------
+STATIC_URL = "/static/"
+# collectstatic writes here for production; development serves from the finders.
+STATIC_ROOT = (
+    env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")) if PRODUCTION else None
+)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": env.str("SEALED_STORAGE_DIR", default=str(BASE_DIR / "var" / "sealed"))
+        },
+    },
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Email (Django 6.1 mailers) ---------------------------------------------------------------
+if PRODUCTION:
+    _email = env.email_url_config(required("EMAIL_URL", ""))
+    MAILERS = {
+        "default": {
+            "BACKEND": _email["EMAIL_BACKEND"],
+            "OPTIONS": {
+                "host": _email.get("EMAIL_HOST", ""),
+                "port": _email.get("EMAIL_PORT", 25),
+                "username": _email.get("EMAIL_HOST_USER", ""),
+                "password": _email.get("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": bool(_email.get("EMAIL_USE_TLS", False)),
+                "use_ssl": bool(_email.get("EMAIL_USE_SSL", False)),
+                "timeout": 20,
+            },
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+
+# --- Celery ------------------------------------------------------------------------------
+CELERY_BROKER_URL = required("CELERY_BROKER_URL", "")
+# Without a broker (development), tasks run eagerly in-process, still after commit.
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_IMPORTS = ["requests_app.delivery.tasks"]
+CELERY_BEAT_SCHEDULE = {
+    "verify-audit-chain": {
+        "task": "portal.tasks.audit_chain_verify",
+        "schedule": timedelta(hours=1),
+    },
+    "seal-pending-disclosures": {
+        "task": "requests_app.delivery.seal_pending",
+        "schedule": timedelta(minutes=2),
+    },
+    "deadline-reminders": {
+        "task": "requests_app.tasks.deadline_reminders",
+        "schedule": timedelta(minutes=10),
+    },
+    "preservation-reminders": {
+        "task": "requests_app.tasks.preservation_reminders",
+        "schedule": timedelta(hours=1),
+    },
+    "user-notices-sweep": {
+        "task": "requests_app.tasks.user_notices_sweep",
+        "schedule": timedelta(hours=1),
+    },
+    "purge-expired-responses": {
+        "task": "requests_app.delivery.purge_expired",
+        "schedule": timedelta(hours=1),
+    },
+}
+
+# --- REST framework and OpenAPI ------------------------------------------------------------
+REST_FRAMEWORK = {
+    # The token first: DRF takes the WWW-Authenticate challenge of a 401 from it.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
+        "accounts.authentication.VerifiedSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "portal.problems.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+# --- Intake (PROTOCOL §3-§5) ---------------------------------------------------------------
+# The portal's Ed25519 key for receipts and response signatures (PEM, PKCS#8). Development
+# creates it on first use; in production every web and Celery process reads the same file.
+PORTAL_SIGNING_KEY_FILE = required(
+    "PORTAL_SIGNING_KEY_FILE", str(BASE_DIR / "var" / "portal-signing-key.pem")
+)
+INTAKE_MAX_ENVELOPE_BYTES = env.int("INTAKE_MAX_ENVELOPE_BYTES", default=256 * 1024)
+INTAKE_MAX_ATTACHMENTS = env.int("INTAKE_MAX_ATTACHMENTS", default=10)
+INTAKE_MAX_ATTACHMENT_BYTES = env.int("INTAKE_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
+INTAKE_MAX_TOTAL_BYTES = env.int("INTAKE_MAX_TOTAL_BYTES", default=50 * 1024 * 1024)
+INTAKE_MAX_REQUEST_BYTES = INTAKE_MAX_TOTAL_BYTES + INTAKE_MAX_ENVELOPE_BYTES + 64 * 1024
+INTAKE_RATE_LIMITS = {
+    "submission_token": env.str("INTAKE_RATE_PER_TOKEN", default="30/min"),
+    "submission_officer": env.str("INTAKE_RATE_PER_OFFICER", default="60/min"),
+    "submission_address": env.str("INTAKE_RATE_PER_ADDRESS", default="120/min"),
+}
+
+# --- Review and delivery -------------------------------------------------------------------
+# Where disclosed records come from: "directory" (the portal's own table, used by the demo
+# and the tests) or "http" (the platform's internal lookup API, docs/platform-data-source.md).
+PLATFORM_DATA_SOURCE = env.str("PLATFORM_DATA_SOURCE", default="directory")
+PLATFORM_API_URL = env.str("PLATFORM_API_URL", default="")
+PLATFORM_API_TOKEN = env.str("PLATFORM_API_TOKEN", default="")
+# Days a sealed response stays downloadable before it is purged.
+# Platform policy: tell users of a disclosure that had no non-disclosure order.
+USER_NOTICE_WITHOUT_ORDER = env.bool("USER_NOTICE_WITHOUT_ORDER", default=True)
+SEALED_RESPONSE_RETENTION_DAYS = env.int("SEALED_RESPONSE_RETENTION_DAYS", default=30)
+
+# Rate-limit counters must be shared by every worker: Redis in production.
+CACHE_URL = env.str("CACHE_URL", default=CELERY_BROKER_URL if PRODUCTION else "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Authority portal API",
+    "DESCRIPTION": (
+        "Signed legal requests from vetted authorities and sealed responses. "
+        "The wire contract is PROTOCOL v1; every error is application/problem+json."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "KeyStatusEnum": "accounts.models.KeyStatus",
+        "LegalRequestStatusEnum": "requests_app.models.LegalRequest.Status",
+    },
+}
+
+# --- Internationalisation ------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging -----------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+HEALTHZ_BROKER_TIMEOUT = env.float("HEALTHZ_BROKER_TIMEOUT", default=2.0)

@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.urls import include, path
+from django_otp.admin import OTPAdminSite
+
+from . import views
+
+# The admin site needs a verified second factor too (the standing middleware also checks).
+admin.site.__class__ = OTPAdminSite
+
+handler400 = "portal.views.bad_request"
+handler403 = "portal.views.permission_denied"
+handler404 = "portal.views.page_not_found"
+handler500 = "portal.views.server_error"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("", include("accounts.urls")),
+    path("api/v1/", include("portal.api_urls")),
+    path("staff/", include("requests_app.admin_urls")),
+    path("review/notices/", include("requests_app.notices")),
+    path("review/", include("requests_app.review.urls")),
+    path("review/", include("requests_app.review.urls_actions")),
+    path("requests/", include("requests_app.web.urls")),
+    path("requests/mine/", include("requests_app.officer.urls")),
+    path("responses/", include("requests_app.delivery.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,287 @@
+"""Seal a disclosure: build the ZIP, stream it through age, store only the ciphertext.
+
+The plaintext exists only in memory, one piece at a time: age encryption reads the ZIP
+from ``ZipStream``, which writes the archive only as fast as it is read, in the same
+thread. It is never written to disk or to the database, and memory stays bounded
+however large the members. Running twice for one disclosure stores one sealed response
+(a unique constraint); a run that dies half-way leaves no row, and the retry starts over.
+"""
+
+import hashlib
+import io
+import logging
+import tempfile
+import uuid
+import zipfile
+from collections import deque
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import AgeRecipient, KeyStatus
+from portal import crypto
+from portal.audit import audit_append
+
+from ..models import Disclosure, LegalRequest, SealedResponse
+from ..review.states import next_state
+from ..sources.scope import decision_records
+from .document import response_document, response_files
+
+logger = logging.getLogger(__name__)
+CHUNK = 1024 * 1024
+
+
+class HashingWriter:
+    """A write-only file that counts and hashes what passes into the file it wraps."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self.sink = sink
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.sink.write(data)
+
+    def flush(self) -> None:
+        self.sink.flush()
+
+
+def recipients_for(disclosure: Disclosure) -> list[str]:
+    """Every active recipient of the submitting officer and of the agency's designated ones."""
+    request = disclosure.request
+    found = AgeRecipient.objects.filter(status=KeyStatus.ACTIVE).filter(
+        officer_id=request.officer_id
+    ) | AgeRecipient.objects.filter(status=KeyStatus.ACTIVE, agency_id=request.agency_id)
+    return sorted({r.recipient for r in found})
+
+
+# A member of the archive: its bytes, or (for large files) a binary file or an iterable of
+# byte chunks, read as the archive is sealed and never held whole.
+Member = bytes | BinaryIO | Iterable[bytes]
+
+
+def _chunks(data: Member) -> Iterator[bytes]:
+    if isinstance(data, bytes):
+        for start in range(0, len(data), CHUNK):
+            yield data[start : start + CHUNK]
+    elif hasattr(data, "read"):
+        while chunk := data.read(CHUNK):
+            yield chunk
+    else:
+        yield from data
+
+
+class _Pieces:
+    """Where the ZIP writer puts its bytes: kept as written, without a copy, until read."""
+
+    def __init__(self) -> None:
+        self.queue: deque[memoryview] = deque()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        # A chunk given as bytes cannot change; anything else is copied now.
+        piece = memoryview(data if isinstance(data, bytes) else bytes(data))
+        if piece.nbytes:
+            self.queue.append(piece)
+            self.size += piece.nbytes
+        return piece.nbytes
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class ZipStream(io.RawIOBase):
+    """The ZIP archive of ``files``, as a readable stream that is written as it is read.
+
+    Each read runs the ZIP writer just until it has produced enough bytes, so about one
+    chunk of plaintext is in memory at a time and there is no other thread or pipe.
+    Members given as bytes are deflated (``response.json``); members given as a stream
+    are stored as they are: they are documents and media that are compressed already,
+    and deflating them would cost far more than encrypting them.
+    """
+
+    def __init__(self, files: Iterable[tuple[str, Member]]) -> None:
+        self._pieces = _Pieces()
+        self._steps = self._write(files)
+        self._finished = False
+        self.failure: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def _write(self, files: Iterable[tuple[str, Member]]) -> Iterator[None]:
+        with zipfile.ZipFile(self._pieces, "w") as archive:
+            for name, data in files:
+                info = zipfile.ZipInfo(name)
+                info.compress_type = (
+                    zipfile.ZIP_DEFLATED if isinstance(data, bytes) else zipfile.ZIP_STORED
+                )
+                # force_zip64: a streamed member's size is unknown until its end.
+                with archive.open(info, "w", force_zip64=not isinstance(data, bytes)) as member:
+                    for chunk in _chunks(data):
+                        member.write(chunk)
+                        yield
+        yield
+
+    def readinto(self, buffer: Any) -> int:
+        pieces = self._pieces
+        wanted = len(buffer)
+        while pieces.size < wanted and not self._finished:
+            try:
+                next(self._steps)
+            except StopIteration:
+                self._finished = True
+            except BaseException as exc:
+                self.failure = exc  # age sees only that the read failed
+                raise
+        filled = 0
+        with memoryview(buffer) as target:
+            while filled < wanted and pieces.queue:
+                piece = pieces.queue[0]
+                take = min(piece.nbytes, wanted - filled)
+                target[filled : filled + take] = piece[:take]
+                filled += take
+                if take == piece.nbytes:
+                    pieces.queue.popleft()
+                else:
+                    pieces.queue[0] = piece[take:]
+        pieces.size -= filled
+        return filled
+
+
+def seal_to_file(
+    files: Iterable[tuple[str, Member]], recipients: list[str], out: BinaryIO
+) -> HashingWriter:
+    """Stream the ZIP of ``files`` through age into ``out``; return its size and hash."""
+    source = ZipStream(files)
+    hashing = HashingWriter(out)
+    try:
+        crypto.age_seal_stream(source, hashing, recipients)  # type: ignore[arg-type]
+    except crypto.SealError:
+        if source.failure is not None:
+            raise crypto.SealError(
+                f"building the archive failed: {source.failure}"
+            ) from source.failure
+        raise
+    return hashing
+
+
+def _mark_failed(disclosure: Disclosure, reason: str) -> None:
+    with transaction.atomic():
+        locked = Disclosure.objects.select_for_update().get(pk=disclosure.pk)
+        if locked.state != Disclosure.State.PENDING:
+            return
+        locked.state = Disclosure.State.FAILED
+        locked.save(update_fields=["state"])
+        audit_append(
+            action="disclosure.seal_failed",
+            target=locked.request,
+            data={"disclosure_id": locked.pk, "reason": reason},
+        )
+
+
+def _notify_officer(request: LegalRequest) -> None:
+    address = request.officer.user.email
+
+    def send() -> None:
+        EmailMessage(
+            subject="A response is ready",
+            body="A response is ready on the authority portal. Log in to download it.\n",
+            to=[address],
+        ).send()
+
+    transaction.on_commit(send, robust=True)
+
+
+def response_seal(*, disclosure_id: int) -> SealedResponse | None:
+    """Seal one disclosure; safe to run twice. Returns the sealed response, or None if refused."""
+    disclosure = Disclosure.objects.select_related(
+        "decision", "request__officer__user", "request__agency"
+    ).get(pk=disclosure_id)
+    existing = SealedResponse.objects.filter(disclosure=disclosure).first()
+    if existing is not None or disclosure.state != Disclosure.State.PENDING:
+        return existing
+    recipients = recipients_for(disclosure)
+    if not recipients:
+        _mark_failed(disclosure, "The officer and the agency have no active age recipient.")
+        return None
+
+    now = timezone.now()
+    records = decision_records(disclosure.decision)
+    body, signature = response_files(response_document(disclosure, records, now))
+    files: list[tuple[str, Member]] = [("response.json", body), ("response.json.sig", signature)]
+    del records
+
+    name = f"sealed/{disclosure.request.reference}-{uuid.uuid4().hex}.age"
+    with tempfile.TemporaryFile() as ciphertext:  # ciphertext only: safe on disk
+        written = seal_to_file(files, recipients, ciphertext)
+        del files, body
+        ciphertext.seek(0)
+        stored = default_storage.save(name, File(ciphertext, name=name))
+
+    try:
+        with transaction.atomic():
+            locked = LegalRequest.objects.select_for_update().get(pk=disclosure.request_id)
+            sealed = SealedResponse.objects.create(
+                disclosure=disclosure,
+                request=locked,
+                file=stored,
+                size=written.size,
+                sha256=written.digest.hexdigest(),
+                recipients=recipients,
+                expires_at=now + timedelta(days=settings.SEALED_RESPONSE_RETENTION_DAYS),
+            )
+            Disclosure.objects.filter(pk=disclosure.pk).update(state=Disclosure.State.SEALED)
+            before = locked.status
+            if before == LegalRequest.Status.APPROVED:
+                locked.status = next_state(before, "deliver")
+                locked.save(update_fields=["status"])
+            audit_append(
+                action="response.sealed",
+                target=locked,
+                data={
+                    "reference": locked.reference,
+                    "sealed_response_id": sealed.pk,
+                    "disclosure_id": disclosure.pk,
+                    "sha256": sealed.sha256,
+                    "size": sealed.size,
+                    "recipients": recipients,
+                    "before": before,
+                    "after": locked.status,
+                },
+            )
+            _notify_officer(locked)
+    except IntegrityError:
+        # Another run sealed this disclosure first: keep theirs, drop ours.
+        default_storage.delete(stored)
+        return SealedResponse.objects.filter(disclosure=disclosure).first()
+    return sealed
+
+
+def sealed_response_purge(*, sealed: SealedResponse) -> None:
+    """Delete an expired sealed file (the row stays, for the record)."""
+    with transaction.atomic():
+        locked = SealedResponse.objects.select_for_update().get(pk=sealed.pk)
+        if locked.purged_at is not None:
+            return
+        if locked.file.name:
+            default_storage.delete(locked.file.name)
+        locked.purged_at = timezone.now()
+        locked.save(update_fields=["purged_at"])
+        audit_append(
+            action="response.purged",
+            target=locked.request,
+            data={"sealed_response_id": locked.pk, "sha256": locked.sha256},
+        )

@@ -1,0 +1,10 @@
+"""The officer's pages for sealed responses; ``portal.urls`` includes them at ``/responses/``."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.response_list, name="responses"),
+    path("<int:response_id>/download/", views.response_download, name="response-download"),
+]

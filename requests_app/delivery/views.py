@@ -1,0 +1,67 @@
+"""The officer's pages for sealed responses: the list with size, SHA-256 and expiry; downloads.
+
+For officers with a verified second factor (the standing middleware checks the session,
+``role_required`` the role). A response is reached only through the gatekeeper
+(``selectors.sealed_response_get_for_officer``), so a stranger gets 404.
+
+The download is a POST with the CSRF token, not a link: it changes the record (the
+count and an audit event), and a GET could be set off by a link prefetch or by another
+site's top-level navigation, writing downloads the officer never made.
+"""
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import AuthedRequest, role_required
+from accounts.models import Officer, Role
+from portal.http import client_ip
+
+from ..selectors import officer_of
+from .api import sealed_file_response
+from .selectors import sealed_response_get_for_officer, sealed_response_list_for_officer
+from .services import SealedResponseGone, sealed_response_download
+
+PAGE_SIZE = 50
+
+officer_only = role_required(Role.OFFICER)
+
+
+def _officer(request: AuthedRequest) -> Officer:
+    officer = officer_of(request.user)
+    if officer is None:
+        raise Http404
+    return officer
+
+
+@officer_only
+@never_cache
+@require_GET
+def response_list(request: AuthedRequest) -> HttpResponse:
+    """The sealed responses to the officer's requests, with what they need to check a file."""
+    responses = sealed_response_list_for_officer(officer=_officer(request))
+    page = Paginator(responses, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "requests_app/delivery/list.html",
+        {"page": page, "responses": page.object_list},
+    )
+
+
+@officer_only
+@never_cache
+@require_POST
+def response_download(request: AuthedRequest, response_id: int) -> HttpResponseBase:
+    """Serve the sealed file (ciphertext) as ``<reference>.age``; 410 once it has expired."""
+    officer = _officer(request)
+    sealed = sealed_response_get_for_officer(officer=officer, response_id=response_id)
+    try:
+        download = sealed_response_download(
+            sealed=sealed, officer=officer, channel="web", ip=client_ip(request)
+        )
+    except SealedResponseGone:
+        return render(request, "requests_app/delivery/gone.html", {"sealed": sealed}, status=410)
+    return sealed_file_response(download)

@@ -1,0 +1,199 @@
+"""Demonstration requests for `make run`, submitted through the real intake pipeline.
+
+Each demo officer gets an active Ed25519 signing key whose private half exists only while
+seeding; their requests are signed and pass the same six checks as any other, so the
+review queue shows real provenance. The platform directory gets a few accounts for the
+targets to match.
+"""
+
+import base64
+import hashlib
+import io
+import json
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import rfc8785
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+
+from accounts.models import KeyStatus, Officer, SigningKey
+from portal import crypto
+
+from .intake.pipeline import submission_accept_api
+from .models import LegalRequest, PlatformAccount, PlatformIpEvent
+
+DEMO_ACCOUNTS = [
+    ("100001", "nightowl", "+5511987650001", "nightowl@mail.example"),
+    ("100002", "crypto_king", "+4915112340002", "ck@mail.example"),
+    ("100003", "sunny.days", "+33612340003", "sunny@mail.example"),
+    ("100004", "rahul_k", "+919812340004", "rahul@mail.example"),
+    ("100005", "mapleleaf", "+12025550105", "maple@mail.example"),
+]
+
+# (officer email, kind, target username, categories, offence, emergency justification)
+DEMO_REQUESTS = [
+    (
+        "ana.souza@pf.gov.example.br",
+        "subscriber_data",
+        "nightowl",
+        ["ip_addresses", "phone_number"],
+        "fraud",
+        None,
+    ),
+    (
+        "lena.fischer@bka.example.de",
+        "eu_epoc",
+        "crypto_king",
+        ["subscriber_info", "ip_addresses"],
+        "extortion",
+        None,
+    ),
+    (
+        "paul.martin@justice.example.fr",
+        "court_order",
+        "sunny.days",
+        ["login_history", "ip_addresses"],
+        "cybercrime",
+        None,
+    ),
+    (
+        "raj.kumar@cbi.gov.example.in",
+        "preservation",
+        "rahul_k",
+        ["ip_addresses"],
+        "drug_trafficking",
+        None,
+    ),
+    (
+        "jane.doe@fbi.example.gov",
+        "emergency",
+        "mapleleaf",
+        ["phone_number", "ip_addresses"],
+        "kidnapping",
+        "A missing 12-year-old is believed to be with the account holder; location needed now.",
+    ),
+    (
+        "lena.fischer@bka.example.de",
+        "search_warrant",
+        "crypto_king",
+        ["device_info", "login_history"],
+        "money_laundering",
+        None,
+    ),
+]
+
+
+def _pdf(title: str) -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": title})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _directory() -> None:
+    now = datetime.now(UTC)
+    for user_id, username, phone, email in DEMO_ACCOUNTS:
+        account, created = PlatformAccount.objects.get_or_create(
+            user_id=user_id,
+            defaults={
+                "username": username,
+                "phone_number": phone,
+                "email": email,
+                "display_name": username.replace("_", " ").title(),
+                "registered_at": now - timedelta(days=700),
+            },
+        )
+        if created:
+            for day in range(0, 300, 17):
+                PlatformIpEvent.objects.create(
+                    account=account,
+                    kind=PlatformIpEvent.Kind.LOGIN,
+                    ip=f"203.0.113.{(day % 200) + 1}",
+                    port=40000 + day,
+                    at=now - timedelta(days=day, hours=3),
+                    device="Android 15, app 11.2",
+                )
+
+
+def _demo_key(officer: Officer) -> tuple[crypto.Ed25519PrivateKey, SigningKey]:
+    private = crypto.ed25519_private_key_generate()
+    public = private.public_key()
+    key = SigningKey.objects.create(
+        officer=officer,
+        label="Demo case system",
+        public_key_pem=crypto.ed25519_public_key_pem(public),
+        key_id=crypto.ed25519_key_id(public),
+        status=KeyStatus.ACTIVE,
+    )
+    return private, key
+
+
+def seed_demo_requests() -> int:
+    """Submit the demo requests once; return how many exist."""
+    if settings.PRODUCTION:
+        raise ImproperlyConfigured("seed_demo refuses to run in production mode.")
+    _directory()
+    if LegalRequest.objects.filter(case_reference__startswith="DEMO-").exists():
+        return LegalRequest.objects.filter(case_reference__startswith="DEMO-").count()
+    keys: dict[str, tuple[crypto.Ed25519PrivateKey, SigningKey]] = {}
+    today = datetime.now(UTC).date()
+    for number, (email, kind, username, categories, offence, justification) in enumerate(
+        DEMO_REQUESTS, 1
+    ):
+        officer = Officer.objects.select_related("agency").get(user__email=email)
+        if email not in keys:
+            keys[email] = _demo_key(officer)
+        private, key = keys[email]
+        files: list[UploadedFile] = []
+        body = {
+            "kind": kind,
+            "case_reference": f"DEMO-{number:03d}",
+            "legal_basis": "Demonstration legal basis",
+            "issuing_authority": {
+                "name": "Demonstration judge",
+                "role": "judge",
+                "contact": officer.agency.callback_phone,
+            },
+            "offence": offence,
+            "targets": [{"type": "username", "value": username}],
+            "data_categories": categories,
+            "period": {"from": str(today - timedelta(days=90)), "to": str(today)},
+        }
+        if justification:
+            body["emergency"] = {"justification": justification}
+        if kind not in ("preservation", "emergency"):
+            document = _pdf(f"Order DEMO-{number:03d}")
+            files.append(SimpleUploadedFile("order.pdf", document, "application/pdf"))
+            body["attachments"] = [
+                {
+                    "filename": "order.pdf",
+                    "media_type": "application/pdf",
+                    "sha256": hashlib.sha256(document).hexdigest(),
+                    "size": len(document),
+                }
+            ]
+        payload = {
+            "portal": settings.PORTAL_AUDIENCE,
+            "nonce": secrets.token_urlsafe(24),
+            "signed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "request": body,
+        }
+        signature = private.sign(rfc8785.dumps(payload))
+        envelope = json.dumps(
+            {
+                "payload": payload,
+                "signature": {
+                    "alg": "ed25519",
+                    "key_id": key.key_id,
+                    "value": base64.b64encode(signature).decode(),
+                },
+            }
+        ).encode()
+        submission_accept_api(raw_envelope=envelope, uploads=files, officer=officer, ip="127.0.0.1")
+    return LegalRequest.objects.filter(case_reference__startswith="DEMO-").count()

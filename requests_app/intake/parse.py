@@ -1,0 +1,102 @@
+"""Step 1: the body parses, fits the size limits, and matches the schema."""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import rfc8785
+from django.conf import settings
+
+from portal.crypto import sha256_hex
+from portal.problems import Problem, field_errors
+
+from .schema import Envelope
+
+
+@dataclass(frozen=True)
+class ParsedEnvelope:
+    raw_payload: dict[str, Any]  # exactly as received: what was signed
+    payload: dict[str, Any]  # validated and typed
+    signature: dict[str, Any]
+    payload_jcs: bytes
+    payload_sha256: str
+    envelope_sha256: str
+    signed_at: datetime
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        # Two parsers could read different values: the signed meaning would be ambiguous.
+        raise ValueError("duplicate key in a JSON object")
+    return dict(pairs)
+
+
+def parse_signed_at(text: str) -> datetime:
+    """Parse an RFC 3339 UTC timestamp such as 2026-11-22T10:00:00Z."""
+    if not text.endswith("Z"):
+        raise ValueError("signed_at must be UTC, ending in Z")
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("signed_at must carry a time zone")
+    return moment
+
+
+def envelope_parse(raw: bytes) -> ParsedEnvelope:
+    """Return the parsed envelope, or raise ``Problem`` malformed / too_large."""
+    if len(raw) > settings.INTAKE_MAX_ENVELOPE_BYTES:
+        raise Problem("too_large", 413, "The envelope is larger than the protocol allows.")
+    try:
+        document = json.loads(raw.decode("utf-8"), object_pairs_hook=_refuse_duplicate_keys)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Problem(
+            "malformed",
+            400,
+            "The envelope is not a JSON document.",
+            errors=[{"field": "(envelope)", "message": str(exc)[:200]}],
+        ) from None
+    if not isinstance(document, dict):
+        raise Problem(
+            "malformed",
+            400,
+            "The envelope must be a JSON object.",
+            errors=[{"field": "(envelope)", "message": "Expected an object."}],
+        )
+
+    checked = Envelope(data=document)
+    if not checked.is_valid():
+        raise Problem(
+            "malformed",
+            400,
+            "The envelope does not match the schema.",
+            errors=field_errors(checked.errors),
+        )
+    data = checked.validated_data
+    try:
+        signed_at = parse_signed_at(data["payload"]["signed_at"])
+    except ValueError as exc:
+        raise Problem(
+            "malformed",
+            400,
+            "The envelope does not match the schema.",
+            errors=[{"field": "payload.signed_at", "message": str(exc)}],
+        ) from None
+    try:
+        payload_jcs = rfc8785.dumps(document["payload"])
+    except rfc8785.CanonicalizationError as exc:
+        raise Problem(
+            "malformed",
+            400,
+            "The payload cannot be canonicalised (RFC 8785).",
+            errors=[{"field": "payload", "message": str(exc)[:200]}],
+        ) from None
+    return ParsedEnvelope(
+        raw_payload=document["payload"],
+        payload=data["payload"],
+        signature=dict(data["signature"]),
+        payload_jcs=payload_jcs,
+        payload_sha256=sha256_hex(payload_jcs),
+        envelope_sha256=sha256_hex(raw),
+        signed_at=signed_at,
+    )

@@ -1,0 +1,286 @@
+"""The intake gateway: the six checks of PROTOCOL §3, in order, then one transaction.
+
+Each step is a function that returns what the next needs or raises ``Problem``; the
+first refusal is the answer. A refusal is written to the intake-rejection log and
+nothing else: no request, no attachment, no audit event. An accepted submission becomes
+a ``LegalRequest`` with its targets, attachments and audit event in one transaction.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.files.base import File
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Officer
+from portal import crypto
+from portal.audit import audit_append
+from portal.problems import Problem
+
+from ..models import Attachment, IntakeRejection, LegalRequest, RequestTarget
+from ..selectors import officer_of
+from .attachments import VerifiedAttachment, attachments_check
+from .channel import Sender, api_sender
+from .freshness import freshness_check
+from .parse import ParsedEnvelope, envelope_parse
+from .policy import policy_check
+from .signature import ed25519_signature_check
+from .webauthn import web_sender, webauthn_signature_check
+
+
+@dataclass(frozen=True)
+class Accepted:
+    request: LegalRequest
+    created: bool  # False for a byte-identical retry answered from the record
+
+    def answer(self) -> dict[str, Any]:
+        return submission_answer(self.request)
+
+
+def submission_answer(request: LegalRequest) -> dict[str, Any]:
+    """The 201 body of PROTOCOL §4, identical for the first answer and every retry."""
+    return {
+        "reference": request.reference,
+        "status": request.status,
+        "due_at": _rfc3339(request.due_at),
+        "receipt": request.receipt,
+    }
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _new_reference(now: datetime) -> str:
+    return f"LR-{now:%Y}-{secrets.token_hex(4).upper()}"
+
+
+def _earlier_request(*, officer: Officer, envelope_sha256: str) -> LegalRequest | None:
+    return LegalRequest.objects.filter(officer=officer, envelope_sha256=envelope_sha256).first()
+
+
+def rejection_record(
+    *,
+    problem: Problem,
+    channel: str,
+    body_sha256: str,
+    ip: str | None,
+    officer: Officer | None = None,
+    key_id: str = "",
+) -> None:
+    """Log a refused submission (never its content) for administrators."""
+    IntakeRejection.objects.create(
+        channel=channel,
+        code=problem.code,
+        status=problem.status,
+        detail=problem.message[:300],
+        officer=officer,
+        agency=officer.agency if officer else None,
+        key_id=key_id[:200],
+        ip=ip,
+        body_sha256=body_sha256,
+    )
+
+
+def _store_attachment(item: VerifiedAttachment) -> str:
+    name = f"attachments/{item.sha256}"
+    if not default_storage.exists(name):
+        item.upload.seek(0)
+        name = default_storage.save(name, File(item.upload))
+    return name
+
+
+def _create(
+    *,
+    envelope: ParsedEnvelope,
+    sender: Sender,
+    attachments: list[VerifiedAttachment],
+    deadline_hours: int,
+    now: datetime,
+) -> LegalRequest:
+    body = envelope.payload["request"]
+    due_at = now + timedelta(hours=deadline_hours)
+    reference = _new_reference(now)
+    receipt = crypto.portal_receipt(
+        reference=reference, payload_sha256=envelope.payload_sha256, received_at=_rfc3339(now)
+    )
+    period = body.get("period") or {}
+    request = LegalRequest.objects.create(
+        reference=reference,
+        agency=sender.officer.agency,
+        officer=sender.officer,
+        channel=sender.channel,
+        kind=body["kind"],
+        emergency=body["kind"] == "emergency",
+        country=sender.officer.agency.country,
+        case_reference=body["case_reference"],
+        offence=body["offence"],
+        data_categories=list(body["data_categories"]),
+        period_from=period.get("from"),
+        period_to=period.get("to"),
+        payload=envelope.raw_payload,
+        payload_sha256=envelope.payload_sha256,
+        envelope_sha256=envelope.envelope_sha256,
+        signature=envelope.signature,
+        key_id=envelope.signature["key_id"],
+        signing_key=sender.signing_key,
+        nonce=envelope.payload["nonce"],
+        signed_at=envelope.signed_at,
+        signature_verified_at=now,
+        received_at=now,
+        due_at=due_at,
+        receipt=receipt,
+    )
+    RequestTarget.objects.bulk_create(
+        [RequestTarget(request=request, type=t["type"], value=t["value"]) for t in body["targets"]]
+    )
+    for item in attachments:
+        Attachment.objects.create(
+            request=request,
+            filename=item.filename,
+            media_type=item.media_type,
+            sha256=item.sha256,
+            size=item.size,
+            file=_store_attachment(item),
+        )
+    audit_append(
+        actor=sender.officer.user,
+        action="legal_request.received",
+        target=request,
+        data={
+            "reference": reference,
+            "channel": sender.channel,
+            "key_id": request.key_id,
+            "payload_sha256": envelope.payload_sha256,
+            "kind": request.kind,
+            "agency_id": sender.officer.agency_id,
+            "due_at": _rfc3339(due_at),
+            "attachments": [a.sha256 for a in attachments],
+        },
+    )
+    return request
+
+
+def submission_accept_api(
+    *,
+    raw_envelope: bytes,
+    uploads: list[UploadedFile],
+    officer: Officer | None,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Accepted:
+    """Run an API submission through intake; return the request or raise ``Problem``."""
+    now = now or timezone.now()
+    body_sha256 = crypto.sha256_hex(raw_envelope)
+    key_id = ""
+    try:
+        envelope = envelope_parse(raw_envelope)  # 1
+        key_id = envelope.signature["key_id"]
+        sender = api_sender(officer=officer, signature=envelope.signature)  # 2
+        previous = _earlier_request(
+            officer=sender.officer, envelope_sha256=envelope.envelope_sha256
+        )
+        if previous is not None:
+            return Accepted(previous, created=False)  # a client's retry
+        ed25519_signature_check(envelope=envelope, key=sender.signing_key)  # 3
+        return _accept_checked(envelope=envelope, sender=sender, uploads=uploads, now=now)
+    except Problem as problem:
+        rejection_record(
+            problem=problem,
+            channel="api",
+            body_sha256=body_sha256,
+            ip=ip,
+            officer=officer,
+            key_id=key_id,
+        )
+        problem.logged = True
+        raise
+
+
+def submission_accept_web(
+    *,
+    raw_envelope: bytes,
+    uploads: list[UploadedFile],
+    user: Any,
+    verified: bool,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Accepted:
+    """Run a web submission through intake; return the request or raise ``Problem``.
+
+    ``user`` is the session's user and ``verified`` whether the session passed a second
+    factor. The signature is the officer's passkey assertion over the payload (PROTOCOL
+    §2); a session alone, without one, is refused at step 2 or 3 and logged.
+    """
+    now = now or timezone.now()
+    body_sha256 = crypto.sha256_hex(raw_envelope)
+    key_id = ""
+    try:
+        envelope = envelope_parse(raw_envelope)  # 1
+        key_id = envelope.signature["key_id"]
+        sender = web_sender(user=user, verified=verified, signature=envelope.signature)  # 2
+        previous = _earlier_request(
+            officer=sender.officer, envelope_sha256=envelope.envelope_sha256
+        )
+        if previous is not None:
+            # A retry of the same bytes (a double click, a lost answer): checked before the
+            # signature, whose counter the first attempt has already moved on.
+            return Accepted(previous, created=False)
+        webauthn_signature_check(envelope=envelope, credential=sender.webauthn_credential)  # 3
+        return _accept_checked(envelope=envelope, sender=sender, uploads=uploads, now=now)
+    except Problem as problem:
+        rejection_record(
+            problem=problem,
+            channel="web",
+            body_sha256=body_sha256,
+            ip=ip,
+            officer=officer_of(user),
+            key_id=key_id,
+        )
+        problem.logged = True
+        raise
+
+
+def _accept_checked(
+    *, envelope: ParsedEnvelope, sender: Sender, uploads: list[UploadedFile], now: datetime
+) -> Accepted:
+    """Steps 4 to 6 and the write, shared by both channels."""
+    try:
+        freshness_check(envelope=envelope, now=now)  # 4
+    except Problem as problem:
+        # The first attempt of this very envelope may have committed since the retry
+        # look-up: a byte-identical retry is answered as one, never as a replay.
+        if problem.code != "replay":
+            raise
+        same = _earlier_request(officer=sender.officer, envelope_sha256=envelope.envelope_sha256)
+        if same is None:
+            raise
+        return Accepted(same, created=False)
+    body = envelope.payload["request"]
+    attachments = attachments_check(declared=body.get("attachments", []), uploads=uploads)  # 5
+    rule = policy_check(
+        agency=sender.officer.agency, request=body, attachments=attachments, today=now.date()
+    )  # 6
+    try:
+        with transaction.atomic():
+            request = _create(
+                envelope=envelope,
+                sender=sender,
+                attachments=attachments,
+                deadline_hours=rule.deadline_hours,
+                now=now,
+            )
+    except IntegrityError:
+        # Two submissions with one nonce raced; the unique constraint let one through.
+        same = _earlier_request(officer=sender.officer, envelope_sha256=envelope.envelope_sha256)
+        if same is not None:
+            return Accepted(same, created=False)
+        if LegalRequest.objects.filter(nonce=envelope.payload["nonce"]).exists():
+            raise Problem("replay", 409, "This nonce was used before.") from None
+        raise
+    return Accepted(request, created=True)

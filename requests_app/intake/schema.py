@@ -1,0 +1,133 @@
+"""The submission document's schema (PROTOCOL §2), strict: unknown fields are errors."""
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+from ..models import DataCategory, Offence, RequestKind, TargetType
+
+NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,200}$")  # base64url, at least 128 bits
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+MAX_TARGETS = 50
+MAX_ATTACHMENTS = 10
+
+
+class StrictSerializer(serializers.Serializer):
+    """A serializer that refuses fields it does not declare."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["This field is not part of the protocol."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class IssuingAuthority(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    role = serializers.ChoiceField(choices=["judge", "prosecutor", "police", "court"])
+    contact = serializers.CharField(max_length=200)
+
+
+class Target(StrictSerializer):
+    type = serializers.ChoiceField(choices=TargetType.values)
+    value = serializers.CharField(max_length=200)
+
+
+class Period(StrictSerializer):
+    # "from" is a Python keyword: the field is declared under its wire name below.
+    to = serializers.DateField(input_formats=["%Y-%m-%d"])
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(input_formats=["%Y-%m-%d"])
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"to": ["The period ends before it starts."]})
+        return attrs
+
+
+class Emergency(StrictSerializer):
+    justification = serializers.CharField(max_length=4000)
+
+
+class NonDisclosure(StrictSerializer):
+    until = serializers.DateField(input_formats=["%Y-%m-%d"])
+    basis = serializers.CharField(max_length=500)
+
+
+class DeclaredAttachment(StrictSerializer):
+    filename = serializers.CharField(max_length=200)
+    media_type = serializers.CharField(max_length=100)
+    sha256 = serializers.RegexField(HEX64, error_messages={"invalid": "Lowercase hex SHA-256."})
+    size = serializers.IntegerField(min_value=1, max_value=2**53 - 1)
+
+
+class RequestBody(StrictSerializer):
+    kind = serializers.ChoiceField(choices=RequestKind.values)
+    case_reference = serializers.CharField(max_length=120)
+    legal_basis = serializers.CharField(max_length=500)
+    issuing_authority = IssuingAuthority()
+    offence = serializers.ChoiceField(choices=Offence.values)
+    targets = Target(many=True, allow_empty=False, max_length=MAX_TARGETS)  # type: ignore[call-arg]
+    data_categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=DataCategory.values), allow_empty=False
+    )
+    period = Period(required=False)
+    emergency = Emergency(required=False)
+    non_disclosure = NonDisclosure(required=False)
+    attachments = DeclaredAttachment(many=True, required=False, max_length=MAX_ATTACHMENTS)  # type: ignore[call-arg]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        is_emergency = attrs["kind"] == RequestKind.EMERGENCY
+        if is_emergency and "emergency" not in attrs:
+            raise serializers.ValidationError(
+                {"emergency": ["An emergency request needs a justification."]}
+            )
+        if not is_emergency and "emergency" in attrs:
+            raise serializers.ValidationError(
+                {"emergency": ["Only an emergency request carries a justification."]}
+            )
+        categories = attrs["data_categories"]
+        if len(set(categories)) != len(categories):
+            raise serializers.ValidationError({"data_categories": ["Each category once."]})
+        return attrs
+
+
+class Payload(StrictSerializer):
+    portal = serializers.CharField(max_length=300)
+    nonce = serializers.RegexField(
+        NONCE_PATTERN, error_messages={"invalid": "base64url, at least 128 bits (22 chars)."}
+    )
+    signed_at = serializers.CharField(max_length=40)
+    request = RequestBody()
+
+
+class Signature(StrictSerializer):
+    alg = serializers.ChoiceField(choices=["ed25519", "webauthn"])
+    key_id = serializers.CharField(max_length=200)
+    value = serializers.CharField(max_length=2000)
+    authenticator_data = serializers.CharField(max_length=4000, required=False)
+    client_data_json = serializers.CharField(max_length=8000, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        webauthn_fields = {"authenticator_data", "client_data_json"}
+        if attrs["alg"] == "webauthn" and not webauthn_fields <= set(attrs):
+            raise serializers.ValidationError(
+                {"authenticator_data": ["A webauthn signature carries the assertion fields."]}
+            )
+        if attrs["alg"] == "ed25519" and webauthn_fields & set(attrs):
+            raise serializers.ValidationError(
+                {"alg": ["An ed25519 signature carries only alg, key_id and value."]}
+            )
+        return attrs
+
+
+class Envelope(StrictSerializer):
+    payload = Payload()
+    signature = Signature()

@@ -1,0 +1,161 @@
+"""Steps 2 and 3 for the web channel: the officer's own passkey confirmed this exact payload.
+
+PROTOCOL §2: the WebAuthn challenge is the SHA-256 of the payload's JCS bytes, so the
+passkey assertion is a signature over the submission itself, not a login. A session
+cookie, stolen or not, cannot make one: it takes the officer's authenticator and their
+user verification (PIN or biometric) for each submission.
+
+This is the one module that verifies web-channel signatures. It calls the ``webauthn``
+library (py_webauthn, which django-otp-webauthn already uses to check logins) rather
+than ``portal.crypto``: an assertion is not a bare signature but a structure whose
+client data, relying party hash, flags and counter must all be checked, and the library
+does exactly that in ``verify_authentication_response``. Nothing here imports a crypto
+primitive; every failure of the library becomes ``bad_signature``.
+"""
+
+import base64
+import binascii
+import hashlib
+import re
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django_otp_webauthn.models import WebAuthnCredential
+from webauthn import verify_authentication_response
+from webauthn.helpers import parse_client_data_json
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import AuthenticationCredential, AuthenticatorAssertionResponse
+
+from portal.problems import Problem
+
+from ..models import Channel
+from ..selectors import officer_of
+from .channel import Sender, officer_standing_check
+from .parse import ParsedEnvelope
+
+KEY_ID_PREFIX = "webauthn:"
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def b64url_decode_strict(text: str) -> bytes:
+    """Decode unpadded base64url (RFC 4648 §5), refusing any other character."""
+    if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error as exc:
+        raise ValueError("not base64url") from exc
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def webauthn_key_id(credential_id: bytes) -> str:
+    """Return ``webauthn:`` + base64url credential id (PROTOCOL §1)."""
+    return KEY_ID_PREFIX + b64url_encode(credential_id)
+
+
+def _unknown_key(detail: str = "No passkey with this id is registered for you.") -> Problem:
+    return Problem("unknown_key", 401, detail)
+
+
+def _bad_signature(detail: str) -> Problem:
+    return Problem("bad_signature", 401, detail)
+
+
+def web_sender(*, user: Any, verified: bool, signature: dict[str, Any]) -> Sender:
+    """Resolve the sender of a web submission: the session's officer and their passkey.
+
+    The session must have passed a second factor; the passkey named by ``key_id`` must be
+    one of that officer's own, confirmed credentials. Another officer's passkey is
+    answered like an unknown one.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise Problem("unauthenticated", 401, "Log in to submit a request.")
+    if not verified:
+        raise Problem("unauthenticated", 401, "A verified second factor is required.")
+    officer = officer_standing_check(officer_of(user))
+    if signature["alg"] != "webauthn":
+        raise _unknown_key("The web channel takes confirmations with a passkey (alg webauthn).")
+    key_id = signature["key_id"]
+    if not key_id.startswith(KEY_ID_PREFIX):
+        raise _unknown_key("A passkey's key id is webauthn: and its credential id.")
+    try:
+        credential_id = b64url_decode_strict(key_id.removeprefix(KEY_ID_PREFIX))
+    except ValueError:
+        raise _unknown_key("A passkey's key id is webauthn: and its credential id.") from None
+    credential = WebAuthnCredential.objects.filter(
+        credential_id_sha256=WebAuthnCredential.get_credential_id_sha256(credential_id),
+        user_id=officer.user_id,
+        confirmed=True,
+    ).first()
+    if credential is None or bytes(credential.credential_id) != credential_id:
+        raise _unknown_key()
+    return Sender(
+        officer=officer, channel=Channel.WEB, signing_key=None, webauthn_credential=credential
+    )
+
+
+def webauthn_signature_check(*, envelope: ParsedEnvelope, credential: WebAuthnCredential) -> None:
+    """Verify the passkey assertion over the payload, or raise ``bad_signature``.
+
+    Checked: client data type ``webauthn.get``, origin PORTAL_AUDIENCE and not
+    cross-origin, challenge = SHA-256 of the payload's JCS bytes, relying party id hash,
+    user present and verified, the signature over authenticatorData || SHA-256(clientData)
+    with the stored public key, and a sign count that moved forward (then stored).
+    """
+    signature = envelope.signature
+    try:
+        client_data_json = b64url_decode_strict(signature["client_data_json"])
+        authenticator_data = b64url_decode_strict(signature["authenticator_data"])
+        value = b64url_decode_strict(signature["value"])
+    except ValueError:
+        raise _bad_signature("The assertion fields must be base64url.") from None
+    credential_id = bytes(credential.credential_id)
+    assertion = AuthenticationCredential(
+        id=b64url_encode(credential_id),
+        raw_id=credential_id,
+        response=AuthenticatorAssertionResponse(
+            client_data_json=client_data_json,
+            authenticator_data=authenticator_data,
+            signature=value,
+        ),
+    )
+    try:
+        # The library does not look at crossOrigin: an assertion made inside a frame on
+        # another site is refused here (the portal itself is never framed).
+        if parse_client_data_json(client_data_json).cross_origin:
+            raise _bad_signature("The passkey was used from inside another site's frame.")
+        verified = verify_authentication_response(
+            credential=assertion,
+            expected_challenge=hashlib.sha256(envelope.payload_jcs).digest(),
+            expected_rp_id=settings.OTP_WEBAUTHN_RP_ID,
+            expected_origin=settings.PORTAL_AUDIENCE,
+            credential_public_key=bytes(credential.public_key),
+            credential_current_sign_count=credential.sign_count,
+            require_user_verification=True,
+        )
+    except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+        raise _bad_signature(
+            f"The passkey confirmation does not verify over this payload: {exc}"[:280]
+        ) from None
+    _sign_count_record(credential=credential, new_count=verified.new_sign_count)
+
+
+def _sign_count_record(*, credential: WebAuthnCredential, new_count: int) -> None:
+    """Store the authenticator's counter, refusing one that a concurrent use overtook.
+
+    Authenticators that keep no counter report 0 every time; the library lets those
+    through, and there is nothing to store but the time.
+    """
+    now = timezone.now()
+    credentials = WebAuthnCredential.objects.filter(pk=credential.pk)
+    if new_count == 0:
+        credentials.update(last_used_at=now)
+        return
+    if not credentials.filter(sign_count__lt=new_count).update(
+        sign_count=new_count, last_used_at=now
+    ):
+        raise _bad_signature("The passkey's signature counter did not move forward.")

@@ -1,0 +1,264 @@
+"""The officer's pages: their requests, one request with its thread, withdrawal, sharing.
+
+Thin views. Every request is reached through ``selectors.request_access_for_officer``
+(a stranger gets 404), every change goes through a service, and the clocks come from
+``clocks`` so that both sides of the portal read the same numbers.
+"""
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.access import AuthedRequest, role_required
+from accounts.models import Officer, Role
+
+from ..clocks import preservation_extend, request_clocks, review_row
+from ..models import DataCategory, Decision, LegalRequest, RejectionReason
+from ..review.states import allowed_actions
+from ..selectors import (
+    RequestAccess,
+    colleague_for_share,
+    decision_for_officer,
+    messages_for_officer,
+    officer_of,
+    request_access_for_officer,
+    request_list_for_officer,
+    share_get_for_officer,
+    share_received_by,
+    shares_for_officer,
+)
+from ..sharing import NO_SUCH_COLLEAGUE, request_share, request_unshare
+from .forms import PreservationExtendForm, ReplyForm, ShareForm, WithdrawForm
+from .refusals import OfficerRefused
+from .services import authority_reply, authority_withdraw
+
+PAGE_SIZE = 50
+THREAD_CLOSED = frozenset({LegalRequest.Status.CLOSED, LegalRequest.Status.WITHDRAWN})
+
+officer_only = role_required(Role.OFFICER)
+
+
+def _officer(request: AuthedRequest) -> Officer:
+    officer = officer_of(request.user)
+    if officer is None:
+        raise Http404
+    return officer
+
+
+def _access(request: AuthedRequest, reference: str) -> RequestAccess:
+    return request_access_for_officer(officer=_officer(request), reference=reference)
+
+
+def _detail_url(reference: str, anchor: str = "") -> str:
+    return reverse("officer-request", args=[reference]) + (f"#{anchor}" if anchor else "")
+
+
+@officer_only
+@never_cache
+@require_GET
+def request_list(request: AuthedRequest) -> HttpResponse:
+    """The officer's requests and those shared with them, with status and clocks."""
+    officer = _officer(request)
+    requests = request_list_for_officer(officer=officer).select_related("review")
+    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    rows = [
+        {
+            "request": item,
+            "clocks": request_clocks(item, now=now),
+            "mine": item.officer_id == officer.pk,
+        }
+        for item in page.object_list
+    ]
+    return render(
+        request,
+        "requests_app/officer/list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "awaiting": requests.filter(status=LegalRequest.Status.AWAITING_CLARIFICATION).count(),
+        },
+    )
+
+
+def _approved_scope(request: LegalRequest, decision: Decision | None) -> dict[str, Any] | None:
+    """What a partial approval covers, in the authority's terms."""
+    if decision is None or decision.outcome != Decision.Outcome.APPROVE_PARTIAL:
+        return None
+    labels = dict(DataCategory.choices)
+    return {
+        "targets": [t for t in request.targets.all() if t.pk in decision.approved_target_ids],
+        "categories": [labels.get(c, c) for c in decision.approved_categories],
+        "period_from": decision.approved_period_from,
+        "period_to": decision.approved_period_to,
+    }
+
+
+def _detail_page(
+    request: AuthedRequest,
+    access: RequestAccess,
+    *,
+    reply_form: ReplyForm | None = None,
+    share_form: ShareForm | None = None,
+) -> HttpResponse:
+    legal_request = access.request
+    decision = decision_for_officer(access=access)
+    bound = reply_form is not None or share_form is not None
+    return render(
+        request,
+        "requests_app/officer/detail.html",
+        {
+            "access": access,
+            "legal_request": legal_request,
+            "clocks": request_clocks(legal_request, state=review_row(legal_request)),
+            "thread": messages_for_officer(access=access),
+            "thread_open": legal_request.status not in THREAD_CLOSED,
+            "decision": decision,
+            "reason_label": dict(RejectionReason.choices).get(decision.reason_code, "")
+            if decision
+            else "",
+            "scope": _approved_scope(legal_request, decision),
+            "categories": [
+                dict(DataCategory.choices).get(c, c) for c in legal_request.data_categories
+            ],
+            "withdrawable": "withdraw" in allowed_actions(legal_request.status),
+            "shares": shares_for_officer(access=access),
+            "received_share": share_received_by(access=access),
+            "reply_form": reply_form or ReplyForm(),
+            "share_form": share_form or ShareForm(),
+        },
+        status=400 if bound else 200,
+    )
+
+
+@officer_only
+@never_cache
+@require_GET
+def request_detail(request: AuthedRequest, reference: str) -> HttpResponse:
+    """One request: status, clocks, decision, the thread with a reply form, sharing."""
+    return _detail_page(request, _access(request, reference))
+
+
+@officer_only
+@never_cache
+@require_POST
+def request_reply(request: AuthedRequest, reference: str) -> HttpResponse:
+    """Write in the clarification thread."""
+    access = _access(request, reference)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return _detail_page(request, access, reply_form=form)
+    try:
+        authority_reply(access=access, body=form.cleaned_data["body"])
+    except OfficerRefused as refused:
+        form.add_error(None, refused.message)
+        return _detail_page(request, access, reply_form=form)
+    messages.success(request, "Your message was sent to the platform's legal team.")
+    return HttpResponseRedirect(_detail_url(reference, "thread"))
+
+
+@officer_only
+@never_cache
+@require_http_methods(["GET", "POST"])
+def request_withdraw_confirm(request: AuthedRequest, reference: str) -> HttpResponse:
+    """Ask for confirmation, then withdraw the request."""
+    access = _access(request, reference)
+    if not access.may_withdraw:
+        raise PermissionDenied
+    form = WithdrawForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            authority_withdraw(access=access, reason=form.cleaned_data["reason"])
+        except OfficerRefused as refused:
+            messages.error(request, refused.message)
+        else:
+            messages.success(request, f"Request {reference} is withdrawn.")
+        return HttpResponseRedirect(_detail_url(reference))
+    return render(
+        request,
+        "requests_app/officer/withdraw.html",
+        {
+            "legal_request": access.request,
+            "form": form,
+            "withdrawable": "withdraw" in allowed_actions(access.request.status),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@officer_only
+@never_cache
+@require_http_methods(["GET", "POST"])
+def preservation_extend_confirm(request: AuthedRequest, reference: str) -> HttpResponse:
+    """Ask for confirmation, then extend the preservation once."""
+    access = _access(request, reference)
+    if not access.may_extend_preservation:
+        raise PermissionDenied
+    clocks = request_clocks(access.request, state=review_row(access.request))
+    if clocks.preservation is None:
+        raise Http404
+    form = PreservationExtendForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            preservation_extend(
+                request=access.request, officer=access.officer, reason=form.cleaned_data["reason"]
+            )
+        except OfficerRefused as refused:
+            messages.error(request, refused.message)
+        else:
+            messages.success(request, "The preservation is extended.")
+        return HttpResponseRedirect(_detail_url(reference, "clocks"))
+    return render(
+        request,
+        "requests_app/officer/preservation_extend.html",
+        {"legal_request": access.request, "preservation": clocks.preservation, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@officer_only
+@never_cache
+@require_POST
+def share_add(request: AuthedRequest, reference: str) -> HttpResponse:
+    """Share the request with a named colleague of the same agency."""
+    access = _access(request, reference)
+    if not access.may_share:
+        raise PermissionDenied
+    form = ShareForm(request.POST)
+    if not form.is_valid():
+        return _detail_page(request, access, share_form=form)
+    colleague = colleague_for_share(officer=access.officer, email=form.cleaned_data["email"])
+    if colleague is None:
+        form.add_error("email", NO_SUCH_COLLEAGUE)
+        return _detail_page(request, access, share_form=form)
+    try:
+        request_share(request=access.request, officer=access.officer, colleague=colleague)
+    except OfficerRefused as refused:
+        form.add_error("email", refused.message)
+        return _detail_page(request, access, share_form=form)
+    messages.success(request, f"{colleague.user.full_name} can now read and reply.")
+    return HttpResponseRedirect(_detail_url(reference, "sharing"))
+
+
+@officer_only
+@never_cache
+@require_POST
+def share_revoke(request: AuthedRequest, reference: str, share_id: int) -> HttpResponse:
+    """Take a share back."""
+    access = _access(request, reference)
+    share = share_get_for_officer(access=access, share_id=share_id)
+    try:
+        request_unshare(share=share, officer=access.officer)
+    except OfficerRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, f"{share.officer.user.full_name} no longer sees this request.")
+    return HttpResponseRedirect(_detail_url(reference, "sharing"))

@@ -1,0 +1,279 @@
+"""Forms of the reviewers' decision tools: labels, hints and input checks only.
+
+The rules (who may act, what the state allows, the four eyes, the approved scope within
+the asked one) live in ``services``; these forms refuse malformed input early and give
+the reviewer field-level messages. Every form here refuses a field it does not define, so
+nothing can be smuggled into an action by adding it to the POST.
+"""
+
+from datetime import date
+from typing import Any, cast
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from accounts.models import Role, User
+
+from ..models import (
+    AssessmentItem,
+    DataCategory,
+    EmergencyCallback,
+    LegalRequest,
+    RejectionReason,
+)
+
+NOTE_MAX = 2000
+MESSAGE_MAX = 5000
+# Sent by every form of the portal, defined by none.
+ALWAYS_ALLOWED = frozenset({"csrfmiddlewaretoken"})
+
+
+class StrictForm(forms.Form):
+    """A form that refuses any submitted field it does not define.
+
+    A forged POST that adds, say, ``targets`` to the hand-over form is refused as a whole
+    instead of being silently ignored, so an attempt is visible and nothing happens.
+    """
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        unexpected = sorted(set(self.data) - set(self.fields) - ALWAYS_ALLOWED)
+        if unexpected:
+            raise ValidationError(
+                "This form does not take %(names)s; nothing was done.",
+                code="unexpected_fields",
+                params={"names": ", ".join(unexpected)},
+            )
+        return cleaned
+
+
+def _note_field(label: str, help_text: str = "", *, required: bool = False) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=NOTE_MAX,
+        help_text=help_text,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+def _message_field(label: str, help_text: str, *, required: bool) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=MESSAGE_MAX,
+        help_text=help_text,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+
+class EmptyForm(StrictForm):
+    """An action that takes no input (claim, confirm): only the CSRF token may come."""
+
+
+class ReviewerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.full_name} ({obj.email})"
+
+
+class AssignForm(StrictForm):
+    assignee = ReviewerChoiceField(
+        label="Give to",
+        queryset=User.objects.none(),
+        empty_label=None,
+        help_text="A colleague of the legal team; they see it in their queue at once.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(ReviewerChoiceField, self.fields["assignee"])
+        field.queryset = User.objects.filter(role=Role.REVIEWER, is_active=True).order_by(
+            "full_name", "pk"
+        )
+
+
+ASSESSMENT_CHOICES = [("yes", "Satisfied"), ("no", "Not satisfied")]
+
+
+class AssessmentForm(StrictForm):
+    """The checklist: each item satisfied or not, with a note (required when not)."""
+
+    def __init__(self, *args: Any, items: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        items = items or {}
+        for item in AssessmentItem:
+            saved = items.get(item.value) or {}
+            ok = saved.get("ok")
+            self.fields[item.value] = forms.ChoiceField(
+                label=item.label,
+                choices=ASSESSMENT_CHOICES,
+                widget=forms.RadioSelect,
+                required=False,
+                initial="yes" if ok is True else "no" if ok is False else None,
+            )
+            note = _note_field(f"Note: {item.label.lower()}")
+            note.initial = saved.get("note", "")
+            self.fields[f"{item.value}_note"] = note
+
+    def item_pairs(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        """The (judgement, note) bound fields of each item, in checklist order."""
+        return [(self[item.value], self[f"{item.value}_note"]) for item in AssessmentItem]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not any(cleaned.get(item.value) for item in AssessmentItem):
+            raise ValidationError("Judge at least one item of the checklist.", code="empty")
+        for item in AssessmentItem:
+            if cleaned.get(item.value) == "no" and not cleaned.get(f"{item.value}_note"):
+                self.add_error(f"{item.value}_note", "Say why this item is not satisfied.")
+        return cleaned
+
+    def items(self) -> dict[str, dict[str, Any]]:
+        """The judged items, as ``assessment_save`` takes them; unanswered ones are left out."""
+        return {
+            item.value: {
+                "ok": self.cleaned_data[item.value] == "yes",
+                "note": self.cleaned_data[f"{item.value}_note"],
+            }
+            for item in AssessmentItem
+            if self.cleaned_data.get(item.value)
+        }
+
+
+class ClarificationForm(StrictForm):
+    body = _message_field(
+        "Question for the authority",
+        "The officer reads this in the portal and through the API. The deadline clock "
+        "stops until they answer.",
+        required=True,
+    )
+
+
+class EmergencyCallbackForm(StrictForm):
+    outcome = forms.ChoiceField(
+        label="Outcome of the call",
+        choices=EmergencyCallback.Outcome.choices,
+        widget=forms.RadioSelect,
+    )
+    note = _note_field("Note", "Who answered, their role, and what they confirmed.")
+
+
+def _category_label(value: str) -> str:
+    return str(dict(DataCategory.choices).get(value, value))
+
+
+class ProposeApprovalForm(StrictForm):
+    """Approve in full or in part: every choice is limited to what the authority asked."""
+
+    targets = forms.TypedMultipleChoiceField(
+        label="Targets",
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only the targets named in the request can be chosen.",
+    )
+    categories = forms.MultipleChoiceField(
+        label="Data categories",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only the categories the authority asked for can be chosen.",
+    )
+    period_from = forms.DateField(label="Period from")
+    period_to = forms.DateField(label="Period to (inclusive)")
+    message = _message_field(
+        "Message for the authority",
+        "Optional. Sent with the response, for instance why the approval is partial.",
+        required=False,
+    )
+    note = _note_field("Internal note", "Read by the second reviewer, never by the authority.")
+
+    def __init__(self, *args: Any, legal_request: LegalRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.legal_request = legal_request
+        targets = list(legal_request.targets.all())
+        targets_field = cast(forms.TypedMultipleChoiceField, self.fields["targets"])
+        targets_field.choices = [(t.pk, f"{t.get_type_display()}: {t.value}") for t in targets]
+        targets_field.initial = [t.pk for t in targets]
+        categories_field = cast(forms.MultipleChoiceField, self.fields["categories"])
+        categories_field.choices = [(c, _category_label(c)) for c in legal_request.data_categories]
+        categories_field.initial = list(legal_request.data_categories)
+        asked_from, asked_to = legal_request.period_from, legal_request.period_to
+        for name, initial in (("period_from", asked_from), ("period_to", asked_to)):
+            field = self.fields[name]
+            field.initial = initial
+            attrs: dict[str, str] = {"type": "date"}
+            if asked_from:
+                attrs["min"] = asked_from.isoformat()
+            if asked_to:
+                attrs["max"] = asked_to.isoformat()
+            field.widget = forms.DateInput(attrs=attrs, format="%Y-%m-%d")
+        if asked_from or asked_to:
+            self.fields["period_from"].help_text = "Within the asked period: " + _period_text(
+                asked_from, asked_to
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start: date | None = cleaned.get("period_from")
+        end: date | None = cleaned.get("period_to")
+        asked_from, asked_to = self.legal_request.period_from, self.legal_request.period_to
+        if start and asked_from and start < asked_from:
+            self.add_error("period_from", "The period cannot start before the asked period.")
+        if end and asked_to and end > asked_to:
+            self.add_error("period_to", "The period cannot end after the asked period.")
+        if start and end and start > end:
+            self.add_error("period_to", "The period ends before it starts.")
+        return cleaned
+
+
+def _period_text(start: date | None, end: date | None) -> str:
+    return f"{start.isoformat() if start else 'open'} to {end.isoformat() if end else 'open'}"
+
+
+class SendBackForm(StrictForm):
+    note = _note_field(
+        "Why it is not confirmed",
+        "Kept with the decision and in the audit log; the proposer reads it.",
+        required=True,
+    )
+
+    def __init__(self, *args: Any, own: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if own:
+            self.fields["note"].label = "Why you withdraw it"
+            self.fields["note"].help_text = "Kept with the decision and in the audit log."
+
+
+class RejectForm(StrictForm):
+    reason_code = forms.ChoiceField(
+        label="Reason",
+        choices=RejectionReason.choices,
+        widget=forms.RadioSelect,
+        help_text="The EU grounds for non-execution are among these.",
+    )
+    message = _message_field(
+        "Message for the authority",
+        "The officer reads this; say what is missing or wrong and whether a new request "
+        "could succeed.",
+        required=True,
+    )
+    note = _note_field("Internal note", "Never shown to the authority.")
+
+
+class DiscloseForm(StrictForm):
+    """Hand a confirmed approval to delivery; the scope is the decision's, never the form's."""
+
+    note = _message_field(
+        "Note for the authority",
+        "Optional; sealed with the response. Without one the approval's message is used.",
+        required=False,
+    )
+
+
+def form_errors(form: forms.Form) -> list[tuple[str, str]]:
+    """(element id, message) pairs for the error summary, in field order."""
+    found: list[tuple[str, str]] = [("", str(message)) for message in form.non_field_errors()]
+    for bound in form:
+        anchor = bound.auto_id
+        if isinstance(bound.field.widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
+            anchor = f"{anchor}_0"
+        found.extend((anchor, f"{bound.label}: {message}") for message in bound.errors)
+    return found

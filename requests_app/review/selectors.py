@@ -1,0 +1,681 @@
+"""Reviewer-side reads of legal requests: the queue, one request, its timeline, its documents.
+
+Every function takes the acting user and answers only an active reviewer of the legal
+team. One request is reached through ``request_get_for_reviewer`` alone; anyone else, and
+any unknown reference, gets "not found".
+
+The queue stays fast at a million requests because no page load reads more than a page
+of rows (plus one bounded count query):
+
+- Pages are keyset-paginated on the sort key; there is no OFFSET and no COUNT(*) of the
+  filtered set. A sort is a few "group" columns of few values (emergency, status, kind,
+  country) followed by a "tail" of columns in one direction (due date, id). The next page
+  is read in phases: the rest of the cursor's group, then the groups after it. Each phase
+  is an equality on the group columns and a range on the tail, which a B-tree index on
+  (group columns, tail) answers by reading only the rows it returns, on PostgreSQL and
+  SQLite alike. A page takes at most one query per group column plus one.
+- The counts per state are one statement: exact counts of the working states (read from
+  an index on status), and counts of the archive states that stop at ``COUNT_CAP``.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, cast
+
+from django.core.files.base import File
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django_countries import countries
+from django_countries.fields import Country
+
+from accounts.models import Agency, Role, User
+from portal.audit import audit_append
+from portal.models import AuditEvent
+
+from ..clocks import DUE_SOON, DeadlineClock, deadline_clock, duration_text, review_row
+from ..models import (
+    Attachment,
+    DataCategory,
+    Decision,
+    LegalRequest,
+    Message,
+    RejectionReason,
+    ReviewState,
+)
+from .states import OPEN_STATES
+
+S = LegalRequest.Status
+
+# The states in which the platform still owes the authority something, in workflow order.
+# The queue shows these unless asked for others; their deadline badges mean something.
+WORKING_STATES: tuple[str, ...] = (S.RECEIVED, S.IN_REVIEW, S.AWAITING_CLARIFICATION, S.APPROVED)
+# The states whose deadline clock runs (``clocks.deadline_clock``): open, and not paused
+# while the authority is asked for clarification. Only these can be overdue.
+CLOCK_RUNNING: tuple[str, ...] = (S.RECEIVED, S.IN_REVIEW)
+ARCHIVE_STATES: tuple[str, ...] = (S.REJECTED, S.DISCLOSED, S.CLOSED, S.WITHDRAWN)
+PAGE_SIZE = 50
+# The archive grows without bound; its counts stop here ("more than 1,000").
+COUNT_CAP = 1000
+
+
+def _is_reviewer(user: Any) -> bool:
+    return (
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and getattr(user, "role", None) == Role.REVIEWER
+        and user.is_active
+    )
+
+
+def _require_reviewer(user: Any) -> None:
+    # "Not found" rather than "forbidden": a stranger learns nothing about what exists.
+    if not _is_reviewer(user):
+        raise Http404("No such request.")
+
+
+# --- One request -----------------------------------------------------------------------
+
+
+def request_get_for_reviewer(*, user: User, reference: str) -> LegalRequest:
+    """One request, for an active reviewer; anyone else or any unknown reference: 404."""
+    _require_reviewer(user)
+    found = (
+        LegalRequest.objects.select_related(
+            "agency", "officer__user", "signing_key", "review__assignee"
+        )
+        .filter(reference=reference)
+        .first()
+    )
+    if found is None:
+        raise Http404("No such request.")
+    return found
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """Everything the request page shows besides the request row itself."""
+
+    targets: list[Any]
+    attachments: list[Attachment]
+    messages: list[Message]
+    decisions: list["DecisionView"]
+    timeline: list["TimelineEntry"]
+    categories: list[tuple[str, str]]
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    decision: Decision
+    targets: list[str]
+    categories: list[str]
+    reason: str
+
+
+def request_dossier(*, user: User, request: LegalRequest) -> Dossier:
+    """The documents, targets, thread, decisions and timeline of a request (five queries).
+
+    The emergency callbacks and hand-overs to delivery are shown by the decision tools
+    (``views_actions.review_tools``), which read them for their own rules.
+    """
+    _require_reviewer(user)
+    targets = list(request.targets.all())
+    target_text = {t.pk: f"{t.get_type_display()}: {t.value}" for t in targets}
+    category_labels = dict(DataCategory.choices)
+    decisions = [
+        DecisionView(
+            decision=decision,
+            targets=[target_text.get(pk, f"target #{pk}") for pk in decision.approved_target_ids],
+            categories=[str(category_labels.get(c, c)) for c in decision.approved_categories],
+            reason=str(dict(RejectionReason.choices).get(decision.reason_code, "")),
+        )
+        for decision in request.decisions.select_related("proposed_by", "confirmed_by")
+    ]
+    body = request.payload.get("request") if isinstance(request.payload, dict) else None
+    return Dossier(
+        targets=targets,
+        attachments=list(request.attachments.all()),
+        messages=list(request.messages.select_related("author")),
+        decisions=decisions,
+        timeline=request_timeline(user=user, request=request),
+        categories=[(c, str(category_labels.get(c, c))) for c in request.data_categories],
+        body=body if isinstance(body, dict) else {},
+    )
+
+
+# --- The legal clocks ------------------------------------------------------------------
+# The deadline and preservation clocks are ``requests_app.clocks``' (one computation for
+# reviewers and officers); the page adds the non-disclosure order.
+
+
+def non_disclosure_until(request: LegalRequest) -> date | None:
+    """The end of the request's non-disclosure order, if it has one."""
+    review = review_row(request)
+    if review is not None and review.non_disclosure_until is not None:
+        return review.non_disclosure_until
+    # Until a reviewer first touches the request, read the order from what was signed.
+    order = (request.payload.get("request") or {}).get("non_disclosure") or {}
+    try:
+        return date.fromisoformat(order["until"]) if order else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# --- The status timeline ---------------------------------------------------------------
+
+STATUS_LABELS = dict(S.choices)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    seq: int
+    at: datetime
+    actor: str
+    text: str
+    before: str = ""  # status labels, for a change of state
+    after: str = ""
+    detail: str = ""
+
+
+def _channel_text(data: dict[str, Any]) -> str:
+    return {"api": "the API", "web": "the web form"}.get(str(data.get("channel")), "intake")
+
+
+# action -> (what happened, a detail read from the event's data)
+TIMELINE_TEXT: dict[str, tuple[str, Any]] = {
+    "legal_request.received": (
+        "Received and verified",
+        lambda d: f"Through {_channel_text(d)}, signed with {d.get('key_id', 'a key')}",
+    ),
+    "legal_request.claim": ("Claimed for review", lambda d: d.get("assignee", "")),
+    "legal_request.assigned": ("Assigned to another reviewer", None),
+    "assessment.saved": ("Checklist saved", None),
+    "legal_request.ask_clarification": ("Clarification asked of the authority", None),
+    "legal_request.authority_replies": (
+        "The authority answered; the clock runs again",
+        lambda d: (
+            f"Paused for {duration_text(timedelta(seconds=int(d['paused_seconds'])))}"
+            if d.get("paused_seconds")
+            else ""
+        ),
+    ),
+    "legal_request.resume": ("Review resumed", None),
+    "message.received": ("Message from the authority", None),
+    "emergency_callback.recorded": (
+        "Emergency callback recorded",
+        lambda d: f"{d.get('number', '')}: {str(d.get('outcome', '')).replace('_', ' ')}",
+    ),
+    "decision.proposed": (
+        "Approval proposed, waiting for a second reviewer",
+        lambda d: str(d.get("outcome", "")).replace("_", " "),
+    ),
+    "legal_request.confirm_approval": ("Approval confirmed by a second reviewer", None),
+    "decision.withdrawn": ("Proposed approval withdrawn by its proposer", None),
+    "decision.overruled": ("Proposed approval not confirmed", None),
+    "legal_request.reject": (
+        "Rejected",
+        lambda d: str(dict(RejectionReason.choices).get(d.get("reason", ""), "")),
+    ),
+    "disclosure.created": ("Handed to delivery for sealing", None),
+    "legal_request.deliver": ("Response delivered", None),
+    "legal_request.close": ("Closed", None),
+    "legal_request.withdraw": ("Withdrawn by the authority", lambda d: d.get("reason", "")),
+    "attachment.downloaded": (
+        "Legal document downloaded",
+        lambda d: f"{d.get('filename', '')} (SHA-256 {str(d.get('sha256', ''))[:16]}…)",
+    ),
+}
+
+
+def _timeline_entry(event: AuditEvent) -> TimelineEntry:
+    data = event.data if isinstance(event.data, dict) else {}
+    text, detail = TIMELINE_TEXT.get(
+        event.action, (event.action.replace("_", " ").replace(".", ": ").capitalize(), None)
+    )
+    before, after = str(data.get("before")), str(data.get("after"))
+    is_change = before in STATUS_LABELS and after in STATUS_LABELS
+    actor = event.actor.full_name if event.actor is not None else ""
+    actor = f"{actor} ({event.actor_label})" if actor else event.actor_label
+    return TimelineEntry(
+        seq=event.seq,
+        at=event.created_at,
+        actor=actor,
+        text=text,
+        before=str(STATUS_LABELS[before]) if is_change else "",
+        after=str(STATUS_LABELS[after]) if is_change else "",
+        detail=str(detail(data) or "") if detail else "",
+    )
+
+
+def request_timeline(*, user: User, request: LegalRequest) -> list[TimelineEntry]:
+    """The request's audit events in chain order, in words (states before and after)."""
+    _require_reviewer(user)
+    events = (
+        AuditEvent.objects.filter(
+            target_type=LegalRequest._meta.label_lower, target_id=str(request.pk)
+        )
+        .select_related("actor")
+        .order_by("seq")
+    )
+    return [_timeline_entry(event) for event in events]
+
+
+# --- The legal documents ---------------------------------------------------------------
+
+
+def attachment_open_for_reviewer(
+    *, user: User, reference: str, attachment_id: int
+) -> tuple[Attachment, File]:
+    """Open a legal document of a request for a reviewer, and record who read it.
+
+    The gatekeeper of the documents: one of *this* request's attachments or 404. The
+    file is opened first, so that the audit event (in the chain, on the request's
+    timeline) exists exactly when the reviewer gets the bytes.
+    """
+    request = request_get_for_reviewer(user=user, reference=reference)
+    attachment = Attachment.objects.filter(request=request, pk=attachment_id).first()
+    if attachment is None:
+        raise Http404("No such document.")
+    handle = attachment.file.open("rb")
+    try:
+        with transaction.atomic():
+            audit_append(
+                actor=user,
+                action="attachment.downloaded",
+                target=request,
+                data={
+                    "reference": request.reference,
+                    "attachment_id": attachment.pk,
+                    "filename": attachment.filename,
+                    "sha256": attachment.sha256,
+                },
+            )
+    except BaseException:
+        handle.close()
+        raise
+    return attachment, handle
+
+
+# --- The queue -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueOrder:
+    """A sort of the queue: group columns (equality phases), then a one-direction tail."""
+
+    label: str
+    groups: tuple[tuple[str, bool], ...]  # (field, descending)
+    tail: tuple[str, str]  # (field, "id")
+    tail_descending: bool = False
+
+    def order_by(self) -> list[str]:
+        minus = "-" if self.tail_descending else ""
+        return [("-" if desc else "") + name for name, desc in self.groups] + [
+            minus + name for name in self.tail
+        ]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.groups) + self.tail
+
+
+URGENCY = ("emergency", True)
+QUEUE_ORDERS: dict[str, QueueOrder] = {
+    "urgency": QueueOrder(
+        "Most urgent first: emergencies, then by due date", (URGENCY,), ("due_at", "id")
+    ),
+    "status": QueueOrder(
+        "By state, then most urgent first", (("status", False), URGENCY), ("due_at", "id")
+    ),
+    "kind": QueueOrder(
+        "By kind, then most urgent first", (("kind", False), URGENCY), ("due_at", "id")
+    ),
+    "country": QueueOrder(
+        "By country, then most urgent first", (("country", False), URGENCY), ("due_at", "id")
+    ),
+    "received": QueueOrder("Newest first", (), ("received_at", "id"), tail_descending=True),
+}
+DEFAULT_ORDER = "urgency"
+# Where no sort is asked for: the urgent first for open work; for the archive, where
+# urgency means nothing, the newest first (an order its indexes also give quickly).
+ARCHIVE_ORDER = "received"
+
+DUE_WITHIN: dict[str, str] = {
+    "overdue": "Overdue",
+    "today": "Overdue or due today",
+    "48h": "Overdue or due within 48 hours",
+    "7d": "Overdue or due within 7 days",
+}
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What a reviewer asked the queue for; every field already validated by the form."""
+
+    status: str = ""  # "" the working states, "all", or one state
+    kind: str = ""
+    country: str = ""
+    agency_id: int | None = None
+    due: str = ""  # "" or a key of DUE_WITHIN
+    assignee: str = ""  # "", "mine", "unassigned", or a reviewer's id
+    order: str = ""  # a key of QUEUE_ORDERS, or "" for the usual order of the states shown
+
+    @property
+    def order_key(self) -> str:
+        if self.order in QUEUE_ORDERS:
+            return self.order
+        return DEFAULT_ORDER if self.status in ("", *WORKING_STATES) else ARCHIVE_ORDER
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One row of the queue, with what the page shows worked out once."""
+
+    request: LegalRequest
+    review: ReviewState | None
+    deadline: DeadlineClock
+    badge: str  # deadline_clock's badge: "overdue", "today", "soon", "paused", ...
+    badge_label: str
+    time_left: str
+    assignee: User | None
+    mine: bool  # assigned to the viewer
+    claimable: bool  # open, and not already the viewer's
+
+
+@dataclass(frozen=True)
+class StateCount:
+    status: str
+    label: str
+    count: int
+    capped: bool = False  # the count stopped at COUNT_CAP
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    next_cursor: str
+    counts: list[StateCount]
+    overdue: int
+    first_page: bool
+    filters: QueueFilters = field(default_factory=QueueFilters)
+
+    @property
+    def order(self) -> QueueOrder:
+        return QUEUE_ORDERS[self.filters.order_key]
+
+
+def _end_of_today(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    return timezone.make_aware(datetime.combine(local.date() + timedelta(days=1), time.min))
+
+
+def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[LegalRequest]:
+    rows = LegalRequest.objects.all()
+    if not filters.status:
+        rows = rows.filter(status__in=WORKING_STATES)
+    elif filters.status != "all":
+        rows = rows.filter(status=filters.status)
+    if filters.kind:
+        rows = rows.filter(kind=filters.kind)
+    if filters.country:
+        rows = rows.filter(country=filters.country)
+    if filters.agency_id is not None:
+        rows = rows.filter(agency_id=filters.agency_id)
+    if filters.due:
+        limit = {
+            "overdue": now,
+            "today": _end_of_today(now),
+            "48h": now + DUE_SOON,
+            "7d": now + timedelta(days=7),
+        }[filters.due]
+        # A paused clock is not running out, and an answered request has none.
+        rows = rows.filter(due_at__lt=limit, status__in=CLOCK_RUNNING)
+    # EXISTS rather than a join: the planner then walks the queue's index in order and
+    # stops after a page, instead of hashing every review row.
+    assigned = ReviewState.objects.filter(request_id=OuterRef("pk"))
+    if filters.assignee == "mine":
+        rows = rows.filter(Exists(assigned.filter(assignee=user)))
+    elif filters.assignee == "unassigned":
+        # A request nobody touched has no review row yet: it is unassigned too.
+        rows = rows.exclude(Exists(assigned.filter(assignee__isnull=False)))
+    elif filters.assignee:
+        rows = rows.filter(Exists(assigned.filter(assignee_id=int(filters.assignee))))
+    return rows.select_related("agency", "review__assignee").only(
+        "reference",
+        "status",
+        "kind",
+        "emergency",
+        "country",
+        "due_at",
+        "received_at",
+        "agency__name",
+        "agency__country",
+        "review__paused_since",
+        "review__paused_seconds",
+        "review__assignee__full_name",
+        "review__assignee__email",
+    )
+
+
+# Cursor values are read back by type; anything else is not a cursor.
+_CURSOR_TYPES: dict[str, type] = {
+    "emergency": bool,
+    "status": str,
+    "kind": str,
+    "country": str,
+    "due_at": datetime,
+    "received_at": datetime,
+    "id": int,
+}
+
+
+def _cursor_value(row: LegalRequest, name: str) -> Any:
+    value = row.pk if name == "id" else getattr(row, name)
+    if name == "country":
+        return cast(Country, value).code
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def cursor_encode(order_key: str, row: LegalRequest) -> str:
+    values = [order_key, *(_cursor_value(row, name) for name in QUEUE_ORDERS[order_key].fields)]
+    raw = json.dumps(values, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_decode(order_key: str, cursor: str) -> list[Any] | None:
+    """The sort-key values of a cursor made for this order, or ``None`` for anything else."""
+    if not cursor or len(cursor) > 400:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    order = QUEUE_ORDERS[order_key]
+    if not isinstance(values, list) or len(values) != len(order.fields) + 1:
+        return None
+    if values[0] != order_key:
+        return None
+    decoded: list[Any] = []
+    for name, value in zip(order.fields, values[1:], strict=True):
+        kind = _CURSOR_TYPES[name]
+        if kind is datetime:
+            try:
+                moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+            except ValueError:
+                return None
+            if moment is None or moment.tzinfo is None:
+                return None
+            decoded.append(moment)
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                return None
+            decoded.append(value)
+        elif kind is bool and isinstance(value, bool):
+            decoded.append(value)
+        elif kind is str and isinstance(value, str) and len(value) <= 60:
+            decoded.append(value)
+        else:
+            return None
+    return decoded
+
+
+def _tail_after(order: QueueOrder, values: Sequence[Any]) -> Q:
+    # (t, id) after (v, i), written so that an index on (.., t, id) bounds the scan:
+    # t >= v AND (t > v OR (t = v AND id > i)).
+    (name, _id), (value, last_id) = order.tail, values
+    strict, loose = ("lt", "lte") if order.tail_descending else ("gt", "gte")
+    return Q(**{f"{name}__{loose}": value}) & (
+        Q(**{f"{name}__{strict}": value}) | Q(**{name: value, f"id__{strict}": last_id})
+    )
+
+
+def _keyset_page(
+    rows: QuerySet[LegalRequest], order: QueueOrder, after: list[Any] | None, limit: int
+) -> list[LegalRequest]:
+    ordered = rows.order_by(*order.order_by())
+    if after is None:
+        return list(ordered[:limit])
+    group_values = after[: len(order.groups)]
+    same = {name: value for (name, _), value in zip(order.groups, group_values, strict=True)}
+    found = list(ordered.filter(_tail_after(order, after[len(order.groups) :]), **same)[:limit])
+    # Then the groups after the cursor's, innermost first.
+    for depth in reversed(range(len(order.groups))):
+        if len(found) >= limit:
+            break
+        name, descending = order.groups[depth]
+        outer = {n: v for (n, _), v in zip(order.groups[:depth], group_values, strict=False)}
+        beyond = {f"{name}__{'lt' if descending else 'gt'}": group_values[depth]}
+        found += list(ordered.filter(**outer, **beyond)[: limit - len(found)])
+    return found
+
+
+def _state_counts(now: datetime) -> tuple[list[StateCount], int]:
+    """Counts per state and of overdue requests, in one statement.
+
+    Exact for the working states (an index on status answers without reading the
+    table); the archive states are counted up to ``COUNT_CAP`` only, so the cost of this
+    query does not grow with the archive.
+    """
+    # Only names from the model's metadata are put into the SQL; every value is a parameter.
+    quote = connection.ops.quote_name
+    table = quote(LegalRequest._meta.db_table)
+    status = quote(str(LegalRequest._meta.get_field("status").column))
+    due = quote(str(LegalRequest._meta.get_field("due_at").column))
+    working = [f"COUNT(*) FILTER (WHERE {status} = %s)" for _ in WORKING_STATES]
+    running = ", ".join(["%s"] * len(CLOCK_RUNNING))
+    overdue = f"COUNT(*) FILTER (WHERE {due} < %s AND {status} IN ({running}))"
+    capped = f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {status} = %s LIMIT %s) AS c"  # noqa: S608
+    archive = [f"({capped})" for _ in ARCHIVE_STATES]
+    placeholders = ", ".join(["%s"] * len(WORKING_STATES))
+    sql = (
+        f"SELECT {', '.join([*working, overdue, *archive])} "  # noqa: S608
+        f"FROM {table} WHERE {status} IN ({placeholders})"
+    )
+    params: list[Any] = [*WORKING_STATES]
+    params += [connection.ops.adapt_datetimefield_value(now), *CLOCK_RUNNING]
+    for state in ARCHIVE_STATES:
+        params += [state, COUNT_CAP + 1]
+    params += WORKING_STATES
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        numbers = cursor.fetchone()
+    counts = [
+        StateCount(state, str(STATUS_LABELS[state]), int(numbers[i] or 0))
+        for i, state in enumerate(WORKING_STATES)
+    ]
+    base = len(WORKING_STATES) + 1
+    for i, state in enumerate(ARCHIVE_STATES):
+        number = int(numbers[base + i] or 0)
+        counts.append(
+            StateCount(state, str(STATUS_LABELS[state]), min(number, COUNT_CAP), number > COUNT_CAP)
+        )
+    return counts, int(numbers[len(WORKING_STATES)] or 0)
+
+
+def request_queue(
+    *,
+    user: User,
+    filters: QueueFilters,
+    cursor: str = "",
+    now: datetime | None = None,
+    page_size: int = PAGE_SIZE,
+) -> QueuePage:
+    """One page of the review queue, its cursor to the next, and the counts per state."""
+    if not _is_reviewer(user):
+        raise Http404("No such page.")
+    now = now or timezone.now()
+    order_key = filters.order_key
+    order = QUEUE_ORDERS[order_key]
+    after = cursor_decode(order_key, cursor)
+    found = _keyset_page(
+        _filtered(user=user, filters=filters, now=now), order, after, page_size + 1
+    )
+    more, found = len(found) > page_size, found[:page_size]
+    rows = []
+    for request in found:
+        review = review_row(request)
+        clock = deadline_clock(request, review, now=now)
+        assignee = review.assignee if review is not None else None
+        mine = assignee is not None and assignee.pk == user.pk
+        rows.append(
+            QueueRow(
+                request=request,
+                review=review,
+                deadline=clock,
+                badge=clock.badge,
+                badge_label=clock.badge_label,
+                time_left=clock.time_left_text,
+                assignee=assignee,
+                mine=mine,
+                claimable=request.status in OPEN_STATES and not mine,
+            )
+        )
+    counts, overdue = _state_counts(now)
+    return QueuePage(
+        rows=rows,
+        next_cursor=cursor_encode(order_key, found[-1]) if more else "",
+        counts=counts,
+        overdue=overdue,
+        first_page=after is None,
+        filters=filters,
+    )
+
+
+@dataclass(frozen=True)
+class QueueOptions:
+    """The choices of the queue's filters, as plain values (hundreds of agencies)."""
+
+    agencies: list[tuple[int, str, str]]  # (id, name, country code)
+    reviewers: list[tuple[int, str]]  # (id, full name)
+
+    @property
+    def countries(self) -> list[tuple[str, str]]:
+        """(code, name) of every country an agency is in, by name."""
+        codes = {code for _, _, code in self.agencies}
+        return sorted(((code, str(countries.name(code))) for code in codes), key=lambda c: c[1])
+
+
+def queue_options(*, user: User) -> QueueOptions:
+    """Every agency that may have sent a request, and every active reviewer (two queries)."""
+    if not _is_reviewer(user):
+        raise Http404("No such page.")
+    return QueueOptions(
+        agencies=list(
+            Agency.objects.exclude(status=Agency.Status.PENDING)
+            .order_by("name", "pk")
+            .values_list("pk", "name", "country")
+        ),
+        reviewers=list(
+            User.objects.filter(role=Role.REVIEWER, is_active=True)
+            .order_by("full_name", "pk")
+            .values_list("pk", "full_name")
+        ),
+    )

@@ -1,0 +1,1 @@
+"""State changes of the requests app: typed services that audit in their transaction."""

@@ -1,0 +1,85 @@
+"""The database-backed data source (PlatformAccount and its IP events)."""
+
+import json
+from datetime import UTC, datetime, time
+
+from django.db import connection
+from django.db.models import Q
+
+from ..models import PlatformAccount, PlatformIpEvent
+from .base import Scope, Target, TargetRecords
+
+
+def _account_for(target: Target) -> PlatformAccount | None:
+    if target.type == "channel":
+        return _account_owning(target.value.lstrip("@"))
+    query = {
+        "username": Q(username__iexact=target.value.lstrip("@")),
+        "user_id": Q(user_id=target.value),
+        "phone": Q(phone_number=target.value.replace(" ", "")),
+    }.get(target.type)
+    if query is None:
+        return None
+    return PlatformAccount.objects.filter(query).first()
+
+
+def _account_owning(channel: str) -> PlatformAccount | None:
+    if connection.features.supports_json_field_contains:
+        return PlatformAccount.objects.filter(channels__contains=[channel]).first()
+    # SQLite (the embedded default) has no JSON containment: narrow by the JSON text of
+    # the name, then match exactly.
+    candidates = PlatformAccount.objects.filter(channels__icontains=json.dumps(channel))
+    return next((a for a in candidates if channel in (a.channels or [])), None)
+
+
+class DirectorySource:
+    """Looks targets up in the portal's own copy of the platform directory."""
+
+    name = "directory"
+
+    def lookup(self, scope: Scope) -> list[TargetRecords]:
+        start = datetime.combine(scope.period_from, time.min, tzinfo=UTC)
+        end = datetime.combine(scope.period_to, time.max, tzinfo=UTC)
+        answers = []
+        for target in scope.targets:
+            account = _account_for(target)
+            if account is None:
+                answers.append(TargetRecords(target, found=False))
+                continue
+            records: dict[str, object] = {}
+            if "subscriber_info" in scope.categories:
+                records["subscriber_info"] = {
+                    "user_id": account.user_id,
+                    "username": account.username,
+                    "display_name": account.display_name,
+                    "registered_at": account.registered_at.isoformat().replace("+00:00", "Z"),
+                }
+            if "phone_number" in scope.categories:
+                records["phone_number"] = {"phone_number": account.phone_number}
+            if "email_address" in scope.categories:
+                records["email_address"] = {"email": account.email}
+            events = PlatformIpEvent.objects.filter(account=account, at__range=(start, end))
+            if "ip_addresses" in scope.categories:
+                records["ip_addresses"] = [
+                    {
+                        "ip": e.ip,
+                        "port": e.port,
+                        "at": e.at.isoformat().replace("+00:00", "Z"),
+                        "kind": e.kind,
+                    }
+                    for e in events
+                ]
+            if "login_history" in scope.categories:
+                records["login_history"] = [
+                    {"at": e.at.isoformat().replace("+00:00", "Z"), "ip": e.ip}
+                    for e in events
+                    if e.kind == PlatformIpEvent.Kind.LOGIN
+                ]
+            if "device_info" in scope.categories:
+                records["device_info"] = [
+                    {"at": e.at.isoformat().replace("+00:00", "Z"), "device": e.device}
+                    for e in events
+                    if e.device
+                ]
+            answers.append(TargetRecords(target, found=True, records=records))
+        return answers

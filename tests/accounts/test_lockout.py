@@ -1,0 +1,219 @@
+"""Password and code guessing is locked out per account and per address, and audited."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+
+from accounts.models import AuthFailure
+from portal.models import AuditEvent
+from tests.factories import PASSWORD, make_user, totp_code
+
+pytestmark = pytest.mark.django_db
+
+ATTACKER = "203.0.113.66"
+ELSEWHERE = "192.0.2.10"
+
+
+@pytest.fixture(autouse=True)
+def _lockout_limits(settings) -> None:
+    settings.LOCKOUT_ACCOUNT_FAILURES = 5
+    settings.LOCKOUT_ADDRESS_FAILURES = 8
+    settings.LOCKOUT_MINUTES = 15
+
+
+def login(client, email: str, password: str, ip: str = ATTACKER, **headers):
+    return client.post(
+        "/login/", {"username": email, "password": password}, REMOTE_ADDR=ip, **headers
+    )
+
+
+def logged_in(client) -> bool:
+    return "_auth_user_id" in client.session
+
+
+def actions_since(seq: int) -> list[str]:
+    return list(AuditEvent.objects.filter(seq__gt=seq).values_list("action", flat=True))
+
+
+def last_seq() -> int:
+    event = AuditEvent.objects.order_by("-seq").first()
+    return event.seq if event else 0
+
+
+def wrong_code(user) -> str:
+    valid = {totp_code(user, offset_steps=step) for step in (-1, 0, 1)}
+    return next(c for c in ("000000", "111111", "222222") if c not in valid)
+
+
+def test_five_wrong_passwords_lock_the_account_and_then_even_the_right_one_is_refused(
+    client,
+) -> None:
+    user = make_user()
+    before = last_seq()
+
+    for _ in range(4):
+        response = login(client, user.email, "guess")
+        assert "Try again" not in response.content.decode()
+    fifth = login(client, user.email, "guess")
+    right = login(client, user.email, PASSWORD)
+
+    assert "Too many failed attempts. Try again in 15 minutes." in fifth.content.decode()
+    assert right.status_code == 200
+    assert "Too many failed attempts. Try again in 15 minutes." in right.content.decode()
+    assert not logged_in(client)
+    # Five failures counted, a lockout on the fifth; the refused right password counts
+    # and proves nothing.
+    assert AuthFailure.objects.filter(email=user.email, kind="password").count() == 5
+    assert actions_since(before) == ["auth.failed"] * 5 + ["auth.locked_out"]
+    locked = AuditEvent.objects.get(action="auth.locked_out")
+    assert (locked.actor_id, locked.data["email"], locked.data["ip"]) == (
+        user.pk,
+        user.email,
+        ATTACKER,
+    )
+    assert 840 < locked.data["seconds"] <= 901
+    assert not AuditEvent.objects.filter(action="auth.password_ok").exists()
+
+
+def test_the_account_lock_holds_from_any_address(client) -> None:
+    user = make_user()
+    for _ in range(5):
+        login(client, user.email, "guess")
+
+    response = login(client, user.email, PASSWORD, ip=ELSEWHERE)
+
+    assert "Try again in" in response.content.decode()
+    assert not logged_in(client)
+
+
+def test_an_unknown_account_is_counted_and_audited_like_a_known_one(client) -> None:
+    before = last_seq()
+
+    for _ in range(5):
+        login(client, "nobody@platform.example", "guess")
+
+    assert actions_since(before) == ["auth.failed"] * 5 + ["auth.locked_out"]
+    event = AuditEvent.objects.filter(action="auth.failed").last()
+    assert event is not None
+    assert (event.actor_id, event.target_type, event.target_id) == (
+        None,
+        "account",
+        "nobody@platform.example",
+    )
+
+
+def test_one_address_guessing_many_accounts_is_locked_out(client) -> None:
+    victims = [make_user() for _ in range(8)]
+    bystander = make_user()
+    before = last_seq()
+
+    for victim in victims:
+        login(client, victim.email, "Summer2024!")
+    from_attacker = login(client, bystander.email, PASSWORD)
+    assert "Try again in 15 minutes" in from_attacker.content.decode()
+    assert not logged_in(client)
+
+    from_elsewhere = login(client, bystander.email, PASSWORD, ip=ELSEWHERE)
+    assert from_elsewhere.status_code == 302
+    # No account reached its own limit: only the address is locked.
+    assert actions_since(before) == ["auth.failed"] * 8 + ["auth.locked_out", "auth.password_ok"]
+    assert AuditEvent.objects.get(action="auth.locked_out").data["ip"] == ATTACKER
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_address_lock(client) -> None:
+    bystander = make_user()
+    for number in range(8):
+        login(client, f"victim{number}@platform.example", "guess")
+
+    response = login(client, bystander.email, PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.200")
+
+    assert "Try again in" in response.content.decode()
+    assert not logged_in(client)
+
+
+def test_guessing_the_second_factor_locks_the_account_and_then_the_right_code_is_refused(
+    client,
+) -> None:
+    user = make_user()
+    assert login(client, user.email, PASSWORD).status_code == 302
+    before = last_seq()
+
+    for _ in range(4):
+        response = client.post(
+            "/login/verify/", {"method": "totp", "code": wrong_code(user)}, REMOTE_ADDR=ATTACKER
+        )
+        assert "not right" in response.content.decode()
+    fifth = client.post(
+        "/login/verify/", {"method": "totp", "code": wrong_code(user)}, REMOTE_ADDR=ATTACKER
+    )
+    right = client.post(
+        "/login/verify/", {"method": "totp", "code": totp_code(user)}, REMOTE_ADDR=ATTACKER
+    )
+
+    assert "Try again in 15 minutes" in fifth.content.decode()
+    assert right.status_code == 400
+    assert "Try again in 15 minutes" in right.content.decode()
+    assert DEVICE_ID_SESSION_KEY not in client.session
+    assert actions_since(before) == ["auth.failed"] * 5 + ["auth.locked_out"]
+    assert AuthFailure.objects.filter(email=user.email, kind="second_factor").count() == 5
+    assert "Try again in 15 minutes" in client.get("/login/verify/").content.decode()
+
+    # The password step of the same account is locked as well.
+    client.post("/logout/")
+    assert "Try again in" in login(client, user.email, PASSWORD).content.decode()
+    assert not logged_in(client)
+
+
+def test_the_lock_lifts_once_the_failures_leave_the_window(client) -> None:
+    user = make_user()
+    for _ in range(5):
+        login(client, user.email, "guess")
+    assert "Try again in" in login(client, user.email, PASSWORD).content.decode()
+
+    # Thirty seconds before the window ends, the lock still holds.
+    almost = timezone.now() - timedelta(minutes=15) + timedelta(seconds=30)
+    AuthFailure.objects.update(at=almost)
+    assert "Try again in 1 minute." in login(client, user.email, PASSWORD).content.decode()
+
+    AuthFailure.objects.update(at=timezone.now() - timedelta(minutes=15, seconds=1))
+    response = login(client, user.email, PASSWORD)
+
+    assert response.status_code == 302
+    assert logged_in(client)
+
+
+def test_a_passed_second_factor_clears_the_accounts_failures(client) -> None:
+    user = make_user()
+    for _ in range(4):
+        login(client, user.email, "guess")
+    login(client, user.email, PASSWORD)
+    client.post("/login/verify/", {"method": "totp", "code": totp_code(user)})
+    assert DEVICE_ID_SESSION_KEY in client.session
+    client.post("/logout/")
+
+    for _ in range(4):
+        login(client, user.email, "guess")
+    response = login(client, user.email, PASSWORD)
+
+    assert response.status_code == 302
+    # The audit chain keeps every failure even though the counter was cleared.
+    assert AuditEvent.objects.filter(action="auth.failed").count() == 8
+
+
+def test_a_right_password_alone_does_not_clear_the_failures(client) -> None:
+    """Otherwise a thief with the password could guess codes forever between logins."""
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    for _ in range(3):
+        client.post("/login/verify/", {"method": "totp", "code": wrong_code(user)})
+    client.post("/logout/")
+    login(client, user.email, PASSWORD)
+    client.post("/login/verify/", {"method": "totp", "code": wrong_code(user)})
+    client.post("/login/verify/", {"method": "totp", "code": wrong_code(user)})
+
+    response = client.post("/login/verify/", {"method": "totp", "code": totp_code(user)})
+
+    assert "Try again in" in response.content.decode()
+    assert DEVICE_ID_SESSION_KEY not in client.session

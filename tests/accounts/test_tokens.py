@@ -1,0 +1,480 @@
+"""API tokens: created in the web UI and shown once, stored as a hash, expiring, revocable;
+the bearer authentication that refuses them in PROTOCOL §5's terms; and GET /api/v1/me.
+
+Each attack test checks the refusal (status, problem code) and that nothing was granted
+or changed: no token created, last use not recorded, no audit event.
+"""
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.authentication import ApiTokenAuthentication
+from accounts.models import Agency, ApiToken, Officer, Role
+from accounts.services.keys import age_recipient_enrol, signing_key_enrol
+from accounts.services.tokens import (
+    TokenInvalid,
+    TokenOwnerNotActive,
+    TokenRefused,
+    api_token_authenticate,
+    api_token_create,
+    api_token_revoke,
+)
+from portal.models import AuditEvent
+from tests.accounts.test_keys import EXAMPLE_RECIPIENT, actions_since, last_seq
+from tests.factories import PASSWORD, log_in, make_agency, make_officer, make_user, totp_code
+from tests.portal.test_crypto import RFC8032_KEY_ID, RFC8032_PUBLIC_PEM
+
+pytestmark = pytest.mark.django_db
+
+TOKEN_FORMAT = re.compile(r"ptk_[A-Za-z0-9_-]{43}")
+PROBLEM = "application/problem+json"
+ME = "/api/v1/me"
+
+
+@pytest.fixture
+def officer() -> Officer:
+    return make_officer(full_name="Anna Schmidt")
+
+
+@pytest.fixture
+def officer_client(client: Client, officer: Officer) -> Client:
+    log_in(client, officer.user)
+    return client
+
+
+def new_token(officer: Officer, **kwargs) -> str:
+    return api_token_create(
+        officer=officer, actor=officer.user, name=kwargs.pop("name", "case system"), **kwargs
+    ).secret
+
+
+def call_me(secret: str, **headers):
+    return Client().get(ME, HTTP_AUTHORIZATION=f"Bearer {secret}", **headers)
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == PROBLEM
+    body = response.json()
+    assert body["code"] == code
+    assert body["status"] == status
+    return body
+
+
+# --- Creating a token in the web UI --------------------------------------------------------
+
+
+def test_a_token_is_shown_once_and_only_its_hash_is_stored(officer_client, officer) -> None:
+    before = last_seq()
+
+    response = officer_client.post("/account/tokens/", {"name": "Case system", "lifetime_days": 30})
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    page = response.content.decode()
+    secrets_shown = set(TOKEN_FORMAT.findall(page))
+    assert len(secrets_shown) == 1
+    secret = secrets_shown.pop()
+    token = ApiToken.objects.get(officer=officer)
+    assert token.token_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert token.prefix == secret[:12]
+    assert token.name == "Case system"
+    stored = " ".join(str(value) for value in ApiToken.objects.values().get().values())
+    assert secret not in stored
+    assert secret[12:] not in stored
+    assert actions_since(before) == ["api_token.created"]
+    event = AuditEvent.objects.get(action="api_token.created")
+    assert secret not in str(event.data)
+    assert token.token_hash not in str(event.data)
+    assert event.data["lifetime_days"] == 30
+
+    listing = officer_client.get("/account/tokens/").content.decode()
+    assert TOKEN_FORMAT.findall(listing) == []
+    assert token.prefix in listing
+
+
+def test_the_default_lifetime_is_30_days_and_90_the_most(officer_client, officer) -> None:
+    form = officer_client.get("/account/tokens/").content.decode()
+    assert 'value="30"' in form
+    assert 'max="90"' in form
+
+    officer_client.post("/account/tokens/", {"name": "long", "lifetime_days": 90})
+
+    token = ApiToken.objects.get()
+    lifetime = token.expires_at - token.created_at
+    assert lifetime == timedelta(days=90)
+
+
+@pytest.mark.parametrize("days", ["0", "91", "-1", "abc", ""])
+def test_a_lifetime_outside_1_to_90_days_creates_nothing(officer_client, days) -> None:
+    before = last_seq()
+
+    response = officer_client.post("/account/tokens/", {"name": "x", "lifetime_days": days})
+
+    assert response.status_code == 400
+    assert TOKEN_FORMAT.findall(response.content.decode()) == []
+    assert not ApiToken.objects.exists()
+    assert actions_since(before) == []
+
+
+def test_the_service_refuses_a_lifetime_beyond_the_maximum_too(officer) -> None:
+    with pytest.raises(TokenRefused):
+        api_token_create(officer=officer, actor=officer.user, name="x", lifetime_days=91)
+    assert not ApiToken.objects.exists()
+
+
+def test_a_password_only_session_cannot_create_a_token(client, officer) -> None:
+    client.post("/login/", {"username": officer.user.email, "password": PASSWORD})
+
+    response = client.post("/account/tokens/", {"name": "x", "lifetime_days": 30})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/verify/")
+    assert not ApiToken.objects.exists()
+
+
+@pytest.mark.parametrize("status", [Officer.Status.PENDING, Officer.Status.EMAIL_UNVERIFIED])
+def test_an_officer_not_yet_vetted_cannot_create_a_token(client, status) -> None:
+    officer = make_officer(status=status)
+    log_in(client, officer.user)
+
+    response = client.post("/account/tokens/", {"name": "x", "lifetime_days": 30})
+
+    assert response.status_code == 302
+    assert not ApiToken.objects.exists()
+
+
+def test_the_service_refuses_a_token_for_an_officer_who_is_not_active() -> None:
+    officer = make_officer(status=Officer.Status.SUSPENDED)
+    with pytest.raises(TokenRefused):
+        api_token_create(officer=officer, actor=officer.user, name="x")
+    assert not ApiToken.objects.exists()
+
+
+def test_staff_have_no_token_pages(client) -> None:
+    log_in(client, make_user(role=Role.REVIEWER))
+    assert client.get("/account/tokens/").status_code == 403
+    assert client.post("/account/tokens/", {"name": "x", "lifetime_days": 30}).status_code == 403
+    assert not ApiToken.objects.exists()
+
+
+# --- Revoking ------------------------------------------------------------------------------------
+
+
+def test_an_officer_revokes_their_token_and_it_stops_working(officer_client, officer) -> None:
+    secret = new_token(officer)
+    token = ApiToken.objects.get()
+    assert call_me(secret).status_code == 200
+    before = last_seq()
+
+    response = officer_client.post(f"/account/tokens/{token.pk}/revoke/")
+
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert token.revoked_by == officer.user
+    assert actions_since(before) == ["api_token.revoked"]
+    assert_problem(call_me(secret), 401, "unauthenticated")
+    assert "revoked" in officer_client.get("/account/tokens/").content.decode()
+
+
+def test_another_officers_token_is_not_found_and_keeps_working(officer_client) -> None:
+    other = make_officer()
+    secret = new_token(other)
+    token = ApiToken.objects.get()
+    before = last_seq()
+
+    response = officer_client.post(f"/account/tokens/{token.pk}/revoke/")
+
+    assert response.status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    assert actions_since(before) == []
+    assert call_me(secret).status_code == 200
+    assert token.prefix not in officer_client.get("/account/tokens/").content.decode()
+
+
+def test_revoking_needs_a_post(officer_client, officer) -> None:
+    new_token(officer)
+    token = ApiToken.objects.get()
+    assert officer_client.get(f"/account/tokens/{token.pk}/revoke/").status_code == 405
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+# --- Bearer authentication: attacks ----------------------------------------------------------
+
+
+def test_no_credentials_is_a_401_with_a_bearer_challenge() -> None:
+    response = Client().get(ME)
+
+    assert_problem(response, 401, "unauthenticated")
+    assert response["WWW-Authenticate"] == 'Bearer realm="portal"'
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer nonsense",
+        "Bearer ptk_",
+        "Bearer " + "ptk_" + secrets.token_urlsafe(32),  # well formed, never issued
+        "Bearer ptk_abc def",
+        "Bearer " + "ptk_" + "é" * 43,
+        "Basic " + "b2ZmaWNlcjpwYXNzd29yZA==",
+        "bearer",
+    ],
+)
+def test_a_garbage_bearer_is_unauthenticated(officer, header: str) -> None:
+    new_token(officer)
+    before = last_seq()
+
+    response = Client().get(ME, HTTP_AUTHORIZATION=header)
+
+    assert_problem(response, 401, "unauthenticated")
+    assert response["WWW-Authenticate"] == 'Bearer realm="portal"'
+    assert ApiToken.objects.get().last_used_at is None
+    assert actions_since(before) == []
+
+
+def test_a_revoked_token_is_unauthenticated_and_its_use_not_recorded(officer) -> None:
+    secret = new_token(officer)
+    api_token_revoke(token=ApiToken.objects.get(), actor=officer.user)
+    before = last_seq()
+
+    response = call_me(secret)
+
+    body = assert_problem(response, 401, "unauthenticated")
+    assert "Anna" not in str(body)
+    assert response["WWW-Authenticate"] == 'Bearer realm="portal"'
+    assert ApiToken.objects.get().last_used_at is None
+    assert actions_since(before) == []
+
+
+def test_an_expired_token_is_unauthenticated(officer) -> None:
+    secret = new_token(officer, lifetime_days=1)
+    ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = call_me(secret)
+
+    assert_problem(response, 401, "unauthenticated")
+    assert ApiToken.objects.get().last_used_at is None
+
+
+@pytest.mark.parametrize("status", [Officer.Status.SUSPENDED, Officer.Status.REJECTED])
+def test_a_token_of_a_suspended_or_rejected_officer_is_refused_at_once(officer, status) -> None:
+    secret = new_token(officer)
+    assert call_me(secret).status_code == 200
+    ApiToken.objects.update(last_used_at=None)
+    Officer.objects.filter(pk=officer.pk).update(status=status)
+    before = last_seq()
+
+    response = call_me(secret)
+
+    body = assert_problem(response, 403, "officer_not_active")
+    assert "Anna" not in str(body)
+    assert ApiToken.objects.get().last_used_at is None
+    assert actions_since(before) == []
+
+
+def test_a_token_of_a_deactivated_user_is_refused(officer) -> None:
+    secret = new_token(officer)
+    type(officer.user).objects.filter(pk=officer.user_id).update(is_active=False)
+
+    assert_problem(call_me(secret), 403, "officer_not_active")
+
+
+@pytest.mark.parametrize("status", [Agency.Status.SUSPENDED, Agency.Status.PENDING])
+def test_a_token_of_an_officer_whose_agency_is_not_verified_is_refused(officer, status) -> None:
+    secret = new_token(officer)
+    Agency.objects.filter(pk=officer.agency_id).update(status=status)
+    before = last_seq()
+
+    response = call_me(secret)
+
+    assert_problem(response, 403, "agency_not_verified")
+    assert ApiToken.objects.get().last_used_at is None
+    assert actions_since(before) == []
+
+
+def test_the_authentication_rules_as_a_function(officer) -> None:
+    secret = new_token(officer)
+    assert api_token_authenticate(secret=secret, ip="192.0.2.1").officer == officer
+    with pytest.raises(TokenInvalid):
+        api_token_authenticate(secret=secret[:-1] + ("A" if secret[-1] != "A" else "B"), ip=None)
+    Agency.objects.filter(pk=officer.agency_id).update(status=Agency.Status.SUSPENDED)
+    with pytest.raises(TokenOwnerNotActive) as refusal:
+        api_token_authenticate(secret=secret, ip=None)
+    assert refusal.value.code == "agency_not_verified"
+
+
+def test_the_bearer_challenge_names_the_portal() -> None:
+    assert ApiTokenAuthentication().authenticate_header(None) == 'Bearer realm="portal"'
+
+
+# --- Last use ------------------------------------------------------------------------------------
+
+
+def test_the_last_use_is_recorded_at_most_once_a_minute(officer) -> None:
+    secret = new_token(officer)
+
+    assert call_me(secret, REMOTE_ADDR="192.0.2.10").status_code == 200
+    token = ApiToken.objects.get()
+    first_use = token.last_used_at
+    assert first_use is not None
+    assert token.last_used_ip == "192.0.2.10"
+
+    with CaptureQueriesContext(connection) as queries:
+        assert call_me(secret, REMOTE_ADDR="192.0.2.11").status_code == 200
+    assert not [
+        q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("UPDATE")
+    ]
+    token.refresh_from_db()
+    assert token.last_used_at == first_use
+    assert token.last_used_ip == "192.0.2.10"
+
+    ApiToken.objects.update(last_used_at=first_use - timedelta(minutes=2))
+    assert call_me(secret, REMOTE_ADDR="192.0.2.12").status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at > first_use
+    assert token.last_used_ip == "192.0.2.12"
+
+
+def test_the_token_list_shows_the_last_use(officer_client, officer) -> None:
+    secret = new_token(officer)
+    call_me(secret, REMOTE_ADDR="198.51.100.7")
+
+    page = officer_client.get("/account/tokens/").content.decode()
+
+    assert "198.51.100.7" in page
+    assert "never" not in page
+
+
+# --- GET /api/v1/me ----------------------------------------------------------------------------
+
+
+def test_me_with_a_token_describes_the_officer_their_agency_and_keys(officer) -> None:
+    agency = officer.agency
+    signing_key_enrol(officer=officer, actor=officer.user, public_key_pem=RFC8032_PUBLIC_PEM)
+    age_recipient_enrol(officer=officer, actor=officer.user, recipient=EXAMPLE_RECIPIENT)
+    other = make_officer(agency=agency)
+    age_recipient_enrol(
+        officer=other,
+        actor=other.user,
+        recipient="age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg",
+    )
+    secret = new_token(officer, name="Case system")
+
+    response = call_me(secret)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert "no-store" in response["Cache-Control"]
+    body = response.json()
+    assert body["name"] == "Anna Schmidt"
+    assert body["email"] == officer.user.email
+    assert body["agency"]["name"] == agency.name
+    assert body["agency"]["country"] == "DE"
+    assert body["agency"]["country_name"] == "Germany"
+    assert [(k["key_id"], k["status"]) for k in body["signing_keys"]] == [
+        (RFC8032_KEY_ID, "pending")
+    ]
+    assert [(r["recipient"], r["status"]) for r in body["age_recipients"]] == [
+        (EXAMPLE_RECIPIENT, "pending")
+    ]
+    assert body["authenticated_by"] == "api_token"
+    assert body["token"]["name"] == "Case system"
+    assert body["token"]["prefix"] == secret[:12]
+    assert secret not in response.content.decode()
+
+
+def test_me_with_a_verified_session_works_and_says_so(officer_client) -> None:
+    response = officer_client.get(ME)
+
+    assert response.status_code == 200
+    assert response.json()["authenticated_by"] == "session"
+    assert response.json()["token"] is None
+
+
+def test_me_with_a_password_only_session_is_unauthenticated(client, officer) -> None:
+    client.post("/login/", {"username": officer.user.email, "password": PASSWORD})
+
+    assert_problem(client.get(ME), 401, "unauthenticated")
+
+
+def test_me_refuses_a_staff_session(client) -> None:
+    log_in(client, make_user(role=Role.REVIEWER))
+
+    assert_problem(client.get(ME), 403, "forbidden")
+
+
+def test_the_session_authentication_enforces_csrf_on_unsafe_methods(officer) -> None:
+    client = Client(enforce_csrf_checks=True)
+    log_in_with_csrf(client, officer)
+
+    response = client.post(ME, {}, content_type="application/json")
+
+    body = assert_problem(response, 403, "forbidden")
+    assert "CSRF" in body["detail"]
+
+
+def log_in_with_csrf(client: Client, officer: Officer) -> None:
+    client.get("/login/")
+    csrf = client.cookies["portal_csrf"].value
+    client.post(
+        "/login/",
+        {"username": officer.user.email, "password": PASSWORD, "csrfmiddlewaretoken": csrf},
+    )
+    csrf = client.cookies["portal_csrf"].value
+    response = client.post(
+        "/login/verify/",
+        {"method": "totp", "code": totp_code(officer.user), "csrfmiddlewaretoken": csrf},
+    )
+    assert response.status_code == 302
+
+
+def test_a_token_request_needs_no_csrf_token_as_no_browser_sends_one_by_itself(officer) -> None:
+    secret = new_token(officer)
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post(
+        ME, {}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}"
+    )
+
+    assert_problem(response, 405, "method_not_allowed")
+
+
+def test_an_officer_of_another_agency_sees_only_themselves(officer) -> None:
+    stranger = make_officer(agency=make_agency(country="FR"))
+    signing_key_enrol(officer=officer, actor=officer.user, public_key_pem=RFC8032_PUBLIC_PEM)
+
+    body = call_me(new_token(stranger)).json()
+
+    assert body["email"] == stranger.user.email
+    assert body["signing_keys"] == []
+    assert body["agency"]["country"] == "FR"
+
+
+def test_the_schema_documents_me_and_both_ways_in_without_warnings(client, tmp_path) -> None:
+    output = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(output))
+
+    import yaml
+
+    schema = yaml.safe_load(output.read_text())
+    operation = schema["paths"]["/api/v1/me"]["get"]
+    assert {"apiToken": []} in operation["security"]
+    assert {"verifiedSession": []} in operation["security"]
+    assert set(operation["responses"]) >= {"200", "401", "403"}
+    assert PROBLEM in operation["responses"]["401"]["content"]
+    scheme = schema["components"]["securitySchemes"]["apiToken"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")

@@ -1,0 +1,90 @@
+"""A real Celery worker on Redis runs the portal's tasks against the real database."""
+
+import subprocess
+import sys
+
+import pytest
+
+from portal.audit import audit_append
+from portal.celery import app
+from portal.tasks import audit_chain_verify_task
+
+pytestmark = pytest.mark.services
+
+
+def forget_celery_connections() -> None:
+    """Drop what the app made on first use under another configuration.
+
+    The connection pools and the result backend keep the settings they were made with:
+    an eager ``.apply()`` in an earlier test leaves a backend that has no results.
+    """
+    app._pool = None
+    app.amqp._producer_pool = None
+    app._local.__dict__.pop("backend", None)
+
+
+@pytest.fixture
+def worker(subprocess_env: dict[str, str], redis_url: str, unique: str, tmp_path):
+    """Start `celery worker` in its own process on a queue of this test's own."""
+    queue = f"test-{unique}"
+    env = dict(subprocess_env, CELERY_BROKER_URL=redis_url, CELERY_RESULT_BACKEND=redis_url)
+    log = (tmp_path / "worker.log").open("w")
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--pool=solo",
+            "--queues",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+            "--hostname",
+            f"{queue}@%h",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    previous = dict(app.conf)
+    app.conf.update(broker_url=redis_url, result_backend=redis_url, task_always_eager=False)
+    forget_celery_connections()
+    try:
+        yield queue
+    finally:
+        app.conf.update(
+            {k: previous[k] for k in ("broker_url", "result_backend", "task_always_eager")}
+        )
+        forget_celery_connections()
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_on_redis_completes_the_audit_verification_task(worker: str, tmp_path) -> None:
+    # given three committed events
+    for number in range(3):
+        audit_append(action="test.event", target_type="test", target_id=str(number))
+
+    # when the task goes through Redis to the worker
+    result = audit_chain_verify_task.apply_async(queue=worker)
+    try:
+        outcome = result.get(timeout=120)
+    except Exception:
+        print((tmp_path / "worker.log").read_text())
+        raise
+
+    # then the worker read the same chain and found it intact
+    assert outcome["ok"] is True
+    assert outcome["events"] == 3
+    assert result.status == "SUCCESS"

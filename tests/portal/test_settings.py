@@ -1,0 +1,120 @@
+"""Production settings refuse to start without their secrets and pass check --deploy."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+PRODUCTION_ENV = {
+    "PORTAL_MODE": "production",
+    "SECRET_KEY": "k8V2q-not-a-real-secret-but-long-and-varied-3f9Zx7Lw0Pq5Rt1Yu6Io2Ep4",
+    "ALLOWED_HOSTS": "portal.example",
+    "PORTAL_AUDIENCE": "https://portal.example",
+    "DATABASE_URL": "postgres://portal:secret@db.internal:5432/portal",
+    "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.internal:587",
+    "PORTAL_SIGNING_KEY_FILE": str(ROOT / "var" / "test-production-signing-key.pem"),
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def production_signing_key() -> None:
+    """A real Ed25519 key where PRODUCTION_ENV says, made with openssl as an operator would."""
+    path = ROOT / "var" / "test-production-signing-key.pem"
+    path.parent.mkdir(exist_ok=True)
+    if not path.exists():
+        subprocess.run(  # noqa: S603
+            ["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(path)],  # noqa: S607
+            check=True,
+        )
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT)}
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=base | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_settings_pass_check_deploy_with_no_warning() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+@pytest.mark.parametrize("missing", sorted(set(PRODUCTION_ENV) - {"PORTAL_MODE"}))
+def test_production_refuses_to_start_without_a_secret_and_names_it(missing: str) -> None:
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{missing} is not set" in result.stderr
+
+
+def test_production_rejects_a_plain_http_audience() -> None:
+    env = PRODUCTION_ENV | {"PORTAL_AUDIENCE": "http://portal.example"}
+    result = manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "portal.E001" in result.stderr
+
+
+def test_production_refuses_a_missing_signing_key_file() -> None:
+    env = PRODUCTION_ENV | {"PORTAL_SIGNING_KEY_FILE": "/nonexistent/signing-key.pem"}
+    result = manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "portal.E004" in result.stderr
+
+
+def test_production_rejects_sqlite() -> None:
+    env = PRODUCTION_ENV | {"DATABASE_URL": "sqlite:////tmp/portal.sqlite3"}
+    result = manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "portal.E003" in result.stderr
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    result = manage("check", env={"PORTAL_MODE": "staging"})
+    assert result.returncode != 0
+    assert "PORTAL_MODE must be 'development' or 'production'" in result.stderr
+
+
+def test_production_cookies_are_host_prefixed_secure_and_sessions_idle_out() -> None:
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE,"
+        " s.CSRF_COOKIE_SECURE, s.SESSION_SAVE_EVERY_REQUEST, s.SESSION_COOKIE_AGE, s.DEBUG,"
+        " s.PASSWORD_HASHERS[0].rsplit('.', 1)[1], s.SECURE_HSTS_SECONDS > 0)"
+    )
+    result = manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "__Host-portal_session",
+        "__Host-portal_csrf",
+        "True",
+        "True",
+        "True",
+        "1800",
+        "False",
+        "Argon2PasswordHasher",
+        "True",
+    ]
+
+
+def test_every_environment_variable_the_settings_read_is_documented() -> None:
+    import re
+
+    source = (ROOT / "portal" / "settings.py").read_text()
+    read = set(re.findall(r'(?:env\.\w+|required)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    documented = set(
+        re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    )
+    assert read, "the pattern found no variables"
+    assert read - documented == set()

@@ -1,0 +1,390 @@
+"""The API channel of intake (PROTOCOL §2-§5): every refusal code, tried as an attack.
+
+Each refusal is checked three ways: the problem document and its code, the entry in the
+intake-rejection log, and that nothing was stored (no request, no attachment, no
+"received" audit event).
+"""
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import rfc8785
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from django.test import override_settings
+
+from accounts.models import Agency, KeyStatus, Officer
+from portal.models import AuditEvent
+from requests_app.models import Attachment, IntakeRejection, LegalRequest
+from tests.factories import make_api_token, make_officer
+from tests.requests_app.signing import (
+    enrol_signing_key,
+    now_rfc3339,
+    pdf_bytes,
+    post_envelope,
+    submission,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def officer():
+    return make_officer()
+
+
+@pytest.fixture
+def signer(officer):
+    return enrol_signing_key(officer)
+
+
+@pytest.fixture
+def token(officer):
+    return make_api_token(officer=officer)[1]
+
+
+def assert_refused(response, code: str, status: int, *, body_hashed: bool = True):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == code
+    assert problem["status"] == status
+    rejection = IntakeRejection.objects.get()
+    assert rejection.code == code
+    assert rejection.channel == "api"
+    if body_hashed:
+        assert len(rejection.body_sha256) == 64
+    assert LegalRequest.objects.count() == 0
+    assert Attachment.objects.count() == 0
+    assert not AuditEvent.objects.filter(action="legal_request.received").exists()
+    return problem
+
+
+def test_a_signed_submission_is_accepted_with_a_receipt_the_portal_key_verifies(
+    client, signer, token
+):
+    sub = submission()
+    response = post_envelope(client, sub.sign(signer), sub.files, token)
+
+    assert response.status_code == 201, response.content
+    answer = response.json()
+    assert answer["reference"].startswith("LR-")
+    assert answer["status"] == "received"
+    request = LegalRequest.objects.get(reference=answer["reference"])
+    assert request.payload == sub.payload
+    assert request.key_id == signer.key_id
+    assert [t.value for t in request.targets.all()] == ["suspect_one"]
+    attachment = request.attachments.get()
+    assert attachment.sha256 == hashlib.sha256(sub.files[0][1]).hexdigest()
+    assert attachment.file.read() == sub.files[0][1]
+    assert request.due_at - request.received_at == timedelta(hours=240)
+    assert list(
+        AuditEvent.objects.filter(action="legal_request.received").values_list(
+            "target_id", flat=True
+        )
+    ) == [str(request.pk)]
+
+    receipt = answer["receipt"]
+    key_doc = client.get("/api/v1/portal-key").json()
+    assert receipt["key_id"] == key_doc["key_id"]
+    signed = rfc8785.dumps({k: receipt[k] for k in ("reference", "payload_sha256", "received_at")})
+    load_pem_public_key(key_doc["public_key_pem"].encode()).verify(
+        base64.b64decode(receipt["signature"]), signed
+    )
+    assert receipt["payload_sha256"] == hashlib.sha256(rfc8785.dumps(sub.payload)).hexdigest()
+
+
+def test_a_byte_identical_retry_gets_the_original_answer_and_no_second_request(
+    client, signer, token
+):
+    sub = submission()
+    envelope = json.dumps(sub.sign(signer)).encode()
+    first = post_envelope(client, envelope, sub.files, token)
+    second = post_envelope(client, envelope, sub.files, token)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert LegalRequest.objects.count() == 1
+    assert IntakeRejection.objects.count() == 0
+
+
+def test_any_key_order_or_whitespace_of_the_same_payload_verifies(client, signer, token):
+    sub = submission()
+    envelope = sub.sign(signer)
+    reordered = {
+        "signature": envelope["signature"],
+        "payload": dict(reversed(list(envelope["payload"].items()))),
+    }
+    response = post_envelope(client, json.dumps(reordered, indent=3).encode(), sub.files, token)
+    assert response.status_code == 201, response.content
+
+
+def test_not_json_is_malformed(client, signer, token):
+    problem = assert_refused(post_envelope(client, b"{not json", (), token), "malformed", 400)
+    assert problem["errors"][0]["field"] == "(envelope)"
+
+
+def test_an_unknown_field_is_malformed_not_ignored(client, signer, token):
+    sub = submission()
+    sub.payload["request"]["priority"] = "urgent"
+    problem = assert_refused(
+        post_envelope(client, sub.sign(signer), sub.files, token), "malformed", 400
+    )
+    assert {
+        "field": "payload.request.priority",
+        "message": "This field is not part of the protocol.",
+    } in problem["errors"]
+
+
+def test_each_schema_error_is_listed_by_field(client, signer, token):
+    sub = submission(kind="coffee", targets=[{"type": "username"}])
+    problem = assert_refused(
+        post_envelope(client, sub.sign(signer), sub.files, token), "malformed", 400
+    )
+    fields = {e["field"] for e in problem["errors"]}
+    assert {"payload.request.kind", "payload.request.targets.0.value"} <= fields
+
+
+def test_a_duplicate_json_key_is_malformed(client, signer, token):
+    raw = b'{"payload": {}, "payload": {}, "signature": {}}'
+    assert_refused(post_envelope(client, raw, (), token), "malformed", 400)
+
+
+def test_no_token_is_unauthenticated(client, signer):
+    sub = submission()
+    response = post_envelope(client, sub.sign(signer), sub.files, None)
+    assert_refused(response, "unauthenticated", 401, body_hashed=False)
+
+
+def test_a_forged_token_is_unauthenticated(client, signer):
+    sub = submission()
+    response = post_envelope(client, sub.sign(signer), sub.files, "ptk_" + "A" * 43)
+    assert_refused(response, "unauthenticated", 401, body_hashed=False)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_key_id_nobody_enrolled_is_an_unknown_key(client, signer, token):
+    sub = submission()
+    response = post_envelope(
+        client, sub.sign(signer, key_id="ed25519:" + "0" * 64), sub.files, token
+    )
+    assert_refused(response, "unknown_key", 401)
+
+
+def test_another_officers_key_is_an_unknown_key_even_with_a_valid_signature(client, officer, token):
+    colleague = make_officer(agency=officer.agency)
+    colleague_signer = enrol_signing_key(colleague)
+    sub = submission()
+    assert_refused(
+        post_envelope(client, sub.sign(colleague_signer), sub.files, token), "unknown_key", 401
+    )
+
+
+@pytest.mark.parametrize("status", [KeyStatus.PENDING, KeyStatus.REVOKED, KeyStatus.REJECTED])
+def test_a_key_that_is_not_active_is_refused(client, officer, token, status):
+    inactive = enrol_signing_key(officer, status=status)
+    sub = submission()
+    assert_refused(
+        post_envelope(client, sub.sign(inactive), sub.files, token), "key_not_active", 403
+    )
+
+
+def test_a_signature_over_other_bytes_is_bad(client, signer, token):
+    sub = submission()
+    envelope = sub.sign(signer)
+    envelope["payload"]["request"]["case_reference"] = "PF-2026-0413"
+    assert_refused(post_envelope(client, envelope, sub.files, token), "bad_signature", 401)
+
+
+def test_a_signature_that_is_not_base64_is_bad(client, signer, token):
+    sub = submission()
+    envelope = sub.sign(signer)
+    envelope["signature"]["value"] = "not base64 !!"
+    assert_refused(post_envelope(client, envelope, sub.files, token), "bad_signature", 401)
+
+
+def test_a_suspended_officers_token_is_refused(client, officer, signer, token):
+    Officer.objects.filter(pk=officer.pk).update(status=Officer.Status.SUSPENDED)
+    sub = submission()
+    response = post_envelope(client, sub.sign(signer), sub.files, token)
+    assert response.status_code in (401, 403)
+    assert response.json()["code"] in ("officer_not_active", "unauthenticated")
+    assert LegalRequest.objects.count() == 0
+    assert IntakeRejection.objects.get().code == response.json()["code"]
+
+
+def test_an_officer_of_a_suspended_agency_is_refused(client, officer, signer, token):
+    Agency.objects.filter(pk=officer.agency_id).update(status=Agency.Status.SUSPENDED)
+    sub = submission()
+    response = post_envelope(client, sub.sign(signer), sub.files, token)
+    assert response.status_code in (401, 403)
+    assert response.json()["code"] in ("agency_not_verified", "unauthenticated")
+    assert LegalRequest.objects.count() == 0
+
+
+def test_a_payload_for_another_portal_is_the_wrong_audience(client, signer, token):
+    sub = submission()
+    sub.payload["portal"] = "https://phishing.example"
+    assert_refused(post_envelope(client, sub.sign(signer), sub.files, token), "wrong_audience", 400)
+
+
+@pytest.mark.parametrize("minutes", [-6, 6])
+def test_a_payload_signed_more_than_five_minutes_away_is_stale(client, signer, token, minutes):
+    sub = submission()
+    sub.payload["signed_at"] = now_rfc3339(datetime.now(UTC) + timedelta(minutes=minutes))
+    assert_refused(post_envelope(client, sub.sign(signer), sub.files, token), "stale", 400)
+
+
+def test_a_nonce_seen_before_with_another_envelope_is_a_replay(client, signer, token):
+    first = submission()
+    assert post_envelope(client, first.sign(signer), first.files, token).status_code == 201
+    again = submission()
+    again.payload["nonce"] = first.payload["nonce"]
+    response = post_envelope(client, again.sign(signer), again.files, token)
+    assert response.status_code == 409
+    assert response.json()["code"] == "replay"
+    assert LegalRequest.objects.count() == 1
+    assert IntakeRejection.objects.get().code == "replay"
+
+
+def test_an_attachment_whose_bytes_differ_from_the_declared_hash_is_refused(client, signer, token):
+    sub = submission()
+    envelope = sub.sign(signer)
+    tampered = [("order.pdf", pdf_bytes("another order"), "application/pdf")]
+    assert_refused(post_envelope(client, envelope, tampered, token), "attachment_mismatch", 422)
+
+
+def test_a_declared_attachment_that_was_not_uploaded_is_refused(client, signer, token):
+    sub = submission()
+    assert_refused(post_envelope(client, sub.sign(signer), [], token), "attachment_mismatch", 422)
+
+
+def test_an_undeclared_extra_upload_is_refused(client, signer, token):
+    sub = submission()
+    extra = [*sub.files, ("extra.pdf", pdf_bytes("extra"), "application/pdf")]
+    assert_refused(
+        post_envelope(client, sub.sign(signer), extra, token), "attachment_mismatch", 422
+    )
+
+
+def test_a_file_declared_as_pdf_that_is_not_a_pdf_is_refused(client, signer, token):
+    fake = b"%PDF-1.7 this is a script, not a document"
+    sub = submission(files=[("order.pdf", fake, "application/pdf")])
+    assert_refused(
+        post_envelope(client, sub.sign(signer), sub.files, token), "attachment_mismatch", 422
+    )
+
+
+def test_a_kind_the_country_may_not_use_is_a_policy_violation(client, token, officer, signer):
+    assert officer.agency.country.code == "DE"
+    us_officer = make_officer(agency=None)
+    Agency.objects.filter(pk=us_officer.agency_id).update(country="US")
+    us_signer = enrol_signing_key(us_officer)
+    us_token = make_api_token(officer=us_officer)[1]
+    sub = submission(kind="eu_epoc")
+    problem = assert_refused(
+        post_envelope(client, sub.sign(us_signer), sub.files, us_token), "policy_violation", 422
+    )
+    assert problem["rule"] == "kind_not_allowed"
+
+
+def test_a_category_not_disclosable_for_the_kind_is_a_policy_violation(client, signer, token):
+    sub = submission(data_categories=["login_history"])
+    problem = assert_refused(
+        post_envelope(client, sub.sign(signer), sub.files, token), "policy_violation", 422
+    )
+    assert problem["rule"] == "category_not_disclosable"
+
+
+def test_a_kind_that_needs_a_legal_document_without_one_is_a_policy_violation(
+    client, signer, token
+):
+    sub = submission(files=[])
+    problem = assert_refused(
+        post_envelope(client, sub.sign(signer), [], token), "policy_violation", 422
+    )
+    assert problem["rule"] == "document_required"
+
+
+def test_an_unbounded_period_is_a_policy_violation(client, signer, token):
+    sub = submission(period={"from": "2016-01-01", "to": "2026-01-01"})
+    problem = assert_refused(
+        post_envelope(client, sub.sign(signer), sub.files, token), "policy_violation", 422
+    )
+    assert problem["rule"] == "period_too_long"
+
+
+def test_an_emergency_needs_no_document_and_is_due_in_eight_hours(client, signer, token):
+    sub = submission(
+        files=[],
+        kind="emergency",
+        emergency={"justification": "Credible threat to a child's life"},
+        data_categories=["ip_addresses"],
+    )
+    response = post_envelope(client, sub.sign(signer), [], token)
+    assert response.status_code == 201, response.content
+    request = LegalRequest.objects.get()
+    assert request.emergency
+    assert request.due_at - request.received_at == timedelta(hours=8)
+
+
+@override_settings(INTAKE_MAX_ENVELOPE_BYTES=2048)
+def test_an_envelope_over_the_size_limit_is_too_large(client, signer, token):
+    sub = submission(legal_basis="x" * 3000)
+    assert_refused(
+        post_envelope(client, sub.sign(signer), sub.files, token),
+        "too_large",
+        413,
+        body_hashed=False,
+    )
+
+
+def test_submitting_too_fast_is_rate_limited_with_retry_after(client, signer, token, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.INTAKE_RATE_LIMITS = {**settings.INTAKE_RATE_LIMITS, "submission_token": "1/min"}
+    try:
+        first = submission()
+        assert post_envelope(client, first.sign(signer), first.files, token).status_code == 201
+        second = submission()
+        response = post_envelope(client, second.sign(signer), second.files, token)
+        assert response.status_code == 429
+        assert response.json()["code"] == "rate_limited"
+        assert int(response["Retry-After"]) > 0
+        assert LegalRequest.objects.count() == 1
+        assert IntakeRejection.objects.get().code == "rate_limited"
+    finally:
+        cache.clear()
+
+
+def test_an_officer_reads_their_agencys_submissions_and_never_another_agencys(
+    client, officer, signer, token
+):
+    sub = submission()
+    reference = post_envelope(client, sub.sign(signer), sub.files, token).json()["reference"]
+    colleague = make_officer(agency=officer.agency)
+    stranger = make_officer()
+    colleague_token = make_api_token(officer=colleague)[1]
+    stranger_token = make_api_token(officer=stranger)[1]
+
+    own = client.get("/api/v1/submissions", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert [r["reference"] for r in own.json()] == [reference]
+    # a colleague sees it only once it is shared with them (requests_app/sharing.py)
+    listing = client.get("/api/v1/submissions", HTTP_AUTHORIZATION=f"Bearer {colleague_token}")
+    assert listing.json() == []
+    response = client.get(
+        f"/api/v1/submissions/{reference}", HTTP_AUTHORIZATION=f"Bearer {colleague_token}"
+    )
+    assert response.status_code == 404
+
+    assert (
+        client.get("/api/v1/submissions", HTTP_AUTHORIZATION=f"Bearer {stranger_token}").json()
+        == []
+    )
+    response = client.get(
+        f"/api/v1/submissions/{reference}", HTTP_AUTHORIZATION=f"Bearer {stranger_token}"
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"

@@ -1,0 +1,277 @@
+"""The officer's API (PROTOCOL §4): the clarification thread and withdrawal.
+
+Every refusal is a problem document with a stable code; a stranger (another agency, or a
+colleague the request was not shared with) meets 404 and leaves nothing behind.
+"""
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from accounts.models import Officer
+from portal.models import AuditEvent
+from requests_app.models import LegalRequest, Message
+from requests_app.review.services import clarification_ask, request_claim
+from requests_app.sharing import request_share
+from tests.factories import make_agency, make_api_token, make_officer
+from tests.requests_app.test_officer_side import (
+    URLCONF,
+    actions_since,
+    audit_mark,
+    rate_limits_cleared,  # noqa: F401 - an autouse fixture, imported to apply here too
+    reviewer,
+    snapshot,
+    submitted,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF)]
+
+
+def bearer(officer: Officer) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {make_api_token(officer=officer)[1]}"}
+
+
+def messages_url(reference: str) -> str:
+    return f"/api/v1/submissions/{reference}/messages"
+
+
+def withdraw_url(reference: str) -> str:
+    return f"/api/v1/submissions/{reference}/withdraw"
+
+
+def assert_problem(response, code: str, status: int) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == code
+    assert problem["status"] == status
+    return problem
+
+
+@pytest.fixture
+def officer() -> Officer:
+    return make_officer()
+
+
+@pytest.fixture
+def legal_request(officer) -> LegalRequest:
+    return submitted(officer)
+
+
+@pytest.fixture
+def api() -> Client:
+    return Client()
+
+
+def test_the_thread_is_read_with_the_platform_answering_as_a_team(api, officer, legal_request):
+    handler = reviewer()
+    request_claim(request=legal_request, reviewer=handler)
+    clarification_ask(request=legal_request, reviewer=handler, body="Which period?")
+
+    response = api.get(messages_url(legal_request.reference), **bearer(officer))
+
+    assert response.status_code == 200
+    [message] = response.json()
+    assert message["side"] == "platform"
+    assert message["author"] == "Platform legal team"
+    assert message["body"] == "Which period?"
+    assert handler.email not in response.content.decode()
+
+
+def test_an_answer_to_a_question_restarts_the_clock_and_tells_the_reviewer(
+    api, officer, legal_request, django_capture_on_commit_callbacks
+):
+    handler = reviewer()
+    request_claim(request=legal_request, reviewer=handler)
+    clarification_ask(request=legal_request, reviewer=handler, body="Which period?")
+    mark = audit_mark()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            messages_url(legal_request.reference),
+            {"body": "  January to March.  "},
+            content_type="application/json",
+            **bearer(officer),
+        )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["body"] == "January to March."
+    assert response.json()["author"] == officer.user.full_name
+    legal_request.refresh_from_db()
+    assert legal_request.status == LegalRequest.Status.IN_REVIEW
+    assert actions_since(mark, legal_request) == ["legal_request.authority_replies"]
+    assert [m.to for m in mail.outbox] == [[handler.email]]
+    assert "January" not in mail.outbox[0].body
+
+
+def test_an_officer_of_another_agency_meets_404_on_every_endpoint_and_nothing_changes(
+    api, legal_request
+):
+    stranger = make_officer(agency=make_agency(country="FR"))
+    headers = bearer(stranger)
+    before = snapshot(legal_request)
+
+    for response in (
+        api.get(messages_url(legal_request.reference), **headers),
+        api.post(
+            messages_url(legal_request.reference),
+            {"body": "Let me in"},
+            content_type="application/json",
+            **headers,
+        ),
+        api.post(withdraw_url(legal_request.reference), content_type="application/json", **headers),
+    ):
+        assert_problem(response, "not_found", 404)
+    assert snapshot(legal_request) == before
+    assert mail.outbox == []
+
+
+def test_a_colleague_without_a_share_meets_404_and_nothing_changes(api, officer, legal_request):
+    colleague = make_officer(agency=officer.agency)
+    headers = bearer(colleague)
+    before = snapshot(legal_request)
+
+    assert_problem(
+        api.get(f"/api/v1/submissions/{legal_request.reference}", **headers), "not_found", 404
+    )
+    assert api.get("/api/v1/submissions", **headers).json() == []
+    assert_problem(api.get(messages_url(legal_request.reference), **headers), "not_found", 404)
+    assert_problem(
+        api.post(
+            messages_url(legal_request.reference),
+            {"body": "Hello"},
+            content_type="application/json",
+            **headers,
+        ),
+        "not_found",
+        404,
+    )
+    assert_problem(
+        api.post(withdraw_url(legal_request.reference), content_type="application/json", **headers),
+        "not_found",
+        404,
+    )
+    assert snapshot(legal_request) == before
+
+
+def test_a_delegate_reads_and_replies_but_may_not_withdraw(api, officer, legal_request):
+    colleague = make_officer(agency=officer.agency)
+    request_share(request=legal_request, officer=officer, colleague=colleague)
+    headers = bearer(colleague)
+
+    assert api.get(f"/api/v1/submissions/{legal_request.reference}", **headers).status_code == 200
+    assert [r["reference"] for r in api.get("/api/v1/submissions", **headers).json()] == [
+        legal_request.reference
+    ]
+    reply = api.post(
+        messages_url(legal_request.reference),
+        {"body": "I handle this case now."},
+        content_type="application/json",
+        **headers,
+    )
+    assert reply.status_code == 201
+    before = snapshot(legal_request)
+
+    problem = assert_problem(
+        api.post(withdraw_url(legal_request.reference), content_type="application/json", **headers),
+        "forbidden",
+        403,
+    )
+    assert "submitted" in problem["detail"]
+    assert snapshot(legal_request) == before
+
+
+def test_withdrawing_twice_answers_409_the_second_time_and_changes_nothing(
+    api, officer, legal_request
+):
+    headers = bearer(officer)
+    mark = audit_mark()
+
+    first = api.post(
+        withdraw_url(legal_request.reference),
+        {"reason": "Suspect arrested."},
+        content_type="application/json",
+        **headers,
+    )
+    assert first.status_code == 200, first.content
+    assert first.json() == {"reference": legal_request.reference, "status": "withdrawn"}
+    before = snapshot(legal_request)
+
+    second = api.post(
+        withdraw_url(legal_request.reference), content_type="application/json", **headers
+    )
+
+    problem = assert_problem(second, "invalid_state", 409)
+    assert problem["request_status"] == "withdrawn"
+    assert snapshot(legal_request) == before
+    assert actions_since(mark, legal_request) == ["legal_request.withdraw"]
+    assert AuditEvent.objects.get(action="legal_request.withdraw").data["reason"] == (
+        "Suspect arrested."
+    )
+
+
+def test_the_conflict_names_the_requests_state(api, officer, legal_request):
+    LegalRequest.objects.filter(pk=legal_request.pk).update(status=LegalRequest.Status.REJECTED)
+    response = api.post(
+        withdraw_url(legal_request.reference), content_type="application/json", **bearer(officer)
+    )
+    problem = assert_problem(response, "invalid_state", 409)
+    # RFC 9457's "status" stays the HTTP status; the request's state has its own member.
+    assert problem["status"] == 409
+    assert problem["request_status"] == "rejected"
+    assert "rejected" in problem["detail"]
+
+
+def test_replying_to_a_closed_request_answers_409_and_stores_nothing(api, officer, legal_request):
+    LegalRequest.objects.filter(pk=legal_request.pk).update(status=LegalRequest.Status.CLOSED)
+    before = snapshot(legal_request)
+
+    response = api.post(
+        messages_url(legal_request.reference),
+        {"body": "One more thing"},
+        content_type="application/json",
+        **bearer(officer),
+    )
+
+    assert_problem(response, "invalid_state", 409)
+    assert snapshot(legal_request) == before
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("body", [{}, {"body": ""}, {"body": "   "}, {"body": "x" * 10_001}])
+def test_an_empty_or_oversized_message_is_malformed(api, officer, legal_request, body):
+    response = api.post(
+        messages_url(legal_request.reference),
+        body,
+        content_type="application/json",
+        **bearer(officer),
+    )
+    problem = assert_problem(response, "malformed", 400)
+    assert problem["errors"][0]["field"] == "body"
+    assert not Message.objects.exists()
+
+
+def test_without_a_token_the_endpoints_answer_401(api, legal_request):
+    assert_problem(api.get(messages_url(legal_request.reference)), "unauthenticated", 401)
+    assert_problem(
+        api.post(withdraw_url(legal_request.reference), content_type="application/json"),
+        "unauthenticated",
+        401,
+    )
+
+
+def test_a_suspended_officer_is_refused_with_their_standing(api, officer, legal_request):
+    headers = bearer(officer)
+    Officer.objects.filter(pk=officer.pk).update(status=Officer.Status.SUSPENDED)
+    response = api.get(messages_url(legal_request.reference), **headers)
+    assert response.status_code in (401, 403)
+    legal_request.refresh_from_db()
+    assert legal_request.status == LegalRequest.Status.RECEIVED
+
+
+def test_the_openapi_schema_describes_the_thread_and_withdrawal(api):
+    schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/json").json()
+    messages = schema["paths"]["/api/v1/submissions/{reference}/messages"]
+    assert set(messages) >= {"get", "post"}
+    assert "post" in schema["paths"]["/api/v1/submissions/{reference}/withdraw"]
+    assert "409" in messages["post"]["responses"]

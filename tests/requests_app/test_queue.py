@@ -1,0 +1,475 @@
+"""The review queue: order, filters, deadline badges, counts, pages, claim, and who gets in.
+
+Behaviour is tested through the page as a logged-in reviewer; paging and the order of
+every sort are tested on the selector directly, with small pages.
+"""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import include, path, reverse
+from django.utils import timezone
+
+from accounts.models import Role
+from portal.urls import handler400, handler403, handler404, handler500  # noqa: F401
+from requests_app.models import LegalRequest, ReviewState
+from requests_app.review import selectors
+from requests_app.review.selectors import QUEUE_ORDERS, QueueFilters, request_queue
+from tests.factories import PASSWORD, log_in, make_agency, make_officer, make_user
+from tests.requests_app.factories import make_legal_request, make_reviewer
+
+# The review pages under /review/, as portal.urls will include them (harmless once it does).
+urlpatterns = [
+    path("review/", include("requests_app.review.urls")),
+    path("review/", include("requests_app.review.urls_actions")),
+    path("", include("portal.urls")),
+]
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+
+S = LegalRequest.Status
+QUEUE = "/review/"
+
+
+@pytest.fixture
+def reviewer():
+    return make_reviewer(full_name="Rita Reviewer", email="rita@platform.example")
+
+
+@pytest.fixture
+def reviewer_client(client, reviewer) -> Client:
+    log_in(client, reviewer)
+    return client
+
+
+def references(response) -> list[str]:
+    """The request references of the queue's rows, in page order."""
+    page = response.content.decode()
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return re.findall(r'<a href="/review/([^/"]+)/">', body)
+
+
+def row_of(response, reference: str) -> str:
+    page = response.content.decode()
+    start = page.index(f'<a href="/review/{reference}/">')
+    return page[page.rindex("<tr", 0, start) : page.index("</tr>", start)]
+
+
+# --- Order ---------------------------------------------------------------------------------
+
+
+def test_the_queue_shows_emergencies_first_then_overdue_then_by_due_date(reviewer_client):
+    now = timezone.now()
+    later = make_legal_request(due_at=now + timedelta(days=9))
+    overdue = make_legal_request(due_at=now - timedelta(hours=3))
+    soon = make_legal_request(due_at=now + timedelta(hours=5))
+    emergency_later = make_legal_request(kind="emergency", due_at=now + timedelta(days=2))
+    emergency_sooner = make_legal_request(kind="emergency", due_at=now + timedelta(hours=1))
+
+    response = reviewer_client.get(QUEUE)
+
+    assert response.status_code == 200
+    assert references(response) == [
+        emergency_sooner.reference,
+        emergency_later.reference,
+        overdue.reference,
+        soon.reference,
+        later.reference,
+    ]
+
+
+def test_the_queue_shows_open_work_by_default_and_any_state_when_asked(reviewer_client):
+    open_ones = {
+        status: make_legal_request(status=status)
+        for status in (S.RECEIVED, S.IN_REVIEW, S.AWAITING_CLARIFICATION, S.APPROVED)
+    }
+    closed = make_legal_request(status=S.CLOSED)
+    withdrawn = make_legal_request(status=S.WITHDRAWN)
+
+    default = set(references(reviewer_client.get(QUEUE)))
+    only_closed = references(reviewer_client.get(QUEUE, {"status": "closed"}))
+    every = set(references(reviewer_client.get(QUEUE, {"status": "all"})))
+
+    assert default == {r.reference for r in open_ones.values()}
+    assert only_closed == [closed.reference]
+    assert every == default | {closed.reference, withdrawn.reference}
+
+
+# --- Filters -------------------------------------------------------------------------------
+
+
+def test_each_filter_keeps_only_the_matching_requests(reviewer_client, reviewer):
+    now = timezone.now()
+    colleague = make_reviewer(full_name="Carl Colleague")
+    french_agency = make_agency(country="FR", name="Police nationale")
+    german = make_legal_request(kind="preservation", assignee=reviewer)
+    french = make_legal_request(agency=french_agency, kind="court_order", assignee=colleague)
+    overdue = make_legal_request(due_at=now - timedelta(hours=1))
+    paused_overdue = make_legal_request(
+        status=S.AWAITING_CLARIFICATION,
+        due_at=now - timedelta(hours=1),
+        paused_since=now - timedelta(days=1),
+    )
+    answered_overdue = make_legal_request(status=S.APPROVED, due_at=now - timedelta(hours=2))
+    unassigned = {overdue.reference, paused_overdue.reference, answered_overdue.reference}
+
+    def shown(**params) -> set[str]:
+        return set(references(reviewer_client.get(QUEUE, params)))
+
+    assert shown(kind="preservation") == {german.reference}
+    assert shown(country="FR") == {french.reference}
+    assert shown(agency=french_agency.pk) == {french.reference}
+    assert shown(assignee="mine") == {german.reference}
+    assert shown(assignee=colleague.pk) == {french.reference}
+    assert shown(assignee="unassigned") == unassigned
+    # A paused clock is not running out, and an answered request has no clock.
+    assert shown(due="overdue") == {overdue.reference}
+    assert shown(due="48h") == {overdue.reference}
+    assert shown(status="awaiting_clarification") == {paused_overdue.reference}
+    assert shown(kind="court_order", country="FR", assignee=colleague.pk) == {french.reference}
+    assert shown(kind="court_order", country="DE") == set()
+
+
+def test_a_filter_value_that_is_not_a_choice_is_reported_and_not_applied(reviewer_client):
+    request = make_legal_request()
+
+    response = reviewer_client.get(QUEUE, {"kind": "everything", "agency": "999999"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'role="alert"' in page
+    assert "Kind: Select a valid choice." in page
+    assert references(response) == [request.reference]
+
+
+# --- Deadline badges -----------------------------------------------------------------------
+
+
+def test_deadline_badges_say_overdue_due_today_due_soon_and_paused_in_words(
+    reviewer_client, settings
+):
+    now = timezone.now()
+    # Far from midnight in the portal's time zone, so "today" and "48 h" are distinct.
+    settings.TIME_ZONE = "UTC"
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    overdue = make_legal_request(due_at=now - timedelta(hours=2))
+    today = make_legal_request(
+        due_at=min(now + timedelta(minutes=30), midnight + timedelta(hours=23, minutes=59))
+    )
+    soon = make_legal_request(due_at=midnight + timedelta(days=1, hours=12))
+    later = make_legal_request(due_at=now + timedelta(days=6))
+    paused = make_legal_request(
+        status=S.AWAITING_CLARIFICATION,
+        due_at=now + timedelta(days=3),
+        paused_since=now - timedelta(hours=4),
+    )
+    closed = make_legal_request(status=S.CLOSED, due_at=now - timedelta(days=30))
+
+    response = reviewer_client.get(QUEUE, {"status": "all"})
+
+    assert "Overdue" in row_of(response, overdue.reference)
+    assert "overdue by 2 hours" in row_of(response, overdue.reference)
+    if today.due_at > now:
+        assert "Due today" in row_of(response, today.reference)
+    assert "Due within 48 hours" in row_of(response, soon.reference)
+    assert "Paused: awaiting clarification" in row_of(response, paused.reference)
+    # Frozen while paused: the deadline moves on with the pause.
+    assert "3 days 4 hours left" in row_of(response, paused.reference)
+    for quiet in (later, closed):
+        row = row_of(response, quiet.reference)
+        assert 'class="clock clock-' not in row
+    # Not by colour alone: each badge is a word, with a symbol hidden from screen readers.
+    assert '<span class="clock clock-overdue"><span aria-hidden="true">⚠ </span>Overdue' in (
+        row_of(response, overdue.reference)
+    )
+
+
+# --- Counts --------------------------------------------------------------------------------
+
+
+def test_the_counts_per_state_come_from_one_query_and_the_archive_stops_at_the_cap(
+    reviewer, monkeypatch
+):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    now = timezone.now()
+    for status, number in [
+        (S.RECEIVED, 3),
+        (S.IN_REVIEW, 1),
+        (S.AWAITING_CLARIFICATION, 1),
+        (S.CLOSED, 4),
+        (S.REJECTED, 2),
+    ]:
+        for _ in range(number):
+            make_legal_request(status=status, audited=False)
+    make_legal_request(due_at=now - timedelta(hours=1), audited=False)
+    make_legal_request(
+        status=S.AWAITING_CLARIFICATION, due_at=now - timedelta(hours=1), audited=False
+    )
+    # Answered: an approved request's clock has stopped, so it is not overdue either.
+    make_legal_request(status=S.APPROVED, due_at=now - timedelta(hours=1), audited=False)
+
+    with CaptureQueriesContext(connection) as queries:
+        counts, overdue = selectors._state_counts(now)
+
+    assert len(queries) == 1
+    by_state = {c.status: (c.count, c.capped) for c in counts}
+    assert by_state == {
+        S.RECEIVED: (4, False),
+        S.IN_REVIEW: (1, False),
+        S.AWAITING_CLARIFICATION: (2, False),
+        S.APPROVED: (1, False),
+        S.REJECTED: (2, False),
+        S.DISCLOSED: (0, False),
+        S.CLOSED: (2, True),
+        S.WITHDRAWN: (0, False),
+    }
+    assert overdue == 1
+
+
+def test_the_page_shows_the_counts_as_links_to_each_state(reviewer_client):
+    make_legal_request(status=S.IN_REVIEW)
+    make_legal_request(status=S.IN_REVIEW)
+
+    page = reviewer_client.get(QUEUE, {"kind": "subscriber_data"}).content.decode()
+
+    assert re.search(r'status=in_review[^"]*">In review <span class="count">2</span>', page)
+    # The link keeps the other filters.
+    assert re.search(r'href="\?kind=subscriber_data&amp;status=in_review"', page)
+
+
+# --- Pages ---------------------------------------------------------------------------------
+
+
+def all_pages(user, filters: QueueFilters, page_size: int) -> list[list[str]]:
+    pages, cursor = [], ""
+    while True:
+        page = request_queue(user=user, filters=filters, cursor=cursor, page_size=page_size)
+        pages.append([row.request.reference for row in page.rows])
+        cursor = page.next_cursor
+        if not cursor:
+            return pages
+
+
+def python_order(order: str, requests: list[LegalRequest]) -> list[str]:
+    if order == "received":
+        key = sorted(requests, key=lambda r: (r.received_at, r.pk), reverse=True)
+    else:
+        group = {"urgency": lambda r: (), "status": lambda r: (r.status,)}.get(
+            order,
+            lambda r: (r.country.code,) if order == "country" else (r.kind,),
+        )
+        key = sorted(requests, key=lambda r: (*group(r), not r.emergency, r.due_at, r.pk))
+    return [r.reference for r in key]
+
+
+@pytest.mark.parametrize("order", list(QUEUE_ORDERS))
+def test_pages_follow_the_sort_key_with_no_request_missed_or_repeated(reviewer, order):
+    now = timezone.now()
+    agencies = [make_agency(country=c) for c in ("DE", "FR", "AT")]
+    officers = [make_officer(agency=a) for a in agencies]
+    due = now + timedelta(days=2)  # several requests share a due date: the id breaks ties
+    made = []
+    for i in range(17):
+        made.append(
+            make_legal_request(
+                officer=officers[i % 3],
+                kind=("emergency", "preservation", "court_order")[i % 3 if i % 4 else 0],
+                status=(S.RECEIVED, S.IN_REVIEW, S.APPROVED)[i % 3],
+                due_at=due if i % 5 == 0 else now + timedelta(hours=i * 7 - 20),
+                received_at=now - timedelta(hours=i % 6),
+                audited=False,
+            )
+        )
+    made = list(LegalRequest.objects.filter(pk__in=[r.pk for r in made]))
+
+    pages = all_pages(reviewer, QueueFilters(order=order), page_size=4)
+
+    assert [len(p) for p in pages] == [4, 4, 4, 4, 1]
+    assert [ref for page in pages for ref in page] == python_order(order, made)
+
+
+def test_a_later_page_is_reached_by_its_next_link_and_shows_the_way_back(reviewer_client):
+    now = timezone.now()
+    made = [make_legal_request(due_at=now + timedelta(hours=i), audited=False) for i in range(53)]
+
+    first = reviewer_client.get(QUEUE)
+    next_link = r'<a href="(\?[^"]*after=[^"]+)" rel="next">Next page</a>'
+    link = re.search(next_link, first.content.decode())
+    second = reviewer_client.get(QUEUE + link.group(1).replace("&amp;", "&"))
+
+    assert references(first) == [r.reference for r in made[:50]]
+    assert references(second) == [r.reference for r in made[50:]]
+    assert "Back to the first page" in second.content.decode()
+    assert 'rel="next"' not in second.content.decode()
+
+
+@pytest.mark.parametrize(
+    "cursor", ["garbage", "W10", "WyJ1cmdlbmN5IiwxLDIsM10", "eyJhIjoxfQ", "x" * 500]
+)
+def test_a_cursor_that_is_not_one_of_ours_shows_the_first_page(reviewer_client, cursor):
+    made = make_legal_request()
+
+    response = reviewer_client.get(QUEUE, {"after": cursor})
+
+    assert response.status_code == 200
+    assert references(response) == [made.reference]
+
+
+def test_a_page_takes_a_fixed_number_of_queries_however_many_requests_there_are(
+    reviewer_client, reviewer, django_assert_max_num_queries
+):
+    colleague = make_reviewer()
+
+    def fill(number: int) -> None:
+        for i in range(number):
+            make_legal_request(
+                kind="emergency" if i % 7 == 0 else "subscriber_data",
+                assignee=(reviewer, colleague, None)[i % 3],
+                status=(S.RECEIVED, S.IN_REVIEW, S.AWAITING_CLARIFICATION)[i % 3],
+                paused_since=timezone.now() if i % 3 == 2 else None,
+                audited=False,
+            )
+
+    fill(5)
+    with CaptureQueriesContext(connection) as few:
+        reviewer_client.get(QUEUE, {"sort": "status"})
+    fill(70)
+    with django_assert_max_num_queries(len(few)):
+        response = reviewer_client.get(QUEUE, {"sort": "status"})
+    cursor = re.search(r'after=([^"&]+)" rel="next"', response.content.decode()).group(1)
+    with django_assert_max_num_queries(12):
+        reviewer_client.get(QUEUE, {"sort": "status", "after": cursor, "assignee": "mine"})
+    with django_assert_max_num_queries(12):
+        reviewer_client.get(QUEUE, {"assignee": "unassigned", "due": "7d"})
+
+
+# --- Claim ---------------------------------------------------------------------------------
+
+
+def test_each_open_row_has_a_claim_button_that_takes_the_request(reviewer_client, reviewer):
+    colleague = make_reviewer()
+    new = make_legal_request()
+    theirs = make_legal_request(status=S.IN_REVIEW, assignee=colleague)
+    mine = make_legal_request(status=S.IN_REVIEW, assignee=reviewer)
+    approved = make_legal_request(status=S.APPROVED, assignee=colleague)
+
+    response = reviewer_client.get(QUEUE)
+    claim_url = reverse("review-claim", args=[new.reference])
+
+    assert f'action="{claim_url}"' in row_of(response, new.reference)
+    assert "Take over" in row_of(response, theirs.reference)
+    assert "<button" not in row_of(response, mine.reference)
+    assert "<button" not in row_of(response, approved.reference)
+    assert "You" in row_of(response, mine.reference)
+
+    claimed = reviewer_client.post(claim_url)
+
+    assert claimed.status_code == 302
+    new.refresh_from_db()
+    assert new.status == S.IN_REVIEW
+    assert ReviewState.objects.get(request=new).assignee == reviewer
+    assert references(reviewer_client.get(QUEUE, {"assignee": "mine"})) == sorted(
+        [new.reference, mine.reference],
+        key=lambda ref: LegalRequest.objects.get(reference=ref).due_at,
+    )
+
+
+# --- Who gets in ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "who", ["anonymous", "officer", "vetting admin", "password-only reviewer", "inactive"]
+)
+def test_the_queue_refuses_everyone_but_a_verified_reviewer_and_shows_nothing(client, who):
+    officer = make_officer()
+    secret = make_legal_request(officer=officer, case_reference="SECRET-CASE-4711")
+    if who == "officer":
+        log_in(client, officer.user)
+    elif who == "vetting admin":
+        log_in(client, make_user(role=Role.VETTING_ADMIN))
+    elif who == "password-only reviewer":
+        client.post("/login/", {"username": make_reviewer().email, "password": PASSWORD})
+        assert "_auth_user_id" in client.session
+    elif who == "inactive":
+        reviewer = make_reviewer()
+        log_in(client, reviewer)
+        reviewer.is_active = False
+        reviewer.save()
+
+    response = client.get(QUEUE, {"status": "all"})
+
+    if who in ("officer", "vetting admin"):
+        assert response.status_code == 403
+    elif who == "password-only reviewer":
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/verify/")
+    else:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
+    page = response.content.decode()
+    assert secret.reference not in page
+    assert "SECRET-CASE-4711" not in page
+    assert "Review queue" not in page
+
+
+def test_the_queue_selector_refuses_anyone_but_an_active_reviewer() -> None:
+    from django.http import Http404
+
+    make_legal_request()
+    for user in (make_officer().user, make_user(role=Role.VETTING_ADMIN)):
+        with pytest.raises(Http404):
+            request_queue(user=user, filters=QueueFilters())
+
+
+# --- Accessibility -------------------------------------------------------------------------
+
+
+def test_the_queue_table_has_a_caption_column_scopes_and_every_filter_a_label(reviewer_client):
+    make_legal_request()
+
+    page = reviewer_client.get(QUEUE).content.decode()
+
+    assert re.search(r"<caption>\s*Open work: most urgent first", page)
+    assert page.count('<th scope="col">') >= 6
+    assert '<th scope="row">' in page
+    for name in ("status", "kind", "country", "agency", "due", "assignee", "sort"):
+        assert f'<label for="id_{name}">' in page
+        assert f'id="id_{name}"' in page
+    assert '<nav aria-label="Requests by state"' in page
+    for name in ("status", "sort"):  # their hints are read with them
+        assert f'aria-describedby="id_{name}_helptext"' in page
+        assert f'id="id_{name}_helptext"' in page
+    assert '<span class="visually-hidden"> LR-' in page  # each claim button names its request
+
+
+def test_closed_states_are_shown_newest_first_unless_another_order_is_asked(reviewer_client):
+    now = timezone.now()
+    old = make_legal_request(status=S.CLOSED, received_at=now - timedelta(days=40))
+    new = make_legal_request(status=S.CLOSED, received_at=now - timedelta(days=2))
+    old_emergency = make_legal_request(
+        status=S.REJECTED, kind="emergency", received_at=now - timedelta(days=90)
+    )
+
+    newest = references(reviewer_client.get(QUEUE, {"status": "all"}))
+    urgent = references(reviewer_client.get(QUEUE, {"status": "all", "sort": "urgency"}))
+
+    assert newest == [new.reference, old.reference, old_emergency.reference]
+    assert urgent[0] == old_emergency.reference
+
+
+def test_the_filter_choices_are_escaped_and_keep_what_was_chosen(reviewer_client):
+    agency = make_agency(name='Polizei <script>alert("x")</script> & Co')
+    make_legal_request(agency=agency)
+
+    page = reviewer_client.get(QUEUE, {"agency": agency.pk, "kind": "preservation"}).content
+    page = page.decode()
+
+    assert "<script>alert" not in page
+    assert "Polizei &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co (DE)" in page
+    assert f'<option value="{agency.pk}" selected>' in page
+    assert '<option value="preservation" selected>' in page
+    assert '<select name="agency" id="id_agency">' in page
