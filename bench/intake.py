@@ -27,8 +27,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's folder comes first on the path, where a sibling benchmark
-# (bench/queue.py) would shadow the standard library: put the repository there instead.
+# Run as a script, this file's folder comes first on the path, where a sibling file could
+# shadow a module of the standard library: put the repository there instead.
 sys.path[:] = [str(ROOT)] + [
     entry for entry in sys.path if Path(entry or ".").resolve() not in (ROOT, ROOT / "bench")
 ]
@@ -424,9 +424,9 @@ TIMED = [
     ("requests_app.api", "officer_of", "officer look-up in the view"),
     ("requests_app.intake.pipeline", "envelope_parse", "1 parse, schema, RFC 8785"),
     ("requests_app.intake.pipeline", "api_sender", "2 channel and key"),
-    ("requests_app.intake.pipeline", "_earlier_request", "retry look-up"),
+    ("requests_app.intake.pipeline", "_nonce_holder", "nonce and retry look-up"),
     ("requests_app.intake.pipeline", "ed25519_signature_check", "3 signature"),
-    ("requests_app.intake.pipeline", "freshness_check", "4 audience, clock, nonce"),
+    ("requests_app.intake.pipeline", "freshness_check", "4 audience, clock"),
     ("requests_app.intake.pipeline", "attachments_check", "5 attachments (hash, PDF)"),
     ("requests_app.intake.pipeline", "policy_check", "6 policy"),
     ("requests_app.intake.pipeline", "_create", "the writes, receipt, audit, commit"),

@@ -102,8 +102,8 @@ class RepeatedBlock(io.RawIOBase):
 
 def child(kind: str, size: int) -> dict[str, Any]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    # Not bench/ itself on the path: other benchmarks there are named like standard
-    # modules (queue.py), which Django's imports would pick up instead.
+    # Not bench/ itself on the path: a file there named like a standard module would be
+    # picked up by Django's imports instead.
     here = Path(__file__).resolve().parent
     sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and Path(p).resolve() != here]
     import django

@@ -160,8 +160,17 @@ def sha256_hex(data: bytes) -> str:
 
 
 def b64decode_strict(text: str) -> bytes:
-    """Decode standard base64, refusing anything that is not exactly base64."""
-    return base64.b64decode(text, validate=True)
+    """Decode standard base64, refusing anything but the one canonical encoding.
+
+    ``b64decode(validate=True)`` still accepts set padding bits ("YWJk" and "YWJl" both
+    decode to b"ab" plus bits it drops) and missing padding is refused, so a second,
+    different text could carry the same signature. Re-encoding and comparing leaves a
+    single spelling for each value: what was signed and stored is what was sent.
+    """
+    value = base64.b64decode(text, validate=True)
+    if base64.b64encode(value).decode("ascii") != text:
+        raise ValueError("Not the canonical base64 encoding of its value.")
+    return value
 
 
 # --- The portal's own signing key (receipts, response signatures) ------------------------

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import request_officer
 from portal import crypto
 from portal.http import client_ip
 from portal.problems import Problem
@@ -19,7 +20,7 @@ from portal.problems import Problem
 from .intake.pipeline import rejection_record, submission_accept_api
 from .models import LegalRequest
 from .selectors import officer_of, request_get_for_officer, request_list_for_officer
-from .throttles import SubmissionAddressThrottle, SubmissionOfficerThrottle, SubmissionTokenThrottle
+from .throttles import SubmissionRateLimits
 
 PROBLEM = OpenApiResponse(description="application/problem+json with a stable `code`")
 
@@ -86,11 +87,7 @@ class SubmissionsView(APIView):
 
     parser_classes = [MultiPartParser]
     permission_classes = [AllowAny]  # intake's channel step decides, and logs refusals
-    throttle_classes = [
-        SubmissionTokenThrottle,
-        SubmissionOfficerThrottle,
-        SubmissionAddressThrottle,
-    ]
+    throttle_classes = [SubmissionRateLimits]  # per token, per officer, per address
 
     @extend_schema(
         operation_id="submissions_create",
@@ -119,7 +116,8 @@ class SubmissionsView(APIView):
     def post(self, request: Request) -> Response:
         if int(request.META.get("CONTENT_LENGTH") or 0) > settings.INTAKE_MAX_REQUEST_BYTES:
             raise Problem("too_large", 413, "The request is larger than the protocol allows.")
-        officer = officer_of(request.user)
+        # The token's officer, loaded with it (no second look-up).
+        officer = request_officer(request)
         accepted = submission_accept_api(
             raw_envelope=_envelope_bytes(request),
             uploads=request.FILES.getlist("attachment"),

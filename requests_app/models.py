@@ -79,6 +79,11 @@ class PolicyRule(models.Model):
         return f"{self.country or 'default'} {self.kind}"
 
 
+# The queue's order (most urgent first) and the states that are open work for reviewers.
+QUEUE_ORDER = ["-emergency", "due_at", "id"]
+OPEN_WORK = models.Q(status__in=["received", "in_review", "awaiting_clarification", "approved"])
+
+
 class LegalRequest(models.Model):
     """A properly formed, signed request that passed intake."""
 
@@ -128,7 +133,26 @@ class LegalRequest(models.Model):
 
     class Meta:
         ordering = ["-emergency", "due_at"]
-        indexes = [models.Index(fields=["agency", "-received_at"])]
+        indexes = [
+            models.Index(fields=["agency", "-received_at"]),
+            # The review queue (requests_app/review/selectors.py; measured by
+            # bench/review_queue.py): most urgent first within a state, and the open work
+            # alone by each filter, so a page reads a few index entries at any table size.
+            models.Index(fields=["status", *QUEUE_ORDER], name="lr_queue_status"),
+            models.Index(fields=QUEUE_ORDER, name="lr_queue_open", condition=OPEN_WORK),
+            models.Index(
+                fields=["kind", *QUEUE_ORDER], name="lr_queue_open_kind", condition=OPEN_WORK
+            ),
+            models.Index(
+                fields=["country", *QUEUE_ORDER], name="lr_queue_open_country", condition=OPEN_WORK
+            ),
+            models.Index(
+                fields=["agency", *QUEUE_ORDER], name="lr_queue_open_agency", condition=OPEN_WORK
+            ),
+            models.Index(
+                fields=["-received_at", "-id"], name="lr_queue_open_recv", condition=OPEN_WORK
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.reference
@@ -198,8 +222,9 @@ class IntakeRejection(models.Model):
 class ReviewState(models.Model):
     """The reviewers' working state of a request: who has it, and the legal clock.
 
-    One row per request, created with it. Kept apart from ``LegalRequest`` so that what
-    intake verified (the signed payload and its provenance) is never rewritten by review.
+    One row per request, made when review first touches it (``review.services.review_state``).
+    Kept apart from ``LegalRequest`` so that what intake verified (the signed payload and
+    its provenance) is never rewritten by review.
     """
 
     request = models.OneToOneField(LegalRequest, on_delete=models.CASCADE, related_name="review")
@@ -217,7 +242,10 @@ class ReviewState(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["assignee"])]
+        indexes = [
+            models.Index(fields=["assignee"]),
+            models.Index(fields=["request", "assignee"], name="review_request_assignee"),
+        ]
 
     def __str__(self) -> str:
         return f"review of {self.request_id}"

@@ -6,13 +6,18 @@ from django.conf import settings
 
 from portal.problems import Problem
 
-from ..models import LegalRequest
 from .parse import ParsedEnvelope
 
 WINDOW = timedelta(minutes=5)
 
 
-def freshness_check(*, envelope: ParsedEnvelope, now: datetime) -> None:
+def freshness_check(*, envelope: ParsedEnvelope, now: datetime, nonce_used: bool) -> None:
+    """Refuse another portal's payload, a stale ``signed_at``, or a nonce seen before.
+
+    ``nonce_used`` is what the pipeline's look-up of the nonce found (it asks once, for
+    the retry check and for this one); the unique constraint on the nonce is the guard
+    when two submissions race past both.
+    """
     if envelope.payload["portal"].rstrip("/") != settings.PORTAL_AUDIENCE:
         raise Problem(
             "wrong_audience",
@@ -26,6 +31,5 @@ def freshness_check(*, envelope: ParsedEnvelope, now: datetime) -> None:
             "signed_at is more than 5 minutes away from the portal's clock.",
             portal_time=now.isoformat().replace("+00:00", "Z"),
         )
-    # A fast answer for the common case; the unique constraint on the nonce is the guard.
-    if LegalRequest.objects.filter(nonce=envelope.payload["nonce"]).exists():
+    if nonce_used:
         raise Problem("replay", 409, "This nonce was used before.")

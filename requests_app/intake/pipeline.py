@@ -57,11 +57,24 @@ def _rfc3339(moment: datetime) -> str:
 
 
 def _new_reference(now: datetime) -> str:
-    return f"LR-{now:%Y}-{secrets.token_hex(4).upper()}"
+    return f"LR-{now:%Y}-{secrets.token_hex(6).upper()}"
 
 
-def _earlier_request(*, officer: Officer, envelope_sha256: str) -> LegalRequest | None:
-    return LegalRequest.objects.filter(officer=officer, envelope_sha256=envelope_sha256).first()
+def _nonce_holder(nonce: str) -> LegalRequest | None:
+    """The request that already used this nonce, if any (one look-up on a unique index).
+
+    The nonce is inside the signed payload, so a byte-identical retry of an accepted
+    envelope always finds its own request here; any other holder makes it a replay.
+    """
+    return LegalRequest.objects.filter(nonce=nonce).first()
+
+
+def _retry_of(holder: LegalRequest, *, sender: Sender, envelope: ParsedEnvelope) -> bool:
+    """Whether ``holder`` is this very envelope, sent again by the same officer."""
+    return (
+        holder.officer_id == sender.officer.pk
+        and holder.envelope_sha256 == envelope.envelope_sha256
+    )
 
 
 def rejection_record(
@@ -182,13 +195,13 @@ def submission_accept_api(
         envelope = envelope_parse(raw_envelope)  # 1
         key_id = envelope.signature["key_id"]
         sender = api_sender(officer=officer, signature=envelope.signature)  # 2
-        previous = _earlier_request(
-            officer=sender.officer, envelope_sha256=envelope.envelope_sha256
-        )
-        if previous is not None:
-            return Accepted(previous, created=False)  # a client's retry
+        holder = _nonce_holder(envelope.payload["nonce"])
+        if holder is not None and _retry_of(holder, sender=sender, envelope=envelope):
+            return Accepted(holder, created=False)  # a client's retry
         ed25519_signature_check(envelope=envelope, key=sender.signing_key)  # 3
-        return _accept_checked(envelope=envelope, sender=sender, uploads=uploads, now=now)
+        return _accept_checked(
+            envelope=envelope, sender=sender, uploads=uploads, now=now, nonce_used=bool(holder)
+        )
     except Problem as problem:
         rejection_record(
             problem=problem,
@@ -224,15 +237,15 @@ def submission_accept_web(
         envelope = envelope_parse(raw_envelope)  # 1
         key_id = envelope.signature["key_id"]
         sender = web_sender(user=user, verified=verified, signature=envelope.signature)  # 2
-        previous = _earlier_request(
-            officer=sender.officer, envelope_sha256=envelope.envelope_sha256
-        )
-        if previous is not None:
+        holder = _nonce_holder(envelope.payload["nonce"])
+        if holder is not None and _retry_of(holder, sender=sender, envelope=envelope):
             # A retry of the same bytes (a double click, a lost answer): checked before the
             # signature, whose counter the first attempt has already moved on.
-            return Accepted(previous, created=False)
+            return Accepted(holder, created=False)
         webauthn_signature_check(envelope=envelope, credential=sender.webauthn_credential)  # 3
-        return _accept_checked(envelope=envelope, sender=sender, uploads=uploads, now=now)
+        return _accept_checked(
+            envelope=envelope, sender=sender, uploads=uploads, now=now, nonce_used=bool(holder)
+        )
     except Problem as problem:
         rejection_record(
             problem=problem,
@@ -247,20 +260,15 @@ def submission_accept_web(
 
 
 def _accept_checked(
-    *, envelope: ParsedEnvelope, sender: Sender, uploads: list[UploadedFile], now: datetime
+    *,
+    envelope: ParsedEnvelope,
+    sender: Sender,
+    uploads: list[UploadedFile],
+    now: datetime,
+    nonce_used: bool,
 ) -> Accepted:
     """Steps 4 to 6 and the write, shared by both channels."""
-    try:
-        freshness_check(envelope=envelope, now=now)  # 4
-    except Problem as problem:
-        # The first attempt of this very envelope may have committed since the retry
-        # look-up: a byte-identical retry is answered as one, never as a replay.
-        if problem.code != "replay":
-            raise
-        same = _earlier_request(officer=sender.officer, envelope_sha256=envelope.envelope_sha256)
-        if same is None:
-            raise
-        return Accepted(same, created=False)
+    freshness_check(envelope=envelope, now=now, nonce_used=nonce_used)  # 4
     body = envelope.payload["request"]
     attachments = attachments_check(declared=body.get("attachments", []), uploads=uploads)  # 5
     rule = policy_check(
@@ -276,11 +284,12 @@ def _accept_checked(
                 now=now,
             )
     except IntegrityError:
-        # Two submissions with one nonce raced; the unique constraint let one through.
-        same = _earlier_request(officer=sender.officer, envelope_sha256=envelope.envelope_sha256)
-        if same is not None:
-            return Accepted(same, created=False)
-        if LegalRequest.objects.filter(nonce=envelope.payload["nonce"]).exists():
+        # Two submissions with one nonce raced; the unique constraint let one through. If
+        # that was the first attempt of this very envelope, this is its retry.
+        holder = _nonce_holder(envelope.payload["nonce"])
+        if holder is not None and _retry_of(holder, sender=sender, envelope=envelope):
+            return Accepted(holder, created=False)
+        if holder is not None:
             raise Problem("replay", 409, "This nonce was used before.") from None
         raise
     return Accepted(request, created=True)

@@ -14,7 +14,9 @@ def ed25519_signature_check(*, envelope: ParsedEnvelope, key: SigningKey | None)
     try:
         signature = crypto.b64decode_strict(envelope.signature["value"])
     except ValueError:
-        raise Problem("bad_signature", 401, "The signature value is not base64.") from None
+        raise Problem(
+            "bad_signature", 401, "The signature value is not canonical base64."
+        ) from None
     if len(signature) != 64:
         raise Problem("bad_signature", 401, "An Ed25519 signature is 64 bytes.")
     public_key = crypto.ed25519_public_key_from_pem(key.public_key_pem)

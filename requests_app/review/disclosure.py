@@ -12,12 +12,13 @@ from django.db import transaction
 
 from accounts.models import User
 from portal.audit import audit_append
-from portal.models import AuditEvent
 
-from ..models import DataCategory, Decision, LegalRequest, TargetType
+from ..models import DataCategory, Decision, TargetType
 from ..sources.base import DataSource, Scope, Target, TargetRecords, records_within_scope
 from ..sources.scope import configured_source, decision_records, decision_scope
-from .services import ReviewRefused
+from .services import ReviewRefused, disclosure_previewed
+
+__all__ = ["disclosure_preview", "disclosure_previewed"]
 
 PREVIEWABLE = frozenset({Decision.State.PROPOSED, Decision.State.CONFIRMED})
 
@@ -48,20 +49,6 @@ def disclosure_preview(
     if viewer is not None:
         _preview_audit(decision, viewer, records)
     return records
-
-
-def disclosure_previewed(*, decision: Decision, user: User) -> bool:
-    """Whether ``user`` was shown the records of ``decision`` (a ``disclosure.previewed`` event).
-
-    The second reviewer confirms what they saw: the confirm view asks this first.
-    """
-    return AuditEvent.objects.filter(
-        action="disclosure.previewed",
-        target_type=LegalRequest._meta.label_lower,
-        target_id=str(decision.request_id),
-        actor=user,
-        data__decision_id=decision.pk,
-    ).exists()
 
 
 def _preview_audit(decision: Decision, viewer: User, records: list[TargetRecords]) -> None:

@@ -9,12 +9,12 @@ confirmed callback to the agency's number on file before an approval is confirme
 from datetime import date, timedelta
 from typing import Any
 
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Officer, Role, User
 from portal.audit import audit_append
+from portal.models import AuditEvent
 
 from ..models import (
     Assessment,
@@ -27,6 +27,7 @@ from ..models import (
     RejectionReason,
     ReviewState,
 )
+from ..officer.notify import REQUEST_UPDATED, authority_addresses, notify_on_commit
 from ..policy_defaults import EU_MEMBER_STATES
 from .states import OPEN_STATES, TransitionRefused, next_state
 
@@ -95,20 +96,9 @@ def _transition(request: LegalRequest, action: str, actor: User, **data: Any) ->
 
 
 def _notify_officer(request: LegalRequest) -> None:
-    """Tell the requesting officer that something needs them, with no request content."""
-    address = request.officer.user.email
-
-    def send() -> None:
-        EmailMessage(
-            subject="A request of yours has an update",
-            body=(
-                "One of your agency's requests on the authority portal has an update.\n"
-                "Log in to the portal to read it. This email carries no details on purpose.\n"
-            ),
-            to=[address],
-        ).send()
-
-    transaction.on_commit(send, robust=True)
+    """Tell the requesting officer (and colleagues it is shared with) that something needs
+    them, once the transaction commits; the email carries no content (officer/notify.py)."""
+    notify_on_commit(authority_addresses(request), REQUEST_UPDATED)
 
 
 def request_claim(*, request: LegalRequest, reviewer: User) -> LegalRequest:
@@ -359,8 +349,23 @@ def decision_propose_approval(
     return decision
 
 
+def disclosure_previewed(*, decision: Decision, user: User) -> bool:
+    """Whether ``user`` was shown the records of ``decision`` (a ``disclosure.previewed`` event)."""
+    return AuditEvent.objects.filter(
+        action="disclosure.previewed",
+        target_type=LegalRequest._meta.label_lower,
+        target_id=str(decision.request_id),
+        actor=user,
+        data__decision_id=decision.pk,
+    ).exists()
+
+
 def decision_confirm(*, decision: Decision, reviewer: User) -> Decision:
-    """The second reviewer confirms a proposed approval: the request is approved."""
+    """The second reviewer confirms a proposed approval: the request is approved.
+
+    The second reviewer confirms what they saw: they must have previewed the records
+    this decision discloses (``review.disclosure.disclosure_preview`` with them as viewer).
+    """
     _require_reviewer(reviewer)
     with transaction.atomic():
         locked = _lock(decision.request)
@@ -370,6 +375,10 @@ def decision_confirm(*, decision: Decision, reviewer: User) -> Decision:
         if decision.proposed_by_id == reviewer.pk:
             raise ReviewRefused(
                 "A second reviewer must confirm: nobody approves their own decision."
+            )
+        if not disclosure_previewed(decision=decision, user=reviewer):
+            raise ReviewRefused(
+                "Look at the records this approval would disclose before confirming it."
             )
         if (
             locked.emergency

@@ -31,7 +31,7 @@ from ..models import (
 )
 from ..sources.base import SourceUnavailable
 from . import services
-from .disclosure import disclosure_preview, disclosure_previewed, record_rows, scope_summary
+from .disclosure import disclosure_preview, record_rows, scope_summary
 from .forms import (
     AssessmentForm,
     AssignForm,
@@ -509,10 +509,6 @@ def confirm(request: AuthedRequest, reference: str, decision_id: int) -> HttpRes
     decision = _decision_of(legal_request, decision_id)
 
     def perform(_: dict[str, Any]) -> str:
-        if not disclosure_previewed(decision=decision, user=request.user):
-            raise ReviewRefused(
-                "Look at the records this approval would disclose before confirming it."
-            )
         services.decision_confirm(decision=decision, reviewer=request.user)
         return reverse("review-disclose", args=[legal_request.reference, decision.pk])
 

@@ -7,6 +7,7 @@ answers JSON, and a session that may not submit is refused there, by intake step
 that the refusal is logged.
 """
 
+import math
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +31,7 @@ from ..intake.attachments import ALLOWED_MEDIA_TYPES
 from ..intake.pipeline import rejection_record, submission_accept_web
 from ..intake.webauthn import b64url_encode
 from ..selectors import officer_of
-from ..throttles import SubmissionAddressThrottle, SubmissionOfficerThrottle
+from ..throttles import ADDRESS, OFFICER, SubmissionRateLimits
 from .forms import (
     TARGETS_PREFIX,
     KindOption,
@@ -158,14 +159,14 @@ def _refuse(request: HttpRequest, problem: Problem) -> HttpResponse:
 
 def _throttle_check(request: HttpRequest) -> None:
     """The API's limits per officer and per address; one budget for both channels."""
-    for throttle in (SubmissionOfficerThrottle(), SubmissionAddressThrottle()):
-        if not throttle.allow_request(request, None):
-            wait = max(1, int(throttle.wait() or 1))
-            problem = Problem(
-                "rate_limited", 429, "Too many submissions; try again later.", retry_after=wait
-            )
-            problem.headers["Retry-After"] = str(wait)
-            raise problem
+    limits = SubmissionRateLimits(scopes=(OFFICER, ADDRESS))
+    if not limits.allow_request(request, None):
+        wait = max(1, math.ceil(limits.wait() or 1))
+        problem = Problem(
+            "rate_limited", 429, "Too many submissions; try again later.", retry_after=wait
+        )
+        problem.headers["Retry-After"] = str(wait)
+        raise problem
 
 
 def _envelope_bytes(request: HttpRequest) -> bytes:

@@ -195,3 +195,14 @@ def test_strict_base64_refuses_anything_else() -> None:
     assert crypto.b64decode_strict(base64.b64encode(b"abc").decode()) == b"abc"
     with pytest.raises(ValueError, match="."):
         crypto.b64decode_strict("YWJj\n!")
+
+
+def test_strict_base64_refuses_a_second_spelling_of_the_same_bytes() -> None:
+    canonical = base64.b64encode(b"ab").decode()  # "YWI=": the last 2 bits are zero
+    assert crypto.b64decode_strict(canonical) == b"ab"
+    other = "YWJ="  # decodes to the same b"ab" with a padding bit set
+    assert base64.b64decode(other, validate=True) == b"ab"
+    with pytest.raises(ValueError, match="canonical"):
+        crypto.b64decode_strict(other)
+    with pytest.raises(ValueError, match="."):
+        crypto.b64decode_strict("YWI")  # padding missing

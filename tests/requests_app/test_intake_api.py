@@ -204,6 +204,22 @@ def test_a_signature_that_is_not_base64_is_bad(client, signer, token):
     assert_refused(post_envelope(client, envelope, sub.files, token), "bad_signature", 401)
 
 
+def test_a_second_spelling_of_a_valid_signature_is_bad(client, signer, token):
+    # An Ed25519 signature is 64 bytes: its base64 ends in "==" after a character whose
+    # last 4 bits are padding. Setting one of them spells the same bytes differently.
+    sub = submission()
+    envelope = sub.sign(signer)
+    value = envelope["signature"]["value"]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = alphabet.index(value[-3])
+    assert last & 0b1111 == 0
+    envelope["signature"]["value"] = value[:-3] + alphabet[last | 1] + "=="
+    assert base64.b64decode(envelope["signature"]["value"]) == base64.b64decode(value)
+    response = post_envelope(client, envelope, sub.files, token)
+    problem = assert_refused(response, "bad_signature", 401)
+    assert "base64" in problem["detail"]
+
+
 def test_a_suspended_officers_token_is_refused(client, officer, signer, token):
     Officer.objects.filter(pk=officer.pk).update(status=Officer.Status.SUSPENDED)
     sub = submission()

@@ -27,6 +27,7 @@ from requests_app.models import (
     ReviewState,
 )
 from requests_app.review import services
+from requests_app.review.disclosure import disclosure_preview
 from tests.factories import PASSWORD, log_in, make_officer, make_user
 from tests.requests_app.factories import make_legal_request, make_reviewer
 
@@ -127,6 +128,7 @@ def proposed(reviewer, **fields) -> tuple[LegalRequest, Decision]:
 
 def confirmed(first, second, **fields) -> tuple[LegalRequest, Decision]:
     request, decision = proposed(first, **fields)
+    disclosure_preview(decision=decision, viewer=second)
     services.decision_confirm(decision=decision, reviewer=second)
     return LegalRequest.objects.get(pk=request.pk), decision
 

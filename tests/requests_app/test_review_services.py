@@ -21,6 +21,7 @@ from requests_app.models import (
     ReviewState,
 )
 from requests_app.review import services
+from requests_app.review.disclosure import disclosure_preview
 from requests_app.review.services import ReviewRefused
 from requests_app.review.states import TRANSITIONS, TransitionRefused, next_state
 from tests.factories import make_agency, make_officer, make_user
@@ -107,6 +108,12 @@ def sealed_storage(settings, tmp_path):
 # --- Bringing a request to each state through the services ---------------------------------
 
 
+def confirm(decision, reviewer):
+    """The second reviewer looks at the records (audited), then confirms what they saw."""
+    disclosure_preview(decision=decision, viewer=reviewer)
+    return services.decision_confirm(decision=decision, reviewer=reviewer)
+
+
 def to_in_review(request, a, b):
     services.request_claim(request=request, reviewer=a)
 
@@ -119,7 +126,7 @@ def to_awaiting(request, a, b):
 def to_approved(request, a, b):
     to_in_review(request, a, b)
     decision = propose(request, a)
-    services.decision_confirm(decision=decision, reviewer=b)
+    confirm(decision, b)
 
 
 def to_rejected(request, a, b):
@@ -187,7 +194,7 @@ PERFORM: dict[str, tuple[Callable, str]] = {
         "legal_request.resume",
     ),
     "confirm_approval": (
-        lambda r, a, b: services.decision_confirm(decision=propose(r, a), reviewer=b),
+        lambda r, a, b: confirm(propose(r, a), b),
         "legal_request.confirm_approval",
     ),
     "reject": (
@@ -343,7 +350,7 @@ def test_an_approval_in_part_leaves_exactly_this_audit_trail():
         period_from=date(2026, 2, 1),
         period_to=ASKED_TO,
     )
-    services.decision_confirm(decision=decision, reviewer=b)
+    confirm(decision, b)
     disclosure = services.disclosure_create(decision=decision, reviewer=b)
 
     trail = [(e.action, e.actor_id) for e in events_after(seq)]
@@ -572,6 +579,25 @@ def test_nobody_confirms_their_own_proposal():
     assert events_after(seq) == []
 
 
+def test_nobody_confirms_records_they_have_not_looked_at():
+    a, b = reviewers()
+    request = make_request()
+    services.request_claim(request=request, reviewer=a)
+    decision = propose(request, a)
+    disclosure_preview(decision=decision, viewer=a)  # the proposer's look is not the second's
+    seq = last_seq()
+
+    with pytest.raises(ReviewRefused, match="before confirming"):
+        services.decision_confirm(decision=decision, reviewer=b)
+
+    decision.refresh_from_db()
+    assert decision.state == Decision.State.PROPOSED
+    assert fresh(request).status == S.IN_REVIEW
+    assert events_after(seq) == []
+    confirm(decision, b)
+    assert fresh(request).status == S.APPROVED
+
+
 def test_a_proposer_who_sends_back_their_own_proposal_withdraws_it():
     a, _ = reviewers()
     request = make_request()
@@ -641,6 +667,7 @@ def test_an_emergency_is_approved_only_after_a_confirmed_call_to_the_number_on_f
         request.agency.callback_phone = "+4930999999"
         request.agency.save(update_fields=["callback_phone"])
     decision = propose(request, a)
+    disclosure_preview(decision=decision, viewer=b)
     seq = last_seq()
 
     if allowed:

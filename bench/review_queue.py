@@ -3,8 +3,8 @@
 Run by hand (not in CI), from the repository root, with the project's virtualenv and a
 PostgreSQL on loopback:
 
-    .venv/bin/python bench/queue.py                      # 10k, 100k, 1M; about 5 minutes
-    .venv/bin/python bench/queue.py --sizes 10000,100000 --requests 50 --no-write
+    .venv/bin/python bench/review_queue.py                      # 10k, 100k, 1M; about 5 minutes
+    .venv/bin/python bench/review_queue.py --sizes 10000,100000 --requests 50 --no-write
 
 What it does:
 
@@ -51,8 +51,8 @@ from typing import Any  # noqa: E402
 from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
-BEGIN = "<!-- bench/queue.py: begin -->"
-END = "<!-- bench/queue.py: end -->"
+BEGIN = "<!-- bench/review_queue.py: begin -->"
+END = "<!-- bench/review_queue.py: end -->"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_queue_bench"
 PASSWORD = "bench reviewer password, not a secret"  # noqa: S105
 AGENCIES = 300
@@ -113,17 +113,11 @@ def django_start(database_url: str) -> None:
 
     django.setup()
     from django.conf import settings
-    from django.urls import NoReverseMatch, reverse
 
     # Not setup_test_environment(): its template instrumentation (the test client copies
     # every template's context) would be timed too. Only the test client's host is added.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     settings.DEBUG = False
-    try:
-        reverse("review-queue")
-    except NoReverseMatch:
-        # Until portal/urls.py includes the review URLs: this module adds them.
-        settings.ROOT_URLCONF = "bench.queue"
 
 
 def indexes_create() -> list[str]:
@@ -410,7 +404,7 @@ def report(results: dict[int, dict[str, dict[str, Any]]], meta: dict[str, Any]) 
     names = list(results[sizes[0]])
     head = "| page | " + " | ".join(f"{size:,} rows: median / p95 (ms)" for size in sizes)
     lines = [
-        "## Review queue (`bench/queue.py`)",
+        "## Review queue (`bench/review_queue.py`)",
         "",
         f"Run {meta['when']} on {meta['machine']}; PostgreSQL {meta['postgres']}; "
         f"{meta['requests']} timed requests per page after {meta['warmup']} warm-up ones, "
@@ -535,20 +529,5 @@ def main() -> int:
     return 0
 
 
-# Used as ROOT_URLCONF until portal/urls.py includes the review URLs (see django_start).
-def _urlpatterns() -> list[Any]:
-    from django.urls import include, path
-
-    from portal import urls as portal_urls
-
-    return [
-        *portal_urls.urlpatterns,
-        path("review/", include("requests_app.review.urls")),
-        path("review/", include("requests_app.review.urls_actions")),
-    ]
-
-
 if __name__ == "__main__":
     sys.exit(main())
-else:
-    urlpatterns = _urlpatterns()
