@@ -6,7 +6,7 @@ the strict schema, RFC 8785, the Ed25519 signature, audience, clock and nonce, t
 attachment's size, hash and PDF structure, and the jurisdiction policy.
 
 - ``BareInsertView`` (``/api/bench/bare``) does everything the real endpoint does once every
-  check has passed: the same rows (request, targets, attachment stored by hash, audit
+  check has passed: the same rows (request, targets, attachment sealed to the storage key, audit
   event) in one transaction, and the signed receipt.
 - ``BareRowView`` (``/api/bench/bare-row``) inserts the ``LegalRequest`` row and nothing else:
   the floor, for comparison.
@@ -15,6 +15,8 @@ attachment's size, hash and PDF structure, and the jurisdiction policy.
 import hashlib
 import json
 import secrets
+import tempfile
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -130,9 +132,11 @@ class BareInsertView(_Bare):
                     for t in envelope["payload"]["request"]["targets"]
                 ]
             )
-            name = f"attachments/{declared['sha256']}"
-            if not default_storage.exists(name):
-                name = default_storage.save(name, File(upload))
+            # Stored as intake stores it: sealed to the storage key, under a random name.
+            with tempfile.TemporaryFile() as sealed:
+                crypto.storage_seal(upload, sealed)
+                sealed.seek(0)
+                name = default_storage.save(f"attachments/{uuid.uuid4().hex}.age", File(sealed))
             Attachment.objects.create(
                 request=row,
                 filename=declared["filename"],

@@ -48,4 +48,15 @@ def production_configuration(app_configs: Any, **kwargs: Any) -> list[Error]:
                     id="portal.E004",
                 )
             )
+        try:
+            crypto.storage_identity()
+        except (OSError, crypto.CryptoError, ValueError) as exc:
+            errors.append(
+                Error(
+                    f"The portal storage key cannot be read: {exc}",
+                    hint="Set PORTAL_STORAGE_KEY_FILE to an age identity file "
+                    "(age-keygen -o storage-key.txt).",
+                    id="portal.E005",
+                )
+            )
     return errors

@@ -9,7 +9,7 @@ import functools
 import hashlib
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import pyrage
 import rfc8785
@@ -21,6 +21,12 @@ ED25519_KEY_ID_PREFIX = "ed25519:"
 MAX_PEM_LENGTH = 4096
 PEM_PUBLIC_KEY_BEGIN = "-----BEGIN PUBLIC KEY-----"
 PEM_PUBLIC_KEY_END = "-----END PUBLIC KEY-----"
+
+
+class Readable(Protocol):
+    """Anything with ``read``: a file, an upload, a stored file of Django's storage."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class CryptoError(Exception):
@@ -248,11 +254,78 @@ def portal_receipt(*, reference: str, payload_sha256: str, received_at: str) -> 
     }
 
 
-# --- age sealing -------------------------------------------------------------------------------
-
-
 class SealError(CryptoError):
     """Sealing failed; nothing usable was produced."""
+
+
+# --- The portal's storage key (legal documents at rest) ---------------------------------------
+#
+# Authorities' legal documents (court orders, warrants) name who is investigated. They are
+# kept in the same storage as sealed responses (a folder, or an object-storage bucket in
+# production), but only as age ciphertext to the portal's own storage key: whoever takes
+# the bucket without the key file reads nothing. The key is an age X25519 identity, kept
+# apart from the storage like the signing key (age-keygen -o storage-key.txt).
+
+
+def _load_or_create_storage_identity(path: Path, *, create: bool) -> pyrage.x25519.Identity:
+    if not path.exists():
+        if not create:
+            raise PortalKeyMissing(f"The portal storage key {path} does not exist.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        identity = pyrage.x25519.Identity.generate()
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(
+            f"# public key: {identity.to_public()}\n{identity}\n", encoding="ascii"
+        )
+        temporary.chmod(0o600)
+        try:
+            os.link(temporary, path)  # as for the signing key: the first process wins
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    lines = [
+        line.strip()
+        for line in path.read_text(encoding="ascii").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    if len(lines) != 1:
+        raise InvalidKey(f"The portal storage key {path} must hold exactly one age identity.")
+    try:
+        return pyrage.x25519.Identity.from_str(lines[0])
+    except pyrage.IdentityError as exc:
+        raise InvalidKey(f"The portal storage key {path} is not an age identity: {exc}") from exc
+
+
+@functools.cache
+def _storage_identity(path: str, create: bool) -> pyrage.x25519.Identity:
+    return _load_or_create_storage_identity(Path(path), create=create)
+
+
+def storage_identity() -> pyrage.x25519.Identity:
+    """The portal's storage key, from PORTAL_STORAGE_KEY_FILE (created in development)."""
+    from django.conf import settings
+
+    return _storage_identity(str(settings.PORTAL_STORAGE_KEY_FILE), not settings.PRODUCTION)
+
+
+def storage_seal(source: Readable, sink: BinaryIO) -> None:
+    """Encrypt ``source`` to the portal's storage key, into ``sink`` (streamed)."""
+    try:
+        pyrage.encrypt_io(source, sink, [storage_identity().to_public()])
+    except pyrage.EncryptError as exc:
+        raise SealError(f"age encryption failed: {exc}") from exc
+
+
+def storage_open(source: Readable, sink: BinaryIO) -> None:
+    """Decrypt what ``storage_seal`` wrote, into ``sink``; ``CryptoError`` if it cannot."""
+    try:
+        pyrage.decrypt_io(source, sink, [storage_identity()])
+    except pyrage.DecryptError as exc:
+        raise CryptoError(f"The stored file does not open with the storage key: {exc}") from exc
+
+
+# --- age sealing -------------------------------------------------------------------------------
 
 
 def age_seal_stream(source: BinaryIO, sink: BinaryIO, recipients: list[str]) -> None:

@@ -331,6 +331,12 @@ REST_FRAMEWORK = {
 PORTAL_SIGNING_KEY_FILE = required(
     "PORTAL_SIGNING_KEY_FILE", str(BASE_DIR / "var" / "portal-signing-key.pem")
 )
+# The portal's age identity for legal documents at rest (age-keygen -o ...): documents are
+# stored only as ciphertext to it, so the storage alone (a copied bucket) reveals none.
+# Development creates it on first use; production needs the same file in every process.
+PORTAL_STORAGE_KEY_FILE = required(
+    "PORTAL_STORAGE_KEY_FILE", str(BASE_DIR / "var" / "portal-storage-key.txt")
+)
 INTAKE_MAX_ENVELOPE_BYTES = env.int("INTAKE_MAX_ENVELOPE_BYTES", default=256 * 1024)
 INTAKE_MAX_ATTACHMENTS = env.int("INTAKE_MAX_ATTACHMENTS", default=10)
 INTAKE_MAX_ATTACHMENT_BYTES = env.int("INTAKE_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)

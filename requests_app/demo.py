@@ -11,6 +11,8 @@ import hashlib
 import io
 import json
 import secrets
+import struct
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import rfc8785
@@ -22,7 +24,8 @@ from accounts.models import KeyStatus, Officer, SigningKey
 from portal import crypto
 
 from .intake.pipeline import submission_accept_api
-from .models import LegalRequest, PlatformAccount, PlatformIpEvent
+from .models import DataCategory, LegalRequest, PlatformAccount, PlatformIpEvent
+from .sources.directory import platform_file_store
 
 DEMO_ACCOUNTS = [
     ("100001", "nightowl", "+5511987650001", "nightowl@mail.example"),
@@ -96,6 +99,46 @@ def _pdf(title: str) -> bytes:
     return out.getvalue()
 
 
+def _png(rgb: tuple[int, int, int], side: int = 64) -> bytes:
+    """A square PNG of one colour: the demo accounts' profile photos."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)  # 8-bit RGB
+    rows = b"".join(b"\x00" + bytes(rgb) * side for _ in range(side))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _demo_files(account: PlatformAccount, latest: PlatformIpEvent) -> None:
+    """Two files the platform holds: a profile photo, and the connection log of one day."""
+    digest = hashlib.sha256(account.username.encode()).digest()
+    platform_file_store(
+        account=account,
+        name="profile-photo.png",
+        media_type="image/png",
+        category=DataCategory.SUBSCRIBER_INFO,
+        data=_png((digest[0], digest[1], digest[2])),
+    )
+    day = latest.at.date().isoformat()
+    log = f"at,ip,port,kind\n{latest.at:%Y-%m-%dT%H:%M:%SZ},{latest.ip},{latest.port},login\n"
+    platform_file_store(
+        account=account,
+        name=f"connections-{day}.csv",
+        media_type="text/csv",
+        category=DataCategory.IP_ADDRESSES,
+        data=log.encode(),
+        at=latest.at,
+    )
+
+
 def _directory() -> None:
     now = datetime.now(UTC)
     for user_id, username, phone, email in DEMO_ACCOUNTS:
@@ -110,7 +153,7 @@ def _directory() -> None:
             },
         )
         if created:
-            for day in range(0, 300, 17):
+            events = [
                 PlatformIpEvent.objects.create(
                     account=account,
                     kind=PlatformIpEvent.Kind.LOGIN,
@@ -119,6 +162,9 @@ def _directory() -> None:
                     at=now - timedelta(days=day, hours=3),
                     device="Android 15, app 11.2",
                 )
+                for day in range(0, 300, 17)
+            ]
+            _demo_files(account, events[0])
 
 
 def _demo_key(officer: Officer) -> tuple[crypto.Ed25519PrivateKey, SigningKey]:

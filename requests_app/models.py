@@ -494,6 +494,31 @@ class PlatformIpEvent(models.Model):
         return f"{self.account_id} {self.ip} {self.at:%Y-%m-%d %H:%M}"
 
 
+class PlatformFile(models.Model):
+    """A file the platform holds about an account (a profile photo, a log export).
+
+    The directory source's stand-in for the platform's file store: the bytes are in the
+    default storage under ``platform/``, with the size and SHA-256 recorded when stored
+    (``sources.directory.platform_file_store``). A file without ``at`` is a static fact,
+    allowed only in a static category (``sources.base.STATIC_CATEGORIES``).
+    """
+
+    account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="files")
+    category = models.CharField(max_length=32, choices=DataCategory.choices)
+    name = models.CharField(max_length=255)
+    media_type = models.CharField(max_length=100)
+    at = models.DateTimeField(null=True, blank=True)
+    content = models.FileField(upload_to="platform/", max_length=300)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.name}"
+
+
 # --- Delivery ------------------------------------------------------------------------------
 
 

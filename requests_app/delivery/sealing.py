@@ -31,8 +31,9 @@ from portal.audit import audit_append
 
 from ..models import Disclosure, LegalRequest, SealedResponse
 from ..review.states import next_state
+from ..sources.base import TargetFile
 from ..sources.scope import decision_records
-from .document import response_document, response_files
+from .document import ArchiveFile, archive_layout, response_document, response_files
 
 logger = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
@@ -161,6 +162,49 @@ class ZipStream(io.RawIOBase):
         return filled
 
 
+class FileMismatch(Exception):
+    """A file's bytes are not what its source listed (size or SHA-256): nothing is sealed."""
+
+
+def verified_chunks(path: str, file: TargetFile) -> Iterator[bytes]:
+    """The bytes of ``file``, checked against its listed size and SHA-256 as they pass.
+
+    response.json lists the size and hash before the bytes follow in the archive, so a
+    file that turns out different (longer, shorter, other bytes) fails the whole seal:
+    an officer is never given a listing that their own check would contradict. A file
+    longer than listed is cut off at once, not read to its end.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    chunks = file.opener()
+    try:
+        for chunk in chunks:
+            size += len(chunk)
+            if size > file.size:
+                raise FileMismatch(f"{path} is longer than the {file.size} bytes listed")
+            digest.update(chunk)
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    if size != file.size:
+        raise FileMismatch(f"{path} has {size} bytes, not the {file.size} listed")
+    if digest.hexdigest() != file.sha256:
+        raise FileMismatch(f"{path} does not have the SHA-256 listed")
+
+
+def archive_members(
+    body: bytes, signature: bytes, layout: list[list[ArchiveFile]]
+) -> Iterator[tuple[str, Member]]:
+    """The members of a response's ZIP: response.json, its signature, then every file."""
+    yield "response.json", body
+    yield "response.json.sig", signature
+    for files in layout:
+        for placed in files:
+            yield placed.path, verified_chunks(placed.path, placed.file)
+
+
 def seal_to_file(
     files: Iterable[tuple[str, Member]], recipients: list[str], out: BinaryIO
 ) -> HashingWriter:
@@ -220,14 +264,14 @@ def response_seal(*, disclosure_id: int) -> SealedResponse | None:
 
     now = timezone.now()
     records = decision_records(disclosure.decision)
-    body, signature = response_files(response_document(disclosure, records, now))
-    files: list[tuple[str, Member]] = [("response.json", body), ("response.json.sig", signature)]
+    layout = archive_layout(records)
+    body, signature = response_files(response_document(disclosure, records, now, layout))
     del records
 
     name = f"sealed/{disclosure.request.reference}-{uuid.uuid4().hex}.age"
     with tempfile.TemporaryFile() as ciphertext:  # ciphertext only: safe on disk
-        written = seal_to_file(files, recipients, ciphertext)
-        del files, body
+        written = seal_to_file(archive_members(body, signature, layout), recipients, ciphertext)
+        del body, layout
         ciphertext.seek(0)
         stored = default_storage.save(name, File(ciphertext, name=name))
 

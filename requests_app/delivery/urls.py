@@ -7,4 +7,5 @@ from . import views
 urlpatterns = [
     path("", views.response_list, name="responses"),
     path("<int:response_id>/download/", views.response_download, name="response-download"),
+    path("<int:response_id>/decrypt/", views.response_decrypt, name="response-decrypt"),
 ]

@@ -1,4 +1,5 @@
-"""The officer's pages for sealed responses: the list with size, SHA-256 and expiry; downloads.
+"""The officer's pages for sealed responses: the list with size, SHA-256 and expiry; downloads;
+the page that opens a response in the officer's browser.
 
 For officers with a verified second factor (the standing middleware checks the session,
 ``role_required`` the role). A response is reached only through the gatekeeper
@@ -9,17 +10,24 @@ count and an audit event), and a GET could be set off by a link prefetch or by a
 site's top-level navigation, writing downloads the officer never made.
 """
 
+from typing import Any
+
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Officer, Role
+from portal import crypto
 from portal.http import client_ip
 
+from ..models import DataCategory, Decision, SealedResponse, TargetType
+from ..review.disclosure import COLUMN_LABELS
 from ..selectors import officer_of
 from .api import sealed_file_response
 from .selectors import sealed_response_get_for_officer, sealed_response_list_for_officer
@@ -65,3 +73,48 @@ def response_download(request: AuthedRequest, response_id: int) -> HttpResponseB
     except SealedResponseGone:
         return render(request, "requests_app/delivery/gone.html", {"sealed": sealed}, status=410)
     return sealed_file_response(download)
+
+
+def _decrypt_config(request: AuthedRequest, sealed: SealedResponse) -> dict[str, Any]:
+    """What the page's script needs: where the file is, what it must be, how to show it."""
+    portal_key = crypto.portal_public_key_document()
+    return {
+        "reference": sealed.request.reference,
+        "download_url": reverse("response-download", args=[sealed.pk]),
+        "csrf_token": get_token(request),
+        "size": sealed.size,
+        "sha256": sealed.sha256,
+        "recipients": sealed.recipients,
+        "portal_key": {
+            "key_id": portal_key["key_id"],
+            "public_key_pem": portal_key["public_key_pem"],
+        },
+        "labels": {
+            "categories": dict(DataCategory.choices),
+            "outcomes": dict(Decision.Outcome.choices),
+            "target_types": dict(TargetType.choices),
+            "columns": COLUMN_LABELS,
+        },
+    }
+
+
+@officer_only
+@never_cache
+@require_GET
+def response_decrypt(request: AuthedRequest, response_id: int) -> HttpResponse:
+    """The page that opens a sealed response in the browser with the officer's identity file.
+
+    Nothing is decrypted on the server, which cannot: the page's script downloads the
+    sealed file (the audited download above, with the session) and opens it in the
+    page. The identity file is read there and never sent; opening this page downloads
+    nothing and records nothing.
+    """
+    officer = _officer(request)
+    sealed = sealed_response_get_for_officer(officer=officer, response_id=response_id)
+    if not sealed.available:
+        return render(request, "requests_app/delivery/gone.html", {"sealed": sealed}, status=410)
+    return render(
+        request,
+        "requests_app/delivery/decrypt.html",
+        {"sealed": sealed, "config": _decrypt_config(request, sealed)},
+    )

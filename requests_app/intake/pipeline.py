@@ -7,6 +7,8 @@ a ``LegalRequest`` with its targets, attachments and audit event in one transact
 """
 
 import secrets
+import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,11 +103,16 @@ def rejection_record(
 
 
 def _store_attachment(item: VerifiedAttachment) -> str:
-    name = f"attachments/{item.sha256}"
-    if not default_storage.exists(name):
-        item.upload.seek(0)
-        name = default_storage.save(name, File(item.upload))
-    return name
+    """Store a legal document as age ciphertext to the portal's storage key, never as is.
+
+    The name is random: a name derived from the content (its hash) would let whoever
+    holds the storage confirm that a document they know is among the portal's.
+    """
+    item.upload.seek(0)
+    with tempfile.TemporaryFile() as sealed:  # ciphertext only
+        crypto.storage_seal(item.upload, sealed)
+        sealed.seek(0)
+        return default_storage.save(f"attachments/{uuid.uuid4().hex}.age", File(sealed))
 
 
 def _create(

@@ -122,6 +122,18 @@ def record_rows(records: list[TargetRecords]) -> list[dict[str, object]]:
                 "target": _target_label(answer.target),
                 "found": answer.found,
                 "categories": categories,
+                # Described, never opened here: the bytes are read only when sealed.
+                "files": [
+                    {
+                        "name": file.name,
+                        "category": _category_label(file.category),
+                        "at": file.at or "",
+                        "media_type": file.media_type,
+                        "size": file.size,
+                        "sha256": file.sha256,
+                    }
+                    for file in answer.files
+                ],
             }
         )
     return rows

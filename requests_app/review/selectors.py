@@ -20,6 +20,8 @@ of rows (plus one bounded count query):
 
 import base64
 import binascii
+import hashlib
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from django_countries import countries
 from django_countries.fields import Country
 
 from accounts.models import Agency, Role, User
+from portal import crypto
 from portal.audit import audit_append
 from portal.models import AuditEvent
 
@@ -269,6 +272,25 @@ def request_timeline(*, user: User, request: LegalRequest) -> list[TimelineEntry
 # --- The legal documents ---------------------------------------------------------------
 
 
+class DocumentUnreadable(Exception):
+    """A stored legal document does not open, or is not the document intake checked."""
+
+
+def attachment_plaintext(attachment: Attachment) -> File:
+    """The document's bytes, decrypted from storage (in memory: documents are bounded by
+    INTAKE_MAX_ATTACHMENT_BYTES) and checked against the SHA-256 intake verified."""
+    plain = io.BytesIO()
+    try:
+        with attachment.file.open("rb") as stored:
+            crypto.storage_open(stored, plain)
+    except crypto.CryptoError as exc:
+        raise DocumentUnreadable(f"Document {attachment.pk} does not open: {exc}") from exc
+    if hashlib.sha256(plain.getbuffer()).hexdigest() != attachment.sha256:
+        raise DocumentUnreadable(f"Document {attachment.pk} is not the one intake checked.")
+    plain.seek(0)
+    return File(plain, name=attachment.filename)
+
+
 def attachment_open_for_reviewer(
     *, user: User, reference: str, attachment_id: int
 ) -> tuple[Attachment, File]:
@@ -282,7 +304,7 @@ def attachment_open_for_reviewer(
     attachment = Attachment.objects.filter(request=request, pk=attachment_id).first()
     if attachment is None:
         raise Http404("No such document.")
-    handle = attachment.file.open("rb")
+    handle = attachment_plaintext(attachment)
     try:
         with transaction.atomic():
             audit_append(

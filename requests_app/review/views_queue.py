@@ -7,6 +7,7 @@ roles; the standing middleware sends anonymous and password-only sessions to log
 an unknown reference is 404 whatever the role.
 """
 
+import logging
 from collections.abc import Callable
 from html import escape
 from typing import Any, cast
@@ -30,6 +31,7 @@ from ..models import LegalRequest, RequestKind
 from .selectors import (
     DUE_WITHIN,
     QUEUE_ORDERS,
+    DocumentUnreadable,
     QueueFilters,
     QueueOptions,
     attachment_open_for_reviewer,
@@ -40,6 +42,8 @@ from .selectors import (
     request_queue,
 )
 from .views_actions import review_tools
+
+logger = logging.getLogger(__name__)
 
 reviewer_only = role_required(Role.REVIEWER)
 _REFERENCE = "__reference__"
@@ -198,11 +202,22 @@ def request_page(request: AuthedRequest, reference: str) -> HttpResponse:
 @reviewer_only
 @never_cache
 @require_GET
-def document_download(request: AuthedRequest, reference: str, attachment_id: int) -> FileResponse:
+def document_download(
+    request: AuthedRequest, reference: str, attachment_id: int
+) -> FileResponse | HttpResponse:
     """Download a legal document: always as a file, never shown in the portal's origin."""
-    attachment, handle = attachment_open_for_reviewer(
-        user=request.user, reference=reference, attachment_id=attachment_id
-    )
+    try:
+        attachment, handle = attachment_open_for_reviewer(
+            user=request.user, reference=reference, attachment_id=attachment_id
+        )
+    except DocumentUnreadable:
+        logger.exception("A stored legal document of %s does not open", reference)
+        return HttpResponse(
+            "This document cannot be opened: what is stored is not the document the "
+            "authority sent. Nothing was shown; tell the portal's administrators.",
+            status=500,
+            content_type="text/plain; charset=utf-8",
+        )
     media_type = (
         attachment.media_type
         if attachment.media_type in ALLOWED_MEDIA_TYPES

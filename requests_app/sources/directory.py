@@ -1,13 +1,18 @@
-"""The database-backed data source (PlatformAccount and its IP events)."""
+"""The database-backed data source (PlatformAccount, its IP events and its files)."""
 
+import hashlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, time
 
+from django.core.files.base import ContentFile
 from django.db import connection
 from django.db.models import Q
 
-from ..models import PlatformAccount, PlatformIpEvent
-from .base import Scope, Target, TargetRecords
+from ..models import PlatformAccount, PlatformFile, PlatformIpEvent
+from .base import Scope, Target, TargetFile, TargetRecords
+
+CHUNK = 1024 * 1024
 
 
 def _account_for(target: Target) -> PlatformAccount | None:
@@ -30,6 +35,53 @@ def _account_owning(channel: str) -> PlatformAccount | None:
     # the name, then match exactly.
     candidates = PlatformAccount.objects.filter(channels__icontains=json.dumps(channel))
     return next((a for a in candidates if channel in (a.channels or [])), None)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def platform_file_store(
+    *,
+    account: PlatformAccount,
+    name: str,
+    media_type: str,
+    category: str,
+    data: bytes,
+    at: datetime | None = None,
+) -> PlatformFile:
+    """Put a file in the directory's file store, with its size and SHA-256 (demo, tests)."""
+    stored = PlatformFile(
+        account=account,
+        name=name,
+        media_type=media_type,
+        category=category,
+        at=at,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    # The storage name is made from the hash, never from the platform's name for the file.
+    stored.content.save(f"{stored.sha256}.bin", ContentFile(data), save=False)
+    stored.save()
+    return stored
+
+
+def _file_chunks(stored: PlatformFile) -> Iterator[bytes]:
+    with stored.content.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
+def _target_file(stored: PlatformFile) -> TargetFile:
+    return TargetFile(
+        name=stored.name,
+        media_type=stored.media_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        category=stored.category,
+        at=_rfc3339(stored.at) if stored.at else None,
+        opener=lambda: _file_chunks(stored),
+    )
 
 
 class DirectorySource:
@@ -81,5 +133,15 @@ class DirectorySource:
                     for e in events
                     if e.device
                 ]
-            answers.append(TargetRecords(target, found=True, records=records))
+            # Files of the asked categories, in the period or without a time (static
+            # ones); the scope limit then checks each again, as for every source.
+            files = [
+                _target_file(stored)
+                for stored in PlatformFile.objects.filter(
+                    Q(at__isnull=True) | Q(at__range=(start, end)),
+                    account=account,
+                    category__in=sorted(scope.categories),
+                )
+            ]
+            answers.append(TargetRecords(target, found=True, records=records, files=files))
         return answers

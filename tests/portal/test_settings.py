@@ -1,11 +1,12 @@
 """Production settings refuse to start without their secrets and pass check --deploy."""
 
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, service_missing
 
 PRODUCTION_ENV = {
     "PORTAL_MODE": "production",
@@ -16,6 +17,7 @@ PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.internal:587",
     "PORTAL_SIGNING_KEY_FILE": str(ROOT / "var" / "test-production-signing-key.pem"),
+    "PORTAL_STORAGE_KEY_FILE": str(ROOT / "var" / "test-production-storage-key.txt"),
 }
 
 
@@ -28,6 +30,15 @@ def production_signing_key() -> None:
         subprocess.run(  # noqa: S603
             ["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(path)],  # noqa: S607
             check=True,
+        )
+    storage_key = ROOT / "var" / "test-production-storage-key.txt"
+    if not storage_key.exists():
+        if shutil.which("age-keygen") is None:
+            service_missing("needs Debian's age-keygen (apt-get install age)")
+        subprocess.run(  # noqa: S603
+            ["age-keygen", "-o", str(storage_key)],  # noqa: S607
+            check=True,
+            capture_output=True,
         )
 
 
@@ -71,6 +82,17 @@ def test_production_refuses_a_missing_signing_key_file() -> None:
     result = manage("check", "--deploy", env=env)
     assert result.returncode != 0
     assert "portal.E004" in result.stderr
+
+
+@pytest.mark.parametrize("content", [None, "AGE-SECRET-KEY-1NOTAKEY\n", "not a key at all\n"])
+def test_production_refuses_a_missing_or_broken_storage_key_file(tmp_path, content) -> None:
+    path = tmp_path / "storage-key.txt"
+    if content is not None:
+        path.write_text(content)
+    env = PRODUCTION_ENV | {"PORTAL_STORAGE_KEY_FILE": str(path)}
+    result = manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "portal.E005" in result.stderr
 
 
 def test_production_rejects_sqlite() -> None:

@@ -5,6 +5,7 @@ request row with plausible provenance is enough; intake's own tests sign real on
 """
 
 import hashlib
+import io
 import secrets
 from datetime import date, datetime, timedelta
 from itertools import count
@@ -15,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from accounts.models import Agency, Officer, Role, User
+from portal import crypto
 from portal.audit import audit_append
 from requests_app.models import Attachment, LegalRequest, RequestTarget, ReviewState
 from tests.factories import make_agency, make_officer, make_user
@@ -148,11 +150,11 @@ def make_attachment(
     filename: str = "order.pdf",
     media_type: str = "application/pdf",
 ) -> Attachment:
-    """A legal document of ``request``, stored under its SHA-256 like intake stores it."""
+    """A legal document of ``request``, stored as intake stores it: sealed to the storage key."""
     digest = hashlib.sha256(content).hexdigest()
-    name = f"attachments/{digest}"
-    if not default_storage.exists(name):
-        name = default_storage.save(name, ContentFile(content))
+    sealed = io.BytesIO()
+    crypto.storage_seal(io.BytesIO(content), sealed)
+    name = default_storage.save(f"attachments/{digest[:16]}.age", ContentFile(sealed.getvalue()))
     return Attachment.objects.create(
         request=request,
         filename=filename,

@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 import zipfile
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyrage
@@ -16,15 +16,24 @@ from django.utils import timezone
 from accounts.models import AgeRecipient, KeyStatus
 from portal import crypto
 from portal.models import AuditEvent
-from requests_app.delivery.sealing import response_seal, seal_to_file
+from requests_app.delivery.document import archive_layout, safe_file_name
+from requests_app.delivery.sealing import (
+    FileMismatch,
+    response_seal,
+    seal_to_file,
+    verified_chunks,
+)
 from requests_app.models import (
     Decision,
     Disclosure,
     LegalRequest,
     PlatformAccount,
+    PlatformFile,
     PlatformIpEvent,
     SealedResponse,
 )
+from requests_app.sources.base import Target, TargetFile, TargetRecords
+from requests_app.sources.directory import platform_file_store
 from tests.conftest import service_missing
 from tests.factories import make_api_token, make_officer, make_user
 from tests.requests_app.signing import enrol_signing_key, post_envelope, submission
@@ -247,3 +256,231 @@ def test_a_member_that_fails_while_streaming_fails_the_seal_with_its_reason():
             [str(pyrage.x25519.Identity.generate().to_public())],
             io.BytesIO(),
         )
+
+
+# --- Files under files/ -----------------------------------------------------------------------
+
+
+def store_file(name: str, category: str, data: bytes, moment: datetime | None) -> None:
+    platform_file_store(
+        account=PlatformAccount.objects.get(username="suspect_one"),
+        name=name,
+        media_type="text/csv",
+        category=category,
+        data=data,
+        at=moment,
+    )
+
+
+def plaintext(sealed: SealedResponse, identity) -> bytes:
+    with sealed.file.open("rb") as ciphertext:
+        return pyrage.decrypt(ciphertext.read(), [identity])
+
+
+def opened(sealed: SealedResponse, identity) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(plaintext(sealed, identity)))
+
+
+FEBRUARY = b"at,ip\n2026-02-01T10:00:00Z,198.51.100.7\n"
+
+
+def test_files_in_the_approved_scope_are_sealed_under_files_and_listed_with_their_hash(client):
+    disclosure, identity = approved_disclosure(client)  # ip_addresses and phone_number, Q1 2026
+    store_file(
+        "connections-2026-02-01.csv", "ip_addresses", FEBRUARY, datetime(2026, 2, 1, tzinfo=UTC)
+    )
+    store_file(
+        "CONNECTIONS-2026-02-01.csv",
+        "ip_addresses",
+        b"same name, other case\n",
+        datetime(2026, 2, 2, tzinfo=UTC),
+    )
+    store_file(
+        "connections-2025-06-01.csv",
+        "ip_addresses",
+        b"before the period",
+        datetime(2025, 6, 1, tzinfo=UTC),
+    )
+    store_file("profile.png", "subscriber_info", b"a category not approved", None)
+
+    sealed = response_seal(disclosure_id=disclosure.pk)
+
+    archive = opened(sealed, identity)
+    folder = "files/1-username-suspect_one"
+    assert archive.namelist() == [
+        "response.json",
+        "response.json.sig",
+        f"{folder}/connections-2026-02-01.csv",
+        f"{folder}/CONNECTIONS-2026-02-01-2.csv",
+    ]
+    (target,) = json.loads(archive.read("response.json"))["records"]
+    assert target["files"] == [
+        {
+            "name": f"{folder}/connections-2026-02-01.csv",
+            "media_type": "text/csv",
+            "size": len(FEBRUARY),
+            "sha256": hashlib.sha256(FEBRUARY).hexdigest(),
+            "category": "ip_addresses",
+            "at": "2026-02-01T00:00:00Z",
+        },
+        {
+            "name": f"{folder}/CONNECTIONS-2026-02-01-2.csv",
+            "media_type": "text/csv",
+            "size": 22,
+            "sha256": hashlib.sha256(b"same name, other case\n").hexdigest(),
+            "category": "ip_addresses",
+            "at": "2026-02-02T00:00:00Z",
+        },
+    ]
+    # What the listing says is what the archive holds.
+    for listed in target["files"]:
+        data = archive.read(listed["name"])
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (listed["size"], listed["sha256"])
+    assert (
+        archive.getinfo(f"{folder}/connections-2026-02-01.csv").compress_type == zipfile.ZIP_STORED
+    )
+
+
+HOSTILE_NAMES = [
+    "../../../../tmp/evil.sh",
+    "/etc/cron.d/evil",
+    "..\\..\\Windows\\System32\\evil.dll",
+    "C:evil.bat",
+    "..",
+    ".bashrc",
+    "-rf",
+    "\x1b[31mevil.csv",  # a terminal escape (PostgreSQL refuses NUL in text, so not that)
+    "invoice\u202egpj.exe",
+]
+
+
+def test_hostile_file_names_unpack_inside_the_response_folder_with_unzip(client, tmp_path):
+    if not shutil.which("unzip"):
+        service_missing("needs Debian's unzip binary (apt-get install unzip)")
+    disclosure, identity = approved_disclosure(client)
+    for number, name in enumerate(HOSTILE_NAMES):
+        store_file(
+            name, "ip_addresses", f"file {number}\n".encode(), datetime(2026, 2, 1, tzinfo=UTC)
+        )
+
+    sealed = response_seal(disclosure_id=disclosure.pk)
+
+    archive = opened(sealed, identity)
+    names = archive.namelist()[2:]
+    assert len(names) == len(HOSTILE_NAMES)
+    for name in names:
+        folder, _, base = name.rpartition("/")
+        assert folder == "files/1-username-suspect_one"
+        assert base
+        assert not base.startswith((".", "-"))
+        assert not any(c in base for c in "\\:\x1b\u202e")
+    # Unpacked as an officer would: everything lands inside the folder, nothing beside it.
+    officer = tmp_path / "officer"
+    desk = officer / "desk" / "case"
+    desk.mkdir(parents=True)
+    (desk / "r.zip").write_bytes(plaintext(sealed, identity))
+    subprocess.run(["unzip", "-q", "r.zip"], cwd=desk, check=True)  # noqa: S607
+    unpacked = sorted(str(p.relative_to(officer)) for p in officer.rglob("*") if p.is_file())
+    assert len(unpacked) == 3 + len(HOSTILE_NAMES)  # with r.zip and response.json(.sig)
+    assert all(name.startswith("desk/case/") for name in unpacked), unpacked
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("profile.png", "profile.png"),
+        ("../../../../etc/passwd", "passwd"),
+        ("/etc/passwd", "passwd"),
+        ("..\\..\\boot.ini", "boot.ini"),
+        ("C:\\Users\\x\\photo.jpg", "photo.jpg"),
+        ("C:photo.jpg", "C_photo.jpg"),
+        ("..", "file"),
+        (".", "file"),
+        ("", "file"),
+        ("/", "file"),
+        (".bashrc", "bashrc"),
+        ("-rf", "rf"),
+        ("name with spaces & $(cmd).txt", "name_with_spaces_cmd_.txt"),
+        ("evil\x00.csv", "evil_.csv"),
+        ("line\nbreak.csv", "line_break.csv"),
+        ("invoice\u202egpj.exe", "invoice_gpj.exe"),
+        ("trailing.dots...", "trailing.dots"),
+        ("CON", "file_CON"),
+        ("nul.txt", "file_nul.txt"),
+        ("Überweisung März.pdf", "Überweisung_März.pdf"),
+        ("фото.jpg", "фото.jpg"),
+        ("a" * 300 + ".jpeg", "a" * 95 + ".jpeg"),
+    ],
+)
+def test_a_file_name_is_made_one_safe_path_component(name, safe):
+    assert safe_file_name(name) == safe
+
+
+def test_each_target_has_its_own_folder_and_names_never_repeat_even_ignoring_case():
+    def listed(name: str) -> TargetFile:
+        return TargetFile(name, "text/plain", 1, "0" * 64, "ip_addresses", None, lambda: iter([]))
+
+    layout = archive_layout(
+        [
+            TargetRecords(
+                Target("username", "a/../b"),
+                True,
+                {},
+                [listed("x.csv"), listed("X.csv"), listed("../x.csv")],
+            ),
+            TargetRecords(Target("phone", "+49 151"), True, {}, [listed("x.csv")]),
+        ]
+    )
+
+    assert [[f.path for f in files] for files in layout] == [
+        [
+            "files/1-username-a_.._b/x.csv",
+            "files/1-username-a_.._b/X-2.csv",
+            "files/1-username-a_.._b/x-3.csv",
+        ],
+        ["files/2-phone-+49_151/x.csv"],
+    ]
+
+
+def test_a_file_whose_bytes_differ_from_its_listing_fails_the_seal_and_nothing_is_stored(
+    client, sealed_storage
+):
+    disclosure, _identity = approved_disclosure(client)
+    store_file("connections.csv", "ip_addresses", FEBRUARY, datetime(2026, 2, 1, tzinfo=UTC))
+    stored = PlatformFile.objects.get()
+    # The platform's copy changes after it was listed: same length, other bytes.
+    Path(stored.content.path).write_bytes(FEBRUARY.replace(b"198.51.100.7", b"198.51.100.8"))
+
+    with pytest.raises(crypto.SealError, match="does not have the SHA-256 listed"):
+        response_seal(disclosure_id=disclosure.pk)
+
+    assert not SealedResponse.objects.exists()
+    assert not (sealed_storage / "sealed").exists() or not any(
+        (sealed_storage / "sealed").iterdir()
+    )
+    disclosure.refresh_from_db()
+    assert disclosure.state == Disclosure.State.PENDING  # retried later, not lost
+    assert not AuditEvent.objects.filter(action="response.sealed").exists()
+
+
+@pytest.mark.parametrize(
+    ("sent", "reason"),
+    [
+        ([b"0123456789", b"extra"], "longer than the 10 bytes listed"),
+        ([b"01234"], "has 5 bytes, not the 10 listed"),
+        ([b"0123456789"[::-1]], "does not have the SHA-256 listed"),
+    ],
+    ids=["longer", "shorter", "other-bytes"],
+)
+def test_a_file_is_checked_against_its_listing_as_it_streams(sent, reason):
+    listed = TargetFile(
+        "f.bin",
+        "application/octet-stream",
+        10,
+        hashlib.sha256(b"0123456789").hexdigest(),
+        "ip_addresses",
+        None,
+        lambda: iter(sent),
+    )
+    with pytest.raises(FileMismatch, match=reason):
+        b"".join(verified_chunks("files/1-x/f.bin", listed))

@@ -9,6 +9,7 @@ chain, not the stored file.
 import base64
 import hashlib
 import io
+import json
 import re
 import zipfile
 from datetime import timedelta
@@ -21,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Officer
 from accounts.services.tokens import api_token_revoke
 from accounts.services.vetting import officer_suspend
+from portal import crypto
 from portal.models import AuditEvent
 from requests_app.delivery.sealing import sealed_response_purge
 from requests_app.models import RequestShare, SealedResponse
@@ -313,10 +315,12 @@ def test_platform_staff_sessions_get_no_sealed_file(client, delivery, role):
     api = client.get(download_url(delivery.sealed))
     web = client.post(f"/responses/{delivery.sealed.pk}/download/")
     page = client.get("/responses/")
+    opener = client.get(f"/responses/{delivery.sealed.pk}/decrypt/")
 
     assert_refused(api, 403, "forbidden")
     assert web.status_code == 403
     assert page.status_code == 403
+    assert opener.status_code == 403
     assert AGE_MAGIC not in web.content
     assert_unchanged(before, delivery)
 
@@ -425,6 +429,57 @@ def test_an_expired_response_on_the_web_is_a_410_page_without_a_download_button(
     assert "Expired" in page
     assert f'action="/responses/{delivery.sealed.pk}/download/"' not in page
     assert_unchanged(before, delivery)
+
+
+def decrypt_config(page) -> dict:
+    html = page.content.decode()
+    found = re.search(r'<script id="decrypt-config" type="application/json">(.*?)</script>', html)
+    assert found, html
+    return json.loads(found.group(1))
+
+
+def test_the_page_that_opens_a_response_in_the_browser_downloads_nothing_itself(client, delivery):
+    log_in(client, delivery.officer.user)
+    sealed = delivery.sealed
+    before = delivery_state()
+
+    listing = client.get("/responses/").content.decode()
+    page = client.get(f"/responses/{sealed.pk}/decrypt/")
+
+    assert f'href="/responses/{sealed.pk}/decrypt/"' in listing
+    assert page.status_code == 200
+    assert AGE_MAGIC not in page.content
+    config = decrypt_config(page)
+    assert config["download_url"] == f"/responses/{sealed.pk}/download/"
+    assert (config["size"], config["sha256"], config["recipients"]) == (
+        sealed.size,
+        sealed.sha256,
+        [str(delivery.identity.to_public())],
+    )
+    assert config["portal_key"]["key_id"] == crypto.portal_public_key_document()["key_id"]
+    # The identity is chosen with a file input outside any form: nothing can post it.
+    html = page.content.decode()
+    assert '<input type="file" id="identity-file"' in html
+    assert not re.search(r"<form[^>]*>(?:(?!</form>).)*type=\"file\"", html, flags=re.DOTALL)
+    assert delivery_state() == before  # opening the page is not a download
+
+
+def test_another_agencys_officer_gets_404_for_the_page_that_opens_a_response(client, delivery):
+    log_in(client, make_officer().user)
+    answer = client.get(f"/responses/{delivery.sealed.pk}/decrypt/")
+    assert answer.status_code == 404
+    assert delivery.sealed.sha256 not in answer.content.decode()
+
+
+def test_the_page_that_opens_an_expired_response_is_a_410_page(client, delivery):
+    SealedResponse.objects.filter(pk=delivery.sealed.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    log_in(client, delivery.officer.user)
+    answer = client.get(f"/responses/{delivery.sealed.pk}/decrypt/")
+    assert answer.status_code == 410
+    assert "no longer available" in answer.content.decode()
+    assert 'id="decrypt-config"' not in answer.content.decode()
 
 
 # --- The published description -------------------------------------------------------------

@@ -8,7 +8,10 @@ intake-rejection log, and that nothing was stored (no request, no attachment, no
 import base64
 import hashlib
 import json
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import rfc8785
@@ -18,6 +21,8 @@ from django.test import override_settings
 from accounts.models import Agency, KeyStatus, Officer
 from portal.models import AuditEvent
 from requests_app.models import Attachment, IntakeRejection, LegalRequest
+from requests_app.review.selectors import attachment_plaintext
+from tests.conftest import service_missing
 from tests.factories import make_api_token, make_officer
 from tests.requests_app.signing import (
     enrol_signing_key,
@@ -78,7 +83,7 @@ def test_a_signed_submission_is_accepted_with_a_receipt_the_portal_key_verifies(
     assert [t.value for t in request.targets.all()] == ["suspect_one"]
     attachment = request.attachments.get()
     assert attachment.sha256 == hashlib.sha256(sub.files[0][1]).hexdigest()
-    assert attachment.file.read() == sub.files[0][1]
+    assert attachment_plaintext(attachment).read() == sub.files[0][1]
     assert request.due_at - request.received_at == timedelta(hours=240)
     assert list(
         AuditEvent.objects.filter(action="legal_request.received").values_list(
@@ -94,6 +99,42 @@ def test_a_signed_submission_is_accepted_with_a_receipt_the_portal_key_verifies(
         base64.b64decode(receipt["signature"]), signed
     )
     assert receipt["payload_sha256"] == hashlib.sha256(rfc8785.dumps(sub.payload)).hexdigest()
+
+
+def test_a_legal_document_is_stored_only_as_ciphertext_to_the_storage_key(
+    client, signer, token, settings, tmp_path
+):
+    """A stolen storage bucket: every stored byte is age ciphertext; the document, its
+    hash and its name appear nowhere; only the storage key file opens it."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "bucket")},
+        },
+    }
+    sub = submission()
+    document = sub.files[0][1]
+    assert post_envelope(client, sub.sign(signer), sub.files, token).status_code == 201
+
+    attachment = Attachment.objects.get()
+    stored = [path for path in (tmp_path / "bucket").rglob("*") if path.is_file()]
+    assert [path.name for path in stored] == [Path(attachment.file.name).name]
+    content = stored[0].read_bytes()
+    assert content.startswith(b"age-encryption.org/v1\n")
+    assert document not in content
+    assert b"%PDF" not in content
+    assert attachment.sha256 not in stored[0].name
+    # The storage key opens it, with Debian's age as an operator would.
+    if shutil.which("age") is None:
+        service_missing("needs Debian's age binary (apt-get install age)")
+    opened = subprocess.run(  # noqa: S603
+        ["age", "-d", "-i", str(settings.PORTAL_STORAGE_KEY_FILE), str(stored[0])],  # noqa: S607
+        capture_output=True,
+        check=True,
+    )
+    assert opened.stdout == document
+    assert attachment_plaintext(attachment).read() == document
 
 
 def test_a_byte_identical_retry_gets_the_original_answer_and_no_second_request(

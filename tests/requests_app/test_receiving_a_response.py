@@ -5,14 +5,17 @@ there, else docs/receiving-a-response.md), so what is tested is what officers re
 first block makes an age identity and prints its recipient, which the portal then
 enrols and an administrator approves, as in life; the platform answers a request; the
 second block downloads the sealed file with curl, checks its size and SHA-256, opens it
-with Debian's `age` and verifies the portal's signature with `openssl`.
+with Debian's `age`, verifies the portal's signature with `openssl`, and checks the
+document under `files/` against the SHA-256 the signed response.json lists.
 """
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +25,8 @@ from accounts.services.vetting import age_recipient_approve
 from portal import crypto
 from portal.models import AuditEvent
 from requests_app.delivery.sealing import response_seal
-from requests_app.models import Disclosure, SealedResponse
+from requests_app.models import Disclosure, PlatformAccount, SealedResponse
+from requests_app.sources.directory import platform_file_store
 from tests.conftest import ROOT, service_missing
 from tests.factories import make_officer, make_vetting_admin
 from tests.requests_app.delivery_helpers import approved_decision, tmp_storage
@@ -115,8 +119,17 @@ def test_the_guides_commands_download_check_decrypt_and_verify_a_response(
     age_recipient_approve(
         recipient=recipient, actor=make_vetting_admin(), fingerprint_confirmed=True
     )
-    # ... and a request of theirs that the platform answered.
+    # ... and a request of theirs that the platform answered, with a document.
     decision, officer, token = approved_decision(client, officer=officer)
+    document = b"at,ip,port\n2026-02-01T10:00:00Z,198.51.100.7,40112\n"
+    platform_file_store(
+        account=PlatformAccount.objects.get(username="suspect_one"),
+        name="connections-2026-02-01.csv",
+        media_type="text/csv",
+        category="ip_addresses",
+        data=document,
+        at=datetime(2026, 2, 1, 10, tzinfo=UTC),
+    )
     disclosure = Disclosure.objects.create(
         request=decision.request, decision=decision, created_by=decision.proposed_by
     )
@@ -136,15 +149,21 @@ def test_the_guides_commands_download_check_decrypt_and_verify_a_response(
     assert "response.age: OK" in lines, output
     assert "Signature Verified Successfully" in lines, output
     assert f"The response answers {reference}." in lines, output
+    listed = "files/1-username-suspect_one/connections-2026-02-01.csv"
+    assert f"{listed}: OK" in lines, output
     assert "DIFFERS" not in output
     key_id = crypto.portal_public_key_document()["key_id"]
     assert f"response signed by {key_id}; portal.pem is {key_id}" in lines, output
 
     # The file on the officer's desk is the sealed file, and the plaintext is the answer.
     assert (desk / "response.age").read_bytes() == sealed.file.read()
-    document = json.loads((desk / "response.json").read_bytes())
-    assert document["reference"] == reference
-    assert document["records"][0]["found"] is True
+    answer = json.loads((desk / "response.json").read_bytes())
+    assert answer["reference"] == reference
+    assert answer["records"][0]["found"] is True
+    # The document the officer unpacked is the platform's, as listed in the signed answer.
+    assert (desk / listed).read_bytes() == document
+    (entry,) = answer["records"][0]["files"]
+    assert (entry["name"], entry["sha256"]) == (listed, hashlib.sha256(document).hexdigest())
     # One download, recorded.
     assert SealedResponse.objects.get(pk=sealed.pk).download_count == 1
     assert AuditEvent.objects.filter(action="response.downloaded").count() == 1

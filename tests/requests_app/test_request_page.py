@@ -328,6 +328,30 @@ def test_a_document_whose_stored_type_is_not_allowed_downloads_as_bytes(reviewer
     assert response["Content-Disposition"].startswith("attachment;")
 
 
+@pytest.mark.parametrize("swap", ["another document", "not ciphertext"])
+def test_a_stored_document_that_was_swapped_is_refused_and_nothing_is_audited(
+    reviewer_client, swap
+):
+    """Someone with write access to the storage replaces a document: the reviewer gets a
+    clear refusal, never the replacement, and no reading is recorded."""
+    request = make_legal_request()
+    attachment = make_attachment(request, content=b"%PDF-1.4\n% the real order\n")
+    forged = make_attachment(make_legal_request(), content=b"%PDF-1.4\n% a forged order\n")
+    with forged.file.open("rb") as source:
+        replacement = source.read() if swap == "another document" else b"%PDF-1.4\n% plain\n"
+    with attachment.file.open("wb") as target:
+        target.write(replacement)
+    mark = audit_mark()
+
+    response = reviewer_client.get(document_url(request, attachment))
+
+    assert response.status_code == 500
+    assert b"forged" not in response.content
+    assert b"plain" not in response.content
+    assert "cannot be opened" in response.content.decode()
+    assert not AuditEvent.objects.filter(seq__gt=mark).exists()
+
+
 def test_a_document_of_another_request_is_not_found_and_nothing_is_audited(reviewer_client):
     request = make_legal_request()
     other = make_legal_request()

@@ -28,6 +28,7 @@ from requests_app.models import (
 )
 from requests_app.review import services
 from requests_app.review.disclosure import disclosure_preview
+from requests_app.sources.directory import platform_file_store
 from tests.factories import PASSWORD, log_in, make_officer, make_user
 from tests.requests_app.factories import make_legal_request, make_reviewer
 
@@ -245,6 +246,44 @@ def test_a_reviewer_claims_assesses_and_proposes_in_part_then_sees_only_the_appr
     assert previewed.actor_id == first.pk
     assert previewed.data["targets"] == ["username:suspect_one"]
     assert previewed.data["categories"] == ["ip_addresses"]
+
+
+@pytest.mark.usefixtures("directory")
+def test_the_preview_lists_the_files_in_scope_by_description_only(
+    first, first_client, settings, tmp_path
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    one = PlatformAccount.objects.get(username="suspect_one")
+    inside = platform_file_store(
+        account=one,
+        name="logins-2026-02-10.csv",
+        media_type="text/csv",
+        category="ip_addresses",
+        data=b"at,ip\n2026-02-10T08:00:00Z,198.51.100.10\n",
+        at=datetime(2026, 2, 10, 8, tzinfo=UTC),
+    )
+    platform_file_store(
+        account=one,
+        name="logins-2025-12-01.csv",  # before the approved period
+        media_type="text/csv",
+        category="ip_addresses",
+        data=b"at,ip\n2025-12-01T08:00:00Z,198.51.100.12\n",
+        at=datetime(2025, 12, 1, 8, tzinfo=UTC),
+    )
+    _, decision = proposed(first)
+
+    preview = page(first_client.get(url("review-preview", decision.request, decision)))
+
+    assert "logins-2026-02-10.csv" in preview
+    assert inside.sha256 in preview
+    assert "logins-2025-12-01.csv" not in preview
+    assert "at,ip" not in preview  # the content is not opened here
 
 
 @pytest.mark.usefixtures("directory")

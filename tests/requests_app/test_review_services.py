@@ -358,6 +358,7 @@ def test_an_approval_in_part_leaves_exactly_this_audit_trail():
         ("legal_request.claim", a.pk),
         ("assessment.saved", a.pk),
         ("decision.proposed", a.pk),
+        ("disclosure.previewed", b.pk),
         ("legal_request.confirm_approval", b.pk),
         ("disclosure.created", b.pk),
     ]

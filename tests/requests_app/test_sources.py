@@ -4,30 +4,38 @@ The HTTP adapter is tried against a real ``http.server`` on 127.0.0.1 in a threa
 network beyond the loopback, no mock of urllib.
 """
 
+import hashlib
+import io
 import json
 import threading
 import time
+import tracemalloc
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pyrage
 import pytest
 from django.test import override_settings
 
+from requests_app.delivery.sealing import response_seal
 from requests_app.models import PlatformAccount, PlatformIpEvent
 from requests_app.review.disclosure import disclosure_preview
 from requests_app.sources.base import (
     Scope,
     SourceUnavailable,
     Target,
+    TargetFile,
     TargetRecords,
     records_within_scope,
 )
-from requests_app.sources.directory import DirectorySource
+from requests_app.sources.directory import DirectorySource, platform_file_store
 from requests_app.sources.http import HttpSource
 from requests_app.sources.scope import configured_source
+from tests.requests_app.delivery_helpers import approved_disclosure, tmp_storage
 
 ALL_CATEGORIES = frozenset(
     {
@@ -171,6 +179,61 @@ def test_the_directory_answers_each_target_separately(account):
     ]
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_all(file: TargetFile) -> bytes:
+    return b"".join(file.opener())
+
+
+def test_the_directory_lists_the_files_of_asked_categories_in_the_period_and_streams_them(
+    account, settings, tmp_path
+):
+    tmp_storage(settings, tmp_path)
+    photo = b"\x89PNG a profile photo"
+    january = b"at,ip\n2026-01-15T12:00:00Z,198.51.100.3\n"
+    for name, category, data, moment in [
+        ("profile.png", "subscriber_info", photo, None),
+        ("log-2026-01-15.csv", "ip_addresses", january, at("2026-01-15")),
+        ("log-2025-12-31.csv", "ip_addresses", b"before", at("2025-12-31")),  # before the period
+        ("devices.csv", "device_info", b"a category not asked", at("2026-01-15")),
+    ]:
+        platform_file_store(
+            account=account,
+            name=name,
+            media_type="text/csv" if name.endswith(".csv") else "image/png",
+            category=category,
+            data=data,
+            at=moment,
+        )
+
+    (answer,) = DirectorySource().lookup(
+        scope(Target("username", "nightowl"), categories={"subscriber_info", "ip_addresses"})
+    )
+
+    assert [(f.name, f.category, f.at) for f in answer.files] == [
+        ("profile.png", "subscriber_info", None),
+        ("log-2026-01-15.csv", "ip_addresses", "2026-01-15T12:00:00Z"),
+    ]
+    for file, data in zip(answer.files, [photo, january], strict=True):
+        assert (file.size, file.sha256) == (len(data), sha256(data))
+        assert read_all(file) == data
+
+
+def test_the_directory_gives_no_files_for_a_target_it_does_not_find(account, settings, tmp_path):
+    tmp_storage(settings, tmp_path)
+    platform_file_store(
+        account=account,
+        name="profile.png",
+        media_type="image/png",
+        category="subscriber_info",
+        data=b"photo",
+    )
+    (answer,) = DirectorySource().lookup(scope(Target("username", "ghost")))
+    assert (answer.found, answer.files) == (False, [])
+
+
 # --- The scope limit ---------------------------------------------------------------------------
 
 
@@ -225,6 +288,42 @@ def test_records_within_scope_drops_what_a_misbehaving_source_adds():
     ]
 
 
+def listed_file(name: str, category: str, moment: Any) -> TargetFile:
+    return TargetFile(
+        name=name,
+        media_type="application/octet-stream",
+        size=1,
+        sha256=sha256(b"x"),
+        category=category,
+        at=moment,
+        opener=lambda: iter([b"x"]),
+    )
+
+
+def test_records_within_scope_drops_every_file_outside_the_scope():
+    limit = scope(Target("username", "suspect"), categories={"ip_addresses", "subscriber_info"})
+    offered = [
+        listed_file("in-period.csv", "ip_addresses", "2026-01-10T10:00:00Z"),
+        listed_file("last-day.csv", "ip_addresses", "2026-01-31T23:59:59Z"),
+        listed_file("static-photo.png", "subscriber_info", None),
+        listed_file("day-before.csv", "ip_addresses", "2025-12-31T23:59:59Z"),
+        listed_file("day-after-in-utc.csv", "ip_addresses", "2026-01-31T23:30:00-05:00"),
+        listed_file("no-time-in-an-event-category.csv", "ip_addresses", None),
+        listed_file("not-a-time.csv", "ip_addresses", "last tuesday"),
+        listed_file("messages.zip", "private_messages", "2026-01-10T10:00:00Z"),
+        listed_file("phone-bill.pdf", "phone_number", None),  # a category not approved
+    ]
+    answers = [
+        TargetRecords(Target("username", "suspect"), True, {}, offered),
+        TargetRecords(Target("username", "stranger"), True, {}, offered[:1]),
+    ]
+
+    (kept,) = records_within_scope(limit, answers)
+
+    assert kept.target == Target("username", "suspect")
+    assert [f.name for f in kept.files] == ["in-period.csv", "last-day.csv", "static-photo.png"]
+
+
 def test_a_target_of_the_same_value_but_another_type_is_not_the_approved_target():
     limit = scope(Target("user_id", "42"), categories={"phone_number"})
     answers = [
@@ -268,6 +367,9 @@ class PlatformApi:
         self.delay = 0.0
         self.raw: bytes | None = None
         self.redirect_to: str | None = None
+        # file id -> (a block of bytes, how many times it is sent), for GET /v1/files/{id}
+        self.files: dict[str, tuple[bytes, int]] = {}
+        self.file_length: str | None = None  # a Content-Length to send instead of the true one
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         api = self
@@ -300,13 +402,32 @@ class PlatformApi:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (the timeout test)
 
-            def do_GET(self) -> None:  # noqa: N802  (a followed redirect arrives as a GET)
+            def do_GET(self) -> None:  # noqa: N802  (a file, or a followed redirect)
                 api.received.append(
                     {"path": self.path, "authorization": self.headers.get("Authorization")}
                 )
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
+                served = api.files.get(self.path.removeprefix("/v1/files/"))
+                if api.redirect_to and served:
+                    self.send_response(302)
+                    self.send_header("Location", api.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if not self.path.startswith("/v1/files/") or served is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                block, times = served
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", api.file_length or str(len(block) * times))
                 self.end_headers()
+                try:
+                    for _ in range(times):
+                        self.wfile.write(block)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
@@ -482,3 +603,217 @@ def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else(platform_api)
 def test_the_http_source_refuses_plain_http_beyond_the_loopback(url):
     with pytest.raises(ValueError, match="https"):
         HttpSource(base_url=url, token="t")
+
+
+# --- Files through the HTTP adapter -------------------------------------------------------------
+
+PHOTO = b"\x89PNG\r\n\x1a\n a profile photo"
+
+
+def file_listing(**overrides: Any) -> dict[str, Any]:
+    listing = {
+        "id": "f-100001.photo",
+        "name": "profile.png",
+        "media_type": "image/png",
+        "size": len(PHOTO),
+        "sha256": sha256(PHOTO),
+        "category": "subscriber_info",
+        "at": None,
+    }
+    listing.update(overrides)
+    return listing
+
+
+def answer_with_files(*files: Any) -> dict[str, Any]:
+    return {
+        "targets": [
+            {"type": "username", "value": "nightowl", "found": True, "records": {}, "files": files}
+        ]
+    }
+
+
+SUBSCRIBER_SCOPE = scope(Target("username", "nightowl"), categories={"subscriber_info"})
+
+
+def test_the_http_source_lists_files_and_streams_each_from_the_file_endpoint(platform_api):
+    api, url = platform_api
+    api.answer = answer_with_files(file_listing())
+    api.files["f-100001.photo"] = (PHOTO, 1)
+
+    (answer,) = HttpSource(base_url=url, token="s3cret").lookup(SUBSCRIBER_SCOPE)
+
+    (file,) = answer.files
+    assert (file.name, file.media_type, file.size, file.sha256, file.category, file.at) == (
+        "profile.png",
+        "image/png",
+        len(PHOTO),
+        sha256(PHOTO),
+        "subscriber_info",
+        None,
+    )
+    assert [r["path"] for r in api.received] == ["/v1/lookup"]  # nothing fetched until opened
+    assert read_all(file) == PHOTO
+    fetched = api.received[-1]
+    assert fetched == {"path": "/v1/files/f-100001.photo", "authorization": "Bearer s3cret"}
+
+
+def test_the_http_source_streams_a_large_file_without_holding_it(platform_api):
+    api, url = platform_api
+    block, times = bytes(range(256)) * 4096, 48  # 1 MiB, 48 times
+    expected = hashlib.sha256()
+    for _ in range(times):
+        expected.update(block)
+    api.answer = answer_with_files(
+        file_listing(size=len(block) * times, sha256=expected.hexdigest(), name="video.mp4")
+    )
+    api.files["f-100001.photo"] = (block, times)
+    (answer,) = HttpSource(base_url=url, token="t").lookup(SUBSCRIBER_SCOPE)
+
+    digest, size = hashlib.sha256(), 0
+    tracemalloc.start()
+    try:
+        for chunk in answer.files[0].opener():
+            digest.update(chunk)
+            size += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert (size, digest.hexdigest()) == (len(block) * times, expected.hexdigest())
+    assert peak < 8 * len(block)  # a few chunks at most, never the 48 MiB
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        file_listing(id="../lookup"),
+        file_listing(id=".."),
+        file_listing(id="a/b"),
+        file_listing(id=""),
+        file_listing(name=""),
+        file_listing(name="x" * 256),
+        file_listing(media_type="image"),
+        file_listing(media_type="text/html; charset=utf-8"),
+        file_listing(size=-1),
+        file_listing(size=True),
+        file_listing(size="12"),
+        file_listing(sha256=sha256(PHOTO).upper()),
+        file_listing(sha256="0" * 63),
+        file_listing(at=20260115),
+        {"name": "profile.png"},
+        "profile.png",
+    ],
+    ids=[
+        "id-with-a-path",
+        "id-dot-dot",
+        "id-with-a-slash",
+        "id-empty",
+        "name-empty",
+        "name-too-long",
+        "media-type-without-subtype",
+        "media-type-with-parameters",
+        "size-negative",
+        "size-a-boolean",
+        "size-text",
+        "sha256-uppercase",
+        "sha256-short",
+        "at-a-number",
+        "fields-missing",
+        "not-an-object",
+    ],
+)
+def test_a_file_listing_of_another_shape_is_unavailable(platform_api, listing):
+    api, url = platform_api
+    api.answer = answer_with_files(listing)
+    with pytest.raises(SourceUnavailable):
+        HttpSource(base_url=url, token="t").lookup(SUBSCRIBER_SCOPE)
+
+
+def test_files_that_are_not_a_list_are_unavailable(platform_api):
+    api, url = platform_api
+    api.answer = {"targets": [{"type": "username", "value": "nightowl", "files": {"a": 1}}]}
+    with pytest.raises(SourceUnavailable):
+        HttpSource(base_url=url, token="t").lookup(SUBSCRIBER_SCOPE)
+
+
+def test_a_file_the_platform_api_does_not_send_is_unavailable_when_opened(platform_api):
+    api, url = platform_api
+    api.answer = answer_with_files(file_listing())  # listed, but GET answers 404
+    (answer,) = HttpSource(base_url=url, token="t").lookup(SUBSCRIBER_SCOPE)
+    with pytest.raises(SourceUnavailable):
+        read_all(answer.files[0])
+
+
+def test_a_file_sent_with_another_length_than_listed_is_unavailable(platform_api):
+    api, url = platform_api
+    api.answer = answer_with_files(file_listing())
+    api.files["f-100001.photo"] = (PHOTO, 1)
+    api.file_length = str(len(PHOTO) + 1)
+    (answer,) = HttpSource(base_url=url, token="t").lookup(SUBSCRIBER_SCOPE)
+    with pytest.raises(SourceUnavailable, match="listed with"):
+        read_all(answer.files[0])
+
+
+def test_a_redirect_for_a_file_is_not_followed_so_the_token_goes_nowhere_else(platform_api):
+    api, url = platform_api
+    elsewhere = PlatformApi()
+    elsewhere.files["f-100001.photo"] = (PHOTO, 1)
+    with serving(elsewhere) as elsewhere_url:
+        api.answer = answer_with_files(file_listing())
+        (answer,) = HttpSource(base_url=url, token="s3cret").lookup(SUBSCRIBER_SCOPE)
+        api.files["f-100001.photo"] = (PHOTO, 1)
+        api.redirect_to = f"{elsewhere_url}/files/f-100001.photo"
+        with pytest.raises(SourceUnavailable):
+            read_all(answer.files[0])
+    assert elsewhere.received == []
+
+
+def test_a_response_sealed_from_the_http_source_streams_its_files_into_the_archive(
+    platform_api, client, settings, tmp_path
+):
+    api, url = platform_api
+    tmp_storage(settings, tmp_path)
+    settings.PLATFORM_DATA_SOURCE = "http"
+    settings.PLATFORM_API_URL = url
+    settings.PLATFORM_API_TOKEN = "s3cret"
+    delivery = approved_disclosure(client)  # ip_addresses and phone_number, Q1 2026
+    block, times = b"\x00\x01frame" * 100_000, 5
+    video = block * times
+    api.answer = {
+        "targets": [
+            {
+                "type": "username",
+                "value": "suspect_one",
+                "found": True,
+                "records": {"phone_number": {"phone_number": "+4915100000042"}},
+                "files": [
+                    file_listing(
+                        id="v-1",
+                        name="../../cctv/lobby.mp4",
+                        media_type="video/mp4",
+                        size=len(video),
+                        sha256=sha256(video),
+                        category="ip_addresses",
+                        at="2026-02-01T10:00:00Z",
+                    ),
+                    file_listing(id="v-2", category="ip_addresses", at="2026-06-01T10:00:00Z"),
+                ],
+            }
+        ]
+    }
+    api.files["v-1"] = (block, times)
+    api.files["v-2"] = (PHOTO, 1)
+
+    sealed = response_seal(disclosure_id=delivery.disclosure.pk)
+
+    with sealed.file.open("rb") as ciphertext:
+        plaintext = pyrage.decrypt(ciphertext.read(), [delivery.identity])
+    archive = zipfile.ZipFile(io.BytesIO(plaintext))
+    path = "files/1-username-suspect_one/lobby.mp4"
+    assert archive.namelist() == ["response.json", "response.json.sig", path]
+    assert archive.read(path) == video
+    (target,) = json.loads(archive.read("response.json"))["records"]
+    assert [(f["name"], f["sha256"]) for f in target["files"]] == [(path, sha256(video))]
+    # Only the file within the period was fetched, with the token.
+    fetched = [r for r in api.received if r["path"].startswith("/v1/files/")]
+    assert fetched == [{"path": "/v1/files/v-1", "authorization": "Bearer s3cret"}]

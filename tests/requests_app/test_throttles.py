@@ -40,7 +40,8 @@ def test_each_limit_counts_only_its_own_subject(settings):
     assert allowed(submission(token=1, user=1, address="192.0.2.1"))[0]
     refused, wait = allowed(submission(token=1, user=1, address="192.0.2.1"))
     assert not refused
-    assert wait is not None and 0 < wait <= 60
+    assert wait is not None
+    assert 0 < wait <= 60
     # The same officer with another token is not held back by the first token's limit.
     assert allowed(submission(token=2, user=1, address="192.0.2.1"))[0]
 

@@ -1,0 +1,480 @@
+// Open a sealed response in the officer's browser (templates/requests_app/delivery/decrypt.html;
+// PROTOCOL §6).
+//
+// 1. The officer chooses their age identity file. This page reads it, checks that it holds
+//    age identities, and matches them against the recipients the response was sealed to.
+//    The identity is never put in a form, a URL, storage or a request: it stays in this
+//    page's memory for as long as the opening takes.
+// 2. The page downloads the sealed file with the session: the same POST, audited and
+//    counted, as the Download button of the list. Its size and SHA-256 must be the listed ones.
+// 3. age-encryption (the age format's reference JavaScript implementation) decrypts it,
+//    fflate reads the ZIP, and WebCrypto verifies the portal's Ed25519 signature over
+//    response.json exactly as it is in the ZIP. Each file under files/ is checked against
+//    the size and SHA-256 that response.json lists for it.
+// 4. The answer is shown as tables built with textContent only (the records are the
+//    platform's data and never markup), and each file can be saved from memory.
+//
+// Bundled by `make assets` into static/dist/decrypt.js; see package.json.
+
+import { Decrypter, identityToRecipient } from "age-encryption";
+import { unzipSync } from "fflate";
+
+const MAX_IDENTITY_FILE = 64 * 1024;
+const RESPONSE_JSON = "response.json";
+const RESPONSE_SIG = "response.json.sig";
+const FILES_PREFIX = "files/";
+
+const SESSION_ENDED =
+  "Your session has ended or the page is out of date. Log in again in another tab, then reload this page.";
+const NOT_AN_IDENTITY =
+  "This is not an age identity file. Choose the file age-keygen made (it has a line starting with AGE-SECRET-KEY-1), not the recipient (age1…) or the response itself.";
+const DAMAGED =
+  "The sealed file could not be decrypted: it is damaged. Download it again; if this happens again, ask the platform through the request's thread.";
+
+/** A failure the officer can act on; its message is shown as it is. */
+class Refusal extends Error {}
+
+// --- Bytes and text -------------------------------------------------------------------
+
+function toHex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function sha256Hex(data) {
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
+}
+
+function humanSize(bytes) {
+  if (bytes < 1024) return `${bytes} byte${bytes === 1 ? "" : "s"}`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+function derOfPem(pem) {
+  const body = pem.replace(/-----(BEGIN|END) PUBLIC KEY-----/g, "").replace(/\s+/g, "");
+  return Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+}
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function code(text) {
+  return element("code", text, "identifier");
+}
+
+// --- The steps ------------------------------------------------------------------------
+
+/** The identities of an identity file (as age-keygen writes it: comments, then keys). */
+async function identitiesOf(file) {
+  if (!file) throw new Refusal("Choose your age identity file first.");
+  if (file.size > MAX_IDENTITY_FILE) throw new Refusal(NOT_AN_IDENTITY);
+  const text = await file.text();
+  const lines = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith("#"));
+  if (!lines.length) throw new Refusal(NOT_AN_IDENTITY);
+  const identities = [];
+  for (const line of lines) {
+    if (!line.startsWith("AGE-SECRET-KEY-")) throw new Refusal(NOT_AN_IDENTITY);
+    let recipient;
+    try {
+      recipient = await identityToRecipient(line);
+    } catch {
+      throw new Refusal(NOT_AN_IDENTITY);
+    }
+    identities.push({ identity: line, recipient });
+  }
+  return identities;
+}
+
+function wrongIdentity(identities, recipients) {
+  const own = identities.map((i) => i.recipient).join(", ");
+  return new Refusal(
+    `This identity file does not open this response. Its recipient is ${own}; the response ` +
+      `was sealed to ${recipients.join(", ")}. Choose the identity file of one of those.`,
+  );
+}
+
+async function download(config) {
+  let response;
+  try {
+    response = await fetch(config.download_url, {
+      method: "POST",
+      credentials: "same-origin",
+      redirect: "manual",
+      cache: "no-store",
+      headers: { "X-CSRFToken": config.csrf_token },
+    });
+  } catch {
+    throw new Refusal("The portal could not be reached. Check your connection and try again.");
+  }
+  if (response.type === "opaqueredirect" || response.status === 403) {
+    throw new Refusal(SESSION_ENDED);
+  }
+  if (response.status === 410) {
+    throw new Refusal("This response has expired and is no longer available. Nothing was downloaded.");
+  }
+  if (!response.ok) {
+    throw new Refusal(`The portal did not send the file (HTTP ${response.status}). Try again.`);
+  }
+  const sealed = new Uint8Array(await response.arrayBuffer());
+  if (sealed.length !== config.size || (await sha256Hex(sealed)) !== config.sha256) {
+    throw new Refusal(
+      `The download is corrupted: it is not the file the portal sealed (${humanSize(config.size)}, ` +
+        `SHA-256 ${config.sha256}). Nothing was opened. Try again.`,
+    );
+  }
+  return sealed;
+}
+
+async function decrypt(sealed, identities) {
+  const decrypter = new Decrypter();
+  for (const { identity } of identities) decrypter.addIdentity(identity);
+  try {
+    return await decrypter.decrypt(sealed);
+  } catch (error) {
+    if (/no identity matched/.test(String(error && error.message))) {
+      throw new Refusal("This identity file does not open this response. Choose the identity file of one of the recipients listed above.");
+    }
+    throw new Refusal(DAMAGED);
+  }
+}
+
+function unzip(plaintext) {
+  let members;
+  try {
+    members = unzipSync(plaintext);
+  } catch {
+    throw new Refusal(DAMAGED);
+  }
+  const get = (name) => (Object.hasOwn(members, name) ? members[name] : null);
+  const body = get(RESPONSE_JSON);
+  const signature = get(RESPONSE_SIG);
+  if (!body || !signature) {
+    throw new Refusal("The file opened, but it holds no response.json and signature: it is not a response of this portal.");
+  }
+  return { members, get, body, signature };
+}
+
+/** "valid", "invalid", or "unchecked" (a browser without Ed25519 in WebCrypto). */
+async function signatureState(portalKey, signature, body) {
+  let key;
+  try {
+    key = await crypto.subtle.importKey("spki", derOfPem(portalKey.public_key_pem), { name: "Ed25519" }, false, [
+      "verify",
+    ]);
+  } catch {
+    return "unchecked";
+  }
+  if (signature.length !== 64) return "invalid";
+  return (await crypto.subtle.verify({ name: "Ed25519" }, key, signature, body)) ? "valid" : "invalid";
+}
+
+function parseDocument(body) {
+  try {
+    const response = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+    if (response && typeof response === "object" && Array.isArray(response.records)) return response;
+  } catch {
+    // shown below
+  }
+  throw new Refusal("response.json is not a response document. Do not rely on this file.");
+}
+
+/** Each file response.json lists, with what the ZIP holds for it and whether it matches. */
+async function checkedFiles(response, archive) {
+  const listed = [];
+  const names = new Set();
+  for (const [index, answer] of response.records.entries()) {
+    for (const file of Array.isArray(answer.files) ? answer.files : []) {
+      const bytes = typeof file.name === "string" ? archive.get(file.name) : null;
+      let state = "missing";
+      if (bytes) {
+        const matches = bytes.length === file.size && (await sha256Hex(bytes)) === file.sha256;
+        state = matches ? "matches" : "differs";
+      }
+      names.add(file.name);
+      listed.push({ target: index, file, bytes, state });
+    }
+  }
+  const unlisted = Object.keys(archive.members).filter(
+    (name) => name !== RESPONSE_JSON && name !== RESPONSE_SIG && !names.has(name) && !name.endsWith("/"),
+  );
+  return { listed, unlisted };
+}
+
+// --- Showing the answer ---------------------------------------------------------------
+
+function labelOf(map, value) {
+  return (map && Object.hasOwn(map, value) && map[value]) || String(value);
+}
+
+function cellText(value) {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function columnsOf(items) {
+  const columns = new Set();
+  for (const item of items) for (const key of Object.keys(item)) columns.add(key);
+  return [...columns].sort((a, b) => (a === "at" ? -1 : b === "at" ? 1 : a.localeCompare(b)));
+}
+
+function recordsTable(caption, items, labels) {
+  const table = element("table");
+  table.append(element("caption", caption));
+  const columns = columnsOf(items);
+  const headRow = element("tr");
+  for (const column of columns) {
+    const th = element("th", labelOf(labels.columns, column));
+    th.scope = "col";
+    headRow.append(th);
+  }
+  const head = element("thead");
+  head.append(headRow);
+  const body = element("tbody");
+  for (const item of items) {
+    const row = element("tr");
+    for (const column of columns) row.append(element("td", cellText(item[column])));
+    body.append(row);
+  }
+  table.append(head, body);
+  return table;
+}
+
+function targetLabel(target, labels) {
+  if (!target || typeof target !== "object") return "Target";
+  return `${labelOf(labels.target_types, target.type)}: ${target.value}`;
+}
+
+function renderRecords(container, response, labels) {
+  container.replaceChildren();
+  if (!response.records.length) container.append(element("p", "No target is in this response."));
+  for (const answer of response.records) {
+    const article = element("article", null, "card target-records");
+    article.append(element("h4", targetLabel(answer.target, labels)));
+    const records = answer.records && typeof answer.records === "object" ? answer.records : {};
+    if (!answer.found) {
+      article.append(element("p", "No account matches this target. Nothing was disclosed for it."));
+    } else if (!Object.keys(records).length) {
+      article.append(element("p", "Nothing in the approved categories."));
+    }
+    for (const category of Object.keys(records).sort()) {
+      const value = records[category];
+      const label = labelOf(labels.categories, category);
+      const items = (Array.isArray(value) ? value : [value]).filter((item) => item && typeof item === "object");
+      if (!items.length) {
+        const empty = element("p");
+        empty.append(element("strong", `${label}:`), " none in the approved period.");
+        article.append(empty);
+        continue;
+      }
+      article.append(recordsTable(Array.isArray(value) ? `${label} (${items.length})` : label, items, labels));
+    }
+    container.append(article);
+  }
+}
+
+function renderSummary(list, response, labels, portalKey) {
+  const decision = response.decision && typeof response.decision === "object" ? response.decision : {};
+  const period = decision.period && typeof decision.period === "object" ? decision.period : {};
+  const categories = Array.isArray(decision.categories) ? decision.categories : [];
+  const rows = [
+    ["Request", code(response.reference)],
+    ["Case reference", response.case_reference],
+    ["Decision", labelOf(labels.outcomes, decision.outcome)],
+    ["Categories", categories.map((c) => labelOf(labels.categories, c)).join(", ")],
+    ["Period", `${period.from} to ${period.to}`],
+    ["Issued at", response.issued_at],
+    ["Note from the platform", element("span", response.note || "None.", "prewrap")],
+    ["Signed by", code(response.signed_by)],
+  ];
+  list.replaceChildren();
+  for (const [term, value] of rows) {
+    const dd = element("dd");
+    dd.append(value instanceof Node ? value : String(value ?? ""));
+    list.append(element("dt", term), dd);
+  }
+  if (response.signed_by !== portalKey.key_id) {
+    const dd = element("dd", `The portal's key is ${portalKey.key_id}: this response names another key.`, "todo");
+    list.append(element("dt", "Warning"), dd);
+  }
+}
+
+const FILE_STATES = {
+  matches: ["ok", "Matches its listing"],
+  differs: ["todo", "DIFFERS from its listing: do not rely on it"],
+  missing: ["todo", "Missing from the ZIP"],
+};
+
+function renderFiles(container, checked, response, labels) {
+  container.replaceChildren();
+  if (!checked.listed.length) {
+    container.append(element("p", "The response holds no files."));
+  } else {
+    const table = element("table");
+    table.append(element("caption", `Files (${checked.listed.length})`));
+    const headRow = element("tr");
+    for (const column of ["File", "Target", "Category", "Media type", "Size", "SHA-256", "Check"]) {
+      const th = element("th", column);
+      th.scope = "col";
+      headRow.append(th);
+    }
+    const head = element("thead");
+    head.append(headRow);
+    const body = element("tbody");
+    for (const { target, file, state } of checked.listed) {
+      const row = element("tr");
+      const [className, text] = FILE_STATES[state];
+      const check = element("td");
+      check.append(element("span", text, className));
+      const name = element("td");
+      name.append(element("code", file.name));
+      const digest = element("td");
+      digest.append(code(file.sha256));
+      row.append(
+        name,
+        element("td", targetLabel(response.records[target].target, labels)),
+        element("td", labelOf(labels.categories, file.category)),
+        element("td", file.media_type),
+        element("td", humanSize(Number(file.size))),
+        digest,
+        check,
+      );
+      body.append(row);
+    }
+    table.append(head, body);
+    container.append(table);
+  }
+  if (checked.unlisted.length) {
+    const warning = element(
+      "p",
+      `The ZIP also holds files that response.json does not list, not offered here: ${checked.unlisted.join(", ")}.`,
+      "message warning",
+    );
+    container.append(warning);
+  }
+}
+
+function setup(root) {
+  const config = JSON.parse(document.getElementById("decrypt-config").textContent);
+  const input = root.querySelector("#identity-file");
+  const button = root.querySelector("#decrypt-button");
+  const status = root.querySelector("#decrypt-status");
+  const errorBox = root.querySelector("#decrypt-error");
+  const result = document.getElementById("decrypt-result");
+  const signatureBox = result.querySelector("#signature-status");
+  const saves = result.querySelector("#response-saves");
+  let objectUrls = [];
+
+  if (!globalThis.crypto || !globalThis.crypto.subtle) return; // the section stays hidden
+  root.hidden = false;
+
+  function reset() {
+    for (const url of objectUrls) URL.revokeObjectURL(url);
+    objectUrls = [];
+    result.hidden = true;
+    errorBox.hidden = true;
+    errorBox.textContent = "";
+    saves.replaceChildren();
+  }
+
+  function fail(message) {
+    status.textContent = "";
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+    errorBox.focus();
+  }
+
+  function saveLink(label, bytes, filename) {
+    // Always application/octet-stream: a file of the platform's (an HTML page, say) is
+    // saved, never rendered in the portal's origin.
+    const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
+    objectUrls.push(url);
+    const link = element("a", label, "button secondary");
+    link.href = url;
+    link.download = filename;
+    const item = element("li");
+    item.append(link);
+    saves.append(item);
+  }
+
+  function showSignature(state, portalKey) {
+    signatureBox.replaceChildren();
+    const box = element("div", null, state === "valid" ? "message success" : "message warning");
+    const line = element("p");
+    if (state === "valid") {
+      line.append(element("strong", "Signature valid."), " response.json is signed by the portal key ", code(portalKey.key_id), ". Compare this key id with the one the portal's operator gave you.");
+    } else {
+      line.append(element("strong", "Signature not checked."), " This browser cannot verify Ed25519 signatures. Save response.json and response.json.sig and verify them with openssl before you rely on them.");
+    }
+    box.append(line);
+    signatureBox.append(box);
+  }
+
+  async function open() {
+    reset();
+    status.textContent = "Reading the identity file…";
+    const identities = await identitiesOf(input.files[0]);
+    const matching = identities.filter((i) => config.recipients.includes(i.recipient));
+    if (!matching.length) throw wrongIdentity(identities, config.recipients);
+
+    status.textContent = "Downloading the sealed file…";
+    const sealed = await download(config);
+    status.textContent = "Decrypting…";
+    const archive = unzip(await decrypt(sealed, matching));
+
+    status.textContent = "Checking the portal's signature…";
+    const state = await signatureState(config.portal_key, archive.signature, archive.body);
+    if (state === "invalid") {
+      throw new Refusal(
+        "The signature does not verify: response.json is not what the portal signed. Do not rely on this response; ask the platform through the request's thread.",
+      );
+    }
+    const response = parseDocument(archive.body);
+    if (response.reference !== config.reference) {
+      throw new Refusal(`This file answers ${response.reference}, not ${config.reference}. Do not rely on it here.`);
+    }
+    const checked = await checkedFiles(response, archive);
+
+    showSignature(state, config.portal_key);
+    renderSummary(result.querySelector("#response-summary"), response, config.labels, config.portal_key);
+    renderRecords(result.querySelector("#response-records"), response, config.labels);
+    renderFiles(result.querySelector("#response-files"), checked, response, config.labels);
+    result.querySelector("#response-raw").textContent = JSON.stringify(response, null, 2);
+    saveLink("Save response.json", archive.body, RESPONSE_JSON);
+    saveLink("Save response.json.sig", archive.signature, RESPONSE_SIG);
+    for (const { file, bytes, state: fileState } of checked.listed) {
+      if (!bytes || fileState !== "matches" || !file.name.startsWith(FILES_PREFIX)) continue;
+      const filename = file.name.split("/").pop();
+      saveLink(`Save ${filename}`, bytes, filename);
+    }
+    result.hidden = false;
+    status.textContent = "The response is open. It is shown below and kept only in this page.";
+    result.querySelector("#result-heading").focus();
+  }
+
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await open();
+    } catch (error) {
+      if (error instanceof Refusal) {
+        fail(error.message);
+      } else {
+        fail("The response could not be opened in this browser. Download it and open it with the age command instead.");
+        console.warn("opening the response failed", error && error.name);
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+const root = document.getElementById("decrypt");
+if (root) setup(root);
