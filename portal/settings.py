@@ -306,6 +306,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "requests_app.delivery.purge_expired",
         "schedule": timedelta(hours=1),
     },
+    "purge-orphan-sealed-files": {
+        "task": "requests_app.delivery.purge_orphans",
+        "schedule": timedelta(hours=6),
+    },
 }
 
 # --- REST framework and OpenAPI ------------------------------------------------------------

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from ..models import Disclosure, SealedResponse
-from .sealing import response_seal, sealed_response_purge
+from .sealing import response_seal, sealed_orphans_purge, sealed_response_purge
 
 
 @shared_task(name="requests_app.delivery.seal")
@@ -37,3 +37,9 @@ def sealed_responses_purge() -> int:
         sealed_response_purge(sealed=sealed)
         count += 1
     return count
+
+
+@shared_task(name="requests_app.delivery.purge_orphans")
+def sealed_orphans_sweep() -> int:
+    """Delete sealed files a killed worker stored without their row (sealing.py)."""
+    return len(sealed_orphans_purge())
