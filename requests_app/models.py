@@ -122,6 +122,10 @@ class LegalRequest(models.Model):
     signing_key = models.ForeignKey(
         SigningKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The public key that verified the signature, copied as it was: an Ed25519 PEM (API) or
+    # the passkey's COSE key in base64url (web). The signature stays checkable after the
+    # officer removes that passkey or key.
+    verification_key = models.TextField(blank=True)
     # The nonce is unique across every request ever accepted: the database refuses a
     # replay even when two submissions race.
     nonce = models.CharField(max_length=200, unique=True)

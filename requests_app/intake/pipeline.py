@@ -32,7 +32,7 @@ from .freshness import freshness_check
 from .parse import ParsedEnvelope, envelope_parse
 from .policy import policy_check
 from .signature import ed25519_signature_check
-from .webauthn import web_sender, webauthn_signature_check
+from .webauthn import b64url_encode, web_sender, webauthn_signature_check
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,12 @@ def _store_attachment(item: VerifiedAttachment) -> str:
         return default_storage.save(f"attachments/{uuid.uuid4().hex}.age", File(sealed))
 
 
+def _verification_key(sender: Sender) -> str:
+    if sender.signing_key is not None:
+        return sender.signing_key.public_key_pem
+    return b64url_encode(bytes(sender.webauthn_credential.public_key))
+
+
 def _create(
     *,
     envelope: ParsedEnvelope,
@@ -149,6 +155,7 @@ def _create(
         signature=envelope.signature,
         key_id=envelope.signature["key_id"],
         signing_key=sender.signing_key,
+        verification_key=_verification_key(sender),
         nonce=envelope.payload["nonce"],
         signed_at=envelope.signed_at,
         signature_verified_at=now,

@@ -80,6 +80,7 @@ def test_a_signed_submission_is_accepted_with_a_receipt_the_portal_key_verifies(
     request = LegalRequest.objects.get(reference=answer["reference"])
     assert request.payload == sub.payload
     assert request.key_id == signer.key_id
+    assert request.verification_key == request.signing_key.public_key_pem  # pinned
     assert [t.value for t in request.targets.all()] == ["suspect_one"]
     attachment = request.attachments.get()
     assert attachment.sha256 == hashlib.sha256(sub.files[0][1]).hexdigest()

@@ -21,6 +21,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import include, path
 from django_otp_webauthn.models import WebAuthnCredential
+from webauthn import verify_authentication_response
+from webauthn.helpers.structs import AuthenticationCredential, AuthenticatorAssertionResponse
 
 from accounts.models import Officer
 from portal import urls as portal_urls
@@ -206,6 +208,41 @@ def test_a_passkey_confirmed_submission_is_accepted_with_its_provenance_and_audi
     credential = WebAuthnCredential.objects.get(user=officer.user)
     assert credential.sign_count == passkey.sign_count
     assert credential.last_used_at is not None
+
+
+def test_the_passkey_that_verified_a_request_is_pinned_and_outlives_the_passkey(
+    session, officer, passkey, settings
+):
+    sub = submission()
+    signature = browser_signature(passkey, sub.payload)
+    response = post_web(session, {"payload": sub.payload, "signature": signature}, sub.files)
+    assert response.status_code == 201, response.content
+    request = LegalRequest.objects.get(reference=response.json()["reference"])
+    credential = WebAuthnCredential.objects.get(user=officer.user)
+    assert request.verification_key == b64url(bytes(credential.public_key))
+
+    credential.delete()  # the officer replaces their device
+
+    # The stored assertion still verifies, with the pinned key alone.
+    request.refresh_from_db()
+    decode = lambda text: base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))  # noqa: E731
+    verify_authentication_response(
+        credential=AuthenticationCredential(
+            id=b64url(passkey.credential_id),
+            raw_id=passkey.credential_id,
+            response=AuthenticatorAssertionResponse(
+                client_data_json=decode(request.signature["client_data_json"]),
+                authenticator_data=decode(request.signature["authenticator_data"]),
+                signature=decode(request.signature["value"]),
+            ),
+        ),
+        expected_challenge=hashlib.sha256(rfc8785.dumps(request.payload)).digest(),
+        expected_rp_id=settings.OTP_WEBAUTHN_RP_ID,
+        expected_origin=settings.PORTAL_AUDIENCE,
+        credential_public_key=decode(request.verification_key),
+        credential_current_sign_count=0,
+        require_user_verification=True,
+    )
 
 
 def test_a_byte_identical_retry_gets_the_original_answer_and_no_second_request(session, passkey):
