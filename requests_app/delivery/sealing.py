@@ -56,13 +56,18 @@ class HashingWriter:
         self.sink.flush()
 
 
-def recipients_for(disclosure: Disclosure) -> list[str]:
-    """Every active recipient of the submitting officer and of the agency's designated ones."""
-    request = disclosure.request
+def recipients_for_officer(*, officer_id: int, agency_id: int) -> list[str]:
+    """Every active age recipient of an officer and the agency's designated ones."""
     found = AgeRecipient.objects.filter(status=KeyStatus.ACTIVE).filter(
-        officer_id=request.officer_id
-    ) | AgeRecipient.objects.filter(status=KeyStatus.ACTIVE, agency_id=request.agency_id)
+        officer_id=officer_id
+    ) | AgeRecipient.objects.filter(status=KeyStatus.ACTIVE, agency_id=agency_id)
     return sorted({r.recipient for r in found})
+
+
+def recipients_for(disclosure: Disclosure) -> list[str]:
+    """Whom a response is sealed to: the submitting officer's and the agency's recipients."""
+    request = disclosure.request
+    return recipients_for_officer(officer_id=request.officer_id, agency_id=request.agency_id)
 
 
 # A member of the archive: its bytes, or (for large files) a binary file or an iterable of

@@ -27,6 +27,7 @@ from accounts.models import Officer, Role
 from portal.http import client_ip
 from portal.problems import Problem, problem_response
 
+from ..delivery.sealing import recipients_for_officer
 from ..intake.attachments import ALLOWED_MEDIA_TYPES
 from ..intake.pipeline import rejection_record, submission_accept_web
 from ..intake.webauthn import b64url_encode
@@ -84,6 +85,10 @@ def submission_new(request: AuthedRequest) -> HttpResponse:
         {
             "options": kind_options_for(officer=officer),
             "has_passkey": bool(_passkeys(officer)),
+            # Without one, a request could be approved and then not be sealed to anyone.
+            "has_recipient": bool(
+                recipients_for_officer(officer_id=officer.pk, agency_id=officer.agency_id)
+            ),
             "country": officer.agency.country,
         },
     )

@@ -495,3 +495,28 @@ def test_the_openapi_schema_describes_both_endpoints(client):
     assert set(fields) >= {"id", "size", "sha256", "created_at", "expires_at", "available"}
     assert "application/octet-stream" in download["responses"]["200"]["content"]
     assert {"401", "403", "404", "410"} <= set(download["responses"])
+
+
+def test_the_request_page_offers_the_response_to_its_officer(client, delivery):
+    log_in(client, delivery.officer.user)
+
+    html = client.get(f"/requests/mine/{delivery.reference}/").content.decode()
+
+    assert 'id="responses"' in html
+    assert f"/responses/{delivery.sealed.pk}/decrypt/" in html
+    assert f"/responses/{delivery.sealed.pk}/download/" in html
+    assert delivery.sealed.sha256 in html
+    # Showing the page downloads nothing.
+    assert not AuditEvent.objects.filter(action="response.downloaded").exists()
+
+
+def test_a_request_without_a_response_has_no_response_section(client):
+    from tests.requests_app.delivery_helpers import approved_decision
+
+    _, officer, _ = approved_decision(client)
+    log_in(client, officer.user)
+    reference = officer.requests.get().reference
+
+    html = client.get(f"/requests/mine/{reference}/").content.decode()
+
+    assert 'id="responses"' not in html

@@ -24,7 +24,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from webauthn import verify_authentication_response
 from webauthn.helpers.structs import AuthenticationCredential, AuthenticatorAssertionResponse
 
-from accounts.models import Officer
+from accounts.models import AgeRecipient, KeyStatus, Officer
 from portal import urls as portal_urls
 from portal.models import AuditEvent
 from requests_app.models import Attachment, IntakeRejection, LegalRequest
@@ -47,6 +47,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 SUBMIT = "/requests/new/submit/"
 USER_PRESENT_AND_VERIFIED = 0x05
 USER_PRESENT_ONLY = 0x01
+
+
+RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
 
 
 def b64url(data: bytes) -> str:
@@ -527,6 +530,25 @@ def test_the_kinds_offered_follow_the_country_policy(client):
     assert "/requests/new/subscriber_data/" in page
     assert "/requests/new/eu_epoc/" not in page
     assert client.get("/requests/new/eu_epoc/").status_code == 404
+
+
+@pytest.mark.parametrize("owner", [None, "officer", "agency", "pending"])
+def test_an_officer_without_an_approved_age_recipient_is_warned_before_submitting(client, owner):
+    officer = make_officer()
+    if owner == "officer":
+        AgeRecipient.objects.create(officer=officer, recipient=RECIPIENT, status=KeyStatus.ACTIVE)
+    elif owner == "agency":
+        AgeRecipient.objects.create(
+            agency=officer.agency, recipient=RECIPIENT, status=KeyStatus.ACTIVE
+        )
+    elif owner == "pending":
+        AgeRecipient.objects.create(officer=officer, recipient=RECIPIENT, status=KeyStatus.PENDING)
+    log_in(client, officer.user)
+
+    page = client.get("/requests/new/").content.decode()
+
+    warned = "could not be delivered" in page
+    assert warned == (owner in (None, "pending"))
 
 
 def test_the_form_has_the_fields_of_its_kind_and_no_others(session, passkey):
