@@ -36,9 +36,22 @@ lint: $(STAMP)  ## ruff (lint and format check) and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy portal accounts requests_app
 
+# Known vulnerabilities in the pinned dependencies (requirements.lock with pip-audit against
+# PyPI; package-lock.json with npm audit) fail; so, under REQUIRE_SERVICES=1 (CI), does a
+# database that cannot be reached. scripts/dependency_audit.py says what it could not check.
+audit: $(STAMP)  ## audit the pinned Python and npm dependencies for known vulnerabilities
+	$(PY) scripts/dependency_audit.py
+
 format: $(STAMP)  ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)  ## run the benchmarks (slow, by hand; see bench/README.md); each writes bench/RESULTS.md
+	$(PY) bench/intake.py
+	$(PY) bench/review_queue.py
+	$(PY) bench/seal.py
+	$(PY) bench/load.py
+	$(PY) bench/faults.py
 
 # The browser bundle: esbuild, pinned in package-lock.json; minified, no source map, no
 # timestamps or absolute paths (the libraries' license comments are kept at the end), so
@@ -60,4 +73,4 @@ lock:  ## re-resolve requirements*.lock from pyproject.toml (needs uv)
 clean:  ## remove the virtual environment and local state (database, sealed files)
 	rm -rf $(VENV) var
 
-.PHONY: help venv run test lint format assets lock clean
+.PHONY: help venv run test lint audit format bench assets lock clean

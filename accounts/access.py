@@ -25,6 +25,8 @@ class AuthedRequest(HttpRequest):
 PUBLIC = "_portal_public"
 BEFORE_SECOND_FACTOR = "_portal_before_second_factor"
 ONBOARDING = "_portal_onboarding"
+# The roles a view is for, as role_required declared them (read by tests/security/).
+ROLES = "_portal_roles"
 
 
 def public(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -58,6 +60,7 @@ def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., A
         for marker in (PUBLIC, BEFORE_SECOND_FACTOR, ONBOARDING):
             if getattr(view, marker, False):
                 setattr(wrapped, marker, True)
+        setattr(wrapped, ROLES, frozenset(roles))
         return wrapped
 
     return decorator

@@ -389,6 +389,11 @@ SPECTACULAR_SETTINGS = {
         "KeyStatusEnum": "accounts.models.KeyStatus",
         "LegalRequestStatusEnum": "requests_app.models.LegalRequest.Status",
     },
+    # Every error is a problem document: said once, for every operation (portal/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.openapi.problem_responses",
+    ],
 }
 
 # --- Internationalisation ------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -48,13 +49,34 @@ class MessageOut(serializers.ModelSerializer):
         return message.author.full_name
 
 
+class SentText(serializers.CharField):
+    """Text as the schema says: a JSON string (DRF would turn a number into one), whose
+    ``max_length`` counts every character sent; surrounding whitespace is trimmed after."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        text: str = super().to_internal_value(data)
+        return text
+
+
 class MessageIn(serializers.Serializer):
-    body = serializers.CharField(max_length=MAX_MESSAGE_LENGTH, trim_whitespace=True)
+    body = SentText(
+        max_length=MAX_MESSAGE_LENGTH,
+        trim_whitespace=True,
+        help_text="The message; not only whitespace, and no NUL characters.",
+    )
 
 
 class WithdrawIn(serializers.Serializer):
-    reason = serializers.CharField(
-        max_length=MAX_REASON_LENGTH, required=False, allow_blank=True, default=""
+    reason = SentText(
+        max_length=MAX_REASON_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why the authority withdraws the request; no NUL characters.",
     )
 
 
@@ -89,6 +111,7 @@ class SubmissionMessagesView(APIView):
     """The clarification thread of one submission with the platform's reviewers."""
 
     permission_classes = [IsAuthenticated, IsActiveOfficer]
+    parser_classes = [JSONParser]  # see SubmissionWithdrawView
 
     @extend_schema(
         operation_id="submission_messages_list",
@@ -124,6 +147,9 @@ class SubmissionWithdrawView(APIView):
     """The authority withdraws its request (the submitting officer only)."""
 
     permission_classes = [IsAuthenticated, IsActiveOfficer]
+    # JSON only: Django reads a garbled multipart body as an empty form, which would
+    # withdraw the request and drop the reason the authority meant to give.
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="submission_withdraw",

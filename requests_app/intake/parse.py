@@ -1,6 +1,7 @@
 """Step 1: the body parses, fits the size limits, and matches the schema."""
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,10 +34,17 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+# RFC 3339 date-time in UTC: fromisoformat alone would also take week dates, the basic
+# format and times without seconds, which other readers of the signed payload would not.
+SIGNED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
+
+
 def parse_signed_at(text: str) -> datetime:
     """Parse an RFC 3339 UTC timestamp such as 2026-11-22T10:00:00Z."""
     if not text.endswith("Z"):
         raise ValueError("signed_at must be UTC, ending in Z")
+    if not SIGNED_AT.fullmatch(text):
+        raise ValueError("signed_at must be RFC 3339, such as 2026-11-22T10:00:00Z")
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError("signed_at must carry a time zone")

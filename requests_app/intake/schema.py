@@ -7,14 +7,34 @@ from rest_framework import serializers
 
 from ..models import DataCategory, Offence, RequestKind, TargetType
 
-NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,200}$")  # base64url, at least 128 bits
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# \Z, not $: a $ would also match before a final newline.
+NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,200}\Z")  # base64url, at least 128 bits
+HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # RFC 3339 full-date, matched whole
 MAX_TARGETS = 50
 MAX_ATTACHMENTS = 10
 
 
+def json_type_problem(field: serializers.Field, value: Any) -> str | None:
+    """Why ``value`` is not the JSON type ``field`` stands for, or ``None``.
+
+    DRF converts on its way in: a number becomes text for a CharField, and "12", 12.0 or
+    "12.0" become 12 for an IntegerField. The signed payload must mean one thing to every
+    reader, so the protocol takes each value only in its own JSON type.
+    """
+    if value is None:
+        return None  # the field's own rule for null answers
+    if isinstance(field, serializers.IntegerField):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return "Expected a JSON integer."
+    elif isinstance(field, serializers.CharField | serializers.ChoiceField | serializers.DateField):
+        if not isinstance(value, str):
+            return "Expected a JSON string."
+    return None
+
+
 class StrictSerializer(serializers.Serializer):
-    """A serializer that refuses fields it does not declare."""
+    """A serializer that refuses fields it does not declare, and values of another type."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
@@ -23,7 +43,26 @@ class StrictSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {name: ["This field is not part of the protocol."] for name in unknown}
                 )
+            mistyped = {
+                name: [problem]
+                for name, field in self.fields.items()
+                if name in data and (problem := json_type_problem(field, data[name]))
+            }
+            if mistyped:
+                raise serializers.ValidationError(mistyped)
         return super().to_internal_value(data)
+
+
+class FullDate(serializers.DateField):
+    """A date written exactly YYYY-MM-DD (strptime alone would also take 2026-1-1)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(input_formats=["%Y-%m-%d"], **kwargs)
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str) and not FULL_DATE.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
 
 
 class IssuingAuthority(StrictSerializer):
@@ -39,11 +78,11 @@ class Target(StrictSerializer):
 
 class Period(StrictSerializer):
     # "from" is a Python keyword: the field is declared under its wire name below.
-    to = serializers.DateField(input_formats=["%Y-%m-%d"])
+    to = FullDate()
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
-        fields["from"] = serializers.DateField(input_formats=["%Y-%m-%d"])
+        fields["from"] = FullDate()
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -57,14 +96,16 @@ class Emergency(StrictSerializer):
 
 
 class NonDisclosure(StrictSerializer):
-    until = serializers.DateField(input_formats=["%Y-%m-%d"])
+    until = FullDate()
     basis = serializers.CharField(max_length=500)
 
 
 class DeclaredAttachment(StrictSerializer):
     filename = serializers.CharField(max_length=200)
     media_type = serializers.CharField(max_length=100)
-    sha256 = serializers.RegexField(HEX64, error_messages={"invalid": "Lowercase hex SHA-256."})
+    sha256 = serializers.RegexField(
+        HEX64, trim_whitespace=False, error_messages={"invalid": "Lowercase hex SHA-256."}
+    )
     size = serializers.IntegerField(min_value=1, max_value=2**53 - 1)
 
 
@@ -102,7 +143,9 @@ class RequestBody(StrictSerializer):
 class Payload(StrictSerializer):
     portal = serializers.CharField(max_length=300)
     nonce = serializers.RegexField(
-        NONCE_PATTERN, error_messages={"invalid": "base64url, at least 128 bits (22 chars)."}
+        NONCE_PATTERN,
+        trim_whitespace=False,  # the nonce is exactly what was signed
+        error_messages={"invalid": "base64url, at least 128 bits (22 chars)."},
     )
     signed_at = serializers.CharField(max_length=40)
     request = RequestBody()
