@@ -7,17 +7,26 @@ Django itself under ``/api/`` (unknown URL, oversized body, server error), leave
 ``detail``, ``code`` and, for field errors, ``errors``.
 """
 
+import errno
+import logging
 import math
 from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+# How long a client should wait before sending again when a service the portal needs is
+# down (the database, the cache, the storage's disk).
+UNAVAILABLE_RETRY_AFTER = 30
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:authority-portal:problem:"
@@ -111,6 +120,18 @@ _DRF_CODES: list[tuple[type[Exception], str, int]] = [
 ]
 
 
+def service_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says a service is down (database, Redis, a full disk), not a bug."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    if isinstance(
+        exc, OperationalError | InterfaceError | RedisConnectionError | RedisTimeoutError
+    ):
+        return True
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: render every known error as a problem document."""
     request = context.get("request")
@@ -136,6 +157,23 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             problem_document("malformed", 400, "The request could not be read."),
             status=400,
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
+
+    if service_outage(exc):
+        # Not the client's fault and not a bug: say so, and when to try again. Whatever the
+        # request would have written was rolled back with its transaction.
+        logger.error("API request refused: a service is unavailable", exc_info=exc)
+        return Response(
+            problem_document(
+                "unavailable",
+                503,
+                "A service the portal needs is unavailable for a moment; nothing was "
+                "stored. Send the same request again after the time in Retry-After.",
+                retry_after=UNAVAILABLE_RETRY_AFTER,
+            ),
+            status=503,
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
             content_type=PROBLEM_CONTENT_TYPE,
         )
 

@@ -248,6 +248,9 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 # --- Email (Django 6.1 mailers) ---------------------------------------------------------------
 if PRODUCTION:
     _email = env.email_url_config(required("EMAIL_URL", ""))
+    # The connection options are the SMTP backend's; Django 6.1 refuses them for any other
+    # backend (consolemail://, filemail://), which would break every email at send time.
+    _smtp = _email["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
     MAILERS = {
         "default": {
             "BACKEND": _email["EMAIL_BACKEND"],
@@ -259,7 +262,9 @@ if PRODUCTION:
                 "use_tls": bool(_email.get("EMAIL_USE_TLS", False)),
                 "use_ssl": bool(_email.get("EMAIL_USE_SSL", False)),
                 "timeout": 20,
-            },
+            }
+            if _smtp
+            else {},
         }
     }
 else:

@@ -9,15 +9,21 @@ two submissions at the same instant may both pass the last free place in a windo
 refused submission is not counted against any limit.
 """
 
+import logging
 import time
 from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
 from portal.http import client_ip
+
+logger = logging.getLogger(__name__)
+# What the cache raises when Redis is down (a local memory cache never does).
+CACHE_DOWN = (RedisError, OSError)
 
 TOKEN = "submission_token"  # noqa: S105 (a cache scope's name, not a secret)
 OFFICER = "submission_officer"
@@ -60,7 +66,14 @@ class SubmissionRateLimits(BaseThrottle):
             for scope in self.scopes
             if (ident := _ident(scope, request)) is not None
         }
-        histories = cache.get_many(list(keys.values()))
+        try:
+            histories = cache.get_many(list(keys.values()))
+        except CACHE_DOWN:
+            # The limits hold back a vetted officer's flood; they are not what makes a
+            # submission genuine (the signature is). While the cache is down, signed
+            # submissions (an emergency among them) still go through, and it is logged.
+            logger.warning("Submission rate limits not enforced: the cache is unavailable")
+            return True
         kept: dict[str, tuple[list[float], int]] = {}
         waits: list[float] = []
         for scope, key in keys.items():
@@ -75,8 +88,11 @@ class SubmissionRateLimits(BaseThrottle):
         by_period: dict[int, dict[str, list[float]]] = defaultdict(dict)
         for key, (history, period) in kept.items():
             by_period[period][key] = [now, *history]
-        for period, values in by_period.items():
-            cache.set_many(values, timeout=period)
+        try:
+            for period, values in by_period.items():
+                cache.set_many(values, timeout=period)
+        except CACHE_DOWN:
+            logger.warning("Submission rate limits not counted: the cache is unavailable")
         return True
 
     def wait(self) -> float | None:

@@ -15,7 +15,7 @@ import uuid
 import zipfile
 from collections import deque
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, BinaryIO
 
 from django.conf import settings
@@ -278,7 +278,11 @@ def response_seal(*, disclosure_id: int) -> SealedResponse | None:
         written = seal_to_file(archive_members(body, signature, layout), recipients, ciphertext)
         del body, layout
         ciphertext.seek(0)
-        stored = default_storage.save(name, File(ciphertext, name=name))
+        try:
+            stored = default_storage.save(name, File(ciphertext, name=name))
+        except BaseException:
+            default_storage.delete(name)  # what a failed write (a full disk) left of it
+            raise
 
     try:
         with transaction.atomic():
@@ -334,34 +338,3 @@ def sealed_response_purge(*, sealed: SealedResponse) -> None:
             target=locked.request,
             data={"sealed_response_id": locked.pk, "sha256": locked.sha256},
         )
-
-
-# A seal stores its file, then writes its row; a worker killed between the two leaves a
-# file that no row names. It is ciphertext and never served (downloads go through rows),
-# but it is the authority's data all the same: the sweeper deletes it once it is surely
-# not a seal in progress.
-ORPHAN_AGE = timedelta(hours=6)
-
-
-def sealed_orphans_purge(*, now: datetime | None = None) -> list[str]:
-    """Delete sealed files older than ``ORPHAN_AGE`` that no sealed response names."""
-    now = now or timezone.now()
-    try:
-        _, names = default_storage.listdir("sealed")
-    except FileNotFoundError:
-        return []
-    known = set(
-        SealedResponse.objects.filter(file__startswith="sealed/").values_list("file", flat=True)
-    )
-    removed = []
-    for name in sorted(names):
-        path = f"sealed/{name}"
-        if path in known or now - default_storage.get_modified_time(path) < ORPHAN_AGE:
-            continue
-        default_storage.delete(path)
-        removed.append(path)
-    if removed:
-        with transaction.atomic():
-            audit_append(action="sealed_orphans.purged", data={"files": removed})
-        logger.warning("Deleted %d sealed files that no response named", len(removed))
-    return removed

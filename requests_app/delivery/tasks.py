@@ -6,7 +6,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from ..models import Disclosure, SealedResponse
-from .sealing import response_seal, sealed_orphans_purge, sealed_response_purge
+from ..orphans import orphan_files_purge
+from .sealing import response_seal, sealed_response_purge
 
 
 @shared_task(name="requests_app.delivery.seal")
@@ -40,6 +41,6 @@ def sealed_responses_purge() -> int:
 
 
 @shared_task(name="requests_app.delivery.purge_orphans")
-def sealed_orphans_sweep() -> int:
-    """Delete sealed files a killed worker stored without their row (sealing.py)."""
-    return len(sealed_orphans_purge())
+def orphan_files_sweep() -> int:
+    """Delete stored files an interrupted write left without their row (orphans.py)."""
+    return sum(len(paths) for paths in orphan_files_purge().values())

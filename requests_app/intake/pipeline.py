@@ -109,10 +109,15 @@ def _store_attachment(item: VerifiedAttachment) -> str:
     holds the storage confirm that a document they know is among the portal's.
     """
     item.upload.seek(0)
+    name = f"attachments/{uuid.uuid4().hex}.age"
     with tempfile.TemporaryFile() as sealed:  # ciphertext only
         crypto.storage_seal(item.upload, sealed)
         sealed.seek(0)
-        return default_storage.save(f"attachments/{uuid.uuid4().hex}.age", File(sealed))
+        try:
+            return default_storage.save(name, File(sealed))
+        except BaseException:
+            default_storage.delete(name)  # what a failed write (a full disk) left of it
+            raise
 
 
 def _verification_key(sender: Sender) -> str:

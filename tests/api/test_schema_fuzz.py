@@ -62,6 +62,7 @@ STABLE_CODES = {
     "policy_violation",
     "too_large",
     "rate_limited",
+    "unavailable",
     # the rest of the API
     "forbidden",
     "not_found",

@@ -140,3 +140,24 @@ def test_every_environment_variable_the_settings_read_is_documented() -> None:
     )
     assert read, "the pattern found no variables"
     assert read - documented == set()
+
+
+@pytest.mark.parametrize(
+    ("email_url", "delivered"),
+    [("consolemail://", "Subject: a production email"), ("smtp://127.0.0.1:9", "")],
+)
+def test_production_mail_works_with_any_email_url_backend(email_url: str, delivered: str) -> None:
+    """The SMTP options go to the SMTP backend only: another backend sends, not refuses."""
+    code = (
+        "from django.core.mail import send_mail;"
+        "send_mail('a production email', 'body', None, ['officer@polizei.example.de'])"
+    )
+    result = manage(
+        "shell", "--no-imports", "-c", code, env=PRODUCTION_ENV | {"EMAIL_URL": email_url}
+    )
+    assert "InvalidMailer" not in result.stderr
+    if delivered:
+        assert result.returncode == 0, result.stderr
+        assert delivered in result.stdout
+    else:  # nothing listens on port 9: the SMTP backend got its options and tried to connect
+        assert "ConnectionRefusedError" in result.stderr

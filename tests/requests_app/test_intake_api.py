@@ -6,6 +6,7 @@ intake-rejection log, and that nothing was stored (no request, no attachment, no
 """
 
 import base64
+import errno
 import hashlib
 import json
 import shutil
@@ -136,6 +137,49 @@ def test_a_legal_document_is_stored_only_as_ciphertext_to_the_storage_key(
     )
     assert opened.stdout == document
     assert attachment_plaintext(attachment).read() == document
+
+
+def test_a_full_disk_is_503_unavailable_with_retry_after_and_nothing_is_stored(
+    client, signer, token, monkeypatch
+):
+    from django.core.files.storage import default_storage
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(default_storage, "save", disk_full)
+    sub = submission()
+
+    response = post_envelope(client, sub.sign(signer), sub.files, token)
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "unavailable"
+    assert response["Retry-After"] == "30"
+    assert LegalRequest.objects.count() == 0
+    assert Attachment.objects.count() == 0
+    assert not AuditEvent.objects.filter(action="legal_request.received").exists()
+    monkeypatch.undo()
+    # Sent again once the disk has room: accepted.
+    assert post_envelope(client, sub.sign(signer), sub.files, token).status_code == 201
+
+
+def test_a_database_outage_is_503_unavailable(client, signer, token, monkeypatch):
+    from django.db import OperationalError
+
+    from requests_app import api
+
+    def down(**kwargs):
+        raise OperationalError("connection to server at 127.0.0.1 failed")
+
+    monkeypatch.setattr(api, "submission_accept_api", down)
+    sub = submission()
+
+    response = post_envelope(client, sub.sign(signer), sub.files, token)
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "unavailable"
+    assert "nothing was stored" in response.json()["detail"]
 
 
 def test_a_byte_identical_retry_gets_the_original_answer_and_no_second_request(

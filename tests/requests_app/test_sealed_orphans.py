@@ -1,16 +1,19 @@
-"""Sealed files that no response names (a worker killed between file and row) are swept."""
+"""Stored files that no row names (an interrupted write) are swept; a failed write cleans up."""
 
+import errno
 import os
 from datetime import timedelta
 
 import pytest
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from portal.models import AuditEvent
 from requests_app.delivery import tasks
-from requests_app.delivery.sealing import ORPHAN_AGE, sealed_orphans_purge
-from requests_app.models import SealedResponse
-from tests.requests_app.delivery_helpers import sealed_delivery, tmp_storage
+from requests_app.delivery.sealing import response_seal
+from requests_app.models import Attachment, SealedResponse
+from requests_app.orphans import ORPHAN_AGE, orphan_files_purge
+from tests.requests_app.delivery_helpers import approved_disclosure, sealed_delivery, tmp_storage
 
 pytestmark = pytest.mark.django_db
 
@@ -25,26 +28,52 @@ def test_only_old_files_without_a_row_are_deleted_and_the_sweep_is_audited(
 ):
     storage = tmp_storage(settings, tmp_path)
     delivery = sealed_delivery(client)
+    document = storage / Attachment.objects.get().file.name
     kept = storage / delivery.sealed.file.name
-    orphan = storage / "sealed" / "LR-2026-ORPHAN-1.age"
-    fresh = storage / "sealed" / "LR-2026-INPROGRESS-2.age"
-    for path in (orphan, fresh):
+    orphans = [storage / "sealed" / "LR-2026-ORPHAN.age", storage / "attachments" / "x.age"]
+    fresh = storage / "sealed" / "LR-2026-INPROGRESS.age"
+    for path in (*orphans, fresh):
         path.write_bytes(b"age-encryption.org/v1\n-> X25519 ...")
     long_ago = ORPHAN_AGE + timedelta(hours=1)
-    age_file(kept, long_ago)
-    age_file(orphan, long_ago)
+    for path in (kept, document, *orphans):
+        age_file(path, long_ago)
 
-    assert tasks.sealed_orphans_sweep() == 1
+    assert tasks.orphan_files_sweep() == 2
 
-    assert not orphan.exists()
-    assert fresh.exists()  # it may be a seal in progress
-    assert kept.exists()  # a response's file is never an orphan, however old
+    assert not any(path.exists() for path in orphans)
+    assert fresh.exists()  # it may be a write in progress
+    assert kept.exists()  # files that rows name are never orphans, however old
+    assert document.exists()
     assert SealedResponse.objects.get().file.name == delivery.sealed.file.name
-    event = AuditEvent.objects.get(action="sealed_orphans.purged")
-    assert event.data == {"files": ["sealed/LR-2026-ORPHAN-1.age"]}
+    event = AuditEvent.objects.get(action="orphan_files.purged")
+    assert event.data == {
+        "attachments": ["attachments/x.age"],
+        "sealed": ["sealed/LR-2026-ORPHAN.age"],
+    }
 
 
-def test_no_sealed_folder_yet_is_nothing_to_do(settings, tmp_path):
+def test_no_folders_yet_is_nothing_to_do(settings, tmp_path):
     tmp_storage(settings, tmp_path)
-    assert sealed_orphans_purge() == []
-    assert not AuditEvent.objects.filter(action="sealed_orphans.purged").exists()
+    assert orphan_files_purge() == {}
+    assert not AuditEvent.objects.filter(action="orphan_files.purged").exists()
+
+
+def test_a_seal_that_cannot_write_its_file_leaves_nothing_and_stores_no_row(
+    client, settings, tmp_path, monkeypatch
+):
+    storage = tmp_storage(settings, tmp_path)
+    delivery = approved_disclosure(client)
+
+    def half_written(name, content, **kwargs):
+        (storage / name).parent.mkdir(parents=True, exist_ok=True)
+        (storage / name).write_bytes(b"age-encryption.org/v1\n")  # what the disk took
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(default_storage, "save", half_written)
+    with pytest.raises(OSError, match="No space"):
+        response_seal(disclosure_id=delivery.disclosure.pk)
+
+    assert not list((storage / "sealed").iterdir())
+    assert not SealedResponse.objects.exists()
+    monkeypatch.undo()
+    assert response_seal(disclosure_id=delivery.disclosure.pk) is not None  # once there is room

@@ -68,3 +68,19 @@ def test_reading_is_never_limited(settings):
     request = RequestFactory().get("/api/v1/submissions")
     for _ in range(5):
         assert SubmissionRateLimits().allow_request(request, None)
+
+
+def test_while_the_cache_is_down_signed_submissions_still_pass_and_it_is_logged(
+    settings, monkeypatch, caplog
+):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    settings.INTAKE_RATE_LIMITS = {TOKEN: "1/min", OFFICER: "1/min", ADDRESS: "1/min"}
+
+    def down(*args, **kwargs):
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(cache, "get_many", down)
+    for _ in range(3):
+        assert allowed(submission(token=1, user=1, address="192.0.2.1"))[0]
+    assert "rate limits not enforced" in caplog.text
