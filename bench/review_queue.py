@@ -219,7 +219,7 @@ WITH numbers AS (
 INSERT INTO requests_app_legalrequest (
     reference, agency_id, officer_id, channel, status, kind, emergency, country,
     case_reference, offence, data_categories, period_from, period_to, payload,
-    payload_sha256, envelope_sha256, signature, key_id, nonce, signed_at,
+    payload_sha256, envelope_sha256, signature, key_id, verification_key, nonce, signed_at,
     signature_verified_at, received_at, due_at, receipt
 )
 SELECT
@@ -241,7 +241,7 @@ SELECT
     md5(g::text) || md5(g::text || 'p'), md5(g::text || 'e') || md5(g::text || 'f'),
     jsonb_build_object('alg', 'ed25519', 'key_id', 'ed25519:' || md5(officer_id::text),
                        'value', md5(g::text || 's') || md5(g::text || 't')),
-    'ed25519:' || md5(officer_id::text), md5(g::text || 'nonce') || g,
+    'ed25519:' || md5(officer_id::text), '', md5(g::text || 'nonce') || g,
     received_at - interval '2 seconds', received_at, received_at,
     received_at + CASE WHEN kind = 'emergency' THEN interval '1 day' ELSE interval '10 days' END,
     jsonb_build_object('reference', 'LR-B-' || lpad(to_hex(g), 8, '0'),

@@ -9,7 +9,12 @@ from accounts.middleware import is_onboarding_officer
 
 # (label, url name) per role; each later feature adds its pages here.
 NAVIGATION: dict[str, list[tuple[str, str]]] = {
-    "public": [("Home", "home"), ("Register", "register"), ("API documentation", "api-docs")],
+    "public": [
+        ("Home", "home"),
+        ("Register", "register"),
+        ("API documentation", "api-docs"),
+        ("Transparency", "transparency"),
+    ],
     "officer": [
         ("Home", "home"),
         ("My requests", "officer-requests"),
@@ -24,6 +29,7 @@ NAVIGATION: dict[str, list[tuple[str, str]]] = {
         ("Home", "home"),
         ("Review queue", "review-queue"),
         ("User notices", "user-notices"),
+        ("Transparency", "staff-transparency"),
         ("Second factors", "factors"),
     ],
     "vetting_admin": [
@@ -31,6 +37,7 @@ NAVIGATION: dict[str, list[tuple[str, str]]] = {
         ("Vetting", "vetting-queue"),
         ("Intake rejections", "staff-rejections"),
         ("Jurisdiction policy", "staff-policy"),
+        ("Transparency", "staff-transparency"),
         ("Second factors", "factors"),
         ("Administration", "admin:index"),
     ],

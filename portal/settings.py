@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "portal",
     "accounts",
     "requests_app",
+    "requests_app.transparency",
 ]
 
 MIDDLEWARE = [

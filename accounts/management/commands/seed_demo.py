@@ -11,10 +11,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         from requests_app.demo import seed_demo_requests
+        from requests_app.transparency.demo import seed_transparency_history
 
         with transaction.atomic():
             logins = seed_demo_accounts()
             requests = seed_demo_requests()
+            history = seed_transparency_history()
         out = self.stdout.write
         out("")
         out("Demo logins: open http://localhost:8000/login/")
@@ -26,4 +28,5 @@ class Command(BaseCommand):
             out(f"  {login.role:<22} {login.email:<36} TOTP secret {login.totp_secret}")
         out("")
         out(f"{requests} demo requests are in the review queue, signed through the real intake.")
+        out(f"The transparency report (/transparency/) has {len(history.published)} periods.")
         out("")
