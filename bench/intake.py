@@ -53,10 +53,9 @@ from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
+from bench._results import section_write  # noqa: E402
+
 RESULTS = ROOT / "bench" / "RESULTS.md"
-# This benchmark's section of RESULTS.md; the other benchmarks write their own.
-BEGIN = "<!-- bench/intake.py: begin -->"
-END = "<!-- bench/intake.py: end -->"
 AUDIENCE = "https://portal.bench.invalid"
 TARGETS = {
     "full": "/api/v1/submissions",
@@ -721,15 +720,7 @@ def results_markdown(
 
 def results_write(markdown: str) -> None:
     """Replace this benchmark's section of RESULTS.md, or append it; leave the rest alone."""
-    section = f"{BEGIN}\n{markdown}{END}\n"
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
+    section_write("intake.py", markdown)
 
 
 def run(args: argparse.Namespace) -> int:

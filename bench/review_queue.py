@@ -50,9 +50,9 @@ from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
+from bench._results import section_write  # noqa: E402
+
 RESULTS = ROOT / "bench" / "RESULTS.md"
-BEGIN = "<!-- bench/review_queue.py: begin -->"
-END = "<!-- bench/review_queue.py: end -->"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_queue_bench"
 PASSWORD = "bench reviewer password, not a secret"  # noqa: S105
 AGENCIES = 300
@@ -456,14 +456,8 @@ def report(results: dict[int, dict[str, dict[str, Any]]], meta: dict[str, Any]) 
 
 
 def results_write(markdown: str) -> None:
-    section = f"{BEGIN}\n{markdown}{END}\n"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        text = before + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    """Replace this benchmark's section of RESULTS.md, or append it; leave the rest alone."""
+    section_write("review_queue.py", markdown)
 
 
 def main() -> int:

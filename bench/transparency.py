@@ -55,9 +55,9 @@ from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
+from bench._results import section_write  # noqa: E402
+
 RESULTS = ROOT / "bench" / "RESULTS.md"
-BEGIN = "<!-- bench/transparency.py: begin -->"
-END = "<!-- bench/transparency.py: end -->"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_transparency"
 DEFAULT_CACHE = "redis://127.0.0.1:6379/12"
 YEAR = 2025  # the year measured: the last of the years loaded
@@ -627,14 +627,8 @@ def report(runs: dict[tuple[str, str], dict[str, Any]], meta: dict[str, Any]) ->
 
 
 def results_write(markdown: str) -> None:
-    section = f"{BEGIN}\n{markdown}{END}\n"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        text = before + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    """Replace this benchmark's section of RESULTS.md, or append it; leave the rest alone."""
+    section_write("transparency.py", markdown)
 
 
 def _load_average() -> str:

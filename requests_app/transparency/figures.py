@@ -42,14 +42,8 @@ CLOCK_RUNNING = (S.RECEIVED, S.IN_REVIEW)
 # --- SQL building blocks --------------------------------------------------------------------
 
 
-class SecondsBetween(Func):
-    """Seconds from the second timestamp to the first (``later - earlier``).
-
-    To the microsecond on PostgreSQL, to the second on SQLite (development and tests).
-    """
-
-    arity = 2
-    output_field = FloatField()
+class _PostgresOrSqlite(Func):
+    """A function written out for PostgreSQL and SQLite (``as_postgresql``, ``as_sqlite``)."""
 
     def as_sql(
         self,
@@ -60,10 +54,21 @@ class SecondsBetween(Func):
         arg_joiner: str | None = None,
         **extra: Any,
     ) -> Any:
-        raise NotSupportedError("SecondsBetween is written for SQLite and PostgreSQL only.")
+        raise NotSupportedError(f"{type(self).__name__} is written for SQLite and PostgreSQL only.")
+
+
+class SecondsBetween(_PostgresOrSqlite):
+    """Seconds from the second timestamp to the first (``later - earlier``).
+
+    To the microsecond on PostgreSQL, to the second on SQLite (development and tests).
+    """
+
+    arity = 2
+    output_field = FloatField()
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return super().as_sql(
+        return Func.as_sql(  # Django's own rendering, with this template
+            self,
             compiler,
             connection,
             template="EXTRACT(EPOCH FROM (%(expressions)s))::double precision",
@@ -82,22 +87,11 @@ class SecondsBetween(Func):
         return sql, (*later[1], *earlier[1])
 
 
-class JsonArrayHas(Func):
+class JsonArrayHas(_PostgresOrSqlite):
     """True when a JSON array column holds the given number (an id)."""
 
     arity = 2
     output_field = BooleanField()
-
-    def as_sql(
-        self,
-        compiler: Any,
-        connection: Any,
-        function: str | None = None,
-        template: str | None = None,
-        arg_joiner: str | None = None,
-        **extra: Any,
-    ) -> Any:
-        raise NotSupportedError("JsonArrayHas is written for SQLite and PostgreSQL only.")
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         # A JSON array contains a bare number it holds (jsonb containment's array rule).

@@ -134,3 +134,24 @@ def passkey_page(chromium, webauthn_origin, request) -> Iterator[object]:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+def log_in_with_password(page, email: str) -> None:
+    """The login page's first step; the page then asks for the second factor."""
+    from tests.factories import PASSWORD
+
+    page.goto("/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_url("**/login/verify/")
+
+
+def log_in_with_totp(page, user) -> None:
+    """Password, then the current TOTP code; returns once the portal let the user in."""
+    from tests.factories import totp_code
+
+    log_in_with_password(page, user.email)
+    page.get_by_label("Six-digit code").fill(totp_code(user))
+    page.get_by_label("Six-digit code").press("Enter")
+    page.wait_for_url(lambda url: "/login/" not in url)

@@ -10,20 +10,10 @@ import pytest
 from accounts.models import AgeRecipient, KeyStatus
 from portal import crypto
 from portal.models import AuditEvent
-from tests.factories import PASSWORD, make_officer, totp_code
+from tests.browser.conftest import log_in_with_totp
+from tests.factories import make_officer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, user) -> None:
-    page.goto("/login/")
-    page.get_by_label("Email address").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
-    page.wait_for_url("**/login/verify/")
-    page.get_by_label("Six-digit code").fill(totp_code(user))
-    page.get_by_label("Six-digit code").press("Enter")
-    page.wait_for_url("**/")
 
 
 def record_bodies(page) -> list[tuple[str, bytes]]:
@@ -38,7 +28,7 @@ def test_a_key_pair_made_in_the_browser_keeps_the_identity_on_the_officers_machi
 ) -> None:
     officer = make_officer()
     sent = record_bodies(page)
-    log_in(page, officer.user)
+    log_in_with_totp(page, officer.user)
     page.goto("/account/keys/recipients/new/")
 
     page.get_by_role("button", name="Generate a key pair").click()
@@ -89,7 +79,7 @@ def test_the_downloaded_identity_opens_what_age_seals_to_the_stored_recipient(
     page, tmp_path: Path
 ) -> None:
     officer = make_officer()
-    log_in(page, officer.user)
+    log_in_with_totp(page, officer.user)
     page.goto("/account/keys/recipients/new/")
     page.get_by_role("button", name="Generate a key pair").click()
     with page.expect_download() as download_info:
@@ -118,7 +108,7 @@ def test_the_downloaded_identity_opens_what_age_seals_to_the_stored_recipient(
 
 def test_enrolling_waits_until_the_officer_says_the_identity_is_saved(page) -> None:
     officer = make_officer()
-    log_in(page, officer.user)
+    log_in_with_totp(page, officer.user)
     page.goto("/account/keys/recipients/new/")
     page.get_by_role("button", name="Generate a key pair").click()
     page.get_by_role("link", name="Download the identity file").wait_for()

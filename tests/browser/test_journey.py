@@ -40,12 +40,12 @@ from requests_app.models import (
 from requests_app.policy_defaults import policy_defaults_load
 from requests_app.sources.directory import platform_file_store
 from tests.browser.conftest import ARTIFACTS, PageWatch
+from tests.browser.conftest import log_in_with_totp as log_in
 from tests.factories import (
     PASSWORD,
     mailbox_link_path,
     make_agency,
     make_vetting_admin,
-    totp_code,
 )
 from tests.requests_app.factories import make_reviewer
 from tests.requests_app.signing import pdf_bytes
@@ -108,13 +108,7 @@ def go(page, label: str) -> None:
 
 
 def log_in_with_totp(page, user) -> None:
-    page.goto("/login/")
-    page.get_by_label("Email address").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
-    page.wait_for_url("**/login/verify/")
-    page.get_by_label("Six-digit code").fill(totp_code(user))
-    page.get_by_label("Six-digit code").press("Enter")
+    log_in(page, user)
     page.get_by_role("heading", name=f"Welcome, {user.full_name}").wait_for()
     clean(page)
 

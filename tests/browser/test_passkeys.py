@@ -5,17 +5,10 @@ from django_otp_webauthn.models import WebAuthnCredential
 from django_otp_webauthn.settings import app_settings
 
 from portal.models import AuditEvent
-from tests.factories import PASSWORD, make_user, totp_code
+from tests.browser.conftest import log_in_with_password
+from tests.factories import make_user, totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in_with_password(page, email: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
-    page.wait_for_url("**/login/verify/")
 
 
 def test_the_relying_party_settings_reach_django_otp_webauthn(webauthn_origin) -> None:

@@ -21,8 +21,7 @@ from requests_app.models import (
     PlatformAccount,
     PlatformIpEvent,
 )
-from tests.browser.conftest import PageWatch
-from tests.factories import PASSWORD, totp_code
+from tests.browser.conftest import PageWatch, log_in_with_totp
 from tests.requests_app.factories import make_legal_request, make_reviewer
 
 pytestmark = [
@@ -49,17 +48,6 @@ def sealing_queue(monkeypatch) -> list[int]:
     return queued
 
 
-def log_in(page, user) -> None:
-    page.goto("/login/")
-    page.get_by_label("Email address").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
-    page.wait_for_url("**/login/verify/")
-    page.get_by_label("Six-digit code").fill(totp_code(user))
-    page.get_by_label("Six-digit code").press("Enter")
-    page.wait_for_url(lambda url: "/login/" not in url)
-
-
 def test_two_reviewers_approve_in_part_and_hand_the_disclosure_to_delivery(
     page, second_page, sealing_queue
 ) -> None:
@@ -79,7 +67,7 @@ def test_two_reviewers_approve_in_part_and_hand_the_disclosure_to_delivery(
     second = make_reviewer(full_name="Bo Second")
 
     # Reviewer A: claim, checklist, propose in part, preview.
-    log_in(page, first)
+    log_in_with_totp(page, first)
     page.goto(f"/review/{request.reference}/")
     page.get_by_role("button", name="Claim this request").click()
     page.get_by_role("heading", name="Assessment checklist").wait_for()
@@ -103,7 +91,7 @@ def test_two_reviewers_approve_in_part_and_hand_the_disclosure_to_delivery(
     assert decision.approved_categories == ["ip_addresses"]
 
     # Reviewer B, in another browser context: the same records, confirm, hand over.
-    log_in(second_page, second)
+    log_in_with_totp(second_page, second)
     second_page.goto(f"/review/{request.reference}/")
     second_page.get_by_role("link", name="Review the records and decide").click()
     second_page.get_by_role("heading", name="What this approval would disclose").wait_for()
