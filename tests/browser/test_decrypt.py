@@ -23,7 +23,7 @@ from requests_app.delivery.sealing import response_seal
 from requests_app.models import PlatformAccount, PolicyRule, SealedResponse
 from requests_app.policy_defaults import policy_defaults_load
 from requests_app.sources.directory import platform_file_store
-from tests.browser.test_age_keygen import log_in
+from tests.browser.conftest import log_in_with_totp as log_in
 from tests.requests_app.delivery_helpers import Delivery, approved_disclosure, tmp_storage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
