@@ -8,6 +8,7 @@ import base64
 import functools
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -186,26 +187,38 @@ class PortalKeyMissing(CryptoError):
     """The portal's signing key file is absent where it must be supplied."""
 
 
+def _key_file_ensure(path: Path, *, what: str, create: bool, content: Callable[[], bytes]) -> None:
+    """Make sure the key file ``path`` exists: in development, write ``content()`` once.
+
+    The file is written under a temporary name (mode 0600) and linked into place: link()
+    fails if another process created the key first, and both then read that one.
+    """
+    if path.exists():
+        return
+    if not create:
+        raise PortalKeyMissing(f"The portal {what} {path} does not exist.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(content())
+    temporary.chmod(0o600)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+
+
+def _new_ed25519_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
 def _load_or_create_portal_key(path: Path, *, create: bool) -> Ed25519PrivateKey:
-    if not path.exists():
-        if not create:
-            raise PortalKeyMissing(f"The portal signing key {path} does not exist.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(pem)
-        temporary.chmod(0o600)
-        try:
-            # link() fails if another process created the key first: both then read it.
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
+    _key_file_ensure(path, what="signing key", create=create, content=_new_ed25519_pem)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise InvalidKey(f"The portal signing key {path} is not an Ed25519 private key.")
@@ -267,23 +280,13 @@ class SealError(CryptoError):
 # apart from the storage like the signing key (age-keygen -o storage-key.txt).
 
 
+def _new_age_identity_file() -> bytes:
+    identity = pyrage.x25519.Identity.generate()
+    return f"# public key: {identity.to_public()}\n{identity}\n".encode("ascii")
+
+
 def _load_or_create_storage_identity(path: Path, *, create: bool) -> pyrage.x25519.Identity:
-    if not path.exists():
-        if not create:
-            raise PortalKeyMissing(f"The portal storage key {path} does not exist.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        identity = pyrage.x25519.Identity.generate()
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(
-            f"# public key: {identity.to_public()}\n{identity}\n", encoding="ascii"
-        )
-        temporary.chmod(0o600)
-        try:
-            os.link(temporary, path)  # as for the signing key: the first process wins
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
+    _key_file_ensure(path, what="storage key", create=create, content=_new_age_identity_file)
     lines = [
         line.strip()
         for line in path.read_text(encoding="ascii").splitlines()

@@ -1,4 +1,4 @@
-"""Delete stored files that no row names: what an interrupted write left behind.
+"""Stored files and their hygiene: a failed write cleans up, files no row names are swept.
 
 Intake stores a legal document, then commits its row; sealing stores a sealed file, then
 writes its row. A database that fails in between (a crash, a worker killed between the
@@ -10,6 +10,7 @@ deletes it once it is surely not a write in progress.
 import logging
 from datetime import datetime, timedelta
 
+from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import models, transaction
 from django.utils import timezone
@@ -26,6 +27,19 @@ FOLDERS: dict[str, tuple[type[models.Model], str]] = {
     "attachments": (Attachment, "file"),
     "sealed": (SealedResponse, "file"),
 }
+
+
+def storage_save(name: str, content: File) -> str:
+    """Save ``content`` under ``name`` in the default storage; return the name it got.
+
+    A write that fails part-way (a full disk) leaves what it wrote: delete it at once
+    rather than leave it to the sweeper below.
+    """
+    try:
+        return default_storage.save(name, content)
+    except BaseException:
+        default_storage.delete(name)
+        raise
 
 
 def orphan_files_purge(*, now: datetime | None = None) -> dict[str, list[str]]:

@@ -30,6 +30,7 @@ from portal import crypto
 from portal.audit import audit_append
 
 from ..models import Disclosure, LegalRequest, SealedResponse
+from ..orphans import storage_save
 from ..review.states import next_state
 from ..sources.base import TargetFile
 from ..sources.scope import decision_records
@@ -278,11 +279,7 @@ def response_seal(*, disclosure_id: int) -> SealedResponse | None:
         written = seal_to_file(archive_members(body, signature, layout), recipients, ciphertext)
         del body, layout
         ciphertext.seek(0)
-        try:
-            stored = default_storage.save(name, File(ciphertext, name=name))
-        except BaseException:
-            default_storage.delete(name)  # what a failed write (a full disk) left of it
-            raise
+        stored = storage_save(name, File(ciphertext, name=name))
 
     try:
         with transaction.atomic():

@@ -11,7 +11,12 @@ from django.http import Http404
 from accounts.models import Officer
 
 from ..models import SealedResponse
-from ..selectors import request_get_for_officer, request_list_for_officer
+from ..selectors import (
+    RequestAccess,
+    request_access_for_officer,
+    request_get_for_officer,
+    request_list_for_officer,
+)
 
 
 def sealed_response_list_for_officer(*, officer: Officer) -> QuerySet[SealedResponse]:
@@ -25,9 +30,15 @@ def sealed_response_list_for_officer(*, officer: Officer) -> QuerySet[SealedResp
 
 def sealed_responses_for_request(*, officer: Officer, reference: str) -> QuerySet[SealedResponse]:
     """The sealed responses to one request the officer may read; else "not found"."""
-    request = request_get_for_officer(officer=officer, reference=reference)
+    return sealed_responses_for_access(
+        access=request_access_for_officer(officer=officer, reference=reference)
+    )
+
+
+def sealed_responses_for_access(*, access: RequestAccess) -> QuerySet[SealedResponse]:
+    """The sealed responses to a request the officer already reached through the gate."""
     return (
-        SealedResponse.objects.filter(request_id=request.pk)
+        SealedResponse.objects.filter(request_id=access.request.pk)
         .select_related("request")
         .order_by("-created_at", "-pk")
     )

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.files.base import File
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -25,6 +24,7 @@ from portal.audit import audit_append
 from portal.problems import Problem
 
 from ..models import Attachment, IntakeRejection, LegalRequest, RequestTarget
+from ..orphans import storage_save
 from ..selectors import officer_of
 from .attachments import VerifiedAttachment, attachments_check
 from .channel import Sender, api_sender
@@ -113,11 +113,7 @@ def _store_attachment(item: VerifiedAttachment) -> str:
     with tempfile.TemporaryFile() as sealed:  # ciphertext only
         crypto.storage_seal(item.upload, sealed)
         sealed.seek(0)
-        try:
-            return default_storage.save(name, File(sealed))
-        except BaseException:
-            default_storage.delete(name)  # what a failed write (a full disk) left of it
-            raise
+        return storage_save(name, File(sealed))
 
 
 def _verification_key(sender: Sender) -> str:

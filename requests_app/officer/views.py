@@ -21,7 +21,7 @@ from accounts.access import AuthedRequest, role_required
 from accounts.models import Officer, Role
 
 from ..clocks import preservation_extend, request_clocks, review_row
-from ..delivery.selectors import sealed_responses_for_request
+from ..delivery.selectors import sealed_responses_for_access
 from ..models import DataCategory, Decision, LegalRequest, RejectionReason
 from ..review.states import allowed_actions
 from ..selectors import (
@@ -131,9 +131,7 @@ def _detail_page(
                 dict(DataCategory.choices).get(c, c) for c in legal_request.data_categories
             ],
             "withdrawable": "withdraw" in allowed_actions(legal_request.status),
-            "responses": sealed_responses_for_request(
-                officer=access.officer, reference=legal_request.reference
-            ),
+            "responses": sealed_responses_for_access(access=access),
             "shares": shares_for_officer(access=access),
             "received_share": share_received_by(access=access),
             "reply_form": reply_form or ReplyForm(),

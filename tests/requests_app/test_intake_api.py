@@ -25,6 +25,7 @@ from requests_app.models import Attachment, IntakeRejection, LegalRequest
 from requests_app.review.selectors import attachment_plaintext
 from tests.conftest import service_missing
 from tests.factories import make_api_token, make_officer
+from tests.requests_app.delivery_helpers import tmp_storage
 from tests.requests_app.signing import (
     enrol_signing_key,
     now_rfc3339,
@@ -108,13 +109,7 @@ def test_a_legal_document_is_stored_only_as_ciphertext_to_the_storage_key(
 ):
     """A stolen storage bucket: every stored byte is age ciphertext; the document, its
     hash and its name appear nowhere; only the storage key file opens it."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "bucket")},
-        },
-    }
+    tmp_storage(settings, tmp_path / "bucket")
     sub = submission()
     document = sub.files[0][1]
     assert post_envelope(client, sub.sign(signer), sub.files, token).status_code == 201

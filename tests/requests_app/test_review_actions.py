@@ -30,6 +30,7 @@ from requests_app.review import services
 from requests_app.review.disclosure import disclosure_preview
 from requests_app.sources.directory import platform_file_store
 from tests.factories import PASSWORD, log_in, make_officer, make_user
+from tests.requests_app.delivery_helpers import tmp_storage
 from tests.requests_app.factories import make_legal_request, make_reviewer
 
 pytestmark = pytest.mark.django_db
@@ -252,13 +253,7 @@ def test_a_reviewer_claims_assesses_and_proposes_in_part_then_sees_only_the_appr
 def test_the_preview_lists_the_files_in_scope_by_description_only(
     first, first_client, settings, tmp_path
 ):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
+    tmp_storage(settings, tmp_path)
     one = PlatformAccount.objects.get(username="suspect_one")
     inside = platform_file_store(
         account=one,
