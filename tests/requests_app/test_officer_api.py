@@ -210,6 +210,41 @@ def test_withdrawing_twice_answers_409_the_second_time_and_changes_nothing(
     )
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "code", "status"),
+    [
+        # A garbled or form body once read as an empty form: withdrawn, reason dropped.
+        (
+            b"--x\r\nnot a multipart body",
+            "multipart/form-data; boundary=x",
+            "unsupported_media_type",
+            415,
+        ),
+        (
+            b"reason=Suspect+arrested.",
+            "application/x-www-form-urlencoded",
+            "unsupported_media_type",
+            415,
+        ),
+        (b'{"reason": 12}', "application/json", "malformed", 400),
+        (b'{"reason": " ' + b"x" * 500 + b'"}', "application/json", "malformed", 400),
+    ],
+)
+def test_a_withdrawal_that_is_not_well_formed_json_is_refused_and_changes_nothing(
+    api, officer, legal_request, body, content_type, code, status
+):
+    before = snapshot(legal_request)
+    mark = audit_mark()
+
+    response = api.post(
+        withdraw_url(legal_request.reference), body, content_type=content_type, **bearer(officer)
+    )
+
+    assert_problem(response, code, status)
+    assert snapshot(legal_request) == before
+    assert actions_since(mark, legal_request) == []
+
+
 def test_the_conflict_names_the_requests_state(api, officer, legal_request):
     LegalRequest.objects.filter(pk=legal_request.pk).update(status=LegalRequest.Status.REJECTED)
     response = api.post(
