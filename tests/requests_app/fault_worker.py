@@ -26,7 +26,8 @@ from portal.celery import app
 
 django.setup()
 
-from requests_app.delivery import sealing  # noqa: E402  (needs the apps loaded)
+from requests_app import orphans  # noqa: E402  (needs the apps loaded)
+from requests_app.delivery import sealing  # noqa: E402
 
 __all__ = ["app"]
 
@@ -73,4 +74,5 @@ elif _pause_at == "stored":
         def __getattr__(self, name: str) -> Any:
             return getattr(self._storage, name)
 
-    sealing.default_storage = _PausingStorage(sealing.default_storage)  # type: ignore[assignment]
+    # Sealing stores through requests_app.orphans.storage_save: pause right after it.
+    orphans.default_storage = _PausingStorage(orphans.default_storage)  # type: ignore[assignment]
