@@ -25,7 +25,7 @@ venv: $(STAMP)  ## create .venv and install the locked dependencies
 run: $(STAMP)  ## start the portal on embedded defaults with demo data (http://localhost:8000)
 	@mkdir -p var
 	$(PY) manage.py migrate --no-input -v 0
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --login-url http://localhost:$(PORT)/login/
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP)  ## run the whole test suite

@@ -7,9 +7,10 @@ Two clocks run on a request:
   a clarification. ``review.services`` adds each finished pause to ``due_at``; while a
   pause runs, the deadline shown here moves on with it, so time left stays frozen.
 - the **preservation** of a preservation request: 90 days from receipt (18 U.S.C.
-  2703(f)), 60 days for an EU member state's preservation order (Regulation (EU)
-  2023/1543, Art. 11). The issuing officer may extend it once before it lapses: by 90
-  days (2703(f)(2)'s renewed request) or, in the EU, by 30 days.
+  2703(f)), 60 days for a preservation order under Regulation (EU) 2023/1543, Art. 11
+  (every EU member state but Denmark, which is not bound by it). The issuing officer may
+  extend it once before it lapses: by 90 days (2703(f)(2)'s renewed request) or, under
+  the Regulation, by 30 days.
 
 The functions here compute from a request and its review row and never write, so a list
 page can show every clock without a query per row. ``preservation_extend`` and the
@@ -40,7 +41,7 @@ from .officer.notify import (
     reviewer_addresses,
 )
 from .officer.refusals import OfficerRefused
-from .policy_defaults import EU_MEMBER_STATES
+from .policy_defaults import bound_by_evidence_regulation
 from .review.services import (
     EU_PRESERVATION_DAYS,
     EU_PRESERVATION_EXTENSION_DAYS,
@@ -182,7 +183,7 @@ class RequestClocks:
 
 
 def is_eu_request(request: LegalRequest) -> bool:
-    return str(request.country) in EU_MEMBER_STATES
+    return bound_by_evidence_regulation(request.country)
 
 
 def preservation_days(request: LegalRequest) -> int:

@@ -22,7 +22,8 @@ DEFAULT_RULES = {
     RequestKind.SUBSCRIBER_DATA: (True, [str(c) for c in BASIC], True, 240),
     RequestKind.COURT_ORDER: (True, ALL, True, 240),
     RequestKind.SEARCH_WARRANT: (True, ALL, True, 240),
-    # The EPOC exists only between EU member states: allowed per country below.
+    # The EPOC exists only between the states bound by the e-Evidence Regulation:
+    # allowed per country below.
     RequestKind.EU_EPOC: (False, ALL, True, 240),
     RequestKind.EMERGENCY: (True, [str(c) for c in EMERGENCY], False, 8),
 }
@@ -57,6 +58,16 @@ EU_MEMBER_STATES = [
     "SE",
 ]
 
+# The member states bound by the e-Evidence Regulation (EU) 2023/1543, which creates the
+# European Production and Preservation Orders. Denmark takes no part in it (recital 94,
+# Protocol No 22); Ireland opted in (recital 93).
+EVIDENCE_REGULATION_STATES = [c for c in EU_MEMBER_STATES if c != "DK"]
+
+
+def bound_by_evidence_regulation(country: object) -> bool:
+    """Whether the country's orders follow Regulation (EU) 2023/1543 (EPOC, EPOC-PR)."""
+    return str(country) in EVIDENCE_REGULATION_STATES
+
 
 def policy_defaults_load(policy_rule_model) -> None:
     """Create the default rules that do not exist yet (migration and test databases)."""
@@ -72,7 +83,7 @@ def policy_defaults_load(policy_rule_model) -> None:
             },
         )
     _, categories, document, hours = DEFAULT_RULES[RequestKind.EU_EPOC]
-    for country in EU_MEMBER_STATES:
+    for country in EVIDENCE_REGULATION_STATES:
         policy_rule_model.objects.get_or_create(
             country=country,
             kind=str(RequestKind.EU_EPOC),

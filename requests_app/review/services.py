@@ -28,7 +28,7 @@ from ..models import (
     ReviewState,
 )
 from ..officer.notify import REQUEST_UPDATED, authority_addresses, notify_on_commit
-from ..policy_defaults import EU_MEMBER_STATES
+from ..policy_defaults import bound_by_evidence_regulation
 from .states import OPEN_STATES, TransitionRefused, next_state
 
 PRESERVATION_DAYS = 90
@@ -64,7 +64,7 @@ def review_state(request: LegalRequest) -> ReviewState:
         if request.kind == "preservation":
             days = (
                 EU_PRESERVATION_DAYS
-                if str(request.country) in EU_MEMBER_STATES
+                if bound_by_evidence_regulation(request.country)
                 else PRESERVATION_DAYS
             )
             state.preservation_expires_at = request.received_at + timedelta(days=days)

@@ -19,7 +19,7 @@ from accounts.models import Role, User
 from portal.audit import audit_append
 
 from ..models import DataCategory, PolicyRule, RequestKind
-from ..policy_defaults import EU_MEMBER_STATES
+from ..policy_defaults import EVIDENCE_REGULATION_STATES
 
 RULE_UPDATED = "policy_rule.updated"
 RULE_CREATED = "policy_rule.created"
@@ -102,13 +102,15 @@ def policy_terms_problems(*, country: str, kind: str, terms: PolicyTerms) -> lis
         problems.append(
             ("max_period_days", f"Give a whole number of days from 1 to {MAX_PERIOD_DAYS_MAX}.")
         )
-    # The European Production Order exists only between EU member states: accepting it
-    # by default, or from a third country, would accept an instrument that cannot exist.
-    if kind == RequestKind.EU_EPOC and terms.allowed and country not in EU_MEMBER_STATES:
+    # The European Production Order exists only between the states bound by the e-Evidence
+    # Regulation (every EU member state but Denmark): accepting it by default, or from any
+    # other country, would accept an instrument that cannot exist.
+    if kind == RequestKind.EU_EPOC and terms.allowed and country not in EVIDENCE_REGULATION_STATES:
         problems.append(
             (
                 "allowed",
-                "A European Production Order can be accepted only from an EU member state.",
+                "A European Production Order can be accepted only from an EU member state "
+                "bound by the e-Evidence Regulation (not Denmark).",
             )
         )
     return problems

@@ -30,7 +30,7 @@ from ..models import (
     RequestTarget,
     ReviewState,
 )
-from ..policy_defaults import DEFAULT_RULES, EU_MEMBER_STATES
+from ..policy_defaults import DEFAULT_RULES, EU_MEMBER_STATES, EVIDENCE_REGULATION_STATES
 from .models import ReviewTeam, ReviewTeamMember, Snapshot
 from .periods import Period, quarters_back
 from .services import current_snapshot, snapshot_publish
@@ -219,7 +219,7 @@ def _plan(
 ) -> dict[str, Any]:
     """What happened to one request: its deadline, decision, outcome and state."""
     kind = rng.choices(list(KIND_WEIGHTS), list(KIND_WEIGHTS.values()))[0]
-    if kind == "eu_epoc" and country not in EU_MEMBER_STATES:
+    if kind == "eu_epoc" and country not in EVIDENCE_REGULATION_STATES:
         kind = "subscriber_data"
     deadline = DEFAULT_RULES[RequestKind(kind)][3]
     paused = 0
@@ -304,7 +304,8 @@ def _requests(
             decided_at=plan["decided"],
             closed_at=plan["closed"],
             preservation_expires_at=(
-                plan["received"] + timedelta(days=60 if plan["country"] in EU_MEMBER_STATES else 90)
+                plan["received"]
+                + timedelta(days=60 if plan["country"] in EVIDENCE_REGULATION_STATES else 90)
                 if plan["kind"] == "preservation"
                 else None
             ),

@@ -71,3 +71,10 @@ def test_a_printed_demo_login_works_with_the_printed_totp_secret(client) -> None
     response = client.post("/login/verify/", {"method": "totp", "code": code})
     assert response.status_code == 302
     assert "Rosa Reviewer" in client.get("/").content.decode()
+
+
+def test_seed_demo_prints_the_address_the_portal_was_started_on() -> None:
+    out = StringIO()
+    call_command("seed_demo", login_url="http://localhost:8766/login/", stdout=out)
+    assert "Demo logins: open http://localhost:8766/login/" in out.getvalue()
+    assert "8000" not in out.getvalue()

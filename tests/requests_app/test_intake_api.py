@@ -386,6 +386,22 @@ def test_a_kind_the_country_may_not_use_is_a_policy_violation(client, token, off
     assert problem["rule"] == "kind_not_allowed"
 
 
+def test_a_european_production_order_from_denmark_is_a_policy_violation(client):
+    """Denmark is an EU member state but is not bound by Regulation (EU) 2023/1543."""
+    for country, stored in (("DK", 0), ("AT", 1)):
+        officer = make_officer(agency=None)
+        Agency.objects.filter(pk=officer.agency_id).update(country=country)
+        signer = enrol_signing_key(officer)
+        token = make_api_token(officer=officer)[1]
+        sub = submission(kind="eu_epoc")
+        response = post_envelope(client, sub.sign(signer), sub.files, token)
+        if not stored:
+            assert assert_refused(response, "policy_violation", 422)["rule"] == "kind_not_allowed"
+        else:
+            assert response.status_code == 201, response.content
+        assert LegalRequest.objects.filter(officer=officer).count() == stored
+
+
 def test_a_category_not_disclosable_for_the_kind_is_a_policy_violation(client, signer, token):
     sub = submission(data_categories=["login_history"])
     problem = assert_refused(

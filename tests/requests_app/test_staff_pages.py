@@ -411,7 +411,7 @@ def test_the_policy_page_lists_the_defaults_first_then_the_countries(admin_clien
         "emergency",
     ]
     country_rules = response.context["country_rules"]
-    assert len(country_rules) == 27
+    assert len(country_rules) == 26
     assert country_rules[0].rule.country.name == "Austria"
     first_default = page.index(f'id="rule-{response.context["defaults"][0].rule.pk}"')
     assert first_default < page.index(f'id="rule-{country_rules[0].rule.pk}"')
@@ -578,7 +578,7 @@ def test_a_rule_for_an_unknown_country_or_a_second_rule_for_a_country_is_refused
     assert twice.status_code == 409
     assert "Austria has its own eu_epoc rule already" in twice.content.decode()
     assert f"/staff/policy/{existing.pk}/" in twice.content.decode()
-    assert PolicyRule.objects.count() == 6 + 27
+    assert PolicyRule.objects.count() == 6 + 26
     assert audit_since(mark) == []
 
 
@@ -590,6 +590,21 @@ def test_the_european_production_order_can_be_accepted_only_from_member_states(a
     assert response.status_code == 400
     assert "EU member state" in " ".join(response.context["form"].errors["allowed"])
     assert not PolicyRule.objects.get(pk=rule.pk).allowed
+
+
+def test_denmark_may_not_be_given_the_european_production_order(admin_client):
+    """Denmark is a member state that the e-Evidence Regulation does not bind."""
+    assert not PolicyRule.objects.filter(country="DK").exists()
+    rule = default_rule("eu_epoc")
+    mark = audit_mark()
+    response = admin_client.post(
+        "/staff/policy/add/",
+        {**form_data(rule, allowed="yes"), "country": "DK", "kind": "eu_epoc", "step": "save"},
+    )
+    assert response.status_code == 400
+    assert "not Denmark" in response.content.decode()
+    assert not PolicyRule.objects.filter(country="DK").exists()
+    assert audit_since(mark) == []
 
 
 def test_an_edit_made_on_a_stale_page_is_refused_and_shows_the_current_terms(admin_client, admin):
@@ -653,7 +668,7 @@ def test_the_services_refuse_unknown_categories_and_negative_numbers_and_change_
     assert country.value.problems == [("country", "Choose a country.")]
     assert "has its own eu_epoc rule already" in str(twice.value)
     assert terms(PolicyRule.objects.get(pk=rule.pk)) == before
-    assert PolicyRule.objects.count() == 6 + 27
+    assert PolicyRule.objects.count() == 6 + 26
     assert audit_since(mark) == []
 
 

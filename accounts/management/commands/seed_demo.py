@@ -9,6 +9,13 @@ from accounts.demo import DEMO_PASSWORD, seed_demo_accounts
 class Command(BaseCommand):
     help = "Create demo agencies and accounts (idempotent) and print how to log in."
 
+    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+        parser.add_argument(
+            "--login-url",
+            default="http://localhost:8000/login/",
+            help="Where the portal will answer, printed with the logins.",
+        )
+
     def handle(self, *args: object, **options: object) -> None:
         from requests_app.demo import seed_demo_requests
         from requests_app.transparency.demo import seed_transparency_history
@@ -19,7 +26,7 @@ class Command(BaseCommand):
             history = seed_transparency_history()
         out = self.stdout.write
         out("")
-        out("Demo logins: open http://localhost:8000/login/")
+        out(f"Demo logins: open {options['login_url']}")
         out(f"  password for all: {DEMO_PASSWORD}")
         out("  second factor: the TOTP code of the secret below, e.g. `oathtool --totp -b SECRET`")
         out("  (or add the secret to any authenticator app)")
