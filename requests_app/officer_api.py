@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from accounts.authentication import IsActiveOfficer, request_officer
 from portal.problems import Problem
 
+from .intake.schema import StrictSerializer
 from .models import LegalRequest, Message
 from .officer.refusals import OfficerRefused
 from .officer.services import (
@@ -62,7 +63,7 @@ class SentText(serializers.CharField):
         return text
 
 
-class MessageIn(serializers.Serializer):
+class MessageIn(StrictSerializer):
     body = SentText(
         max_length=MAX_MESSAGE_LENGTH,
         trim_whitespace=True,
@@ -70,7 +71,7 @@ class MessageIn(serializers.Serializer):
     )
 
 
-class WithdrawIn(serializers.Serializer):
+class WithdrawIn(StrictSerializer):
     reason = SentText(
         max_length=MAX_REASON_LENGTH,
         required=False,

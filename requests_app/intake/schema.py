@@ -3,6 +3,7 @@
 import re
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from ..models import DataCategory, Offence, RequestKind, TargetType
@@ -51,6 +52,20 @@ class StrictSerializer(serializers.Serializer):
             if mistyped:
                 raise serializers.ValidationError(mistyped)
         return super().to_internal_value(data)
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """The OpenAPI description says it too: ``additionalProperties: false``."""
+
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer(
+            self.target, direction, bypass_extensions=True
+        )
+        schema["additionalProperties"] = False
+        return schema
 
 
 class FullDate(serializers.DateField):

@@ -228,6 +228,8 @@ def test_withdrawing_twice_answers_409_the_second_time_and_changes_nothing(
         ),
         (b'{"reason": 12}', "application/json", "malformed", 400),
         (b'{"reason": " ' + b"x" * 500 + b'"}', "application/json", "malformed", 400),
+        # A field the endpoint does not know (a misspelt "reason") is an error, not ignored.
+        (b'{"reasons": "Suspect arrested."}', "application/json", "malformed", 400),
     ],
 )
 def test_a_withdrawal_that_is_not_well_formed_json_is_refused_and_changes_nothing(
@@ -273,8 +275,19 @@ def test_replying_to_a_closed_request_answers_409_and_stores_nothing(api, office
     assert not Message.objects.exists()
 
 
-@pytest.mark.parametrize("body", [{}, {"body": ""}, {"body": "   "}, {"body": "x" * 10_001}])
-def test_an_empty_or_oversized_message_is_malformed(api, officer, legal_request, body):
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "body"),
+        ({"body": ""}, "body"),
+        ({"body": "   "}, "body"),
+        ({"body": "x" * 10_001}, "body"),
+        ({"body": "Hi", "urgent": True}, "urgent"),  # unknown fields are errors
+    ],
+)
+def test_an_empty_oversized_or_unknown_message_is_malformed(
+    api, officer, legal_request, body, field
+):
     response = api.post(
         messages_url(legal_request.reference),
         body,
@@ -282,7 +295,7 @@ def test_an_empty_or_oversized_message_is_malformed(api, officer, legal_request,
         **bearer(officer),
     )
     problem = assert_problem(response, "malformed", 400)
-    assert problem["errors"][0]["field"] == "body"
+    assert problem["errors"][0]["field"] == field
     assert not Message.objects.exists()
 
 
