@@ -114,8 +114,9 @@ def seed_demo_accounts() -> list[DemoLogin]:
                 DEMO_PASSWORD,
                 full_name=name,
                 role=role,
+                # Staff may look at accounts in the admin; no one is a superuser: every
+                # change goes through the portal's pages, which audit it.
                 is_staff=staff,
-                is_superuser=staff,
             )
             TOTPDevice.objects.create(
                 user=user,

@@ -13,13 +13,15 @@ used to verify one mailbox and hold another.
 """
 
 import unicodedata
+from typing import Any
 
 import idna
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.http import Http404
 
-from .models import AgencyDomain
+from .models import Agency, AgencyDomain, Officer, Role
 
 FREE_MAIL = frozenset(
     {
@@ -143,6 +145,9 @@ def official_domain_problem(domain: str) -> str | None:
     """Say why a normalised domain cannot be an agency's official domain, or ``None``."""
     if is_free_mail(domain):
         return "Free-mail domains are not accepted; use your agency's own domain."
+    if domain == "invalid" or domain.endswith(".invalid"):
+        # RFC 6761 reserves .invalid; discarded registrations park their address there.
+        return "Domains under .invalid are reserved and receive no mail."
     label = mixed_script_label(domain)
     if label is not None:
         return (
@@ -158,18 +163,87 @@ def parent_domains(domain: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(1, len(labels))]
 
 
+def unconfirmed_proposal() -> Q:
+    """Match agencies proposed at registration whose proposer never proved the mailbox.
+
+    Such a proposal is only a claim typed into a public form: until someone at the
+    agency's domain follows the mailbox link, it proves nothing and holds nothing. An
+    agency the platform entered itself (no proposer) is never one.
+    """
+    proven = Officer.objects.filter(agency=OuterRef("pk"), email_verified_at__isnull=False)
+    return Q(status=Agency.Status.PENDING, proposed_by__isnull=False) & ~Q(Exists(proven))
+
+
+def holding_no_claim() -> Q:
+    """Match agencies whose domains and name bind nobody: rejected, or unconfirmed."""
+    return Q(status=Agency.Status.REJECTED) | unconfirmed_proposal()
+
+
+def holding_claims() -> Q:
+    """Match agencies whose domains and name are theirs (the rest of ``holding_no_claim``)."""
+    return ~holding_no_claim()
+
+
 def domain_owner(domain: str) -> AgencyDomain | None:
     """Return the agency domain that a normalised domain belongs to, or ``None``.
 
     The most specific record wins: the domain itself, else the nearest parent that
-    allows subdomains. Any agency counts, whatever its status.
+    allows subdomains. Only agencies holding claims count (``holding_claims``): a
+    rejected agency or an unconfirmed proposal owns nothing, so neither can squat a
+    real agency's domain.
     """
     parents = parent_domains(domain)
     candidates = AgencyDomain.objects.select_related("agency").filter(
-        Q(domain=domain) | Q(domain__in=parents, allow_subdomains=True)
+        Q(domain=domain) | Q(domain__in=parents, allow_subdomains=True),
+        agency__in=Agency.objects.filter(holding_claims()),
     )
     by_domain = {candidate.domain: candidate for candidate in candidates}
     for name in [domain, *parents]:
         if name in by_domain:
             return by_domain[name]
     return None
+
+
+def officers_off_domains(*, agency: Agency, domains: list[AgencyDomain]) -> list[Officer]:
+    """Return the agency's officers (rejected ones aside) whose address is on none of
+    ``domains``."""
+    officers = (
+        Officer.objects.filter(agency=agency)
+        .exclude(status=Officer.Status.REJECTED)
+        .select_related("user")
+        .order_by("user__email")
+    )
+    return [officer for officer in officers if _on_none(officer.user.email, domains)]
+
+
+def _on_none(email: str, domains: list[AgencyDomain]) -> bool:
+    try:
+        return email_on_agency_domain(email, domains) is None
+    except DomainError:
+        return True
+
+
+def officers_stranded(
+    *, agency: Agency, before: list[AgencyDomain], after: list[AgencyDomain]
+) -> list[Officer]:
+    """Return the officers whose address a change of domains takes off every domain.
+
+    ``before`` and ``after`` are the agency's domains around the change (copies: a
+    domain whose flag changes must appear as it was in ``before``).
+    """
+    already_off = {officer.pk for officer in officers_off_domains(agency=agency, domains=before)}
+    return [
+        officer
+        for officer in officers_off_domains(agency=agency, domains=after)
+        if officer.pk not in already_off
+    ]
+
+
+def agency_domain_get_for_vetting(*, user: Any, agency: Agency, domain_id: int) -> AgencyDomain:
+    """Return one of the agency's domains for a vetting administrator; 404 if it is not."""
+    if not user.is_authenticated or user.role != Role.VETTING_ADMIN:
+        raise PermissionDenied
+    found = AgencyDomain.objects.filter(pk=domain_id, agency=agency).first()
+    if found is None:
+        raise Http404("No such domain of this agency.")
+    return found

@@ -294,6 +294,36 @@ class AgeRecipient(EnrolledKey):
         return self.recipient
 
 
+class SigningPasskey(EnrolledKey):
+    """An officer's passkey as a key that signs web-channel submissions (PROTOCOL §1).
+
+    The passkey itself is django-otp-webauthn's credential, a login factor from the moment
+    it is registered; this row is its standing as a signing key, which waits ``pending``
+    until an administrator compares the fingerprint with the officer. If the credential is
+    removed, the row stays (``credential`` becomes null) so the record still explains
+    the requests it signed.
+    """
+
+    officer = models.ForeignKey(Officer, on_delete=models.PROTECT, related_name="signing_passkeys")
+    credential = models.OneToOneField(
+        "django_otp_webauthn.WebAuthnCredential",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="signing_passkey",
+    )
+    # "webauthn:" + base64url credential id; a credential id is at most 1023 bytes.
+    key_id = models.CharField(max_length=1400, unique=True)
+    # Lowercase hex SHA-256 of the credential's COSE public key, read out by phone.
+    public_key_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.key_id
+
+
 class ApiToken(models.Model):
     """A bearer token for the API. Only its SHA-256 is stored; it is shown once."""
 

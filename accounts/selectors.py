@@ -13,7 +13,7 @@ from django.http import Http404
 
 from portal.models import AuditEvent
 
-from .domains import DomainError, email_on_agency_domain
+from .domains import DomainError, email_on_agency_domain, unconfirmed_proposal
 from .models import (
     Agency,
     AgencyDomain,
@@ -23,6 +23,7 @@ from .models import (
     Officer,
     Role,
     SigningKey,
+    SigningPasskey,
     User,
 )
 from .services.factors import FactorSummary, factor_summary
@@ -44,6 +45,7 @@ class VettingQueue:
     agencies: list[Agency]
     officers: list[Officer]
     signing_keys: list[SigningKey]
+    signing_passkeys: list[SigningPasskey]
     age_recipients: list[AgeRecipient]
 
     @property
@@ -52,16 +54,22 @@ class VettingQueue:
             len(self.agencies)
             + len(self.officers)
             + len(self.signing_keys)
+            + len(self.signing_passkeys)
             + len(self.age_recipients)
         )
 
 
 def vetting_queue(*, user: User) -> VettingQueue:
-    """Return everything waiting for a vetting decision, oldest first."""
+    """Return everything waiting for a vetting decision, oldest first.
+
+    A proposed agency waits only once someone at it has confirmed their mailbox: before
+    that it is a claim anyone could have typed (``accounts.domains.unconfirmed_proposal``).
+    """
     _require_vetting_admin(user)
     return VettingQueue(
         agencies=list(
             Agency.objects.filter(status=Agency.Status.PENDING)
+            .exclude(unconfirmed_proposal())
             .select_related("proposed_by")
             .order_by("created_at", "pk")
         ),
@@ -72,6 +80,11 @@ def vetting_queue(*, user: User) -> VettingQueue:
         ),
         signing_keys=list(
             SigningKey.objects.filter(status=KeyStatus.PENDING)
+            .select_related("officer__user", "officer__agency")
+            .order_by("created_at", "pk")
+        ),
+        signing_passkeys=list(
+            SigningPasskey.objects.filter(status=KeyStatus.PENDING)
             .select_related("officer__user", "officer__agency")
             .order_by("created_at", "pk")
         ),
@@ -116,6 +129,20 @@ def signing_key_get_for_vetting(*, user: User, key_id: int) -> SigningKey:
     )
     if found is None:
         raise Http404("No such signing key.")
+    return found
+
+
+def signing_passkey_get_for_vetting(*, user: User, key_id: int) -> SigningPasskey:
+    _require_vetting_admin(user)
+    found = (
+        SigningPasskey.objects.select_related(
+            "officer__user", "officer__agency", "decided_by", "revoked_by", "credential"
+        )
+        .filter(pk=key_id)
+        .first()
+    )
+    if found is None:
+        raise Http404("No such passkey.")
     return found
 
 
@@ -289,6 +316,7 @@ class OfficerEvidence:
     callbacks: list[CallbackCheck]
     counting_callback_ids: frozenset[int]
     signing_keys: list[SigningKey]
+    signing_passkeys: list[SigningPasskey]
     recipients: list[AgeRecipient]
     problems: list[str]
 
@@ -307,6 +335,28 @@ def officer_evidence(*, officer: Officer) -> OfficerEvidence:
             .values_list("pk", flat=True)
         ),
         signing_keys=list(officer.signing_keys.order_by("-created_at")),
+        signing_passkeys=list(officer.signing_passkeys.order_by("-created_at")),
         recipients=list(officer.recipients.order_by("-created_at")),
         problems=officer_approval_problems(officer=officer),
+    )
+
+
+# --- Which passkeys may sign -------------------------------------------------------------
+
+
+def signing_passkeys_active(*, officer: Officer) -> QuerySet[SigningPasskey]:
+    """The officer's passkeys that may sign web submissions: approved and still registered."""
+    return SigningPasskey.objects.filter(
+        officer=officer,
+        status=KeyStatus.ACTIVE,
+        credential__isnull=False,
+        credential__confirmed=True,
+        credential__user_id=officer.user_id,
+    ).select_related("credential")
+
+
+def signing_passkeys_waiting(*, officer: Officer) -> QuerySet[SigningPasskey]:
+    """The officer's registered passkeys still waiting for an administrator's approval."""
+    return SigningPasskey.objects.filter(
+        officer=officer, status=KeyStatus.PENDING, credential__isnull=False
     )

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .views import auth, factors, officer
+from .views import auth, factors, officer, password
 
 urlpatterns = [
     path("login/", auth.login_view, name="login"),
@@ -10,7 +10,20 @@ urlpatterns = [
     path("account/factors/totp/", factors.totp_enrol, name="totp-enrol"),
     path("account/factors/passkey/", factors.passkey_enrol, name="passkey-enrol"),
     path("account/factors/backup-codes/", factors.backup_codes_renew, name="backup-codes-renew"),
+    path("account/factors/confirm/", factors.factor_confirm, name="factor-confirm"),
+    path(
+        "account/factors/passkeys/<int:credential_pk>/remove/",
+        factors.passkey_remove_view,
+        name="passkey-remove",
+    ),
     path("account/status/", officer.officer_status, name="officer-status"),
+    path("account/password/", password.password_change_view, name="password-change"),
+    path("password/reset/", password.password_reset_view, name="password-reset"),
+    path(
+        "password/reset/<str:uidb64>/<str:token>/",
+        password.password_reset_confirm_view,
+        name="password-reset-confirm",
+    ),
     path("", include("accounts.urls_registration")),
     path("vetting/", include("accounts.urls_vetting")),
     path("account/", include("accounts.urls_keys")),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import vetting
+from .views import agency_domains, vetting
 
 AGENCY_ACTIONS = ("reject", "suspend", "reinstate")
 OFFICER_ACTIONS = ("reject", "suspend", "reinstate")
@@ -22,6 +22,21 @@ urlpatterns = [
         name="vetting-agency-callback-number",
     ),
     path("agencies/<int:agency_id>/verify/", vetting.agency_verify, name="vetting-agency-verify"),
+    path(
+        "agencies/<int:agency_id>/domains/",
+        agency_domains.agency_domains,
+        name="vetting-agency-domains",
+    ),
+    path(
+        "agencies/<int:agency_id>/domains/<int:domain_id>/remove/",
+        agency_domains.domain_remove,
+        name="vetting-agency-domain-remove",
+    ),
+    path(
+        "agencies/<int:agency_id>/domains/<int:domain_id>/subdomains/",
+        agency_domains.domain_subdomains,
+        name="vetting-agency-domain-subdomains",
+    ),
     *(
         path(
             f"agencies/<int:agency_id>/{action}/",
@@ -55,6 +70,7 @@ urlpatterns = [
         route
         for kinds, name in (
             ("signing-keys", "vetting-signing-key"),
+            ("signing-passkeys", "vetting-signing-passkey"),
             ("age-recipients", "vetting-age-recipient"),
         )
         for route in (

@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
+from accounts.access import public
 from accounts.api import MeView
 from requests_app.api import PortalKeyView, SubmissionDetailView, SubmissionsView
 from requests_app.delivery.api import ResponseDownloadView, SubmissionResponsesView
@@ -37,16 +38,21 @@ urlpatterns = [
         ResponseDownloadView.as_view(),
         name="api-response-download",
     ),
-    path("portal-key", PortalKeyView.as_view(), name="api-portal-key"),
+    path("portal-key", public(PortalKeyView.as_view()), name="api-portal-key"),
+    # Public documentation: the same for every visitor, logged in or not, of any standing.
     path(
         "schema",
-        SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]),
+        public(
+            SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[])
+        ),
         name="api-schema",
     ),
     path(
         "docs",
-        SpectacularSwaggerSplitView.as_view(
-            url_name="api-schema", permission_classes=[AllowAny], authentication_classes=[]
+        public(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api-schema", permission_classes=[AllowAny], authentication_classes=[]
+            )
         ),
         name="api-docs",
     ),

@@ -150,15 +150,29 @@ def _events_in_order(batch: int = 2000) -> Iterator[AuditEvent]:
     return AuditEvent.objects.order_by("seq").iterator(chunk_size=batch)
 
 
+def _chain_head() -> tuple[int, str]:
+    head = AuditChainHead.objects.filter(pk=1).values_list("seq", "hash").first()
+    return head if head is not None else (0, GENESIS_HASH)
+
+
 def audit_chain_verify() -> ChainReport:
     """Walk the whole chain and return where it first breaks, if anywhere.
 
     Detects an edited event (its hash no longer matches its content), a deleted or
     reordered event (a gap in ``seq`` or a ``prev_hash`` that does not match the event
     before), and events removed from the end (the head records a later event).
+
+    Appends may commit while the walk runs. An append writes its event and moves the
+    head in one transaction, so the head read *before* the walk names events the walk
+    must find, and the head read *after* it covers every event the walk could have seen.
+    Comparing the walk against the head on the side that can only be behind, never
+    ahead, keeps a concurrent append from looking like tampering, under any isolation
+    level and inside a caller's transaction alike.
     """
+    head_seq, head_hash = _chain_head()
     expected_seq = 1
     prev_hash = GENESIS_HASH
+    hash_at_head = GENESIS_HASH
     count = 0
     for event in _events_in_order():
         if event.seq != expected_seq:
@@ -205,29 +219,43 @@ def audit_chain_verify() -> ChainReport:
                 "its content does not match its hash (the event was edited)",
             )
         prev_hash = event.hash
+        if event.seq == head_seq:
+            hash_at_head = event.hash
         expected_seq += 1
         count += 1
 
-    head = AuditChainHead.objects.filter(pk=1).first()
-    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
-    if (head_seq, head_hash) != (count, prev_hash):
-        if head_seq > count:
-            broken_seq = count + 1
-            reason = (
-                f"the chain head records event #{head_seq} but the chain ends at #{count} "
-                "(events were removed from the end)"
-            )
-        elif head_seq < count:
-            broken_seq = head_seq + 1
-            reason = (
+    if count < head_seq:
+        return ChainReport(
+            False,
+            count,
+            prev_hash,
+            count + 1,
+            None,
+            f"the chain head records event #{head_seq} but the chain ends at #{count} "
+            "(events were removed from the end)",
+        )
+    if hash_at_head != head_hash:
+        return ChainReport(
+            False,
+            count,
+            prev_hash,
+            head_seq,
+            None,
+            f"the chain head records another hash for event #{head_seq} "
+            "(the last event was replaced)",
+        )
+    if count > head_seq:
+        # Events past the first head: appends that committed during the walk have moved
+        # the head since; events that no head covers were added around audit_append.
+        head_seq, _ = _chain_head()
+        if count > head_seq:
+            return ChainReport(
+                False,
+                count,
+                prev_hash,
+                head_seq + 1,
+                None,
                 f"the chain head records event #{head_seq} but the chain goes on to #{count} "
-                "(events were added without moving the head)"
+                "(events were added without moving the head)",
             )
-        else:
-            broken_seq = count
-            reason = (
-                f"the chain head records another hash for event #{count} "
-                "(the last event was replaced)"
-            )
-        return ChainReport(False, count, prev_hash, broken_seq, None, reason)
     return ChainReport(True, count, prev_hash)

@@ -4,7 +4,9 @@ Tasks are thin: they receive ids, load, call a service, and are safe to run twic
 ``PortalTask`` makes that the default shape: late acknowledgement (a task whose worker
 dies is delivered again), retries with exponential backoff and jitter, and ``delay`` /
 ``apply_async`` that enqueue only when the surrounding database transaction commits, so
-a worker never sees a task for rows that were rolled back or are not yet visible.
+a worker never sees a task for rows that were rolled back or are not yet visible. Run
+in-process (no broker: development, most tests) a failing task fails at once: there is
+no backoff to wait for there, so a retry would only repeat it inside the request.
 """
 
 import functools
@@ -59,6 +61,30 @@ class PortalTask(DjangoTask):
         return super().apply_async(
             args, kwargs, task_id, producer, link, link_error, shadow, **options
         )
+
+    def retry(
+        self,
+        args=None,
+        kwargs=None,
+        exc=None,
+        throw=True,
+        eta=None,
+        countdown=None,
+        max_retries=None,
+        **options,
+    ):
+        """Retry with backoff on a worker; run in-process (eagerly), fail at once instead.
+
+        Celery runs an eager retry again straight away, ignoring the countdown: a failing
+        task would run nine times in a row inside the request that enqueued it, repeating
+        its side effects; with eager errors propagating, it raises ``Retry("Retry in 1s")``
+        instead of the task's own error, though nothing will ever retry it.
+        """
+        if self.request.is_eager:
+            if exc is not None:
+                raise exc
+            raise self.MaxRetriesExceededError(f"{self.name} is not retried in-process")
+        return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
 
 
 app = Celery("portal", task_cls=PortalTask)

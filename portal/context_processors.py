@@ -44,6 +44,8 @@ NAVIGATION: dict[str, list[tuple[str, str]]] = {
 }
 # An officer waiting for vetting sees only their own status and factors.
 ONBOARDING_NAVIGATION = [("Your account", "officer-status"), ("Second factors", "factors")]
+# A session past the password alone sees nothing of its role until the second factor.
+SECOND_FACTOR_NAVIGATION = [("Continue logging in", "login-verify")]
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -52,6 +54,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items = NAVIGATION.get(role, NAVIGATION["public"])
     if role == "officer" and is_onboarding_officer(user):
         items = ONBOARDING_NAVIGATION
+    # django-otp's middleware gives the user is_verified; without it, nothing is verified.
+    if role != "public" and not getattr(user, "is_verified", lambda: False)():
+        items = SECOND_FACTOR_NAVIGATION
     current = request.path
     links = []
     for label, name in items:

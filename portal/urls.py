@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
-from django_otp.admin import OTPAdminSite
+
+from accounts.admin import PortalAdminSite
 
 from . import views
 
-# The admin site needs a verified second factor too (the standing middleware also checks).
-admin.site.__class__ = OTPAdminSite
+# The admin site needs a verified second factor too (the standing middleware also checks),
+# and is entered through the portal's own login (accounts/admin.py).
+admin.site.__class__ = PortalAdminSite
 
 handler400 = "portal.views.bad_request"
 handler403 = "portal.views.permission_denied"

@@ -1,8 +1,9 @@
 """Views of the web shell: home, health, and the error pages (HTML or problem JSON)."""
 
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -14,6 +15,12 @@ from .problems import is_api_request, problem_response
 
 @public
 def home(request: HttpRequest) -> HttpResponse:
+    """The landing page; a session past the password alone is sent on to its second factor.
+
+    Until the second factor passes, the session is shown nothing about the account.
+    """
+    if request.user.is_authenticated and not request.user.is_verified():
+        return HttpResponseRedirect(reverse("login-verify"))
     return render(request, "portal/home.html")
 
 
@@ -43,6 +50,30 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
         return problem_response("not_found", 404, "There is nothing at this address.")
     return render(request, "404.html", status=404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Refuse a form whose CSRF token is missing or stale (CSRF_FAILURE_VIEW).
+
+    Django's own page carries an inline style the CSP blocks; this one uses the layout and
+    tells the user how to recover. The reason is for logs (Django logs it), not for users.
+    """
+    if is_api_request(request):
+        return problem_response("forbidden", 403, "The request failed the CSRF check.")
+    return render(request, "403_csrf.html", status=403)
+
+
+def method_not_allowed(request: HttpRequest, allowed: str) -> HttpResponse:
+    """Answer a method the address does not take: a page, or a problem under /api/."""
+    response: HttpResponse
+    if is_api_request(request):
+        response = problem_response(
+            "method_not_allowed", 405, f"{request.method} is not allowed here."
+        )
+    else:
+        response = render(request, "405.html", status=405)
+    response["Allow"] = allowed
+    return response
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -127,7 +127,8 @@ class SubmissionsView(APIView):
         return Response(accepted.answer(), status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        operation_id="submissions_list", responses={200: SubmissionOut(many=True), 401: PROBLEM}
+        operation_id="submissions_list",
+        responses={200: SubmissionOut(many=True), 401: PROBLEM, 403: PROBLEM},
     )
     def get(self, request: Request) -> Response:
         officer = _require_officer(request)
@@ -151,8 +152,6 @@ class SubmissionsView(APIView):
 
 def _as_problem(exc: Exception) -> Problem | None:
     """The problem code a framework refusal maps to, for the rejection log."""
-    from rest_framework import exceptions
-
     if isinstance(exc, Problem):
         return None if getattr(exc, "logged", False) else exc
     if isinstance(exc, exceptions.Throttled):
@@ -165,9 +164,15 @@ def _as_problem(exc: Exception) -> Problem | None:
 
 
 def _require_officer(request: Request) -> Any:
+    """The calling officer; 401 for no caller, 403 ``forbidden`` for a caller of another role.
+
+    The same answers as the views guarded by ``IsActiveOfficer`` (``/api/v1/me``).
+    """
+    if request.user is None:  # no token and no verified session
+        raise exceptions.NotAuthenticated("Send an API token, or log in with a second factor.")
     officer = officer_of(request.user)
     if officer is None:
-        raise Problem("unauthenticated", 401, "Only officers read submissions.")
+        raise Problem("forbidden", 403, "Only officers read submissions.")
     if not officer.can_act:
         raise Problem("officer_not_active", 403, "Your account is not active.")
     return officer
@@ -177,7 +182,8 @@ class SubmissionDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        operation_id="submissions_read", responses={200: SubmissionOut, 401: PROBLEM, 404: PROBLEM}
+        operation_id="submissions_read",
+        responses={200: SubmissionOut, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM},
     )
     def get(self, request: Request, reference: str) -> Response:
         officer = _require_officer(request)

@@ -89,6 +89,10 @@ ALLOWED: dict[str, dict[str, str]] = {
         ),
         "templates/accounts/email/mailbox_link.txt": "a text/plain email body, never HTML",
         "templates/accounts/email/registration_repeated.txt": "a text/plain email body, never HTML",
+        "templates/accounts/email/password_reset_link.txt": "a text/plain email body, never HTML",
+        "templates/accounts/email/password_changed.txt": "a text/plain email body, never HTML",
+        "templates/accounts/email/password_reset_done.txt": "a text/plain email body, never HTML",
+        "templates/accounts/email/factor_changed.txt": "a text/plain email body, never HTML",
     },
 }
 

@@ -6,6 +6,7 @@ instead, so a CI run can never pass by skipping them.
 """
 
 import os
+import shutil
 import sys
 import uuid
 from pathlib import Path
@@ -23,6 +24,21 @@ def service_missing(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs_commands(*names): runs these programs; skipped when one is not on PATH, "
+        "failed instead under REQUIRE_SERVICES=1",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("needs_commands"):
+        missing = [name for name in marker.args if shutil.which(name) is None]
+        if missing:
+            service_missing(f"needs {', '.join(missing)} on PATH (apt-get install age openssl)")
 
 
 @pytest.fixture

@@ -269,6 +269,24 @@ def make_passkey(user: User):
     return SoftPasskey().store_for(user)
 
 
+def make_signing_passkey(*, officer, passkey: SoftPasskey | None = None, status: str = "active"):
+    """An officer's passkey and its signing-key record in ``status`` (stored directly).
+
+    Returns the ``SigningPasskey``; its ``credential`` is the stored WebAuthn credential.
+    """
+    from accounts.models import SigningPasskey
+    from accounts.services.keys import passkey_key_id, passkey_public_key_sha256
+
+    credential = (passkey or SoftPasskey()).store_for(officer.user)
+    return SigningPasskey.objects.create(
+        officer=officer,
+        credential=credential,
+        key_id=passkey_key_id(bytes(credential.credential_id)),
+        public_key_sha256=passkey_public_key_sha256(credential),
+        status=status,
+    )
+
+
 def make_signing_key(*, officer, status: str = "pending", **fields):
     """An officer's Ed25519 signing key with a fresh key pair; returns the stored key."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

@@ -1,15 +1,22 @@
-"""Officers' keys: Ed25519 signing keys and age recipients (PROTOCOL §1).
+"""Officers' keys: Ed25519 signing keys, signing passkeys and age recipients (PROTOCOL §1).
 
 An officer enrols a key; it waits ``pending`` until a vetting administrator compares its
 fingerprint with the officer (by phone) and approves it. The officer may revoke their
 own key at any time. Keys are never deleted: old signatures and sealed files stay
 explainable, and a revoked key cannot be enrolled again.
 
+A passkey is a login factor from the moment it is registered, but it signs web-channel
+submissions only once its ``SigningPasskey`` row is approved like any other key: a
+phished password and one live code are enough to register a passkey, and must not be
+enough to sign requests.
+
 The ``*_get_for_officer`` functions are the one way a view reaches a key: another
 officer's key is "not found", never "forbidden".
 """
 
+import base64
 from enum import StrEnum
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -18,10 +25,11 @@ from django.utils import timezone
 from portal import crypto
 from portal.audit import audit_append
 
-from ..models import AgeRecipient, KeyStatus, Officer, SigningKey, User
+from ..models import AgeRecipient, KeyStatus, Officer, SigningKey, SigningPasskey, User
 
 MAX_LABEL_LENGTH = 120
 MAX_REASON_LENGTH = 2000
+PASSKEY_KEY_ID_PREFIX = "webauthn:"
 # The states from which an officer may still revoke a key.
 REVOCABLE = (KeyStatus.PENDING, KeyStatus.ACTIVE)
 
@@ -166,6 +174,85 @@ def signing_key_revoke(*, key: SigningKey, actor: User, reason: str) -> SigningK
             },
         )
     return key
+
+
+# --- Signing passkeys ----------------------------------------------------------------------
+
+
+def passkey_key_id(credential_id: bytes) -> str:
+    """Return ``webauthn:`` + base64url (unpadded) credential id (PROTOCOL §1)."""
+    encoded = base64.urlsafe_b64encode(credential_id).rstrip(b"=").decode("ascii")
+    return PASSKEY_KEY_ID_PREFIX + encoded
+
+
+def passkey_public_key_sha256(credential: Any) -> str:
+    """Return the hex SHA-256 of a credential's stored COSE public key: its fingerprint."""
+    return crypto.sha256_hex(bytes(credential.public_key))
+
+
+def signing_passkeys_of_officer(*, officer: Officer) -> QuerySet[SigningPasskey]:
+    return SigningPasskey.objects.filter(officer=officer).order_by("-created_at", "-pk")
+
+
+def signing_passkeys_of_credentials(*, credentials: list[Any]) -> dict[int, SigningPasskey]:
+    """Map each of these (the caller's own) credentials' pk to its signing record, if any."""
+    keys = SigningPasskey.objects.filter(credential__in=credentials)
+    return {key.credential_id: key for key in keys if key.credential_id is not None}
+
+
+def signing_passkey_enrol(*, officer: Officer, credential: Any) -> SigningPasskey:
+    """Record an officer's newly registered passkey as a signing key, pending approval.
+
+    Runs inside the registration's transaction. A credential id seen before (a passkey
+    that was removed or revoked, registered again) is refused: it stays on record as it is.
+    """
+    key_id = passkey_key_id(bytes(credential.credential_id))
+    if SigningPasskey.objects.filter(key_id=key_id).exists():
+        raise KeyRefused(
+            "This passkey was registered before and is kept on record. Make a new passkey."
+        )
+    key = SigningPasskey.objects.create(
+        officer=officer,
+        credential=credential,
+        key_id=key_id,
+        public_key_sha256=passkey_public_key_sha256(credential),
+        label=" ".join((credential.name or "").split())[:MAX_LABEL_LENGTH],
+    )
+    audit_append(
+        actor=officer.user,
+        action="signing_passkey.enrolled",
+        target=key,
+        data={
+            "officer_id": officer.pk,
+            "key_id": key_id,
+            "public_key_sha256": key.public_key_sha256,
+            "credential": credential.pk,
+            "status": key.status,
+        },
+    )
+    return key
+
+
+def signing_passkey_revoke_locked(*, key: SigningPasskey, actor: User, reason: str) -> None:
+    """Revoke a pending or active signing passkey whose row the caller has locked."""
+    before = key.status
+    key.status = KeyStatus.REVOKED
+    key.revoked_by = actor
+    key.revoked_at = timezone.now()
+    key.reason = reason
+    key.save(update_fields=["status", "revoked_by", "revoked_at", "reason"])
+    audit_append(
+        actor=actor,
+        action="signing_passkey.revoked",
+        target=key,
+        data={
+            "officer_id": key.officer_id,
+            "key_id": key.key_id,
+            "before": {"status": before},
+            "after": {"status": key.status},
+            "reason": reason,
+        },
+    )
 
 
 # --- Age recipients ----------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Officer registration and the proof of an officer's mailbox.
 
 A registration creates an inactive user and an officer waiting for the mailbox link
-(and, for an agency not yet known, a pending agency with its one domain). The link is
+(and, for an agency not yet known, a pending agency with its one domain). Until the
+mailbox is confirmed none of that holds anything against anyone else: see
+``accounts.services.unconfirmed`` for how such registrations end. The link is
 signed, expires after ``MAILBOX_LINK_HOURS`` and works once: it carries a fingerprint of
 the officer's mailbox state, which changes when the mailbox is verified. Following it
 also asks for the password chosen at registration, so that someone who registers
@@ -37,10 +39,12 @@ from ..domains import (
     canonical_email,
     domain_owner,
     email_domain,
+    holding_claims,
     official_domain_problem,
 )
 from ..models import Agency, AgencyDomain, Officer, Role, User
 from .throttle import auth_failure_record, auth_failures_clear, lockout_seconds
+from .unconfirmed import EXPIRED, registration_discard, registration_expired, stale_claims_release
 
 MAILBOX_LINK_SALT = "accounts.registration.mailbox-link"
 # Limits on what anyone on the internet can make the portal store or send.
@@ -67,7 +71,9 @@ class MailboxLinkRefused(Exception):
     """A mailbox link that cannot verify anything; ``reason`` says why.
 
     ``expired``: older than MAILBOX_LINK_HOURS; ``used``: the mailbox is already
-    verified; ``invalid``: altered, or made for a state the officer is no longer in.
+    verified; ``discarded``: the registration was discarded or closed before its
+    mailbox was confirmed; ``invalid``: altered, or made for a state the officer is no
+    longer in.
     """
 
     def __init__(self, reason: str, officer: Officer | None = None) -> None:
@@ -106,6 +112,7 @@ def registration_refusals(
 
     The address must be on one of the chosen agency's domains (the most specific match
     among all agencies), or exactly on the proposed domain, which no agency may hold yet.
+    Rejected agencies and unconfirmed proposals hold no domain and no name.
     """
     try:
         address_domain = email_domain(email)
@@ -128,7 +135,8 @@ def registration_refusals(
             errors.setdefault(
                 "email", f"Your address must be on the domain you propose: name@{shown}."
             )
-        if Agency.objects.filter(country=proposal.country, name__iexact=proposal.name).exists():
+        same_name = Agency.objects.filter(country=proposal.country, name__iexact=proposal.name)
+        if same_name.filter(holding_claims()).exists():
             errors["new_agency_name"] = (
                 "An agency of this name in this country is already known. Choose it from the "
                 "list, or wait until the platform has verified it."
@@ -208,21 +216,26 @@ def mailbox_link_officer(*, token: str) -> Officer:
         ) from None
     except signing.BadSignature:
         raise MailboxLinkRefused("invalid") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("officer"), int):
+        raise MailboxLinkRefused("invalid")
     officer = _officer_in(payload)
     if officer is None:
-        raise MailboxLinkRefused("invalid")
-    if officer.email_verified_at is not None or officer.status != Officer.Status.EMAIL_UNVERIFIED:
+        # Our signature, for an officer who no longer exists: the registration was discarded.
+        raise MailboxLinkRefused("discarded")
+    if officer.email_verified_at is not None:
         raise MailboxLinkRefused("used", officer)
+    if officer.status != Officer.Status.EMAIL_UNVERIFIED:
+        raise MailboxLinkRefused("discarded", officer)
     if not constant_time_compare(str(payload.get("state")), _mailbox_fingerprint(officer)):
         raise MailboxLinkRefused("invalid", officer)
     return officer
 
 
-def _mailbox_link_url(officer: Officer) -> str:
+def _mailbox_link_url(officer: Officer, *, view: str = "mailbox-verify") -> str:
     # The portal's configured origin, never the request's Host header: a forged Host
     # must not turn the link into one that leads elsewhere.
     token = mailbox_token_make(officer=officer)
-    return settings.PORTAL_AUDIENCE + reverse("mailbox-verify", args=[token])
+    return settings.PORTAL_AUDIENCE + reverse(view, args=[token])
 
 
 def _mail(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
@@ -241,6 +254,7 @@ def _mail_mailbox_link(officer: Officer) -> None:
             context={
                 "email": officer.user.email,
                 "link": _mailbox_link_url(officer),
+                "discard_link": _mailbox_link_url(officer, view="register-discard"),
                 "hours": settings.MAILBOX_LINK_HOURS,
                 "resend_url": settings.PORTAL_AUDIENCE + reverse("register-mailbox"),
             },
@@ -310,10 +324,18 @@ def officer_register(
 
     existing = User.objects.filter(email__iexact=address).first()
     if existing is not None:
-        _registration_repeated(user=existing, password=password, ip=ip)
-        return None
+        expired = registration_expired(user=existing)
+        if expired is None or not registration_discard(
+            officer_id=expired.pk, reason=EXPIRED, ip=ip
+        ):
+            _registration_repeated(user=existing, password=password, ip=ip)
+            return None
     try:
         with transaction.atomic():
+            if proposal is not None:
+                stale_claims_release(
+                    domain=proposal.domain, country=proposal.country, name=proposal.name, ip=ip
+                )
             user = User.objects.create_user(
                 address, password, full_name=full_name, role=Role.OFFICER, is_active=False
             )

@@ -4,7 +4,8 @@ Every failure is a row in ``AuthFailure`` and an audit event. An account is lock
 it has LOCKOUT_ACCOUNT_FAILURES failures within LOCKOUT_MINUTES, an address when it has
 LOCKOUT_ADDRESS_FAILURES; the lock lifts when the oldest counted failure leaves the
 window. A lock is checked before the password or code is, so a guess made during a
-lock proves nothing, right or wrong.
+lock proves nothing, right or wrong; each such refused try is audited too, but not
+counted, so it does not make the lock last longer.
 """
 
 from datetime import timedelta
@@ -53,24 +54,41 @@ def auth_failure_record(
     with transaction.atomic():
         AuthFailure.objects.create(kind=kind, email=email.lower(), ip=ip)
         locked = lockout_seconds(email=email, ip=ip)
-        audit_append(
-            actor=user,
-            action="auth.failed",
-            target=user,
-            target_type="" if user else "account",
-            target_id="" if user else email.lower()[:80],
-            data=data,
-        )
+        _auth_audit(action="auth.failed", email=email, user=user, data=data)
         if locked:
-            audit_append(
-                actor=user,
+            _auth_audit(
                 action="auth.locked_out",
-                target=user,
-                target_type="" if user else "account",
-                target_id="" if user else email.lower()[:80],
+                email=email,
+                user=user,
                 data={"email": email.lower(), "ip": ip, "seconds": locked},
             )
     return locked
+
+
+def auth_locked_try_record(
+    *, kind: str, email: str, ip: str | None, seconds: int, user=None, method: str = ""
+) -> None:
+    """Audit a try refused unchecked because the account or the address is locked.
+
+    It is not a counted failure: the lock ends when it would have, whoever keeps trying.
+    """
+    data = {"kind": kind, "email": email.lower(), "ip": ip, "seconds": seconds}
+    if method:
+        data["method"] = method
+    with transaction.atomic():
+        _auth_audit(action="auth.refused_locked", email=email, user=user, data=data)
+
+
+def _auth_audit(*, action: str, email: str, user, data: dict) -> None:
+    """Audit a login event about ``user``, or about the typed address if no account has it."""
+    audit_append(
+        actor=user,
+        action=action,
+        target=user,
+        target_type="" if user else "account",
+        target_id="" if user else email.lower()[:80],
+        data=data,
+    )
 
 
 def auth_failures_clear(*, email: str) -> None:

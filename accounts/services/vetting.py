@@ -27,6 +27,7 @@ from portal.crypto import (
     age_recipient_normalise,
     ed25519_key_id,
     ed25519_public_key_from_pem,
+    sha256_hex,
 )
 
 from ..models import (
@@ -38,6 +39,7 @@ from ..models import (
     Officer,
     Role,
     SigningKey,
+    SigningPasskey,
     User,
 )
 from ..selectors import (
@@ -471,7 +473,7 @@ def _lock_key_owner(*, officer_id: int | None, agency_id: int | None) -> None:
         _lock_officer(officer_id)
 
 
-def _owner_data(key: SigningKey | AgeRecipient) -> dict[str, object]:
+def _owner_data(key: SigningKey | SigningPasskey | AgeRecipient) -> dict[str, object]:
     if key.officer_id is not None:
         return {"officer_id": key.officer_id}
     return {"agency_id": getattr(key, "agency_id", None)}
@@ -523,6 +525,60 @@ def signing_key_reject(*, key: SigningKey, actor: User, reason: str) -> SigningK
 def signing_key_revoke(*, key: SigningKey, actor: User, reason: str) -> SigningKey:
     """Revoke an active signing key at once; it is kept so old signatures stay checkable."""
     return _key_decide(model=SigningKey, key=key, actor=actor, action="revoke", reason=reason)
+
+
+def signing_passkey_approve(
+    *, key: SigningPasskey, actor: User, fingerprint_confirmed: bool
+) -> SigningPasskey:
+    """Approve a pending signing passkey whose fingerprint the officer read out by phone.
+
+    Refused if the passkey was removed meanwhile, or if its stored public key no longer
+    hashes to the fingerprint on record (the key approved is the key that signs).
+    """
+    _require_vetting_admin(actor)
+    if not fingerprint_confirmed:
+        raise VettingRefused("Confirm that you compared the fingerprint with the officer.")
+    with transaction.atomic():
+        _lock_key_owner(officer_id=key.officer_id, agency_id=None)
+        locked = SigningPasskey.objects.select_for_update().get(pk=key.pk)
+        before = locked.status
+        after = _next_status(KEY_TRANSITIONS, "approve", before, "passkey")
+        problems = key_owner_problems(officer=locked.officer, agency=None)
+        credential = locked.credential
+        if credential is None or not credential.confirmed:
+            problems.append("The officer removed this passkey: it can no longer be approved.")
+        elif sha256_hex(bytes(credential.public_key)) != locked.public_key_sha256:
+            problems.append("The stored fingerprint does not match the passkey's public key.")
+        if problems:
+            raise VettingRefused(problems)
+        locked.status = after
+        locked.decided_by = actor
+        locked.decided_at = timezone.now()
+        locked.save(update_fields=["status", "decided_by", "decided_at"])
+        audit_append(
+            actor=actor,
+            action="signing_passkey.approved",
+            target=locked,
+            data=_status_change(
+                before,
+                after,
+                key_id=locked.key_id,
+                public_key_sha256=locked.public_key_sha256,
+                fingerprint_confirmed=True,
+                **_owner_data(locked),
+            ),
+        )
+    return locked
+
+
+def signing_passkey_reject(*, key: SigningPasskey, actor: User, reason: str) -> SigningPasskey:
+    """Refuse a pending signing passkey; it still logs in, but never signs (kept on record)."""
+    return _key_decide(model=SigningPasskey, key=key, actor=actor, action="reject", reason=reason)
+
+
+def signing_passkey_revoke(*, key: SigningPasskey, actor: User, reason: str) -> SigningPasskey:
+    """Revoke an active signing passkey at once; it is kept so old signatures stay checkable."""
+    return _key_decide(model=SigningPasskey, key=key, actor=actor, action="revoke", reason=reason)
 
 
 def age_recipient_approve(
@@ -579,12 +635,19 @@ def age_recipient_revoke(*, recipient: AgeRecipient, actor: User, reason: str) -
     )
 
 
-def _key_decide[K: (SigningKey, AgeRecipient)](
+KEY_ENTITIES: Final[Mapping[type, str]] = {
+    SigningKey: "signing_key",
+    SigningPasskey: "signing_passkey",
+    AgeRecipient: "age_recipient",
+}
+
+
+def _key_decide[K: (SigningKey, SigningPasskey, AgeRecipient)](
     *, model: type[K], key: K, actor: User, action: str, reason: str
 ) -> K:
     _require_vetting_admin(actor)
     reason = _clean_reason(reason)
-    entity = "signing_key" if model is SigningKey else "age_recipient"
+    entity = KEY_ENTITIES[model]
     with transaction.atomic():
         _lock_key_owner(officer_id=key.officer_id, agency_id=getattr(key, "agency_id", None))
         locked = model.objects.select_for_update().get(pk=key.pk)
@@ -602,9 +665,9 @@ def _key_decide[K: (SigningKey, AgeRecipient)](
             fields += ["decided_by", "decided_at"]
         locked.save(update_fields=fields)
         identity = (
-            {"key_id": locked.key_id}
-            if isinstance(locked, SigningKey)
-            else {"recipient": locked.recipient}
+            {"recipient": locked.recipient}
+            if isinstance(locked, AgeRecipient)
+            else {"key_id": locked.key_id}
         )
         audit_append(
             actor=actor,

@@ -37,9 +37,11 @@ from ..services.factors import (
 from ..services.registration import mailbox_unconfirmed
 from ..services.throttle import (
     auth_failure_record,
+    auth_locked_try_record,
     auth_second_factor_record,
     lockout_seconds,
 )
+from ..step_up import second_factor_fresh_mark
 
 
 def _wait(seconds: int) -> str:
@@ -57,6 +59,7 @@ def _second_factor_passed(request: HttpRequest, device: object, *, method: str) 
     otp_login(request, device)
     # A new session id once the second factor passed, as Django gives one at the password.
     request.session.cycle_key()
+    second_factor_fresh_mark(request)  # a factor change within minutes needs no second ask
     auth_second_factor_record(user=request.user, method=method, ip=client_ip(request))
 
 
@@ -81,6 +84,8 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         ip = client_ip(self.request) if self.request else None
         locked = lockout_seconds(email=email, ip=ip)
         if locked:
+            user = User.objects.filter(email=email).first()
+            auth_locked_try_record(kind="password", email=email, ip=ip, seconds=locked, user=user)
             raise self.get_locked_error(locked)
         try:
             return super().clean()
@@ -148,10 +153,14 @@ login_view = public(LoginView.as_view())
 
 
 @public
-@require_http_methods(["POST"])
+@never_cache
+@require_http_methods(["GET", "POST"])
 def logout_view(request: HttpRequest) -> HttpResponse:
+    """Log out on POST; a GET only asks, since following a link must not end a session."""
     from django.contrib.auth import logout
 
+    if request.method == "GET":
+        return render(request, "accounts/logout.html")
     if request.user.is_authenticated:
         audit_append(actor=request.user, action="auth.logout", target=request.user)
     logout(request)
@@ -185,8 +194,18 @@ def login_verify(request: AuthedRequest) -> HttpResponse:
     # Checked before any code is: a guess made during a lock proves nothing.
     locked = lockout_seconds(email=user.email, ip=ip)
     error = _locked_message(locked) if locked else ""
+    method = request.POST.get("method", "")
+    named_method = method if method in ("totp", "backup") else ""
+    if request.method == "POST" and locked:
+        auth_locked_try_record(
+            kind="second_factor",
+            email=user.email,
+            ip=ip,
+            seconds=locked,
+            user=user,
+            method=named_method,
+        )
     if request.method == "POST" and not locked:
-        method = request.POST.get("method", "")
         device = second_factor_check(user=user, method=method, token=request.POST.get("code", ""))
         if device is not None:
             _second_factor_passed(request, device, method=method)
@@ -196,7 +215,7 @@ def login_verify(request: AuthedRequest) -> HttpResponse:
             email=user.email,
             ip=ip,
             user=user,
-            method=method if method in ("totp", "backup") else "",
+            method=named_method,
         )
         error = (
             _locked_message(locked)
@@ -263,8 +282,18 @@ class PasskeyVerificationCompleteView(
 
     def check_can_authenticate(self) -> None:
         super().check_can_authenticate()
-        locked = lockout_seconds(email=self.request.user.email, ip=client_ip(self.request))
+        user = self.request.user
+        ip = client_ip(self.request)
+        locked = lockout_seconds(email=user.email, ip=ip)
         if locked:
+            auth_locked_try_record(
+                kind="second_factor",
+                email=user.email,
+                ip=ip,
+                seconds=locked,
+                user=user,
+                method="passkey",
+            )
             raise PasskeyLockedOut(detail=_locked_message(locked))
 
     def handle_exception(self, exc: Exception):

@@ -1,4 +1,4 @@
-"""An officer's own keys: Ed25519 signing keys and age recipients.
+"""An officer's own keys: Ed25519 signing keys, signing passkeys and age recipients.
 
 Open only to active officers of verified agencies with a verified second factor (the
 standing middleware checks that before any view here runs). Every key is reached through
@@ -33,6 +33,7 @@ from ..services.keys import (
     signing_key_get_for_officer,
     signing_key_revoke,
     signing_keys_of_officer,
+    signing_passkeys_of_officer,
 )
 
 # The text fields take more than any key needs, so that a pasted private key or identity
@@ -73,11 +74,17 @@ def _scrub_secret(form: forms.Form, field: str) -> None:
 @never_cache
 @require_http_methods(["GET"])
 def keys_overview(request: AuthedRequest) -> HttpResponse:
-    """List the officer's signing keys and age recipients with their fingerprints."""
+    """List the officer's signing keys, passkeys and age recipients with their fingerprints."""
     officer = _officer(request)
     signing_keys = [
         {"key": key, "fingerprint": crypto.fingerprint_groups(key.key_id)}
         for key in signing_keys_of_officer(officer=officer).select_related("revoked_by")
+    ]
+    passkeys = [
+        {"key": key, "fingerprint": crypto.fingerprint_groups(key.public_key_sha256)}
+        for key in signing_passkeys_of_officer(officer=officer).select_related(
+            "revoked_by", "credential"
+        )
     ]
     recipients = list(age_recipients_of_officer(officer=officer).select_related("revoked_by"))
     return render(
@@ -86,6 +93,7 @@ def keys_overview(request: AuthedRequest) -> HttpResponse:
         {
             "officer": officer,
             "signing_keys": signing_keys,
+            "passkeys": passkeys,
             "recipients": recipients,
             "revocable": [str(s) for s in REVOCABLE],
         },

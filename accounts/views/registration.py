@@ -1,4 +1,4 @@
-"""Registration pages: the form, the mailbox link, and asking for the link again.
+"""Registration pages: the form, the mailbox link, asking for the link again, discarding.
 
 All are public. None of them logs anyone in, and none tells whether an address already
 has an account: the answer to a registration or to a request for a new link is the
@@ -29,6 +29,7 @@ from ..services.registration import (
     officer_register,
     registration_allowed,
 )
+from ..services.unconfirmed import NOT_ME, registration_discard
 
 SENT = (
     "We have sent a message to the address you gave. Follow the link in it to confirm "
@@ -122,9 +123,37 @@ def mailbox_verify(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "accounts/register_verify.html",
-        {"form": form, "officer": officer},
+        {"form": form, "officer": officer, "token": token},
         status=400 if form.errors else 200,
     )
+
+
+@public
+@never_cache
+@require_http_methods(["GET", "POST"])
+def mailbox_discard(request: HttpRequest, token: str) -> HttpResponse:
+    """Discard a registration from its emailed link: "this was not me".
+
+    The link proves the mailbox, which is all its owner has: someone who registered
+    their address holds the password, they do not. Opening the link changes nothing;
+    the discard is a POST from the page, and the link dies with the registration.
+    """
+    try:
+        officer = mailbox_link_officer(token=token)
+    except MailboxLinkRefused as refusal:
+        return _refused(request, refusal)
+    if request.method == "POST":
+        if not registration_discard(officer_id=officer.pk, reason=NOT_ME, ip=client_ip(request)):
+            return _refused(request, MailboxLinkRefused("used", officer))
+        return HttpResponseRedirect(reverse("register-discarded"))
+    return render(request, "accounts/register_discard.html", {"officer": officer, "token": token})
+
+
+@public
+@require_GET
+def registration_discarded(request: HttpRequest) -> HttpResponse:
+    """Say that the registration is gone and the address is free."""
+    return render(request, "accounts/register_discarded.html")
 
 
 @public

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.crypto import fingerprint_groups
 
 from ..access import AuthedRequest, role_required
-from ..models import Agency, AgeRecipient, CallbackCheck, Officer, Role, SigningKey
+from ..models import Agency, AgeRecipient, CallbackCheck, Officer, Role, SigningKey, SigningPasskey
 from ..selectors import (
     age_recipient_get_for_vetting,
     agency_evidence,
@@ -30,6 +30,7 @@ from ..selectors import (
     officer_evidence,
     officer_get_for_vetting,
     signing_key_get_for_vetting,
+    signing_passkey_get_for_vetting,
     vetting_queue,
 )
 from ..services import vetting as services
@@ -470,7 +471,7 @@ def officer_decide(request: AuthedRequest, officer_id: int, action: str) -> Http
 
 @dataclass(frozen=True)
 class KeyKind:
-    """What differs between the pages of signing keys and of age recipients."""
+    """What differs between the pages of signing keys, signing passkeys and age recipients."""
 
     name: str
     url_name: str
@@ -490,6 +491,15 @@ SIGNING_KEY = KeyKind(
     revoke=services.signing_key_revoke,
     argument="key",
 )
+SIGNING_PASSKEY = KeyKind(
+    name="passkey",
+    url_name="vetting-signing-passkey",
+    get=lambda user, pk: signing_passkey_get_for_vetting(user=user, key_id=pk),
+    approve=services.signing_passkey_approve,
+    reject=services.signing_passkey_reject,
+    revoke=services.signing_passkey_revoke,
+    argument="key",
+)
 AGE_RECIPIENT = KeyKind(
     name="age recipient",
     url_name="vetting-age-recipient",
@@ -499,29 +509,45 @@ AGE_RECIPIENT = KeyKind(
     revoke=services.age_recipient_revoke,
     argument="recipient",
 )
-KEY_KINDS = {"signing-keys": SIGNING_KEY, "age-recipients": AGE_RECIPIENT}
+KEY_KINDS = {
+    "signing-keys": SIGNING_KEY,
+    "signing-passkeys": SIGNING_PASSKEY,
+    "age-recipients": AGE_RECIPIENT,
+}
+
+AnyKey = SigningKey | SigningPasskey | AgeRecipient
+
+
+def _identifier(key: AnyKey) -> str:
+    return key.recipient if isinstance(key, AgeRecipient) else key.key_id
+
+
+def _fingerprint(key: AnyKey) -> list[str]:
+    """The groups an administrator reads out: a passkey's are of its public key's hash."""
+    if isinstance(key, SigningPasskey):
+        return fingerprint_groups(key.public_key_sha256).split()
+    return fingerprint_groups(_identifier(key)).split()
 
 
 def _key_page(
     request: AuthedRequest,
     kind: KeyKind,
-    key: SigningKey | AgeRecipient,
+    key: AnyKey,
     *,
     form: FingerprintForm | None = None,
     errors: list[tuple[str, str]] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    is_signing_key = isinstance(key, SigningKey)
-    identifier = key.key_id if isinstance(key, SigningKey) else key.recipient
     return render(
         request,
         "accounts/vetting/key.html",
         {
             "kind": kind,
             "key": key,
-            "is_signing_key": is_signing_key,
-            "identifier": identifier,
-            "fingerprint": fingerprint_groups(identifier).split(),
+            "is_signing_key": isinstance(key, SigningKey),
+            "is_passkey": isinstance(key, SigningPasskey),
+            "identifier": _identifier(key),
+            "fingerprint": _fingerprint(key),
             "owner_problems": key_owner_problems(
                 officer=key.officer, agency=getattr(key, "agency", None)
             ),
@@ -588,7 +614,7 @@ def key_decide(request: AuthedRequest, kinds: str, key_id: int, action: str) -> 
     kind = KEY_KINDS[kinds]
     key = kind.get(request.user, key_id)
     button, consequences = KEY_DECISIONS[action]
-    identifier = key.key_id if isinstance(key, SigningKey) else key.recipient
+    identifier = _identifier(key)
     service = kind.reject if action == "reject" else kind.revoke
     confirm = Confirmation(
         title=f"{button.format(name=kind.name)}?",

@@ -27,6 +27,8 @@ from webauthn.helpers import parse_client_data_json
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import AuthenticationCredential, AuthenticatorAssertionResponse
 
+from accounts.models import SigningPasskey
+from accounts.services.keys import passkey_key_id, passkey_public_key_sha256
 from portal.problems import Problem
 
 from ..models import Channel
@@ -54,7 +56,7 @@ def b64url_encode(data: bytes) -> str:
 
 def webauthn_key_id(credential_id: bytes) -> str:
     """Return ``webauthn:`` + base64url credential id (PROTOCOL §1)."""
-    return KEY_ID_PREFIX + b64url_encode(credential_id)
+    return passkey_key_id(credential_id)
 
 
 def _unknown_key(detail: str = "No passkey with this id is registered for you.") -> Problem:
@@ -69,8 +71,10 @@ def web_sender(*, user: Any, verified: bool, signature: dict[str, Any]) -> Sende
     """Resolve the sender of a web submission: the session's officer and their passkey.
 
     The session must have passed a second factor; the passkey named by ``key_id`` must be
-    one of that officer's own, confirmed credentials. Another officer's passkey is
-    answered like an unknown one.
+    one of that officer's own, confirmed credentials, and approved as a signing key. Another
+    officer's passkey is answered like an unknown one; the officer's own passkey that is
+    pending, rejected or revoked is ``key_not_active``, as an Ed25519 key in that state is
+    on the API channel. A passkey logs in while pending; it signs only once approved.
     """
     if user is None or not getattr(user, "is_authenticated", False):
         raise Problem("unauthenticated", 401, "Log in to submit a request.")
@@ -93,6 +97,19 @@ def web_sender(*, user: Any, verified: bool, signature: dict[str, Any]) -> Sende
     ).first()
     if credential is None or bytes(credential.credential_id) != credential_id:
         raise _unknown_key()
+    signing = SigningPasskey.objects.filter(credential=credential, officer=officer).first()
+    if signing is None:
+        raise _unknown_key()
+    if not signing.is_active:
+        waiting = " until an administrator approves it" if signing.status == "pending" else ""
+        raise Problem(
+            "key_not_active",
+            403,
+            f"This passkey is {signing.get_status_display().lower()}: it cannot confirm "
+            f"requests{waiting}.",
+        )
+    if passkey_public_key_sha256(credential) != signing.public_key_sha256:
+        raise Problem("key_not_active", 403, "This passkey is not the one that was approved.")
     return Sender(
         officer=officer, channel=Channel.WEB, signing_key=None, webauthn_credential=credential
     )

@@ -20,10 +20,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
-from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.access import AuthedRequest, before_second_factor, role_required
 from accounts.models import Officer, Role
+from accounts.selectors import signing_passkeys_active, signing_passkeys_waiting
 from portal.http import client_ip
 from portal.problems import Problem, problem_response
 
@@ -65,12 +65,22 @@ def _option(officer: Officer, kind: str) -> KindOption:
 
 
 def _passkeys(officer: Officer) -> list[dict[str, Any]]:
-    """The officer's own confirmed passkeys, as WebAuthn's allowCredentials wants them."""
-    credentials = WebAuthnCredential.objects.filter(user_id=officer.user_id, confirmed=True)
+    """The officer's passkeys approved for signing, as WebAuthn's allowCredentials wants them.
+
+    A passkey that waits for approval logs in but cannot confirm a request, so the browser
+    is not offered it.
+    """
+    keys = signing_passkeys_active(officer=officer)
+    credentials = [key.credential for key in keys if key.credential is not None]
     return [
         {"id": b64url_encode(bytes(c.credential_id)), "transports": list(c.transports or [])}
-        for c in credentials.order_by("pk")
+        for c in sorted(credentials, key=lambda c: c.pk)
     ]
+
+
+def _passkey_waiting(officer: Officer) -> bool:
+    """Whether the officer has a registered passkey that an administrator has yet to approve."""
+    return signing_passkeys_waiting(officer=officer).exists()
 
 
 @role_required(Role.OFFICER)
@@ -85,6 +95,7 @@ def submission_new(request: AuthedRequest) -> HttpResponse:
         {
             "options": kind_options_for(officer=officer),
             "has_passkey": bool(_passkeys(officer)),
+            "passkey_waiting": _passkey_waiting(officer),
             # Without one, a request could be approved and then not be sealed to anyone.
             "has_recipient": bool(
                 recipients_for_officer(officer_id=officer.pk, agency_id=officer.agency_id)
@@ -122,6 +133,7 @@ def submission_form(request: AuthedRequest, kind: str) -> HttpResponse:
             "form": RequestForm(option=option),
             "targets": TargetFormSet(prefix=TARGETS_PREFIX),
             "has_passkey": bool(passkeys),
+            "passkey_waiting": _passkey_waiting(officer),
             "config": config,
         },
     )

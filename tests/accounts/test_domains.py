@@ -159,3 +159,52 @@ def test_the_owner_of_a_domain_is_the_most_specific_agency_record() -> None:
     assert domain_owner("civil.court.example") is None
     assert domain_owner("police.example.evil.com") is None
     assert domain_owner(normalise_domain(f"p{CYRILLIC_O}lice.example")) is None
+
+
+def proposed_by_its_officer(domain: str, *, mailbox_confirmed: bool):
+    """A pending agency proposed at registration by its one officer."""
+    from accounts.models import Agency, Officer
+    from tests.factories import make_officer
+
+    officer = make_officer(
+        agency=make_agency(domain=domain, status=Agency.Status.PENDING),
+        status=Officer.Status.PENDING if mailbox_confirmed else Officer.Status.EMAIL_UNVERIFIED,
+    )
+    if not mailbox_confirmed:
+        Officer.objects.filter(pk=officer.pk).update(email_verified_at=None)
+    Agency.objects.filter(pk=officer.agency.pk).update(proposed_by=officer.user)
+    return officer.agency
+
+
+@pytest.mark.django_db
+def test_a_rejected_agency_or_an_unconfirmed_proposal_owns_no_domain() -> None:
+    from accounts.models import Agency
+
+    rejected = make_agency(domain="rejected.example", status=Agency.Status.REJECTED)
+    proposed_by_its_officer("squatted.example", mailbox_confirmed=False)
+    confirmed = proposed_by_its_officer("proposed.example", mailbox_confirmed=True)
+    entered = make_agency(domain="entered.example", status=Agency.Status.PENDING)
+    suspended = make_agency(domain="suspended.example", status=Agency.Status.SUSPENDED)
+
+    assert domain_owner("rejected.example") is None
+    assert AgencyDomain.objects.filter(agency=rejected).exists()  # the record stays
+    assert domain_owner("squatted.example") is None
+    assert domain_owner("proposed.example").agency == confirmed
+    assert domain_owner("entered.example").agency == entered  # the platform entered it
+    assert domain_owner("suspended.example").agency == suspended
+
+
+@pytest.mark.django_db
+def test_an_unconfirmed_subdomain_claim_does_not_hide_the_real_parent() -> None:
+    federal = make_agency(domain="police.example")
+    AgencyDomain.objects.filter(agency=federal).update(allow_subdomains=True)
+    proposed_by_its_officer("berlin.police.example", mailbox_confirmed=False)
+
+    assert domain_owner("berlin.police.example").agency == federal
+
+
+def test_the_reserved_invalid_domain_is_never_official() -> None:
+    """Discarded registrations park their address under .invalid."""
+    assert "reserved" in (official_domain_problem("discarded.invalid") or "")
+    assert "reserved" in (official_domain_problem("invalid") or "")
+    assert official_domain_problem("invalid.example") is None

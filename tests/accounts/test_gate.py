@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib import admin
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.urls.exceptions import NoReverseMatch
 
@@ -68,9 +68,19 @@ def users_of_every_role():
 def test_the_gated_list_is_found_from_the_resolver_and_covers_known_pages() -> None:
     paths = gated_paths()
 
-    for name in ["backup-codes-renew", "officer-status", "admin:index", "api-schema"]:
+    for name in ["backup-codes-renew", "officer-status", "admin:index", "api-me"]:
         assert name in paths
-    for open_name in ["home", "login", "login-verify", "logout", "factors", "passkey-enrol"]:
+    for open_name in [
+        "home",
+        "login",
+        "login-verify",
+        "logout",
+        "factors",
+        "passkey-enrol",
+        "api-schema",
+        "api-docs",
+        "api-portal-key",
+    ]:
         assert open_name not in paths
     assert not any(name.startswith("otp_webauthn:") for name in paths)
 
@@ -138,7 +148,7 @@ def test_the_admin_site_itself_requires_a_verified_user() -> None:
 def test_an_api_call_with_a_password_only_session_is_a_401_problem(client) -> None:
     password_only(client, make_user())
 
-    response = client.get("/api/v1/schema")
+    response = client.get("/api/v1/me")
 
     assert response.status_code == 401
     assert response["Content-Type"] == "application/problem+json"
@@ -170,3 +180,49 @@ def test_a_user_with_factors_cannot_skip_to_enrolment_pages_with_a_password(clie
         assert response["Location"].startswith("/login/verify/"), path
     response = client.post("/account/factors/totp/", {"code": "123456"})
     assert response["Location"].startswith("/login/verify/")
+
+
+# --- The API's public documentation and its officer-only answers --------------------------
+
+
+PUBLIC_API_PATHS = ["/api/v1/schema", "/api/v1/docs", "/api/v1/portal-key"]
+
+
+def sessions_of_every_standing():
+    """A client for each kind of visitor the gate tells apart, logged in as they can be."""
+    anonymous = Client()
+    password_alone = Client()
+    password_only(password_alone, make_user())
+    visitors = {"anonymous": anonymous, "password only": password_alone}
+    for role, user in users_of_every_role().items():
+        visitors[role] = Client()
+        log_in(visitors[role], user)
+    return visitors
+
+
+def test_the_api_description_and_the_portal_key_are_public_to_every_session() -> None:
+    answers = {
+        (who, path): visitor.get(path).status_code
+        for who, visitor in sessions_of_every_standing().items()
+        for path in PUBLIC_API_PATHS
+    }
+
+    assert set(answers.values()) == {200}, answers
+
+
+def test_a_session_of_another_role_gets_403_forbidden_from_every_officer_only_api(client) -> None:
+    log_in(client, make_user(role=Role.REVIEWER))
+
+    for path in ["/api/v1/me", "/api/v1/submissions", "/api/v1/submissions/LR-2026-000001"]:
+        response = client.get(path)
+        assert response.status_code == 403, path
+        assert response["Content-Type"] == "application/problem+json", path
+        assert response.json()["code"] == "forbidden", path
+
+
+def test_no_caller_gets_401_unauthenticated_from_every_officer_only_api(client) -> None:
+    for path in ["/api/v1/me", "/api/v1/submissions", "/api/v1/submissions/LR-2026-000001"]:
+        response = client.get(path)
+        assert response.status_code == 401, path
+        assert response.json()["code"] == "unauthenticated", path
+        assert response["WWW-Authenticate"] == 'Bearer realm="portal"', path

@@ -6,7 +6,6 @@ stored or changed (no key, no status change, no audit event).
 
 import hashlib
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -27,8 +26,8 @@ from tests.portal.test_crypto import RFC8032_KEY_ID, RFC8032_PUBLIC_PEM
 
 pytestmark = pytest.mark.django_db
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
-needs_age = pytest.mark.skipif(shutil.which("age-keygen") is None, reason="needs age-keygen")
+needs_openssl = pytest.mark.needs_commands("openssl")
+needs_age = pytest.mark.needs_commands("age-keygen")
 
 EXAMPLE_RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
 
@@ -451,3 +450,202 @@ def test_the_keys_pages_are_never_cached(officer_client) -> None:
         response = officer_client.get(path)
         assert response.status_code == 200, path
         assert "no-store" in response["Cache-Control"]
+
+
+# --- Passkeys as signing keys ------------------------------------------------------------
+
+
+def test_an_officers_new_passkey_is_a_pending_signing_key_with_its_fingerprint(
+    officer_client, officer
+) -> None:
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    from accounts.models import SigningPasskey
+    from portal.crypto import fingerprint_groups
+    from tests.factories import SoftPasskey, passkey_register
+
+    soft = SoftPasskey()
+    before = last_seq()
+
+    assert passkey_register(officer_client, soft).status_code == 200
+
+    credential = WebAuthnCredential.objects.get(user=officer.user)
+    key = SigningPasskey.objects.get(officer=officer)
+    key_id = "webauthn:" + base64url(soft.credential_id)
+    fingerprint = hashlib.sha256(soft.cose_public_key()).hexdigest()
+    assert (key.key_id, key.credential, key.status) == (key_id, credential, KeyStatus.PENDING)
+    assert key.public_key_sha256 == fingerprint
+    assert actions_since(before) == ["second_factor.added", "signing_passkey.enrolled"]
+    enrolled = AuditEvent.objects.get(action="signing_passkey.enrolled")
+    assert enrolled.data["key_id"] == key_id
+    assert enrolled.data["public_key_sha256"] == fingerprint
+    page = officer_client.get("/account/keys/").content.decode()
+    assert key_id in page
+    assert fingerprint_groups(fingerprint) in page
+    assert "Pending approval" in page.split(key_id)[1]
+
+
+def test_a_platform_users_passkey_is_only_a_login_factor(client) -> None:
+    from accounts.models import SigningPasskey
+    from tests.factories import SoftPasskey, passkey_register
+
+    reviewer = make_user(role=Role.REVIEWER)
+    log_in(client, reviewer)
+
+    assert passkey_register(client, SoftPasskey()).status_code == 200
+
+    assert not SigningPasskey.objects.exists()
+
+
+def test_a_credential_id_kept_on_record_cannot_be_registered_again(officer_client, officer):
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    from accounts.models import SigningPasskey
+    from accounts.services.factors import passkey_remove
+    from tests.factories import SoftPasskey, passkey_register
+
+    soft = SoftPasskey()
+    assert passkey_register(officer_client, soft).status_code == 200
+    passkey_remove(
+        user=officer.user,
+        credential=WebAuthnCredential.objects.get(user=officer.user),
+        reason="Replaced.",
+    )
+    before = last_seq()
+
+    again = passkey_register(officer_client, soft)
+
+    assert again.status_code == 409
+    assert "kept on record" in again.json()["detail"]
+    assert not WebAuthnCredential.objects.filter(user=officer.user).exists()
+    assert SigningPasskey.objects.get().status == KeyStatus.REVOKED
+    assert actions_since(before) == []
+
+
+def test_the_officers_keys_page_links_only_their_own_passkeys_for_removal(
+    officer_client, officer
+) -> None:
+    from tests.factories import make_signing_passkey
+
+    own = make_signing_passkey(officer=officer)
+    theirs = make_signing_passkey(officer=make_officer())
+
+    page = officer_client.get("/account/keys/").content.decode()
+
+    assert f"/account/factors/passkeys/{own.credential_id}/remove/" in page
+    assert theirs.key_id not in page
+    assert (
+        officer_client.get(f"/account/factors/passkeys/{theirs.credential_id}/remove/").status_code
+        == 404
+    )
+    response = officer_client.post(
+        f"/account/factors/passkeys/{theirs.credential_id}/remove/", {"reason": "Mine now."}
+    )
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == KeyStatus.ACTIVE
+    assert theirs.credential is not None
+
+
+def base64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+# --- The migration that gave existing passkeys their record ----------------------------
+
+WEBAUTHN = ("django_otp_webauthn", "0004_webauthnuserhandle")
+BEFORE_PASSKEYS = [("accounts", "0002_authfailure_agency_agencydomain_officer_and_more"), WEBAUTHN]
+AFTER_PASSKEYS = [("accounts", "0003_signing_passkey"), WEBAUTHN]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_passkeys_are_active_only_if_the_officers_approval_covered_them() -> None:
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.utils import timezone
+
+    from tests.factories import SoftPasskey
+
+    def migrate(targets):
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(targets)
+        return executor.loader.project_state(targets).apps
+
+    try:
+        apps = migrate(BEFORE_PASSKEYS)
+        user_model = apps.get_model("accounts", "User")
+        agency_model = apps.get_model("accounts", "Agency")
+        officer_model = apps.get_model("accounts", "Officer")
+        credential_model = apps.get_model("django_otp_webauthn", "WebAuthnCredential")
+        now = timezone.now()
+        agency = agency_model.objects.create(
+            name="Migration Police", country="DE", kind="police", status="verified"
+        )
+        admin = user_model.objects.create(email="admin@platform.example", role="vetting_admin")
+
+        def officer_with_passkey(name, *, status, vetted_at, added_at):
+            user = user_model.objects.create(email=f"{name}@police.example", role="officer")
+            officer_model.objects.create(
+                user=user,
+                agency=agency,
+                title="Inspector",
+                badge_number=name,
+                status=status,
+                vetted_by=admin if vetted_at else None,
+                vetted_at=vetted_at,
+            )
+            soft = SoftPasskey()
+            credential = credential_model.objects.create(
+                user=user,
+                name="Phone",
+                credential_id=soft.credential_id,
+                credential_id_sha256=hashlib.sha256(soft.credential_id).hexdigest(),
+                public_key=soft.cose_public_key(),
+                confirmed=True,
+            )
+            credential_model.objects.filter(pk=credential.pk).update(created_at=added_at)
+            return soft
+
+        covered = officer_with_passkey(
+            "covered", status="active", vetted_at=now, added_at=now - timedelta(days=1)
+        )
+        added_later = officer_with_passkey(
+            "later", status="active", vetted_at=now - timedelta(days=2), added_at=now
+        )
+        suspended = officer_with_passkey(
+            "suspended", status="suspended", vetted_at=now, added_at=now - timedelta(days=1)
+        )
+        waiting = officer_with_passkey(
+            "waiting", status="pending", vetted_at=None, added_at=now - timedelta(days=1)
+        )
+        staff = user_model.objects.create(email="reviewer@platform.example", role="reviewer")
+        credential_model.objects.create(
+            user=staff,
+            credential_id=b"staff",
+            credential_id_sha256=hashlib.sha256(b"staff").hexdigest(),
+            public_key=b"\xa0",
+            confirmed=True,
+        )
+
+        apps = migrate(AFTER_PASSKEYS)
+
+        passkey_model = apps.get_model("accounts", "SigningPasskey")
+        status = {
+            row.key_id: (row.status, row.decided_by_id) for row in passkey_model.objects.all()
+        }
+        assert status == {
+            "webauthn:" + base64url(covered.credential_id): ("active", admin.pk),
+            "webauthn:" + base64url(added_later.credential_id): ("pending", None),
+            "webauthn:" + base64url(suspended.credential_id): ("pending", None),
+            "webauthn:" + base64url(waiting.credential_id): ("pending", None),
+        }
+        row = passkey_model.objects.get(key_id="webauthn:" + base64url(covered.credential_id))
+        assert row.public_key_sha256 == hashlib.sha256(covered.cose_public_key()).hexdigest()
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

@@ -63,10 +63,10 @@ def test_five_wrong_passwords_lock_the_account_and_then_even_the_right_one_is_re
     assert right.status_code == 200
     assert "Too many failed attempts. Try again in 15 minutes." in right.content.decode()
     assert not logged_in(client)
-    # Five failures counted, a lockout on the fifth; the refused right password counts
-    # and proves nothing.
+    # Five failures counted, a lockout on the fifth; the right password, refused unchecked,
+    # is audited but not counted (it would make the lock last longer).
     assert AuthFailure.objects.filter(email=user.email, kind="password").count() == 5
-    assert actions_since(before) == ["auth.failed"] * 5 + ["auth.locked_out"]
+    assert actions_since(before) == ["auth.failed"] * 5 + ["auth.locked_out", "auth.refused_locked"]
     locked = AuditEvent.objects.get(action="auth.locked_out")
     assert (locked.actor_id, locked.data["email"], locked.data["ip"]) == (
         user.pk,
@@ -118,7 +118,11 @@ def test_one_address_guessing_many_accounts_is_locked_out(client) -> None:
     from_elsewhere = login(client, bystander.email, PASSWORD, ip=ELSEWHERE)
     assert from_elsewhere.status_code == 302
     # No account reached its own limit: only the address is locked.
-    assert actions_since(before) == ["auth.failed"] * 8 + ["auth.locked_out", "auth.password_ok"]
+    assert actions_since(before) == ["auth.failed"] * 8 + [
+        "auth.locked_out",
+        "auth.refused_locked",
+        "auth.password_ok",
+    ]
     assert AuditEvent.objects.get(action="auth.locked_out").data["ip"] == ATTACKER
 
 
@@ -156,14 +160,60 @@ def test_guessing_the_second_factor_locks_the_account_and_then_the_right_code_is
     assert right.status_code == 400
     assert "Try again in 15 minutes" in right.content.decode()
     assert DEVICE_ID_SESSION_KEY not in client.session
-    assert actions_since(before) == ["auth.failed"] * 5 + ["auth.locked_out"]
+    assert actions_since(before) == ["auth.failed"] * 5 + ["auth.locked_out", "auth.refused_locked"]
     assert AuthFailure.objects.filter(email=user.email, kind="second_factor").count() == 5
+    # Opening the page is no try: it says how long the lock lasts and records nothing.
+    mark = last_seq()
     assert "Try again in 15 minutes" in client.get("/login/verify/").content.decode()
+    assert actions_since(mark) == []
 
     # The password step of the same account is locked as well.
     client.post("/logout/")
     assert "Try again in" in login(client, user.email, PASSWORD).content.decode()
     assert not logged_in(client)
+
+
+def test_tries_during_a_lock_are_audited_but_do_not_make_it_last_longer(client) -> None:
+    user = make_user()
+    for _ in range(5):
+        login(client, user.email, "guess")
+    before = last_seq()
+
+    login(client, user.email, "another guess")
+    login(client, user.email, PASSWORD, ip=ELSEWHERE)
+
+    assert actions_since(before) == ["auth.refused_locked"] * 2
+    refused = list(AuditEvent.objects.filter(action="auth.refused_locked").order_by("seq"))
+    assert [(e.actor_id, e.data["kind"], e.data["ip"]) for e in refused] == [
+        (user.pk, "password", ATTACKER),
+        (user.pk, "password", ELSEWHERE),
+    ]
+    assert all(840 < e.data["seconds"] <= 901 for e in refused)
+    assert AuthFailure.objects.filter(email=user.email).count() == 5
+    # The lock ends when the five counted failures leave the window, tries or not.
+    AuthFailure.objects.update(at=timezone.now() - timedelta(minutes=15, seconds=1))
+    assert login(client, user.email, PASSWORD).status_code == 302
+    assert logged_in(client)
+
+
+def test_a_code_tried_during_a_lock_is_audited_with_its_method(client) -> None:
+    user = make_user()
+    assert login(client, user.email, PASSWORD).status_code == 302
+    for _ in range(5):
+        client.post("/login/verify/", {"method": "totp", "code": wrong_code(user)})
+    before = last_seq()
+
+    response = client.post("/login/verify/", {"method": "backup", "code": "abcdefgh"})
+
+    assert response.status_code == 400
+    assert actions_since(before) == ["auth.refused_locked"]
+    refused = AuditEvent.objects.get(action="auth.refused_locked")
+    assert (refused.actor_id, refused.data["kind"], refused.data["method"]) == (
+        user.pk,
+        "second_factor",
+        "backup",
+    )
+    assert AuthFailure.objects.filter(email=user.email).count() == 5
 
 
 def test_the_lock_lifts_once_the_failures_leave_the_window(client) -> None:

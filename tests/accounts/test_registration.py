@@ -181,7 +181,9 @@ def test_an_officer_of_a_verified_agency_registers_and_is_mailed_a_link(
     assert message.to == ["anna.schmidt@police.example"]
     path = mailbox_link_path(message)
     assert path.startswith("/register/verify/")
-    assert message.body.count("http") == 2  # the link, and the page to ask for a new one
+    # the link, the link to discard ("this was not me"), and the page to ask for a new one
+    assert message.body.count("http") == 3
+    assert "/register/discard/" in message.body
     assert PASSWORD not in message.body
     assert "Anna Schmidt" not in message.body  # nothing the registrant typed
 

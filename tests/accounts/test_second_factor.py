@@ -290,6 +290,7 @@ def test_the_passkey_step_is_refused_while_the_account_is_locked(client, setting
     password_step(client, user)
     for _ in range(2):
         client.post("/login/verify/", {"method": "totp", "code": wrong_code(user)})
+    before = last_seq()
 
     response = passkey_verify(client, passkey)
 
@@ -297,6 +298,11 @@ def test_the_passkey_step_is_refused_while_the_account_is_locked(client, setting
     assert "Try again in 15 minutes" in response.json()["detail"]
     assert not is_verified(client)
     assert not AuditEvent.objects.filter(action="auth.second_factor_ok").exists()
+    # The refused try is audited, not counted.
+    assert actions_since(before) == ["auth.refused_locked"]
+    refused = AuditEvent.objects.get(action="auth.refused_locked")
+    assert (refused.actor_id, refused.data["method"]) == (user.pk, "passkey")
+    assert AuthFailure.objects.filter(email=user.email).count() == 2
 
 
 def test_repeated_passkey_failures_lock_the_account(client, settings) -> None:

@@ -24,6 +24,7 @@ from accounts.models import (
     Officer,
     Role,
     SigningKey,
+    SigningPasskey,
 )
 from accounts.services import vetting
 from accounts.services.vetting import (
@@ -44,6 +45,7 @@ from tests.factories import (
     make_officer,
     make_passkey,
     make_signing_key,
+    make_signing_passkey,
     make_user,
     make_vetting_admin,
 )
@@ -64,6 +66,11 @@ def audit_since(mark: int) -> list[AuditEvent]:
 
 def actions_since(mark: int) -> list[str]:
     return [event.action for event in audit_since(mark)]
+
+
+def make_pending_passkey(*, officer: Officer, status: str = KeyStatus.PENDING) -> SigningPasskey:
+    """An officer's passkey whose signing record waits for approval (or is in ``status``)."""
+    return make_signing_passkey(officer=officer, status=status)
 
 
 def ready_officer(*, admin, agency: Agency | None = None) -> Officer:
@@ -132,6 +139,8 @@ def test_the_queue_lists_everything_pending_oldest_first_with_counts(admin_clien
     make_signing_key(officer=officer, status=KeyStatus.ACTIVE)
     officer_recipient = make_age_recipient(officer=officer)
     agency_recipient = make_age_recipient(agency=officer.agency)
+    pending_passkey = make_pending_passkey(officer=officer)
+    make_pending_passkey(officer=officer, status=KeyStatus.ACTIVE)
 
     response = admin_client.get("/vetting/")
 
@@ -141,6 +150,9 @@ def test_the_queue_lists_everything_pending_oldest_first_with_counts(admin_clien
     assert "Officers waiting for vetting (2)" in page
     assert "Signing keys waiting for approval (1)" in page
     assert "Age recipients waiting for approval (2)" in page
+    assert "Passkeys waiting for approval to sign (1)" in page
+    assert f"/vetting/signing-passkeys/{pending_passkey.pk}/" in page
+    assert pending_passkey.public_key_sha256[:17] in page
     assert page.index("Older Police") < page.index("Newer Police")
     assert page.index("Early Registrant") < page.index("Late Registrant")
     assert "Already Verified Police" not in page
@@ -688,6 +700,7 @@ def test_the_key_page_shows_owner_key_id_and_fingerprint_in_groups_of_four(
     ("kind", "make", "action"),
     [
         ("signing-keys", make_signing_key, "signing_key.approved"),
+        ("signing-passkeys", make_pending_passkey, "signing_passkey.approved"),
         ("age-recipients", make_age_recipient, "age_recipient.approved"),
     ],
 )
@@ -848,6 +861,7 @@ def vetting_endpoints(objects: dict) -> list[tuple[str, str, dict]]:
     verified, active = objects["verified_agency"].pk, objects["active_officer"].pk
     key, recipient = objects["signing_key"].pk, objects["age_recipient"].pk
     active_key = objects["active_key"].pk
+    passkey, active_passkey = objects["signing_passkey"].pk, objects["active_passkey"].pk
     reason = {"reason": "Because."}
     confirmed = {"fingerprint_confirmed": "on"}
     return [
@@ -879,6 +893,10 @@ def vetting_endpoints(objects: dict) -> list[tuple[str, str, dict]]:
         ("get", f"/vetting/age-recipients/{recipient}/", {}),
         ("post", f"/vetting/age-recipients/{recipient}/approve/", confirmed),
         ("post", f"/vetting/age-recipients/{recipient}/reject/", reason),
+        ("get", f"/vetting/signing-passkeys/{passkey}/", {}),
+        ("post", f"/vetting/signing-passkeys/{passkey}/approve/", confirmed),
+        ("post", f"/vetting/signing-passkeys/{passkey}/reject/", reason),
+        ("post", f"/vetting/signing-passkeys/{active_passkey}/revoke/", reason),
     ]
 
 
@@ -890,6 +908,7 @@ def vetting_state() -> dict:
         "callbacks": CallbackCheck.objects.count(),
         "keys": sorted(SigningKey.objects.values_list("pk", "status", "revoked_at")),
         "recipients": sorted(AgeRecipient.objects.values_list("pk", "status", "revoked_at")),
+        "passkeys": sorted(SigningPasskey.objects.values_list("pk", "status", "decided_by")),
         "tokens": sorted(ApiToken.objects.values_list("pk", "revoked_at")),
         "audit": sorted(
             AuditEvent.objects.exclude(action__startswith="auth.").values_list("seq", "action")
@@ -914,6 +933,10 @@ def test_vetting_pages_refuse_everyone_but_a_verified_vetting_admin_and_change_n
         officer=objects["active_officer"], status=KeyStatus.ACTIVE
     )
     objects["age_recipient"] = make_age_recipient(officer=objects["active_officer"])
+    objects["signing_passkey"] = make_pending_passkey(officer=objects["active_officer"])
+    objects["active_passkey"] = make_pending_passkey(
+        officer=objects["active_officer"], status=KeyStatus.ACTIVE
+    )
     if who == "officer":
         officer = make_officer()
         make_passkey(officer.user)
@@ -1052,6 +1075,15 @@ KEY_SERVICES = {
     ("signing_key", "revoke"): lambda key, actor: vetting.signing_key_revoke(
         key=key, actor=actor, reason="Reason."
     ),
+    ("signing_passkey", "approve"): lambda key, actor: vetting.signing_passkey_approve(
+        key=key, actor=actor, fingerprint_confirmed=True
+    ),
+    ("signing_passkey", "reject"): lambda key, actor: vetting.signing_passkey_reject(
+        key=key, actor=actor, reason="Reason."
+    ),
+    ("signing_passkey", "revoke"): lambda key, actor: vetting.signing_passkey_revoke(
+        key=key, actor=actor, reason="Reason."
+    ),
     ("age_recipient", "approve"): lambda key, actor: vetting.age_recipient_approve(
         recipient=key, actor=actor, fingerprint_confirmed=True
     ),
@@ -1068,12 +1100,18 @@ def test_every_key_action_has_a_service() -> None:
     assert {action for _, action in KEY_SERVICES} == set(KEY_TRANSITIONS)
 
 
-@pytest.mark.parametrize("entity", ["signing_key", "age_recipient"])
+KEY_MAKERS = {
+    "signing_key": make_signing_key,
+    "signing_passkey": make_pending_passkey,
+    "age_recipient": make_age_recipient,
+}
+
+
+@pytest.mark.parametrize("entity", sorted(KEY_MAKERS))
 @pytest.mark.parametrize("action", sorted(KEY_TRANSITIONS))
 @pytest.mark.parametrize("status", KeyStatus.values)
 def test_key_decisions_follow_the_transition_table(admin, entity, action, status) -> None:
-    make = make_signing_key if entity == "signing_key" else make_age_recipient
-    key = make(officer=make_officer(), status=status)
+    key = KEY_MAKERS[entity](officer=make_officer(), status=status)
     transition = KEY_TRANSITIONS[action]
     mark = audit_mark()
 
@@ -1109,6 +1147,11 @@ def test_key_decisions_follow_the_transition_table(admin, entity, action, status
             actor=admin,
             reason="",
         ),
+        lambda admin: vetting.signing_passkey_revoke(
+            key=make_pending_passkey(officer=make_officer(), status="active"),
+            actor=admin,
+            reason="",
+        ),
     ],
     ids=[
         "agency reject",
@@ -1117,6 +1160,7 @@ def test_key_decisions_follow_the_transition_table(admin, entity, action, status
         "officer suspend",
         "key revoke",
         "recipient revoke",
+        "passkey revoke",
     ],
 )
 def test_a_reason_is_required_for_every_reject_suspend_and_revoke(admin, decide) -> None:
@@ -1136,6 +1180,96 @@ def test_a_key_whose_stored_id_does_not_match_its_public_key_is_not_approved(adm
 
     key.refresh_from_db()
     assert key.status == KeyStatus.PENDING
+
+
+# --- Passkeys that sign ---------------------------------------------------------------
+
+
+def test_the_passkey_page_shows_owner_key_id_and_the_public_key_fingerprint(admin_client) -> None:
+    key = make_pending_passkey(officer=make_officer(full_name="Pia Passkey"))
+
+    page = admin_client.get(f"/vetting/signing-passkeys/{key.pk}/").content.decode()
+
+    groups = fingerprint_groups(key.public_key_sha256).split()
+    assert len(groups) == 16
+    assert "".join(f"<li><code>{group}</code></li>" for group in groups) in page
+    assert key.key_id in page
+    assert "Pia Passkey" in page
+    assert "Approve the passkey" in page
+
+
+def test_a_removed_passkey_cannot_be_approved_and_stays_pending(admin) -> None:
+    key = make_pending_passkey(officer=make_officer())
+    key.credential.delete()
+    key.refresh_from_db()
+    mark = audit_mark()
+
+    with pytest.raises(VettingRefused, match="removed this passkey"):
+        vetting.signing_passkey_approve(key=key, actor=admin, fingerprint_confirmed=True)
+
+    key.refresh_from_db()
+    assert key.status == KeyStatus.PENDING
+    assert actions_since(mark) == []
+
+
+def test_a_passkey_whose_public_key_no_longer_matches_its_fingerprint_is_not_approved(
+    admin,
+) -> None:
+    key = make_pending_passkey(officer=make_officer())
+    SigningPasskey.objects.filter(pk=key.pk).update(public_key_sha256="0" * 64)
+    key.refresh_from_db()
+
+    with pytest.raises(VettingRefused, match="does not match"):
+        vetting.signing_passkey_approve(key=key, actor=admin, fingerprint_confirmed=True)
+
+    key.refresh_from_db()
+    assert key.status == KeyStatus.PENDING
+
+
+def test_a_pending_officers_passkey_waits_and_the_officer_is_approved_first(
+    admin_client, admin
+) -> None:
+    officer = ready_officer(admin=admin)
+    key = make_pending_passkey(officer=officer)
+
+    officer_page = admin_client.get(f"/vetting/officers/{officer.pk}/").content.decode()
+    assert f"/vetting/signing-passkeys/{key.pk}/" in officer_page
+    refused = admin_client.post(
+        f"/vetting/signing-passkeys/{key.pk}/approve/", {"fingerprint_confirmed": "on"}
+    )
+    assert refused.status_code == 409
+    assert "The officer is not active" in refused_page(refused)
+    key.refresh_from_db()
+    assert key.status == KeyStatus.PENDING
+
+    assert admin_client.post(f"/vetting/officers/{officer.pk}/approve/").status_code == 302
+    approved = admin_client.post(
+        f"/vetting/signing-passkeys/{key.pk}/approve/", {"fingerprint_confirmed": "on"}
+    )
+    assert approved.status_code == 302
+    key.refresh_from_db()
+    assert (key.status, key.decided_by) == (KeyStatus.ACTIVE, admin)
+
+
+def test_revoking_a_passkey_keeps_it_and_its_login_and_records_who(admin_client, admin) -> None:
+    key = make_pending_passkey(officer=make_officer(), status=KeyStatus.ACTIVE)
+    mark = audit_mark()
+
+    response = admin_client.post(
+        f"/vetting/signing-passkeys/{key.pk}/revoke/", {"reason": "Officer says not theirs."}
+    )
+
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert (key.status, key.revoked_by, key.reason) == (
+        KeyStatus.REVOKED,
+        admin,
+        "Officer says not theirs.",
+    )
+    assert key.credential is not None  # still a login factor; the officer removes it
+    events = audit_since(mark)
+    assert [e.action for e in events] == ["signing_passkey.revoked"]
+    assert events[0].data["key_id"] == key.key_id
 
 
 # --- Two administrators at once (PostgreSQL row locks) ---------------------------------

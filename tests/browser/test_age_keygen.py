@@ -1,7 +1,6 @@
 """An officer makes an age key pair in Debian's chromium: the identity is downloaded, never
 sent; the recipient the portal stores is the one that identity opens."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -74,7 +73,7 @@ def test_a_key_pair_made_in_the_browser_keeps_the_identity_on_the_officers_machi
     page.watch.assert_clean()
 
 
-@pytest.mark.skipif(shutil.which("age") is None, reason="needs the age command")
+@pytest.mark.needs_commands("age")
 def test_the_downloaded_identity_opens_what_age_seals_to_the_stored_recipient(
     page, tmp_path: Path
 ) -> None:

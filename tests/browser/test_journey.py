@@ -5,11 +5,13 @@ app (the code computed from the secret the page shows), backup codes and a passk
 the virtual authenticator. A vetting administrator, in a browser of their own, records
 the callback to the agency's number on file and approves the officer; the officer makes
 an age key pair in the browser, keeps the identity file, and the administrator approves
-the recipient. The officer submits a subscriber-data request through the web channel,
-confirmed with the passkey. One reviewer claims, assesses and proposes; a second one
-looks at the records, confirms and hands the approval to delivery, which seals the
-response on commit. The officer opens it in the page with the identity file kept from
-the start and sees the records and a valid signature.
+the recipient and, after reading its fingerprint with the officer, the passkey as a
+signing key (until then it logs in but confirms no request). The officer submits a
+subscriber-data request through the web channel, confirmed with the passkey. One
+reviewer claims, assesses and proposes; a second one looks at the records, confirms and
+hands the approval to delivery, which seals the response on commit. The officer opens
+it in the page with the identity file kept from the start and sees the records and a
+valid signature.
 
 Setup creates only what comes from outside the portal's pages: the verified agency with
 its domain and callback number, the vetting administrator, the two reviewers, and the
@@ -314,6 +316,30 @@ def test_an_officer_goes_from_registration_to_a_response_opened_in_the_browser(
     assert officer.get_by_role("row").filter(has_text=recipient).get_by_text("Active").is_visible()
     clean(officer)
 
+    # --- The passkey signs only once an administrator compared its fingerprint ----------
+    go(officer, "New request")
+    assert officer.get_by_text("yours is waiting for approval").is_visible()
+    clean(officer)
+    go(officer, "Keys")
+    passkey_row = officer.get_by_role("row").filter(has_text="webauthn:")
+    assert passkey_row.get_by_text("Pending approval").is_visible()
+    read_out = passkey_row.locator("code.key-fingerprint").text_content()
+    clean(officer)
+
+    go(vetting, "Vetting")
+    vetting.locator("#signing-passkeys").get_by_role("link").first.click()
+    vetting.get_by_role("heading", name="Fingerprint, to read out by phone").wait_for()
+    groups = vetting.get_by_role("list", name="Fingerprint in groups of four").get_by_role(
+        "listitem"
+    )
+    assert " ".join(groups.all_inner_texts()) == read_out
+    vetting.get_by_label("I read every group of the fingerprint with the owner").check()
+    clean(vetting)
+    vetting.get_by_role("button", name="Approve the passkey").click()
+    vetting.get_by_text("The passkey is approved.").wait_for()
+    assert vetting.get_by_role("heading", level=1).get_by_text("Active").is_visible()
+    clean(vetting)
+
     # --- A request through the web channel, confirmed with the passkey -----------------
     go(officer, "New request")
     officer.get_by_role("link", name="Subscriber data").click()
@@ -463,10 +489,12 @@ def test_an_officer_goes_from_registration_to_a_response_opened_in_the_browser(
     milestones = [
         "officer.registered",
         "officer.mailbox_verified",
+        "signing_passkey.enrolled",
         "callback.recorded",
         "officer.approved",
         "age_recipient.enrolled",
         "age_recipient.approved",
+        "signing_passkey.approved",
         "legal_request.received",
         "decision.proposed",
         "legal_request.confirm_approval",

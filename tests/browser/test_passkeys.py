@@ -1,6 +1,7 @@
 """Passkeys in a real browser: Debian's chromium with its virtual authenticator."""
 
 import pytest
+from django.core import mail
 from django_otp_webauthn.models import WebAuthnCredential
 from django_otp_webauthn.settings import app_settings
 
@@ -37,6 +38,9 @@ def test_a_reviewer_registers_a_passkey_and_logs_in_with_it(passkey_page, webaut
     credential = WebAuthnCredential.objects.get(user=user)
     added = AuditEvent.objects.get(action="second_factor.added", actor=user)
     assert added.data == {"type": "passkey", "credential": credential.pk}
+    assert [m.subject for m in mail.outbox] == [
+        "A passkey was added to your authority portal account"
+    ]
     page.goto("/account/factors/")
     assert page.get_by_role("cell", name="1 registered").is_visible()
 

@@ -1,8 +1,9 @@
 """The web channel in a real browser: Debian's chromium with its virtual authenticator.
 
-An officer logs in (password and TOTP), registers a passkey, fills in a subscriber-data
-request with a PDF, checks the preview and confirms it with the passkey. The request is
-stored with its web provenance, and the page never broke the strict CSP.
+An officer logs in (password and TOTP), registers a passkey, is told it waits for an
+administrator's approval before it confirms requests; once it is approved, fills in a
+subscriber-data request with a PDF, checks the preview and confirms it with the passkey.
+The request is stored with its web provenance, and the page never broke the strict CSP.
 """
 
 import base64
@@ -16,11 +17,13 @@ from django.core.cache import cache
 from django.urls import include, path
 from django_otp_webauthn.models import WebAuthnCredential
 
+from accounts.models import SigningPasskey
+from accounts.services.vetting import signing_passkey_approve
 from portal import urls as portal_urls
 from portal.models import AuditEvent
 from requests_app.models import IntakeRejection, LegalRequest, PolicyRule
 from requests_app.policy_defaults import policy_defaults_load
-from tests.factories import PASSWORD, make_officer, totp_code
+from tests.factories import PASSWORD, make_officer, make_vetting_admin, totp_code
 from tests.requests_app.signing import pdf_bytes
 
 # Until portal/urls.py includes the web channel under /requests/, this test routes it
@@ -74,6 +77,16 @@ def test_an_officer_submits_a_request_confirmed_with_a_passkey(passkey_page, web
     page.get_by_role("button", name="Register a passkey").click()
     page.get_by_text("Registration successful!").wait_for()
     credential = WebAuthnCredential.objects.get(user=officer.user)
+
+    # It logs in at once, but confirms no request until an administrator approves it.
+    page.goto("/requests/new/subscriber_data/")
+    page.get_by_text("yours is waiting for approval").wait_for()
+    assert page.locator("#submission-form").count() == 0
+    signing_passkey_approve(
+        key=SigningPasskey.objects.get(credential=credential),
+        actor=make_vetting_admin(),
+        fingerprint_confirmed=True,
+    )
 
     # Choose the kind.
     page.goto("/requests/new/")

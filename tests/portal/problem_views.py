@@ -7,6 +7,7 @@ the error it provokes; none of them is part of the portal.
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
+from django.views.decorators.http import require_POST
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
@@ -115,6 +116,12 @@ def read_body(request: HttpRequest) -> HttpResponse:
     return HttpResponse(len(request.body))
 
 
+@require_POST
+def post_only(request: HttpRequest) -> HttpResponse:
+    """A plain Django view that answers other methods with an empty 405."""
+    return HttpResponse("posted")
+
+
 def page_fails(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("secret internal detail")
 
@@ -132,5 +139,6 @@ urlpatterns = [
     path("api/test/django-denied", Raises.as_view(error=DjangoPermissionDenied())),
     path("api/test/crash", Raises.as_view(error=RuntimeError("secret internal detail"))),
     path("api/test/plain-body", read_body),
+    path("api/test/post-only", post_only),
     path("page-fails", page_fails),
 ]

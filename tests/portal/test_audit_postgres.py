@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TRIGGER = "portal_auditevent_append_only"
 WRITERS = 8
 EVENTS_PER_WRITER = 500
+EVENTS_DURING_VERIFICATION = 1000
 
 
 def append_events(count: int) -> list[AuditEvent]:
@@ -249,3 +250,50 @@ def test_eight_processes_appending_at_once_leave_one_valid_chain(
     assert report.ok is True, report.describe()
     assert report.events == WRITERS * EVENTS_PER_WRITER
     assert AuditChainHead.objects.get(pk=1).seq == WRITERS * EVENTS_PER_WRITER
+
+
+@pytest.mark.timeout(900)
+def test_verifying_while_another_process_appends_never_reports_a_break(
+    postgres: None,
+    transactional_db: None,
+    subprocess_env: dict[str, str],
+    python: str,
+    tmp_path: Path,
+) -> None:
+    # given a short chain, and a process ready to append 1,000 events, one per transaction
+    append_events(3)
+    log = tmp_path / "writer.log"
+    with ExitStack() as cleanup:
+        writer = subprocess.Popen(
+            [python, "tests/portal/audit_writer.py", str(EVENTS_DURING_VERIFICATION), "writer"],
+            cwd=ROOT,
+            env=subprocess_env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=cleanup.enter_context(log.open("w")),
+            text=True,
+        )
+        cleanup.enter_context(writer)
+        cleanup.callback(kill_if_running, writer)
+        if writer.stdout.readline() != "ready\n":
+            writer.wait(timeout=60)
+            pytest.fail(f"the writer did not start:\n{log.read_text()}")
+
+        # when the chain is verified again and again until the writer is done
+        writer.stdin.write("go\n")
+        writer.stdin.close()
+        reports = []
+        while writer.poll() is None:
+            reports.append(audit_chain_verify())
+        writer.wait(timeout=600)
+
+    # then the writer succeeded, and verification ran while events were being added
+    assert writer.returncode == 0, f"the writer failed:\n{log.read_text()}"
+    total = 3 + EVENTS_DURING_VERIFICATION
+    seen_mid_append = {report.events for report in reports if 3 < report.events < total}
+    assert len(seen_mid_append) > 1
+    # and no verification reported a break
+    assert [report.describe() for report in reports if not report.ok] == []
+    # and the finished chain verifies in full
+    final = audit_chain_verify()
+    assert (final.ok, final.events) == (True, total), final.describe()

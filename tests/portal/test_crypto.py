@@ -3,7 +3,6 @@ and against the real openssl and age-keygen commands."""
 
 import base64
 import hashlib
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,8 +22,8 @@ RFC8032_PUBLIC_PEM = (
 RFC8032_KEY_ID = "ed25519:21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9"
 SPKI_ED25519_HEADER = bytes.fromhex("302a300506032b6570032100")
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
-needs_age = pytest.mark.skipif(shutil.which("age-keygen") is None, reason="needs age-keygen")
+needs_openssl = pytest.mark.needs_commands("openssl")
+needs_age = pytest.mark.needs_commands("age-keygen")
 
 
 def openssl(*args: str, stdin: bytes | None = None) -> bytes:

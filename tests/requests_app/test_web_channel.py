@@ -24,7 +24,9 @@ from django_otp_webauthn.models import WebAuthnCredential
 from webauthn import verify_authentication_response
 from webauthn.helpers.structs import AuthenticationCredential, AuthenticatorAssertionResponse
 
-from accounts.models import AgeRecipient, KeyStatus, Officer
+from accounts.models import AgeRecipient, KeyStatus, Officer, SigningPasskey
+from accounts.services import vetting
+from accounts.services.factors import passkey_remove
 from portal import urls as portal_urls
 from portal.models import AuditEvent
 from requests_app.models import Attachment, IntakeRejection, LegalRequest
@@ -34,7 +36,10 @@ from tests.factories import (
     log_in,
     make_agency,
     make_officer,
+    make_signing_passkey,
     make_user,
+    make_vetting_admin,
+    passkey_register,
 )
 from tests.requests_app.signing import enrol_signing_key, pdf_bytes, submission
 
@@ -163,8 +168,9 @@ def officer() -> Officer:
 
 @pytest.fixture
 def passkey(officer) -> SoftPasskey:
+    """The officer's passkey, approved by an administrator to sign (status active)."""
     key = SoftPasskey()
-    key.store_for(officer.user)
+    make_signing_passkey(officer=officer, passkey=key)
     return key
 
 
@@ -348,7 +354,7 @@ def test_another_officers_passkey_is_an_unknown_key_even_with_a_valid_signature(
 ):
     colleague = make_officer(agency=officer.agency)
     theirs = SoftPasskey()
-    theirs.store_for(colleague.user)
+    make_signing_passkey(officer=colleague, passkey=theirs)
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(theirs, sub.payload)}
     assert_refused(post_web(session, envelope, sub.files), "unknown_key", 401, officer=officer)
@@ -359,6 +365,75 @@ def test_a_passkey_that_is_not_confirmed_is_an_unknown_key(session, officer, pas
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
     assert_refused(post_web(session, envelope, sub.files), "unknown_key", 401)
+
+
+def test_a_newly_registered_passkey_cannot_sign_until_an_administrator_approves_it(
+    session, officer
+):
+    # The attack: a phished password and one live code let someone register their own
+    # passkey in the officer's name. It logs in, but it signs nothing until approved.
+    attackers = SoftPasskey()
+    assert passkey_register(session, attackers).status_code == 200
+    key = SigningPasskey.objects.get(officer=officer)
+    assert key.status == KeyStatus.PENDING
+    sub = submission()
+    envelope = {"payload": sub.payload, "signature": passkey_signature(attackers, sub.payload)}
+
+    problem = assert_refused(
+        post_web(session, envelope, sub.files), "key_not_active", 403, officer=officer
+    )
+
+    assert "until an administrator approves it" in problem["detail"]
+    assert IntakeRejection.objects.get().key_id == key.key_id
+    assert not AuditEvent.objects.filter(action="signing_passkey.approved").exists()
+
+    # Once the administrator compared the fingerprint with the officer and approved it.
+    vetting.signing_passkey_approve(key=key, actor=make_vetting_admin(), fingerprint_confirmed=True)
+    again = submission()
+    envelope = {"payload": again.payload, "signature": passkey_signature(attackers, again.payload)}
+    response = post_web(session, envelope, again.files)
+    assert response.status_code == 201, response.content
+    assert LegalRequest.objects.get().key_id == key.key_id
+
+
+@pytest.mark.parametrize("decision", ["revoke", "reject"])
+def test_a_revoked_or_rejected_passkey_cannot_sign_and_nothing_is_stored(
+    session, officer, decision
+):
+    own = SoftPasskey()
+    status = KeyStatus.ACTIVE if decision == "revoke" else KeyStatus.PENDING
+    key = make_signing_passkey(officer=officer, passkey=own, status=status)
+    decide = getattr(vetting, f"signing_passkey_{decision}")
+    decide(key=key, actor=make_vetting_admin(), reason="The officer did not add this passkey.")
+    sub = submission()
+    envelope = {"payload": sub.payload, "signature": passkey_signature(own, sub.payload)}
+
+    assert_refused(post_web(session, envelope, sub.files), "key_not_active", 403, officer=officer)
+
+
+def test_a_passkey_the_officer_removed_is_an_unknown_key_and_its_record_stays(
+    session, officer, passkey
+):
+    key = SigningPasskey.objects.get(officer=officer)
+    passkey_remove(user=officer.user, credential=key.credential, reason="Phone lost.")
+    sub = submission()
+    envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
+
+    assert_refused(post_web(session, envelope, sub.files), "unknown_key", 401, officer=officer)
+
+    key.refresh_from_db()
+    assert (key.status, key.credential, key.reason) == (KeyStatus.REVOKED, None, "Phone lost.")
+
+
+def test_an_approved_passkey_whose_public_key_changed_since_cannot_sign(session, officer, passkey):
+    # The key approved is the key that signs: a stored public key swapped afterwards (by
+    # whoever can write to the database) no longer counts.
+    other = SoftPasskey()
+    WebAuthnCredential.objects.filter(user=officer.user).update(public_key=other.cose_public_key())
+    sub = submission()
+    envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
+
+    assert_refused(post_web(session, envelope, sub.files), "key_not_active", 403, officer=officer)
 
 
 def test_a_stolen_session_cookie_alone_cannot_submit(session, officer, passkey):
@@ -577,6 +652,30 @@ def test_the_form_without_a_passkey_asks_for_one_first(session):
     page = session.get("/requests/new/subscriber_data/").content.decode()
     assert "Register a passkey" in page
     assert 'id="submission-form"' not in page
+
+
+def test_an_officer_whose_passkey_waits_for_approval_is_told_so_before_filling_anything(
+    session, officer
+):
+    make_signing_passkey(officer=officer, status=KeyStatus.PENDING)
+
+    kinds = session.get("/requests/new/").content.decode()
+    form = session.get("/requests/new/subscriber_data/").content.decode()
+
+    for page in (kinds, form):
+        assert "yours is waiting for approval" in page
+        assert "/account/keys/" in page
+    assert 'id="submission-form"' not in form
+    assert "dist/submit.js" not in form
+
+
+def test_the_form_offers_the_browser_only_the_approved_passkeys(session, officer, passkey):
+    pending = make_signing_passkey(officer=officer, status=KeyStatus.PENDING)
+
+    page = session.get("/requests/new/subscriber_data/").content.decode()
+
+    assert b64url(passkey.credential_id) in page
+    assert pending.key_id.removeprefix("webauthn:") not in page
 
 
 def test_the_pages_are_for_officers_only(client):

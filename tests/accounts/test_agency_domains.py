@@ -1,0 +1,372 @@
+"""The staff page for an agency's official email domains (issue #3).
+
+Behaviour through the pages as a logged-in vetting administrator; each change needs a
+reason and writes its audit event. Attack tests check the refusal and that nothing was
+stored or changed.
+"""
+
+import pytest
+from django.db.models import Max
+from django.test import Client
+
+from accounts.models import Agency, AgencyDomain, Officer, Role
+from portal.models import AuditEvent
+from tests.factories import (
+    log_in,
+    make_agency,
+    make_officer,
+    make_user,
+    make_vetting_admin,
+    registration_form,
+)
+
+pytestmark = pytest.mark.django_db
+
+CYRILLIC_O = "\u043e"
+
+
+@pytest.fixture
+def admin():
+    return make_vetting_admin(full_name="Vera Vetting", email="vera@platform.example")
+
+
+@pytest.fixture
+def admin_client(client, admin) -> Client:
+    log_in(client, admin)
+    return client
+
+
+@pytest.fixture
+def police():
+    return make_agency(name="Landeskriminalamt Berlin", country="DE", domain="police.example")
+
+
+def audit_mark() -> int:
+    return AuditEvent.objects.aggregate(seq=Max("seq"))["seq"] or 0
+
+
+def events_since(mark: int) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(seq__gt=mark).order_by("seq"))
+
+
+def domains_of(agency: Agency) -> list[tuple[str, bool]]:
+    return list(agency.domains.order_by("domain").values_list("domain", "allow_subdomains"))
+
+
+def domains_url(agency: Agency, *rest: str) -> str:
+    return f"/vetting/agencies/{agency.pk}/domains/" + "".join(f"{part}/" for part in rest)
+
+
+def page(response) -> str:
+    return response.content.decode()
+
+
+# --- Listing and adding -------------------------------------------------------------------
+
+
+def test_the_agency_page_links_to_its_domains_and_the_domains_page_lists_them(
+    admin_client, police
+) -> None:
+    AgencyDomain.objects.create(agency=police, domain="lka.example", allow_subdomains=True)
+
+    agency_page = page(admin_client.get(f"/vetting/agencies/{police.pk}/"))
+    assert f'href="{domains_url(police)}"' in agency_page
+
+    response = admin_client.get(domains_url(police))
+    html = page(response)
+    assert response.status_code == 200
+    assert "<code>police.example</code>" in html
+    assert "<code>lka.example</code>" in html
+    assert "Stop accepting subdomains" in html  # lka.example accepts them
+    assert "Accept subdomains" in html  # police.example does not
+    assert "<script" not in html
+    assert " style=" not in html
+
+
+def test_an_administrator_adds_a_domain_normalised_with_a_reason_and_it_is_audited(
+    admin_client, admin, police
+) -> None:
+    mark = audit_mark()
+
+    response = admin_client.post(
+        domains_url(police),
+        {
+            "domain": "POLIZEI-MÜNCHEN.example",
+            "allow_subdomains": "on",
+            "reason": "Listed on the ministry's directory page.",
+        },
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == domains_url(police)
+    assert domains_of(police) == [
+        ("police.example", False),
+        ("xn--polizei-mnchen-osb.example", True),
+    ]
+    [event] = events_since(mark)
+    assert (event.action, event.actor, event.target_id) == (
+        "agency.domain_added",
+        admin,
+        str(police.pk),
+    )
+    assert event.data == {
+        "after": {"domain": "xn--polizei-mnchen-osb.example", "allow_subdomains": True},
+        "reason": "Listed on the ministry's directory page.",
+    }
+    # and an officer can now register with an address on a subdomain of it
+    register = Client().post(
+        "/register/",
+        registration_form(agency=police, email="anna@k1.polizei-münchen.example"),
+    )
+    assert register.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("domain", "message"),
+    [
+        ("gmail.com", "Free-mail"),
+        ("mail.yahoo.com", "Free-mail"),
+        (f"p{CYRILLIC_O}lice-berlin.example", "mixes alphabets"),
+        ("court.example", "belongs to Amtsgericht"),
+        ("civil.court.example", "belongs to Amtsgericht"),
+        ("police.example", "already one of the agency"),
+        ("police.example.", "trailing dot"),
+        ("discarded.invalid", "reserved"),
+        ("police dept.example", "not a valid"),
+    ],
+)
+def test_a_domain_the_rules_refuse_is_not_added_and_nothing_is_stored(
+    admin_client, police, domain: str, message: str
+) -> None:
+    court = make_agency(name="Amtsgericht Mitte", domain="court.example")
+    AgencyDomain.objects.filter(agency=court).update(allow_subdomains=True)
+    before = list(
+        AgencyDomain.objects.order_by("pk").values_list("agency", "domain", "allow_subdomains")
+    )
+    mark = audit_mark()
+
+    response = admin_client.post(
+        domains_url(police), {"domain": domain, "reason": "The agency asked for it."}
+    )
+
+    assert response.status_code == 409
+    assert message in page(response)
+    assert 'role="alert"' in page(response)
+    after = list(
+        AgencyDomain.objects.order_by("pk").values_list("agency", "domain", "allow_subdomains")
+    )
+    assert after == before
+    assert events_since(mark) == []
+
+
+def test_a_domain_without_a_reason_is_not_added(admin_client, police) -> None:
+    mark = audit_mark()
+
+    response = admin_client.post(domains_url(police), {"domain": "lka.example", "reason": " "})
+
+    assert response.status_code == 400
+    assert domains_of(police) == [("police.example", False)]
+    assert events_since(mark) == []
+
+
+def test_a_domain_held_by_a_rejected_agency_is_released_and_added(admin_client, police) -> None:
+    rejected = make_agency(name="Fake LKA", status=Agency.Status.REJECTED, domain="lka.example")
+    mark = audit_mark()
+
+    response = admin_client.post(
+        domains_url(police), {"domain": "lka.example", "reason": "Confirmed by phone."}
+    )
+
+    assert response.status_code == 302
+    assert domains_of(police) == [("lka.example", False), ("police.example", False)]
+    assert not rejected.domains.exists()
+    assert [event.action for event in events_since(mark)] == [
+        "agency.claims_released",
+        "agency.domain_added",
+    ]
+
+
+# --- Removing -----------------------------------------------------------------------------
+
+
+def test_removing_a_domain_warns_about_its_officers_and_is_audited(
+    admin_client, admin, police
+) -> None:
+    old = AgencyDomain.objects.create(agency=police, domain="old-police.example")
+    stranded = make_officer(agency=police, email="anna@old-police.example", full_name="Anna Old")
+    make_officer(agency=police, email="ben@police.example", full_name="Ben Current")
+    url = domains_url(police, str(old.pk), "remove")
+
+    confirm = admin_client.get(url)
+    html = page(confirm)
+    assert confirm.status_code == 200
+    assert "Warning: 1 officer would be on none of the agency" in html
+    assert "anna@old-police.example" in html
+    assert f'href="/vetting/officers/{stranded.pk}/"' in html
+    assert "ben@police.example" not in html
+    assert AgencyDomain.objects.filter(pk=old.pk).exists()  # the page changes nothing
+    mark = audit_mark()
+
+    response = admin_client.post(url, {"reason": "The agency moved to police.example."})
+
+    assert response.status_code == 302
+    assert domains_of(police) == [("police.example", False)]
+    [event] = events_since(mark)
+    assert (event.action, event.actor) == ("agency.domain_removed", admin)
+    assert event.data == {
+        "before": {"domain": "old-police.example", "allow_subdomains": False},
+        "reason": "The agency moved to police.example.",
+        "officers_off_domain": [stranded.pk],
+    }
+    stranded.refresh_from_db()
+    assert stranded.status == Officer.Status.ACTIVE  # the administrator decides about them
+
+
+def test_the_last_domain_of_a_verified_agency_cannot_be_removed(admin_client, police) -> None:
+    only = police.domains.get()
+    mark = audit_mark()
+
+    response = admin_client.post(
+        domains_url(police, str(only.pk), "remove"), {"reason": "Wrong domain."}
+    )
+
+    assert response.status_code == 409
+    assert "at least one official domain" in page(response)
+    assert domains_of(police) == [("police.example", False)]
+    assert events_since(mark) == []
+
+
+def test_the_last_domain_of_a_pending_agency_can_be_removed(admin_client) -> None:
+    pending = make_agency(status=Agency.Status.PENDING, domain="typo-polizei.example")
+
+    response = admin_client.post(
+        domains_url(pending, str(pending.domains.get().pk), "remove"),
+        {"reason": "A typo in the proposal."},
+    )
+
+    assert response.status_code == 302
+    assert domains_of(pending) == []
+
+
+def test_a_domain_of_another_agency_cannot_be_changed_through_this_one(
+    admin_client, police
+) -> None:
+    other = make_agency(domain="court.example")
+    foreign = other.domains.get()
+    mark = audit_mark()
+
+    for url in (
+        domains_url(police, str(foreign.pk), "remove"),
+        domains_url(police, str(foreign.pk), "subdomains"),
+    ):
+        assert admin_client.get(url).status_code == 404
+        assert admin_client.post(url, {"reason": "x", "allow": "1"}).status_code == 404
+
+    assert domains_of(other) == [("court.example", False)]
+    assert events_since(mark) == []
+
+
+# --- Subdomains ---------------------------------------------------------------------------
+
+
+def test_subdomains_are_accepted_and_no_longer_accepted_with_reasons_and_warnings(
+    admin_client, admin, police
+) -> None:
+    official = police.domains.get()
+    url = domains_url(police, str(official.pk), "subdomains")
+    mark = audit_mark()
+
+    assert "Accept the subdomains of police.example?" in page(admin_client.get(url))
+    accepted = admin_client.post(url, {"allow": "1", "reason": "Units use k1.police.example."})
+    assert accepted.status_code == 302
+    assert domains_of(police) == [("police.example", True)]
+    unit = make_officer(agency=police, email="anna@k1.police.example")
+
+    confirm = page(admin_client.get(url))
+    assert "Stop accepting the subdomains of police.example?" in confirm
+    assert "anna@k1.police.example" in confirm
+    stopped = admin_client.post(url, {"allow": "0", "reason": "Units were merged."})
+    assert stopped.status_code == 302
+    assert domains_of(police) == [("police.example", False)]
+
+    events = events_since(mark)
+    assert [(event.action, event.actor) for event in events] == [
+        ("agency.domain_subdomains_changed", admin),
+        ("agency.domain_subdomains_changed", admin),
+    ]
+    assert events[0].data["after"] == {"domain": "police.example", "allow_subdomains": True}
+    assert events[0].data["officers_off_domain"] == []
+    assert events[1].data["before"]["allow_subdomains"] is True
+    assert events[1].data["officers_off_domain"] == [unit.pk]
+    assert events[1].data["reason"] == "Units were merged."
+
+
+def test_a_repeated_subdomain_change_is_refused_not_undone(admin_client, police) -> None:
+    """Two administrators clicking the same button: the second one changes nothing."""
+    official = police.domains.get()
+    url = domains_url(police, str(official.pk), "subdomains")
+    assert admin_client.post(url, {"allow": "1", "reason": "First."}).status_code == 302
+    mark = audit_mark()
+
+    response = admin_client.post(url, {"allow": "1", "reason": "Second."})
+
+    assert response.status_code == 409
+    assert "already accepted" in page(response)
+    assert domains_of(police) == [("police.example", True)]
+    assert events_since(mark) == []
+
+
+# --- Nobody else --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["active officer", "reviewer"])
+def test_nobody_but_a_vetting_administrator_may_see_or_change_domains(
+    client, police, role: str
+) -> None:
+    user = (
+        make_officer(agency=police).user
+        if role == "active officer"
+        else make_user(role=Role.REVIEWER)
+    )
+    log_in(client, user)
+    official = police.domains.get()
+    mark = audit_mark()
+
+    for url, data in (
+        (domains_url(police), {"domain": "lka.example", "reason": "mine"}),
+        (domains_url(police, str(official.pk), "remove"), {"reason": "mine"}),
+        (domains_url(police, str(official.pk), "subdomains"), {"allow": "1", "reason": "mine"}),
+    ):
+        assert client.get(url).status_code == 403, url
+        assert client.post(url, data).status_code == 403, url
+
+    assert domains_of(police) == [("police.example", False)]
+    assert events_since(mark) == []
+
+
+def test_the_services_refuse_anyone_but_a_vetting_administrator(police) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from accounts.services.agencies import (
+        agency_domain_add,
+        agency_domain_remove,
+        agency_domain_subdomains_set,
+    )
+
+    reviewer = make_user(role=Role.REVIEWER)
+    official = police.domains.get()
+    mark = audit_mark()
+
+    with pytest.raises(PermissionDenied):
+        agency_domain_add(
+            agency=police, actor=reviewer, domain="lka.example", allow_subdomains=True, reason="x"
+        )
+    with pytest.raises(PermissionDenied):
+        agency_domain_remove(agency=police, actor=reviewer, domain_id=official.pk, reason="x")
+    with pytest.raises(PermissionDenied):
+        agency_domain_subdomains_set(
+            agency=police, actor=reviewer, domain_id=official.pk, allow=True, reason="x"
+        )
+
+    assert domains_of(police) == [("police.example", False)]
+    assert events_since(mark) == []
