@@ -213,6 +213,11 @@ def agency_verification_problems(*, agency: Agency) -> list[str]:
         )
     if not agency.domains.exists():
         problems.append("The agency has no official email domain.")
+    if Agency.objects.filter(unconfirmed_proposal(), pk=agency.pk).exists():
+        problems.append(
+            "Nobody at the agency has confirmed a mailbox yet: the proposal is only a claim "
+            "typed into the registration form."
+        )
     return problems
 
 

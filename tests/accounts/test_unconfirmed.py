@@ -236,6 +236,27 @@ def test_the_vetting_queue_shows_a_proposal_only_once_its_mailbox_is_confirmed(s
     assert vetting_queue(user=admin).agencies == [officer.agency]
 
 
+def test_an_unconfirmed_proposal_cannot_be_verified_even_at_its_address(submit) -> None:
+    """The queue hides it; an administrator who opens its page directly is refused too."""
+    officer = squat(submit, proposal())
+    admin = make_vetting_admin()
+    admin_client = Client()
+    log_in(admin_client, admin)
+    agency = officer.agency
+    make_callback(agency=agency, called_by=admin)
+    mark = audit_mark()
+
+    response = admin_client.post(
+        f"/vetting/agencies/{agency.pk}/verify/", {"number_source": "Official website."}
+    )
+
+    assert response.status_code == 409
+    assert "Nobody at the agency has confirmed a mailbox" in response.content.decode()
+    agency.refresh_from_db()
+    assert agency.status == Agency.Status.PENDING
+    assert actions_since(mark) == []
+
+
 # --- Address squatting: "this was not me" ------------------------------------------------------
 
 
