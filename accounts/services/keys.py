@@ -25,7 +25,15 @@ from django.utils import timezone
 from portal import crypto
 from portal.audit import audit_append
 
-from ..models import AgeRecipient, KeyStatus, Officer, SigningKey, SigningPasskey, User
+from ..models import (
+    AgeRecipient,
+    EnrolledKey,
+    KeyStatus,
+    Officer,
+    SigningKey,
+    SigningPasskey,
+    User,
+)
 
 MAX_LABEL_LENGTH = 120
 MAX_REASON_LENGTH = 2000
@@ -155,25 +163,37 @@ def signing_key_revoke(*, key: SigningKey, actor: User, reason: str) -> SigningK
         key = SigningKey.objects.select_for_update().get(pk=key.pk)
         if key.status not in REVOCABLE:
             raise KeyRefused(f"This key is already {key.get_status_display().lower()}.")
-        before = key.status
-        key.status = KeyStatus.REVOKED
-        key.revoked_by = actor
-        key.revoked_at = timezone.now()
-        key.reason = reason
-        key.save(update_fields=["status", "revoked_by", "revoked_at", "reason"])
-        audit_append(
+        _key_revoke_locked(
+            key=key,
             actor=actor,
+            reason=reason,
             action="signing_key.revoked",
-            target=key,
-            data={
-                "officer_id": key.officer_id,
-                "key_id": key.key_id,
-                "before": {"status": before},
-                "after": {"status": key.status},
-                "reason": reason,
-            },
+            data={"officer_id": key.officer_id, "key_id": key.key_id},
         )
     return key
+
+
+def _key_revoke_locked(
+    *, key: EnrolledKey, actor: User, reason: str, action: str, data: dict[str, Any]
+) -> None:
+    """Revoke a key whose row the caller has locked, keeping it, and audit ``action``."""
+    before = key.status
+    key.status = KeyStatus.REVOKED
+    key.revoked_by = actor
+    key.revoked_at = timezone.now()
+    key.reason = reason
+    key.save(update_fields=["status", "revoked_by", "revoked_at", "reason"])
+    audit_append(
+        actor=actor,
+        action=action,
+        target=key,
+        data={
+            **data,
+            "before": {"status": before},
+            "after": {"status": key.status},
+            "reason": reason,
+        },
+    )
 
 
 # --- Signing passkeys ----------------------------------------------------------------------
@@ -235,23 +255,12 @@ def signing_passkey_enrol(*, officer: Officer, credential: Any) -> SigningPasske
 
 def signing_passkey_revoke_locked(*, key: SigningPasskey, actor: User, reason: str) -> None:
     """Revoke a pending or active signing passkey whose row the caller has locked."""
-    before = key.status
-    key.status = KeyStatus.REVOKED
-    key.revoked_by = actor
-    key.revoked_at = timezone.now()
-    key.reason = reason
-    key.save(update_fields=["status", "revoked_by", "revoked_at", "reason"])
-    audit_append(
+    _key_revoke_locked(
+        key=key,
         actor=actor,
+        reason=reason,
         action="signing_passkey.revoked",
-        target=key,
-        data={
-            "officer_id": key.officer_id,
-            "key_id": key.key_id,
-            "before": {"status": before},
-            "after": {"status": key.status},
-            "reason": reason,
-        },
+        data={"officer_id": key.officer_id, "key_id": key.key_id},
     )
 
 
@@ -336,23 +345,15 @@ def age_recipient_revoke(*, recipient: AgeRecipient, actor: User, reason: str) -
         recipient = AgeRecipient.objects.select_for_update().get(pk=recipient.pk)
         if recipient.status not in REVOCABLE:
             raise KeyRefused(f"This recipient is already {recipient.get_status_display().lower()}.")
-        before = recipient.status
-        recipient.status = KeyStatus.REVOKED
-        recipient.revoked_by = actor
-        recipient.revoked_at = timezone.now()
-        recipient.reason = reason
-        recipient.save(update_fields=["status", "revoked_by", "revoked_at", "reason"])
-        audit_append(
+        _key_revoke_locked(
+            key=recipient,
             actor=actor,
+            reason=reason,
             action="age_recipient.revoked",
-            target=recipient,
             data={
                 "officer_id": recipient.officer_id,
                 "agency_id": recipient.agency_id,
                 "recipient": recipient.recipient,
-                "before": {"status": before},
-                "after": {"status": recipient.status},
-                "reason": reason,
             },
         )
     return recipient

@@ -11,7 +11,7 @@ decisions about related objects cannot deadlock.
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -481,40 +481,27 @@ def _owner_data(key: SigningKey | SigningPasskey | AgeRecipient) -> dict[str, ob
 
 def signing_key_approve(*, key: SigningKey, actor: User, fingerprint_confirmed: bool) -> SigningKey:
     """Approve a pending signing key whose fingerprint the officer confirmed by phone."""
-    _require_vetting_admin(actor)
     if not fingerprint_confirmed:
+        _require_vetting_admin(actor)
         raise VettingRefused("Confirm that you compared the fingerprint with the officer.")
-    with transaction.atomic():
-        _lock_key_owner(officer_id=key.officer_id, agency_id=None)
-        locked = SigningKey.objects.select_for_update().get(pk=key.pk)
-        before = locked.status
-        after = _next_status(KEY_TRANSITIONS, "approve", before, "key")
-        problems = key_owner_problems(officer=locked.officer, agency=None)
+
+    def integrity(locked: SigningKey) -> list[str]:
         try:
             recomputed = ed25519_key_id(ed25519_public_key_from_pem(locked.public_key_pem))
         except CryptoError:
             recomputed = ""
         if recomputed != locked.key_id:
-            problems.append("The stored key id does not match the stored public key.")
-        if problems:
-            raise VettingRefused(problems)
-        locked.status = after
-        locked.decided_by = actor
-        locked.decided_at = timezone.now()
-        locked.save(update_fields=["status", "decided_by", "decided_at"])
-        audit_append(
-            actor=actor,
-            action="signing_key.approved",
-            target=locked,
-            data=_status_change(
-                before,
-                after,
-                key_id=locked.key_id,
-                fingerprint_confirmed=True,
-                **_owner_data(locked),
-            ),
-        )
-    return locked
+            return ["The stored key id does not match the stored public key."]
+        return []
+
+    return _key_approve(
+        model=SigningKey,
+        key=key,
+        actor=actor,
+        noun="key",
+        integrity=integrity,
+        identity=lambda locked: {"key_id": locked.key_id},
+    )
 
 
 def signing_key_reject(*, key: SigningKey, actor: User, reason: str) -> SigningKey:
@@ -535,40 +522,29 @@ def signing_passkey_approve(
     Refused if the passkey was removed meanwhile, or if its stored public key no longer
     hashes to the fingerprint on record (the key approved is the key that signs).
     """
-    _require_vetting_admin(actor)
     if not fingerprint_confirmed:
+        _require_vetting_admin(actor)
         raise VettingRefused("Confirm that you compared the fingerprint with the officer.")
-    with transaction.atomic():
-        _lock_key_owner(officer_id=key.officer_id, agency_id=None)
-        locked = SigningPasskey.objects.select_for_update().get(pk=key.pk)
-        before = locked.status
-        after = _next_status(KEY_TRANSITIONS, "approve", before, "passkey")
-        problems = key_owner_problems(officer=locked.officer, agency=None)
+
+    def integrity(locked: SigningPasskey) -> list[str]:
         credential = locked.credential
         if credential is None or not credential.confirmed:
-            problems.append("The officer removed this passkey: it can no longer be approved.")
-        elif sha256_hex(bytes(credential.public_key)) != locked.public_key_sha256:
-            problems.append("The stored fingerprint does not match the passkey's public key.")
-        if problems:
-            raise VettingRefused(problems)
-        locked.status = after
-        locked.decided_by = actor
-        locked.decided_at = timezone.now()
-        locked.save(update_fields=["status", "decided_by", "decided_at"])
-        audit_append(
-            actor=actor,
-            action="signing_passkey.approved",
-            target=locked,
-            data=_status_change(
-                before,
-                after,
-                key_id=locked.key_id,
-                public_key_sha256=locked.public_key_sha256,
-                fingerprint_confirmed=True,
-                **_owner_data(locked),
-            ),
-        )
-    return locked
+            return ["The officer removed this passkey: it can no longer be approved."]
+        if sha256_hex(bytes(credential.public_key)) != locked.public_key_sha256:
+            return ["The stored fingerprint does not match the passkey's public key."]
+        return []
+
+    return _key_approve(
+        model=SigningPasskey,
+        key=key,
+        actor=actor,
+        noun="passkey",
+        integrity=integrity,
+        identity=lambda locked: {
+            "key_id": locked.key_id,
+            "public_key_sha256": locked.public_key_sha256,
+        },
+    )
 
 
 def signing_passkey_reject(*, key: SigningPasskey, actor: User, reason: str) -> SigningPasskey:
@@ -585,40 +561,27 @@ def age_recipient_approve(
     *, recipient: AgeRecipient, actor: User, fingerprint_confirmed: bool
 ) -> AgeRecipient:
     """Approve a pending age recipient that its owner confirmed by phone."""
-    _require_vetting_admin(actor)
     if not fingerprint_confirmed:
+        _require_vetting_admin(actor)
         raise VettingRefused("Confirm that you compared the recipient with its owner.")
-    with transaction.atomic():
-        _lock_key_owner(officer_id=recipient.officer_id, agency_id=recipient.agency_id)
-        locked = AgeRecipient.objects.select_for_update().get(pk=recipient.pk)
-        before = locked.status
-        after = _next_status(KEY_TRANSITIONS, "approve", before, "recipient")
-        problems = key_owner_problems(officer=locked.officer, agency=locked.agency)
+
+    def integrity(locked: AgeRecipient) -> list[str]:
         try:
             canonical = age_recipient_normalise(locked.recipient)
         except CryptoError:
             canonical = ""
         if canonical != locked.recipient:
-            problems.append("The stored recipient is not a valid age X25519 recipient.")
-        if problems:
-            raise VettingRefused(problems)
-        locked.status = after
-        locked.decided_by = actor
-        locked.decided_at = timezone.now()
-        locked.save(update_fields=["status", "decided_by", "decided_at"])
-        audit_append(
-            actor=actor,
-            action="age_recipient.approved",
-            target=locked,
-            data=_status_change(
-                before,
-                after,
-                recipient=locked.recipient,
-                fingerprint_confirmed=True,
-                **_owner_data(locked),
-            ),
-        )
-    return locked
+            return ["The stored recipient is not a valid age X25519 recipient."]
+        return []
+
+    return _key_approve(
+        model=AgeRecipient,
+        key=recipient,
+        actor=actor,
+        noun="recipient",
+        integrity=integrity,
+        identity=lambda locked: {"recipient": locked.recipient},
+    )
 
 
 def age_recipient_reject(*, recipient: AgeRecipient, actor: User, reason: str) -> AgeRecipient:
@@ -640,6 +603,51 @@ KEY_ENTITIES: Final[Mapping[type, str]] = {
     SigningPasskey: "signing_passkey",
     AgeRecipient: "age_recipient",
 }
+
+
+def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
+    *,
+    model: type[K],
+    key: K,
+    actor: User,
+    noun: str,
+    integrity: Callable[[K], list[str]],
+    identity: Callable[[K], dict[str, object]],
+) -> K:
+    """Approve a pending key after its fingerprint was compared (the caller checked that).
+
+    Under the owner's and the key's row locks: the owner must still be allowed keys, and
+    ``integrity`` says whether the stored key is still the key that was compared.
+    """
+    _require_vetting_admin(actor)
+    with transaction.atomic():
+        _lock_key_owner(officer_id=key.officer_id, agency_id=getattr(key, "agency_id", None))
+        locked = model.objects.select_for_update().get(pk=key.pk)
+        before = locked.status
+        after = _next_status(KEY_TRANSITIONS, "approve", before, noun)
+        problems = key_owner_problems(
+            officer=locked.officer, agency=getattr(locked, "agency", None)
+        )
+        problems += integrity(locked)
+        if problems:
+            raise VettingRefused(problems)
+        locked.status = after
+        locked.decided_by = actor
+        locked.decided_at = timezone.now()
+        locked.save(update_fields=["status", "decided_by", "decided_at"])
+        audit_append(
+            actor=actor,
+            action=f"{KEY_ENTITIES[model]}.approved",
+            target=locked,
+            data=_status_change(
+                before,
+                after,
+                **identity(locked),
+                fingerprint_confirmed=True,
+                **_owner_data(locked),
+            ),
+        )
+    return locked
 
 
 def _key_decide[K: (SigningKey, SigningPasskey, AgeRecipient)](

@@ -5,6 +5,7 @@ confirmation page that names the officers the change would leave off every domai
 remove one or change whether its subdomains are accepted. Every change needs a reason.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django import forms
@@ -182,24 +183,20 @@ def _subdomains_change(official: AgencyDomain, allow: bool) -> DomainChange:
     )
 
 
-@vetting_admin
-@never_cache
-@require_http_methods(["GET", "POST"])
-def domain_remove(request: AuthedRequest, agency_id: int, domain_id: int) -> HttpResponse:
-    """Remove one of the agency's domains, with a reason, after confirmation."""
-    agency = agency_get_for_vetting(user=request.user, agency_id=agency_id)
-    official = agency_domain_get_for_vetting(user=request.user, agency=agency, domain_id=domain_id)
-    change = _removal(official)
-    stranded = domain_change_stranded(agency=agency, official=official, remove=True)
+def _domain_change_answer(
+    request: AuthedRequest,
+    agency: Agency,
+    official: AgencyDomain,
+    change: DomainChange,
+    stranded: list[Officer],
+    *,
+    apply: Callable[[str], object],
+) -> HttpResponse:
+    """The confirmation page of a domain change; on a valid POST, ``apply`` it with the reason."""
     form = ReasonForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            agency_domain_remove(
-                agency=agency,
-                actor=request.user,
-                domain_id=official.pk,
-                reason=form.cleaned_data["reason"],
-            )
+            apply(form.cleaned_data["reason"])
         except VettingRefused as refused:
             errors = [("", problem) for problem in refused.problems]
             return _domain_change_page(
@@ -210,6 +207,27 @@ def domain_remove(request: AuthedRequest, agency_id: int, domain_id: int) -> Htt
     errors = form_errors(form) if request.method == "POST" else []
     return _domain_change_page(
         request, agency, official, change, stranded, form, errors, 400 if errors else 200
+    )
+
+
+@vetting_admin
+@never_cache
+@require_http_methods(["GET", "POST"])
+def domain_remove(request: AuthedRequest, agency_id: int, domain_id: int) -> HttpResponse:
+    """Remove one of the agency's domains, with a reason, after confirmation."""
+    agency = agency_get_for_vetting(user=request.user, agency_id=agency_id)
+    official = agency_domain_get_for_vetting(user=request.user, agency=agency, domain_id=domain_id)
+    change = _removal(official)
+    stranded = domain_change_stranded(agency=agency, official=official, remove=True)
+    return _domain_change_answer(
+        request,
+        agency,
+        official,
+        change,
+        stranded,
+        apply=lambda reason: agency_domain_remove(
+            agency=agency, actor=request.user, domain_id=official.pk, reason=reason
+        ),
     )
 
 
@@ -230,24 +248,13 @@ def domain_subdomains(request: AuthedRequest, agency_id: int, domain_id: int) ->
         allow = not official.allow_subdomains
     change = _subdomains_change(official, allow)
     stranded = domain_change_stranded(agency=agency, official=official, allow=allow)
-    form = ReasonForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            agency_domain_subdomains_set(
-                agency=agency,
-                actor=request.user,
-                domain_id=official.pk,
-                allow=allow,
-                reason=form.cleaned_data["reason"],
-            )
-        except VettingRefused as refused:
-            errors = [("", problem) for problem in refused.problems]
-            return _domain_change_page(
-                request, agency, official, change, stranded, form, errors, 409
-            )
-        messages.success(request, change.done)
-        return HttpResponseRedirect(_domains_url(agency))
-    errors = form_errors(form) if request.method == "POST" else []
-    return _domain_change_page(
-        request, agency, official, change, stranded, form, errors, 400 if errors else 200
+    return _domain_change_answer(
+        request,
+        agency,
+        official,
+        change,
+        stranded,
+        apply=lambda reason: agency_domain_subdomains_set(
+            agency=agency, actor=request.user, domain_id=official.pk, allow=allow, reason=reason
+        ),
     )

@@ -177,6 +177,42 @@ def _safe_next(request: HttpRequest) -> str:
     return reverse("home")
 
 
+def second_factor_attempt(request: AuthedRequest) -> tuple[bool, str]:
+    """Check a posted TOTP or backup code under the lockout: (passed, error to show).
+
+    The lock is checked before any code is (a guess made during a lock proves nothing, and
+    is audited); a wrong code counts towards it. Used by login's second step and by the
+    step-up before a factor changes, so both hold the same line.
+    """
+    user = request.user
+    ip = client_ip(request)
+    locked = lockout_seconds(email=user.email, ip=ip)
+    method = request.POST.get("method", "")
+    named_method = method if method in ("totp", "backup") else ""
+    if request.method != "POST":
+        return False, _locked_message(locked) if locked else ""
+    if locked:
+        auth_locked_try_record(
+            kind="second_factor",
+            email=user.email,
+            ip=ip,
+            seconds=locked,
+            user=user,
+            method=named_method,
+        )
+        return False, _locked_message(locked)
+    device = second_factor_check(user=user, method=method, token=request.POST.get("code", ""))
+    if device is not None:
+        _second_factor_passed(request, device, method=method)
+        return True, ""
+    locked = auth_failure_record(
+        kind="second_factor", email=user.email, ip=ip, user=user, method=named_method
+    )
+    if locked:
+        return False, _locked_message(locked)
+    return False, "That code is not right, or it was already used. Try the next code."
+
+
 @before_second_factor
 @sensitive_post_parameters("code")
 @never_cache
@@ -190,45 +226,15 @@ def login_verify(request: AuthedRequest) -> HttpResponse:
     if not summary.any:
         return HttpResponseRedirect(reverse("factors"))
 
-    ip = client_ip(request)
-    # Checked before any code is: a guess made during a lock proves nothing.
-    locked = lockout_seconds(email=user.email, ip=ip)
-    error = _locked_message(locked) if locked else ""
-    method = request.POST.get("method", "")
-    named_method = method if method in ("totp", "backup") else ""
-    if request.method == "POST" and locked:
-        auth_locked_try_record(
-            kind="second_factor",
-            email=user.email,
-            ip=ip,
-            seconds=locked,
-            user=user,
-            method=named_method,
-        )
-    if request.method == "POST" and not locked:
-        device = second_factor_check(user=user, method=method, token=request.POST.get("code", ""))
-        if device is not None:
-            _second_factor_passed(request, device, method=method)
-            return HttpResponseRedirect(_safe_next(request))
-        locked = auth_failure_record(
-            kind="second_factor",
-            email=user.email,
-            ip=ip,
-            user=user,
-            method=named_method,
-        )
-        error = (
-            _locked_message(locked)
-            if locked
-            else "That code is not right, or it was already used. Try the next code."
-        )
-
+    passed, error = second_factor_attempt(request)
+    if passed:
+        return HttpResponseRedirect(_safe_next(request))
     return render(
         request,
         "accounts/login_verify.html",
         {
             "summary": summary,
-            "has_passkey": WebAuthnCredential.objects.filter(user=user, confirmed=True).exists(),
+            "has_passkey": summary.passkeys > 0,
             "error": error,
             "next": _safe_next(request),
         },

@@ -28,8 +28,6 @@ from django_otp_webauthn.views import (
     CompleteCredentialRegistrationView,
 )
 
-from portal.http import client_ip
-
 from ..access import AuthedRequest, before_second_factor, onboarding
 from ..services.factors import (
     MAX_REASON_LENGTH,
@@ -42,14 +40,12 @@ from ..services.factors import (
     passkey_get_for_user,
     passkey_remove,
     passkeys_of_user,
-    second_factor_check,
     totp_confirm,
     totp_device_pending,
 )
 from ..services.keys import passkey_key_id, signing_passkeys_of_credentials
-from ..services.throttle import auth_failure_record, lockout_seconds
 from ..step_up import FRESH_SECONDS, second_factor_fresh_mark, second_factor_is_fresh
-from .auth import _locked_message, _safe_next, _second_factor_passed
+from .auth import _safe_next, second_factor_attempt
 
 
 def _step_up_redirect(request: AuthedRequest, next_url: str) -> HttpResponse | None:
@@ -123,27 +119,9 @@ def factor_confirm(request: AuthedRequest) -> HttpResponse:
     if second_factor_is_fresh(request):
         return HttpResponseRedirect(next_url)
     summary = factor_summary(user=user)
-    ip = client_ip(request)
-    locked = lockout_seconds(email=user.email, ip=ip)
-    error = _locked_message(locked) if locked else ""
-    if request.method == "POST" and not locked:
-        method = request.POST.get("method", "")
-        device = second_factor_check(user=user, method=method, token=request.POST.get("code", ""))
-        if device is not None:
-            _second_factor_passed(request, device, method=method)
-            return HttpResponseRedirect(next_url)
-        locked = auth_failure_record(
-            kind="second_factor",
-            email=user.email,
-            ip=ip,
-            user=user,
-            method=method if method in ("totp", "backup") else "",
-        )
-        error = (
-            _locked_message(locked)
-            if locked
-            else "That code is not right, or it was already used. Try the next code."
-        )
+    passed, error = second_factor_attempt(request)
+    if passed:
+        return HttpResponseRedirect(next_url)
     return render(
         request,
         "accounts/login_verify.html",
