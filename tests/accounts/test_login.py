@@ -144,16 +144,17 @@ def test_a_session_past_the_password_alone_is_shown_nothing_of_the_account(clien
     # when the session opens the home page, or the second-factor page it is sent to
     home = client.get("/")
     verify = client.get("/login/verify/")
+    logout = client.get("/logout/")
 
     # then the home page sends it on, and no page names the person, their role or pages
     assert (home.status_code, home["Location"]) == (302, "/login/verify/")
-    page = verify.content.decode()
-    for shown in ["Vera Vetting", "vera@platform.example", "Vetting administrator"]:
-        assert shown not in page
-    for link in ['href="/vetting/"', 'href="/admin/"', 'href="/staff/']:
-        assert link not in page
-    assert 'href="/login/verify/"' in page
-    assert "Log out" in page
+    for page in (verify.content.decode(), logout.content.decode()):
+        for shown in ["Vera Vetting", "vera@platform.example", "Vetting administrator"]:
+            assert shown not in page
+        for link in ['href="/vetting/"', 'href="/admin/"', 'href="/staff/']:
+            assert link not in page
+        assert 'href="/login/verify/"' in page
+        assert "Log out" in page
 
     # and once the second factor passed, the account is the user's to see
     client.post("/login/verify/", {"method": "totp", "code": totp_code(admin)})
