@@ -36,11 +36,6 @@ def admin_client(client, admin) -> Client:
     return client
 
 
-@pytest.fixture
-def police():
-    return make_agency(name="Landeskriminalamt Berlin", country="DE", domain="police.example")
-
-
 def audit_mark() -> int:
     return AuditEvent.objects.aggregate(seq=Max("seq"))["seq"] or 0
 

@@ -40,22 +40,6 @@ CYRILLIC_O = "\u043e"
 LINK_SECONDS = settings.MAILBOX_LINK_HOURS * 3600
 
 
-@pytest.fixture
-def submit(client, django_capture_on_commit_callbacks):
-    """POST as a browser would, running what the view schedules after its commit."""
-
-    def post(url: str, data: dict):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(url, data)
-
-    return post
-
-
-@pytest.fixture
-def police():
-    return make_agency(name="Landeskriminalamt Berlin", country="DE", domain="police.example")
-
-
 def actions() -> list[str]:
     return list(AuditEvent.objects.order_by("seq").values_list("action", flat=True))
 

@@ -38,22 +38,6 @@ SQUATTER_PASSWORD = "mallory's own long passphrase"
 LINK_HOURS = settings.MAILBOX_LINK_HOURS
 
 
-@pytest.fixture
-def submit(client, django_capture_on_commit_callbacks):
-    """POST as a browser would, running what the view schedules after its commit."""
-
-    def post(url: str, data: dict):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(url, data)
-
-    return post
-
-
-@pytest.fixture
-def police():
-    return make_agency(name="Landeskriminalamt Berlin", country="DE", domain="police.example")
-
-
 def audit_mark() -> int:
     return AuditEvent.objects.aggregate(seq=Max("seq"))["seq"] or 0
 
