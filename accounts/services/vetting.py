@@ -479,11 +479,11 @@ def _owner_data(key: SigningKey | SigningPasskey | AgeRecipient) -> dict[str, ob
     return {"agency_id": getattr(key, "agency_id", None)}
 
 
+COMPARE_FINGERPRINT = "Confirm that you compared the fingerprint with the officer."
+
+
 def signing_key_approve(*, key: SigningKey, actor: User, fingerprint_confirmed: bool) -> SigningKey:
     """Approve a pending signing key whose fingerprint the officer confirmed by phone."""
-    if not fingerprint_confirmed:
-        _require_vetting_admin(actor)
-        raise VettingRefused("Confirm that you compared the fingerprint with the officer.")
 
     def integrity(locked: SigningKey) -> list[str]:
         try:
@@ -499,6 +499,8 @@ def signing_key_approve(*, key: SigningKey, actor: User, fingerprint_confirmed: 
         key=key,
         actor=actor,
         noun="key",
+        fingerprint_confirmed=fingerprint_confirmed,
+        unconfirmed=COMPARE_FINGERPRINT,
         integrity=integrity,
         identity=lambda locked: {"key_id": locked.key_id},
     )
@@ -522,9 +524,6 @@ def signing_passkey_approve(
     Refused if the passkey was removed meanwhile, or if its stored public key no longer
     hashes to the fingerprint on record (the key approved is the key that signs).
     """
-    if not fingerprint_confirmed:
-        _require_vetting_admin(actor)
-        raise VettingRefused("Confirm that you compared the fingerprint with the officer.")
 
     def integrity(locked: SigningPasskey) -> list[str]:
         credential = locked.credential
@@ -539,6 +538,8 @@ def signing_passkey_approve(
         key=key,
         actor=actor,
         noun="passkey",
+        fingerprint_confirmed=fingerprint_confirmed,
+        unconfirmed=COMPARE_FINGERPRINT,
         integrity=integrity,
         identity=lambda locked: {
             "key_id": locked.key_id,
@@ -561,9 +562,6 @@ def age_recipient_approve(
     *, recipient: AgeRecipient, actor: User, fingerprint_confirmed: bool
 ) -> AgeRecipient:
     """Approve a pending age recipient that its owner confirmed by phone."""
-    if not fingerprint_confirmed:
-        _require_vetting_admin(actor)
-        raise VettingRefused("Confirm that you compared the recipient with its owner.")
 
     def integrity(locked: AgeRecipient) -> list[str]:
         try:
@@ -579,6 +577,8 @@ def age_recipient_approve(
         key=recipient,
         actor=actor,
         noun="recipient",
+        fingerprint_confirmed=fingerprint_confirmed,
+        unconfirmed="Confirm that you compared the recipient with its owner.",
         integrity=integrity,
         identity=lambda locked: {"recipient": locked.recipient},
     )
@@ -611,15 +611,20 @@ def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
     key: K,
     actor: User,
     noun: str,
+    fingerprint_confirmed: bool,
+    unconfirmed: str,
     integrity: Callable[[K], list[str]],
     identity: Callable[[K], dict[str, object]],
 ) -> K:
-    """Approve a pending key after its fingerprint was compared (the caller checked that).
+    """Approve a pending key once the administrator says they compared its fingerprint.
 
-    Under the owner's and the key's row locks: the owner must still be allowed keys, and
-    ``integrity`` says whether the stored key is still the key that was compared.
+    Refused with ``unconfirmed`` without that. Under the owner's and the key's row locks:
+    the owner must still be allowed keys, and ``integrity`` says whether the stored key
+    is still the key that was compared.
     """
     _require_vetting_admin(actor)
+    if not fingerprint_confirmed:
+        raise VettingRefused(unconfirmed)
     with transaction.atomic():
         _lock_key_owner(officer_id=key.officer_id, agency_id=getattr(key, "agency_id", None))
         locked = model.objects.select_for_update().get(pk=key.pk)

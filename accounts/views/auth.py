@@ -29,6 +29,7 @@ from ..access import AuthedRequest, before_second_factor, public
 from ..domains import DomainError, canonical_email
 from ..models import User
 from ..services.factors import (
+    FactorSummary,
     PasskeyHelper,
     factor_summary,
     passkey_check_owner,
@@ -177,6 +178,13 @@ def _safe_next(request: HttpRequest) -> str:
     return reverse("home")
 
 
+def _second_factor_locked_try(*, user: User, ip: str | None, seconds: int, method: str) -> None:
+    """Audit a second factor offered while the account or address is locked (not checked)."""
+    auth_locked_try_record(
+        kind="second_factor", email=user.email, ip=ip, seconds=seconds, user=user, method=method
+    )
+
+
 def second_factor_attempt(request: AuthedRequest) -> tuple[bool, str]:
     """Check a posted TOTP or backup code under the lockout: (passed, error to show).
 
@@ -192,14 +200,7 @@ def second_factor_attempt(request: AuthedRequest) -> tuple[bool, str]:
     if request.method != "POST":
         return False, _locked_message(locked) if locked else ""
     if locked:
-        auth_locked_try_record(
-            kind="second_factor",
-            email=user.email,
-            ip=ip,
-            seconds=locked,
-            user=user,
-            method=named_method,
-        )
+        _second_factor_locked_try(user=user, ip=ip, seconds=locked, method=named_method)
         return False, _locked_message(locked)
     device = second_factor_check(user=user, method=method, token=request.POST.get("code", ""))
     if device is not None:
@@ -229,6 +230,13 @@ def login_verify(request: AuthedRequest) -> HttpResponse:
     passed, error = second_factor_attempt(request)
     if passed:
         return HttpResponseRedirect(_safe_next(request))
+    return second_factor_page(request, summary=summary, error=error)
+
+
+def second_factor_page(
+    request: AuthedRequest, *, summary: FactorSummary, error: str, **extra: object
+) -> HttpResponse:
+    """The page that asks for a second factor (login's second step, or the step-up)."""
     return render(
         request,
         "accounts/login_verify.html",
@@ -237,6 +245,7 @@ def login_verify(request: AuthedRequest) -> HttpResponse:
             "has_passkey": summary.passkeys > 0,
             "error": error,
             "next": _safe_next(request),
+            **extra,
         },
         status=400 if error and request.method == "POST" else 200,
     )
@@ -292,14 +301,7 @@ class PasskeyVerificationCompleteView(
         ip = client_ip(self.request)
         locked = lockout_seconds(email=user.email, ip=ip)
         if locked:
-            auth_locked_try_record(
-                kind="second_factor",
-                email=user.email,
-                ip=ip,
-                seconds=locked,
-                user=user,
-                method="passkey",
-            )
+            _second_factor_locked_try(user=user, ip=ip, seconds=locked, method="passkey")
             raise PasskeyLockedOut(detail=_locked_message(locked))
 
     def handle_exception(self, exc: Exception):

@@ -45,7 +45,7 @@ from ..services.factors import (
 )
 from ..services.keys import passkey_key_id, signing_passkeys_of_credentials
 from ..step_up import FRESH_SECONDS, second_factor_fresh_mark, second_factor_is_fresh
-from .auth import _safe_next, second_factor_attempt
+from .auth import _safe_next, second_factor_attempt, second_factor_page
 
 
 def _step_up_redirect(request: AuthedRequest, next_url: str) -> HttpResponse | None:
@@ -122,18 +122,8 @@ def factor_confirm(request: AuthedRequest) -> HttpResponse:
     passed, error = second_factor_attempt(request)
     if passed:
         return HttpResponseRedirect(next_url)
-    return render(
-        request,
-        "accounts/login_verify.html",
-        {
-            "summary": summary,
-            "has_passkey": summary.passkeys > 0,
-            "error": error,
-            "next": next_url,
-            "step_up": True,
-            "fresh_minutes": FRESH_SECONDS // 60,
-        },
-        status=400 if error and request.method == "POST" else 200,
+    return second_factor_page(
+        request, summary=summary, error=error, step_up=True, fresh_minutes=FRESH_SECONDS // 60
     )
 
 
