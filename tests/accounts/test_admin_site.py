@@ -20,14 +20,10 @@ from accounts.demo import seed_demo_accounts
 from accounts.models import AuthFailure, Role, User
 from accounts.services.factors import backup_codes_generate
 from portal.models import AuditEvent
+from tests.audit_marks import audit_mark
 from tests.factories import PASSWORD, log_in, make_officer, make_user, make_vetting_admin
 
 pytestmark = pytest.mark.django_db
-
-
-def last_seq() -> int:
-    event = AuditEvent.objects.order_by("-seq").first()
-    return event.seq if event else 0
 
 
 def without_csrf_token(response) -> str:
@@ -75,7 +71,7 @@ def admin_user(request):
 
 
 def test_passwords_posted_to_the_admin_login_never_log_anyone_in(client, vetting_admin) -> None:
-    before = last_seq()
+    before = audit_mark()
 
     answers = [
         client.post("/admin/login/", {"username": vetting_admin.email, "password": guess})
@@ -97,7 +93,7 @@ def test_a_logged_in_user_cannot_test_someone_elses_password_at_the_admin_login(
 ) -> None:
     officer = make_officer()
     log_in(client, officer.user)
-    before = last_seq()
+    before = audit_mark()
 
     wrong, right = (
         client.post("/admin/login/", {"username": vetting_admin.email, "password": password})
@@ -187,7 +183,7 @@ def test_no_second_factor_and_no_group_is_in_the_admin(client, vetting_admin) ->
     backup_codes_generate(user=officer.user)
     device = TOTPDevice.objects.get(user=officer.user)
     log_in(client, vetting_admin)
-    before = last_seq()
+    before = audit_mark()
 
     for model in (TOTPDevice, StaticDevice, WebAuthnCredential, Group):
         assert not admin.site.is_registered(model)
@@ -250,7 +246,7 @@ def test_the_admin_changes_no_account(client, admin_user, attack) -> None:
     target = officer.user
     log_in(client, admin_user)
     before_target, before_admin = user_state(target), user_state(admin_user)
-    before_factors, before_users, before = factor_state(target), User.objects.count(), last_seq()
+    before_factors, before_users, before = factor_state(target), User.objects.count(), audit_mark()
     base = f"/admin/accounts/user/{target.pk}"
 
     if attack == "change role and standing":

@@ -6,11 +6,10 @@ stored or changed.
 """
 
 import pytest
-from django.db.models import Max
 from django.test import Client
 
 from accounts.models import Agency, AgencyDomain, Officer, Role
-from portal.models import AuditEvent
+from tests.audit_marks import audit_mark, audit_since
 from tests.factories import (
     log_in,
     make_agency,
@@ -34,14 +33,6 @@ def admin():
 def admin_client(client, admin) -> Client:
     log_in(client, admin)
     return client
-
-
-def audit_mark() -> int:
-    return AuditEvent.objects.aggregate(seq=Max("seq"))["seq"] or 0
-
-
-def events_since(mark: int) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(seq__gt=mark).order_by("seq"))
 
 
 def domains_of(agency: Agency) -> list[tuple[str, bool]]:
@@ -98,7 +89,7 @@ def test_an_administrator_adds_a_domain_normalised_with_a_reason_and_it_is_audit
         ("police.example", False),
         ("xn--polizei-mnchen-osb.example", True),
     ]
-    [event] = events_since(mark)
+    [event] = audit_since(mark)
     assert (event.action, event.actor, event.target_id) == (
         "agency.domain_added",
         admin,
@@ -151,7 +142,7 @@ def test_a_domain_the_rules_refuse_is_not_added_and_nothing_is_stored(
         AgencyDomain.objects.order_by("pk").values_list("agency", "domain", "allow_subdomains")
     )
     assert after == before
-    assert events_since(mark) == []
+    assert audit_since(mark) == []
 
 
 def test_a_domain_without_a_reason_is_not_added(admin_client, police) -> None:
@@ -161,7 +152,7 @@ def test_a_domain_without_a_reason_is_not_added(admin_client, police) -> None:
 
     assert response.status_code == 400
     assert domains_of(police) == [("police.example", False)]
-    assert events_since(mark) == []
+    assert audit_since(mark) == []
 
 
 def test_a_domain_held_by_a_rejected_agency_is_released_and_added(admin_client, police) -> None:
@@ -175,7 +166,7 @@ def test_a_domain_held_by_a_rejected_agency_is_released_and_added(admin_client, 
     assert response.status_code == 302
     assert domains_of(police) == [("lka.example", False), ("police.example", False)]
     assert not rejected.domains.exists()
-    assert [event.action for event in events_since(mark)] == [
+    assert [event.action for event in audit_since(mark)] == [
         "agency.claims_released",
         "agency.domain_added",
     ]
@@ -206,7 +197,7 @@ def test_removing_a_domain_warns_about_its_officers_and_is_audited(
 
     assert response.status_code == 302
     assert domains_of(police) == [("police.example", False)]
-    [event] = events_since(mark)
+    [event] = audit_since(mark)
     assert (event.action, event.actor) == ("agency.domain_removed", admin)
     assert event.data == {
         "before": {"domain": "old-police.example", "allow_subdomains": False},
@@ -228,7 +219,7 @@ def test_the_last_domain_of_a_verified_agency_cannot_be_removed(admin_client, po
     assert response.status_code == 409
     assert "at least one official domain" in page(response)
     assert domains_of(police) == [("police.example", False)]
-    assert events_since(mark) == []
+    assert audit_since(mark) == []
 
 
 def test_the_last_domain_of_a_pending_agency_can_be_removed(admin_client) -> None:
@@ -258,7 +249,7 @@ def test_a_domain_of_another_agency_cannot_be_changed_through_this_one(
         assert admin_client.post(url, {"reason": "x", "allow": "1"}).status_code == 404
 
     assert domains_of(other) == [("court.example", False)]
-    assert events_since(mark) == []
+    assert audit_since(mark) == []
 
 
 # --- Subdomains ---------------------------------------------------------------------------
@@ -284,7 +275,7 @@ def test_subdomains_are_accepted_and_no_longer_accepted_with_reasons_and_warning
     assert stopped.status_code == 302
     assert domains_of(police) == [("police.example", False)]
 
-    events = events_since(mark)
+    events = audit_since(mark)
     assert [(event.action, event.actor) for event in events] == [
         ("agency.domain_subdomains_changed", admin),
         ("agency.domain_subdomains_changed", admin),
@@ -308,7 +299,7 @@ def test_a_repeated_subdomain_change_is_refused_not_undone(admin_client, police)
     assert response.status_code == 409
     assert "already accepted" in page(response)
     assert domains_of(police) == [("police.example", True)]
-    assert events_since(mark) == []
+    assert audit_since(mark) == []
 
 
 # --- Nobody else --------------------------------------------------------------------------
@@ -336,7 +327,7 @@ def test_nobody_but_a_vetting_administrator_may_see_or_change_domains(
         assert client.post(url, data).status_code == 403, url
 
     assert domains_of(police) == [("police.example", False)]
-    assert events_since(mark) == []
+    assert audit_since(mark) == []
 
 
 def test_the_services_refuse_anyone_but_a_vetting_administrator(police) -> None:
@@ -364,4 +355,4 @@ def test_the_services_refuse_anyone_but_a_vetting_administrator(police) -> None:
         )
 
     assert domains_of(police) == [("police.example", False)]
-    assert events_since(mark) == []
+    assert audit_since(mark) == []

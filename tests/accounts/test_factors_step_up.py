@@ -19,6 +19,7 @@ from accounts.models import AuthFailure, KeyStatus, Officer, SigningPasskey
 from accounts.services.factors import FactorRefused, backup_codes_generate, passkey_remove
 from accounts.step_up import FRESH_SECONDS, SESSION_KEY
 from portal.models import AuditEvent
+from tests.audit_marks import actions_since, audit_mark
 from tests.factories import (
     SoftPasskey,
     log_in,
@@ -33,17 +34,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 CONFIRM = "/account/factors/confirm/"
-
-
-def last_seq() -> int:
-    event = AuditEvent.objects.order_by("-seq").first()
-    return event.seq if event else 0
-
-
-def actions_since(seq: int) -> list[str]:
-    return list(
-        AuditEvent.objects.filter(seq__gt=seq).order_by("seq").values_list("action", flat=True)
-    )
 
 
 def make_stale(client: Client) -> None:
@@ -79,7 +69,7 @@ def stale_client(client: Client, officer: Officer) -> Client:
 def test_a_stale_session_cannot_register_a_passkey_and_nothing_is_stored(
     stale_client, officer, mailoutbox, django_capture_on_commit_callbacks
 ) -> None:
-    before = last_seq()
+    before = audit_mark()
 
     page = stale_client.get("/account/factors/passkey/")
     with django_capture_on_commit_callbacks(execute=True):
@@ -101,7 +91,7 @@ def test_a_stale_session_cannot_make_new_backup_codes_and_the_old_ones_stay(
     stale_client, officer, mailoutbox
 ) -> None:
     codes = backup_codes_of(officer.user)
-    before = last_seq()
+    before = audit_mark()
 
     response = stale_client.post("/account/factors/backup-codes/")
 
@@ -116,7 +106,7 @@ def test_a_stale_session_cannot_set_up_a_new_authenticator_app(
     stale_client, officer, mailoutbox
 ) -> None:
     old = TOTPDevice.objects.get(user=officer.user, confirmed=True)
-    before = last_seq()
+    before = audit_mark()
 
     shown = stale_client.get("/account/factors/totp/")
     posted = stale_client.post("/account/factors/totp/", {"code": totp_code(officer.user)})
@@ -134,7 +124,7 @@ def test_a_stale_session_cannot_remove_a_passkey_and_it_keeps_working(
 ) -> None:
     key = SigningPasskey.objects.get(officer=officer)
     url = f"/account/factors/passkeys/{key.credential_id}/remove/"
-    before = last_seq()
+    before = audit_mark()
 
     response = stale_client.post(url, {"reason": "Removing the officer's own passkey."})
 
@@ -202,7 +192,7 @@ def test_the_passkey_on_the_confirm_page_opens_the_change_too(client) -> None:
 def test_a_wrong_code_on_the_confirm_page_opens_nothing_and_counts_as_a_failure(
     stale_client, officer
 ) -> None:
-    before = last_seq()
+    before = audit_mark()
 
     response = stale_client.post(CONFIRM, {"method": "totp", "code": "000000"})
 
@@ -235,7 +225,7 @@ def test_removing_a_passkey_revokes_its_signing_record_audits_and_emails_the_off
     url = f"/account/factors/passkeys/{credential_pk}/remove/"
     page = client.get(url).content.decode()
     assert key.key_id in page
-    before = last_seq()
+    before = audit_mark()
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, {"reason": "Phone lost on the train."})
@@ -262,7 +252,7 @@ def test_removing_a_passkey_revokes_its_signing_record_audits_and_emails_the_off
 def test_the_last_second_factor_is_never_removed(officer) -> None:
     TOTPDevice.objects.filter(user=officer.user).delete()
     key = SigningPasskey.objects.get(officer=officer)
-    before = last_seq()
+    before = audit_mark()
 
     with pytest.raises(FactorRefused, match="only second factor"):
         passkey_remove(user=officer.user, credential=key.credential, reason="Tidying up.")

@@ -21,6 +21,7 @@ from accounts.services.keys import (
     signing_key_revoke,
 )
 from portal.models import AuditEvent
+from tests.audit_marks import actions_since, audit_mark
 from tests.factories import log_in, make_officer, make_user
 from tests.portal.test_crypto import RFC8032_KEY_ID, RFC8032_PUBLIC_PEM
 
@@ -56,17 +57,6 @@ def new_age_identity(tmp_path: Path) -> tuple[str, str]:
     return identity, recipient
 
 
-def last_seq() -> int:
-    event = AuditEvent.objects.order_by("-seq").first()
-    return event.seq if event else 0
-
-
-def actions_since(seq: int) -> list[str]:
-    return list(
-        AuditEvent.objects.filter(seq__gt=seq).order_by("seq").values_list("action", flat=True)
-    )
-
-
 @pytest.fixture
 def officer() -> Officer:
     return make_officer()
@@ -82,7 +72,7 @@ def officer_client(client: Client, officer: Officer) -> Client:
 
 
 def test_a_fixed_key_is_enrolled_pending_with_its_known_key_id(officer_client, officer) -> None:
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post(
         "/account/keys/signing/new/", {"public_key": RFC8032_PUBLIC_PEM, "label": "case system"}
@@ -130,7 +120,7 @@ def test_a_pasted_private_key_is_refused_not_stored_and_not_echoed(
     officer_client, officer, tmp_path
 ) -> None:
     private_pem, _public = new_ed25519_key(tmp_path)
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post("/account/keys/signing/new/", {"public_key": private_pem})
 
@@ -167,7 +157,7 @@ def test_a_long_paste_with_a_private_key_is_refused_as_private_not_as_too_long(
 )
 def test_a_key_of_another_algorithm_is_refused(officer_client, genpkey_args) -> None:
     public_pem = openssl("pkey", "-pubout", stdin=openssl("genpkey", *genpkey_args)).decode()
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post("/account/keys/signing/new/", {"public_key": public_pem})
 
@@ -195,7 +185,7 @@ def test_garbage_is_refused_with_a_clear_message(officer_client, text, message) 
 
 def test_the_same_key_twice_is_refused_and_the_first_stays(officer_client, officer) -> None:
     officer_client.post("/account/keys/signing/new/", {"public_key": RFC8032_PUBLIC_PEM})
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post("/account/keys/signing/new/", {"public_key": RFC8032_PUBLIC_PEM})
 
@@ -233,7 +223,7 @@ def test_an_officer_revokes_their_key_with_a_reason_that_is_kept(officer_client,
     page = officer_client.get(f"/account/keys/signing/{key.pk}/revoke/")
     assert page.status_code == 200
     assert "21fe 31df" in page.content.decode()
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post(
         f"/account/keys/signing/{key.pk}/revoke/", {"reason": "laptop stolen"}
@@ -255,7 +245,7 @@ def test_an_officer_revokes_their_key_with_a_reason_that_is_kept(officer_client,
 
 def test_revoking_needs_a_reason(officer_client, officer) -> None:
     key = signing_key_enrol(officer=officer, actor=officer.user, public_key_pem=RFC8032_PUBLIC_PEM)
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post(f"/account/keys/signing/{key.pk}/revoke/", {"reason": "  "})
 
@@ -268,7 +258,7 @@ def test_revoking_needs_a_reason(officer_client, officer) -> None:
 def test_a_revoked_key_cannot_be_revoked_again(officer_client, officer) -> None:
     key = signing_key_enrol(officer=officer, actor=officer.user, public_key_pem=RFC8032_PUBLIC_PEM)
     signing_key_revoke(key=key, actor=officer.user, reason="first")
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post(f"/account/keys/signing/{key.pk}/revoke/", {"reason": "again"})
 
@@ -281,7 +271,7 @@ def test_a_revoked_key_cannot_be_revoked_again(officer_client, officer) -> None:
 def test_another_officers_key_is_not_found_and_stays_as_it_was(officer_client) -> None:
     other = make_officer(agency=make_officer().agency)
     key = signing_key_enrol(officer=other, actor=other.user, public_key_pem=RFC8032_PUBLIC_PEM)
-    before = last_seq()
+    before = audit_mark()
 
     assert officer_client.get(f"/account/keys/signing/{key.pk}/revoke/").status_code == 404
     response = officer_client.post(f"/account/keys/signing/{key.pk}/revoke/", {"reason": "mine"})
@@ -300,7 +290,7 @@ def test_another_officers_key_is_not_found_and_stays_as_it_was(officer_client) -
 @needs_age
 def test_a_recipient_from_age_keygen_is_enrolled_pending(officer_client, officer, tmp_path) -> None:
     _identity, recipient = new_age_identity(tmp_path)
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post(
         "/account/keys/recipients/new/", {"recipient": recipient, "label": "laptop"}
@@ -324,7 +314,7 @@ def test_a_pasted_age_identity_is_refused_not_stored_and_not_echoed(
 ) -> None:
     identity, _recipient = new_age_identity(tmp_path)
     identity_file = (tmp_path / "identity.txt").read_text()
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post("/account/keys/recipients/new/", {"recipient": identity_file})
 
@@ -372,7 +362,7 @@ def test_an_officer_revokes_their_recipient(officer_client, officer) -> None:
     recipient = age_recipient_enrol(
         officer=officer, actor=officer.user, recipient=EXAMPLE_RECIPIENT
     )
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post(
         f"/account/keys/recipients/{recipient.pk}/revoke/", {"reason": "replaced"}
@@ -388,7 +378,7 @@ def test_an_officer_revokes_their_recipient(officer_client, officer) -> None:
 def test_another_officers_recipient_is_not_found_and_stays_as_it_was(officer_client) -> None:
     other = make_officer()
     recipient = age_recipient_enrol(officer=other, actor=other.user, recipient=EXAMPLE_RECIPIENT)
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post(
         f"/account/keys/recipients/{recipient.pk}/revoke/", {"reason": "mine"}
@@ -465,7 +455,7 @@ def test_an_officers_new_passkey_is_a_pending_signing_key_with_its_fingerprint(
     from tests.factories import SoftPasskey, passkey_register
 
     soft = SoftPasskey()
-    before = last_seq()
+    before = audit_mark()
 
     assert passkey_register(officer_client, soft).status_code == 200
 
@@ -511,7 +501,7 @@ def test_a_credential_id_kept_on_record_cannot_be_registered_again(officer_clien
         credential=WebAuthnCredential.objects.get(user=officer.user),
         reason="Replaced.",
     )
-    before = last_seq()
+    before = audit_mark()
 
     again = passkey_register(officer_client, soft)
 

@@ -8,6 +8,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 
 from accounts.models import AuthFailure
 from portal.models import AuditEvent
+from tests.audit_marks import actions_since, audit_mark
 from tests.factories import PASSWORD, make_user, totp_code
 
 pytestmark = pytest.mark.django_db
@@ -33,15 +34,6 @@ def logged_in(client) -> bool:
     return "_auth_user_id" in client.session
 
 
-def actions_since(seq: int) -> list[str]:
-    return list(AuditEvent.objects.filter(seq__gt=seq).values_list("action", flat=True))
-
-
-def last_seq() -> int:
-    event = AuditEvent.objects.order_by("-seq").first()
-    return event.seq if event else 0
-
-
 def wrong_code(user) -> str:
     valid = {totp_code(user, offset_steps=step) for step in (-1, 0, 1)}
     return next(c for c in ("000000", "111111", "222222") if c not in valid)
@@ -51,7 +43,7 @@ def test_five_wrong_passwords_lock_the_account_and_then_even_the_right_one_is_re
     client,
 ) -> None:
     user = make_user()
-    before = last_seq()
+    before = audit_mark()
 
     for _ in range(4):
         response = login(client, user.email, "guess")
@@ -89,7 +81,7 @@ def test_the_account_lock_holds_from_any_address(client) -> None:
 
 
 def test_an_unknown_account_is_counted_and_audited_like_a_known_one(client) -> None:
-    before = last_seq()
+    before = audit_mark()
 
     for _ in range(5):
         login(client, "nobody@platform.example", "guess")
@@ -107,7 +99,7 @@ def test_an_unknown_account_is_counted_and_audited_like_a_known_one(client) -> N
 def test_one_address_guessing_many_accounts_is_locked_out(client) -> None:
     victims = [make_user() for _ in range(8)]
     bystander = make_user()
-    before = last_seq()
+    before = audit_mark()
 
     for victim in victims:
         login(client, victim.email, "Summer2024!")
@@ -142,7 +134,7 @@ def test_guessing_the_second_factor_locks_the_account_and_then_the_right_code_is
 ) -> None:
     user = make_user()
     assert login(client, user.email, PASSWORD).status_code == 302
-    before = last_seq()
+    before = audit_mark()
 
     for _ in range(4):
         response = client.post(
@@ -163,7 +155,7 @@ def test_guessing_the_second_factor_locks_the_account_and_then_the_right_code_is
     assert actions_since(before) == ["auth.failed"] * 5 + ["auth.locked_out", "auth.refused_locked"]
     assert AuthFailure.objects.filter(email=user.email, kind="second_factor").count() == 5
     # Opening the page is no try: it says how long the lock lasts and records nothing.
-    mark = last_seq()
+    mark = audit_mark()
     assert "Try again in 15 minutes" in client.get("/login/verify/").content.decode()
     assert actions_since(mark) == []
 
@@ -177,7 +169,7 @@ def test_tries_during_a_lock_are_audited_but_do_not_make_it_last_longer(client) 
     user = make_user()
     for _ in range(5):
         login(client, user.email, "guess")
-    before = last_seq()
+    before = audit_mark()
 
     login(client, user.email, "another guess")
     login(client, user.email, PASSWORD, ip=ELSEWHERE)
@@ -201,7 +193,7 @@ def test_a_code_tried_during_a_lock_is_audited_with_its_method(client) -> None:
     assert login(client, user.email, PASSWORD).status_code == 302
     for _ in range(5):
         client.post("/login/verify/", {"method": "totp", "code": wrong_code(user)})
-    before = last_seq()
+    before = audit_mark()
 
     response = client.post("/login/verify/", {"method": "backup", "code": "abcdefgh"})
 

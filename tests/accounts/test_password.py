@@ -24,6 +24,7 @@ from accounts.services.password import (
     password_change,
 )
 from portal.models import AuditEvent
+from tests.audit_marks import actions_since, audit_mark
 from tests.factories import PASSWORD, log_in, make_agency, make_officer, make_user, totp_code
 
 pytestmark = pytest.mark.django_db
@@ -48,17 +49,6 @@ def post(django_capture_on_commit_callbacks):
             return client.post(url, data, **extra)
 
     return send
-
-
-def last_seq() -> int:
-    event = AuditEvent.objects.order_by("-seq").first()
-    return event.seq if event else 0
-
-
-def actions_since(seq: int) -> list[str]:
-    return list(
-        AuditEvent.objects.filter(seq__gt=seq).order_by("seq").values_list("action", flat=True)
-    )
 
 
 def password_of(user: User) -> str:
@@ -137,7 +127,7 @@ def test_changing_the_password_keeps_this_session_ends_the_others_and_sends_a_no
     elsewhere = Client()
     log_in(client, user)
     log_in_elsewhere(elsewhere, user)
-    before = last_seq()
+    before = audit_mark()
 
     response = change(post, client, current=PASSWORD)
 
@@ -182,7 +172,7 @@ def test_a_wrong_current_password_is_refused_counted_and_audited_and_nothing_cha
 ) -> None:
     user = make_user()
     log_in(client, user)
-    before = last_seq()
+    before = audit_mark()
 
     response = change(post, client, current="not my password at all")
 
@@ -233,7 +223,7 @@ def test_a_weak_or_mistyped_new_password_is_refused_and_nothing_changes(
 ) -> None:
     user = make_user()
     log_in(client, user)
-    before = last_seq()
+    before = audit_mark()
 
     response = change(post, client, current=PASSWORD, new=new, again=again)
 
@@ -277,7 +267,7 @@ def test_a_reset_for_an_unknown_address_gives_the_same_answer_and_sends_nothing(
 
     for_known = ask_for_link(post, known, user.email)
     assert len(mail.outbox) == 1
-    before = last_seq()
+    before = audit_mark()
     for_unknown = ask_for_link(post, unknown, "nobody@platform.example")
 
     assert for_known.status_code == for_unknown.status_code == 302
@@ -357,7 +347,7 @@ def test_reset_requests_from_one_network_address_are_limited(post) -> None:
     for number in range(RESET_REQUESTS_PER_ADDRESS_PER_HOUR):
         response = ask_for_link(post, client, f"nobody{number}@platform.example", ip=ATTACKER)
         assert response.status_code == 302
-    before = last_seq()
+    before = audit_mark()
 
     refused = ask_for_link(post, client, user.email, ip=ATTACKER)
     elsewhere = ask_for_link(post, Client(), user.email, ip="192.0.2.77")
@@ -394,7 +384,7 @@ def test_the_reset_link_sets_the_password_ends_every_session_and_does_not_log_in
     browser = Client()
     ask_for_link(post, browser, user.email)
     path = link_path(mail_of_link(user))
-    before = last_seq()
+    before = audit_mark()
     mail.outbox.clear()
 
     done = follow_link(post, browser, path)
@@ -422,7 +412,7 @@ def test_a_used_link_is_refused_and_the_password_stays(post) -> None:
     ask_for_link(post, Client(), user.email)
     path = link_path(mail_of_link(user))
     follow_link(post, Client(), path)
-    before = last_seq()
+    before = audit_mark()
     mail.outbox.clear()
 
     again = Client().get(path)
@@ -440,7 +430,7 @@ def test_a_link_is_refused_if_the_password_changed_after_it_was_opened(post) -> 
     opened = browser.get(reset_path(user))
     form_path = opened["Location"]
     password_change(user=user, password="another long passphrase here", ip=None)
-    before = last_seq()
+    before = audit_mark()
 
     response = post(
         browser, form_path, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}

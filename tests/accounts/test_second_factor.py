@@ -15,6 +15,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from accounts.models import AuthFailure, Officer
 from accounts.services.factors import backup_codes_generate
 from portal.models import AuditEvent
+from tests.audit_marks import actions_since, audit_mark
 from tests.factories import (
     PASSWORD,
     SoftPasskey,
@@ -43,15 +44,6 @@ def is_verified(client) -> bool:
     return DEVICE_ID_SESSION_KEY in client.session
 
 
-def actions_since(seq: int) -> list[str]:
-    return list(AuditEvent.objects.filter(seq__gt=seq).values_list("action", flat=True))
-
-
-def last_seq() -> int:
-    event = AuditEvent.objects.order_by("-seq").first()
-    return event.seq if event else 0
-
-
 def wrong_code(user) -> str:
     """A six-digit code the user's app does not show now, nor one step either side."""
     valid = {totp_code(user, offset_steps=step) for step in (-1, 0, 1)}
@@ -69,7 +61,7 @@ def test_a_totp_code_used_once_is_refused_the_second_time_and_grants_nothing(cli
     client.post("/logout/")
 
     password_step(client, user)
-    before = last_seq()
+    before = audit_mark()
     response = client.post("/login/verify/", {"method": "totp", "code": code})
 
     assert response.status_code == 400
@@ -82,7 +74,7 @@ def test_a_totp_code_used_once_is_refused_the_second_time_and_grants_nothing(cli
 def test_a_wrong_totp_code_is_refused_counted_and_audited(client) -> None:
     user = make_user()
     password_step(client, user)
-    before = last_seq()
+    before = audit_mark()
 
     response = client.post(
         "/login/verify/", {"method": "totp", "code": wrong_code(user)}, REMOTE_ADDR="198.51.100.4"
@@ -159,7 +151,7 @@ def test_the_session_id_rotates_at_the_password_and_again_at_a_backup_code(clien
 def test_a_verified_user_registers_a_passkey_and_it_is_audited(client) -> None:
     user = make_user()
     log_in(client, user)
-    before = last_seq()
+    before = audit_mark()
 
     response = passkey_register(client, SoftPasskey())
 
@@ -179,7 +171,7 @@ def test_a_password_and_a_passkey_log_in_rotate_the_session_and_are_audited(clie
     password_step(client, user)
     after_password = session_key(client)
     AuthFailure.objects.create(kind="second_factor", email=user.email, ip="127.0.0.1")
-    before = last_seq()
+    before = audit_mark()
 
     response = passkey_verify(client, passkey, next_url="/account/factors/")
 
@@ -211,7 +203,7 @@ def test_another_users_passkey_cannot_complete_my_login_and_grants_nothing(clien
     attacker_passkey = SoftPasskey()
     attacker_passkey.store_for(attacker)
     password_step(client, victim)
-    before = last_seq()
+    before = audit_mark()
 
     response = passkey_verify(client, attacker_passkey)
 
@@ -290,7 +282,7 @@ def test_the_passkey_step_is_refused_while_the_account_is_locked(client, setting
     password_step(client, user)
     for _ in range(2):
         client.post("/login/verify/", {"method": "totp", "code": wrong_code(user)})
-    before = last_seq()
+    before = audit_mark()
 
     response = passkey_verify(client, passkey)
 
@@ -322,7 +314,7 @@ def test_a_user_with_a_factor_cannot_register_a_passkey_before_using_it(client) 
     """A stolen password must not let the thief add their own passkey to the account."""
     user = make_user()
     password_step(client, user)
-    before = last_seq()
+    before = audit_mark()
     passkey = SoftPasskey()
 
     begin = client.post("/webauthn/registration/begin/")
@@ -432,7 +424,7 @@ def test_confirming_a_new_totp_app_replaces_the_old_and_is_audited(client) -> No
     old = TOTPDevice.objects.get(user=user, confirmed=True)
     client.get("/account/factors/totp/")
     pending = TOTPDevice.objects.get(user=user, confirmed=False)
-    before = last_seq()
+    before = audit_mark()
 
     response = client.post("/account/factors/totp/", {"code": totp_code(user, device=pending)})
 

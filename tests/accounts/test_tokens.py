@@ -29,7 +29,8 @@ from accounts.services.tokens import (
     api_token_revoke,
 )
 from portal.models import AuditEvent
-from tests.accounts.test_keys import EXAMPLE_RECIPIENT, actions_since, last_seq
+from tests.accounts.test_keys import EXAMPLE_RECIPIENT
+from tests.audit_marks import actions_since, audit_mark
 from tests.factories import PASSWORD, log_in, make_agency, make_officer, make_user, totp_code
 from tests.portal.test_crypto import RFC8032_KEY_ID, RFC8032_PUBLIC_PEM
 
@@ -74,7 +75,7 @@ def assert_problem(response, status: int, code: str) -> dict:
 
 
 def test_a_token_is_shown_once_and_only_its_hash_is_stored(officer_client, officer) -> None:
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post("/account/tokens/", {"name": "Case system", "lifetime_days": 30})
 
@@ -116,7 +117,7 @@ def test_the_default_lifetime_is_30_days_and_90_the_most(officer_client, officer
 
 @pytest.mark.parametrize("days", ["0", "91", "-1", "abc", ""])
 def test_a_lifetime_outside_1_to_90_days_creates_nothing(officer_client, days) -> None:
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post("/account/tokens/", {"name": "x", "lifetime_days": days})
 
@@ -174,7 +175,7 @@ def test_an_officer_revokes_their_token_and_it_stops_working(officer_client, off
     secret = new_token(officer)
     token = ApiToken.objects.get()
     assert call_me(secret).status_code == 200
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post(f"/account/tokens/{token.pk}/revoke/")
 
@@ -191,7 +192,7 @@ def test_another_officers_token_is_not_found_and_keeps_working(officer_client) -
     other = make_officer()
     secret = new_token(other)
     token = ApiToken.objects.get()
-    before = last_seq()
+    before = audit_mark()
 
     response = officer_client.post(f"/account/tokens/{token.pk}/revoke/")
 
@@ -236,7 +237,7 @@ def test_no_credentials_is_a_401_with_a_bearer_challenge() -> None:
 )
 def test_a_garbage_bearer_is_unauthenticated(officer, header: str) -> None:
     new_token(officer)
-    before = last_seq()
+    before = audit_mark()
 
     response = Client().get(ME, HTTP_AUTHORIZATION=header)
 
@@ -249,7 +250,7 @@ def test_a_garbage_bearer_is_unauthenticated(officer, header: str) -> None:
 def test_a_revoked_token_is_unauthenticated_and_its_use_not_recorded(officer) -> None:
     secret = new_token(officer)
     api_token_revoke(token=ApiToken.objects.get(), actor=officer.user)
-    before = last_seq()
+    before = audit_mark()
 
     response = call_me(secret)
 
@@ -276,7 +277,7 @@ def test_a_token_of_a_suspended_or_rejected_officer_is_refused_at_once(officer, 
     assert call_me(secret).status_code == 200
     ApiToken.objects.update(last_used_at=None)
     Officer.objects.filter(pk=officer.pk).update(status=status)
-    before = last_seq()
+    before = audit_mark()
 
     response = call_me(secret)
 
@@ -297,7 +298,7 @@ def test_a_token_of_a_deactivated_user_is_refused(officer) -> None:
 def test_a_token_of_an_officer_whose_agency_is_not_verified_is_refused(officer, status) -> None:
     secret = new_token(officer)
     Agency.objects.filter(pk=officer.agency_id).update(status=status)
-    before = last_seq()
+    before = audit_mark()
 
     response = call_me(secret)
 

@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.db.models import Max
 from django.test import Client
 from django.utils import timezone
 
@@ -22,6 +21,7 @@ from accounts.services.unconfirmed import registrations_expired_purge
 from accounts.tasks import registrations_expired_purge_task
 from portal.audit import audit_chain_verify
 from portal.models import AuditEvent
+from tests.audit_marks import actions_since, audit_mark
 from tests.factories import (
     PASSWORD,
     log_in,
@@ -36,16 +36,6 @@ pytestmark = pytest.mark.django_db
 
 SQUATTER_PASSWORD = "mallory's own long passphrase"
 LINK_HOURS = settings.MAILBOX_LINK_HOURS
-
-
-def audit_mark() -> int:
-    return AuditEvent.objects.aggregate(seq=Max("seq"))["seq"] or 0
-
-
-def actions_since(mark: int) -> list[str]:
-    return list(
-        AuditEvent.objects.filter(seq__gt=mark).order_by("seq").values_list("action", flat=True)
-    )
 
 
 def proposal(**fields) -> dict[str, str]:

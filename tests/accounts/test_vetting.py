@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Max
 from django.test import Client
 from django.utils import timezone
 
@@ -35,6 +34,7 @@ from accounts.services.vetting import (
 )
 from portal.crypto import fingerprint_groups
 from portal.models import AuditEvent
+from tests.audit_marks import actions_since, audit_mark, audit_since
 from tests.factories import (
     PASSWORD,
     log_in,
@@ -54,18 +54,6 @@ pytestmark = pytest.mark.django_db
 
 
 # --- Helpers ---------------------------------------------------------------------------
-
-
-def audit_mark() -> int:
-    return AuditEvent.objects.aggregate(seq=Max("seq"))["seq"] or 0
-
-
-def audit_since(mark: int) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(seq__gt=mark).order_by("seq"))
-
-
-def actions_since(mark: int) -> list[str]:
-    return [event.action for event in audit_since(mark)]
 
 
 def make_pending_passkey(*, officer: Officer, status: str = KeyStatus.PENDING) -> SigningPasskey:

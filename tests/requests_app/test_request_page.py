@@ -7,7 +7,6 @@ review services, so it shows the audit events they write.
 from datetime import date, timedelta
 
 import pytest
-from django.db.models import Max
 from django.http import Http404
 from django.test import Client
 from django.urls import include, path
@@ -19,6 +18,7 @@ from portal.urls import handler400, handler403, handler404, handler500  # noqa: 
 from requests_app.models import Decision, LegalRequest
 from requests_app.review import services
 from requests_app.review.selectors import attachment_open_for_reviewer, request_get_for_reviewer
+from tests.audit_marks import audit_mark
 from tests.factories import PASSWORD, log_in, make_officer, make_user
 from tests.requests_app.factories import make_attachment, make_legal_request, make_reviewer
 
@@ -64,10 +64,6 @@ def page_url(request: LegalRequest) -> str:
 
 def document_url(request: LegalRequest, attachment) -> str:
     return f"/review/{request.reference}/documents/{attachment.pk}/"
-
-
-def audit_mark() -> int:
-    return AuditEvent.objects.aggregate(seq=Max("seq"))["seq"] or 0
 
 
 def section(page: str, section_id: str) -> str:

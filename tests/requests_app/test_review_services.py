@@ -24,6 +24,7 @@ from requests_app.review import services
 from requests_app.review.disclosure import disclosure_preview
 from requests_app.review.services import ReviewRefused
 from requests_app.review.states import TRANSITIONS, TransitionRefused, next_state
+from tests.audit_marks import audit_mark
 from tests.factories import make_agency, make_officer, make_user
 from tests.requests_app.factories import make_legal_request
 
@@ -73,10 +74,6 @@ def fresh(request: LegalRequest) -> LegalRequest:
 
 def events_after(seq: int) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq"))
-
-
-def last_seq() -> int:
-    return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
 
 
 @pytest.fixture
@@ -228,7 +225,7 @@ def test_each_row_of_the_transition_table_is_performed_by_its_service_and_audite
     request = make_request()
     BRING_TO[before](request, a, b)
     assert fresh(request).status == before
-    seq = last_seq()
+    seq = audit_mark()
     perform, audit_action = PERFORM[action]
 
     perform(fresh(request), a, b)
@@ -318,7 +315,7 @@ def test_an_action_the_state_does_not_allow_is_refused_and_changes_nothing(state
     request = make_request()
     (BRING_TO[state] if isinstance(state, str) else state)(request, a, b)
     before = fresh(request).status
-    seq = last_seq()
+    seq = audit_mark()
     counts = (Message.objects.count(), Decision.objects.count(), Disclosure.objects.count())
 
     with pytest.raises(ReviewRefused):
@@ -337,7 +334,7 @@ def test_an_action_the_state_does_not_allow_is_refused_and_changes_nothing(state
 def test_an_approval_in_part_leaves_exactly_this_audit_trail():
     a, b = reviewers()
     request = make_request()
-    seq = last_seq()
+    seq = audit_mark()
     first_target = request.targets.first()
 
     services.request_claim(request=request, reviewer=a)
@@ -378,7 +375,7 @@ def test_an_approval_in_part_leaves_exactly_this_audit_trail():
 def test_a_clarification_round_leaves_exactly_this_audit_trail():
     a, _ = reviewers()
     request = make_request()
-    seq = last_seq()
+    seq = audit_mark()
 
     services.request_claim(request=request, reviewer=a)
     question = services.clarification_ask(request=request, reviewer=a, body="Which account?")
@@ -404,7 +401,7 @@ def test_a_rejection_and_an_overruled_proposal_leave_exactly_this_audit_trail():
     a, b = reviewers()
     request = make_request()
     services.request_claim(request=request, reviewer=a)
-    seq = last_seq()
+    seq = audit_mark()
 
     decision = propose(request, a)
     services.decision_send_back(decision=decision, reviewer=b, note="Too wide: one target only.")
@@ -428,7 +425,7 @@ def test_claiming_a_request_already_in_review_reassigns_it_without_a_transition(
     a, b = reviewers()
     request = make_request()
     services.request_claim(request=request, reviewer=a)
-    seq = last_seq()
+    seq = audit_mark()
 
     services.request_claim(request=request, reviewer=b)
 
@@ -444,7 +441,7 @@ def test_claiming_a_request_already_in_review_reassigns_it_without_a_transition(
 
 def test_an_officer_or_a_vetting_admin_cannot_use_any_review_service():
     request = make_request()
-    seq = last_seq()
+    seq = audit_mark()
     for outsider in (request.officer.user, make_user(role=Role.VETTING_ADMIN)):
         with pytest.raises(ReviewRefused):
             services.request_claim(request=request, reviewer=outsider)
@@ -517,7 +514,7 @@ def test_a_request_is_not_closed_while_its_response_is_being_sealed():
     request = make_request()
     to_approved(request, a, b)
     services.disclosure_create(decision=request.decisions.get(), reviewer=b)  # pending
-    seq = last_seq()
+    seq = audit_mark()
 
     with pytest.raises(ReviewRefused, match="sealed"):
         close(request=request, reviewer=a)
@@ -569,7 +566,7 @@ def test_nobody_confirms_their_own_proposal():
     request = make_request()
     services.request_claim(request=request, reviewer=a)
     decision = propose(request, a)
-    seq = last_seq()
+    seq = audit_mark()
 
     with pytest.raises(ReviewRefused, match="second reviewer"):
         services.decision_confirm(decision=decision, reviewer=a)
@@ -586,7 +583,7 @@ def test_nobody_confirms_records_they_have_not_looked_at():
     services.request_claim(request=request, reviewer=a)
     decision = propose(request, a)
     disclosure_preview(decision=decision, viewer=a)  # the proposer's look is not the second's
-    seq = last_seq()
+    seq = audit_mark()
 
     with pytest.raises(ReviewRefused, match="before confirming"):
         services.decision_confirm(decision=decision, reviewer=b)
@@ -669,7 +666,7 @@ def test_an_emergency_is_approved_only_after_a_confirmed_call_to_the_number_on_f
         request.agency.save(update_fields=["callback_phone"])
     decision = propose(request, a)
     disclosure_preview(decision=decision, viewer=b)
-    seq = last_seq()
+    seq = audit_mark()
 
     if allowed:
         services.decision_confirm(decision=decision, reviewer=b)
@@ -726,7 +723,7 @@ def test_an_approval_wider_than_the_request_is_refused(widen):
     services.request_claim(request=request, reviewer=a)
     services.assessment_save(request=request, reviewer=a, items=ALL_OK)
     scope = {**approval_scope(request), **widen(request)}
-    seq = last_seq()
+    seq = audit_mark()
 
     with pytest.raises(ReviewRefused):
         services.decision_propose_approval(request=request, reviewer=a, **scope)

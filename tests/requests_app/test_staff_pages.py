@@ -13,7 +13,6 @@ import pytest
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Max
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
@@ -31,6 +30,7 @@ from requests_app.services.policy import (
     policy_rule_create,
     policy_rule_update,
 )
+from tests.audit_marks import audit_mark, audit_since
 from tests.factories import (
     PASSWORD,
     log_in,
@@ -67,14 +67,6 @@ def admin():
 def admin_client(client, admin):
     log_in(client, admin)
     return client
-
-
-def audit_mark() -> int:
-    return AuditEvent.objects.aggregate(seq=Max("seq"))["seq"] or 0
-
-
-def audit_since(mark: int) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(seq__gt=mark).order_by("seq"))
 
 
 def noon(day: date) -> datetime:
