@@ -12,6 +12,15 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+from portal.access import (  # noqa: F401  (re-exported: views import them from here)
+    BEFORE_SECOND_FACTOR,
+    ONBOARDING,
+    PUBLIC,
+    before_second_factor,
+    onboarding,
+    public,
+)
+
 if TYPE_CHECKING:
     from .models import User
 
@@ -22,29 +31,8 @@ class AuthedRequest(HttpRequest):
     user: "User"
 
 
-PUBLIC = "_portal_public"
-BEFORE_SECOND_FACTOR = "_portal_before_second_factor"
-ONBOARDING = "_portal_onboarding"
 # The roles a view is for, as role_required declared them (read by tests/security/).
 ROLES = "_portal_roles"
-
-
-def public(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Open to anyone, logged in or not (home, login, the transparency report)."""
-    setattr(view, PUBLIC, True)
-    return view
-
-
-def before_second_factor(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Open to a user who passed the password step but not yet the second factor."""
-    setattr(view, BEFORE_SECOND_FACTOR, True)
-    return view
-
-
-def onboarding(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Open to an officer who is still waiting for vetting (status, factors, logout)."""
-    setattr(view, ONBOARDING, True)
-    return view
 
 
 def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -7,6 +7,7 @@ shows as "ready to approve" is the same check the service enforces when it decid
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Max, QuerySet
 from django.http import Http404
@@ -365,3 +366,18 @@ def signing_passkeys_waiting(*, officer: Officer) -> QuerySet[SigningPasskey]:
     return SigningPasskey.objects.filter(
         officer=officer, status=KeyStatus.PENDING, credential__isnull=False
     )
+
+
+def officer_of(user: User | AnonymousUser | None) -> Officer | None:
+    """The officer record of a user, with its agency, or ``None``."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
+        return None
+    return Officer.objects.select_related("agency", "user").filter(user_id=user.pk).first()
+
+
+def recipients_for_officer(*, officer_id: int, agency_id: int) -> list[str]:
+    """Every active age recipient of an officer and the agency's designated ones."""
+    found = AgeRecipient.objects.filter(status=KeyStatus.ACTIVE).filter(
+        officer_id=officer_id
+    ) | AgeRecipient.objects.filter(status=KeyStatus.ACTIVE, agency_id=agency_id)
+    return sorted({r.recipient for r in found})

@@ -164,8 +164,10 @@ def seed(args: argparse.Namespace) -> None:
     )
     from accounts.services.tokens import api_token_create
     from portal.crypto import ed25519_key_id, ed25519_public_key_pem
+    from requests_app.demo_source.models import PlatformAccount, PlatformIpEvent
     from requests_app.intake.pipeline import submission_accept_api
-    from requests_app.models import Decision, LegalRequest, PlatformAccount, PlatformIpEvent
+    from requests_app.lifecycle.models import LegalRequest
+    from requests_app.review.models import Decision
 
     now = timezone.now()
     agencies = []
@@ -676,7 +678,8 @@ def check(args: argparse.Namespace) -> None:
     from django.core.files.storage import default_storage
 
     from portal.models import AuditEvent
-    from requests_app.models import Attachment, Disclosure, LegalRequest, SealedResponse
+    from requests_app.delivery.models import Disclosure, SealedResponse
+    from requests_app.lifecycle.models import Attachment, LegalRequest
 
     spec = json.loads(Path(args.spec).read_text())
     records = [r for path in args.results for r in json.loads(Path(path).read_text())["records"]]

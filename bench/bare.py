@@ -34,7 +34,7 @@ from rest_framework.views import APIView
 from accounts.models import Officer
 from portal import crypto
 from portal.audit import audit_append
-from requests_app.models import Attachment, LegalRequest, RequestTarget
+from requests_app.lifecycle.models import Attachment, LegalRequest, RequestTarget
 
 DEADLINE = timedelta(days=10)
 

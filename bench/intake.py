@@ -511,7 +511,7 @@ def steps(args: argparse.Namespace) -> None:
             report["steps_ms"] = {
                 label: 1000 * spent[label] / count for _, _, label in TIMED if label in spent
             }
-    from requests_app.models import LegalRequest
+    from requests_app.lifecycle.models import LegalRequest
 
     report["officer_requests"] = LegalRequest.objects.filter(officer_id=spec["officer_id"]).count()
     print(json.dumps(report))

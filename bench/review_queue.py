@@ -70,7 +70,7 @@ def queue_indexes() -> list[tuple[Any, Any]]:
     """The indexes proposed for the queue, as (model, index), named as in the migration."""
     from django.db import models
 
-    from requests_app.models import LegalRequest, ReviewState
+    from requests_app.lifecycle.models import LegalRequest, ReviewState
 
     working = models.Q(status__in=["received", "in_review", "awaiting_clarification", "approved"])
     tail = ["-emergency", "due_at", "id"]

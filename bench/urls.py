@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import urls as portal_urls
+from project import urls as portal_urls
 
 from .bare import BareInsertView, BareRowView
 

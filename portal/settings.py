@@ -78,7 +78,13 @@ INSTALLED_APPS = [
     "accounts",
     "requests_app",
     "requests_app.transparency",
+    "project",
 ]
+# The demonstration directory is an app of development and tests only: a production
+# database has none of its tables (docs/platform-data-source.md).
+DEMO_SOURCE = not PRODUCTION
+if DEMO_SOURCE:
+    INSTALLED_APPS.append("requests_app.demo_source")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -95,7 +101,7 @@ MIDDLEWARE = [
     "portal.middleware.MethodNotAllowedPageMiddleware",
 ]
 
-ROOT_URLCONF = "portal.urls"
+ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 ASGI_APPLICATION = "portal.asgi.application"
 
@@ -110,7 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "portal.context_processors.navigation",
+                "project.navigation.navigation",
             ],
         },
     },
@@ -306,15 +312,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=2),
     },
     "deadline-reminders": {
-        "task": "requests_app.tasks.deadline_reminders",
+        "task": "requests_app.review.tasks.deadline_reminders",
         "schedule": timedelta(minutes=10),
     },
     "preservation-reminders": {
-        "task": "requests_app.tasks.preservation_reminders",
+        "task": "requests_app.review.tasks.preservation_reminders",
         "schedule": timedelta(hours=1),
     },
     "user-notices-sweep": {
-        "task": "requests_app.tasks.user_notices_sweep",
+        "task": "requests_app.review.tasks.user_notices_sweep",
         "schedule": timedelta(hours=1),
     },
     "purge-expired-responses": {
@@ -372,9 +378,15 @@ INTAKE_RATE_LIMITS = {
 }
 
 # --- Review and delivery -------------------------------------------------------------------
-# Where disclosed records come from: "directory" (the portal's own table, used by the demo
-# and the tests) or "http" (the platform's internal lookup API, docs/platform-data-source.md).
-PLATFORM_DATA_SOURCE = env.str("PLATFORM_DATA_SOURCE", default="directory")
+# Where disclosed records come from: "http" (the platform's internal lookup API,
+# docs/platform-data-source.md), or in development and tests "directory" (the demonstration
+# directory, requests_app.demo_source). Production must name it and cannot use the demo.
+PLATFORM_DATA_SOURCE = required("PLATFORM_DATA_SOURCE", "directory")
+if PRODUCTION and PLATFORM_DATA_SOURCE == "directory":
+    raise ImproperlyConfigured(
+        "PLATFORM_DATA_SOURCE=directory is the demonstration directory, which production does "
+        "not install; use 'http' (docs/platform-data-source.md)."
+    )
 PLATFORM_API_URL = env.str("PLATFORM_API_URL", default="")
 PLATFORM_API_TOKEN = env.str("PLATFORM_API_TOKEN", default="")
 # Days a sealed response stays downloadable before it is purged.
@@ -406,7 +418,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "KeyStatusEnum": "accounts.models.KeyStatus",
-        "LegalRequestStatusEnum": "requests_app.models.LegalRequest.Status",
+        "LegalRequestStatusEnum": "requests_app.lifecycle.models.LegalRequest.Status",
     },
     # Every error is a problem document: said once, for every operation (portal/openapi.py).
     "POSTPROCESSING_HOOKS": [

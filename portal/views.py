@@ -7,8 +7,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from accounts.access import public
-
+from .access import public
 from .health import health_report
 from .problems import is_api_request, problem_response
 

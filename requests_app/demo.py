@@ -22,10 +22,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 
 from accounts.models import KeyStatus, Officer, SigningKey
 from portal import crypto
-
-from .intake.pipeline import submission_accept_api
-from .models import DataCategory, LegalRequest, PlatformAccount, PlatformIpEvent
-from .sources.directory import platform_file_store
+from requests_app.demo_source.directory import platform_file_store
+from requests_app.demo_source.models import PlatformAccount, PlatformIpEvent
+from requests_app.intake.pipeline import submission_accept_api
+from requests_app.lifecycle.models import DataCategory, LegalRequest
 
 DEMO_ACCOUNTS = [
     ("100001", "nightowl", "+5511987650001", "nightowl@mail.example"),

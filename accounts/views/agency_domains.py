@@ -16,6 +16,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from portal.forms import form_errors
+
 from ..access import AuthedRequest, role_required
 from ..domains import agency_domain_get_for_vetting
 from ..models import Agency, AgencyDomain, Officer, Role
@@ -27,7 +29,6 @@ from ..services.agencies import (
     domain_change_stranded,
 )
 from ..services.vetting import REASON_MAX_LENGTH, VettingRefused
-from .vetting import form_errors
 
 vetting_admin = role_required(Role.VETTING_ADMIN)
 

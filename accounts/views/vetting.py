@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.crypto import fingerprint_groups
+from portal.forms import form_errors
 
 from ..access import AuthedRequest, role_required
 from ..models import Agency, AgeRecipient, CallbackCheck, Officer, Role, SigningKey, SigningPasskey
@@ -128,20 +129,6 @@ class FingerprintForm(forms.Form):
         ),
         required=True,
     )
-
-
-def form_errors(form: forms.Form) -> list[tuple[str, str]]:
-    """Return (element id, message) pairs for the error summary, in field order."""
-    found: list[tuple[str, str]] = []
-    for message in form.non_field_errors():
-        found.append(("", str(message)))
-    for bound in form:
-        anchor = bound.auto_id
-        if isinstance(bound.field.widget, forms.RadioSelect):
-            anchor = f"{anchor}_0"
-        for message in bound.errors:
-            found.append((anchor, f"{bound.label}: {message}"))
-    return found
 
 
 # --- The queue ------------------------------------------------------------------------

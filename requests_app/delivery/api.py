@@ -24,10 +24,16 @@ from accounts.authentication import IsActiveOfficer, request_officer
 from accounts.models import ApiToken, Officer
 from portal.http import client_ip
 from portal.problems import Problem
-
-from ..models import SealedResponse
-from .selectors import sealed_response_get_for_officer, sealed_responses_for_request
-from .services import SealedDownload, SealedResponseGone, sealed_response_download
+from requests_app.delivery.models import SealedResponse
+from requests_app.delivery.selectors import (
+    sealed_response_get_for_officer,
+    sealed_responses_for_request,
+)
+from requests_app.delivery.services import (
+    SealedDownload,
+    SealedResponseGone,
+    sealed_response_download,
+)
 
 PROBLEM = OpenApiResponse(description="application/problem+json with a stable `code`")
 # Bytes per read when the server streams a sealed file itself (without sendfile).

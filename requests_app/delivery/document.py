@@ -17,9 +17,8 @@ import rfc8785
 from django.conf import settings
 
 from portal import crypto
-
-from ..models import Disclosure
-from ..sources.base import TargetFile, TargetRecords
+from requests_app.delivery.models import Disclosure
+from requests_app.sources.base import TargetFile, TargetRecords
 
 FILES_FOLDER = "files"
 MAX_NAME_LENGTH = 100

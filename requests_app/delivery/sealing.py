@@ -25,16 +25,21 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import AgeRecipient, KeyStatus
+from accounts.selectors import recipients_for_officer
 from portal import crypto
 from portal.audit import audit_append
-
-from ..models import Disclosure, LegalRequest, SealedResponse
-from ..orphans import storage_save
-from ..review.states import next_state
-from ..sources.base import TargetFile
-from ..sources.scope import decision_records
-from .document import ArchiveFile, archive_layout, response_document, response_files
+from requests_app.delivery.document import (
+    ArchiveFile,
+    archive_layout,
+    response_document,
+    response_files,
+)
+from requests_app.delivery.models import Disclosure, SealedResponse
+from requests_app.lifecycle.models import LegalRequest
+from requests_app.lifecycle.scope import decision_records
+from requests_app.lifecycle.states import next_state
+from requests_app.lifecycle.storage import storage_save
+from requests_app.sources.base import TargetFile
 
 logger = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
@@ -55,14 +60,6 @@ class HashingWriter:
 
     def flush(self) -> None:
         self.sink.flush()
-
-
-def recipients_for_officer(*, officer_id: int, agency_id: int) -> list[str]:
-    """Every active age recipient of an officer and the agency's designated ones."""
-    found = AgeRecipient.objects.filter(status=KeyStatus.ACTIVE).filter(
-        officer_id=officer_id
-    ) | AgeRecipient.objects.filter(status=KeyStatus.ACTIVE, agency_id=agency_id)
-    return sorted({r.recipient for r in found})
 
 
 def recipients_for(disclosure: Disclosure) -> list[str]:

@@ -1,7 +1,7 @@
 """Reads of sealed responses that carry a permission decision: the only way to reach one.
 
 A sealed response is visible exactly when its request is: the request's gatekeeper
-(``requests_app.selectors``) decides, and these functions never widen it. A stranger
+(``requests_app.lifecycle.access``) decides, and these functions never widen it. A stranger
 gets "not found", whether the response exists or not.
 """
 
@@ -9,9 +9,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import Officer
-
-from ..models import SealedResponse
-from ..selectors import (
+from requests_app.delivery.models import SealedResponse
+from requests_app.lifecycle.access import (
     RequestAccess,
     request_access_for_officer,
     request_get_for_officer,

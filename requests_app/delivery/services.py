@@ -13,8 +13,7 @@ from django.db import transaction
 
 from accounts.models import ApiToken, Officer
 from portal.audit import audit_append
-
-from ..models import SealedResponse
+from requests_app.delivery.models import SealedResponse
 
 logger = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from ..models import Disclosure, SealedResponse
-from ..orphans import orphan_files_purge
-from .sealing import response_seal, sealed_response_purge
+from requests_app.delivery.models import Disclosure, SealedResponse
+from requests_app.delivery.orphans import orphan_files_purge
+from requests_app.delivery.sealing import response_seal, sealed_response_purge
 
 
 @shared_task(name="requests_app.delivery.seal")

@@ -1,8 +1,8 @@
-"""The officer's pages for sealed responses; ``portal.urls`` includes them at ``/responses/``."""
+"""The officer's pages for sealed responses; ``project.urls`` includes them at ``/responses/``."""
 
 from django.urls import path
 
-from . import views
+from requests_app.delivery import views
 
 urlpatterns = [
     path("", views.response_list, name="responses"),

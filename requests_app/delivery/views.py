@@ -25,13 +25,16 @@ from accounts.access import AuthedRequest, role_required
 from accounts.models import Officer, Role
 from portal import crypto
 from portal.http import client_ip
-
-from ..models import DataCategory, Decision, SealedResponse, TargetType
-from ..review.disclosure import COLUMN_LABELS
-from ..selectors import officer_of
-from .api import sealed_file_response
-from .selectors import sealed_response_get_for_officer, sealed_response_list_for_officer
-from .services import SealedResponseGone, sealed_response_download
+from requests_app.delivery.api import sealed_file_response
+from requests_app.delivery.models import SealedResponse
+from requests_app.delivery.selectors import (
+    sealed_response_get_for_officer,
+    sealed_response_list_for_officer,
+)
+from requests_app.delivery.services import SealedResponseGone, sealed_response_download
+from requests_app.lifecycle.access import officer_of
+from requests_app.lifecycle.models import DataCategory, DecisionOutcome, TargetType
+from requests_app.lifecycle.scope import COLUMN_LABELS
 
 PAGE_SIZE = 50
 
@@ -91,7 +94,7 @@ def _decrypt_config(request: AuthedRequest, sealed: SealedResponse) -> dict[str,
         },
         "labels": {
             "categories": dict(DataCategory.choices),
-            "outcomes": dict(Decision.Outcome.choices),
+            "outcomes": dict(DecisionOutcome.choices),
             "target_types": dict(TargetType.choices),
             "columns": COLUMN_LABELS,
         },

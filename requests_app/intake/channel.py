@@ -5,8 +5,7 @@ from typing import Any
 
 from accounts.models import Officer, SigningKey
 from portal.problems import Problem
-
-from ..models import Channel
+from requests_app.lifecycle.models import Channel
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from portal.problems import Problem
-
-from .parse import ParsedEnvelope
+from requests_app.intake.parse import ParsedEnvelope
 
 WINDOW = timedelta(minutes=5)
 

@@ -11,8 +11,7 @@ from django.conf import settings
 
 from portal.crypto import sha256_hex
 from portal.problems import Problem, field_errors
-
-from .schema import Envelope
+from requests_app.intake.schema import Envelope
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,17 @@ from accounts.models import Officer
 from portal import crypto
 from portal.audit import audit_append
 from portal.problems import Problem
-
-from ..models import Attachment, IntakeRejection, LegalRequest, RequestTarget
-from ..orphans import storage_save
-from ..selectors import officer_of
-from .attachments import VerifiedAttachment, attachments_check
-from .channel import Sender, api_sender
-from .freshness import freshness_check
-from .parse import ParsedEnvelope, envelope_parse
-from .policy import policy_check
-from .signature import ed25519_signature_check
-from .webauthn import b64url_encode, web_sender, webauthn_signature_check
+from requests_app.intake.attachments import VerifiedAttachment, attachments_check
+from requests_app.intake.channel import Sender, api_sender
+from requests_app.intake.freshness import freshness_check
+from requests_app.intake.models import IntakeRejection
+from requests_app.intake.parse import ParsedEnvelope, envelope_parse
+from requests_app.intake.signature import ed25519_signature_check
+from requests_app.intake.webauthn import b64url_encode, web_sender, webauthn_signature_check
+from requests_app.lifecycle.access import officer_of
+from requests_app.lifecycle.models import Attachment, LegalRequest, RequestTarget
+from requests_app.lifecycle.storage import storage_save
+from requests_app.policy.rules import policy_check
 
 
 @dataclass(frozen=True)

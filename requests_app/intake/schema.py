@@ -6,7 +6,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
-from ..models import DataCategory, Offence, RequestKind, TargetType
+from requests_app.lifecycle.models import DataCategory, Offence, RequestKind, TargetType
 
 # \Z, not $: a $ would also match before a final newline.
 NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,200}\Z")  # base64url, at least 128 bits

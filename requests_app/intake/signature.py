@@ -3,8 +3,7 @@
 from accounts.models import SigningKey
 from portal import crypto
 from portal.problems import Problem
-
-from .parse import ParsedEnvelope
+from requests_app.intake.parse import ParsedEnvelope
 
 
 def ed25519_signature_check(*, envelope: ParsedEnvelope, key: SigningKey | None) -> None:

@@ -30,11 +30,10 @@ from webauthn.helpers.structs import AuthenticationCredential, AuthenticatorAsse
 from accounts.models import SigningPasskey
 from accounts.services.keys import passkey_key_id, passkey_public_key_sha256
 from portal.problems import Problem
-
-from ..models import Channel
-from ..selectors import officer_of
-from .channel import Sender, officer_standing_check
-from .parse import ParsedEnvelope
+from requests_app.intake.channel import Sender, officer_standing_check
+from requests_app.intake.parse import ParsedEnvelope
+from requests_app.lifecycle.access import officer_of
+from requests_app.lifecycle.models import Channel
 
 KEY_ID_PREFIX = "webauthn:"
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 def load(apps, schema_editor):
-    from requests_app.policy_defaults import policy_defaults_load
+    from requests_app.policy.defaults import policy_defaults_load
 
     policy_defaults_load(apps.get_model("requests_app", "PolicyRule"))
 

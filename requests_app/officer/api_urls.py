@@ -1,8 +1,8 @@
-"""The officer's API endpoints; ``portal.api_urls`` includes them under ``/api/v1/``."""
+"""The officer's API endpoints on a request; ``project.api_urls`` includes them."""
 
 from django.urls import path
 
-from ..officer_api import SubmissionMessagesView, SubmissionWithdrawView
+from requests_app.officer.api import SubmissionMessagesView, SubmissionWithdrawView
 
 urlpatterns = [
     path(

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from .services import MAX_MESSAGE_LENGTH, MAX_REASON_LENGTH
+from requests_app.officer.services import MAX_MESSAGE_LENGTH, MAX_REASON_LENGTH
 
 
 class ReplyForm(forms.Form):

@@ -8,11 +8,16 @@ reviewer who handles the request.
 
 from django.db import transaction
 
-from ..models import LegalRequest, Message
-from ..review.services import ReviewRefused, message_from_authority, request_withdraw
-from ..selectors import RequestAccess
-from .notify import AUTHORITY_WROTE, REQUEST_WITHDRAWN, notify_on_commit, reviewer_addresses
-from .refusals import OfficerRefused
+from requests_app.lifecycle.access import RequestAccess
+from requests_app.lifecycle.models import LegalRequest, Message
+from requests_app.lifecycle.notify import (
+    AUTHORITY_WROTE,
+    REQUEST_WITHDRAWN,
+    notify_on_commit,
+    reviewer_addresses,
+)
+from requests_app.lifecycle.refusals import OfficerRefused
+from requests_app.review.services import ReviewRefused, message_from_authority, request_withdraw
 
 MAX_MESSAGE_LENGTH = 10_000
 MAX_REASON_LENGTH = 500

@@ -1,10 +1,10 @@
-"""The officer's pages about their requests; ``portal.urls`` includes them at
+"""The officer's pages about their requests; ``project.urls`` includes them at
 ``/requests/mine/``.
 """
 
 from django.urls import path
 
-from . import views
+from requests_app.officer import views
 
 urlpatterns = [
     path("", views.request_list, name="officer-requests"),

@@ -19,15 +19,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Officer, Role
-
-from ..clocks import preservation_extend, request_clocks, review_row
-from ..delivery.selectors import sealed_responses_for_access
-from ..models import DataCategory, Decision, LegalRequest, RejectionReason
-from ..review.states import allowed_actions
-from ..selectors import (
+from requests_app.delivery.selectors import sealed_responses_for_access
+from requests_app.lifecycle.access import (
     RequestAccess,
     colleague_for_share,
-    decision_for_officer,
     messages_for_officer,
     officer_of,
     request_access_for_officer,
@@ -36,10 +31,15 @@ from ..selectors import (
     share_received_by,
     shares_for_officer,
 )
-from ..sharing import NO_SUCH_COLLEAGUE, request_share, request_unshare
-from .forms import PreservationExtendForm, ReplyForm, ShareForm, WithdrawForm
-from .refusals import OfficerRefused
-from .services import authority_reply, authority_withdraw
+from requests_app.lifecycle.clocks import preservation_extend, request_clocks, review_row
+from requests_app.lifecycle.models import DataCategory, LegalRequest
+from requests_app.lifecycle.refusals import OfficerRefused
+from requests_app.lifecycle.states import allowed_actions
+from requests_app.officer.forms import PreservationExtendForm, ReplyForm, ShareForm, WithdrawForm
+from requests_app.officer.selectors import decision_for_officer
+from requests_app.officer.services import authority_reply, authority_withdraw
+from requests_app.officer.sharing import NO_SUCH_COLLEAGUE, request_share, request_unshare
+from requests_app.review.models import Decision, RejectionReason
 
 PAGE_SIZE = 50
 THREAD_CLOSED = frozenset({LegalRequest.Status.CLOSED, LegalRequest.Status.WITHDRAWN})

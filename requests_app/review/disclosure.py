@@ -12,11 +12,16 @@ from django.db import transaction
 
 from accounts.models import User
 from portal.audit import audit_append
-
-from ..models import DataCategory, Decision, TargetType
-from ..sources.base import DataSource, Scope, Target, TargetRecords, records_within_scope
-from ..sources.scope import configured_source, decision_records, decision_scope
-from .services import ReviewRefused, disclosure_previewed
+from requests_app.lifecycle.models import DataCategory, TargetType
+from requests_app.lifecycle.scope import (
+    COLUMN_LABELS,
+    configured_source,
+    decision_records,
+    decision_scope,
+)
+from requests_app.review.models import Decision
+from requests_app.review.services import ReviewRefused, disclosure_previewed
+from requests_app.sources.base import DataSource, Scope, Target, TargetRecords, records_within_scope
 
 __all__ = ["disclosure_preview", "disclosure_previewed"]
 
@@ -137,21 +142,6 @@ def record_rows(records: list[TargetRecords]) -> list[dict[str, object]]:
             }
         )
     return rows
-
-
-COLUMN_LABELS = {
-    "at": "Time (UTC)",
-    "ip": "IP address",
-    "port": "Port",
-    "kind": "Kind",
-    "device": "Device",
-    "user_id": "User id",
-    "username": "Username",
-    "display_name": "Display name",
-    "registered_at": "Registered at (UTC)",
-    "phone_number": "Phone number",
-    "email": "Email address",
-}
 
 
 def _column_order(column: str) -> tuple[int, str]:

@@ -13,14 +13,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.models import Role, User
-
-from ..models import (
-    AssessmentItem,
-    DataCategory,
-    EmergencyCallback,
-    LegalRequest,
-    RejectionReason,
-)
+from portal.forms import form_errors  # noqa: F401  (the views import it from here)
+from requests_app.lifecycle.models import DataCategory, LegalRequest
+from requests_app.review.models import AssessmentItem, EmergencyCallback, RejectionReason
 
 NOTE_MAX = 2000
 MESSAGE_MAX = 5000
@@ -266,14 +261,3 @@ class DiscloseForm(StrictForm):
         "Optional; sealed with the response. Without one the approval's message is used.",
         required=False,
     )
-
-
-def form_errors(form: forms.Form) -> list[tuple[str, str]]:
-    """(element id, message) pairs for the error summary, in field order."""
-    found: list[tuple[str, str]] = [("", str(message)) for message in form.non_field_errors()]
-    for bound in form:
-        anchor = bound.auto_id
-        if isinstance(bound.field.widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
-            anchor = f"{anchor}_0"
-        found.extend((anchor, f"{bound.label}: {message}") for message in bound.errors)
-    return found

@@ -40,18 +40,22 @@ from accounts.models import Agency, Role, User
 from portal import crypto
 from portal.audit import audit_append
 from portal.models import AuditEvent
-
-from ..clocks import DUE_SOON, DeadlineClock, deadline_clock, duration_text, review_row
-from ..models import (
+from requests_app.lifecycle.clocks import (
+    DUE_SOON,
+    DeadlineClock,
+    deadline_clock,
+    duration_text,
+    review_row,
+)
+from requests_app.lifecycle.models import (
     Attachment,
     DataCategory,
-    Decision,
     LegalRequest,
     Message,
-    RejectionReason,
     ReviewState,
 )
-from .states import OPEN_STATES
+from requests_app.lifecycle.states import OPEN_STATES
+from requests_app.review.models import Decision, RejectionReason
 
 S = LegalRequest.Status
 
@@ -153,7 +157,7 @@ def request_dossier(*, user: User, request: LegalRequest) -> Dossier:
 
 
 # --- The legal clocks ------------------------------------------------------------------
-# The deadline and preservation clocks are ``requests_app.clocks``' (one computation for
+# The deadline and preservation clocks are ``requests_app.lifecycle.clocks``' (one computation for
 # reviewers and officers); the page adds the non-disclosure order.
 
 

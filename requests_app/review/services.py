@@ -7,7 +7,7 @@ confirmed callback to the agency's number on file before an approval is confirme
 """
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,24 +16,29 @@ from accounts.models import Officer, Role, User
 from portal.audit import audit_append
 from portal.models import AuditEvent
 
-from ..models import (
+if TYPE_CHECKING:
+    from requests_app.delivery.models import Disclosure
+
+from requests_app.delivery.handover import (
+    decision_handed_over,
+    disclosure_hand_over,
+    sealing_pending,
+)
+from requests_app.lifecycle.models import LegalRequest, Message, ReviewState
+from requests_app.lifecycle.notify import REQUEST_UPDATED, authority_addresses, notify_on_commit
+from requests_app.lifecycle.states import (  # noqa: F401  (review_state re-exported)
+    OPEN_STATES,
+    TransitionRefused,
+    next_state,
+    review_state,
+)
+from requests_app.review.models import (
     Assessment,
     AssessmentItem,
     Decision,
-    Disclosure,
     EmergencyCallback,
-    LegalRequest,
-    Message,
     RejectionReason,
-    ReviewState,
 )
-from ..officer.notify import REQUEST_UPDATED, authority_addresses, notify_on_commit
-from ..policy_defaults import bound_by_evidence_regulation
-from .states import OPEN_STATES, TransitionRefused, next_state
-
-PRESERVATION_DAYS = 90
-EU_PRESERVATION_DAYS = 60
-EU_PRESERVATION_EXTENSION_DAYS = 30
 
 
 class ReviewRefused(Exception):
@@ -54,28 +59,6 @@ def _require_open(request: LegalRequest) -> None:
 
 def _lock(request: LegalRequest) -> LegalRequest:
     return LegalRequest.objects.select_for_update().get(pk=request.pk)
-
-
-def review_state(request: LegalRequest) -> ReviewState:
-    """The request's review row, created on first use with its preservation expiry."""
-    state, created = ReviewState.objects.get_or_create(request=request)
-    if created:
-        changed = []
-        if request.kind == "preservation":
-            days = (
-                EU_PRESERVATION_DAYS
-                if bound_by_evidence_regulation(request.country)
-                else PRESERVATION_DAYS
-            )
-            state.preservation_expires_at = request.received_at + timedelta(days=days)
-            changed.append("preservation_expires_at")
-        non_disclosure = (request.payload.get("request") or {}).get("non_disclosure")
-        if non_disclosure:
-            state.non_disclosure_until = date.fromisoformat(non_disclosure["until"])
-            changed.append("non_disclosure_until")
-        if changed:
-            state.save(update_fields=changed)
-    return state
 
 
 def _transition(request: LegalRequest, action: str, actor: User, **data: Any) -> str:
@@ -472,7 +455,7 @@ def decision_reject(
     return decision
 
 
-def disclosure_create(*, decision: Decision, reviewer: User, note: str = "") -> Disclosure:
+def disclosure_create(*, decision: Decision, reviewer: User, note: str = "") -> "Disclosure":
     """Hand a confirmed approval to delivery: sealing runs in a task after commit."""
     _require_reviewer(reviewer)
     with transaction.atomic():
@@ -485,10 +468,10 @@ def disclosure_create(*, decision: Decision, reviewer: User, note: str = "") -> 
             or decision.outcome == Decision.Outcome.REJECT
         ):
             raise ReviewRefused("Only a confirmed approval is disclosed.")
-        if Disclosure.objects.filter(decision=decision).exists():
+        if decision_handed_over(decision):
             raise ReviewRefused("This approval was already handed to delivery.")
-        disclosure = Disclosure.objects.create(
-            request=locked, decision=decision, created_by=reviewer, note_to_authority=note.strip()
+        disclosure = disclosure_hand_over(
+            request=locked, decision=decision, reviewer=reviewer, note=note.strip()
         )
         audit_append(
             actor=reviewer,
@@ -500,11 +483,6 @@ def disclosure_create(*, decision: Decision, reviewer: User, note: str = "") -> 
                 "decision_id": decision.pk,
             },
         )
-        # Sealed by a task after commit; a sweeper enqueues any disclosure left pending
-        # (one recorded while the broker was down), so nothing is lost.
-        from ..delivery.tasks import disclosure_seal
-
-        disclosure_seal.delay(disclosure.pk)
     return disclosure
 
 
@@ -513,7 +491,7 @@ def request_close(*, request: LegalRequest, reviewer: User, note: str = "") -> L
     _require_reviewer(reviewer)
     with transaction.atomic():
         locked = _lock(request)
-        if locked.disclosures.filter(state=Disclosure.State.PENDING).exists():
+        if sealing_pending(locked):
             raise ReviewRefused("A response is still being sealed; close it once delivered.")
         state = review_state(locked)
         _transition(locked, "close", reviewer, note=note.strip()[:2000])

@@ -5,7 +5,7 @@ The decision tools have their own module (``urls_actions``), included beside thi
 
 from django.urls import path
 
-from . import views_queue as views
+from requests_app.review import views_queue as views
 
 urlpatterns = [
     path("", views.queue, name="review-queue"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_actions as views
+from requests_app.review import views_actions as views
 
 urlpatterns = [
     path("<str:reference>/claim/", views.claim, name="review-claim"),

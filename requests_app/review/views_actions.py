@@ -9,7 +9,7 @@ scope of a preview or a disclosure is always the server's decision, never the fo
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect
@@ -20,19 +20,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Role, User
+from requests_app.delivery.handover import disclosures_of
 
-from ..models import (
-    Assessment,
-    Decision,
-    Disclosure,
-    EmergencyCallback,
-    LegalRequest,
-    ReviewState,
-)
-from ..sources.base import SourceUnavailable
-from . import services
-from .disclosure import disclosure_preview, record_rows, scope_summary
-from .forms import (
+if TYPE_CHECKING:
+    from requests_app.delivery.models import Disclosure
+from requests_app.lifecycle.models import LegalRequest, ReviewState
+from requests_app.lifecycle.states import OPEN_STATES, allowed_actions
+from requests_app.review import services
+from requests_app.review.disclosure import disclosure_preview, record_rows, scope_summary
+from requests_app.review.forms import (
     AssessmentForm,
     AssignForm,
     ClarificationForm,
@@ -44,9 +40,10 @@ from .forms import (
     SendBackForm,
     form_errors,
 )
-from .selectors import request_get_for_reviewer
-from .services import ReviewRefused
-from .states import OPEN_STATES, allowed_actions
+from requests_app.review.models import Assessment, Decision, EmergencyCallback
+from requests_app.review.selectors import request_get_for_reviewer
+from requests_app.review.services import ReviewRefused
+from requests_app.sources.base import SourceUnavailable
 
 reviewer_only = role_required(Role.REVIEWER)
 
@@ -78,7 +75,7 @@ class ReviewTools:
     callback_confirmed: bool
     proposed: Decision | None
     to_disclose: Decision | None
-    disclosures: list[Disclosure]
+    disclosures: list["Disclosure"]
     forms: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,9 +102,7 @@ def review_tools(*, legal_request: LegalRequest, user: User) -> ReviewTools:
     )
     decisions = list(legal_request.decisions.select_related("proposed_by", "confirmed_by"))
     proposed = next((d for d in decisions if d.state == Decision.State.PROPOSED), None)
-    disclosures = list(
-        Disclosure.objects.filter(request=legal_request).select_related("created_by").order_by("pk")
-    )
+    disclosures = list(disclosures_of(legal_request))
     disclosed_ids = {d.decision_id for d in disclosures}
     to_disclose = next(
         (

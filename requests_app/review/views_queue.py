@@ -24,11 +24,10 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Role
-
-from ..clocks import request_clocks, review_row
-from ..intake.attachments import ALLOWED_MEDIA_TYPES
-from ..models import LegalRequest, RequestKind
-from .selectors import (
+from requests_app.intake.attachments import ALLOWED_MEDIA_TYPES
+from requests_app.lifecycle.clocks import request_clocks, review_row
+from requests_app.lifecycle.models import LegalRequest, RequestKind
+from requests_app.review.selectors import (
     DUE_WITHIN,
     QUEUE_ORDERS,
     DocumentUnreadable,
@@ -41,7 +40,7 @@ from .selectors import (
     request_get_for_reviewer,
     request_queue,
 )
-from .views_actions import review_tools
+from requests_app.review.views_actions import review_tools
 
 logger = logging.getLogger(__name__)
 

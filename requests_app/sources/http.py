@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 
-from .base import Scope, SourceUnavailable, Target, TargetFile, TargetRecords
+from requests_app.sources.base import Scope, SourceUnavailable, Target, TargetFile, TargetRecords
 
 CHUNK = 1024 * 1024
 FILE_ID = re.compile(r"[A-Za-z0-9._~-]{1,200}")

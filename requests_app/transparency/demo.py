@@ -19,21 +19,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from accounts.models import Agency, AgencyDomain, Officer, Role, User
-
-from ..models import (
-    Decision,
-    Disclosure,
-    IntakeRejection,
-    LegalRequest,
-    RejectionReason,
-    RequestKind,
-    RequestTarget,
-    ReviewState,
-)
-from ..policy_defaults import DEFAULT_RULES, EU_MEMBER_STATES, EVIDENCE_REGULATION_STATES
-from .models import ReviewTeam, ReviewTeamMember, Snapshot
-from .periods import Period, quarters_back
-from .services import current_snapshot, snapshot_publish
+from requests_app.delivery.models import Disclosure
+from requests_app.intake.models import IntakeRejection
+from requests_app.lifecycle.models import LegalRequest, RequestKind, RequestTarget, ReviewState
+from requests_app.policy.defaults import DEFAULT_RULES, EU_MEMBER_STATES, EVIDENCE_REGULATION_STATES
+from requests_app.review.models import Decision, RejectionReason
+from requests_app.transparency.models import ReviewTeam, ReviewTeamMember, Snapshot
+from requests_app.transparency.periods import Period, quarters_back
+from requests_app.transparency.services import current_snapshot, snapshot_publish
 
 CASE_PREFIX = "HIST-"
 SEED = 20260401

@@ -31,8 +31,10 @@ from django.db.models import (
 from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 
-from ..models import Disclosure, IntakeRejection, LegalRequest, RequestKind, RequestTarget
-from .periods import Period
+from requests_app.delivery.models import Disclosure
+from requests_app.intake.models import IntakeRejection
+from requests_app.lifecycle.models import LegalRequest, RequestKind, RequestTarget
+from requests_app.transparency.periods import Period
 
 S = LegalRequest.Status
 # The deadline clock runs in these states; awaiting clarification it stands still.

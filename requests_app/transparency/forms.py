@@ -5,9 +5,15 @@ from typing import Any, cast
 
 from django import forms
 
-from .periods import Period, PeriodInvalid, PeriodKind, period_parse, quarters_back
-from .report import WORLD
-from .services import REASON_MAX_LENGTH, TEAM_NAME_MAX_LENGTH
+from requests_app.transparency.periods import (
+    Period,
+    PeriodInvalid,
+    PeriodKind,
+    period_parse,
+    quarters_back,
+)
+from requests_app.transparency.report import WORLD
+from requests_app.transparency.services import REASON_MAX_LENGTH, TEAM_NAME_MAX_LENGTH
 
 CUSTOM = "custom"
 STAFF_QUARTERS = 8

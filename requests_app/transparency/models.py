@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
-from .periods import Period, PeriodKind
+from requests_app.transparency.periods import Period, PeriodKind
 
 
 class SnapshotChanged(Exception):

@@ -19,7 +19,7 @@ from typing import Any
 
 from django_countries import countries as country_names
 
-from .figures import Figures, PeriodFigures, figures_sum, scope_figures
+from requests_app.transparency.figures import Figures, PeriodFigures, figures_sum, scope_figures
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"

@@ -18,14 +18,14 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Role, User
-
-from ..models import IntakeRejection, LegalRequest
-from .cache import live_cached, public_cached
-from .figures import CLOCK_RUNNING, PeriodFigures, period_figures
-from .models import ReviewTeam, Snapshot
-from .periods import Period, PeriodKind
-from .report import area_figures, area_name, changed_areas, public_document
-from .services import current_snapshot, figures_fingerprint
+from requests_app.intake.models import IntakeRejection
+from requests_app.lifecycle.models import LegalRequest
+from requests_app.transparency.cache import live_cached, public_cached
+from requests_app.transparency.figures import CLOCK_RUNNING, PeriodFigures, period_figures
+from requests_app.transparency.models import ReviewTeam, Snapshot
+from requests_app.transparency.periods import Period, PeriodKind
+from requests_app.transparency.report import area_figures, area_name, changed_areas, public_document
+from requests_app.transparency.services import current_snapshot, figures_fingerprint
 
 S = LegalRequest.Status
 STAFF_ROLES = (Role.REVIEWER, Role.VETTING_ADMIN)

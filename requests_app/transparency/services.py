@@ -14,12 +14,11 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from portal.audit import audit_append
-
-from .cache import generation_bump
-from .figures import period_figures
-from .models import ReviewTeam, ReviewTeamMember, Snapshot
-from .periods import Period
-from .report import changed_areas, document_sha256, public_document
+from requests_app.transparency.cache import generation_bump
+from requests_app.transparency.figures import period_figures
+from requests_app.transparency.models import ReviewTeam, ReviewTeamMember, Snapshot
+from requests_app.transparency.periods import Period
+from requests_app.transparency.report import changed_areas, document_sha256, public_document
 
 REASON_MAX_LENGTH = 1000
 TEAM_NAME_MAX_LENGTH = 80

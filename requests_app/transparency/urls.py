@@ -1,8 +1,8 @@
-"""The public report's URLs, included by ``portal.urls`` at ``/transparency/``."""
+"""The public report's URLs, included by ``project.urls`` at ``/transparency/``."""
 
 from django.urls import path, re_path
 
-from . import views
+from requests_app.transparency import views
 
 PERIOD = r"(?P<period_key>[0-9]{4}(?:-Q[1-4])?)"
 

@@ -1,8 +1,8 @@
-"""The staff's transparency pages, included by ``portal.urls`` at ``/staff/transparency/``."""
+"""The staff's transparency pages, included by ``project.urls`` at ``/staff/transparency/``."""
 
 from django.urls import path
 
-from . import views_staff
+from requests_app.transparency import views_staff
 
 urlpatterns = [
     path("", views_staff.dashboard, name="staff-transparency"),

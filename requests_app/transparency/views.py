@@ -15,11 +15,10 @@ from django.views.decorators.http import require_GET
 from django_countries import countries as all_countries
 
 from accounts.access import public
-
-from .charts import Series, bar_chart, column_chart
-from .forms import ReportChoiceForm
-from .periods import PeriodInvalid, period_parse
-from .report import (
+from requests_app.transparency.charts import Series, bar_chart, column_chart
+from requests_app.transparency.forms import ReportChoiceForm
+from requests_app.transparency.periods import PeriodInvalid, period_parse
+from requests_app.transparency.report import (
     OTHER,
     UNATTRIBUTED,
     WORLD,
@@ -29,7 +28,7 @@ from .report import (
     export_json,
     schema,
 )
-from .selectors import (
+from requests_app.transparency.selectors import (
     PublishedReport,
     published_periods,
     published_report,

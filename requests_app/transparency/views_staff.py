@@ -19,14 +19,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Role
-
-from ..admin_views import form_errors
-from .cache import LIVE_SECONDS
-from .charts import Series, bar_chart, strip_chart
-from .forms import PublishForm, StaffPeriodForm, TeamCreateForm, TeamMemberForm
-from .periods import Period, PeriodInvalid, period_parse
-from .report import SMALL_COUNT, area_name, areas, country_name
-from .selectors import (
+from portal.forms import form_errors
+from requests_app.transparency.cache import LIVE_SECONDS
+from requests_app.transparency.charts import Series, bar_chart, strip_chart
+from requests_app.transparency.forms import (
+    PublishForm,
+    StaffPeriodForm,
+    TeamCreateForm,
+    TeamMemberForm,
+)
+from requests_app.transparency.periods import Period, PeriodInvalid, period_parse
+from requests_app.transparency.report import SMALL_COUNT, area_name, areas, country_name
+from requests_app.transparency.selectors import (
     live_figures,
     publish_preview,
     queue_load,
@@ -37,7 +41,7 @@ from .selectors import (
     team_get_for_admin,
     teams_overview,
 )
-from .services import (
+from requests_app.transparency.services import (
     TransparencyRefused,
     current_snapshot,
     review_team_create,

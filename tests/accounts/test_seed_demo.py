@@ -11,7 +11,9 @@ from django.core.management import call_command
 from accounts.demo import DEMO_PASSWORD
 from accounts.models import Agency, Officer, User
 from portal.audit import audit_chain_verify
-from requests_app.models import IntakeRejection, LegalRequest, PlatformAccount
+from requests_app.demo_source.models import PlatformAccount
+from requests_app.intake.models import IntakeRejection
+from requests_app.lifecycle.models import LegalRequest
 
 pytestmark = pytest.mark.django_db
 

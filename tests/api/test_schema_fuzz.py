@@ -37,8 +37,9 @@ from schemathesis.core.parameters import ParameterLocation
 
 from portal.problems import PROBLEM_CONTENT_TYPE, TYPE_PREFIX
 from portal.wsgi import application
-from requests_app.models import LegalRequest, PolicyRule
-from requests_app.policy_defaults import policy_defaults_load
+from requests_app.lifecycle.models import LegalRequest
+from requests_app.policy.defaults import policy_defaults_load
+from requests_app.policy.models import PolicyRule
 from tests.requests_app.delivery_helpers import Delivery, sealed_delivery, tmp_storage
 from tests.requests_app.factories import make_legal_request
 

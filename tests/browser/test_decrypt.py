@@ -19,10 +19,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portal import crypto
 from portal.models import AuditEvent
+from requests_app.delivery.models import SealedResponse
 from requests_app.delivery.sealing import response_seal
-from requests_app.models import PlatformAccount, PolicyRule, SealedResponse
-from requests_app.policy_defaults import policy_defaults_load
-from requests_app.sources.directory import platform_file_store
+from requests_app.demo_source.directory import platform_file_store
+from requests_app.demo_source.models import PlatformAccount
+from requests_app.policy.defaults import policy_defaults_load
+from requests_app.policy.models import PolicyRule
 from tests.browser.conftest import log_in_with_totp as log_in
 from tests.requests_app.delivery_helpers import Delivery, approved_disclosure, tmp_storage
 

@@ -32,15 +32,12 @@ from django_otp.oath import totp
 from portal import crypto
 from portal.audit import audit_chain_verify
 from portal.models import AuditEvent
-from requests_app.models import (
-    LegalRequest,
-    PlatformAccount,
-    PlatformIpEvent,
-    PolicyRule,
-    SealedResponse,
-)
-from requests_app.policy_defaults import policy_defaults_load
-from requests_app.sources.directory import platform_file_store
+from requests_app.delivery.models import SealedResponse
+from requests_app.demo_source.directory import platform_file_store
+from requests_app.demo_source.models import PlatformAccount, PlatformIpEvent
+from requests_app.lifecycle.models import LegalRequest
+from requests_app.policy.defaults import policy_defaults_load
+from requests_app.policy.models import PolicyRule
 from tests.browser.conftest import ARTIFACTS, PageWatch
 from tests.browser.conftest import log_in_with_totp as log_in
 from tests.factories import (

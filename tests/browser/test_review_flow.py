@@ -13,14 +13,10 @@ from datetime import UTC, datetime
 import pytest
 
 from requests_app.delivery import tasks
-from requests_app.models import (
-    AssessmentItem,
-    Decision,
-    Disclosure,
-    LegalRequest,
-    PlatformAccount,
-    PlatformIpEvent,
-)
+from requests_app.delivery.models import Disclosure
+from requests_app.demo_source.models import PlatformAccount, PlatformIpEvent
+from requests_app.lifecycle.models import LegalRequest
+from requests_app.review.models import AssessmentItem, Decision
 from tests.browser.conftest import PageWatch, log_in_with_totp
 from tests.requests_app.factories import make_legal_request, make_reviewer
 

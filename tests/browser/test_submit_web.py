@@ -14,26 +14,21 @@ from collections.abc import Iterator
 import pytest
 import rfc8785
 from django.core.cache import cache
-from django.urls import include, path
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import SigningPasskey
 from accounts.services.vetting import signing_passkey_approve
-from portal import urls as portal_urls
 from portal.models import AuditEvent
-from requests_app.models import IntakeRejection, LegalRequest, PolicyRule
-from requests_app.policy_defaults import policy_defaults_load
+from requests_app.intake.models import IntakeRejection
+from requests_app.lifecycle.models import LegalRequest
+from requests_app.policy.defaults import policy_defaults_load
+from requests_app.policy.models import PolicyRule
 from tests.factories import PASSWORD, make_officer, make_vetting_admin, totp_code
 from tests.requests_app.signing import pdf_bytes
-
-# Until portal/urls.py includes the web channel under /requests/, this test routes it
-# itself; once it does, the first match is the same view and this changes nothing.
-urlpatterns = [path("requests/", include("requests_app.web.urls")), *portal_urls.urlpatterns]
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.urls(__name__),
 ]
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from requests_app.models import PolicyRule
-from requests_app.policy_defaults import policy_defaults_load
+from requests_app.policy.defaults import policy_defaults_load
+from requests_app.policy.models import PolicyRule
 
 
 @pytest.fixture(autouse=True)

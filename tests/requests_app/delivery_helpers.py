@@ -12,15 +12,11 @@ from django.utils import timezone
 
 from accounts.models import AgeRecipient, KeyStatus, Officer
 from portal.models import AuditEvent
+from requests_app.delivery.models import Disclosure, SealedResponse
 from requests_app.delivery.sealing import response_seal
-from requests_app.models import (
-    Decision,
-    Disclosure,
-    LegalRequest,
-    PlatformAccount,
-    PlatformIpEvent,
-    SealedResponse,
-)
+from requests_app.demo_source.models import PlatformAccount, PlatformIpEvent
+from requests_app.lifecycle.models import LegalRequest
+from requests_app.review.models import Decision
 from tests.factories import make_api_token, make_officer, make_user
 from tests.requests_app.signing import enrol_signing_key, post_envelope, submission
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import Agency, Officer, Role, User
 from portal import crypto
 from portal.audit import audit_append
-from requests_app.models import Attachment, LegalRequest, RequestTarget, ReviewState
+from requests_app.lifecycle.models import Attachment, LegalRequest, RequestTarget, ReviewState
 from tests.factories import make_agency, make_officer, make_user
 
 _numbers = count(1)

@@ -26,8 +26,8 @@ from portal.celery import app
 
 django.setup()
 
-from requests_app import orphans  # noqa: E402  (needs the apps loaded)
 from requests_app.delivery import sealing  # noqa: E402
+from requests_app.lifecycle import storage as orphans  # noqa: E402  (needs the apps loaded)
 
 __all__ = ["app"]
 
@@ -74,5 +74,5 @@ elif _pause_at == "stored":
         def __getattr__(self, name: str) -> Any:
             return getattr(self._storage, name)
 
-    # Sealing stores through requests_app.orphans.storage_save: pause right after it.
+    # Sealing stores through requests_app.lifecycle.storage.storage_save: pause right after it.
     orphans.default_storage = _PausingStorage(orphans.default_storage)  # type: ignore[assignment]

@@ -16,7 +16,7 @@ from kombu.serialization import loads
 from accounts.models import Role
 from portal.celery import app
 from requests_app.delivery import tasks
-from requests_app.models import Disclosure, SealedResponse
+from requests_app.delivery.models import Disclosure, SealedResponse
 from requests_app.review import services
 from tests.factories import make_user
 from tests.requests_app.delivery_helpers import age_identity_for, approved_decision, tmp_storage

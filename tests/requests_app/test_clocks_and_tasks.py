@@ -10,36 +10,31 @@ from django.utils import timezone
 
 from accounts.models import Role
 from portal.models import AuditEvent
-from requests_app.clocks import (
+from requests_app.delivery.models import Disclosure
+from requests_app.lifecycle.clocks import (
     deadline_reminders_send,
     preservation_extend,
     preservation_reminders_send,
     request_clocks,
 )
-from requests_app.models import (
-    Decision,
-    Disclosure,
-    LegalRequest,
-    ReviewState,
-    UserNotice,
-)
-from requests_app.notices import user_notice_mark_done, user_notices_sweep
-from requests_app.officer.refusals import OfficerRefused
+from requests_app.lifecycle.models import LegalRequest, ReviewState
+from requests_app.lifecycle.refusals import OfficerRefused
+from requests_app.officer.sharing import request_share
+from requests_app.review.models import Decision, UserNotice
+from requests_app.review.notices import user_notice_mark_done, user_notices_sweep
 from requests_app.review.services import (
     ReviewRefused,
     clarification_ask,
     request_claim,
     review_state,
 )
-from requests_app.sharing import request_share
-from requests_app.tasks import (
+from requests_app.review.tasks import (
     deadline_reminders_task,
     preservation_reminders_task,
     user_notices_sweep_task,
 )
 from tests.factories import log_in, make_agency, make_officer, make_user
 from tests.requests_app.test_officer_side import (
-    URLCONF,
     actions_since,
     audit_mark,
     officer_client,
@@ -49,7 +44,7 @@ from tests.requests_app.test_officer_side import (
     submitted,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF)]
+pytestmark = [pytest.mark.django_db]
 
 S = LegalRequest.Status
 DUE = datetime(2026, 12, 10, 18, 0, tzinfo=UTC)

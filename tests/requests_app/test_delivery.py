@@ -17,23 +17,18 @@ from accounts.models import AgeRecipient, KeyStatus
 from portal import crypto
 from portal.models import AuditEvent
 from requests_app.delivery.document import archive_layout, safe_file_name
+from requests_app.delivery.models import Disclosure, SealedResponse
 from requests_app.delivery.sealing import (
     FileMismatch,
     response_seal,
     seal_to_file,
     verified_chunks,
 )
-from requests_app.models import (
-    Decision,
-    Disclosure,
-    LegalRequest,
-    PlatformAccount,
-    PlatformFile,
-    PlatformIpEvent,
-    SealedResponse,
-)
+from requests_app.demo_source.directory import platform_file_store
+from requests_app.demo_source.models import PlatformAccount, PlatformFile, PlatformIpEvent
+from requests_app.lifecycle.models import LegalRequest
+from requests_app.review.models import Decision
 from requests_app.sources.base import Target, TargetFile, TargetRecords
-from requests_app.sources.directory import platform_file_store
 from tests.conftest import service_missing
 from tests.factories import make_api_token, make_officer, make_user
 from tests.requests_app.signing import enrol_signing_key, post_envelope, submission

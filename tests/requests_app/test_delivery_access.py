@@ -24,8 +24,9 @@ from accounts.services.tokens import api_token_revoke
 from accounts.services.vetting import officer_suspend
 from portal import crypto
 from portal.models import AuditEvent
+from requests_app.delivery.models import SealedResponse
 from requests_app.delivery.sealing import sealed_response_purge
-from requests_app.models import RequestShare, SealedResponse
+from requests_app.lifecycle.models import RequestShare
 from tests.factories import (
     PASSWORD,
     log_in,

@@ -29,8 +29,9 @@ from django.utils import timezone
 
 from portal.celery import app
 from portal.models import AuditEvent
+from requests_app.delivery.models import Disclosure, SealedResponse
 from requests_app.delivery.tasks import disclosures_seal_pending
-from requests_app.models import Disclosure, LegalRequest, SealedResponse
+from requests_app.lifecycle.models import LegalRequest
 from requests_app.review.services import disclosure_create
 from tests.conftest import service_missing
 from tests.requests_app.delivery_helpers import (

@@ -21,7 +21,8 @@ from django.test import override_settings
 
 from accounts.models import Agency, KeyStatus, Officer
 from portal.models import AuditEvent
-from requests_app.models import Attachment, IntakeRejection, LegalRequest
+from requests_app.intake.models import IntakeRejection
+from requests_app.lifecycle.models import Attachment, LegalRequest
 from requests_app.review.selectors import attachment_plaintext
 from tests.conftest import service_missing
 from tests.factories import make_api_token, make_officer
@@ -162,7 +163,7 @@ def test_a_full_disk_is_503_unavailable_with_retry_after_and_nothing_is_stored(
 def test_a_database_outage_is_503_unavailable(client, signer, token, monkeypatch):
     from django.db import OperationalError
 
-    from requests_app import api
+    from requests_app.intake import api as api
 
     def down(**kwargs):
         raise OperationalError("connection to server at 127.0.0.1 failed")
@@ -484,7 +485,7 @@ def test_an_officer_reads_their_agencys_submissions_and_never_another_agencys(
 
     own = client.get("/api/v1/submissions", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert [r["reference"] for r in own.json()] == [reference]
-    # a colleague sees it only once it is shared with them (requests_app/sharing.py)
+    # a colleague sees it only once it is shared with them (requests_app/officer/sharing.py)
     listing = client.get("/api/v1/submissions", HTTP_AUTHORIZATION=f"Bearer {colleague_token}")
     assert listing.json() == []
     response = client.get(

@@ -23,7 +23,8 @@ from django.db import connection
 
 from portal.models import AuditEvent
 from requests_app.intake import pipeline
-from requests_app.models import Attachment, IntakeRejection, LegalRequest
+from requests_app.intake.models import IntakeRejection
+from requests_app.lifecycle.models import Attachment, LegalRequest
 from tests.factories import make_api_token, make_officer
 from tests.requests_app.signing import Signer, enrol_signing_key, post_envelope, submission
 

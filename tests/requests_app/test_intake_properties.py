@@ -37,18 +37,18 @@ from hypothesis import strategies as st
 from accounts.models import Agency
 from portal.models import AuditEvent
 from portal.problems import Problem
+from requests_app.intake.models import IntakeRejection
 from requests_app.intake.parse import envelope_parse
-from requests_app.intake.policy import policy_rule_for
-from requests_app.models import (
+from requests_app.lifecycle.models import (
     Attachment,
     DataCategory,
-    IntakeRejection,
     LegalRequest,
     Offence,
-    PolicyRule,
     RequestKind,
     TargetType,
 )
+from requests_app.policy.models import PolicyRule
+from requests_app.policy.rules import policy_rule_for
 from tests.factories import make_api_token, make_officer
 from tests.requests_app.signing import (
     Signer,

@@ -10,12 +10,11 @@ from django.test import Client
 
 from accounts.models import Officer
 from portal.models import AuditEvent
-from requests_app.models import LegalRequest, Message
+from requests_app.lifecycle.models import LegalRequest, Message
+from requests_app.officer.sharing import request_share
 from requests_app.review.services import clarification_ask, request_claim
-from requests_app.sharing import request_share
 from tests.factories import make_agency, make_api_token, make_officer
 from tests.requests_app.test_officer_side import (
-    URLCONF,
     actions_since,
     audit_mark,
     rate_limits_cleared,  # noqa: F401 - an autouse fixture, imported to apply here too
@@ -24,7 +23,7 @@ from tests.requests_app.test_officer_side import (
     submitted,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF)]
+pytestmark = [pytest.mark.django_db]
 
 
 def bearer(officer: Officer) -> dict[str, str]:

@@ -20,33 +20,19 @@ from django.db.models import Max
 from django.http import Http404
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path, reverse
+from django.urls import reverse
 
 from accounts.models import Officer, Role
 from portal.models import AuditEvent
-from portal.urls import urlpatterns as portal_urlpatterns
-from requests_app.models import Decision, LegalRequest, Message, RequestShare
+from requests_app.lifecycle.access import request_get_for_officer, request_list_for_officer
+from requests_app.lifecycle.models import LegalRequest, Message, RequestShare
+from requests_app.officer.sharing import request_share
+from requests_app.review.models import Decision
 from requests_app.review.services import clarification_ask, decision_reject, request_claim
-from requests_app.selectors import request_get_for_officer, request_list_for_officer
-from requests_app.sharing import request_share
 from tests.factories import log_in, make_agency, make_api_token, make_officer, make_user
 from tests.requests_app.signing import enrol_signing_key, post_envelope, submission
 
-handler400 = "portal.views.bad_request"
-handler403 = "portal.views.permission_denied"
-handler404 = "portal.views.page_not_found"
-handler500 = "portal.views.server_error"
-
-# First, so that the review pages' "/review/<reference>/" cannot take "/review/notices/".
-urlpatterns = [
-    path("requests/mine/", include("requests_app.officer.urls")),
-    path("review/notices/", include("requests_app.notices")),
-    path("api/v1/", include("requests_app.officer.api_urls")),
-    *portal_urlpatterns,
-]
-URLCONF = __name__
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF)]
+pytestmark = [pytest.mark.django_db]
 
 
 # --- Helpers shared by the officer-side test modules ---------------------------------------

@@ -30,10 +30,11 @@ from hypothesis import strategies as st
 from accounts.models import Agency
 from portal.models import AuditEvent
 from portal.problems import Problem
-from requests_app.intake.policy import policy_check, policy_rule_for
-from requests_app.models import DataCategory, PolicyRule, RequestKind
-from requests_app.policy_defaults import EU_MEMBER_STATES
-from requests_app.services.policy import (
+from requests_app.lifecycle.models import DataCategory, RequestKind
+from requests_app.policy.defaults import EU_MEMBER_STATES
+from requests_app.policy.models import PolicyRule
+from requests_app.policy.rules import policy_check, policy_rule_for
+from requests_app.policy.services import (
     DEADLINE_HOURS_MAX,
     MAX_PERIOD_DAYS_MAX,
     RULE_CREATED,

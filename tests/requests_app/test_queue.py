@@ -11,25 +11,17 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
-from portal.urls import handler400, handler403, handler404, handler500  # noqa: F401
-from requests_app.models import LegalRequest, ReviewState
+from requests_app.lifecycle.models import LegalRequest, ReviewState
 from requests_app.review import selectors
 from requests_app.review.selectors import QUEUE_ORDERS, QueueFilters, request_queue
 from tests.factories import PASSWORD, log_in, make_agency, make_officer, make_user
 from tests.requests_app.factories import make_legal_request, make_reviewer
 
-# The review pages under /review/, as portal.urls will include them (harmless once it does).
-urlpatterns = [
-    path("review/", include("requests_app.review.urls")),
-    path("review/", include("requests_app.review.urls_actions")),
-    path("", include("portal.urls")),
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [pytest.mark.django_db]
 
 S = LegalRequest.Status
 QUEUE = "/review/"

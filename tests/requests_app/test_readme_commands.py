@@ -20,7 +20,8 @@ import rfc8785
 from accounts.services.keys import signing_key_enrol
 from accounts.services.vetting import signing_key_approve
 from portal import crypto
-from requests_app.models import IntakeRejection, LegalRequest
+from requests_app.intake.models import IntakeRejection
+from requests_app.lifecycle.models import LegalRequest
 from tests.conftest import ROOT, service_missing
 from tests.factories import make_api_token, make_officer, make_vetting_admin
 from tests.requests_app.signing import pdf_bytes

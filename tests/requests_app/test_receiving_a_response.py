@@ -24,9 +24,10 @@ from accounts.services.keys import age_recipient_enrol
 from accounts.services.vetting import age_recipient_approve
 from portal import crypto
 from portal.models import AuditEvent
+from requests_app.delivery.models import Disclosure, SealedResponse
 from requests_app.delivery.sealing import response_seal
-from requests_app.models import Disclosure, PlatformAccount, SealedResponse
-from requests_app.sources.directory import platform_file_store
+from requests_app.demo_source.directory import platform_file_store
+from requests_app.demo_source.models import PlatformAccount
 from tests.conftest import ROOT, service_missing
 from tests.factories import make_officer, make_vetting_admin
 from tests.requests_app.delivery_helpers import approved_decision, tmp_storage

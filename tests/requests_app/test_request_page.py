@@ -9,27 +9,19 @@ from datetime import date, timedelta
 import pytest
 from django.http import Http404
 from django.test import Client
-from django.urls import include, path
 from django.utils import timezone
 
 from accounts.models import Role
 from portal.models import AuditEvent
-from portal.urls import handler400, handler403, handler404, handler500  # noqa: F401
-from requests_app.models import Decision, LegalRequest
+from requests_app.lifecycle.models import LegalRequest
 from requests_app.review import services
+from requests_app.review.models import Decision
 from requests_app.review.selectors import attachment_open_for_reviewer, request_get_for_reviewer
 from tests.audit_marks import audit_mark
 from tests.factories import PASSWORD, log_in, make_officer, make_user
 from tests.requests_app.factories import make_attachment, make_legal_request, make_reviewer
 
-# The review pages under /review/, as portal.urls will include them (harmless once it does).
-urlpatterns = [
-    path("review/", include("requests_app.review.urls")),
-    path("review/", include("requests_app.review.urls_actions")),
-    path("", include("portal.urls")),
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [pytest.mark.django_db]
 
 S = LegalRequest.Status
 CASE = "PF-2026-SECRET-0412"

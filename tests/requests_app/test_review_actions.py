@@ -14,21 +14,13 @@ from django.urls import reverse
 from accounts.models import Role
 from portal.audit import audit_chain_verify
 from portal.models import AuditEvent
-from requests_app.models import (
-    Assessment,
-    AssessmentItem,
-    Decision,
-    Disclosure,
-    EmergencyCallback,
-    LegalRequest,
-    Message,
-    PlatformAccount,
-    PlatformIpEvent,
-    ReviewState,
-)
+from requests_app.delivery.models import Disclosure
+from requests_app.demo_source.directory import platform_file_store
+from requests_app.demo_source.models import PlatformAccount, PlatformIpEvent
+from requests_app.lifecycle.models import LegalRequest, Message, ReviewState
 from requests_app.review import services
 from requests_app.review.disclosure import disclosure_preview
-from requests_app.sources.directory import platform_file_store
+from requests_app.review.models import Assessment, AssessmentItem, Decision, EmergencyCallback
 from tests.factories import PASSWORD, log_in, make_officer, make_user
 from tests.requests_app.delivery_helpers import tmp_storage
 from tests.requests_app.factories import make_legal_request, make_reviewer
@@ -678,7 +670,7 @@ def test_a_confirm_post_that_carries_a_scope_is_refused_and_nothing_changes(firs
 def test_what_is_handed_to_delivery_is_the_decisions_scope_and_nothing_else(
     first, second, second_client
 ):
-    from requests_app.sources.scope import decision_records
+    from requests_app.lifecycle.scope import decision_records
 
     request, decision = confirmed(first, second)
     second_client.post(url("review-disclose", request, decision), {"note": ""})

@@ -11,19 +11,13 @@ from django.utils import timezone
 from accounts.models import AgeRecipient, KeyStatus, Role
 from portal.audit import audit_chain_verify
 from portal.models import AuditEvent
-from requests_app.models import (
-    AssessmentItem,
-    Decision,
-    Disclosure,
-    EmergencyCallback,
-    LegalRequest,
-    Message,
-    ReviewState,
-)
+from requests_app.delivery.models import Disclosure
+from requests_app.lifecycle.models import LegalRequest, Message, ReviewState
+from requests_app.lifecycle.states import TRANSITIONS, TransitionRefused, next_state
 from requests_app.review import services
 from requests_app.review.disclosure import disclosure_preview
+from requests_app.review.models import AssessmentItem, Decision, EmergencyCallback
 from requests_app.review.services import ReviewRefused
-from requests_app.review.states import TRANSITIONS, TransitionRefused, next_state
 from tests.audit_marks import audit_mark
 from tests.factories import make_agency, make_officer, make_user
 from tests.requests_app.factories import make_legal_request

@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from portal.models import AuditEvent
 from requests_app.delivery import tasks
+from requests_app.delivery.models import SealedResponse
+from requests_app.delivery.orphans import ORPHAN_AGE, orphan_files_purge
 from requests_app.delivery.sealing import response_seal
-from requests_app.models import Attachment, SealedResponse
-from requests_app.orphans import ORPHAN_AGE, orphan_files_purge
+from requests_app.lifecycle.models import Attachment
 from tests.requests_app.delivery_helpers import approved_disclosure, sealed_delivery, tmp_storage
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,9 @@ import pytest
 from django.test import override_settings
 
 from requests_app.delivery.sealing import response_seal
-from requests_app.models import PlatformAccount, PlatformIpEvent
+from requests_app.demo_source.directory import DirectorySource, platform_file_store
+from requests_app.demo_source.models import PlatformAccount, PlatformIpEvent
+from requests_app.lifecycle.scope import configured_source
 from requests_app.review.disclosure import disclosure_preview
 from requests_app.sources.base import (
     Scope,
@@ -32,9 +34,7 @@ from requests_app.sources.base import (
     TargetRecords,
     records_within_scope,
 )
-from requests_app.sources.directory import DirectorySource, platform_file_store
 from requests_app.sources.http import HttpSource
-from requests_app.sources.scope import configured_source
 from tests.requests_app.delivery_helpers import approved_disclosure, tmp_storage
 
 ALL_CATEGORIES = frozenset(

@@ -15,17 +15,17 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path
 from django.utils import timezone
 
-import portal.urls as portal_urls
 from accounts.models import Role
 from portal.models import AuditEvent
-from requests_app import selectors_staff
-from requests_app.intake.policy import policy_check
-from requests_app.models import IntakeRejection, LegalRequest, PolicyRule
-from requests_app.selectors_staff import RejectionFilters, rejection_overview
-from requests_app.services.policy import (
+from requests_app.intake import staff_selectors
+from requests_app.intake.models import IntakeRejection
+from requests_app.intake.staff_selectors import RejectionFilters, rejection_overview
+from requests_app.lifecycle.models import LegalRequest
+from requests_app.policy.models import PolicyRule
+from requests_app.policy.rules import policy_check
+from requests_app.policy.services import (
     PolicyRefused,
     policy_rule_create,
     policy_rule_update,
@@ -43,16 +43,7 @@ from tests.factories import (
 )
 from tests.requests_app.signing import enrol_signing_key, post_envelope, submission
 
-# Until portal/urls.py includes requests_app.admin_urls at /staff/, mount it here.
-urlpatterns = list(portal_urls.urlpatterns)
-if not any(str(getattr(p, "pattern", "")) == "staff/" for p in urlpatterns):
-    urlpatterns.append(path("staff/", include("requests_app.admin_urls")))
-handler400 = portal_urls.handler400
-handler403 = portal_urls.handler403
-handler404 = portal_urls.handler404
-handler500 = portal_urls.handler500
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [pytest.mark.django_db]
 
 
 # --- Helpers ---------------------------------------------------------------------------
@@ -274,7 +265,7 @@ def test_the_rejections_page_shows_the_counts_the_burst_and_the_newest_entries(
     assert '<tr class="burst">' in page
     assert "203.0.113.66" in page
     entries = response.context["overview"].page.entries
-    assert len(entries) == selectors_staff.PAGE_SIZE
+    assert len(entries) == staff_selectors.PAGE_SIZE
     assert entries[0].at == noon(attack.today) + timedelta(seconds=9)  # the newest first
     assert entries == sorted(entries, key=lambda e: e.at, reverse=True)
     assert response["Cache-Control"].startswith("max-age=0")
@@ -317,8 +308,8 @@ def test_the_rejections_page_filters_by_query_and_refuses_a_bad_range(admin_clie
 
 
 def test_the_entries_are_paged_within_a_bound(admin, attack, monkeypatch):
-    monkeypatch.setattr(selectors_staff, "PAGE_SIZE", 10)
-    monkeypatch.setattr(selectors_staff, "MAX_PAGES", 3)
+    monkeypatch.setattr(staff_selectors, "PAGE_SIZE", 10)
+    monkeypatch.setattr(staff_selectors, "MAX_PAGES", 3)
     filters = RejectionFilters.default(attack.today)
 
     first = rejection_overview(user=admin, filters=filters, page=1).page

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.test import RequestFactory
 
-from requests_app.throttles import ADDRESS, OFFICER, TOKEN, SubmissionRateLimits, rate_parse
+from requests_app.intake.throttles import ADDRESS, OFFICER, TOKEN, SubmissionRateLimits, rate_parse
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import include, path
 from django_otp_webauthn.models import WebAuthnCredential
 from webauthn import verify_authentication_response
 from webauthn.helpers.structs import AuthenticationCredential, AuthenticatorAssertionResponse
@@ -27,9 +26,9 @@ from webauthn.helpers.structs import AuthenticationCredential, AuthenticatorAsse
 from accounts.models import AgeRecipient, KeyStatus, Officer, SigningPasskey
 from accounts.services import vetting
 from accounts.services.factors import passkey_remove
-from portal import urls as portal_urls
 from portal.models import AuditEvent
-from requests_app.models import Attachment, IntakeRejection, LegalRequest
+from requests_app.intake.models import IntakeRejection
+from requests_app.lifecycle.models import Attachment, LegalRequest
 from tests.factories import (
     PASSWORD,
     SoftPasskey,
@@ -43,11 +42,7 @@ from tests.factories import (
 )
 from tests.requests_app.signing import enrol_signing_key, pdf_bytes, submission
 
-# Until portal/urls.py includes the web channel under /requests/, these tests route it
-# themselves; once it does, the first match is the same view and this changes nothing.
-urlpatterns = [path("requests/", include("requests_app.web.urls")), *portal_urls.urlpatterns]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [pytest.mark.django_db]
 
 SUBMIT = "/requests/new/submit/"
 USER_PRESENT_AND_VERIFIED = 0x05

@@ -128,7 +128,7 @@ def test_an_exception_applies_to_its_own_place_only():
 def test_a_gated_model_is_allowed_in_its_gate_and_nowhere_else():
     source = "LegalRequest.objects.filter(agency_id=1)"
 
-    assert check_python("requests_app/selectors.py", source) == []
+    assert check_python("requests_app/lifecycle/access.py", source) == []
     assert [f.rule for f in check_python("requests_app/officer/views.py", source)] == [
         "request-gate"
     ]

@@ -73,13 +73,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from accounts.models import Agency, User
-from requests_app.models import (
-    Decision,
-    Disclosure,
-    IntakeRejection,
-    LegalRequest,
-    ReviewState,
-)
+from requests_app.delivery.models import Disclosure
+from requests_app.intake.models import IntakeRejection
+from requests_app.lifecycle.models import LegalRequest, ReviewState
+from requests_app.review.models import Decision
 from requests_app.transparency.models import ReviewTeam, ReviewTeamMember
 from requests_app.transparency.periods import Period
 from tests.factories import make_agency, make_officer

@@ -7,7 +7,9 @@ from django.core.management import call_command
 
 from portal.audit import audit_chain_verify
 from portal.models import AuditEvent
-from requests_app.models import Disclosure, IntakeRejection, LegalRequest
+from requests_app.delivery.models import Disclosure
+from requests_app.intake.models import IntakeRejection
+from requests_app.lifecycle.models import LegalRequest
 from requests_app.transparency.demo import CASE_PREFIX
 from requests_app.transparency.models import ReviewTeam, Snapshot
 

@@ -1,0 +1,34 @@
+"""The root URLconf: every layer's pages under their prefixes."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts.admin import PortalAdminSite
+from portal import views
+
+# The admin site needs a verified second factor too (the standing middleware also checks),
+# and is entered through the portal's own login (accounts/admin.py).
+admin.site.__class__ = PortalAdminSite
+
+handler400 = "portal.views.bad_request"
+handler403 = "portal.views.permission_denied"
+handler404 = "portal.views.page_not_found"
+handler500 = "portal.views.server_error"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("", include("accounts.urls")),
+    path("api/v1/", include("project.api_urls")),
+    path("staff/transparency/", include("requests_app.transparency.urls_staff")),
+    path("staff/", include("requests_app.intake.staff_urls")),
+    path("staff/", include("requests_app.policy.urls")),
+    path("transparency/", include("requests_app.transparency.urls")),
+    path("review/notices/", include("requests_app.review.notices")),
+    path("review/", include("requests_app.review.urls")),
+    path("review/", include("requests_app.review.urls_actions")),
+    path("requests/", include("requests_app.intake.web.urls")),
+    path("requests/mine/", include("requests_app.officer.urls")),
+    path("responses/", include("requests_app.delivery.urls")),
+    path("admin/", admin.site.urls),
+]

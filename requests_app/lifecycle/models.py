@@ -1,0 +1,250 @@
+"""The legal request itself, shared by every stage.
+
+Its kinds and vocabulary, its targets and documents, its review state and its message
+thread, and the colleagues it is shared with.
+"""
+
+from django.db import models
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+from accounts.models import Agency, Officer, SigningKey
+
+
+class RequestKind(models.TextChoices):
+    PRESERVATION = "preservation", "Preservation"
+    SUBSCRIBER_DATA = "subscriber_data", "Subscriber data"
+    COURT_ORDER = "court_order", "Court order"
+    SEARCH_WARRANT = "search_warrant", "Search warrant"
+    EU_EPOC = "eu_epoc", "European Production Order (EPOC)"
+    EMERGENCY = "emergency", "Emergency"
+
+
+class DataCategory(models.TextChoices):
+    SUBSCRIBER_INFO = "subscriber_info", "Subscriber information (name, registration)"
+    PHONE_NUMBER = "phone_number", "Phone number"
+    EMAIL_ADDRESS = "email_address", "Email address"
+    IP_ADDRESSES = "ip_addresses", "IP addresses with timestamps"
+    LOGIN_HISTORY = "login_history", "Login history"
+    DEVICE_INFO = "device_info", "Device information"
+
+
+class Offence(models.TextChoices):
+    CHILD_SEXUAL_ABUSE = "child_sexual_abuse", "Child sexual abuse"
+    TERRORISM = "terrorism", "Terrorism"
+    HOMICIDE = "homicide", "Homicide"
+    KIDNAPPING = "kidnapping", "Kidnapping"
+    THREATS = "threats", "Threats to life or safety"
+    HUMAN_TRAFFICKING = "human_trafficking", "Human trafficking"
+    DRUG_TRAFFICKING = "drug_trafficking", "Drug trafficking"
+    FRAUD = "fraud", "Fraud"
+    EXTORTION = "extortion", "Extortion"
+    MONEY_LAUNDERING = "money_laundering", "Money laundering"
+    CYBERCRIME = "cybercrime", "Cybercrime"
+    OTHER_SERIOUS = "other_serious", "Other serious crime"
+
+
+class TargetType(models.TextChoices):
+    USERNAME = "username", "Username"
+    PHONE = "phone", "Phone number"
+    USER_ID = "user_id", "User id"
+    CHANNEL = "channel", "Channel"
+
+
+class DecisionOutcome(models.TextChoices):
+    """What a decision on a request may be (`review.models.Decision.Outcome`)."""
+
+    APPROVE_FULL = "approve_full", "Approve in full"
+    APPROVE_PARTIAL = "approve_partial", "Approve in part"
+    REJECT = "reject", "Reject"
+
+
+class Channel(models.TextChoices):
+    API = "api", "API (signed with an Ed25519 key)"
+    WEB = "web", "Web (confirmed with a passkey)"
+
+
+# The queue's order (most urgent first) and the states that are open work for reviewers.
+QUEUE_ORDER = ["-emergency", "due_at", "id"]
+OPEN_WORK = models.Q(status__in=["received", "in_review", "awaiting_clarification", "approved"])
+
+
+class LegalRequest(models.Model):
+    """A properly formed, signed request that passed intake."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        IN_REVIEW = "in_review", "In review"
+        AWAITING_CLARIFICATION = "awaiting_clarification", "Awaiting clarification"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        DISCLOSED = "disclosed", "Disclosed"
+        CLOSED = "closed", "Closed"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    reference = models.CharField(max_length=32, unique=True)
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="requests")
+    officer = models.ForeignKey(Officer, on_delete=models.PROTECT, related_name="requests")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(
+        max_length=30, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    kind = models.CharField(max_length=30, choices=RequestKind.choices, db_index=True)
+    emergency = models.BooleanField(default=False, db_index=True)
+    country = CountryField(db_index=True)
+    case_reference = models.CharField(max_length=120)
+    offence = models.CharField(max_length=40, choices=Offence.choices)
+    data_categories = models.JSONField(default=list)
+    period_from = models.DateField(null=True, blank=True)
+    period_to = models.DateField(null=True, blank=True)
+
+    # Provenance: exactly what was signed and how it was checked.
+    payload = models.JSONField()
+    payload_sha256 = models.CharField(max_length=64)
+    envelope_sha256 = models.CharField(max_length=64)
+    signature = models.JSONField()
+    key_id = models.CharField(max_length=200)
+    signing_key = models.ForeignKey(
+        SigningKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The public key that verified the signature, copied as it was: an Ed25519 PEM (API) or
+    # the passkey's COSE key in base64url (web). The signature stays checkable after the
+    # officer removes that passkey or key.
+    verification_key = models.TextField(blank=True)
+    # The nonce is unique across every request ever accepted: the database refuses a
+    # replay even when two submissions race.
+    nonce = models.CharField(max_length=200, unique=True)
+    signed_at = models.DateTimeField()
+    signature_verified_at = models.DateTimeField()
+    received_at = models.DateTimeField(db_index=True)
+    due_at = models.DateTimeField(db_index=True)
+    receipt = models.JSONField()
+
+    class Meta:
+        ordering = ["-emergency", "due_at"]
+        indexes = [
+            models.Index(fields=["agency", "-received_at"]),
+            # The review queue (requests_app/review/selectors.py; measured by
+            # bench/review_queue.py): most urgent first within a state, and the open work
+            # alone by each filter, so a page reads a few index entries at any table size.
+            models.Index(fields=["status", *QUEUE_ORDER], name="lr_queue_status"),
+            models.Index(fields=QUEUE_ORDER, name="lr_queue_open", condition=OPEN_WORK),
+            models.Index(
+                fields=["kind", *QUEUE_ORDER], name="lr_queue_open_kind", condition=OPEN_WORK
+            ),
+            models.Index(
+                fields=["country", *QUEUE_ORDER], name="lr_queue_open_country", condition=OPEN_WORK
+            ),
+            models.Index(
+                fields=["agency", *QUEUE_ORDER], name="lr_queue_open_agency", condition=OPEN_WORK
+            ),
+            models.Index(
+                fields=["-received_at", "-id"], name="lr_queue_open_recv", condition=OPEN_WORK
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class RequestTarget(models.Model):
+    request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="targets")
+    type = models.CharField(max_length=20, choices=TargetType.choices)
+    value = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"
+
+
+class Attachment(models.Model):
+    """A legal document sent with a request, stored under its SHA-256."""
+
+    request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=200)
+    media_type = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    file = models.FileField(upload_to="attachments/", max_length=300)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class ReviewState(models.Model):
+    """The reviewers' working state of a request: who has it, and the legal clock.
+
+    One row per request, made when review first touches it (``review.services.review_state``).
+    Kept apart from ``LegalRequest`` so that what intake verified (the signed payload and
+    its provenance) is never rewritten by review.
+    """
+
+    request = models.OneToOneField(LegalRequest, on_delete=models.CASCADE, related_name="review")
+    assignee = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    # The deadline clock stops while the platform waits for the authority's answer.
+    paused_since = models.DateTimeField(null=True, blank=True)
+    paused_seconds = models.PositiveBigIntegerField(default=0)
+    preservation_expires_at = models.DateTimeField(null=True, blank=True)
+    preservation_extended = models.BooleanField(default=False)
+    non_disclosure_until = models.DateField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["assignee"]),
+            models.Index(fields=["request", "assignee"], name="review_request_assignee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"review of {self.request_id}"
+
+
+class Message(models.Model):
+    """One message of the clarification thread between reviewers and the authority."""
+
+    class Side(models.TextChoices):
+        PLATFORM = "platform", "Platform"
+        AUTHORITY = "authority", "Authority"
+
+    request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="messages")
+    side = models.CharField(max_length=12, choices=Side.choices)
+    author = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.side} message on {self.request_id}"
+
+
+class RequestShare(models.Model):
+    """An officer shares one request with a colleague of the same agency (read and reply)."""
+
+    request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="shares")
+    officer = models.ForeignKey(Officer, on_delete=models.PROTECT, related_name="shared_requests")
+    granted_by = models.ForeignKey(Officer, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "officer"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="request_share_one_live",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} shared with {self.officer_id}"

@@ -1,0 +1,58 @@
+"""The scope of an approved decision, built only from what the server recorded."""
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from requests_app.lifecycle.models import RequestTarget
+from requests_app.sources.base import DataSource, Scope, Target, TargetRecords, records_within_scope
+
+if TYPE_CHECKING:  # review sits above: a type only
+    from requests_app.review.models import Decision
+
+# The columns of the records a data source returns, as people read them.
+COLUMN_LABELS = {
+    "at": "Time (UTC)",
+    "ip": "IP address",
+    "port": "Port",
+    "kind": "Kind",
+    "device": "Device",
+    "user_id": "User id",
+    "username": "Username",
+    "display_name": "Display name",
+    "registered_at": "Registered at (UTC)",
+    "phone_number": "Phone number",
+    "email": "Email address",
+}
+
+SOURCES = {
+    "directory": "requests_app.demo_source.directory.DirectorySource",
+    "http": "requests_app.sources.http.HttpSource",
+}
+
+
+def decision_scope(decision: "Decision") -> Scope:
+    """The approved targets (of this request only), categories and period of a decision."""
+    targets = RequestTarget.objects.filter(
+        request_id=decision.request_id, pk__in=decision.approved_target_ids
+    ).order_by("pk")
+    if decision.approved_period_from is None or decision.approved_period_to is None:
+        raise ValueError("An approved decision always has a period.")
+    return Scope(
+        targets=tuple(Target(t.type, t.value) for t in targets),
+        categories=frozenset(decision.approved_categories),
+        period_from=decision.approved_period_from,
+        period_to=decision.approved_period_to,
+    )
+
+
+def configured_source() -> DataSource:
+    source: DataSource = import_string(SOURCES[settings.PLATFORM_DATA_SOURCE])()
+    return source
+
+
+def decision_records(decision: "Decision", source: DataSource | None = None) -> list[TargetRecords]:
+    """Look up what the decision discloses, cut to its scope whatever the source returns."""
+    scope = decision_scope(decision)
+    return records_within_scope(scope, (source or configured_source()).lookup(scope))

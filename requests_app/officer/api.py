@@ -1,0 +1,177 @@
+"""The authority's side of a submission over the API (PROTOCOL §4): thread and withdrawal.
+
+``GET``/``POST /api/v1/submissions/{reference}/messages`` and
+``POST /api/v1/submissions/{reference}/withdraw``. A request is reached only through
+``selectors.request_access_for_officer``: another agency's, or a colleague's that was not
+shared, is ``404 not_found``. Refusals are problem documents: ``400 malformed``,
+``403 forbidden`` (a delegate withdrawing), ``409 invalid_state`` (a closed request, a
+second withdrawal; the body carries the request's state as ``request_status``).
+"""
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import IsActiveOfficer, request_officer
+from portal.problems import Problem
+from requests_app.intake.schema import StrictSerializer
+from requests_app.lifecycle.access import (
+    RequestAccess,
+    messages_for_officer,
+    request_access_for_officer,
+)
+from requests_app.lifecycle.models import LegalRequest, Message
+from requests_app.lifecycle.refusals import OfficerRefused
+from requests_app.officer.services import (
+    MAX_MESSAGE_LENGTH,
+    MAX_REASON_LENGTH,
+    authority_reply,
+    authority_withdraw,
+)
+
+PROBLEM = OpenApiResponse(description="application/problem+json with a stable `code`")
+PLATFORM_AUTHOR = "Platform legal team"
+
+
+class MessageOut(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = ["id", "side", "author", "body", "created_at"]
+
+    def get_author(self, message: Message) -> str:
+        # Reviewers are not named to the authority: the platform answers as a team.
+        if message.side == Message.Side.PLATFORM:
+            return PLATFORM_AUTHOR
+        return message.author.full_name
+
+
+class SentText(serializers.CharField):
+    """Text as the schema says: a JSON string (DRF would turn a number into one), whose
+    ``max_length`` counts every character sent; surrounding whitespace is trimmed after."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        text: str = super().to_internal_value(data)
+        return text
+
+
+class MessageIn(StrictSerializer):
+    body = SentText(
+        max_length=MAX_MESSAGE_LENGTH,
+        trim_whitespace=True,
+        help_text="The message; not only whitespace, and no NUL characters.",
+    )
+
+
+class WithdrawIn(StrictSerializer):
+    reason = SentText(
+        max_length=MAX_REASON_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why the authority withdraws the request; no NUL characters.",
+    )
+
+
+class WithdrawnOut(serializers.ModelSerializer):
+    class Meta:
+        model = LegalRequest
+        fields = ["reference", "status"]
+
+
+def _access(request: Request, reference: str) -> RequestAccess:
+    officer = request_officer(request)
+    if officer is None:  # IsActiveOfficer has let only officers through
+        raise Problem("forbidden", 403, "Only officers use this endpoint.")
+    return request_access_for_officer(officer=officer, reference=reference)
+
+
+def _problem(refused: OfficerRefused, access: RequestAccess) -> Problem:
+    extra: dict[str, Any] = {}
+    if refused.code == "invalid_state":
+        access.request.refresh_from_db(fields=["status"])
+        extra["request_status"] = access.request.status
+    return Problem(refused.code, refused.status, refused.message, **extra)
+
+
+def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
+    serializer.is_valid(raise_exception=True)  # a ValidationError is 400 malformed
+    data: dict[str, Any] = serializer.validated_data
+    return data
+
+
+class SubmissionMessagesView(APIView):
+    """The clarification thread of one submission with the platform's reviewers."""
+
+    permission_classes = [IsAuthenticated, IsActiveOfficer]
+    parser_classes = [JSONParser]  # see SubmissionWithdrawView
+
+    @extend_schema(
+        operation_id="submission_messages_list",
+        responses={200: MessageOut(many=True), 401: PROBLEM, 403: PROBLEM, 404: PROBLEM},
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        access = _access(request, reference)
+        return Response(MessageOut(messages_for_officer(access=access), many=True).data)
+
+    @extend_schema(
+        operation_id="submission_messages_create",
+        request=MessageIn,
+        responses={
+            201: MessageOut,
+            400: PROBLEM,
+            401: PROBLEM,
+            403: PROBLEM,
+            404: PROBLEM,
+            409: PROBLEM,
+        },
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        access = _access(request, reference)
+        data = _valid(MessageIn(data=request.data))
+        try:
+            message = authority_reply(access=access, body=data["body"])
+        except OfficerRefused as refused:
+            raise _problem(refused, access) from None
+        return Response(MessageOut(message).data, status=status.HTTP_201_CREATED)
+
+
+class SubmissionWithdrawView(APIView):
+    """The authority withdraws its request (the submitting officer only)."""
+
+    permission_classes = [IsAuthenticated, IsActiveOfficer]
+    # JSON only: Django reads a garbled multipart body as an empty form, which would
+    # withdraw the request and drop the reason the authority meant to give.
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="submission_withdraw",
+        request=WithdrawIn,
+        responses={
+            200: WithdrawnOut,
+            400: PROBLEM,
+            401: PROBLEM,
+            403: PROBLEM,
+            404: PROBLEM,
+            409: PROBLEM,
+        },
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        access = _access(request, reference)
+        data = _valid(WithdrawIn(data=request.data))
+        try:
+            withdrawn = authority_withdraw(access=access, reason=data["reason"])
+        except OfficerRefused as refused:
+            raise _problem(refused, access) from None
+        return Response(WithdrawnOut(withdrawn).data)

@@ -1,0 +1,34 @@
+"""The jurisdiction policy: which kinds each country may send, on which terms."""
+
+from django.db import models
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+from requests_app.lifecycle.models import RequestKind
+
+
+class PolicyRule(models.Model):
+    """What a country's authorities may ask for with one request kind.
+
+    ``country`` blank is the default for every country without a rule of its own.
+    """
+
+    country = CountryField(blank=True)
+    kind = models.CharField(max_length=30, choices=RequestKind.choices)
+    allowed = models.BooleanField(default=True)
+    disclosable_categories = models.JSONField(default=list)
+    document_required = models.BooleanField(default=True)
+    deadline_hours = models.PositiveIntegerField()
+    max_period_days = models.PositiveIntegerField(
+        default=366, help_text="The longest period a request of this kind may cover."
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["country", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["country", "kind"], name="policy_rule_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country or 'default'} {self.kind}"

@@ -1,0 +1,14 @@
+"""URLs of the staff pages of the jurisdiction policy (vetting administrators only).
+
+Included by ``project.urls`` at ``/staff/``; see ``requests_app.policy.views``.
+"""
+
+from django.urls import path
+
+from requests_app.policy import views
+
+urlpatterns = [
+    path("policy/", views.policy_list, name="staff-policy"),
+    path("policy/add/", views.policy_add, name="staff-policy-add"),
+    path("policy/<int:rule_id>/", views.policy_edit, name="staff-policy-edit"),
+]

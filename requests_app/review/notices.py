@@ -1,0 +1,270 @@
+"""User notice: telling the platform's users that their data was disclosed, once the law allows.
+
+A request whose data was handed over (disclosed, or closed after a disclosure) enters the
+user-notice list when its non-disclosure order has lapsed, or at once when it has none
+and the platform's policy (``USER_NOTICE_WITHOUT_ORDER``, on by default) is to notify.
+While an order runs, the request never enters the list. The platform then notifies the
+users (outside the portal) and records it here, or records why it did not: each step is
+audited.
+
+An order "until 2027-01-01" is in force through that day; the notice is due from the next.
+
+Services and the reviewers' page live together: the page is one list and one form.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import AuthedRequest, role_required
+from accounts.models import Role, User
+from portal.audit import audit_append
+from requests_app.lifecycle.models import LegalRequest, ReviewState
+from requests_app.lifecycle.states import review_state
+from requests_app.review.models import UserNotice
+from requests_app.review.services import ReviewRefused
+
+S = LegalRequest.Status
+
+SWEEP_BATCH = 500
+PAGE_LIMIT = 200
+RECENT_LIMIT = 20
+MAX_NOTE_LENGTH = 2000
+
+
+def notice_without_order() -> bool:
+    """Platform policy: notify users of a disclosure that came with no non-disclosure order."""
+    return bool(getattr(settings, "USER_NOTICE_WITHOUT_ORDER", True))
+
+
+def _disclosed() -> Q:
+    return Q(status=S.DISCLOSED) | Q(status=S.CLOSED, disclosures__isnull=False)
+
+
+def order_runs(state: ReviewState, *, today: date) -> bool:
+    """Whether a non-disclosure order still forbids telling the user."""
+    if state.non_disclosure_until is None:
+        return not notice_without_order()
+    return state.non_disclosure_until >= today
+
+
+# --- Services ------------------------------------------------------------------------------
+
+
+def user_notice_open(*, request_id: int, now: datetime | None = None) -> UserNotice | None:
+    """Put a disclosed request on the user-notice list if nothing forbids it.
+
+    Returns the notice it opened; ``None`` when the request is already on the list or
+    not due, so running it twice opens one notice and writes one audit event.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        request = LegalRequest.objects.select_for_update().filter(pk=request_id).first()
+        if request is None:
+            return None
+        if UserNotice.objects.filter(request=request).exists():
+            return None
+        if not LegalRequest.objects.filter(_disclosed(), pk=request.pk).exists():
+            return None
+        state = review_state(request)
+        if order_runs(state, today=now.date()):
+            return None
+        notice = UserNotice.objects.create(request=request, due_since=now)
+        audit_append(
+            action="user_notice.due",
+            target=request,
+            data={
+                "reference": request.reference,
+                "notice_id": notice.pk,
+                "non_disclosure_until": state.non_disclosure_until,
+                "before": None,
+                "after": UserNotice.State.DUE,
+            },
+        )
+    return notice
+
+
+def user_notices_sweep(*, now: datetime | None = None) -> int:
+    """Open the notices that have become due; return how many were opened."""
+    now = now or timezone.now()
+    candidates = (
+        LegalRequest.objects.filter(_disclosed(), notice__isnull=True)
+        .exclude(review__non_disclosure_until__gte=now.date())
+        .distinct()
+    )
+    if not notice_without_order():
+        candidates = candidates.filter(review__non_disclosure_until__isnull=False)
+    opened = 0
+    for request_id in candidates.order_by("pk").values_list("pk", flat=True)[:SWEEP_BATCH]:
+        opened += 1 if user_notice_open(request_id=request_id, now=now) is not None else 0
+    return opened
+
+
+def _require_reviewer(user: User) -> None:
+    if user.role != Role.REVIEWER or not user.is_active:
+        raise ReviewRefused("Only reviewers of the platform's legal team may do this.")
+
+
+def _handle(*, notice: UserNotice, reviewer: User, state: str, note: str) -> UserNotice:
+    _require_reviewer(reviewer)
+    if len(note) > MAX_NOTE_LENGTH:
+        raise ReviewRefused(f"A note has at most {MAX_NOTE_LENGTH} characters.")
+    with transaction.atomic():
+        notice = UserNotice.objects.select_for_update().select_related("request").get(pk=notice.pk)
+        if notice.state != UserNotice.State.DUE:
+            raise ReviewRefused("This notice was already handled.")
+        notice.state = state
+        notice.handled_by = reviewer
+        notice.handled_at = timezone.now()
+        notice.note = note
+        notice.save(update_fields=["state", "handled_by", "handled_at", "note"])
+        audit_append(
+            actor=reviewer,
+            action=f"user_notice.{state}",
+            target=notice.request,
+            data={
+                "reference": notice.request.reference,
+                "notice_id": notice.pk,
+                "before": UserNotice.State.DUE,
+                "after": state,
+                "note": note,
+            },
+        )
+    return notice
+
+
+def user_notice_mark_done(*, notice: UserNotice, reviewer: User, note: str = "") -> UserNotice:
+    """Record that the platform told the users concerned."""
+    return _handle(notice=notice, reviewer=reviewer, state=UserNotice.State.DONE, note=note.strip())
+
+
+def user_notice_waive(*, notice: UserNotice, reviewer: User, note: str) -> UserNotice:
+    """Record that the users will not be told, and why (the reason is required)."""
+    if not note.strip():
+        raise ReviewRefused("Say why the users will not be told.")
+    return _handle(
+        notice=notice, reviewer=reviewer, state=UserNotice.State.WAIVED, note=note.strip()
+    )
+
+
+# --- Selectors -----------------------------------------------------------------------------
+
+
+def _for_reviewers(user: User) -> QuerySet[UserNotice]:
+    if user.role != Role.REVIEWER or not user.is_active:
+        return UserNotice.objects.none()
+    return UserNotice.objects.select_related("request__agency", "request__review", "handled_by")
+
+
+def user_notices_due(*, user: User) -> QuerySet[UserNotice]:
+    """Notices waiting for the platform, the oldest first."""
+    return _for_reviewers(user).filter(state=UserNotice.State.DUE).order_by("due_since", "pk")
+
+
+def user_notices_recent(*, user: User) -> QuerySet[UserNotice]:
+    """Notices handled lately, the newest first."""
+    return (
+        _for_reviewers(user)
+        .exclude(state=UserNotice.State.DUE)
+        .order_by("-handled_at", "-pk")[:RECENT_LIMIT]
+    )
+
+
+def user_notice_get_for_reviewer(*, user: User, notice_id: int) -> UserNotice:
+    notice = _for_reviewers(user).filter(pk=notice_id).first()
+    if notice is None:
+        raise Http404
+    return notice
+
+
+# --- The reviewers' page -------------------------------------------------------------------
+
+
+class NoticeForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=[(UserNotice.State.DONE, "done"), (UserNotice.State.WAIVED, "waived")]
+    )
+    note = forms.CharField(
+        required=False, max_length=MAX_NOTE_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    notice: UserNotice
+    non_disclosure_until: date | None
+
+
+def _rows(notices: QuerySet[UserNotice]) -> list[NoticeRow]:
+    rows = []
+    for notice in notices:
+        try:
+            until = notice.request.review.non_disclosure_until
+        except ReviewState.DoesNotExist:
+            until = None
+        rows.append(NoticeRow(notice=notice, non_disclosure_until=until))
+    return rows
+
+
+reviewer_only = role_required(Role.REVIEWER)
+
+
+@reviewer_only
+@never_cache
+@require_GET
+def notices_list(request: AuthedRequest) -> HttpResponse:
+    """The user-notice list: due notices with a form each, then the latest handled."""
+    due = user_notices_due(user=request.user)
+    return render(
+        request,
+        "requests_app/review/notices/list.html",
+        {
+            "due": _rows(due[:PAGE_LIMIT]),
+            "due_count": due.count(),
+            "page_limit": PAGE_LIMIT,
+            "recent": _rows(user_notices_recent(user=request.user)),
+            "without_order": notice_without_order(),
+        },
+    )
+
+
+@reviewer_only
+@never_cache
+@require_POST
+def notice_handle(request: AuthedRequest, notice_id: int) -> HttpResponse:
+    """Mark one notice done, or waived with a reason."""
+    notice = user_notice_get_for_reviewer(user=request.user, notice_id=notice_id)
+    form = NoticeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose whether the users were notified.")
+        return HttpResponseRedirect(reverse("user-notices"))
+    try:
+        if form.cleaned_data["outcome"] == UserNotice.State.DONE:
+            user_notice_mark_done(
+                notice=notice, reviewer=request.user, note=form.cleaned_data["note"]
+            )
+            messages.success(request, f"{notice.request.reference}: users notified, recorded.")
+        else:
+            user_notice_waive(notice=notice, reviewer=request.user, note=form.cleaned_data["note"])
+            messages.success(request, f"{notice.request.reference}: not notified, reason recorded.")
+    except ReviewRefused as refused:
+        messages.error(request, f"{notice.request.reference}: {refused}")
+    return HttpResponseRedirect(reverse("user-notices"))
+
+
+# Included by ``project.urls`` at ``/review/notices/``.
+urlpatterns = [
+    path("", notices_list, name="user-notices"),
+    path("<int:notice_id>/", notice_handle, name="user-notice-handle"),
+]

@@ -1,1 +1,0 @@
-"""State changes of the requests app: typed services that audit in their transaction."""
