@@ -15,8 +15,9 @@ officer's key is "not found", never "forbidden".
 """
 
 import base64
+from collections.abc import Collection, Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -26,8 +27,8 @@ from portal import crypto
 from portal.audit import audit_append
 
 from ..models import (
+    Agency,
     AgeRecipient,
-    EnrolledKey,
     KeyStatus,
     Officer,
     SigningKey,
@@ -38,8 +39,17 @@ from ..models import (
 MAX_LABEL_LENGTH = 120
 MAX_REASON_LENGTH = 2000
 PASSKEY_KEY_ID_PREFIX = "webauthn:"
-# The states from which an officer may still revoke a key.
-REVOCABLE = (KeyStatus.PENDING, KeyStatus.ACTIVE)
+# The states from which a key may be revoked, by who revokes it: its owner may also take
+# back a key still waiting for approval; a vetting administrator revokes approved ones
+# (a pending key is rejected instead).
+REVOCABLE = frozenset({KeyStatus.PENDING, KeyStatus.ACTIVE})
+REVOCABLE_BY_VETTING = frozenset({KeyStatus.ACTIVE})
+# The audit entity of each kind of key: actions are "<entity>.approved", ".revoked", ...
+KEY_ENTITIES: Final[Mapping[type, str]] = {
+    SigningKey: "signing_key",
+    SigningPasskey: "signing_passkey",
+    AgeRecipient: "age_recipient",
+}
 
 
 class KeyRefused(Exception):
@@ -156,46 +166,6 @@ def _duplicate_message(existing: SigningKey, officer: Officer) -> str:
     return "You have already enrolled this key."
 
 
-def signing_key_revoke(*, key: SigningKey, actor: User, reason: str) -> SigningKey:
-    """Revoke a pending or active signing key at once, keeping it and the reason."""
-    reason = _clean_reason(reason)
-    with transaction.atomic():
-        key = SigningKey.objects.select_for_update().get(pk=key.pk)
-        if key.status not in REVOCABLE:
-            raise KeyRefused(f"This key is already {key.get_status_display().lower()}.")
-        _key_revoke_locked(
-            key=key,
-            actor=actor,
-            reason=reason,
-            action="signing_key.revoked",
-            data={"officer_id": key.officer_id, "key_id": key.key_id},
-        )
-    return key
-
-
-def _key_revoke_locked(
-    *, key: EnrolledKey, actor: User, reason: str, action: str, data: dict[str, Any]
-) -> None:
-    """Revoke a key whose row the caller has locked, keeping it, and audit ``action``."""
-    before = key.status
-    key.status = KeyStatus.REVOKED
-    key.revoked_by = actor
-    key.revoked_at = timezone.now()
-    key.reason = reason
-    key.save(update_fields=["status", "revoked_by", "revoked_at", "reason"])
-    audit_append(
-        actor=actor,
-        action=action,
-        target=key,
-        data={
-            **data,
-            "before": {"status": before},
-            "after": {"status": key.status},
-            "reason": reason,
-        },
-    )
-
-
 # --- Signing passkeys ----------------------------------------------------------------------
 
 
@@ -251,17 +221,6 @@ def signing_passkey_enrol(*, officer: Officer, credential: Any) -> SigningPasske
         },
     )
     return key
-
-
-def signing_passkey_revoke_locked(*, key: SigningPasskey, actor: User, reason: str) -> None:
-    """Revoke a pending or active signing passkey whose row the caller has locked."""
-    _key_revoke_locked(
-        key=key,
-        actor=actor,
-        reason=reason,
-        action="signing_passkey.revoked",
-        data={"officer_id": key.officer_id, "key_id": key.key_id},
-    )
 
 
 # --- Age recipients ----------------------------------------------------------------------
@@ -338,22 +297,89 @@ def _duplicate_recipient_message(existing: AgeRecipient) -> str:
     return "You have already enrolled this recipient."
 
 
-def age_recipient_revoke(*, recipient: AgeRecipient, actor: User, reason: str) -> AgeRecipient:
-    """Revoke a pending or active age recipient: nothing new is sealed to it."""
+# --- Revoking, one routine for every kind of key and whoever revokes ----------------------
+
+
+def key_identity(key: SigningKey | SigningPasskey | AgeRecipient) -> dict[str, object]:
+    """What names a key in its audit events: its key id, or the age recipient."""
+    if isinstance(key, AgeRecipient):
+        return {"recipient": key.recipient}
+    return {"key_id": key.key_id}
+
+
+def key_owner_data(key: SigningKey | SigningPasskey | AgeRecipient) -> dict[str, object]:
+    """The key's owner in its audit events: the officer, or the agency of an agency key."""
+    if key.officer_id is not None:
+        return {"officer_id": key.officer_id}
+    return {"agency_id": getattr(key, "agency_id", None)}
+
+
+def key_owner_lock(*, officer_id: int | None, agency_id: int | None) -> None:
+    """Lock the owner's rows (agency, then officer) before the key's own row."""
+    if officer_id is not None:
+        agency_id = Officer.objects.values_list("agency_id", flat=True).get(pk=officer_id)
+    if agency_id is not None:
+        Agency.objects.select_for_update().get(pk=agency_id)
+    if officer_id is not None:
+        Officer.objects.select_for_update().get(pk=officer_id)
+
+
+def key_revoke_locked[K: (SigningKey, SigningPasskey, AgeRecipient)](
+    *, key: K, actor: User, reason: str, from_states: Collection[str]
+) -> K:
+    """Revoke a key whose row (and owner's rows) the caller has locked; audit it.
+
+    Refused with ``KeyRefused`` unless the key is in one of ``from_states``. The key is
+    kept, with who revoked it, when and why, so old signatures stay checkable.
+    """
+    before = key.status
+    if before not in from_states:
+        raise KeyRefused(f"This key is {key.get_status_display().lower()}: it cannot be revoked.")
+    key.status = KeyStatus.REVOKED
+    key.revoked_by = actor
+    key.revoked_at = timezone.now()
+    key.reason = reason
+    key.save(update_fields=["status", "revoked_by", "revoked_at", "reason"])
+    audit_append(
+        actor=actor,
+        action=f"{KEY_ENTITIES[type(key)]}.revoked",
+        target=key,
+        data={
+            "before": {"status": before},
+            "after": {"status": key.status},
+            "reason": reason,
+            **key_identity(key),
+            **key_owner_data(key),
+        },
+    )
+    return key
+
+
+def key_revoke[K: (SigningKey, SigningPasskey, AgeRecipient)](
+    *, key: K, actor: User, reason: str, from_states: Collection[str]
+) -> K:
+    """Revoke ``key`` at once: the one revoke of every kind of key, whoever acts.
+
+    Who may is the caller's check (the owner's pages pass only the owner's keys; the
+    vetting services check the administrator); ``from_states`` says from which states.
+    """
     reason = _clean_reason(reason)
     with transaction.atomic():
-        recipient = AgeRecipient.objects.select_for_update().get(pk=recipient.pk)
-        if recipient.status not in REVOCABLE:
-            raise KeyRefused(f"This recipient is already {recipient.get_status_display().lower()}.")
-        _key_revoke_locked(
-            key=recipient,
-            actor=actor,
-            reason=reason,
-            action="age_recipient.revoked",
-            data={
-                "officer_id": recipient.officer_id,
-                "agency_id": recipient.agency_id,
-                "recipient": recipient.recipient,
-            },
-        )
-    return recipient
+        key_owner_lock(officer_id=key.officer_id, agency_id=getattr(key, "agency_id", None))
+        locked = type(key).objects.select_for_update().get(pk=key.pk)
+        return key_revoke_locked(key=locked, actor=actor, reason=reason, from_states=from_states)
+
+
+def signing_key_revoke(*, key: SigningKey, actor: User, reason: str) -> SigningKey:
+    """The owner revokes a pending or active signing key of theirs."""
+    return key_revoke(key=key, actor=actor, reason=reason, from_states=REVOCABLE)
+
+
+def age_recipient_revoke(*, recipient: AgeRecipient, actor: User, reason: str) -> AgeRecipient:
+    """The owner revokes a pending or active age recipient: nothing new is sealed to it."""
+    return key_revoke(key=recipient, actor=actor, reason=reason, from_states=REVOCABLE)
+
+
+def signing_passkey_revoke_locked(*, key: SigningPasskey, actor: User, reason: str) -> None:
+    """Revoke a pending or active signing passkey whose row the caller has locked."""
+    key_revoke_locked(key=key, actor=actor, reason=reason, from_states=REVOCABLE)

@@ -48,6 +48,15 @@ from ..selectors import (
     key_owner_problems,
     officer_approval_problems,
 )
+from .keys import (
+    KEY_ENTITIES,
+    REVOCABLE_BY_VETTING,
+    KeyRefused,
+    key_identity,
+    key_owner_data,
+    key_owner_lock,
+    key_revoke,
+)
 
 REASON_MAX_LENGTH = 2000
 # E.164: a plus, a country code that does not start with 0, at most 15 digits in all.
@@ -463,22 +472,6 @@ def _officer_decide(*, officer: Officer, actor: User, action: str, reason: str) 
 # --- Keys ------------------------------------------------------------------------------
 
 
-def _lock_key_owner(*, officer_id: int | None, agency_id: int | None) -> None:
-    """Lock the owner's rows (agency, then officer) before the key's own row."""
-    if officer_id is not None:
-        agency_id = Officer.objects.values_list("agency_id", flat=True).get(pk=officer_id)
-    if agency_id is not None:
-        _lock_agency(agency_id)
-    if officer_id is not None:
-        _lock_officer(officer_id)
-
-
-def _owner_data(key: SigningKey | SigningPasskey | AgeRecipient) -> dict[str, object]:
-    if key.officer_id is not None:
-        return {"officer_id": key.officer_id}
-    return {"agency_id": getattr(key, "agency_id", None)}
-
-
 COMPARE_FINGERPRINT = "Confirm that you compared the fingerprint with the officer."
 
 
@@ -513,7 +506,7 @@ def signing_key_reject(*, key: SigningKey, actor: User, reason: str) -> SigningK
 
 def signing_key_revoke(*, key: SigningKey, actor: User, reason: str) -> SigningKey:
     """Revoke an active signing key at once; it is kept so old signatures stay checkable."""
-    return _key_decide(model=SigningKey, key=key, actor=actor, action="revoke", reason=reason)
+    return _key_revoke(key=key, actor=actor, reason=reason)
 
 
 def signing_passkey_approve(
@@ -555,7 +548,7 @@ def signing_passkey_reject(*, key: SigningPasskey, actor: User, reason: str) -> 
 
 def signing_passkey_revoke(*, key: SigningPasskey, actor: User, reason: str) -> SigningPasskey:
     """Revoke an active signing passkey at once; it is kept so old signatures stay checkable."""
-    return _key_decide(model=SigningPasskey, key=key, actor=actor, action="revoke", reason=reason)
+    return _key_revoke(key=key, actor=actor, reason=reason)
 
 
 def age_recipient_approve(
@@ -593,16 +586,7 @@ def age_recipient_reject(*, recipient: AgeRecipient, actor: User, reason: str) -
 
 def age_recipient_revoke(*, recipient: AgeRecipient, actor: User, reason: str) -> AgeRecipient:
     """Revoke an active age recipient: no new response is sealed to it. Never deleted."""
-    return _key_decide(
-        model=AgeRecipient, key=recipient, actor=actor, action="revoke", reason=reason
-    )
-
-
-KEY_ENTITIES: Final[Mapping[type, str]] = {
-    SigningKey: "signing_key",
-    SigningPasskey: "signing_passkey",
-    AgeRecipient: "age_recipient",
-}
+    return _key_revoke(key=recipient, actor=actor, reason=reason)
 
 
 def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
@@ -626,7 +610,7 @@ def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
     if not fingerprint_confirmed:
         raise VettingRefused(unconfirmed)
     with transaction.atomic():
-        _lock_key_owner(officer_id=key.officer_id, agency_id=getattr(key, "agency_id", None))
+        key_owner_lock(officer_id=key.officer_id, agency_id=getattr(key, "agency_id", None))
         locked = model.objects.select_for_update().get(pk=key.pk)
         before = locked.status
         after = _next_status(KEY_TRANSITIONS, "approve", before, noun)
@@ -649,10 +633,22 @@ def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
                 after,
                 **identity(locked),
                 fingerprint_confirmed=True,
-                **_owner_data(locked),
+                **key_owner_data(locked),
             ),
         )
     return locked
+
+
+def _key_revoke[K: (SigningKey, SigningPasskey, AgeRecipient)](
+    *, key: K, actor: User, reason: str
+) -> K:
+    """A vetting administrator revokes an approved key: the keys' one revoke routine."""
+    _require_vetting_admin(actor)
+    reason = _clean_reason(reason)
+    try:
+        return key_revoke(key=key, actor=actor, reason=reason, from_states=REVOCABLE_BY_VETTING)
+    except KeyRefused as refused:
+        raise VettingRefused(refused.message) from None
 
 
 def _key_decide[K: (SigningKey, SigningPasskey, AgeRecipient)](
@@ -662,7 +658,7 @@ def _key_decide[K: (SigningKey, SigningPasskey, AgeRecipient)](
     reason = _clean_reason(reason)
     entity = KEY_ENTITIES[model]
     with transaction.atomic():
-        _lock_key_owner(officer_id=key.officer_id, agency_id=getattr(key, "agency_id", None))
+        key_owner_lock(officer_id=key.officer_id, agency_id=getattr(key, "agency_id", None))
         locked = model.objects.select_for_update().get(pk=key.pk)
         before = locked.status
         after = _next_status(KEY_TRANSITIONS, action, before, "key")
@@ -670,22 +666,14 @@ def _key_decide[K: (SigningKey, SigningPasskey, AgeRecipient)](
         locked.status = after
         locked.reason = reason
         fields = ["status", "reason"]
-        if action == "revoke":
-            locked.revoked_by, locked.revoked_at = actor, now
-            fields += ["revoked_by", "revoked_at"]
-        else:
-            locked.decided_by, locked.decided_at = actor, now
-            fields += ["decided_by", "decided_at"]
+        locked.decided_by, locked.decided_at = actor, now
+        fields += ["decided_by", "decided_at"]
         locked.save(update_fields=fields)
-        identity = (
-            {"recipient": locked.recipient}
-            if isinstance(locked, AgeRecipient)
-            else {"key_id": locked.key_id}
-        )
+        identity = key_identity(locked)
         audit_append(
             actor=actor,
             action=f"{entity}.{_past(action)}",
             target=locked,
-            data=_status_change(before, after, reason=reason, **identity, **_owner_data(locked)),
+            data=_status_change(before, after, reason=reason, **identity, **key_owner_data(locked)),
         )
     return locked

@@ -45,7 +45,8 @@ class Accepted:
 
 
 def submission_answer(request: LegalRequest) -> dict[str, Any]:
-    """The 201 body of PROTOCOL §4, identical for the first answer and every retry."""
+    """The 201 body of PROTOCOL §4.3: a retry gets the same reference and receipt, with the
+    request's current status and due time (PROTOCOL §5.6)."""
     return {
         "reference": request.reference,
         "status": request.status,

@@ -20,7 +20,7 @@ from requests_app.intake.models import IntakeRejection
 
 # Problem codes an attacker with a stolen token, a guessed key id or a forged body meets.
 SIGNATURE_CODES = ("bad_signature", "unknown_key")
-# Every code of PROTOCOL §5, in its order, for the filter.
+# The intake refusal codes of PROTOCOL §5.2, for the filter.
 REJECTION_CODES = (
     "malformed",
     "unauthenticated",

@@ -1,6 +1,6 @@
 """Steps 2 and 3 for the web channel: the officer's own passkey confirmed this exact payload.
 
-PROTOCOL §2: the WebAuthn challenge is the SHA-256 of the payload's JCS bytes, so the
+PROTOCOL §2.5: the WebAuthn challenge is the SHA-256 of the payload's JCS bytes, so the
 passkey assertion is a signature over the submission itself, not a login. A session
 cookie, stolen or not, cannot make one: it takes the officer's authenticator and their
 user verification (PIN or biometric) for each submission.

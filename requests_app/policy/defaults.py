@@ -1,4 +1,4 @@
-"""The default jurisdiction policy: PROTOCOL §3's table, as data."""
+"""The default jurisdiction policy: PROTOCOL §3.10's table, as data."""
 
 from requests_app.lifecycle.jurisdictions import (  # noqa: F401  (re-exported)
     EU_MEMBER_STATES,

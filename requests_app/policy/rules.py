@@ -1,4 +1,4 @@
-"""Step 6: the jurisdiction policy allows the request (PROTOCOL §3)."""
+"""Step 6: the jurisdiction policy allows the request (PROTOCOL §3.6)."""
 
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any

@@ -26,7 +26,7 @@ from requests_app.lifecycle.models import DataCategory, Offence, RequestKind, Ta
 from requests_app.policy.models import PolicyRule
 from requests_app.policy.rules import policy_check, policy_rule_for
 
-# What each kind is for, in the words of PROTOCOL §3.
+# What each kind is for, in the words of PROTOCOL §3.10.
 KIND_MEANINGS = {
     RequestKind.PRESERVATION: "Keep data while you obtain legal process "
     "(18 U.S.C. 2703(f); EU EPOC-PR).",
@@ -83,7 +83,7 @@ class KindOption:
 
 
 def kind_options_for(*, officer: Officer) -> list[KindOption]:
-    """The request kinds the policy of the officer's country allows, in PROTOCOL order."""
+    """The request kinds the policy of the officer's country allows, in the order of PROTOCOL §3.10."""
     country = str(officer.agency.country)
     options = []
     for kind in RequestKind:

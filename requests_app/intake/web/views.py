@@ -1,5 +1,5 @@
 """The web channel of intake: a guided form, a preview of exactly what will be signed, and
-the confirmation with the officer's passkey (PROTOCOL §2, "signature, web channel").
+the confirmation with the officer's passkey (PROTOCOL §2.5).
 
 The pages are for active officers with a verified second factor (the standing
 middleware sees to that). The submission endpoint is the channel itself: like the API it
@@ -216,7 +216,7 @@ def _content_length(request: HttpRequest) -> int:
 def submission_submit(request: HttpRequest) -> HttpResponse:
     """Take a passkey-confirmed submission: multipart ``envelope`` + ``attachment`` parts.
 
-    Answers 201 with PROTOCOL §4's body, or a problem document. Django's CSRF check would
+    Answers 201 with PROTOCOL §4.3's body, or a problem document. Django's CSRF check would
     read the whole body before any limit applies, so the size is checked first.
     """
     if _content_length(request) > settings.INTAKE_MAX_REQUEST_BYTES:
