@@ -408,7 +408,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Authority portal API",
     "DESCRIPTION": (
         "Signed legal requests from vetted authorities and sealed responses. "
-        "The wire contract is PROTOCOL 1.1 (docs/PROTOCOL.md); every error is application/problem+json."
+        "The wire contract is PROTOCOL 1.1 (docs/PROTOCOL.md); "
+        "every error is application/problem+json."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -1,4 +1,4 @@
-"""Every "PROTOCOL §N" or "PROTOCOL §N.M" cited in code and docs is a heading of docs/PROTOCOL.md."""
+"""Every "PROTOCOL §N" or "§N.M" cited in code and docs is a heading of docs/PROTOCOL.md."""
 
 import re
 import subprocess

@@ -83,7 +83,7 @@ class KindOption:
 
 
 def kind_options_for(*, officer: Officer) -> list[KindOption]:
-    """The request kinds the policy of the officer's country allows, in the order of PROTOCOL §3.10."""
+    """The kinds the policy of the officer's country allows, in the order of PROTOCOL §3.10."""
     country = str(officer.agency.country)
     options = []
     for kind in RequestKind:
