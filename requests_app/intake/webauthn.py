@@ -28,7 +28,7 @@ from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import AuthenticationCredential, AuthenticatorAssertionResponse
 
 from accounts.models import SigningPasskey
-from accounts.services.keys import passkey_key_id, passkey_public_key_sha256
+from accounts.services.keys import passkey_public_key_sha256
 from portal.problems import Problem
 from requests_app.intake.channel import Sender, officer_standing_check
 from requests_app.intake.parse import ParsedEnvelope
@@ -51,11 +51,6 @@ def b64url_decode_strict(text: str) -> bytes:
 
 def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def webauthn_key_id(credential_id: bytes) -> str:
-    """Return ``webauthn:`` + base64url credential id (PROTOCOL §1)."""
-    return passkey_key_id(credential_id)
 
 
 def _unknown_key(detail: str = "No passkey with this id is registered for you.") -> Problem:

@@ -144,6 +144,23 @@ class ClarificationForm(StrictForm):
     )
 
 
+class ResumeForm(StrictForm):
+    note = _note_field(
+        "Why review resumes without the authority's answer",
+        "For example: the officer answered by phone. Kept in the request's history; the "
+        "deadline clock runs again from now.",
+        required=True,
+    )
+
+
+class CloseForm(StrictForm):
+    note = _note_field(
+        "Why the request is closed",
+        "Kept in the request's history. A closed request takes no further action.",
+        required=True,
+    )
+
+
 class EmergencyCallbackForm(StrictForm):
     outcome = forms.ChoiceField(
         label="Outcome of the call",

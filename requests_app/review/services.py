@@ -208,9 +208,20 @@ def message_from_authority(*, request: LegalRequest, officer: Officer, body: str
     return message
 
 
-def clarification_resume(*, request: LegalRequest, reviewer: User, note: str = "") -> LegalRequest:
-    """Resume review without the authority's answer (it came another way); the clock runs."""
+def _reason(note: str) -> str:
+    reason = note.strip()[:2000]
+    if not reason:
+        raise ReviewRefused("Say why; the reason is kept in the request's history.")
+    return reason
+
+
+def clarification_resume(*, request: LegalRequest, reviewer: User, note: str) -> LegalRequest:
+    """Resume review without the authority's answer (it came another way); the clock runs.
+
+    ``note`` says why, and is kept in the audit event of the transition.
+    """
     _require_reviewer(reviewer)
+    reason = _reason(note)
     with transaction.atomic():
         locked = _lock(request)
         if locked.status != LegalRequest.Status.AWAITING_CLARIFICATION:
@@ -222,7 +233,7 @@ def clarification_resume(*, request: LegalRequest, reviewer: User, note: str = "
             reviewer,
             paused_seconds=paused,
             due_at=locked.due_at.isoformat(),
-            note=note.strip()[:2000],
+            note=reason,
         )
     return locked
 
@@ -486,15 +497,19 @@ def disclosure_create(*, decision: Decision, reviewer: User, note: str = "") -> 
     return disclosure
 
 
-def request_close(*, request: LegalRequest, reviewer: User, note: str = "") -> LegalRequest:
-    """Close a request the platform is done with (approved, rejected or disclosed)."""
+def request_close(*, request: LegalRequest, reviewer: User, note: str) -> LegalRequest:
+    """Close a request the platform is done with (approved, rejected or disclosed).
+
+    ``note`` says why, and is kept in the audit event of the transition.
+    """
     _require_reviewer(reviewer)
+    reason = _reason(note)
     with transaction.atomic():
         locked = _lock(request)
         if sealing_pending(locked):
             raise ReviewRefused("A response is still being sealed; close it once delivered.")
         state = review_state(locked)
-        _transition(locked, "close", reviewer, note=note.strip()[:2000])
+        _transition(locked, "close", reviewer, note=reason)
         state.closed_at = timezone.now()
         state.save(update_fields=["closed_at"])
     return locked

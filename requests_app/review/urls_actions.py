@@ -12,6 +12,8 @@ urlpatterns = [
     path("<str:reference>/callback/", views.callback, name="review-callback"),
     path("<str:reference>/propose/", views.propose, name="review-propose"),
     path("<str:reference>/reject/", views.reject, name="review-reject"),
+    path("<str:reference>/resume/", views.resume, name="review-resume"),
+    path("<str:reference>/close/", views.close, name="review-close"),
     path(
         "<str:reference>/decisions/<int:decision_id>/preview/",
         views.preview,

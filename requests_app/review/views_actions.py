@@ -32,11 +32,13 @@ from requests_app.review.forms import (
     AssessmentForm,
     AssignForm,
     ClarificationForm,
+    CloseForm,
     DiscloseForm,
     EmergencyCallbackForm,
     EmptyForm,
     ProposeApprovalForm,
     RejectForm,
+    ResumeForm,
     SendBackForm,
     form_errors,
 )
@@ -147,6 +149,10 @@ def review_tools(*, legal_request: LegalRequest, user: User) -> ReviewTools:
         tools.forms["propose"] = ProposeApprovalForm(legal_request=legal_request)
     if "reject" in actions:
         tools.forms["reject"] = RejectForm()
+    if "resume" in actions:
+        tools.forms["resume"] = ResumeForm()
+    if "close" in actions:
+        tools.forms["close"] = CloseForm()
     return tools
 
 
@@ -177,6 +183,8 @@ ACTION_TITLES = {
     "callback": "Record the emergency callback",
     "propose": "Approve in full or in part",
     "reject": "Reject the request",
+    "resume": "Resume review without the authority's answer",
+    "close": "Close the request",
 }
 # Actions on a decision are refused on the decision's own page (preview or hand-over).
 DECISION_PAGES = {
@@ -539,6 +547,50 @@ def send_back(request: AuthedRequest, reference: str, decision_id: int) -> HttpR
         perform=perform,
         done="You withdrew your proposal." if own else "The proposal was sent back.",
         decision=decision,
+    )
+
+
+@reviewer_only
+@never_cache
+@require_POST
+def resume(request: AuthedRequest, reference: str) -> HttpResponse:
+    """Resume review of a request awaiting clarification, with a reason; the clock runs."""
+    legal_request = request_get_for_reviewer(user=request.user, reference=reference)
+
+    def perform(data: dict[str, Any]) -> str:
+        services.clarification_resume(
+            request=legal_request, reviewer=request.user, note=data["note"]
+        )
+        return request_page_url(legal_request)
+
+    return _run(
+        request,
+        legal_request,
+        action="resume",
+        form=ResumeForm(request.POST),
+        perform=perform,
+        done="Review resumed; the deadline clock runs again.",
+    )
+
+
+@reviewer_only
+@never_cache
+@require_POST
+def close(request: AuthedRequest, reference: str) -> HttpResponse:
+    """Close a request the platform is done with, with a reason."""
+    legal_request = request_get_for_reviewer(user=request.user, reference=reference)
+
+    def perform(data: dict[str, Any]) -> str:
+        services.request_close(request=legal_request, reviewer=request.user, note=data["note"])
+        return request_page_url(legal_request)
+
+    return _run(
+        request,
+        legal_request,
+        action="close",
+        form=CloseForm(request.POST),
+        perform=perform,
+        done=f"{legal_request.reference} is closed.",
     )
 
 

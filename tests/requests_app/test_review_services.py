@@ -511,7 +511,7 @@ def test_a_request_is_not_closed_while_its_response_is_being_sealed():
     seq = audit_mark()
 
     with pytest.raises(ReviewRefused, match="sealed"):
-        close(request=request, reviewer=a)
+        close(request=request, reviewer=a, note="Done.")
 
     assert fresh(request).status == S.APPROVED
     assert events_after(seq) == []
