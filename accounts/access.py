@@ -22,7 +22,7 @@ from portal.access import (  # noqa: F401  (re-exported: views import them from 
 )
 
 if TYPE_CHECKING:
-    from .models import User
+    from .models import Officer, User
 
 
 class AuthedRequest(HttpRequest):
@@ -56,3 +56,20 @@ def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., A
 
 def view_marker(view: Callable[..., Any], marker: str) -> bool:
     return bool(getattr(view, marker, False))
+
+
+def page_officer(request: "AuthedRequest") -> "Officer":
+    """The officer behind a page request: the one look-up every officer page makes.
+
+    Pages wear ``role_required(Role.OFFICER)``, so a missing officer record (or a session
+    whose second factor is not verified, which the standing middleware already stops) is
+    an anomaly, and every page answers it the same way: 403.
+    """
+    from .selectors import officer_of
+
+    if not request.user.is_verified():
+        raise PermissionDenied
+    officer = officer_of(request.user)
+    if officer is None:
+        raise PermissionDenied
+    return officer

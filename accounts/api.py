@@ -11,7 +11,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
 )
-from rest_framework import exceptions, serializers
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from portal.problems import PROBLEM_CONTENT_TYPE
 
-from .authentication import IsActiveOfficer, request_officer
+from .authentication import IsActiveOfficer, api_officer
 from .models import ApiToken, KeyStatus, Officer
 from .services.keys import age_recipients_of_officer, signing_keys_of_officer
 
@@ -223,9 +223,7 @@ class MeView(APIView):
         ],
     )
     def get(self, request: Request) -> Response:
-        officer = request_officer(request)
-        if officer is None:  # IsActiveOfficer already refused this; never reached
-            raise exceptions.PermissionDenied
+        officer = api_officer(request)
         token = request.auth if isinstance(request.auth, ApiToken) else None
         response = Response(MeSerializer(officer_profile(officer=officer, token=token)).data)
         add_never_cache_headers(response)

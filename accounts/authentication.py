@@ -119,6 +119,18 @@ def request_officer(request: Request) -> Officer | None:
     return Officer.objects.select_related("user", "agency").filter(user=user).first()
 
 
+def api_officer(request: Request) -> Officer:
+    """The officer behind an API request: the one look-up every officer endpoint makes.
+
+    Endpoints are guarded by ``IsActiveOfficer``, so ``None`` is an anomaly, answered the
+    same way everywhere: 403 ``forbidden``.
+    """
+    officer = request_officer(request)
+    if officer is None:
+        raise Problem("forbidden", 403, "Only officers of verified agencies use this endpoint.")
+    return officer
+
+
 class IsActiveOfficer(BasePermission):
     """Only an active officer of a verified agency (other roles: 403 ``forbidden``)."""
 

@@ -16,8 +16,8 @@ from django.views.decorators.http import require_http_methods
 
 from portal import crypto
 
-from ..access import AuthedRequest, role_required
-from ..models import AgeRecipient, Officer, Role, SigningKey
+from ..access import AuthedRequest, page_officer, role_required
+from ..models import AgeRecipient, Role, SigningKey
 from ..services.keys import (
     MAX_LABEL_LENGTH,
     MAX_REASON_LENGTH,
@@ -58,10 +58,6 @@ class RevokeForm(forms.Form):
     reason = forms.CharField(max_length=MAX_REASON_LENGTH, strip=True)
 
 
-def _officer(request: AuthedRequest) -> Officer:
-    return Officer.objects.select_related("user", "agency").get(user=request.user)
-
-
 def _scrub_secret(form: forms.Form, field: str) -> None:
     """Never send pasted secret key material back to the page (or a cache, or a log)."""
     if isinstance(form.data, QueryDict) and crypto.looks_like_secret_key(form.data.get(field, "")):
@@ -75,7 +71,7 @@ def _scrub_secret(form: forms.Form, field: str) -> None:
 @require_http_methods(["GET"])
 def keys_overview(request: AuthedRequest) -> HttpResponse:
     """List the officer's signing keys, passkeys and age recipients with their fingerprints."""
-    officer = _officer(request)
+    officer = page_officer(request)
     signing_keys = [
         {"key": key, "fingerprint": crypto.fingerprint_groups(key.key_id)}
         for key in signing_keys_of_officer(officer=officer).select_related("revoked_by")
@@ -106,7 +102,7 @@ def keys_overview(request: AuthedRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def signing_key_add(request: AuthedRequest) -> HttpResponse:
     """Paste a PEM Ed25519 public key; it waits for approval."""
-    officer = _officer(request)
+    officer = page_officer(request)
     form = SigningKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -140,7 +136,7 @@ def signing_key_add(request: AuthedRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def age_recipient_add(request: AuthedRequest) -> HttpResponse:
     """Paste an age recipient, or generate a key pair in the browser (identity stays there)."""
-    officer = _officer(request)
+    officer = page_officer(request)
     form = AgeRecipientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -198,7 +194,7 @@ def _revoke_page(
 @require_http_methods(["GET", "POST"])
 def signing_key_revoke_view(request: AuthedRequest, key_pk: int) -> HttpResponse:
     """Revoke one of the officer's own signing keys, with a reason."""
-    officer = _officer(request)
+    officer = page_officer(request)
     try:
         key = signing_key_get_for_officer(officer=officer, key_pk=key_pk)
     except KeyNotFound:
@@ -227,7 +223,7 @@ def signing_key_revoke_view(request: AuthedRequest, key_pk: int) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 def age_recipient_revoke_view(request: AuthedRequest, recipient_pk: int) -> HttpResponse:
     """Revoke one of the officer's own age recipients, with a reason."""
-    officer = _officer(request)
+    officer = page_officer(request)
     try:
         recipient = age_recipient_get_for_officer(officer=officer, recipient_pk=recipient_pk)
     except KeyNotFound:

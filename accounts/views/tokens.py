@@ -7,7 +7,6 @@ nowhere else: the page is never cached and the portal keeps only its hash.
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -15,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from ..access import AuthedRequest, role_required
+from ..access import AuthedRequest, page_officer, role_required
 from ..models import ApiToken, Officer, Role
 from ..services.tokens import (
     DEFAULT_LIFETIME_DAYS,
@@ -37,14 +36,6 @@ class ApiTokenForm(forms.Form):
         max_value=ApiToken.MAX_LIFETIME_DAYS,
         initial=DEFAULT_LIFETIME_DAYS,
     )
-
-
-def _officer(request: AuthedRequest) -> Officer:
-    # The standing middleware lets only verified sessions this far; a token is a
-    # credential of its own, so the view says so again rather than rely on it alone.
-    if not request.user.is_verified():
-        raise PermissionDenied
-    return Officer.objects.select_related("user", "agency").get(user=request.user)
 
 
 def _token_state(token: ApiToken, now) -> str:
@@ -81,7 +72,7 @@ def _list_page(
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: AuthedRequest) -> HttpResponse:
     """List the officer's tokens; a POST creates one and shows its secret once."""
-    officer = _officer(request)
+    officer = page_officer(request)
     form = ApiTokenForm(request.POST or None, initial={"lifetime_days": DEFAULT_LIFETIME_DAYS})
     if request.method == "POST" and form.is_valid():
         try:
@@ -111,7 +102,7 @@ def api_tokens(request: AuthedRequest) -> HttpResponse:
 @require_http_methods(["POST"])
 def api_token_revoke_view(request: AuthedRequest, token_pk: int) -> HttpResponse:
     """Revoke one of the officer's own tokens at once."""
-    officer = _officer(request)
+    officer = page_officer(request)
     try:
         token = api_token_get_for_officer(officer=officer, token_pk=token_pk)
     except TokenNotFound:

@@ -20,8 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import IsActiveOfficer, request_officer
-from accounts.models import ApiToken, Officer
+from accounts.authentication import IsActiveOfficer, api_officer
+from accounts.models import ApiToken
 from portal.http import client_ip
 from portal.problems import Problem
 from requests_app.delivery.models import SealedResponse
@@ -74,13 +74,6 @@ class AnyAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _officer(request: Request) -> Officer:
-    officer = request_officer(request)
-    if officer is None:  # IsActiveOfficer let nobody else through
-        raise Problem("forbidden", 403, "Only officers of verified agencies download responses.")
-    return officer
-
-
 def sealed_file_response(download: SealedDownload) -> FileResponse:
     """Stream a sealed file as an attachment, with its size and SHA-256 in the headers."""
     response = FileResponse(
@@ -111,7 +104,7 @@ class SubmissionResponsesView(APIView):
         },
     )
     def get(self, request: Request, reference: str) -> Response:
-        responses = sealed_responses_for_request(officer=_officer(request), reference=reference)
+        responses = sealed_responses_for_request(officer=api_officer(request), reference=reference)
         return Response(SealedResponseMetadata(responses, many=True).data)
 
 
@@ -139,7 +132,7 @@ class ResponseDownloadView(APIView):
         },
     )
     def get(self, request: Request, response_id: int) -> FileResponse:
-        officer = _officer(request)
+        officer = api_officer(request)
         sealed = sealed_response_get_for_officer(officer=officer, response_id=response_id)
         token = request.auth if isinstance(request.auth, ApiToken) else None
         try:

@@ -13,7 +13,7 @@ site's top-level navigation, writing downloads the officer never made.
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import get_token
 from django.shortcuts import render
@@ -21,8 +21,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import AuthedRequest, role_required
-from accounts.models import Officer, Role
+from accounts.access import AuthedRequest, page_officer, role_required
+from accounts.models import Role
 from portal import crypto
 from portal.http import client_ip
 from requests_app.delivery.api import sealed_file_response
@@ -32,7 +32,6 @@ from requests_app.delivery.selectors import (
     sealed_response_list_for_officer,
 )
 from requests_app.delivery.services import SealedResponseGone, sealed_response_download
-from requests_app.lifecycle.access import officer_of
 from requests_app.lifecycle.models import DataCategory, DecisionOutcome, TargetType
 from requests_app.lifecycle.scope import COLUMN_LABELS
 
@@ -41,19 +40,12 @@ PAGE_SIZE = 50
 officer_only = role_required(Role.OFFICER)
 
 
-def _officer(request: AuthedRequest) -> Officer:
-    officer = officer_of(request.user)
-    if officer is None:
-        raise Http404
-    return officer
-
-
 @officer_only
 @never_cache
 @require_GET
 def response_list(request: AuthedRequest) -> HttpResponse:
     """The sealed responses to the officer's requests, with what they need to check a file."""
-    responses = sealed_response_list_for_officer(officer=_officer(request))
+    responses = sealed_response_list_for_officer(officer=page_officer(request))
     page = Paginator(responses, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -67,7 +59,7 @@ def response_list(request: AuthedRequest) -> HttpResponse:
 @require_POST
 def response_download(request: AuthedRequest, response_id: int) -> HttpResponseBase:
     """Serve the sealed file (ciphertext) as ``<reference>.age``; 410 once it has expired."""
-    officer = _officer(request)
+    officer = page_officer(request)
     sealed = sealed_response_get_for_officer(officer=officer, response_id=response_id)
     try:
         download = sealed_response_download(
@@ -112,7 +104,7 @@ def response_decrypt(request: AuthedRequest, response_id: int) -> HttpResponse:
     page. The identity file is read there and never sent; opening this page downloads
     nothing and records nothing.
     """
-    officer = _officer(request)
+    officer = page_officer(request)
     sealed = sealed_response_get_for_officer(officer=officer, response_id=response_id)
     if not sealed.available:
         return render(request, "requests_app/delivery/gone.html", {"sealed": sealed}, status=410)

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import IsActiveOfficer, request_officer
+from accounts.authentication import IsActiveOfficer, api_officer
 from portal.problems import Problem
 from requests_app.intake.schema import StrictSerializer
 from requests_app.lifecycle.access import (
@@ -91,10 +91,7 @@ class WithdrawnOut(serializers.ModelSerializer):
 
 
 def _access(request: Request, reference: str) -> RequestAccess:
-    officer = request_officer(request)
-    if officer is None:  # IsActiveOfficer has let only officers through
-        raise Problem("forbidden", 403, "Only officers use this endpoint.")
-    return request_access_for_officer(officer=officer, reference=reference)
+    return request_access_for_officer(officer=api_officer(request), reference=reference)
 
 
 def _problem(refused: OfficerRefused, access: RequestAccess) -> Problem:

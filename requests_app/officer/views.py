@@ -17,14 +17,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.access import AuthedRequest, role_required
-from accounts.models import Officer, Role
+from accounts.access import AuthedRequest, page_officer, role_required
+from accounts.models import Role
 from requests_app.delivery.selectors import sealed_responses_for_access
 from requests_app.lifecycle.access import (
     RequestAccess,
     colleague_for_share,
     messages_for_officer,
-    officer_of,
     request_access_for_officer,
     request_list_for_officer,
     share_get_for_officer,
@@ -47,15 +46,8 @@ THREAD_CLOSED = frozenset({LegalRequest.Status.CLOSED, LegalRequest.Status.WITHD
 officer_only = role_required(Role.OFFICER)
 
 
-def _officer(request: AuthedRequest) -> Officer:
-    officer = officer_of(request.user)
-    if officer is None:
-        raise Http404
-    return officer
-
-
 def _access(request: AuthedRequest, reference: str) -> RequestAccess:
-    return request_access_for_officer(officer=_officer(request), reference=reference)
+    return request_access_for_officer(officer=page_officer(request), reference=reference)
 
 
 def _detail_url(reference: str, anchor: str = "") -> str:
@@ -67,7 +59,7 @@ def _detail_url(reference: str, anchor: str = "") -> str:
 @require_GET
 def request_list(request: AuthedRequest) -> HttpResponse:
     """The officer's requests and those shared with them, with status and clocks."""
-    officer = _officer(request)
+    officer = page_officer(request)
     requests = request_list_for_officer(officer=officer).select_related("review")
     page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()

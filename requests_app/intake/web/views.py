@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFilesSent
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import AuthedRequest, before_second_factor, role_required
+from accounts.access import AuthedRequest, before_second_factor, page_officer, role_required
 from accounts.models import Officer, Role
 from accounts.selectors import (
     recipients_for_officer,
@@ -50,13 +50,6 @@ from requests_app.lifecycle.access import officer_of
 # minutes, and the officer needs time to touch the passkey.
 PREVIEW_FRESH_SECONDS = 240
 PASSKEY_TIMEOUT_MS = 120_000
-
-
-def _officer(request: AuthedRequest) -> Officer:
-    officer = officer_of(request.user)
-    if officer is None:
-        raise PermissionDenied
-    return officer
 
 
 def _option(officer: Officer, kind: str) -> KindOption:
@@ -90,7 +83,7 @@ def _passkey_waiting(officer: Officer) -> bool:
 @require_GET
 def submission_new(request: AuthedRequest) -> HttpResponse:
     """Choose the kind of request."""
-    officer = _officer(request)
+    officer = page_officer(request)
     return render(
         request,
         "requests_app/submit_kinds.html",
@@ -112,7 +105,7 @@ def submission_new(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def submission_form(request: AuthedRequest, kind: str) -> HttpResponse:
     """The form for one kind of request, with the preview and confirmation steps."""
-    officer = _officer(request)
+    officer = page_officer(request)
     option = _option(officer, kind)
     passkeys = _passkeys(officer)
     config = {
@@ -146,7 +139,7 @@ def submission_form(request: AuthedRequest, kind: str) -> HttpResponse:
 @require_POST
 def submission_preview(request: AuthedRequest, kind: str) -> HttpResponse:
     """Check the form; answer the payload to sign, or the fields to correct."""
-    officer = _officer(request)
+    officer = page_officer(request)
     option = _option(officer, kind)
     now = timezone.now()
     draft = draft_check(officer=officer, option=option, data=request.POST, today=now.date())
