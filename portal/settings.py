@@ -81,8 +81,9 @@ INSTALLED_APPS = [
     "project",
 ]
 # The demonstration directory is an app of development and tests only: a production
-# database has none of its tables (docs/platform-data-source.md).
-DEMO_SOURCE = not PRODUCTION
+# database has none of its tables (docs/platform-data-source.md). PORTAL_DEMO_SOURCE=false
+# leaves it out of a development process too (a test migrates a database as production).
+DEMO_SOURCE = env.bool("PORTAL_DEMO_SOURCE", default=True) and not PRODUCTION
 if DEMO_SOURCE:
     INSTALLED_APPS.append("requests_app.demo_source")
 
