@@ -31,10 +31,12 @@ run: $(STAMP)  ## start the portal on embedded defaults with demo data (http://l
 test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff (lint and format check) and mypy
+lint: $(STAMP)  ## ruff (lint and format check), mypy, the layer contracts and no import circle
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy portal accounts requests_app
+	$(VENV)/bin/mypy portal accounts requests_app project
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) scripts/import_cycles.py
 
 # Known vulnerabilities in the pinned dependencies (requirements.lock with pip-audit against
 # PyPI; package-lock.json with npm audit) fail; so, under REQUIRE_SERVICES=1 (CI), does a
