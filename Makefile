@@ -48,12 +48,24 @@ format: $(STAMP)  ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP)  ## run the benchmarks (slow, by hand; see bench/README.md); each writes bench/RESULTS.md
-	$(PY) bench/intake.py
-	$(PY) bench/review_queue.py
-	$(PY) bench/seal.py
-	$(PY) bench/load.py
-	$(PY) bench/faults.py
+# Every benchmark under bench/, one after the other (each writes its section of
+# bench/RESULTS.md and names its baseline first). `make bench QUICK=1` shortens the long
+# ones (fewer rounds, smaller tables, shorter loads): a smoke run, not figures to publish.
+ifdef QUICK
+BENCH_INTAKE := --rounds 1 --seconds 5 --requests 150 --warmup 20 --step-requests 40
+BENCH_QUEUE := --sizes 1000,10000,100000 --requests 30 --warmup 5
+BENCH_SEAL := --size 128MiB --rounds 1
+BENCH_LOAD := --seconds 20
+BENCH_FAULTS := --seconds 20 --fault-at 5 --outage 5
+BENCH_TRANSPARENCY := --rows 100000 --rejections 30000 --rounds 2
+endif
+bench: $(STAMP)  ## run every benchmark (slow, by hand; QUICK=1 for a short run; see bench/README.md)
+	$(PY) bench/intake.py $(BENCH_INTAKE)
+	$(PY) bench/review_queue.py $(BENCH_QUEUE)
+	$(PY) bench/seal.py $(BENCH_SEAL)
+	$(PY) bench/load.py $(BENCH_LOAD)
+	$(PY) bench/faults.py $(BENCH_FAULTS)
+	$(PY) bench/transparency.py $(BENCH_TRANSPARENCY)
 
 # The browser bundle: esbuild, pinned in package-lock.json; minified, no source map, no
 # timestamps or absolute paths (the libraries' license comments are kept at the end), so
