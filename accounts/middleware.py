@@ -107,3 +107,28 @@ class AccountStandingMiddleware:
         if reason:
             messages.error(request, reason)
         return HttpResponseRedirect(self._with_next(reverse("login"), request))
+
+
+class PreferencesMiddleware:
+    """Show each page in the viewer's time zone, and in their saved language if any.
+
+    Anonymous visitors get the language of ``LocaleMiddleware`` (their cookie or
+    Accept-Language, else English) and UTC.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.utils import timezone, translation
+
+        from .preferences import activate_for
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            activate_for(user)
+            request.LANGUAGE_CODE = translation.get_language()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

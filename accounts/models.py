@@ -6,6 +6,7 @@ administrators work for the platform. The role decides which pages exist for a u
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
@@ -45,6 +46,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=False, help_text="May log in to the Django admin (second factor required)."
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    # The user's own choices (accounts.preferences); empty: the defaults.
+    language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES)
+    time_zone = models.CharField(max_length=64, blank=True)
 
     objects = UserManager()
 

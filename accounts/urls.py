@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .views import auth, factors, officer, password
+from .views import auth, factors, officer, password, preferences
 
 urlpatterns = [
     path("login/", auth.login_view, name="login"),
@@ -17,6 +17,7 @@ urlpatterns = [
         name="passkey-remove",
     ),
     path("account/status/", officer.officer_status, name="officer-status"),
+    path("account/preferences/", preferences.preferences, name="account-preferences"),
     path("account/password/", password.password_change_view, name="password-change"),
     path("password/reset/", password.password_reset_view, name="password-reset"),
     path(

@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from accounts.admin import PortalAdminSite
 from portal import views
+from project.views import set_language
 
 # The admin site needs a verified second factor too (the standing middleware also checks),
 # and is entered through the portal's own login (accounts/admin.py).
@@ -18,6 +19,7 @@ handler500 = "portal.views.server_error"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("i18n/setlang/", set_language, name="set_language"),
     path("", include("accounts.urls")),
     path("api/v1/", include("project.api_urls")),
     path("staff/transparency/", include("requests_app.transparency.urls_staff")),
