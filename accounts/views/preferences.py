@@ -32,7 +32,9 @@ class PreferencesForm(forms.Form):
 
     def __init__(self, *args, default_zone: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = [
+        zone_field = self.fields["time_zone"]
+        assert isinstance(zone_field, forms.ChoiceField)  # noqa: S101  (for the type checker)
+        zone_field.choices = [
             ("", _("The default (%(zone)s)") % {"zone": default_zone}),
             *zone_choices(),
         ]
@@ -58,16 +60,7 @@ def preferences(request: AuthedRequest) -> HttpResponse:
         if user.language:
             activate(user.language)
         messages.success(request, _("Your language and time zone are saved."))
-        response = HttpResponseRedirect(reverse("account-preferences"))
-        if user.language:
-            response.set_cookie(
-                settings.LANGUAGE_COOKIE_NAME,
-                user.language,
-                secure=settings.LANGUAGE_COOKIE_SECURE,
-                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-            )
-        return response
+        return HttpResponseRedirect(reverse("account-preferences"))
     return render(
         request,
         "accounts/preferences.html",
