@@ -41,17 +41,6 @@ PROBLEM = "application/problem+json"
 ME = "/api/v1/me"
 
 
-@pytest.fixture
-def officer() -> Officer:
-    return make_officer(full_name="Anna Schmidt")
-
-
-@pytest.fixture
-def officer_client(client: Client, officer: Officer) -> Client:
-    log_in(client, officer.user)
-    return client
-
-
 def new_token(officer: Officer, **kwargs) -> str:
     return api_token_create(
         officer=officer, actor=officer.user, name=kwargs.pop("name", "case system"), **kwargs
@@ -363,7 +352,8 @@ def test_the_token_list_shows_the_last_use(officer_client, officer) -> None:
 # --- GET /api/v1/me ----------------------------------------------------------------------------
 
 
-def test_me_with_a_token_describes_the_officer_their_agency_and_keys(officer) -> None:
+def test_me_with_a_token_describes_the_officer_their_agency_and_keys() -> None:
+    officer = make_officer(full_name="Anna Schmidt")
     agency = officer.agency
     signing_key_enrol(officer=officer, actor=officer.user, public_key_pem=RFC8032_PUBLIC_PEM)
     age_recipient_enrol(officer=officer, actor=officer.user, recipient=EXAMPLE_RECIPIENT)

@@ -42,7 +42,7 @@ from tests.factories import (
 )
 from tests.requests_app.signing import enrol_signing_key, pdf_bytes, submission
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("storage")]
 
 SUBMIT = "/requests/new/submit/"
 USER_PRESENT_AND_VERIFIED = 0x05
@@ -134,31 +134,6 @@ def assert_refused(response, code: str, status: int, *, officer: Officer | None 
     assert Attachment.objects.count() == 0
     assert not AuditEvent.objects.filter(action="legal_request.received").exists()
     return problem
-
-
-@pytest.fixture(autouse=True)
-def _storage(settings, tmp_path) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> Any:
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def officer() -> Officer:
-    return make_officer()
 
 
 @pytest.fixture

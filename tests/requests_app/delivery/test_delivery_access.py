@@ -39,17 +39,11 @@ from tests.requests_app.delivery_helpers import (
     Delivery,
     delivery_state,
     sealed_delivery,
-    tmp_storage,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("storage")]
 
 AGE_MAGIC = b"age-encryption.org/v1"
-
-
-@pytest.fixture(autouse=True)
-def sealed_storage(settings, tmp_path):
-    return tmp_storage(settings, tmp_path / "storage")
 
 
 @pytest.fixture

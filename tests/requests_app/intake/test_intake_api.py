@@ -38,21 +38,6 @@ from tests.requests_app.signing import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def officer():
-    return make_officer()
-
-
-@pytest.fixture
-def signer(officer):
-    return enrol_signing_key(officer)
-
-
-@pytest.fixture
-def token(officer):
-    return make_api_token(officer=officer)[1]
-
-
 def assert_refused(response, code: str, status: int, *, body_hashed: bool = True):
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"

@@ -28,7 +28,6 @@ from typing import Any
 import pytest
 import rfc8785
 from django.conf import settings as settings_module
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
@@ -49,18 +48,16 @@ from requests_app.lifecycle.models import (
 )
 from requests_app.policy.models import PolicyRule
 from requests_app.policy.rules import policy_rule_for
-from tests.factories import make_api_token, make_officer
 from tests.requests_app.signing import (
     Signer,
     Submission,
-    enrol_signing_key,
     now_rfc3339,
     pdf_bytes,
     post_envelope,
     submission,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("intake_settings")]
 
 # Modest example counts keep the suite fast; every example is a full HTTP submission.
 examples = settings(
@@ -92,37 +89,6 @@ PROTOCOL_STATUS = {
     "policy_violation": 422,
     "rate_limited": 429,
 }
-
-
-@pytest.fixture
-def officer():
-    return make_officer()
-
-
-@pytest.fixture
-def signer(officer) -> Signer:
-    return enrol_signing_key(officer)
-
-
-@pytest.fixture
-def token(officer) -> str:
-    return make_api_token(officer=officer)[1]
-
-
-@pytest.fixture(autouse=True)
-def intake_settings(settings, tmp_path) -> Iterator[None]:
-    """No rate limit in the way of many examples; attachments stored under ``tmp_path``."""
-    settings.INTAKE_RATE_LIMITS = dict.fromkeys(settings.INTAKE_RATE_LIMITS, "100000/min")
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @contextmanager

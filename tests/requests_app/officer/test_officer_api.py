@@ -13,14 +13,12 @@ from portal.models import AuditEvent
 from requests_app.lifecycle.models import LegalRequest, Message
 from requests_app.officer.sharing import request_share
 from requests_app.review.services import clarification_ask, request_claim
+from tests.audit_marks import audit_mark
 from tests.factories import make_agency, make_api_token, make_officer
-from tests.requests_app.test_officer_side import (
-    actions_since,
-    audit_mark,
-    rate_limits_cleared,  # noqa: F401 - an autouse fixture, imported to apply here too
+from tests.requests_app.officer_helpers import (
+    request_actions_since,
     reviewer,
     snapshot,
-    submitted,
 )
 
 pytestmark = [pytest.mark.django_db]
@@ -45,16 +43,6 @@ def assert_problem(response, code: str, status: int) -> dict:
     assert problem["code"] == code
     assert problem["status"] == status
     return problem
-
-
-@pytest.fixture
-def officer() -> Officer:
-    return make_officer()
-
-
-@pytest.fixture
-def legal_request(officer) -> LegalRequest:
-    return submitted(officer)
 
 
 @pytest.fixture
@@ -98,7 +86,7 @@ def test_an_answer_to_a_question_restarts_the_clock_and_tells_the_reviewer(
     assert response.json()["author"] == officer.user.full_name
     legal_request.refresh_from_db()
     assert legal_request.status == LegalRequest.Status.IN_REVIEW
-    assert actions_since(mark, legal_request) == ["legal_request.authority_replies"]
+    assert request_actions_since(mark, legal_request) == ["legal_request.authority_replies"]
     assert [m.to for m in mail.outbox] == [[handler.email]]
     assert "January" not in mail.outbox[0].body
 
@@ -203,7 +191,7 @@ def test_withdrawing_twice_answers_409_the_second_time_and_changes_nothing(
     problem = assert_problem(second, "invalid_state", 409)
     assert problem["request_status"] == "withdrawn"
     assert snapshot(legal_request) == before
-    assert actions_since(mark, legal_request) == ["legal_request.withdraw"]
+    assert request_actions_since(mark, legal_request) == ["legal_request.withdraw"]
     assert AuditEvent.objects.get(action="legal_request.withdraw").data["reason"] == (
         "Suspect arrested."
     )
@@ -243,7 +231,7 @@ def test_a_withdrawal_that_is_not_well_formed_json_is_refused_and_changes_nothin
 
     assert_problem(response, code, status)
     assert snapshot(legal_request) == before
-    assert actions_since(mark, legal_request) == []
+    assert request_actions_since(mark, legal_request) == []
 
 
 def test_the_conflict_names_the_requests_state(api, officer, legal_request):
