@@ -7,7 +7,8 @@ resolved back to itself, so a page or an include dropped from ``project/urls.py`
 here, by name, rather than as a ``NoReverseMatch`` in whichever test renders that page.
 
 The entry points the documentation promises (PROTOCOL, README, docs/) are also checked at
-their documented addresses.
+their documented addresses, and no test brings a URLconf of its own: every test runs on
+the real one.
 """
 
 import ast
@@ -336,3 +337,52 @@ def test_each_documented_entry_point_is_at_its_documented_address(name: str) -> 
 
     assert reverse(name, args=args) == address
     assert resolve(address).view_name == name
+
+
+# --- No test brings its own URLconf -----------------------------------------------------------
+
+
+def own_urlconfs(source: str) -> list[str]:
+    """What in ``source`` replaces or extends the project's URLconf, as ``line: what``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        what = None
+        if isinstance(node, ast.Attribute) and node.attr == "urls":
+            if isinstance(node.value, ast.Attribute) and node.value.attr == "mark":
+                what = "pytest.mark.urls"
+        elif isinstance(node, ast.Attribute) and node.attr in ("ROOT_URLCONF", "urlconf"):
+            what = node.attr
+        elif isinstance(node, ast.keyword) and node.arg in ("ROOT_URLCONF", "urlconf"):
+            what = f"{node.arg}="
+        elif isinstance(node, ast.Name) and node.id in ("urlpatterns", "ROOT_URLCONF"):
+            what = node.id
+        elif isinstance(node, ast.Constant) and node.value == "ROOT_URLCONF":
+            what = '"ROOT_URLCONF"'
+        if what is not None:
+            found.append(f"{node.lineno}: {what}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '@pytest.mark.urls("tests.portal.problem_views")\ndef test_x(): ...',
+        "def test_x(settings):\n    settings.ROOT_URLCONF = 'tests.urls'",
+        "@override_settings(ROOT_URLCONF='tests.urls')\ndef test_x(): ...",
+        "urlpatterns = [path('x', view)]",
+        "def test_x(rf):\n    request = rf.get('/')\n    request.urlconf = 'tests.urls'",
+        "with self.settings(**{'ROOT_URLCONF': 'tests.urls'}): ...",
+    ],
+)
+def test_the_urlconf_check_catches_each_way_of_bringing_one(source: str) -> None:
+    assert own_urlconfs(source)
+
+
+def test_no_test_module_brings_its_own_urlconf() -> None:
+    found = {
+        str(path.relative_to(ROOT)): hits
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if path.resolve() != THIS_FILE and (hits := own_urlconfs(path.read_text()))
+    }
+
+    assert found == {}
