@@ -24,6 +24,7 @@ from portal.models import AuditEvent
 from requests_app.intake import pipeline
 from requests_app.intake.models import IntakeRejection
 from requests_app.lifecycle.models import Attachment, LegalRequest
+from tests.problems import assert_problem
 from tests.requests_app.signing import post_envelope, submission
 
 pytestmark = [
@@ -100,8 +101,7 @@ def test_two_concurrent_submissions_with_one_nonce_and_different_bodies_make_one
     assert sorted(a.status_code for a in answers) == [201, 409], [a.content for a in answers]
     won = next(a for a in answers if a.status_code == 201)
     lost = next(a for a in answers if a.status_code == 409)
-    assert lost["Content-Type"] == "application/problem+json"
-    assert lost.json()["code"] == "replay"
+    assert_problem(lost, status=409, code="replay")
     request = LegalRequest.objects.get()
     assert request.reference == won.json()["reference"]
     assert request.nonce == first.payload["nonce"]

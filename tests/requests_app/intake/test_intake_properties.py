@@ -48,6 +48,8 @@ from requests_app.lifecycle.models import (
 )
 from requests_app.policy.models import PolicyRule
 from requests_app.policy.rules import policy_rule_for
+from tests.problems import assert_problem
+from tests.requests_app.intake.refusals import assert_only_the_rejection_logged
 from tests.requests_app.signing import (
     Signer,
     Submission,
@@ -108,17 +110,6 @@ def signed_submission(**request_overrides: Any) -> Submission:
     sub = submission(**request_overrides)
     sub.payload["request"]["issuing_authority"]["name"] = AUTHORITY
     return sub
-
-
-def assert_refused_and_nothing_stored(response, code: str, storage) -> None:
-    assert response.status_code == PROTOCOL_STATUS[code], response.content
-    assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == code
-    assert list(IntakeRejection.objects.values_list("code", flat=True)) == [code]
-    assert LegalRequest.objects.count() == 0
-    assert Attachment.objects.count() == 0
-    assert not AuditEvent.objects.filter(action="legal_request.received").exists()
-    assert not storage.exists() or not any(storage.rglob("*"))
 
 
 # --- Any way of writing the same JSON -----------------------------------------------------
@@ -225,7 +216,8 @@ def test_any_changed_byte_of_the_signed_payload_is_refused_and_nothing_stored(
 
         response = post_envelope(client, raw, sub.files, token)
 
-        assert_refused_and_nothing_stored(response, expected, tmp_path / "storage")
+        assert_problem(response, status=PROTOCOL_STATUS[expected], code=expected)
+        assert_only_the_rejection_logged(expected, channel="api", storage=tmp_path / "storage")
 
 
 SIGNED_TEXT = [
@@ -258,7 +250,10 @@ def test_any_changed_character_of_a_signed_text_is_a_bad_signature(
 
         response = post_envelope(client, envelope, sub.files, token)
 
-        assert_refused_and_nothing_stored(response, "bad_signature", tmp_path / "storage")
+        assert_problem(response, status=PROTOCOL_STATUS["bad_signature"], code="bad_signature")
+        assert_only_the_rejection_logged(
+            "bad_signature", channel="api", storage=tmp_path / "storage"
+        )
 
 
 @examples
@@ -277,7 +272,12 @@ def test_any_changed_byte_of_an_attachment_is_refused_and_nothing_stored(
             client, sub.sign(signer), [(name, bytes(changed), media_type)], token
         )
 
-        assert_refused_and_nothing_stored(response, "attachment_mismatch", tmp_path / "storage")
+        assert_problem(
+            response, status=PROTOCOL_STATUS["attachment_mismatch"], code="attachment_mismatch"
+        )
+        assert_only_the_rejection_logged(
+            "attachment_mismatch", channel="api", storage=tmp_path / "storage"
+        )
 
 
 @examples
@@ -295,7 +295,10 @@ def test_any_changed_byte_of_the_signature_is_a_bad_signature(
 
         response = post_envelope(client, envelope, sub.files, token)
 
-        assert_refused_and_nothing_stored(response, "bad_signature", tmp_path / "storage")
+        assert_problem(response, status=PROTOCOL_STATUS["bad_signature"], code="bad_signature")
+        assert_only_the_rejection_logged(
+            "bad_signature", channel="api", storage=tmp_path / "storage"
+        )
 
 
 # --- Any payload, validly signed ------------------------------------------------------------
@@ -591,10 +594,10 @@ def assert_accepted_exactly_once(client, token, raw, files, response, payload, c
 def assert_refused_with_a_protocol_code(response, storage) -> dict[str, Any]:
     """A problem whose code and status are PROTOCOL §5's, logged once, and nothing else."""
     assert response["Content-Type"] == "application/problem+json", response.content
-    problem = response.json()
-    assert PROTOCOL_STATUS.get(problem["code"]) == response.status_code, problem
-    assert problem["status"] == response.status_code
-    assert_refused_and_nothing_stored(response, problem["code"], storage)
+    code = response.json()["code"]
+    assert PROTOCOL_STATUS.get(code) == response.status_code, response.json()
+    problem = assert_problem(response, status=PROTOCOL_STATUS[code], code=code)
+    assert_only_the_rejection_logged(code, channel="api", storage=storage)
     return problem
 
 

@@ -13,7 +13,7 @@ over arbitrary tables, not only the default one:
   to disclose, or a European Production Order outside the EU.
 
 The deadline intake computes from the rule (received + the rule's hours) is checked on
-real submissions in ``test_intake_properties.py``.
+real submissions in ``tests/requests_app/intake/test_intake_properties.py``.
 """
 
 from collections.abc import Iterator
