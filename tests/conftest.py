@@ -1,4 +1,4 @@
-"""Shared fixtures: service gates, subprocess environments, users.
+"""Shared fixtures: service gates, subprocess environments, the users every package uses.
 
 Tests that need a real service use the ``postgres`` or ``redis_url`` fixture. Without
 the service they skip with the reason; with ``REQUIRE_SERVICES=1`` (CI) they fail
@@ -106,3 +106,42 @@ def fresh_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+# --- Users, the same in every package -----------------------------------------------------
+# A test that needs another kind of user makes it itself, or a package's conftest.py
+# offers it under its own name.
+
+
+@pytest.fixture
+def officer():
+    """An active officer of a verified agency, with a confirmed TOTP app."""
+    from tests.factories import make_officer
+
+    return make_officer()
+
+
+@pytest.fixture
+def officer_client(client, officer):
+    """The test client, logged in as ``officer`` through the pages (password, then TOTP)."""
+    from tests.factories import log_in
+
+    log_in(client, officer.user)
+    return client
+
+
+@pytest.fixture
+def admin():
+    """A vetting administrator with a confirmed TOTP app: Vera Vetting."""
+    from tests.factories import make_vetting_admin
+
+    return make_vetting_admin(full_name="Vera Vetting", email="vera@platform.example")
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    """The test client, logged in as ``admin`` (replaces pytest-django's superuser client)."""
+    from tests.factories import log_in
+
+    log_in(client, admin)
+    return client

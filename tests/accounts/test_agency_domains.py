@@ -15,24 +15,12 @@ from tests.factories import (
     make_agency,
     make_officer,
     make_user,
-    make_vetting_admin,
     registration_form,
 )
 
 pytestmark = pytest.mark.django_db
 
 CYRILLIC_O = "\u043e"
-
-
-@pytest.fixture
-def admin():
-    return make_vetting_admin(full_name="Vera Vetting", email="vera@platform.example")
-
-
-@pytest.fixture
-def admin_client(client, admin) -> Client:
-    log_in(client, admin)
-    return client
 
 
 def domains_of(agency: Agency) -> list[tuple[str, bool]]:

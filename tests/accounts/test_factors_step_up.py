@@ -31,7 +31,7 @@ from tests.factories import (
     totp_code,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("officer_factors")]
 
 CONFIRM = "/account/factors/confirm/"
 
@@ -48,11 +48,10 @@ def backup_codes_of(user) -> set[str]:
 
 
 @pytest.fixture
-def officer() -> Officer:
-    officer = make_officer()
+def officer_factors(officer: Officer) -> None:
+    """The shared ``officer`` also has a signing passkey and backup codes (every test here)."""
     make_signing_passkey(officer=officer)
     backup_codes_generate(user=officer.user, notify=False)
-    return officer
 
 
 @pytest.fixture

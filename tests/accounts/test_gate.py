@@ -16,6 +16,7 @@ from accounts.access import BEFORE_SECOND_FACTOR, PUBLIC, view_marker
 from accounts.middleware import NAMESPACE_MARKERS
 from accounts.models import Officer, Role
 from tests.factories import PASSWORD, log_in, make_officer, make_user
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -150,10 +151,7 @@ def test_an_api_call_with_a_password_only_session_is_a_401_problem(client) -> No
 
     response = client.get("/api/v1/me")
 
-    assert response.status_code == 401
-    assert response["Content-Type"] == "application/problem+json"
-    problem = response.json()
-    assert (problem["status"], problem["code"]) == (401, "unauthenticated")
+    problem = assert_problem(response, status=401, code="unauthenticated")
     assert "second factor" in problem["detail"]
 
 
@@ -215,9 +213,7 @@ def test_a_session_of_another_role_gets_403_forbidden_from_every_officer_only_ap
 
     for path in ["/api/v1/me", "/api/v1/submissions", "/api/v1/submissions/LR-2026-000001"]:
         response = client.get(path)
-        assert response.status_code == 403, path
-        assert response["Content-Type"] == "application/problem+json", path
-        assert response.json()["code"] == "forbidden", path
+        assert_problem(response, status=403, code="forbidden")
 
 
 def test_no_caller_gets_401_unauthenticated_from_every_officer_only_api(client) -> None:

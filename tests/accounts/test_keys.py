@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
-from django.test import Client
 
 from accounts.models import AgeRecipient, KeyStatus, Officer, Role, SigningKey
 from accounts.services.keys import (
@@ -55,17 +54,6 @@ def new_age_identity(tmp_path: Path) -> tuple[str, str]:
         line for line in identity_file.read_text().splitlines() if line.startswith("AGE-SECRET")
     )
     return identity, recipient
-
-
-@pytest.fixture
-def officer() -> Officer:
-    return make_officer()
-
-
-@pytest.fixture
-def officer_client(client: Client, officer: Officer) -> Client:
-    log_in(client, officer.user)
-    return client
 
 
 # --- Signing keys: enrolment ---------------------------------------------------------------

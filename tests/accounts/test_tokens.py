@@ -33,23 +33,13 @@ from tests.accounts.test_keys import EXAMPLE_RECIPIENT
 from tests.audit_marks import actions_since, audit_mark
 from tests.factories import PASSWORD, log_in, make_agency, make_officer, make_user, totp_code
 from tests.portal.test_crypto import RFC8032_KEY_ID, RFC8032_PUBLIC_PEM
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.django_db
 
 TOKEN_FORMAT = re.compile(r"ptk_[A-Za-z0-9_-]{43}")
 PROBLEM = "application/problem+json"
 ME = "/api/v1/me"
-
-
-@pytest.fixture
-def officer() -> Officer:
-    return make_officer(full_name="Anna Schmidt")
-
-
-@pytest.fixture
-def officer_client(client: Client, officer: Officer) -> Client:
-    log_in(client, officer.user)
-    return client
 
 
 def new_token(officer: Officer, **kwargs) -> str:
@@ -60,15 +50,6 @@ def new_token(officer: Officer, **kwargs) -> str:
 
 def call_me(secret: str, **headers):
     return Client().get(ME, HTTP_AUTHORIZATION=f"Bearer {secret}", **headers)
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["code"] == code
-    assert body["status"] == status
-    return body
 
 
 # --- Creating a token in the web UI --------------------------------------------------------
@@ -184,7 +165,7 @@ def test_an_officer_revokes_their_token_and_it_stops_working(officer_client, off
     assert token.revoked_at is not None
     assert token.revoked_by == officer.user
     assert actions_since(before) == ["api_token.revoked"]
-    assert_problem(call_me(secret), 401, "unauthenticated")
+    assert_problem(call_me(secret), status=401, code="unauthenticated")
     assert "revoked" in officer_client.get("/account/tokens/").content.decode()
 
 
@@ -218,7 +199,7 @@ def test_revoking_needs_a_post(officer_client, officer) -> None:
 def test_no_credentials_is_a_401_with_a_bearer_challenge() -> None:
     response = Client().get(ME)
 
-    assert_problem(response, 401, "unauthenticated")
+    assert_problem(response, status=401, code="unauthenticated")
     assert response["WWW-Authenticate"] == 'Bearer realm="portal"'
 
 
@@ -241,7 +222,7 @@ def test_a_garbage_bearer_is_unauthenticated(officer, header: str) -> None:
 
     response = Client().get(ME, HTTP_AUTHORIZATION=header)
 
-    assert_problem(response, 401, "unauthenticated")
+    assert_problem(response, status=401, code="unauthenticated")
     assert response["WWW-Authenticate"] == 'Bearer realm="portal"'
     assert ApiToken.objects.get().last_used_at is None
     assert actions_since(before) == []
@@ -254,7 +235,7 @@ def test_a_revoked_token_is_unauthenticated_and_its_use_not_recorded(officer) ->
 
     response = call_me(secret)
 
-    body = assert_problem(response, 401, "unauthenticated")
+    body = assert_problem(response, status=401, code="unauthenticated")
     assert "Anna" not in str(body)
     assert response["WWW-Authenticate"] == 'Bearer realm="portal"'
     assert ApiToken.objects.get().last_used_at is None
@@ -267,7 +248,7 @@ def test_an_expired_token_is_unauthenticated(officer) -> None:
 
     response = call_me(secret)
 
-    assert_problem(response, 401, "unauthenticated")
+    assert_problem(response, status=401, code="unauthenticated")
     assert ApiToken.objects.get().last_used_at is None
 
 
@@ -281,7 +262,7 @@ def test_a_token_of_a_suspended_or_rejected_officer_is_refused_at_once(officer, 
 
     response = call_me(secret)
 
-    body = assert_problem(response, 403, "officer_not_active")
+    body = assert_problem(response, status=403, code="officer_not_active")
     assert "Anna" not in str(body)
     assert ApiToken.objects.get().last_used_at is None
     assert actions_since(before) == []
@@ -291,7 +272,7 @@ def test_a_token_of_a_deactivated_user_is_refused(officer) -> None:
     secret = new_token(officer)
     type(officer.user).objects.filter(pk=officer.user_id).update(is_active=False)
 
-    assert_problem(call_me(secret), 403, "officer_not_active")
+    assert_problem(call_me(secret), status=403, code="officer_not_active")
 
 
 @pytest.mark.parametrize("status", [Agency.Status.SUSPENDED, Agency.Status.PENDING])
@@ -302,7 +283,7 @@ def test_a_token_of_an_officer_whose_agency_is_not_verified_is_refused(officer, 
 
     response = call_me(secret)
 
-    assert_problem(response, 403, "agency_not_verified")
+    assert_problem(response, status=403, code="agency_not_verified")
     assert ApiToken.objects.get().last_used_at is None
     assert actions_since(before) == []
 
@@ -363,7 +344,8 @@ def test_the_token_list_shows_the_last_use(officer_client, officer) -> None:
 # --- GET /api/v1/me ----------------------------------------------------------------------------
 
 
-def test_me_with_a_token_describes_the_officer_their_agency_and_keys(officer) -> None:
+def test_me_with_a_token_describes_the_officer_their_agency_and_keys() -> None:
+    officer = make_officer(full_name="Anna Schmidt")
     agency = officer.agency
     signing_key_enrol(officer=officer, actor=officer.user, public_key_pem=RFC8032_PUBLIC_PEM)
     age_recipient_enrol(officer=officer, actor=officer.user, recipient=EXAMPLE_RECIPIENT)
@@ -409,13 +391,13 @@ def test_me_with_a_verified_session_works_and_says_so(officer_client) -> None:
 def test_me_with_a_password_only_session_is_unauthenticated(client, officer) -> None:
     client.post("/login/", {"username": officer.user.email, "password": PASSWORD})
 
-    assert_problem(client.get(ME), 401, "unauthenticated")
+    assert_problem(client.get(ME), status=401, code="unauthenticated")
 
 
 def test_me_refuses_a_staff_session(client) -> None:
     log_in(client, make_user(role=Role.REVIEWER))
 
-    assert_problem(client.get(ME), 403, "forbidden")
+    assert_problem(client.get(ME), status=403, code="forbidden")
 
 
 def test_the_session_authentication_enforces_csrf_on_unsafe_methods(officer) -> None:
@@ -424,7 +406,7 @@ def test_the_session_authentication_enforces_csrf_on_unsafe_methods(officer) -> 
 
     response = client.post(ME, {}, content_type="application/json")
 
-    body = assert_problem(response, 403, "forbidden")
+    body = assert_problem(response, status=403, code="forbidden")
     assert "CSRF" in body["detail"]
 
 
@@ -451,7 +433,7 @@ def test_a_token_request_needs_no_csrf_token_as_no_browser_sends_one_by_itself(o
         ME, {}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}"
     )
 
-    assert_problem(response, 405, "method_not_allowed")
+    assert_problem(response, status=405, code="method_not_allowed")
 
 
 def test_an_officer_of_another_agency_sees_only_themselves(officer) -> None:

@@ -97,17 +97,6 @@ def refused_page(response) -> str:
     return page
 
 
-@pytest.fixture
-def admin():
-    return make_vetting_admin(full_name="Vera Vetting", email="vera@platform.example")
-
-
-@pytest.fixture
-def admin_client(client, admin) -> Client:
-    log_in(client, admin)
-    return client
-
-
 # --- The queue -------------------------------------------------------------------------
 
 

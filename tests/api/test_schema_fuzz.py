@@ -15,7 +15,7 @@ officer's approved request with a sealed response, and a request still in review
 submission cannot be valid without a signature over a fresh payload, so random bodies
 end as refusals: that is the point there (every refusal a problem, never a 5xx); validly
 signed payloads, in the protocol's shape or not, are tried by
-``tests/requests_app/test_intake_properties.py``.
+``tests/requests_app/intake/test_intake_properties.py``.
 
 Bounded and deterministic: a fixed number of examples per operation, derandomized, no
 example database; every example runs in a transaction that is rolled back, so each

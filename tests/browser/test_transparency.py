@@ -17,7 +17,7 @@ from tests.browser.conftest import ARTIFACTS
 from tests.conftest import ROOT, service_missing
 from tests.factories import make_vetting_admin
 from tests.requests_app.factories import make_legal_request
-from tests.transparency.fixture import AS_OF, PERIOD, at, build_quarter
+from tests.requests_app.transparency.fixture import AS_OF, PERIOD, at, build_quarter
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

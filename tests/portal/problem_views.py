@@ -1,12 +1,22 @@
-"""Test-only views and urlconf that make the framework raise each kind of error under /api/.
+"""Test-only views that make the framework raise each kind of error, and a way to call them.
 
-Used with ``@pytest.mark.urls("tests.portal.problem_views")``. Every view is as small as
-the error it provokes; none of them is part of the portal.
+Every view is as small as the error it provokes; none of them is part of the portal, and
+no URL leads to any of them. ``serve`` sends a request to one through Django's own
+request handling, as the portal runs it: the settings' middleware, the CSRF check, and
+the error handlers (``handler400``...) of the project's root URLconf. Only the step
+that resolves the path to a view is left out, so the path of the request decides only
+whether the view answers "under /api/" (``portal.problems.is_api_request``).
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.handlers.base import BaseHandler
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import path
+from django.http.response import HttpResponseBase
+from django.test import RequestFactory
+from django.urls import ResolverMatch
 from django.views.decorators.http import require_POST
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
@@ -16,12 +26,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from portal.access import public
 from portal.problems import Problem
-
-handler400 = "portal.views.bad_request"
-handler403 = "portal.views.permission_denied"
-handler404 = "portal.views.page_not_found"
-handler500 = "portal.views.server_error"
 
 THROTTLE_WAIT_SECONDS = 41.2
 
@@ -122,23 +128,54 @@ def post_only(request: HttpRequest) -> HttpResponse:
     return HttpResponse("posted")
 
 
+@public  # open to anyone, so that the crash is the view's own, not the login gate's
 def page_fails(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("secret internal detail")
 
 
-urlpatterns = [
-    path("api/test/submit", Submit.as_view()),
-    path("api/test/needs-login", NeedsLogin.as_view()),
-    path("api/test/forbidden", Forbidden.as_view()),
-    path("api/test/throttled", Throttled.as_view()),
-    path(
-        "api/test/problem",
-        Raises.as_view(error=Problem("replay", 409, "This nonce was used before.", nonce="n-1")),
-    ),
-    path("api/test/http404", Raises.as_view(error=Http404("no such request"))),
-    path("api/test/django-denied", Raises.as_view(error=DjangoPermissionDenied())),
-    path("api/test/crash", Raises.as_view(error=RuntimeError("secret internal detail"))),
-    path("api/test/plain-body", read_body),
-    path("api/test/post-only", post_only),
-    path("page-fails", page_fails),
-]
+class OneViewHandler(BaseHandler):
+    """Django's handler with the settings' middleware around ``view``, reached by any path.
+
+    Like the test client's handler it can skip the CSRF check (a browser cannot), and it
+    answers an exception as the server does: with the project's error handlers, never
+    by raising it into the test.
+    """
+
+    def __init__(self, view: Callable[..., HttpResponseBase], *, enforce_csrf_checks: bool):
+        super().__init__()
+        self.view = view
+        self.enforce_csrf_checks = enforce_csrf_checks
+        self.load_middleware()
+
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        match = ResolverMatch(self.view, (), {}, route=request.path_info.lstrip("/"))
+        request.resolver_match = match
+        return match
+
+    def get_response(self, request: HttpRequest) -> HttpResponseBase:
+        request._dont_enforce_csrf_checks = not self.enforce_csrf_checks
+        return super().get_response(request)
+
+
+def serve(
+    view: Callable[..., HttpResponseBase],
+    method: str,
+    path: str,
+    data: Any = None,
+    *,
+    enforce_csrf_checks: bool = False,
+    **extra: Any,
+) -> HttpResponseBase:
+    """Send ``method path`` (as ``RequestFactory`` builds it) to ``view``; return the answer."""
+    build = getattr(RequestFactory(), method)
+    request = build(path, data, **extra) if data is not None else build(path, **extra)
+    return OneViewHandler(view, enforce_csrf_checks=enforce_csrf_checks).get_response(request)
+
+
+# The views as the tests call them, each with the error it is set to raise.
+RAISES_PROBLEM = Raises.as_view(
+    error=Problem("replay", 409, "This nonce was used before.", nonce="n-1")
+)
+RAISES_HTTP404 = Raises.as_view(error=Http404("no such request"))
+RAISES_DJANGO_DENIED = Raises.as_view(error=DjangoPermissionDenied())
+RAISES_CRASH = Raises.as_view(error=RuntimeError("secret internal detail"))

@@ -12,8 +12,9 @@ from django_otp.plugins.otp_static.models import StaticToken
 
 from portal.models import AuditEvent
 from tests.factories import log_in, make_user
+from tests.problems import assert_problem
 
-from .test_problems import PROBLEM_VIEWS, assert_problem
+from .problem_views import post_only, serve
 
 pytestmark = pytest.mark.django_db
 
@@ -86,11 +87,11 @@ def test_the_same_post_with_the_pages_csrf_token_goes_through(csrf_client: Clien
     assert "_auth_user_id" not in csrf_client.session
 
 
-@pytest.mark.urls(PROBLEM_VIEWS)
-def test_a_csrf_failure_under_the_api_is_a_forbidden_problem(csrf_client: Client) -> None:
-    response = csrf_client.post("/api/test/post-only")
+def test_a_csrf_failure_under_the_api_is_a_forbidden_problem() -> None:
+    # a plain Django view under /api/ (the API's own views check CSRF through DRF)
+    response = serve(post_only, "post", "/api/test/post-only", enforce_csrf_checks=True)
 
-    document = assert_problem(response, 403, "forbidden")
+    document = assert_problem(response, status=403, code="forbidden")
     assert document["detail"] == "The request failed the CSRF check."
 
 
@@ -135,11 +136,10 @@ def test_a_wrong_method_on_a_class_based_page_renders_the_page(client: Client) -
     assert "GET" in response["Allow"].split(", ")
 
 
-@pytest.mark.urls(PROBLEM_VIEWS)
-def test_a_wrong_method_on_a_plain_api_view_is_a_problem_with_allow(client: Client) -> None:
-    response = client.get("/api/test/post-only")
+def test_a_wrong_method_on_a_plain_api_view_is_a_problem_with_allow() -> None:
+    response = serve(post_only, "get", "/api/test/post-only")
 
-    document = assert_problem(response, 405, "method_not_allowed")
+    document = assert_problem(response, status=405, code="method_not_allowed")
     assert document["detail"] == "GET is not allowed here."
     assert response["Allow"] == "POST"
 
@@ -147,5 +147,5 @@ def test_a_wrong_method_on_a_plain_api_view_is_a_problem_with_allow(client: Clie
 def test_a_wrong_method_on_a_drf_view_keeps_the_problem_drf_wrote(client: Client) -> None:
     response = client.post("/api/v1/portal-key")
 
-    document = assert_problem(response, 405, "method_not_allowed")
+    document = assert_problem(response, status=405, code="method_not_allowed")
     assert document["detail"] == 'Method "POST" not allowed.'

@@ -33,19 +33,7 @@ from tests.conftest import service_missing
 from tests.factories import make_api_token, make_officer, make_user
 from tests.requests_app.signing import enrol_signing_key, post_envelope, submission
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def sealed_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-    return tmp_path / "storage"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("storage")]
 
 
 def approved_disclosure(client, *, with_recipient: bool = True):
@@ -147,9 +135,7 @@ def test_a_sealed_response_opens_with_age_and_its_signature_verifies_with_openss
     assert target["records"]["phone_number"] == {"phone_number": "+4915100000042"}
 
 
-def test_sealing_twice_stores_one_response_and_moves_the_request_to_disclosed(
-    client, sealed_storage
-):
+def test_sealing_twice_stores_one_response_and_moves_the_request_to_disclosed(client, storage):
     disclosure, identity = approved_disclosure(client)
     first = response_seal(disclosure_id=disclosure.pk)
     second = response_seal(disclosure_id=disclosure.pk)
@@ -157,7 +143,7 @@ def test_sealing_twice_stores_one_response_and_moves_the_request_to_disclosed(
     assert second is not None
     assert first.pk == second.pk
     assert SealedResponse.objects.count() == 1
-    assert len(list((sealed_storage / "sealed").iterdir())) == 1
+    assert len(list((storage / "sealed").iterdir())) == 1
     disclosure.refresh_from_db()
     assert disclosure.state == Disclosure.State.SEALED
     assert LegalRequest.objects.get(pk=disclosure.request_id).status == "disclosed"
@@ -166,10 +152,10 @@ def test_sealing_twice_stores_one_response_and_moves_the_request_to_disclosed(
     assert "response.json" in zipfile.ZipFile(io.BytesIO(plaintext)).namelist()
 
 
-def test_no_plaintext_reaches_the_storage(client, sealed_storage):
+def test_no_plaintext_reaches_the_storage(client, storage):
     disclosure, _identity = approved_disclosure(client)
     response_seal(disclosure_id=disclosure.pk)
-    for path in Path(sealed_storage).rglob("*"):
+    for path in Path(storage).rglob("*"):
         if path.is_file() and path.parent.name == "sealed":
             data = path.read_bytes()
             assert data.startswith(b"age-encryption.org/v1")
@@ -438,7 +424,7 @@ def test_each_target_has_its_own_folder_and_names_never_repeat_even_ignoring_cas
 
 
 def test_a_file_whose_bytes_differ_from_its_listing_fails_the_seal_and_nothing_is_stored(
-    client, sealed_storage
+    client, storage
 ):
     disclosure, _identity = approved_disclosure(client)
     store_file("connections.csv", "ip_addresses", FEBRUARY, datetime(2026, 2, 1, tzinfo=UTC))
@@ -450,9 +436,7 @@ def test_a_file_whose_bytes_differ_from_its_listing_fails_the_seal_and_nothing_i
         response_seal(disclosure_id=disclosure.pk)
 
     assert not SealedResponse.objects.exists()
-    assert not (sealed_storage / "sealed").exists() or not any(
-        (sealed_storage / "sealed").iterdir()
-    )
+    assert not (storage / "sealed").exists() or not any((storage / "sealed").iterdir())
     disclosure.refresh_from_db()
     assert disclosure.state == Disclosure.State.PENDING  # retried later, not lost
     assert not AuditEvent.objects.filter(action="response.sealed").exists()

@@ -37,7 +37,6 @@ from tests.conftest import service_missing
 from tests.requests_app.delivery_helpers import (
     age_identity_for,
     approved_decision,
-    tmp_storage,
 )
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -190,11 +189,6 @@ class Workers:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-
-
-@pytest.fixture
-def storage(settings, tmp_path: Path) -> Path:
-    return tmp_storage(settings, tmp_path / "storage")
 
 
 @pytest.fixture

@@ -13,14 +13,13 @@ from portal.models import AuditEvent
 from requests_app.lifecycle.models import LegalRequest, Message
 from requests_app.officer.sharing import request_share
 from requests_app.review.services import clarification_ask, request_claim
+from tests.audit_marks import audit_mark
 from tests.factories import make_agency, make_api_token, make_officer
-from tests.requests_app.test_officer_side import (
-    actions_since,
-    audit_mark,
-    rate_limits_cleared,  # noqa: F401 - an autouse fixture, imported to apply here too
+from tests.problems import assert_problem
+from tests.requests_app.officer_helpers import (
+    request_actions_since,
     reviewer,
     snapshot,
-    submitted,
 )
 
 pytestmark = [pytest.mark.django_db]
@@ -36,25 +35,6 @@ def messages_url(reference: str) -> str:
 
 def withdraw_url(reference: str) -> str:
     return f"/api/v1/submissions/{reference}/withdraw"
-
-
-def assert_problem(response, code: str, status: int) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["code"] == code
-    assert problem["status"] == status
-    return problem
-
-
-@pytest.fixture
-def officer() -> Officer:
-    return make_officer()
-
-
-@pytest.fixture
-def legal_request(officer) -> LegalRequest:
-    return submitted(officer)
 
 
 @pytest.fixture
@@ -98,7 +78,7 @@ def test_an_answer_to_a_question_restarts_the_clock_and_tells_the_reviewer(
     assert response.json()["author"] == officer.user.full_name
     legal_request.refresh_from_db()
     assert legal_request.status == LegalRequest.Status.IN_REVIEW
-    assert actions_since(mark, legal_request) == ["legal_request.authority_replies"]
+    assert request_actions_since(mark, legal_request) == ["legal_request.authority_replies"]
     assert [m.to for m in mail.outbox] == [[handler.email]]
     assert "January" not in mail.outbox[0].body
 
@@ -120,7 +100,7 @@ def test_an_officer_of_another_agency_meets_404_on_every_endpoint_and_nothing_ch
         ),
         api.post(withdraw_url(legal_request.reference), content_type="application/json", **headers),
     ):
-        assert_problem(response, "not_found", 404)
+        assert_problem(response, status=404, code="not_found")
     assert snapshot(legal_request) == before
     assert mail.outbox == []
 
@@ -131,10 +111,14 @@ def test_a_colleague_without_a_share_meets_404_and_nothing_changes(api, officer,
     before = snapshot(legal_request)
 
     assert_problem(
-        api.get(f"/api/v1/submissions/{legal_request.reference}", **headers), "not_found", 404
+        api.get(f"/api/v1/submissions/{legal_request.reference}", **headers),
+        status=404,
+        code="not_found",
     )
     assert api.get("/api/v1/submissions", **headers).json() == []
-    assert_problem(api.get(messages_url(legal_request.reference), **headers), "not_found", 404)
+    assert_problem(
+        api.get(messages_url(legal_request.reference), **headers), status=404, code="not_found"
+    )
     assert_problem(
         api.post(
             messages_url(legal_request.reference),
@@ -142,13 +126,13 @@ def test_a_colleague_without_a_share_meets_404_and_nothing_changes(api, officer,
             content_type="application/json",
             **headers,
         ),
-        "not_found",
-        404,
+        status=404,
+        code="not_found",
     )
     assert_problem(
         api.post(withdraw_url(legal_request.reference), content_type="application/json", **headers),
-        "not_found",
-        404,
+        status=404,
+        code="not_found",
     )
     assert snapshot(legal_request) == before
 
@@ -173,8 +157,8 @@ def test_a_delegate_reads_and_replies_but_may_not_withdraw(api, officer, legal_r
 
     problem = assert_problem(
         api.post(withdraw_url(legal_request.reference), content_type="application/json", **headers),
-        "forbidden",
-        403,
+        status=403,
+        code="forbidden",
     )
     assert "submitted" in problem["detail"]
     assert snapshot(legal_request) == before
@@ -200,10 +184,10 @@ def test_withdrawing_twice_answers_409_the_second_time_and_changes_nothing(
         withdraw_url(legal_request.reference), content_type="application/json", **headers
     )
 
-    problem = assert_problem(second, "invalid_state", 409)
+    problem = assert_problem(second, status=409, code="invalid_state")
     assert problem["request_status"] == "withdrawn"
     assert snapshot(legal_request) == before
-    assert actions_since(mark, legal_request) == ["legal_request.withdraw"]
+    assert request_actions_since(mark, legal_request) == ["legal_request.withdraw"]
     assert AuditEvent.objects.get(action="legal_request.withdraw").data["reason"] == (
         "Suspect arrested."
     )
@@ -241,9 +225,9 @@ def test_a_withdrawal_that_is_not_well_formed_json_is_refused_and_changes_nothin
         withdraw_url(legal_request.reference), body, content_type=content_type, **bearer(officer)
     )
 
-    assert_problem(response, code, status)
+    assert_problem(response, status=status, code=code)
     assert snapshot(legal_request) == before
-    assert actions_since(mark, legal_request) == []
+    assert request_actions_since(mark, legal_request) == []
 
 
 def test_the_conflict_names_the_requests_state(api, officer, legal_request):
@@ -251,7 +235,7 @@ def test_the_conflict_names_the_requests_state(api, officer, legal_request):
     response = api.post(
         withdraw_url(legal_request.reference), content_type="application/json", **bearer(officer)
     )
-    problem = assert_problem(response, "invalid_state", 409)
+    problem = assert_problem(response, status=409, code="invalid_state")
     # RFC 9457's "status" stays the HTTP status; the request's state has its own member.
     assert problem["status"] == 409
     assert problem["request_status"] == "rejected"
@@ -269,7 +253,7 @@ def test_replying_to_a_closed_request_answers_409_and_stores_nothing(api, office
         **bearer(officer),
     )
 
-    assert_problem(response, "invalid_state", 409)
+    assert_problem(response, status=409, code="invalid_state")
     assert snapshot(legal_request) == before
     assert not Message.objects.exists()
 
@@ -293,17 +277,19 @@ def test_an_empty_oversized_or_unknown_message_is_malformed(
         content_type="application/json",
         **bearer(officer),
     )
-    problem = assert_problem(response, "malformed", 400)
+    problem = assert_problem(response, status=400, code="malformed")
     assert problem["errors"][0]["field"] == field
     assert not Message.objects.exists()
 
 
 def test_without_a_token_the_endpoints_answer_401(api, legal_request):
-    assert_problem(api.get(messages_url(legal_request.reference)), "unauthenticated", 401)
+    assert_problem(
+        api.get(messages_url(legal_request.reference)), status=401, code="unauthenticated"
+    )
     assert_problem(
         api.post(withdraw_url(legal_request.reference), content_type="application/json"),
-        "unauthenticated",
-        401,
+        status=401,
+        code="unauthenticated",
     )
 
 

@@ -20,14 +20,9 @@ from requests_app.transparency.services import (
 )
 from tests.factories import log_in, make_agency, make_officer, make_user, make_vetting_admin
 from tests.requests_app.factories import make_reviewer
-from tests.transparency.fixture import AS_OF, PERIOD, build_quarter
+from tests.requests_app.transparency.fixture import AS_OF, PERIOD
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def quarter():
-    return build_quarter()
 
 
 # --- Who may see what ---------------------------------------------------------------------

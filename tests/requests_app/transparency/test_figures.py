@@ -13,7 +13,7 @@ from requests_app.transparency.periods import Period
 from requests_app.transparency.report import public_document
 from tests.factories import make_agency, make_officer
 from tests.requests_app.factories import make_legal_request
-from tests.transparency.fixture import AS_OF, HOUR, PERIOD, build_quarter
+from tests.requests_app.transparency.fixture import AS_OF, HOUR, PERIOD
 
 pytestmark = pytest.mark.django_db
 
@@ -66,11 +66,6 @@ WORLD = Figures(
     unanswered_past_deadline=2,
     median_seconds_to_answer=48 * HOUR,
 )
-
-
-@pytest.fixture
-def quarter():
-    return build_quarter()
 
 
 def test_each_country_figures_match_the_hand_computed_values(quarter) -> None:

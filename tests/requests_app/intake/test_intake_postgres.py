@@ -14,53 +14,26 @@ other (``test_intake_api``). Each has its own test, so none depends on luck.
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 
 from portal.models import AuditEvent
 from requests_app.intake import pipeline
 from requests_app.intake.models import IntakeRejection
 from requests_app.lifecycle.models import Attachment, LegalRequest
-from tests.factories import make_api_token, make_officer
-from tests.requests_app.signing import Signer, enrol_signing_key, post_envelope, submission
+from tests.problems import assert_problem
+from tests.requests_app.signing import post_envelope, submission
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("postgres", "intake_settings"),
+]
 
 BARRIER_SECONDS = 20
-
-
-@pytest.fixture
-def officer(postgres):
-    return make_officer()
-
-
-@pytest.fixture
-def signer(officer) -> Signer:
-    return enrol_signing_key(officer)
-
-
-@pytest.fixture
-def token(officer) -> str:
-    return make_api_token(officer=officer)[1]
-
-
-@pytest.fixture(autouse=True)
-def intake_settings(settings, tmp_path) -> Iterator[None]:
-    settings.INTAKE_RATE_LIMITS = dict.fromkeys(settings.INTAKE_RATE_LIMITS, "100000/min")
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def hold_after_the_nonce_check(monkeypatch) -> None:
@@ -128,8 +101,7 @@ def test_two_concurrent_submissions_with_one_nonce_and_different_bodies_make_one
     assert sorted(a.status_code for a in answers) == [201, 409], [a.content for a in answers]
     won = next(a for a in answers if a.status_code == 201)
     lost = next(a for a in answers if a.status_code == 409)
-    assert lost["Content-Type"] == "application/problem+json"
-    assert lost.json()["code"] == "replay"
+    assert_problem(lost, status=409, code="replay")
     request = LegalRequest.objects.get()
     assert request.reference == won.json()["reference"]
     assert request.nonce == first.payload["nonce"]

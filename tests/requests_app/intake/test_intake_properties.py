@@ -28,7 +28,6 @@ from typing import Any
 import pytest
 import rfc8785
 from django.conf import settings as settings_module
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
@@ -49,18 +48,18 @@ from requests_app.lifecycle.models import (
 )
 from requests_app.policy.models import PolicyRule
 from requests_app.policy.rules import policy_rule_for
-from tests.factories import make_api_token, make_officer
+from tests.problems import assert_problem
+from tests.requests_app.intake.refusals import assert_only_the_rejection_logged
 from tests.requests_app.signing import (
     Signer,
     Submission,
-    enrol_signing_key,
     now_rfc3339,
     pdf_bytes,
     post_envelope,
     submission,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("intake_settings")]
 
 # Modest example counts keep the suite fast; every example is a full HTTP submission.
 examples = settings(
@@ -94,37 +93,6 @@ PROTOCOL_STATUS = {
 }
 
 
-@pytest.fixture
-def officer():
-    return make_officer()
-
-
-@pytest.fixture
-def signer(officer) -> Signer:
-    return enrol_signing_key(officer)
-
-
-@pytest.fixture
-def token(officer) -> str:
-    return make_api_token(officer=officer)[1]
-
-
-@pytest.fixture(autouse=True)
-def intake_settings(settings, tmp_path) -> Iterator[None]:
-    """No rate limit in the way of many examples; attachments stored under ``tmp_path``."""
-    settings.INTAKE_RATE_LIMITS = dict.fromkeys(settings.INTAKE_RATE_LIMITS, "100000/min")
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @contextmanager
 def rolled_back(storage: Path | None = None) -> Iterator[None]:
     """Run one example in a transaction that is always rolled back, and remove the files
@@ -142,17 +110,6 @@ def signed_submission(**request_overrides: Any) -> Submission:
     sub = submission(**request_overrides)
     sub.payload["request"]["issuing_authority"]["name"] = AUTHORITY
     return sub
-
-
-def assert_refused_and_nothing_stored(response, code: str, storage) -> None:
-    assert response.status_code == PROTOCOL_STATUS[code], response.content
-    assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == code
-    assert list(IntakeRejection.objects.values_list("code", flat=True)) == [code]
-    assert LegalRequest.objects.count() == 0
-    assert Attachment.objects.count() == 0
-    assert not AuditEvent.objects.filter(action="legal_request.received").exists()
-    assert not storage.exists() or not any(storage.rglob("*"))
 
 
 # --- Any way of writing the same JSON -----------------------------------------------------
@@ -259,7 +216,8 @@ def test_any_changed_byte_of_the_signed_payload_is_refused_and_nothing_stored(
 
         response = post_envelope(client, raw, sub.files, token)
 
-        assert_refused_and_nothing_stored(response, expected, tmp_path / "storage")
+        assert_problem(response, status=PROTOCOL_STATUS[expected], code=expected)
+        assert_only_the_rejection_logged(expected, channel="api", storage=tmp_path / "storage")
 
 
 SIGNED_TEXT = [
@@ -292,7 +250,10 @@ def test_any_changed_character_of_a_signed_text_is_a_bad_signature(
 
         response = post_envelope(client, envelope, sub.files, token)
 
-        assert_refused_and_nothing_stored(response, "bad_signature", tmp_path / "storage")
+        assert_problem(response, status=PROTOCOL_STATUS["bad_signature"], code="bad_signature")
+        assert_only_the_rejection_logged(
+            "bad_signature", channel="api", storage=tmp_path / "storage"
+        )
 
 
 @examples
@@ -311,7 +272,12 @@ def test_any_changed_byte_of_an_attachment_is_refused_and_nothing_stored(
             client, sub.sign(signer), [(name, bytes(changed), media_type)], token
         )
 
-        assert_refused_and_nothing_stored(response, "attachment_mismatch", tmp_path / "storage")
+        assert_problem(
+            response, status=PROTOCOL_STATUS["attachment_mismatch"], code="attachment_mismatch"
+        )
+        assert_only_the_rejection_logged(
+            "attachment_mismatch", channel="api", storage=tmp_path / "storage"
+        )
 
 
 @examples
@@ -329,7 +295,10 @@ def test_any_changed_byte_of_the_signature_is_a_bad_signature(
 
         response = post_envelope(client, envelope, sub.files, token)
 
-        assert_refused_and_nothing_stored(response, "bad_signature", tmp_path / "storage")
+        assert_problem(response, status=PROTOCOL_STATUS["bad_signature"], code="bad_signature")
+        assert_only_the_rejection_logged(
+            "bad_signature", channel="api", storage=tmp_path / "storage"
+        )
 
 
 # --- Any payload, validly signed ------------------------------------------------------------
@@ -625,10 +594,10 @@ def assert_accepted_exactly_once(client, token, raw, files, response, payload, c
 def assert_refused_with_a_protocol_code(response, storage) -> dict[str, Any]:
     """A problem whose code and status are PROTOCOL §5's, logged once, and nothing else."""
     assert response["Content-Type"] == "application/problem+json", response.content
-    problem = response.json()
-    assert PROTOCOL_STATUS.get(problem["code"]) == response.status_code, problem
-    assert problem["status"] == response.status_code
-    assert_refused_and_nothing_stored(response, problem["code"], storage)
+    code = response.json()["code"]
+    assert PROTOCOL_STATUS.get(code) == response.status_code, response.json()
+    problem = assert_problem(response, status=PROTOCOL_STATUS[code], code=code)
+    assert_only_the_rejection_logged(code, channel="api", storage=storage)
     return problem
 
 

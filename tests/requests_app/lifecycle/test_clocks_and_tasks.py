@@ -33,13 +33,12 @@ from requests_app.review.tasks import (
     preservation_reminders_task,
     user_notices_sweep_task,
 )
+from tests.audit_marks import audit_mark
 from tests.factories import log_in, make_agency, make_officer, make_user
-from tests.requests_app.test_officer_side import (
-    actions_since,
-    audit_mark,
-    officer_client,
+from tests.requests_app.officer_helpers import (
+    client_of,
     preservation_submitted,
-    rate_limits_cleared,  # noqa: F401 - an autouse fixture, imported to apply here too
+    request_actions_since,
     reviewer,
     submitted,
 )
@@ -48,16 +47,6 @@ pytestmark = [pytest.mark.django_db]
 
 S = LegalRequest.Status
 DUE = datetime(2026, 12, 10, 18, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def officer():
-    return make_officer()
-
-
-@pytest.fixture
-def legal_request(officer) -> LegalRequest:
-    return submitted(officer)
 
 
 def set_due(request: LegalRequest, due_at: datetime, *, span: timedelta = timedelta(days=10)):
@@ -119,7 +108,7 @@ def test_both_sides_read_the_same_clock_after_a_real_pause(officer, legal_reques
     legal_request.refresh_from_db()
     clock = request_clocks(legal_request).deadline
     assert clock.paused
-    shown = officer_client(officer).get(reverse("officer-requests")).content.decode()
+    shown = client_of(officer).get(reverse("officer-requests")).content.decode()
     assert "Paused" in shown
     assert clock.time_left_text in shown
 
@@ -145,7 +134,7 @@ def test_an_eu_preservation_lasts_60_days_and_extends_once_by_30(
 
     assert state.preservation_expires_at == preservation.received_at + timedelta(days=90)
     assert state.preservation_extended
-    assert actions_since(mark, preservation) == ["preservation.extended"]
+    assert request_actions_since(mark, preservation) == ["preservation.extended"]
     event = AuditEvent.objects.get(action="preservation.extended")
     assert event.actor_id == officer.user_id
     assert event.data["days"] == 30
@@ -155,7 +144,7 @@ def test_an_eu_preservation_lasts_60_days_and_extends_once_by_30(
 
     with pytest.raises(OfficerRefused, match="already extended once"):
         preservation_extend(request=preservation, officer=officer)
-    assert actions_since(mark, preservation) == ["preservation.extended"]
+    assert request_actions_since(mark, preservation) == ["preservation.extended"]
 
 
 def test_a_preservation_elsewhere_lasts_90_days_and_extends_by_90():
@@ -194,14 +183,14 @@ def test_only_the_submitting_officer_extends_a_preservation(officer):
 
     assert refused.value.code == "forbidden"
     assert not ReviewState.objects.filter(preservation_extended=True).exists()
-    client = officer_client(colleague)
+    client = client_of(colleague)
     url = reverse("officer-preservation-extend", args=[preservation.reference])
     assert client.post(url, {"confirm": "on"}).status_code == 403
 
 
 def test_the_officer_extends_a_preservation_from_its_page_after_confirming(officer):
     preservation = preservation_submitted(officer)
-    client = officer_client(officer)
+    client = client_of(officer)
     page = client.get(reverse("officer-request", args=[preservation.reference])).content.decode()
     assert "Extend by 30 days" in page
     url = reverse("officer-preservation-extend", args=[preservation.reference])
@@ -233,7 +222,7 @@ def test_the_reviewer_handling_a_request_is_reminded_once_before_its_deadline(le
 
     assert [m.to for m in mail.outbox] == [[handler.email]]
     assert legal_request.reference not in mail.outbox[0].body
-    assert actions_since(mark, legal_request) == ["reminder.deadline_sent"]
+    assert request_actions_since(mark, legal_request) == ["reminder.deadline_sent"]
     event = AuditEvent.objects.get(action="reminder.deadline_sent")
     assert event.actor_id is None
     assert event.data["to"] == [handler.email]
@@ -308,7 +297,7 @@ def test_the_officers_on_a_preservation_are_told_once_before_it_ends(officer):
         [officer.user.email, colleague.user.email]
     )
     assert all(preservation.reference not in m.body for m in mail.outbox)
-    assert actions_since(mark, preservation) == ["reminder.preservation_sent"]
+    assert request_actions_since(mark, preservation) == ["reminder.preservation_sent"]
 
 
 def test_no_reminder_for_an_extended_or_withdrawn_preservation(officer):
@@ -357,7 +346,7 @@ def test_a_disclosure_without_an_order_enters_the_notice_list_once(legal_request
 
     notice = UserNotice.objects.get(request=legal_request)
     assert notice.state == UserNotice.State.DUE
-    assert actions_since(mark, legal_request) == ["user_notice.due"]
+    assert request_actions_since(mark, legal_request) == ["user_notice.due"]
     assert AuditEvent.objects.get(action="user_notice.due").actor_id is None
 
 
@@ -426,7 +415,7 @@ def test_a_reviewer_records_that_the_users_were_notified(notice):
     notice.refresh_from_db()
     assert notice.state == UserNotice.State.DONE
     assert notice.handled_by == user
-    assert actions_since(mark, notice.request) == ["user_notice.done"]
+    assert request_actions_since(mark, notice.request) == ["user_notice.done"]
     event = AuditEvent.objects.get(action="user_notice.done")
     assert (event.data["before"], event.data["after"]) == ("due", "done")
     assert "Emailed the account holder." in client.get(reverse("user-notices")).content.decode()
@@ -449,7 +438,7 @@ def test_waiving_a_notice_needs_a_reason_and_a_notice_is_handled_once(notice):
         user_notice_mark_done(notice=notice, reviewer=user)
     notice.refresh_from_db()
     assert notice.state == UserNotice.State.WAIVED
-    assert actions_since(mark, notice.request) == ["user_notice.waived"]
+    assert request_actions_since(mark, notice.request) == ["user_notice.waived"]
 
 
 def test_officers_and_vetting_administrators_cannot_open_the_notice_page(officer, notice):

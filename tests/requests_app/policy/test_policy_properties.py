@@ -13,7 +13,7 @@ over arbitrary tables, not only the default one:
   to disclose, or a European Production Order outside the EU.
 
 The deadline intake computes from the rule (received + the rule's hours) is checked on
-real submissions in ``test_intake_properties.py``.
+real submissions in ``tests/requests_app/intake/test_intake_properties.py``.
 """
 
 from collections.abc import Iterator
@@ -46,7 +46,6 @@ from requests_app.policy.services import (
     policy_rule_update,
     policy_terms_problems,
 )
-from tests.factories import make_vetting_admin
 
 pytestmark = pytest.mark.django_db
 
@@ -271,11 +270,6 @@ def assert_a_rule_an_administrator_may_make(country: str, kind: str, stored: dic
     assert 1 <= stored["max_period_days"] <= MAX_PERIOD_DAYS_MAX
     if kind == RequestKind.EU_EPOC and stored["allowed"]:
         assert country in EU_MEMBER_STATES
-
-
-@pytest.fixture
-def admin():
-    return make_vetting_admin()
 
 
 @examples

@@ -4,112 +4,42 @@ Visibility: a request is private to the officer who submitted it and to the coll
 the same agency they share it with by name. Each attack checks the refusal and that
 nothing changed (status, messages, shares, audit events, emails).
 
-Requests are real: signed and submitted through the API (``tests.requests_app.signing``).
-The module is also the URL configuration of these tests: the portal's URLs plus the
-officer's pages, the user-notice page and the officer's API, wherever the portal mounts
-them.
+Requests are real: signed and submitted through the API
+(``tests.requests_app.officer_helpers``).
 """
 
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.db import connection
-from django.db.models import Max
 from django.http import Http404
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Officer, Role
+from accounts.models import Officer
 from portal.models import AuditEvent
 from requests_app.lifecycle.access import request_get_for_officer, request_list_for_officer
 from requests_app.lifecycle.models import LegalRequest, Message, RequestShare
 from requests_app.officer.sharing import request_share
 from requests_app.review.models import Decision
 from requests_app.review.services import clarification_ask, decision_reject, request_claim
-from tests.factories import log_in, make_agency, make_api_token, make_officer, make_user
-from tests.requests_app.signing import enrol_signing_key, post_envelope, submission
+from tests.audit_marks import audit_mark
+from tests.factories import log_in, make_agency, make_officer
+from tests.requests_app.officer_helpers import (
+    client_of,
+    page,
+    request_actions_since,
+    reviewer,
+    snapshot,
+    submitted,
+)
 
 pytestmark = [pytest.mark.django_db]
 
 
-# --- Helpers shared by the officer-side test modules ---------------------------------------
-
-
-def submitted(officer: Officer, **request_overrides) -> LegalRequest:
-    """Submit a real signed request through the API as ``officer``; return it."""
-    cache.clear()  # the intake rate limits count across tests in one process
-    signer = enrol_signing_key(officer)
-    _, secret = make_api_token(officer=officer)
-    if request_overrides.get("kind") in ("preservation", "emergency"):
-        request_overrides.setdefault("files", [])
-    sub = submission(**request_overrides)
-    response = post_envelope(Client(), sub.sign(signer), sub.files, secret)
-    assert response.status_code == 201, response.content
-    mail.outbox.clear()
-    return LegalRequest.objects.get(reference=response.json()["reference"])
-
-
-def preservation_submitted(officer: Officer) -> LegalRequest:
-    return submitted(officer, kind="preservation", data_categories=["ip_addresses"])
-
-
-def reviewer():
-    return make_user(role=Role.REVIEWER)
-
-
-def audit_mark() -> int:
-    return AuditEvent.objects.aggregate(seq=Max("seq"))["seq"] or 0
-
-
-def actions_since(mark: int, request: LegalRequest) -> list[str]:
-    """The audit events about ``request`` after ``mark``, in order (logins left out)."""
-    return list(
-        AuditEvent.objects.filter(
-            seq__gt=mark, target_type="requests_app.legalrequest", target_id=str(request.pk)
-        )
-        .order_by("seq")
-        .values_list("action", flat=True)
-    )
-
-
-def officer_client(officer: Officer) -> Client:
-    client = Client()
-    log_in(client, officer.user)
-    return client
-
-
-def page(reference: str, name: str = "officer-request", *args) -> str:
-    return reverse(name, args=[reference, *args])
-
-
-def snapshot(request: LegalRequest) -> tuple:
-    """What an attack must leave as it was."""
-    request.refresh_from_db()
-    return (
-        request.status,
-        request.due_at,
-        Message.objects.filter(request=request).count(),
-        RequestShare.objects.filter(request=request).count(),
-        actions_since(0, request),
-    )
-
-
 # --- Fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def rate_limits_cleared():
-    """Leave no intake rate-limit counts behind for the tests that run next."""
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def officer() -> Officer:
-    return make_officer()
 
 
 @pytest.fixture
@@ -120,11 +50,6 @@ def colleague(officer: Officer) -> Officer:
 @pytest.fixture
 def stranger() -> Officer:
     return make_officer(agency=make_agency(country="FR"))
-
-
-@pytest.fixture
-def legal_request(officer: Officer) -> LegalRequest:
-    return submitted(officer)
 
 
 # --- The list and the page ------------------------------------------------------------------
@@ -138,7 +63,7 @@ def test_an_officer_lists_their_requests_with_status_due_date_and_time_left(offi
         emergency={"justification": "A credible threat to a child's life."},
         data_categories=["ip_addresses"],
     )
-    client = officer_client(officer)
+    client = client_of(officer)
 
     response = client.get(reverse("officer-requests"))
 
@@ -157,7 +82,7 @@ def test_the_list_takes_a_fixed_number_of_queries_however_many_requests(
     officer, django_assert_max_num_queries
 ):
     colleague = make_officer(agency=officer.agency)
-    client = officer_client(officer)
+    client = client_of(officer)
 
     def queries_for_list() -> int:
         with CaptureQueriesContext(connection) as captured:
@@ -179,7 +104,7 @@ def test_the_request_page_shows_the_question_pauses_the_clock_and_a_reply_restar
     handler = reviewer()
     request_claim(request=legal_request, reviewer=handler)
     clarification_ask(request=legal_request, reviewer=handler, body="Which account, exactly?")
-    client = officer_client(officer)
+    client = client_of(officer)
 
     shown = client.get(page(legal_request.reference)).content.decode()
     assert "Which account, exactly?" in shown
@@ -200,7 +125,7 @@ def test_the_request_page_shows_the_question_pauses_the_clock_and_a_reply_restar
     legal_request.refresh_from_db()
     assert legal_request.status == LegalRequest.Status.IN_REVIEW
     assert legal_request.due_at >= due_before  # the pause was added to the deadline
-    assert actions_since(mark, legal_request) == ["legal_request.authority_replies"]
+    assert request_actions_since(mark, legal_request) == ["legal_request.authority_replies"]
     assert [m.to for m in mail.outbox] == [[handler.email]]
     assert "suspect_one" not in mail.outbox[0].body
     assert legal_request.reference not in mail.outbox[0].body + mail.outbox[0].subject
@@ -218,7 +143,7 @@ def test_the_decision_message_is_shown_once_decided_and_the_internal_note_never(
         message="Name the account by its user id.",
         note="Looks like a fishing expedition.",
     )
-    shown = officer_client(officer).get(page(legal_request.reference)).content.decode()
+    shown = client_of(officer).get(page(legal_request.reference)).content.decode()
 
     assert "Rejected" in shown
     assert "Insufficient information" in shown
@@ -233,7 +158,7 @@ def test_a_proposed_approval_is_not_shown_before_a_second_reviewer_confirms(offi
         proposed_by=reviewer(),
         message_to_authority="Data follows.",
     )
-    shown = officer_client(officer).get(page(legal_request.reference)).content.decode()
+    shown = client_of(officer).get(page(legal_request.reference)).content.decode()
     assert "Data follows." not in shown
 
 
@@ -248,7 +173,7 @@ def test_a_reviewer_cannot_open_the_officer_pages(legal_request):
 
 
 def test_a_colleague_of_the_same_agency_does_not_see_an_unshared_request(legal_request, colleague):
-    client = officer_client(colleague)
+    client = client_of(colleague)
     before = snapshot(legal_request)
 
     assert legal_request.reference not in client.get(reverse("officer-requests")).content.decode()
@@ -265,7 +190,7 @@ def test_a_colleague_of_the_same_agency_does_not_see_an_unshared_request(legal_r
 def test_an_officer_of_another_agency_reading_replying_or_withdrawing_meets_404(
     legal_request, stranger
 ):
-    client = officer_client(stranger)
+    client = client_of(stranger)
     before = snapshot(legal_request)
 
     for response in (
@@ -281,7 +206,7 @@ def test_an_officer_of_another_agency_reading_replying_or_withdrawing_meets_404(
 
 
 def test_an_unknown_reference_and_a_strangers_reference_answer_alike(legal_request, stranger):
-    client = officer_client(stranger)
+    client = client_of(stranger)
     unknown = client.get(page("LR-DOES-NOT-EXIST"))
     known = client.get(page(legal_request.reference))
     assert unknown.status_code == known.status_code == 404
@@ -323,7 +248,7 @@ def test_a_suspended_submitter_or_one_moved_to_another_agency_sees_nothing(offic
 def test_sharing_lets_a_named_colleague_read_and_reply_and_taking_it_back_ends_it(
     officer, colleague, legal_request, django_capture_on_commit_callbacks
 ):
-    owner = officer_client(officer)
+    owner = client_of(officer)
     mark = audit_mark()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -340,7 +265,7 @@ def test_sharing_lets_a_named_colleague_read_and_reply_and_taking_it_back_ends_i
     assert legal_request.reference not in email.subject + email.body
     assert legal_request.case_reference not in email.body
 
-    delegate = officer_client(colleague)
+    delegate = client_of(colleague)
     assert legal_request.reference in delegate.get(reverse("officer-requests")).content.decode()
     shown = delegate.get(page(legal_request.reference)).content.decode()
     assert "Shared with you by" in shown
@@ -357,7 +282,7 @@ def test_sharing_lets_a_named_colleague_read_and_reply_and_taking_it_back_ends_i
     response = owner.post(page(legal_request.reference, "officer-request-unshare", share.pk))
     assert response.status_code == 302
     assert delegate.get(page(legal_request.reference)).status_code == 404
-    assert actions_since(mark, legal_request) == [
+    assert request_actions_since(mark, legal_request) == [
         "request.shared",
         "message.received",
         "request.unshared",
@@ -368,7 +293,7 @@ def test_sharing_lets_a_named_colleague_read_and_reply_and_taking_it_back_ends_i
 
 
 def test_an_officer_of_another_agency_cannot_be_named_for_a_share(officer, stranger, legal_request):
-    owner = officer_client(officer)
+    owner = client_of(officer)
     before = snapshot(legal_request)
 
     response = owner.post(
@@ -385,7 +310,7 @@ def test_a_suspended_colleague_cannot_be_named_and_sharing_twice_is_refused(
     officer, colleague, legal_request
 ):
     suspended = make_officer(agency=officer.agency, status=Officer.Status.SUSPENDED)
-    owner = officer_client(officer)
+    owner = client_of(officer)
     url = page(legal_request.reference, "officer-request-share")
 
     assert owner.post(url, {"email": suspended.user.email}).status_code == 400
@@ -401,7 +326,7 @@ def test_a_delegate_can_neither_withdraw_nor_reshare_nor_take_shares_back(
 ):
     share = request_share(request=legal_request, officer=officer, colleague=colleague)
     third = make_officer(agency=officer.agency)
-    delegate = officer_client(colleague)
+    delegate = client_of(colleague)
     before = snapshot(legal_request)
 
     assert (
@@ -438,7 +363,7 @@ def test_withdrawal_needs_confirmation_and_a_second_withdrawal_changes_nothing(
 ):
     handler = reviewer()
     request_claim(request=legal_request, reviewer=handler)
-    client = officer_client(officer)
+    client = client_of(officer)
     url = page(legal_request.reference, "officer-request-withdraw")
 
     confirm_page = client.get(url)
@@ -461,7 +386,7 @@ def test_withdrawal_needs_confirmation_and_a_second_withdrawal_changes_nothing(
     again = client.post(url, {"reason": "Again", "confirm": "on"}, follow=True)
     assert "can no longer be withdrawn" in client.get(url).content.decode()
     assert "cannot be changed" in again.content.decode()
-    assert actions_since(mark, legal_request) == ["legal_request.withdraw"]
+    assert request_actions_since(mark, legal_request) == ["legal_request.withdraw"]
     event = AuditEvent.objects.get(action="legal_request.withdraw")
     assert event.data["reason"] == "Case closed."
     assert len(mail.outbox) == 1
@@ -470,7 +395,7 @@ def test_withdrawal_needs_confirmation_and_a_second_withdrawal_changes_nothing(
 def test_replying_to_a_closed_or_withdrawn_request_is_refused_and_nothing_stored(
     officer, legal_request
 ):
-    client = officer_client(officer)
+    client = client_of(officer)
     for status in (LegalRequest.Status.CLOSED, LegalRequest.Status.WITHDRAWN):
         LegalRequest.objects.filter(pk=legal_request.pk).update(status=status)
         shown = client.get(page(legal_request.reference)).content.decode()
@@ -487,7 +412,7 @@ def test_replying_to_a_closed_or_withdrawn_request_is_refused_and_nothing_stored
 
 
 def test_an_empty_reply_is_refused_on_the_page(officer, legal_request):
-    response = officer_client(officer).post(
+    response = client_of(officer).post(
         page(legal_request.reference, "officer-request-reply"), {"body": "   "}
     )
     assert response.status_code == 400

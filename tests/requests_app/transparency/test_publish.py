@@ -17,21 +17,10 @@ from requests_app.transparency.services import (
     figures_fingerprint,
     snapshot_publish,
 )
-from tests.factories import make_vetting_admin
 from tests.requests_app.factories import make_legal_request
-from tests.transparency.fixture import AS_OF, PERIOD, at, build_quarter
+from tests.requests_app.transparency.fixture import AS_OF, PERIOD, at
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def quarter():
-    return build_quarter()
-
-
-@pytest.fixture
-def admin():
-    return make_vetting_admin()
 
 
 def _late_request(quarter) -> None:

@@ -26,7 +26,9 @@ from requests_app.lifecycle.models import Attachment, LegalRequest
 from requests_app.review.selectors import attachment_plaintext
 from tests.conftest import service_missing
 from tests.factories import make_api_token, make_officer
+from tests.problems import assert_problem
 from tests.requests_app.delivery_helpers import tmp_storage
+from tests.requests_app.intake.refusals import assert_only_the_rejection_logged
 from tests.requests_app.signing import (
     enrol_signing_key,
     now_rfc3339,
@@ -36,38 +38,6 @@ from tests.requests_app.signing import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def officer():
-    return make_officer()
-
-
-@pytest.fixture
-def signer(officer):
-    return enrol_signing_key(officer)
-
-
-@pytest.fixture
-def token(officer):
-    return make_api_token(officer=officer)[1]
-
-
-def assert_refused(response, code: str, status: int, *, body_hashed: bool = True):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["code"] == code
-    assert problem["status"] == status
-    rejection = IntakeRejection.objects.get()
-    assert rejection.code == code
-    assert rejection.channel == "api"
-    if body_hashed:
-        assert len(rejection.body_sha256) == 64
-    assert LegalRequest.objects.count() == 0
-    assert Attachment.objects.count() == 0
-    assert not AuditEvent.objects.filter(action="legal_request.received").exists()
-    return problem
 
 
 def test_a_signed_submission_is_accepted_with_a_receipt_the_portal_key_verifies(
@@ -148,9 +118,7 @@ def test_a_full_disk_is_503_unavailable_with_retry_after_and_nothing_is_stored(
 
     response = post_envelope(client, sub.sign(signer), sub.files, token)
 
-    assert response.status_code == 503
-    assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == "unavailable"
+    assert_problem(response, status=503, code="unavailable")
     assert response["Retry-After"] == "30"
     assert LegalRequest.objects.count() == 0
     assert Attachment.objects.count() == 0
@@ -203,16 +171,20 @@ def test_any_key_order_or_whitespace_of_the_same_payload_verifies(client, signer
 
 
 def test_not_json_is_malformed(client, signer, token):
-    problem = assert_refused(post_envelope(client, b"{not json", (), token), "malformed", 400)
+    problem = assert_problem(
+        post_envelope(client, b"{not json", (), token), status=400, code="malformed"
+    )
+    assert_only_the_rejection_logged("malformed", channel="api", body_hashed=True)
     assert problem["errors"][0]["field"] == "(envelope)"
 
 
 def test_an_unknown_field_is_malformed_not_ignored(client, signer, token):
     sub = submission()
     sub.payload["request"]["priority"] = "urgent"
-    problem = assert_refused(
-        post_envelope(client, sub.sign(signer), sub.files, token), "malformed", 400
+    problem = assert_problem(
+        post_envelope(client, sub.sign(signer), sub.files, token), status=400, code="malformed"
     )
+    assert_only_the_rejection_logged("malformed", channel="api", body_hashed=True)
     assert {
         "field": "payload.request.priority",
         "message": "This field is not part of the protocol.",
@@ -221,28 +193,32 @@ def test_an_unknown_field_is_malformed_not_ignored(client, signer, token):
 
 def test_each_schema_error_is_listed_by_field(client, signer, token):
     sub = submission(kind="coffee", targets=[{"type": "username"}])
-    problem = assert_refused(
-        post_envelope(client, sub.sign(signer), sub.files, token), "malformed", 400
+    problem = assert_problem(
+        post_envelope(client, sub.sign(signer), sub.files, token), status=400, code="malformed"
     )
+    assert_only_the_rejection_logged("malformed", channel="api", body_hashed=True)
     fields = {e["field"] for e in problem["errors"]}
     assert {"payload.request.kind", "payload.request.targets.0.value"} <= fields
 
 
 def test_a_duplicate_json_key_is_malformed(client, signer, token):
     raw = b'{"payload": {}, "payload": {}, "signature": {}}'
-    assert_refused(post_envelope(client, raw, (), token), "malformed", 400)
+    assert_problem(post_envelope(client, raw, (), token), status=400, code="malformed")
+    assert_only_the_rejection_logged("malformed", channel="api", body_hashed=True)
 
 
 def test_no_token_is_unauthenticated(client, signer):
     sub = submission()
     response = post_envelope(client, sub.sign(signer), sub.files, None)
-    assert_refused(response, "unauthenticated", 401, body_hashed=False)
+    assert_problem(response, status=401, code="unauthenticated")
+    assert_only_the_rejection_logged("unauthenticated", channel="api")
 
 
 def test_a_forged_token_is_unauthenticated(client, signer):
     sub = submission()
     response = post_envelope(client, sub.sign(signer), sub.files, "ptk_" + "A" * 43)
-    assert_refused(response, "unauthenticated", 401, body_hashed=False)
+    assert_problem(response, status=401, code="unauthenticated")
+    assert_only_the_rejection_logged("unauthenticated", channel="api")
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -251,39 +227,52 @@ def test_a_key_id_nobody_enrolled_is_an_unknown_key(client, signer, token):
     response = post_envelope(
         client, sub.sign(signer, key_id="ed25519:" + "0" * 64), sub.files, token
     )
-    assert_refused(response, "unknown_key", 401)
+    assert_problem(response, status=401, code="unknown_key")
+    assert_only_the_rejection_logged("unknown_key", channel="api", body_hashed=True)
 
 
 def test_another_officers_key_is_an_unknown_key_even_with_a_valid_signature(client, officer, token):
     colleague = make_officer(agency=officer.agency)
     colleague_signer = enrol_signing_key(colleague)
     sub = submission()
-    assert_refused(
-        post_envelope(client, sub.sign(colleague_signer), sub.files, token), "unknown_key", 401
+    assert_problem(
+        post_envelope(client, sub.sign(colleague_signer), sub.files, token),
+        status=401,
+        code="unknown_key",
     )
+    assert_only_the_rejection_logged("unknown_key", channel="api", body_hashed=True)
 
 
 @pytest.mark.parametrize("status", [KeyStatus.PENDING, KeyStatus.REVOKED, KeyStatus.REJECTED])
 def test_a_key_that_is_not_active_is_refused(client, officer, token, status):
     inactive = enrol_signing_key(officer, status=status)
     sub = submission()
-    assert_refused(
-        post_envelope(client, sub.sign(inactive), sub.files, token), "key_not_active", 403
+    assert_problem(
+        post_envelope(client, sub.sign(inactive), sub.files, token),
+        status=403,
+        code="key_not_active",
     )
+    assert_only_the_rejection_logged("key_not_active", channel="api", body_hashed=True)
 
 
 def test_a_signature_over_other_bytes_is_bad(client, signer, token):
     sub = submission()
     envelope = sub.sign(signer)
     envelope["payload"]["request"]["case_reference"] = "PF-2026-0413"
-    assert_refused(post_envelope(client, envelope, sub.files, token), "bad_signature", 401)
+    assert_problem(
+        post_envelope(client, envelope, sub.files, token), status=401, code="bad_signature"
+    )
+    assert_only_the_rejection_logged("bad_signature", channel="api", body_hashed=True)
 
 
 def test_a_signature_that_is_not_base64_is_bad(client, signer, token):
     sub = submission()
     envelope = sub.sign(signer)
     envelope["signature"]["value"] = "not base64 !!"
-    assert_refused(post_envelope(client, envelope, sub.files, token), "bad_signature", 401)
+    assert_problem(
+        post_envelope(client, envelope, sub.files, token), status=401, code="bad_signature"
+    )
+    assert_only_the_rejection_logged("bad_signature", channel="api", body_hashed=True)
 
 
 def test_a_second_spelling_of_a_valid_signature_is_bad(client, signer, token):
@@ -298,7 +287,8 @@ def test_a_second_spelling_of_a_valid_signature_is_bad(client, signer, token):
     envelope["signature"]["value"] = value[:-3] + alphabet[last | 1] + "=="
     assert base64.b64decode(envelope["signature"]["value"]) == base64.b64decode(value)
     response = post_envelope(client, envelope, sub.files, token)
-    problem = assert_refused(response, "bad_signature", 401)
+    problem = assert_problem(response, status=401, code="bad_signature")
+    assert_only_the_rejection_logged("bad_signature", channel="api", body_hashed=True)
     assert "base64" in problem["detail"]
 
 
@@ -324,14 +314,20 @@ def test_an_officer_of_a_suspended_agency_is_refused(client, officer, signer, to
 def test_a_payload_for_another_portal_is_the_wrong_audience(client, signer, token):
     sub = submission()
     sub.payload["portal"] = "https://phishing.example"
-    assert_refused(post_envelope(client, sub.sign(signer), sub.files, token), "wrong_audience", 400)
+    assert_problem(
+        post_envelope(client, sub.sign(signer), sub.files, token), status=400, code="wrong_audience"
+    )
+    assert_only_the_rejection_logged("wrong_audience", channel="api", body_hashed=True)
 
 
 @pytest.mark.parametrize("minutes", [-6, 6])
 def test_a_payload_signed_more_than_five_minutes_away_is_stale(client, signer, token, minutes):
     sub = submission()
     sub.payload["signed_at"] = now_rfc3339(datetime.now(UTC) + timedelta(minutes=minutes))
-    assert_refused(post_envelope(client, sub.sign(signer), sub.files, token), "stale", 400)
+    assert_problem(
+        post_envelope(client, sub.sign(signer), sub.files, token), status=400, code="stale"
+    )
+    assert_only_the_rejection_logged("stale", channel="api", body_hashed=True)
 
 
 def test_a_nonce_seen_before_with_another_envelope_is_a_replay(client, signer, token):
@@ -350,28 +346,40 @@ def test_an_attachment_whose_bytes_differ_from_the_declared_hash_is_refused(clie
     sub = submission()
     envelope = sub.sign(signer)
     tampered = [("order.pdf", pdf_bytes("another order"), "application/pdf")]
-    assert_refused(post_envelope(client, envelope, tampered, token), "attachment_mismatch", 422)
+    assert_problem(
+        post_envelope(client, envelope, tampered, token), status=422, code="attachment_mismatch"
+    )
+    assert_only_the_rejection_logged("attachment_mismatch", channel="api", body_hashed=True)
 
 
 def test_a_declared_attachment_that_was_not_uploaded_is_refused(client, signer, token):
     sub = submission()
-    assert_refused(post_envelope(client, sub.sign(signer), [], token), "attachment_mismatch", 422)
+    assert_problem(
+        post_envelope(client, sub.sign(signer), [], token), status=422, code="attachment_mismatch"
+    )
+    assert_only_the_rejection_logged("attachment_mismatch", channel="api", body_hashed=True)
 
 
 def test_an_undeclared_extra_upload_is_refused(client, signer, token):
     sub = submission()
     extra = [*sub.files, ("extra.pdf", pdf_bytes("extra"), "application/pdf")]
-    assert_refused(
-        post_envelope(client, sub.sign(signer), extra, token), "attachment_mismatch", 422
+    assert_problem(
+        post_envelope(client, sub.sign(signer), extra, token),
+        status=422,
+        code="attachment_mismatch",
     )
+    assert_only_the_rejection_logged("attachment_mismatch", channel="api", body_hashed=True)
 
 
 def test_a_file_declared_as_pdf_that_is_not_a_pdf_is_refused(client, signer, token):
     fake = b"%PDF-1.7 this is a script, not a document"
     sub = submission(files=[("order.pdf", fake, "application/pdf")])
-    assert_refused(
-        post_envelope(client, sub.sign(signer), sub.files, token), "attachment_mismatch", 422
+    assert_problem(
+        post_envelope(client, sub.sign(signer), sub.files, token),
+        status=422,
+        code="attachment_mismatch",
     )
+    assert_only_the_rejection_logged("attachment_mismatch", channel="api", body_hashed=True)
 
 
 def test_a_kind_the_country_may_not_use_is_a_policy_violation(client, token, officer, signer):
@@ -381,9 +389,12 @@ def test_a_kind_the_country_may_not_use_is_a_policy_violation(client, token, off
     us_signer = enrol_signing_key(us_officer)
     us_token = make_api_token(officer=us_officer)[1]
     sub = submission(kind="eu_epoc")
-    problem = assert_refused(
-        post_envelope(client, sub.sign(us_signer), sub.files, us_token), "policy_violation", 422
+    problem = assert_problem(
+        post_envelope(client, sub.sign(us_signer), sub.files, us_token),
+        status=422,
+        code="policy_violation",
     )
+    assert_only_the_rejection_logged("policy_violation", channel="api", body_hashed=True)
     assert problem["rule"] == "kind_not_allowed"
 
 
@@ -397,7 +408,9 @@ def test_a_european_production_order_from_denmark_is_a_policy_violation(client):
         sub = submission(kind="eu_epoc")
         response = post_envelope(client, sub.sign(signer), sub.files, token)
         if not stored:
-            assert assert_refused(response, "policy_violation", 422)["rule"] == "kind_not_allowed"
+            problem = assert_problem(response, status=422, code="policy_violation")
+            assert problem["rule"] == "kind_not_allowed"
+            assert_only_the_rejection_logged("policy_violation", channel="api", body_hashed=True)
         else:
             assert response.status_code == 201, response.content
         assert LegalRequest.objects.filter(officer=officer).count() == stored
@@ -405,9 +418,12 @@ def test_a_european_production_order_from_denmark_is_a_policy_violation(client):
 
 def test_a_category_not_disclosable_for_the_kind_is_a_policy_violation(client, signer, token):
     sub = submission(data_categories=["login_history"])
-    problem = assert_refused(
-        post_envelope(client, sub.sign(signer), sub.files, token), "policy_violation", 422
+    problem = assert_problem(
+        post_envelope(client, sub.sign(signer), sub.files, token),
+        status=422,
+        code="policy_violation",
     )
+    assert_only_the_rejection_logged("policy_violation", channel="api", body_hashed=True)
     assert problem["rule"] == "category_not_disclosable"
 
 
@@ -415,17 +431,21 @@ def test_a_kind_that_needs_a_legal_document_without_one_is_a_policy_violation(
     client, signer, token
 ):
     sub = submission(files=[])
-    problem = assert_refused(
-        post_envelope(client, sub.sign(signer), [], token), "policy_violation", 422
+    problem = assert_problem(
+        post_envelope(client, sub.sign(signer), [], token), status=422, code="policy_violation"
     )
+    assert_only_the_rejection_logged("policy_violation", channel="api", body_hashed=True)
     assert problem["rule"] == "document_required"
 
 
 def test_an_unbounded_period_is_a_policy_violation(client, signer, token):
     sub = submission(period={"from": "2016-01-01", "to": "2026-01-01"})
-    problem = assert_refused(
-        post_envelope(client, sub.sign(signer), sub.files, token), "policy_violation", 422
+    problem = assert_problem(
+        post_envelope(client, sub.sign(signer), sub.files, token),
+        status=422,
+        code="policy_violation",
     )
+    assert_only_the_rejection_logged("policy_violation", channel="api", body_hashed=True)
     assert problem["rule"] == "period_too_long"
 
 
@@ -446,12 +466,10 @@ def test_an_emergency_needs_no_document_and_is_due_in_eight_hours(client, signer
 @override_settings(INTAKE_MAX_ENVELOPE_BYTES=2048)
 def test_an_envelope_over_the_size_limit_is_too_large(client, signer, token):
     sub = submission(legal_basis="x" * 3000)
-    assert_refused(
-        post_envelope(client, sub.sign(signer), sub.files, token),
-        "too_large",
-        413,
-        body_hashed=False,
+    assert_problem(
+        post_envelope(client, sub.sign(signer), sub.files, token), status=413, code="too_large"
     )
+    assert_only_the_rejection_logged("too_large", channel="api")
 
 
 def test_submitting_too_fast_is_rate_limited_with_retry_after(client, signer, token, settings):

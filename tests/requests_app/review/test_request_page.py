@@ -21,33 +21,10 @@ from tests.audit_marks import audit_mark
 from tests.factories import PASSWORD, log_in, make_officer, make_user
 from tests.requests_app.factories import make_attachment, make_legal_request, make_reviewer
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("storage")]
 
 S = LegalRequest.Status
 CASE = "PF-2026-SECRET-0412"
-
-
-@pytest.fixture(autouse=True)
-def storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-    return tmp_path / "storage"
-
-
-@pytest.fixture
-def reviewer():
-    return make_reviewer(full_name="Rita Reviewer", email="rita@platform.example")
-
-
-@pytest.fixture
-def reviewer_client(client, reviewer) -> Client:
-    log_in(client, reviewer)
-    return client
 
 
 def page_url(request: LegalRequest) -> str:

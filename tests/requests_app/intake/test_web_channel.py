@@ -23,12 +23,12 @@ from django_otp_webauthn.models import WebAuthnCredential
 from webauthn import verify_authentication_response
 from webauthn.helpers.structs import AuthenticationCredential, AuthenticatorAssertionResponse
 
-from accounts.models import AgeRecipient, KeyStatus, Officer, SigningPasskey
+from accounts.models import AgeRecipient, KeyStatus, SigningPasskey
 from accounts.services import vetting
 from accounts.services.factors import passkey_remove
 from portal.models import AuditEvent
 from requests_app.intake.models import IntakeRejection
-from requests_app.lifecycle.models import Attachment, LegalRequest
+from requests_app.lifecycle.models import LegalRequest
 from tests.factories import (
     PASSWORD,
     SoftPasskey,
@@ -40,9 +40,11 @@ from tests.factories import (
     make_vetting_admin,
     passkey_register,
 )
+from tests.problems import assert_problem
+from tests.requests_app.intake.refusals import assert_only_the_rejection_logged
 from tests.requests_app.signing import enrol_signing_key, pdf_bytes, submission
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("storage")]
 
 SUBMIT = "/requests/new/submit/"
 USER_PRESENT_AND_VERIFIED = 0x05
@@ -117,48 +119,6 @@ def post_web(client: Client, envelope: dict[str, Any] | bytes, files=()) -> Any:
     if files:
         data["attachment"] = [SimpleUploadedFile(n, b, t) for n, b, t in files]
     return client.post(SUBMIT, data=data)
-
-
-def assert_refused(response, code: str, status: int, *, officer: Officer | None = None) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["code"] == code
-    rejection = IntakeRejection.objects.get()
-    assert rejection.code == code
-    assert rejection.channel == "web"
-    if officer is not None:
-        assert rejection.officer == officer
-        assert rejection.agency == officer.agency
-    assert LegalRequest.objects.count() == 0
-    assert Attachment.objects.count() == 0
-    assert not AuditEvent.objects.filter(action="legal_request.received").exists()
-    return problem
-
-
-@pytest.fixture(autouse=True)
-def _storage(settings, tmp_path) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> Any:
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def officer() -> Officer:
-    return make_officer()
 
 
 @pytest.fixture
@@ -282,7 +242,8 @@ def test_an_assertion_over_a_different_payload_is_a_bad_signature(session, offic
     sub = submission()
     other = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, other.payload)}
-    assert_refused(post_web(session, envelope, sub.files), "bad_signature", 401, officer=officer)
+    assert_problem(post_web(session, envelope, sub.files), status=401, code="bad_signature")
+    assert_only_the_rejection_logged("bad_signature", channel="web", officer=officer)
 
 
 def test_one_changed_field_after_the_passkey_signed_is_a_bad_signature(session, passkey):
@@ -290,14 +251,18 @@ def test_one_changed_field_after_the_passkey_signed_is_a_bad_signature(session, 
     signature = passkey_signature(passkey, sub.payload)
     sub.payload["request"]["targets"][0]["value"] = "someone_else"
     envelope = {"payload": sub.payload, "signature": signature}
-    assert_refused(post_web(session, envelope, sub.files), "bad_signature", 401)
+    assert_problem(post_web(session, envelope, sub.files), status=401, code="bad_signature")
+    assert_only_the_rejection_logged("bad_signature", channel="web")
 
 
 def test_an_assertion_made_on_another_origin_is_a_bad_signature(session, passkey):
     sub = submission()
     signature = passkey_signature(passkey, sub.payload, origin="https://portal.evil.example")
     envelope = {"payload": sub.payload, "signature": signature}
-    problem = assert_refused(post_web(session, envelope, sub.files), "bad_signature", 401)
+    problem = assert_problem(
+        post_web(session, envelope, sub.files), status=401, code="bad_signature"
+    )
+    assert_only_the_rejection_logged("bad_signature", channel="web")
     assert "origin" in problem["detail"]
 
 
@@ -305,14 +270,18 @@ def test_a_registration_response_is_not_a_confirmation(session, passkey):
     sub = submission()
     signature = passkey_signature(passkey, sub.payload, kind="webauthn.create")
     envelope = {"payload": sub.payload, "signature": signature}
-    assert_refused(post_web(session, envelope, sub.files), "bad_signature", 401)
+    assert_problem(post_web(session, envelope, sub.files), status=401, code="bad_signature")
+    assert_only_the_rejection_logged("bad_signature", channel="web")
 
 
 def test_an_assertion_without_user_verification_is_a_bad_signature(session, passkey):
     sub = submission()
     signature = passkey_signature(passkey, sub.payload, flags=USER_PRESENT_ONLY)
     envelope = {"payload": sub.payload, "signature": signature}
-    problem = assert_refused(post_web(session, envelope, sub.files), "bad_signature", 401)
+    problem = assert_problem(
+        post_web(session, envelope, sub.files), status=401, code="bad_signature"
+    )
+    assert_only_the_rejection_logged("bad_signature", channel="web")
     assert "verif" in problem["detail"]
 
 
@@ -320,7 +289,8 @@ def test_an_assertion_made_inside_another_sites_frame_is_a_bad_signature(session
     sub = submission()
     signature = passkey_signature(passkey, sub.payload, cross_origin=True)
     envelope = {"payload": sub.payload, "signature": signature}
-    assert_refused(post_web(session, envelope, sub.files), "bad_signature", 401)
+    assert_problem(post_web(session, envelope, sub.files), status=401, code="bad_signature")
+    assert_only_the_rejection_logged("bad_signature", channel="web")
 
 
 def test_a_signature_counter_that_did_not_move_forward_is_a_bad_signature(
@@ -330,7 +300,8 @@ def test_a_signature_counter_that_did_not_move_forward_is_a_bad_signature(
     WebAuthnCredential.objects.filter(user=officer.user).update(sign_count=50)
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
-    assert_refused(post_web(session, envelope, sub.files), "bad_signature", 401)
+    assert_problem(post_web(session, envelope, sub.files), status=401, code="bad_signature")
+    assert_only_the_rejection_logged("bad_signature", channel="web")
 
 
 def test_assertion_fields_that_are_not_base64url_are_a_bad_signature(session, passkey):
@@ -338,7 +309,8 @@ def test_assertion_fields_that_are_not_base64url_are_a_bad_signature(session, pa
     signature = passkey_signature(passkey, sub.payload)
     signature["value"] = "not base64url!"
     envelope = {"payload": sub.payload, "signature": signature}
-    assert_refused(post_web(session, envelope, sub.files), "bad_signature", 401)
+    assert_problem(post_web(session, envelope, sub.files), status=401, code="bad_signature")
+    assert_only_the_rejection_logged("bad_signature", channel="web")
 
 
 # --- Refused: the key and the channel ---------------------------------------------------
@@ -352,14 +324,16 @@ def test_another_officers_passkey_is_an_unknown_key_even_with_a_valid_signature(
     make_signing_passkey(officer=colleague, passkey=theirs)
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(theirs, sub.payload)}
-    assert_refused(post_web(session, envelope, sub.files), "unknown_key", 401, officer=officer)
+    assert_problem(post_web(session, envelope, sub.files), status=401, code="unknown_key")
+    assert_only_the_rejection_logged("unknown_key", channel="web", officer=officer)
 
 
 def test_a_passkey_that_is_not_confirmed_is_an_unknown_key(session, officer, passkey):
     WebAuthnCredential.objects.filter(user=officer.user).update(confirmed=False)
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
-    assert_refused(post_web(session, envelope, sub.files), "unknown_key", 401)
+    assert_problem(post_web(session, envelope, sub.files), status=401, code="unknown_key")
+    assert_only_the_rejection_logged("unknown_key", channel="web")
 
 
 def test_a_newly_registered_passkey_cannot_sign_until_an_administrator_approves_it(
@@ -374,9 +348,10 @@ def test_a_newly_registered_passkey_cannot_sign_until_an_administrator_approves_
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(attackers, sub.payload)}
 
-    problem = assert_refused(
-        post_web(session, envelope, sub.files), "key_not_active", 403, officer=officer
+    problem = assert_problem(
+        post_web(session, envelope, sub.files), status=403, code="key_not_active"
     )
+    assert_only_the_rejection_logged("key_not_active", channel="web", officer=officer)
 
     assert "until an administrator approves it" in problem["detail"]
     assert IntakeRejection.objects.get().key_id == key.key_id
@@ -403,7 +378,8 @@ def test_a_revoked_or_rejected_passkey_cannot_sign_and_nothing_is_stored(
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(own, sub.payload)}
 
-    assert_refused(post_web(session, envelope, sub.files), "key_not_active", 403, officer=officer)
+    assert_problem(post_web(session, envelope, sub.files), status=403, code="key_not_active")
+    assert_only_the_rejection_logged("key_not_active", channel="web", officer=officer)
 
 
 def test_a_passkey_the_officer_removed_is_an_unknown_key_and_its_record_stays(
@@ -414,7 +390,8 @@ def test_a_passkey_the_officer_removed_is_an_unknown_key_and_its_record_stays(
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
 
-    assert_refused(post_web(session, envelope, sub.files), "unknown_key", 401, officer=officer)
+    assert_problem(post_web(session, envelope, sub.files), status=401, code="unknown_key")
+    assert_only_the_rejection_logged("unknown_key", channel="web", officer=officer)
 
     key.refresh_from_db()
     assert (key.status, key.credential, key.reason) == (KeyStatus.REVOKED, None, "Phone lost.")
@@ -428,7 +405,8 @@ def test_an_approved_passkey_whose_public_key_changed_since_cannot_sign(session,
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
 
-    assert_refused(post_web(session, envelope, sub.files), "key_not_active", 403, officer=officer)
+    assert_problem(post_web(session, envelope, sub.files), status=403, code="key_not_active")
+    assert_only_the_rejection_logged("key_not_active", channel="web", officer=officer)
 
 
 def test_a_stolen_session_cookie_alone_cannot_submit(session, officer, passkey):
@@ -444,7 +422,8 @@ def test_a_stolen_session_cookie_alone_cannot_submit(session, officer, passkey):
             "value": b64url(b"\x00" * 64),
         },
     }
-    assert_refused(post_web(session, envelope, sub.files), "bad_signature", 401, officer=officer)
+    assert_problem(post_web(session, envelope, sub.files), status=401, code="bad_signature")
+    assert_only_the_rejection_logged("bad_signature", channel="web", officer=officer)
 
 
 def test_the_web_channel_takes_no_api_signatures(session, officer, passkey):
@@ -452,7 +431,8 @@ def test_the_web_channel_takes_no_api_signatures(session, officer, passkey):
     # channel needs the passkey's confirmation.
     signer = enrol_signing_key(officer)
     sub = submission()
-    assert_refused(post_web(session, sub.sign(signer), sub.files), "unknown_key", 401)
+    assert_problem(post_web(session, sub.sign(signer), sub.files), status=401, code="unknown_key")
+    assert_only_the_rejection_logged("unknown_key", channel="web")
 
 
 def test_a_session_without_a_second_factor_is_refused(client, officer, passkey):
@@ -460,7 +440,10 @@ def test_a_session_without_a_second_factor_is_refused(client, officer, passkey):
     assert response.status_code == 302
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
-    problem = assert_refused(post_web(client, envelope, sub.files), "unauthenticated", 401)
+    problem = assert_problem(
+        post_web(client, envelope, sub.files), status=401, code="unauthenticated"
+    )
+    assert_only_the_rejection_logged("unauthenticated", channel="web")
     assert "second factor" in problem["detail"]
     assert IntakeRejection.objects.get().officer == officer
 
@@ -470,7 +453,8 @@ def test_a_reviewers_session_cannot_submit(client, passkey):
     log_in(client, reviewer)
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
-    assert_refused(post_web(client, envelope, sub.files), "unauthenticated", 401)
+    assert_problem(post_web(client, envelope, sub.files), status=401, code="unauthenticated")
+    assert_only_the_rejection_logged("unauthenticated", channel="web")
 
 
 def test_no_session_is_sent_to_the_login_page_and_nothing_is_stored(client, passkey):
@@ -530,32 +514,37 @@ def test_a_payload_for_another_portal_is_the_wrong_audience(session, passkey):
     sub = submission()
     sub.payload["portal"] = "https://other-portal.example"
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
-    assert_refused(post_web(session, envelope, sub.files), "wrong_audience", 400)
+    assert_problem(post_web(session, envelope, sub.files), status=400, code="wrong_audience")
+    assert_only_the_rejection_logged("wrong_audience", channel="web")
 
 
 def test_an_unknown_field_is_malformed(session, passkey):
     sub = submission()
     sub.payload["request"]["priority"] = "high"
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
-    assert_refused(post_web(session, envelope, sub.files), "malformed", 400)
+    assert_problem(post_web(session, envelope, sub.files), status=400, code="malformed")
+    assert_only_the_rejection_logged("malformed", channel="web")
 
 
 def test_a_missing_envelope_part_is_malformed(session, officer):
     response = session.post(SUBMIT, data={"attachment": SimpleUploadedFile("a.pdf", b"%PDF-")})
-    assert_refused(response, "malformed", 400, officer=officer)
+    assert_problem(response, status=400, code="malformed")
+    assert_only_the_rejection_logged("malformed", channel="web", officer=officer)
 
 
 def test_an_attachment_that_differs_from_its_declaration_is_refused(session, passkey):
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
     other = [("order.pdf", pdf_bytes("another order"), "application/pdf")]
-    assert_refused(post_web(session, envelope, other), "attachment_mismatch", 422)
+    assert_problem(post_web(session, envelope, other), status=422, code="attachment_mismatch")
+    assert_only_the_rejection_logged("attachment_mismatch", channel="web")
 
 
 def test_a_document_kind_without_its_document_is_a_policy_violation(session, passkey):
     sub = submission(files=[])
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
-    problem = assert_refused(post_web(session, envelope), "policy_violation", 422)
+    problem = assert_problem(post_web(session, envelope), status=422, code="policy_violation")
+    assert_only_the_rejection_logged("policy_violation", channel="web")
     assert problem["rule"] == "document_required"
 
 
@@ -563,7 +552,8 @@ def test_a_body_over_the_size_limit_is_too_large(session, officer, passkey, sett
     settings.INTAKE_MAX_REQUEST_BYTES = 1000
     sub = submission()
     envelope = {"payload": sub.payload, "signature": passkey_signature(passkey, sub.payload)}
-    assert_refused(post_web(session, envelope, sub.files), "too_large", 413, officer=officer)
+    assert_problem(post_web(session, envelope, sub.files), status=413, code="too_large")
+    assert_only_the_rejection_logged("too_large", channel="web", officer=officer)
 
 
 def test_submitting_too_fast_is_rate_limited_with_retry_after(session, passkey, settings):
@@ -777,9 +767,8 @@ def test_the_preview_of_an_emergency_carries_the_justification_and_non_disclosur
 
 
 def errors_of(response) -> dict[str, str]:
-    assert response.status_code == 400, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    return {error["field"]: error["message"] for error in response.json()["errors"]}
+    problem = assert_problem(response, status=400, code="malformed")
+    return {error["field"]: error["message"] for error in problem["errors"]}
 
 
 def test_the_preview_names_each_field_to_correct(session):

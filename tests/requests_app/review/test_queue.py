@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -25,17 +24,6 @@ pytestmark = [pytest.mark.django_db]
 
 S = LegalRequest.Status
 QUEUE = "/review/"
-
-
-@pytest.fixture
-def reviewer():
-    return make_reviewer(full_name="Rita Reviewer", email="rita@platform.example")
-
-
-@pytest.fixture
-def reviewer_client(client, reviewer) -> Client:
-    log_in(client, reviewer)
-    return client
 
 
 def references(response) -> list[str]:

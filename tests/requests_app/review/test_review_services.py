@@ -85,17 +85,6 @@ def clock(monkeypatch):
     return moving
 
 
-@pytest.fixture
-def sealed_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-
-
 # --- Bringing a request to each state through the services ---------------------------------
 
 
@@ -210,7 +199,7 @@ def test_every_action_of_the_table_has_a_service_here():
     assert {action for _, action in TRANSITIONS} == set(PERFORM)
 
 
-@pytest.mark.usefixtures("sealed_storage")
+@pytest.mark.usefixtures("storage")
 @pytest.mark.parametrize(
     ("before", "action"), sorted(TRANSITIONS), ids=lambda value: str(value).split(".")[-1]
 )
@@ -501,7 +490,7 @@ def test_resuming_without_an_answer_also_moves_the_deadline_by_the_time_paused(c
     assert ReviewState.objects.get(request=request).paused_since is None
 
 
-@pytest.mark.usefixtures("sealed_storage")
+@pytest.mark.usefixtures("storage")
 def test_a_request_is_not_closed_while_its_response_is_being_sealed():
     close = _service("request_close")
     a, b = reviewers()

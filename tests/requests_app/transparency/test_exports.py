@@ -12,7 +12,7 @@ from requests_app.transparency.report import CSV_COLUMNS, SCHEMA_PATH
 from requests_app.transparency.services import snapshot_publish
 from tests.factories import make_vetting_admin
 from tests.requests_app.factories import make_legal_request
-from tests.transparency.fixture import AS_OF, PERIOD, at, build_quarter
+from tests.requests_app.transparency.fixture import AS_OF, PERIOD, at, build_quarter
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ SCHEMA = json.loads(SCHEMA_PATH.read_text())
 
 
 @pytest.fixture
-def published():
+def published_snapshot():
     quarter = build_quarter()
     snapshot = snapshot_publish(actor=make_vetting_admin(), period=PERIOD, now=AS_OF)
     return quarter, snapshot
@@ -43,9 +43,9 @@ def _csv_rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def test_the_json_download_matches_the_schema_and_the_hand_computed_figures(
-    client, published
+    client, published_snapshot
 ) -> None:
-    _, snapshot = published
+    _, snapshot = published_snapshot
     response = client.get("/transparency/2026-Q2.json")
 
     assert response.status_code == 200
@@ -77,7 +77,7 @@ def test_the_json_download_matches_the_schema_and_the_hand_computed_figures(
 
 
 def test_the_csv_download_has_the_documented_columns_and_one_valid_row_per_area(
-    client, published
+    client, published_snapshot
 ) -> None:
     response = client.get("/transparency/2026-Q2.csv")
 
@@ -101,7 +101,7 @@ def test_the_csv_download_has_the_documented_columns_and_one_valid_row_per_area(
     assert other["median_hours_to_answer"] == ""
 
 
-def test_csv_and_json_give_the_same_figures_for_every_area(client, published) -> None:
+def test_csv_and_json_give_the_same_figures_for_every_area(client, published_snapshot) -> None:
     body = client.get("/transparency/2026-Q2.json").json()
     _, rows = _csv_rows(client.get("/transparency/2026-Q2.csv").content.decode())
     areas = {
@@ -118,8 +118,10 @@ def test_csv_and_json_give_the_same_figures_for_every_area(client, published) ->
             assert row[key] == expected, (row["area"], key)
 
 
-def test_an_earlier_version_stays_downloadable_after_a_correction(client, published) -> None:
-    quarter, first = published
+def test_an_earlier_version_stays_downloadable_after_a_correction(
+    client, published_snapshot
+) -> None:
+    quarter, first = published_snapshot
     make_legal_request(
         officer=quarter.requests["d1"].officer, received_at=at(6, 15), due_at=at(6, 25)
     )
@@ -154,14 +156,14 @@ def test_the_schema_is_served_as_documented(client) -> None:
     assert response.json() == SCHEMA
 
 
-def test_downloads_of_a_period_never_published_are_not_found(client, published) -> None:
+def test_downloads_of_a_period_never_published_are_not_found(client, published_snapshot) -> None:
     assert client.get("/transparency/2026-Q1.json").status_code == 404
     assert client.get("/transparency/2026-Q1.csv").status_code == 404
     assert client.get("/transparency/versions/999999.json").status_code == 404
 
 
-def test_no_download_holds_a_reference_a_name_or_a_target(client, published) -> None:
-    quarter, _ = published
+def test_no_download_holds_a_reference_a_name_or_a_target(client, published_snapshot) -> None:
+    quarter, _ = published_snapshot
     text = (
         client.get("/transparency/2026-Q2.json").content.decode()
         + client.get("/transparency/2026-Q2.csv").content.decode()

@@ -35,21 +35,16 @@ from tests.factories import (
     make_user,
     make_vetting_admin,
 )
+from tests.problems import assert_problem
 from tests.requests_app.delivery_helpers import (
     Delivery,
     delivery_state,
     sealed_delivery,
-    tmp_storage,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("storage")]
 
 AGE_MAGIC = b"age-encryption.org/v1"
-
-
-@pytest.fixture(autouse=True)
-def sealed_storage(settings, tmp_path):
-    return tmp_storage(settings, tmp_path / "storage")
 
 
 @pytest.fixture
@@ -69,12 +64,8 @@ def body_of(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 
 
-def assert_refused(response, status: int, code: str) -> None:
-    """A problem document with this code, and not one byte of a sealed file."""
-    assert response.status_code == status, body_of(response)
-    assert not response.streaming
-    assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == code
+def assert_no_sealed_byte(response) -> None:
+    """Not one byte of a sealed file in the answer, and nothing a browser would save."""
     assert AGE_MAGIC not in response.content
     assert "Content-Disposition" not in response
 
@@ -180,7 +171,8 @@ def test_a_client_that_asks_for_octet_stream_gets_the_file_and_problems_stay_jso
         HTTP_ACCEPT="application/octet-stream",
         **bearer(delivery.token),
     )
-    assert_refused(missing, 404, "not_found")
+    assert_problem(missing, status=404, code="not_found")
+    assert_no_sealed_byte(missing)
 
 
 def test_a_colleague_the_request_is_shared_with_downloads_it_too(client, delivery):
@@ -208,8 +200,10 @@ def test_another_agencys_officer_gets_404_and_nothing(client, delivery):
     listing = client.get(f"/api/v1/submissions/{delivery.reference}/responses", **bearer(stranger))
     unknown = client.get("/api/v1/responses/999999/download", **bearer(stranger))
 
-    assert_refused(download, 404, "not_found")
-    assert_refused(listing, 404, "not_found")
+    assert_problem(download, status=404, code="not_found")
+    assert_no_sealed_byte(download)
+    assert_problem(listing, status=404, code="not_found")
+    assert_no_sealed_byte(listing)
     # a stranger cannot tell an existing response from a missing one
     assert download.json() == unknown.json()
     assert_unchanged(before, delivery)
@@ -219,7 +213,9 @@ def test_a_colleague_of_the_same_agency_without_a_share_gets_404(client, deliver
     colleague = make_api_token(officer=make_officer(agency=delivery.officer.agency))[1]
     before = delivery_state()
 
-    assert_refused(client.get(download_url(delivery.sealed), **bearer(colleague)), 404, "not_found")
+    refusal = client.get(download_url(delivery.sealed), **bearer(colleague))
+    assert_problem(refusal, status=404, code="not_found")
+    assert_no_sealed_byte(refusal)
 
     assert_unchanged(before, delivery)
 
@@ -231,14 +227,17 @@ def test_a_revoked_token_gets_401_and_nothing(client, delivery):
 
     answer = client.get(download_url(delivery.sealed), **bearer(delivery.token))
 
-    assert_refused(answer, 401, "unauthenticated")
+    assert_problem(answer, status=401, code="unauthenticated")
+    assert_no_sealed_byte(answer)
     assert answer["WWW-Authenticate"] == 'Bearer realm="portal"'
     assert_unchanged(before, delivery)
 
 
 def test_no_token_gets_401_and_nothing(client, delivery):
     before = delivery_state()
-    assert_refused(client.get(download_url(delivery.sealed)), 401, "unauthenticated")
+    refusal = client.get(download_url(delivery.sealed))
+    assert_problem(refusal, status=401, code="unauthenticated")
+    assert_no_sealed_byte(refusal)
     assert_unchanged(before, delivery)
 
 
@@ -249,7 +248,8 @@ def test_a_suspended_officers_live_token_gets_403_officer_not_active_and_nothing
 
     answer = client.get(download_url(delivery.sealed), **bearer(delivery.token))
 
-    assert_refused(answer, 403, "officer_not_active")
+    assert_problem(answer, status=403, code="officer_not_active")
+    assert_no_sealed_byte(answer)
     assert_unchanged(before, delivery)
 
 
@@ -263,8 +263,10 @@ def test_an_officer_suspended_by_vetting_loses_token_and_session_at_once(client,
     by_session = browser.get(download_url(delivery.sealed))
     on_the_web = browser.post(f"/responses/{delivery.sealed.pk}/download/")
 
-    assert_refused(by_token, 401, "unauthenticated")
-    assert_refused(by_session, 401, "unauthenticated")
+    assert_problem(by_token, status=401, code="unauthenticated")
+    assert_no_sealed_byte(by_token)
+    assert_problem(by_session, status=401, code="unauthenticated")
+    assert_no_sealed_byte(by_session)
     assert on_the_web.status_code == 302
     assert AGE_MAGIC not in on_the_web.content
     assert_unchanged(before, delivery)
@@ -278,7 +280,8 @@ def test_an_expired_response_is_410_gone_and_nothing_is_served(client, delivery)
 
     answer = client.get(download_url(delivery.sealed), **bearer(delivery.token))
 
-    assert_refused(answer, 410, "gone")
+    assert_problem(answer, status=410, code="gone")
+    assert_no_sealed_byte(answer)
     assert_unchanged(before, delivery)
     listed = client.get(
         f"/api/v1/submissions/{delivery.reference}/responses", **bearer(delivery.token)
@@ -293,7 +296,9 @@ def test_a_purged_response_is_410_gone(client, delivery):
     sealed_response_purge(sealed=delivery.sealed)
     before = delivery_state()
 
-    assert_refused(client.get(download_url(delivery.sealed), **bearer(delivery.token)), 410, "gone")
+    refusal = client.get(download_url(delivery.sealed), **bearer(delivery.token))
+    assert_problem(refusal, status=410, code="gone")
+    assert_no_sealed_byte(refusal)
 
     assert delivery_state() == before
     assert not delivery.sealed.file.storage.exists(delivery.sealed.file.name)
@@ -304,7 +309,9 @@ def test_a_stranger_asking_for_an_expired_response_still_gets_404_not_410(client
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     stranger = make_api_token(officer=make_officer())[1]
-    assert_refused(client.get(download_url(delivery.sealed), **bearer(stranger)), 404, "not_found")
+    refusal = client.get(download_url(delivery.sealed), **bearer(stranger))
+    assert_problem(refusal, status=404, code="not_found")
+    assert_no_sealed_byte(refusal)
 
 
 @pytest.mark.parametrize("role", ["reviewer", "vetting_admin"])
@@ -318,7 +325,8 @@ def test_platform_staff_sessions_get_no_sealed_file(client, delivery, role):
     page = client.get("/responses/")
     opener = client.get(f"/responses/{delivery.sealed.pk}/decrypt/")
 
-    assert_refused(api, 403, "forbidden")
+    assert_problem(api, status=403, code="forbidden")
+    assert_no_sealed_byte(api)
     assert web.status_code == 403
     assert page.status_code == 403
     assert opener.status_code == 403
@@ -335,7 +343,8 @@ def test_a_password_only_session_gets_no_sealed_file(client, delivery):
     api = client.get(download_url(delivery.sealed))
     web = client.post(f"/responses/{delivery.sealed.pk}/download/")
 
-    assert_refused(api, 401, "unauthenticated")
+    assert_problem(api, status=401, code="unauthenticated")
+    assert_no_sealed_byte(api)
     assert web.status_code == 302
     assert web["Location"].startswith("/login/verify/")
     assert AGE_MAGIC not in web.content

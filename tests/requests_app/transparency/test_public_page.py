@@ -7,7 +7,7 @@ import pytest
 from requests_app.transparency.services import snapshot_publish
 from tests.factories import make_vetting_admin
 from tests.requests_app.factories import make_legal_request
-from tests.transparency.fixture import AS_OF, PERIOD, at, build_quarter
+from tests.requests_app.transparency.fixture import AS_OF, PERIOD, at, build_quarter
 
 pytestmark = pytest.mark.django_db
 
