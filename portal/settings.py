@@ -331,6 +331,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Request bodies ---------------------------------------------------------------------------
+# The largest body any request may send, refused with 413 before anything reads it
+# (portal.middleware.RequestBodyLimitMiddleware); the intake endpoints have their own limits.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
+# How deeply a JSON body may nest ([ and { levels); deeper is 400 malformed (portal.jsondepth).
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+
 # --- REST framework and OpenAPI ------------------------------------------------------------
 REST_FRAMEWORK = {
     # The token first: DRF takes the WWW-Authenticate challenge of a 401 from it.
@@ -341,7 +348,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "portal.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,5 +1,7 @@
 """Logging in: password first, then a second factor (passkey, TOTP or backup code)."""
 
+import logging
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -24,6 +26,7 @@ from django_otp_webauthn.views import (
 
 from portal.audit import audit_append
 from portal.http import client_ip
+from portal.jsondepth import JSONTooDeep, json_depth_check
 
 from ..access import AuthedRequest, before_second_factor, public
 from ..domains import DomainError, canonical_email
@@ -43,6 +46,8 @@ from ..services.throttle import (
     lockout_seconds,
 )
 from ..step_up import second_factor_fresh_mark
+
+logger = logging.getLogger(__name__)
 
 
 def _wait(seconds: int) -> str:
@@ -257,7 +262,23 @@ class PasskeyLockedOut(webauthn_errors.OTPWebAuthnApiError):
     default_detail = "Too many failed attempts. Try again later."
 
 
-class PasskeyVerificationMixin:
+class BoundedJSONMixin:
+    """The package's JSON reading, refusing a body nested too deep before it is parsed.
+
+    ``json.loads`` would recurse into it and fail with ``RecursionError`` (a 500).
+    """
+
+    def _parse_request_data(self, request: HttpRequest) -> Any:
+        if request.content_type.split(";", 1)[0] == "application/json" and request.body:
+            try:
+                json_depth_check(request.body)
+            except JSONTooDeep as exc:
+                logger.warning("Passkey request rejected: %s (%s)", exc, request.path)
+                raise webauthn_errors.MalformedRequest() from None
+        return super()._parse_request_data(request)  # type: ignore[misc]
+
+
+class PasskeyVerificationMixin(BoundedJSONMixin):
     """The passkey step of login: only for the user who already gave the password."""
 
     # The standing middleware lets only a logged-in user reach these views.

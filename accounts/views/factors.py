@@ -45,7 +45,7 @@ from ..services.factors import (
 )
 from ..services.keys import passkey_key_id, signing_passkeys_of_credentials
 from ..step_up import FRESH_SECONDS, second_factor_fresh_mark, second_factor_is_fresh
-from .auth import _safe_next, second_factor_attempt, second_factor_page
+from .auth import BoundedJSONMixin, _safe_next, second_factor_attempt, second_factor_page
 
 
 def _step_up_redirect(request: AuthedRequest, next_url: str) -> HttpResponse | None:
@@ -238,7 +238,7 @@ class StepUpRequired(webauthn_errors.OTPWebAuthnApiError):
     default_detail = "Confirm it is you first: reload this page and use your second factor again."
 
 
-class PasskeyRegistrationMixin:
+class PasskeyRegistrationMixin(BoundedJSONMixin):
     """Registering a passkey. The package refuses a user who has a factor but did not use
     it in this session, so a stolen password alone cannot add the thief's passkey; the
     portal also wants that factor used in the last minutes, so an old session cannot."""
