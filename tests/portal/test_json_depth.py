@@ -25,7 +25,7 @@ from tests.factories import (
     make_user,
 )
 from tests.requests_app.signing import enrol_signing_key, post_envelope
-from tests.requests_app.test_officer_side import submitted, snapshot
+from tests.requests_app.test_officer_side import snapshot, submitted
 
 pytestmark = pytest.mark.django_db
 
