@@ -269,7 +269,7 @@ class BoundedJSONMixin:
     """
 
     def _parse_request_data(self, request: HttpRequest) -> Any:
-        if request.content_type.split(";", 1)[0] == "application/json" and request.body:
+        if (request.content_type or "").split(";", 1)[0] == "application/json" and request.body:
             try:
                 json_depth_check(request.body)
             except JSONTooDeep as exc:
