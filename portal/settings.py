@@ -170,9 +170,13 @@ OTP_WEBAUTHN_RP_NAME = "Authority portal"
 OTP_WEBAUTHN_ALLOWED_ORIGINS = [PORTAL_AUDIENCE]
 # Password first, then the passkey: never a passkey alone.
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
-# Failed attempts before a lockout, and how long it lasts (per account and per address).
+# Lockouts (accounts/services/throttle.py), each within LOCKOUT_MINUTES: an account is
+# locked from one address after LOCKOUT_ACCOUNT_FAILURES failures from it; an address for
+# every account after LOCKOUT_ADDRESS_FAILURES; an account everywhere (passkeys excepted)
+# once its failures come from LOCKOUT_ACCOUNT_ADDRESSES distinct addresses.
 LOCKOUT_ACCOUNT_FAILURES = env.int("LOCKOUT_ACCOUNT_FAILURES", default=5)
 LOCKOUT_ADDRESS_FAILURES = env.int("LOCKOUT_ADDRESS_FAILURES", default=20)
+LOCKOUT_ACCOUNT_ADDRESSES = env.int("LOCKOUT_ACCOUNT_ADDRESSES", default=5)
 LOCKOUT_MINUTES = env.int("LOCKOUT_MINUTES", default=15)
 # How many reverse proxies in front of the portal append to X-Forwarded-For (0: none).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

@@ -28,7 +28,7 @@ from django_otp_webauthn.views import (
     CompleteCredentialRegistrationView,
 )
 
-from ..access import AuthedRequest, before_second_factor, onboarding
+from ..access import AuthedRequest, before_second_factor, onboarding, public
 from ..services.factors import (
     MAX_REASON_LENGTH,
     FactorChange,
@@ -274,7 +274,6 @@ class PasskeyRegistrationCompleteView(PasskeyRegistrationMixin, CompleteCredenti
 
 passkey_registration_begin = before_second_factor(PasskeyRegistrationBeginView.as_view())
 passkey_registration_complete = before_second_factor(PasskeyRegistrationCompleteView.as_view())
-# The package's scripts read their messages from this catalog.
-passkey_js_catalog = before_second_factor(
-    JavaScriptCatalog.as_view(packages=["django_otp_webauthn"])
-)
+# The package's scripts read their messages from this catalog: public, as the passkey page
+# of an account-wide lock (accounts.views.auth.login_passkey) is shown before any login.
+passkey_js_catalog = public(JavaScriptCatalog.as_view(packages=["django_otp_webauthn"]))
