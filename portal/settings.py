@@ -373,6 +373,10 @@ PORTAL_SIGNING_KEY_FILE = required(
 PORTAL_STORAGE_KEY_FILE = required(
     "PORTAL_STORAGE_KEY_FILE", str(BASE_DIR / "var" / "portal-storage-key.txt")
 )
+# The AES-256 key that seals TOTP seeds in the database (portal/crypto.py): 32 random bytes,
+# base64, in a file outside the database (head -c 32 /dev/urandom | base64 > totp-key).
+# Development creates it on first use; production needs the same file in every process.
+TOTP_SEED_KEY_FILE = required("TOTP_SEED_KEY_FILE", str(BASE_DIR / "var" / "totp-seed-key.txt"))
 INTAKE_MAX_ENVELOPE_BYTES = env.int("INTAKE_MAX_ENVELOPE_BYTES", default=256 * 1024)
 INTAKE_MAX_ATTACHMENTS = env.int("INTAKE_MAX_ATTACHMENTS", default=10)
 INTAKE_MAX_ATTACHMENT_BYTES = env.int("INTAKE_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
@@ -387,7 +391,10 @@ INTAKE_RATE_LIMITS = {
 # --- Review and delivery -------------------------------------------------------------------
 # Where disclosed records come from: "directory" (the portal's own table, used by the demo
 # and the tests) or "http" (the platform's internal lookup API, docs/platform-data-source.md).
-PLATFORM_DATA_SOURCE = env.str("PLATFORM_DATA_SOURCE", default="directory")
+# With DEBUG off the system checks want it chosen in the environment (portal.E006): the
+# default is the demo's own table, which must never answer real requests unnoticed.
+PLATFORM_DATA_SOURCE_EXPLICIT = bool(env.str("PLATFORM_DATA_SOURCE", default=""))
+PLATFORM_DATA_SOURCE = env.str("PLATFORM_DATA_SOURCE", default="") or "directory"
 PLATFORM_API_URL = env.str("PLATFORM_API_URL", default="")
 PLATFORM_API_TOKEN = env.str("PLATFORM_API_TOKEN", default="")
 # Days a sealed response stays downloadable before it is purged.
