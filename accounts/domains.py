@@ -10,16 +10,27 @@ What is stored, compared and mailed is always the normalised form: UTS 46 maps s
 input (upper case, full-width letters, invisible characters) onto a plain domain, and
 the verification link goes to that plain domain's mailbox, so the mapping cannot be
 used to verify one mailbox and hold another.
+
+A new official domain must not *look like* one an agency already holds either
+(``lookalike_domain_problem``): its confusable skeleton (UTS 39, from the
+``confusable_homoglyphs`` data, with Latin small capitals read as their letters) must
+differ from every held domain's, and no label may be written in a script the agency's
+country does not use (``COUNTRY_SCRIPTS``): ``роӏісе.example`` is valid IDNA and all
+Cyrillic, which a Russian agency might use and a German one does not.
 """
 
 import unicodedata
+from functools import cache
 from typing import Any
 
 import idna
+from confusable_homoglyphs import categories as unicode_scripts
+from confusable_homoglyphs.utils import load as load_confusables
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
+from django.utils.translation import gettext
 
 from .models import Agency, AgencyDomain, Officer, Role
 
@@ -154,6 +165,188 @@ def official_domain_problem(domain: str) -> str | None:
             f"The name “{label}” mixes alphabets (for example a Cyrillic letter among Latin "
             "ones), so it imitates another domain."
         )
+    return None
+
+
+# --- Look-alikes of held domains, and scripts foreign to the agency's country ---------------
+
+# The scripts (Unicode script names, as ``confusable_homoglyphs`` gives them) in which a
+# country's official domains may be written besides Latin, which every country may use
+# (ASCII names are Latin). A country not listed uses Latin only. The table follows the
+# scripts of each country's official languages; add a country when an agency of it needs
+# a domain in its own script. Digits and hyphens are of no script (COMMON) and pass.
+COUNTRY_SCRIPTS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        ["RU", "UA", "BY", "BG", "RS", "ME", "MK", "BA", "KZ", "KG", "TJ", "MN"],
+        frozenset({"CYRILLIC"}),
+    ),
+    "GR": frozenset({"GREEK"}),
+    "CY": frozenset({"GREEK"}),
+    "IN": frozenset(
+        {
+            "DEVANAGARI",
+            "BENGALI",
+            "GURMUKHI",
+            "GUJARATI",
+            "ORIYA",
+            "TAMIL",
+            "TELUGU",
+            "KANNADA",
+            "MALAYALAM",
+            "ARABIC",  # Urdu
+        }
+    ),
+    "NP": frozenset({"DEVANAGARI"}),
+    "BD": frozenset({"BENGALI"}),
+    "LK": frozenset({"SINHALA", "TAMIL"}),
+    "JP": frozenset({"HAN", "HIRAGANA", "KATAKANA"}),
+    "CN": frozenset({"HAN"}),
+    "TW": frozenset({"HAN"}),
+    "HK": frozenset({"HAN"}),
+    "MO": frozenset({"HAN"}),
+    "SG": frozenset({"HAN", "TAMIL"}),
+    "KR": frozenset({"HANGUL", "HAN"}),
+    "IL": frozenset({"HEBREW", "ARABIC"}),
+    **dict.fromkeys(
+        [
+            "AE",
+            "BH",
+            "DZ",
+            "EG",
+            "IQ",
+            "JO",
+            "KW",
+            "LB",
+            "LY",
+            "MA",
+            "OM",
+            "PS",
+            "QA",
+            "SA",
+            "SD",
+            "SY",
+            "TN",
+            "YE",
+            "IR",
+            "AF",
+            "PK",
+        ],
+        frozenset({"ARABIC"}),
+    ),  # fmt: skip
+    "TH": frozenset({"THAI"}),
+    "LA": frozenset({"LAO"}),
+    "KH": frozenset({"KHMER"}),
+    "MM": frozenset({"MYANMAR"}),
+    "GE": frozenset({"GEORGIAN"}),
+    "AM": frozenset({"ARMENIAN"}),
+    "ET": frozenset({"ETHIOPIC"}),
+}
+_NO_SCRIPT = {"COMMON", "INHERITED"}
+
+
+def country_scripts(country: str) -> frozenset[str]:
+    """The scripts an official domain of ``country`` (ISO 3166 alpha-2) may use."""
+    return frozenset({"LATIN"}) | COUNTRY_SCRIPTS.get(str(country).upper(), frozenset())
+
+
+def foreign_script_label(domain: str, country: str) -> tuple[str, str] | None:
+    """Return the first label (Unicode form) with a script ``country`` does not use, and
+    that script; ``None`` if every label is in the country's scripts."""
+    allowed = country_scripts(country)
+    for label in idna.decode(domain).split("."):
+        scripts = {unicode_scripts.alias(char) for char in label} - _NO_SCRIPT
+        foreign = sorted(scripts - allowed)
+        if foreign:
+            return label, foreign[0]
+    return None
+
+
+@cache
+def _confusable_classes() -> dict[str, str]:
+    """Each character of the confusables data mapped to one member of its class.
+
+    The data lists, per character, the characters it is confusable with (UTS 39's
+    confusables.txt); the classes are the connected groups, each represented by its
+    smallest code point.
+    """
+    parent: dict[str, str] = {}
+
+    def find(char: str) -> str:
+        while parent.get(char, char) != char:
+            parent[char] = parent.get(parent[char], parent[char])
+            char = parent[char]
+        return char
+
+    for char, glyphs in load_confusables("confusables.json").items():
+        for glyph in glyphs:
+            other = glyph["c"].replace("\u200e", "")  # the data marks RTL characters
+            if len(char) == 1 and len(other) == 1:
+                first, second = find(char), find(other)
+                if first != second:
+                    parent[max(first, second)] = min(first, second)
+    return {char: find(char) for char in parent}
+
+
+# Letters the confusables data does not tie to their plain letter: ʙ, ᴋ, ᴀ read as b, k, a.
+_SMALL_LETTER_PREFIXES = (
+    "LATIN LETTER SMALL CAPITAL ",
+    "MODIFIER LETTER SMALL CAPITAL ",
+    "MODIFIER LETTER SMALL ",
+    "MODIFIER LETTER CAPITAL ",
+)
+
+
+def _skeleton_char(char: str) -> str:
+    name = unicodedata.name(char, "")
+    for prefix in _SMALL_LETTER_PREFIXES:
+        if name.startswith(prefix) and len(name) == len(prefix) + 1:
+            char = name[-1].lower()
+            break
+    classes = _confusable_classes()
+    for _ in range(4):  # a class's member, lower-cased, may lead to another class
+        mapped = classes.get(char, char).lower()
+        if mapped == char or len(mapped) != 1:
+            break
+        char = mapped
+    return char
+
+
+def confusable_skeleton(domain: str) -> str:
+    """The UTS 39 skeleton of a normalised domain: equal skeletons look alike."""
+    text = unicodedata.normalize("NFD", idna.decode(domain))
+    return unicodedata.normalize("NFD", "".join(_skeleton_char(char) for char in text))
+
+
+def lookalike_domain_problem(
+    domain: str, *, country: str, agency: Agency | None = None
+) -> str | None:
+    """Say why a normalised domain would imitate an official one, or ``None``.
+
+    Refused: a label in a script that ``country`` does not use, and a domain (or one of
+    its parents) that is not a held domain but has the same confusable skeleton as one
+    (an agency's own domains aside).
+    """
+    foreign = foreign_script_label(domain, country)
+    if foreign is not None:
+        label, script = foreign
+        return gettext(
+            "The name “%(label)s” is written in %(script)s letters, which official domains "
+            "of this country do not use, so it imitates another domain."
+        ) % {"label": label, "script": script.title()}
+    names = [domain, *parent_domains(domain)[:-1]]  # not the top-level domain alone
+    skeletons = {confusable_skeleton(name): name for name in names}
+    held = AgencyDomain.objects.filter(
+        agency__in=Agency.objects.filter(holding_claims())
+    ).select_related("agency")
+    if agency is not None:
+        held = held.exclude(agency=agency)
+    for official in held:
+        name = skeletons.get(confusable_skeleton(official.domain))
+        if name is not None and name != official.domain:
+            return gettext(
+                "This domain looks like %(domain)s, an official domain of another agency: "
+                "their letters can be told apart only by their codes."
+            ) % {"domain": idna.decode(official.domain)}
     return None
 
 

@@ -5,6 +5,9 @@ from .views import auth, factors, officer, password, preferences
 urlpatterns = [
     path("login/", auth.login_view, name="login"),
     path("login/verify/", auth.login_verify, name="login-verify"),
+    path("login/passkey/", auth.login_passkey, name="login-passkey"),
+    path("login/passkey/begin/", auth.login_passkey_begin, name="login-passkey-begin"),
+    path("login/passkey/complete/", auth.login_passkey_complete, name="login-passkey-complete"),
     path("logout/", auth.logout_view, name="logout"),
     path("account/factors/", factors.factors, name="factors"),
     path("account/factors/totp/", factors.totp_enrol, name="totp-enrol"),

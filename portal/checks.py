@@ -1,5 +1,7 @@
 """System checks for configurations that would run but be unsafe."""
 
+import stat
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -57,6 +59,56 @@ def production_configuration(app_configs: Any, **kwargs: Any) -> list[Error]:
                     hint="Set PORTAL_STORAGE_KEY_FILE to an age identity file "
                     "(age-keygen -o storage-key.txt).",
                     id="portal.E005",
+                )
+            )
+        try:
+            crypto.totp_seed_key()
+        except (OSError, crypto.CryptoError, ValueError) as exc:
+            errors.append(
+                Error(
+                    f"The TOTP seed key cannot be read: {exc}",
+                    hint="Set TOTP_SEED_KEY_FILE to a file of 32 random bytes in base64 "
+                    "(head -c 32 /dev/urandom | base64 > totp-seed-key.txt).",
+                    id="portal.E008",
+                )
+            )
+    return errors
+
+
+def key_file_settings() -> list[str]:
+    """The names of every setting that points at a key file (``*_KEY_FILE``)."""
+    return sorted(name for name in dir(settings) if name.endswith("_KEY_FILE"))
+
+
+@register(Tags.security, deploy=True)
+def configuration_without_debug(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """With DEBUG off: the platform's data source chosen, key files private to the portal."""
+    errors: list[Error] = []
+    if settings.DEBUG:
+        return errors
+    if not settings.PLATFORM_DATA_SOURCE_EXPLICIT:
+        errors.append(
+            Error(
+                "PLATFORM_DATA_SOURCE is not set: disclosures would come from the demo's own "
+                "table (directory).",
+                hint="Set PLATFORM_DATA_SOURCE in the environment: http for the platform's "
+                "lookup API (docs/platform-data-source.md), or directory on purpose.",
+                id="portal.E006",
+            )
+        )
+    for name in key_file_settings():
+        path = Path(str(getattr(settings, name)))
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue  # a missing key file has its own check (portal.E004, E005, E008)
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            errors.append(
+                Error(
+                    f"{name} ({path}) is open to its group or to others "
+                    f"(mode {stat.filemode(mode)}).",
+                    hint=f"Only the portal's user may read a key: chmod 600 {path}.",
+                    id="portal.E007",
                 )
             )
     return errors

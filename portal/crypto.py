@@ -343,3 +343,80 @@ def age_seal_stream(source: BinaryIO, sink: BinaryIO, recipients: list[str]) -> 
         pyrage.encrypt_io(source, sink, parsed)
     except (pyrage.RecipientError, pyrage.EncryptError) as exc:
         raise SealError(f"age encryption failed: {exc}") from exc
+
+
+# --- TOTP seeds at rest --------------------------------------------------------------------
+#
+# django-otp keeps an authenticator app's seed in the database (otp_totp_totpdevice.key, hex):
+# a copy of the database would let its holder make every user's codes. The portal stores
+# the seed there only as AES-256-GCM ciphertext under a key kept in a file outside the
+# database (TOTP_SEED_KEY_FILE; development creates it on first use, production must
+# supply it). The device's user id is the associated data, so a ciphertext copied into
+# another user's row does not decrypt. The stored form is "v1:" + base64url(nonce |
+# ciphertext | tag): 67 characters for django-otp's 20-byte seeds, within its 80.
+
+TOTP_SEED_PREFIX = "v1:"
+_TOTP_NONCE_BYTES = 12
+
+
+class TotpSeedUnreadable(CryptoError):
+    """A stored TOTP seed does not decrypt under the portal's key (or is not one)."""
+
+
+def _new_totp_seed_key() -> bytes:
+    return base64.b64encode(os.urandom(32)) + b"\n"
+
+
+@functools.cache
+def _totp_seed_key(path: str, create: bool) -> bytes:
+    _key_file_ensure(Path(path), what="TOTP seed key", create=create, content=_new_totp_seed_key)
+    try:
+        key = base64.b64decode(Path(path).read_bytes().strip(), validate=True)
+    except ValueError as exc:
+        raise InvalidKey(f"The TOTP seed key {path} is not base64.") from exc
+    if len(key) != 32:
+        raise InvalidKey(f"The TOTP seed key {path} must hold 32 bytes (base64), not {len(key)}.")
+    return key
+
+
+def totp_seed_key() -> bytes:
+    """The AES-256 key of TOTP seeds, from TOTP_SEED_KEY_FILE (created in development)."""
+    from django.conf import settings
+
+    return _totp_seed_key(str(settings.TOTP_SEED_KEY_FILE), not settings.PRODUCTION)
+
+
+def _totp_aad(user_id: int) -> bytes:
+    return f"portal totp seed, user {user_id}".encode("ascii")
+
+
+def totp_seed_is_sealed(stored: str) -> bool:
+    return stored.startswith(TOTP_SEED_PREFIX)
+
+
+def totp_seed_seal(seed: bytes, *, user_id: int) -> str:
+    """The stored form of a TOTP seed for the device of ``user_id``."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(_TOTP_NONCE_BYTES)
+    sealed = AESGCM(totp_seed_key()).encrypt(nonce, seed, _totp_aad(user_id))
+    return TOTP_SEED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
+
+
+def totp_seed_open(stored: str, *, user_id: int) -> bytes:
+    """The TOTP seed from its stored form; ``TotpSeedUnreadable`` if it does not open."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if not totp_seed_is_sealed(stored):
+        raise TotpSeedUnreadable("The stored TOTP seed is not sealed.")
+    text = stored[len(TOTP_SEED_PREFIX) :]
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return AESGCM(totp_seed_key()).decrypt(
+            raw[:_TOTP_NONCE_BYTES], raw[_TOTP_NONCE_BYTES:], _totp_aad(user_id)
+        )
+    except (ValueError, InvalidTag) as exc:
+        raise TotpSeedUnreadable(
+            "The stored TOTP seed does not open with the portal's key."
+        ) from exc

@@ -88,6 +88,8 @@ if DEMO_SOURCE:
     INSTALLED_APPS.append("requests_app.demo_source")
 
 MIDDLEWARE = [
+    # First: refuses an oversized body before anything (the CSRF check included) reads it.
+    "portal.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -177,9 +179,13 @@ OTP_WEBAUTHN_RP_NAME = "Authority portal"
 OTP_WEBAUTHN_ALLOWED_ORIGINS = [PORTAL_AUDIENCE]
 # Password first, then the passkey: never a passkey alone.
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
-# Failed attempts before a lockout, and how long it lasts (per account and per address).
+# Lockouts (accounts/services/throttle.py), each within LOCKOUT_MINUTES: an account is
+# locked from one address after LOCKOUT_ACCOUNT_FAILURES failures from it; an address for
+# every account after LOCKOUT_ADDRESS_FAILURES; an account everywhere (passkeys excepted)
+# once its failures come from LOCKOUT_ACCOUNT_ADDRESSES distinct addresses.
 LOCKOUT_ACCOUNT_FAILURES = env.int("LOCKOUT_ACCOUNT_FAILURES", default=5)
 LOCKOUT_ADDRESS_FAILURES = env.int("LOCKOUT_ADDRESS_FAILURES", default=20)
+LOCKOUT_ACCOUNT_ADDRESSES = env.int("LOCKOUT_ACCOUNT_ADDRESSES", default=5)
 LOCKOUT_MINUTES = env.int("LOCKOUT_MINUTES", default=15)
 # How many reverse proxies in front of the portal append to X-Forwarded-For (0: none).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
@@ -340,6 +346,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Request bodies ---------------------------------------------------------------------------
+# The largest body any request may send, refused with 413 before anything reads it
+# (portal.middleware.RequestBodyLimitMiddleware); the intake endpoints have their own limits.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
+# How deeply a JSON body may nest ([ and { levels); deeper is 400 malformed (portal.jsondepth).
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+
 # --- REST framework and OpenAPI ------------------------------------------------------------
 REST_FRAMEWORK = {
     # The token first: DRF takes the WWW-Authenticate challenge of a 401 from it.
@@ -350,7 +363,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "portal.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -369,6 +382,10 @@ PORTAL_SIGNING_KEY_FILE = required(
 PORTAL_STORAGE_KEY_FILE = required(
     "PORTAL_STORAGE_KEY_FILE", str(BASE_DIR / "var" / "portal-storage-key.txt")
 )
+# The AES-256 key that seals TOTP seeds in the database (portal/crypto.py): 32 random bytes,
+# base64, in a file outside the database (head -c 32 /dev/urandom | base64 > totp-key).
+# Development creates it on first use; production needs the same file in every process.
+TOTP_SEED_KEY_FILE = required("TOTP_SEED_KEY_FILE", str(BASE_DIR / "var" / "totp-seed-key.txt"))
 INTAKE_MAX_ENVELOPE_BYTES = env.int("INTAKE_MAX_ENVELOPE_BYTES", default=256 * 1024)
 INTAKE_MAX_ATTACHMENTS = env.int("INTAKE_MAX_ATTACHMENTS", default=10)
 INTAKE_MAX_ATTACHMENT_BYTES = env.int("INTAKE_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
@@ -390,6 +407,8 @@ if PRODUCTION and PLATFORM_DATA_SOURCE == "directory":
         "PLATFORM_DATA_SOURCE=directory is the demonstration directory, which production does "
         "not install; use 'http' (docs/platform-data-source.md)."
     )
+# portal.E006 (check --deploy) also wants it named in the environment.
+PLATFORM_DATA_SOURCE_EXPLICIT = bool(env.str("PLATFORM_DATA_SOURCE", default=""))
 PLATFORM_API_URL = env.str("PLATFORM_API_URL", default="")
 PLATFORM_API_TOKEN = env.str("PLATFORM_API_TOKEN", default="")
 # Days a sealed response stays downloadable before it is purged.

@@ -94,6 +94,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "templates/accounts/email/password_changed.txt": "a text/plain email body, never HTML",
         "templates/accounts/email/password_reset_done.txt": "a text/plain email body, never HTML",
         "templates/accounts/email/factor_changed.txt": "a text/plain email body, never HTML",
+        "templates/accounts/email/api_token_created.txt": "a text/plain email body, never HTML",
     },
 }
 

@@ -19,6 +19,7 @@ from portal.audit import audit_append
 from ..domains import (
     DomainError,
     domain_owner,
+    lookalike_domain_problem,
     normalise_domain,
     officers_stranded,
     official_domain_problem,
@@ -49,7 +50,9 @@ def agency_domain_problem(*, agency: Agency, domain: str) -> str | None:
     """
     if agency.status == Agency.Status.REJECTED:
         return "This agency was rejected: its record is closed."
-    problem = official_domain_problem(domain)
+    problem = official_domain_problem(domain) or lookalike_domain_problem(
+        domain, country=str(agency.country), agency=agency
+    )
     if problem is not None:
         return problem
     if agency.domains.filter(domain=domain).exists():

@@ -4,6 +4,7 @@ Every change of a user's factors is audited and told to the user by email, so th
 change made by someone else does not go unnoticed.
 """
 
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -22,9 +23,12 @@ from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
 
 from portal.audit import audit_append
+from portal.crypto import TotpSeedUnreadable
 
 from ..models import KeyStatus, Officer, Role, SigningPasskey, User
 from .keys import KeyRefused, signing_passkey_enrol, signing_passkey_revoke_locked
+
+logger = logging.getLogger(__name__)
 
 BACKUP_CODE_COUNT = 10
 TOTP_NAME = "Authenticator app"
@@ -173,8 +177,13 @@ def second_factor_check(*, user: User, method: str, token: str) -> Any:
         )
         for device in devices:
             allowed, _ = device.verify_is_allowed()
-            if allowed and device.verify_token(token):
-                return device
+            try:
+                if allowed and device.verify_token(token):
+                    return device
+            except TotpSeedUnreadable:
+                # A seed that does not open under the portal's key (copied from another
+                # user's row, planted in plain hex): no code can match it.
+                logger.error("TOTP device %s: its stored seed does not open", device.pk)
     return None
 
 

@@ -39,6 +39,7 @@ from ..domains import DomainError, canonical_email
 from ..models import User
 from .registration import mailbox_unconfirmed
 from .throttle import auth_failure_record
+from .tokens import api_tokens_revoke_all
 
 logger = logging.getLogger(__name__)
 
@@ -163,21 +164,36 @@ def password_reset_link_send(*, user_id: int) -> bool:
 # --- Services --------------------------------------------------------------------------------
 
 
-def password_change(*, user: User, password: str, ip: str | None) -> None:
+def password_change(
+    *, user: User, password: str, ip: str | None, revoke_tokens: bool = False
+) -> int:
     """Set a new password the user chose in a verified session; tell them by email.
 
     The caller keeps its own session with ``update_session_auth_hash``; every other
-    session of the user ends at its next request.
+    session of the user ends at its next request. With ``revoke_tokens`` (the form's
+    box) every live API token of the user is revoked too; the audit event says how many
+    (0 when the box was left empty). Returns that number.
     """
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
-        audit_append(actor=user, action="auth.password_changed", target=user, data={"ip": ip})
+        revoked = (
+            api_tokens_revoke_all(user=user, actor=user, reason="password_changed")
+            if revoke_tokens
+            else 0
+        )
+        audit_append(
+            actor=user,
+            action="auth.password_changed",
+            target=user,
+            data={"ip": ip, "revoke_tokens": revoke_tokens, "api_tokens_revoked": revoked},
+        )
         _notice_on_commit(
             user=user,
             subject="Your authority portal password was changed",
             template="accounts/email/password_changed.txt",
         )
+    return revoked
 
 
 def password_change_refuse(*, user: User, ip: str | None) -> int:
@@ -225,6 +241,9 @@ def password_reset_complete(
 
     The token is checked again on the locked row, so two uses of one link cannot both
     succeed. Raise ``PasswordResetLinkRefused`` if it no longer holds.
+
+    Every live API token of the user is revoked: a reset says the password may have been
+    lost, and a token made with it would outlive the new one.
     """
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
@@ -232,7 +251,13 @@ def password_reset_complete(
             raise PasswordResetLinkRefused
         locked.set_password(password)
         locked.save(update_fields=["password"])
-        audit_append(actor=locked, action="auth.password_reset", target=locked, data={"ip": ip})
+        revoked = api_tokens_revoke_all(user=locked, actor=locked, reason="password_reset")
+        audit_append(
+            actor=locked,
+            action="auth.password_reset",
+            target=locked,
+            data={"ip": ip, "api_tokens_revoked": revoked},
+        )
         _notice_on_commit(
             user=locked,
             subject="Your authority portal password was reset",

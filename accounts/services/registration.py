@@ -40,6 +40,7 @@ from ..domains import (
     domain_owner,
     email_domain,
     holding_claims,
+    lookalike_domain_problem,
     official_domain_problem,
 )
 from ..models import Agency, AgencyDomain, Officer, Role, User
@@ -126,6 +127,8 @@ def registration_refusals(
     if proposal is not None:
         owner = domain_owner(proposal.domain)
         problem = official_domain_problem(proposal.domain)
+        if problem is None and owner is None:
+            problem = lookalike_domain_problem(proposal.domain, country=proposal.country)
         if problem is not None:
             errors["new_agency_domain"] = problem
         elif owner is not None:

@@ -1,14 +1,26 @@
-"""Lock out password and code guessing, per account and per address.
+"""Lock out password and code guessing: per account and address, per address, per account.
 
-Every failure is a row in ``AuthFailure`` and an audit event. An account is locked when
-it has LOCKOUT_ACCOUNT_FAILURES failures within LOCKOUT_MINUTES, an address when it has
-LOCKOUT_ADDRESS_FAILURES; the lock lifts when the oldest counted failure leaves the
-window. A lock is checked before the password or code is, so a guess made during a
-lock proves nothing, right or wrong; each such refused try is audited too, but not
-counted, so it does not make the lock last longer.
+Every failure is a row in ``AuthFailure`` and an audit event. Within LOCKOUT_MINUTES:
+
+- an account is locked *from one address* after LOCKOUT_ACCOUNT_FAILURES failures from
+  that address: the guesser is stopped, and the officer, elsewhere, is not;
+- an address is locked for every account after LOCKOUT_ADDRESS_FAILURES failures;
+- an account is locked *everywhere* only once failures come from LOCKOUT_ACCOUNT_ADDRESSES
+  distinct addresses (a guessing campaign spread over many machines). Under that lock a
+  passkey still logs the officer in (``passkey=True``): it cannot be guessed, and the
+  login page then asks for it before the password (``accounts.views.auth``).
+
+Before, five wrong passwords from one address locked any officer out everywhere, which
+let anyone who knew an address deny the officer the portal for as long as they liked.
+
+A lock lifts when the counted failures that make it leave the window. A lock is checked
+before the password or code is, so a guess made during a lock proves nothing, right or
+wrong; each such refused try is audited too, but not counted, so it does not make the
+lock last longer.
 """
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -31,14 +43,57 @@ def _seconds_left(failures, limit: int) -> int:
     return max(1, int((unlock - timezone.now()).total_seconds()) + 1)
 
 
-def lockout_seconds(*, email: str, ip: str | None) -> int:
-    """Return how long the account or the address stays locked (0: not locked)."""
+@dataclass(frozen=True)
+class Lock:
+    """How long a caller stays locked out (0: not at all), and by which rule."""
+
+    seconds: int
+    scope: str = ""  # "account_address", "address" or "account"
+
+    def __bool__(self) -> bool:
+        return self.seconds > 0
+
+
+def _account_seconds_left(failures) -> int:
+    """How long the failures from distinct addresses keep the account locked everywhere."""
+    limit = settings.LOCKOUT_ACCOUNT_ADDRESSES
+    latest: dict[str | None, datetime] = {}
+    for ip, at in failures.order_by("-at").values_list("ip", "at"):
+        latest.setdefault(ip, at)  # the newest failure of each address
+    if len(latest) < limit:
+        return 0
+    # The lock holds until all but limit - 1 addresses have no failure in the window.
+    times = sorted(latest.values(), reverse=True)
+    unlock = times[limit - 1] + timedelta(minutes=settings.LOCKOUT_MINUTES)
+    return max(1, int((unlock - timezone.now()).total_seconds()) + 1)
+
+
+def lockout_state(*, email: str, ip: str | None, passkey: bool = False) -> Lock:
+    """Return the lock that holds for ``email`` tried from ``ip`` (a false ``Lock``: none).
+
+    ``passkey=True`` for a passkey: the account-wide lock does not apply to it.
+    """
     recent = AuthFailure.objects.filter(at__gte=_window_start())
-    by_account = _seconds_left(
-        recent.filter(email=email.lower()), settings.LOCKOUT_ACCOUNT_FAILURES
-    )
-    by_address = _seconds_left(recent.filter(ip=ip), settings.LOCKOUT_ADDRESS_FAILURES) if ip else 0
-    return max(by_account, by_address)
+    account = recent.filter(email=email.lower())
+    locks = [
+        Lock(
+            _seconds_left(account.filter(ip=ip), settings.LOCKOUT_ACCOUNT_FAILURES),
+            "account_address",
+        ),
+        Lock(
+            _seconds_left(recent.filter(ip=ip), settings.LOCKOUT_ADDRESS_FAILURES) if ip else 0,
+            "address",
+        ),
+    ]
+    if not passkey:
+        locks.append(Lock(_account_seconds_left(account), "account"))
+    held = [lock for lock in locks if lock]
+    return max(held, key=lambda lock: lock.seconds) if held else Lock(0)
+
+
+def lockout_seconds(*, email: str, ip: str | None, passkey: bool = False) -> int:
+    """Return how long ``email`` stays locked from ``ip`` (0: not locked)."""
+    return lockout_state(email=email, ip=ip, passkey=passkey).seconds
 
 
 def auth_failure_record(
@@ -46,23 +101,32 @@ def auth_failure_record(
 ) -> int:
     """Record a failed attempt; return the lockout it caused (seconds, 0 if none).
 
-    ``method`` names the second factor that failed (totp, backup, passkey), if any.
+    ``method`` names the second factor that failed (totp, backup, passkey), if any. The
+    lockout returned for a failed passkey is one that stops passkeys (not the
+    account-wide lock); the audit names whichever lock now holds.
     """
     data = {"kind": kind, "email": email.lower(), "ip": ip}
     if method:
         data["method"] = method
     with transaction.atomic():
         AuthFailure.objects.create(kind=kind, email=email.lower(), ip=ip)
-        locked = lockout_seconds(email=email, ip=ip)
+        lock = lockout_state(email=email, ip=ip)
         _auth_audit(action="auth.failed", email=email, user=user, data=data)
-        if locked:
+        if lock:
             _auth_audit(
                 action="auth.locked_out",
                 email=email,
                 user=user,
-                data={"email": email.lower(), "ip": ip, "seconds": locked},
+                data={
+                    "email": email.lower(),
+                    "ip": ip,
+                    "seconds": lock.seconds,
+                    "scope": lock.scope,
+                },
             )
-    return locked
+    if method == "passkey":
+        return lockout_seconds(email=email, ip=ip, passkey=True)
+    return lock.seconds
 
 
 def auth_locked_try_record(

@@ -13,10 +13,16 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
+from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal import crypto
 from portal.audit import audit_append
@@ -137,7 +143,34 @@ def api_token_create(
                 "expires_at": token.expires_at,
             },
         )
+        api_token_created_notify(token=token, user=officer.user)
     return CreatedToken(token=token, secret=secret)
+
+
+def api_token_created_notify(*, token: ApiToken, user: User) -> None:
+    """Email the officer that a token was created, once it commits.
+
+    A token is a credential that works without the second factor: its owner must hear of
+    one made by someone else in their session. The mail names the token and when it was
+    made; it carries neither the secret nor a link to follow.
+    """
+    body = render_to_string(
+        "accounts/email/api_token_created.txt",
+        {
+            "name": token.name,
+            "prefix": token.prefix,
+            "at": token.created_at,
+            "expires_at": token.expires_at,
+            "tokens_url": settings.PORTAL_AUDIENCE + reverse("api-tokens"),
+        },
+    )
+    message = EmailMessage(
+        subject=gettext("An API token was created for your authority portal account"),
+        body=body,
+        to=[user.email],
+    )
+    # robust: a mail server failure must not undo or hide a token that was made.
+    transaction.on_commit(partial(message.send), robust=True)
 
 
 def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
@@ -161,6 +194,37 @@ def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
             },
         )
     return token
+
+
+def api_tokens_revoke_all(*, user: User, actor: User, reason: str) -> int:
+    """Revoke every live token of ``user`` (an officer's; others have none); return how many.
+
+    Called inside the transaction of a password reset (always) or change (if asked): each
+    revocation is audited with the reason. The caller holds the transaction.
+    """
+    now = timezone.now()
+    tokens = list(
+        ApiToken.objects.select_for_update()
+        .filter(officer__user=user, revoked_at__isnull=True, expires_at__gt=now)
+        .order_by("pk")
+    )
+    for token in tokens:
+        token.revoked_at = now
+        token.revoked_by = actor
+        token.save(update_fields=["revoked_at", "revoked_by"])
+        audit_append(
+            actor=actor,
+            action="api_token.revoked",
+            target=token,
+            data={
+                "officer_id": token.officer_id,
+                "name": token.name,
+                "prefix": token.prefix,
+                "expired": False,
+                "reason": reason,
+            },
+        )
+    return len(tokens)
 
 
 def officer_standing_problem(officer: Officer) -> TokenOwnerNotActive | None:

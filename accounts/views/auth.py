@@ -1,5 +1,8 @@
 """Logging in: password first, then a second factor (passkey, TOTP or backup code)."""
 
+import logging
+import time
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -11,12 +14,14 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 from django_otp import login as otp_login
 from django_otp_webauthn import exceptions as webauthn_errors
 from django_otp_webauthn.models import WebAuthnCredential
+from django_otp_webauthn.templatetags.otp_webauthn import get_configuration
 from django_otp_webauthn.views import (
     BeginCredentialAuthenticationView,
     CompleteCredentialAuthenticationView,
@@ -24,6 +29,7 @@ from django_otp_webauthn.views import (
 
 from portal.audit import audit_append
 from portal.http import client_ip
+from portal.jsondepth import JSONTooDeep, json_depth_check
 
 from ..access import AuthedRequest, before_second_factor, public
 from ..domains import DomainError, canonical_email
@@ -37,12 +43,16 @@ from ..services.factors import (
 )
 from ..services.registration import mailbox_unconfirmed
 from ..services.throttle import (
+    Lock,
     auth_failure_record,
     auth_locked_try_record,
     auth_second_factor_record,
     lockout_seconds,
+    lockout_state,
 )
 from ..step_up import second_factor_fresh_mark
+
+logger = logging.getLogger(__name__)
 
 
 def _wait(seconds: int) -> str:
@@ -64,13 +74,50 @@ def _second_factor_passed(request: HttpRequest, device: object, *, method: str) 
     auth_second_factor_record(user=request.user, method=method, ip=client_ip(request))
 
 
+# Under an account-wide lock the passkey comes before the password (``login_passkey``):
+# the session remembers the address typed, then the passkey that answered for it.
+PASSKEY_FIRST_KEY = "portal_passkey_first"
+PASSKEY_FIRST_SECONDS = 5 * 60
+
+
+def _passkey_first(request: HttpRequest) -> dict[str, Any] | None:
+    """The session's passkey-first login in progress, if it is recent enough."""
+    pending = request.session.get(PASSKEY_FIRST_KEY)
+    if not isinstance(pending, dict) or not isinstance(pending.get("email"), str):
+        return None
+    started = pending.get("at")
+    if not isinstance(started, int) or not 0 <= time.time() - started <= PASSKEY_FIRST_SECONDS:
+        return None
+    return pending
+
+
+def _passkey_first_credential(request: HttpRequest, email: str) -> int | None:
+    """The passkey that answered for ``email`` in this session before its password, if any."""
+    pending = _passkey_first(request)
+    if pending is None or pending["email"] != email:
+        return None
+    credential = pending.get("credential")
+    return credential if isinstance(credential, int) else None
+
+
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's login form, refusing to check a password while the account is locked."""
+    """Django's login form, refusing to check a password while the account is locked.
+
+    Under the account-wide lock (failures from many addresses) the password is not
+    checked either, but the page offers the passkey first: once the account's own passkey
+    answered in this session, its password is checked again and the login is complete.
+    """
 
     error_messages = {
         **AuthenticationForm.error_messages,
         "locked": "Too many failed attempts. Try again in %(wait)s.",
+        "account_locked": _(
+            "Too many failed attempts on this account from many places. Try again in "
+            "%(wait)s, or log in with your passkey now."
+        ),
     }
+    # The passkey that answered before the password, under an account-wide lock.
+    passkey_credential: int | None = None
 
     def clean_username(self) -> str:
         # Addresses are stored with the domain in IDNA form: accept the Unicode form too.
@@ -83,11 +130,20 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     def clean(self):
         email = (self.cleaned_data.get("username") or "").strip().lower()
         ip = client_ip(self.request) if self.request else None
-        locked = lockout_seconds(email=email, ip=ip)
-        if locked:
+        # The locks a passkey does not lift: this account from this address, this address.
+        lock = lockout_state(email=email, ip=ip, passkey=True)
+        if not lock and self.request is not None:
+            self.passkey_credential = _passkey_first_credential(self.request, email)
+            if self.passkey_credential is None:
+                lock = lockout_state(email=email, ip=ip)
+        if lock:
             user = User.objects.filter(email=email).first()
-            auth_locked_try_record(kind="password", email=email, ip=ip, seconds=locked, user=user)
-            raise self.get_locked_error(locked)
+            auth_locked_try_record(
+                kind="password", email=email, ip=ip, seconds=lock.seconds, user=user
+            )
+            if lock.scope == "account" and self.request is not None:
+                self.request.session[PASSKEY_FIRST_KEY] = {"email": email, "at": int(time.time())}
+            raise self.get_locked_error(lock)
         try:
             return super().clean()
         except ValidationError:
@@ -103,13 +159,12 @@ class ThrottledAuthenticationForm(AuthenticationForm):
                 ) from None
             locked = auth_failure_record(kind="password", email=email, ip=ip, user=user)
             if locked:
-                raise self.get_locked_error(locked) from None
+                raise self.get_locked_error(Lock(locked)) from None
             raise
 
-    def get_locked_error(self, seconds: int) -> ValidationError:
-        return ValidationError(
-            self.error_messages["locked"], code="locked", params={"wait": _wait(seconds)}
-        )
+    def get_locked_error(self, lock: Lock) -> ValidationError:
+        message = self.error_messages["account_locked" if lock.scope == "account" else "locked"]
+        return ValidationError(message, code="locked", params={"wait": _wait(lock.seconds)})
 
 
 @method_decorator(public, name="dispatch")
@@ -128,6 +183,18 @@ class LoginView(auth_views.LoginView):
             data={"ip": client_ip(self.request)},
         )
         next_url = self.get_redirect_url()
+        self.request.session.pop(PASSKEY_FIRST_KEY, None)
+        passkey = (
+            WebAuthnCredential.objects.filter(
+                pk=form.passkey_credential, user=user, confirmed=True
+            ).first()
+            if form.passkey_credential is not None
+            else None
+        )
+        if passkey is not None:
+            # The passkey answered first, under the account-wide lock: both steps passed.
+            _second_factor_passed(self.request, passkey, method="passkey")
+            return HttpResponseRedirect(next_url or reverse("home"))
         target = "login-verify" if factor_summary(user=user).any else "factors"
         url = reverse(target)
         if next_url:
@@ -146,6 +213,11 @@ class LoginView(auth_views.LoginView):
         # A lock says how long it lasts; any other failure stays vague on purpose.
         if form is not None and form.has_error(NON_FIELD_ERRORS, "locked"):
             context["error_text"] = form.non_field_errors()[0]
+        pending = _passkey_first(self.request)
+        if pending is not None:
+            context["passkey_first"] = "credential" not in pending
+            context["passkey_confirmed"] = "credential" in pending
+            context["passkey_first_email"] = pending["email"]
         return context
 
 
@@ -257,7 +329,23 @@ class PasskeyLockedOut(webauthn_errors.OTPWebAuthnApiError):
     default_detail = "Too many failed attempts. Try again later."
 
 
-class PasskeyVerificationMixin:
+class BoundedJSONMixin:
+    """The package's JSON reading, refusing a body nested too deep before it is parsed.
+
+    ``json.loads`` would recurse into it and fail with ``RecursionError`` (a 500).
+    """
+
+    def _parse_request_data(self, request: HttpRequest) -> Any:
+        if (request.content_type or "").split(";", 1)[0] == "application/json" and request.body:
+            try:
+                json_depth_check(request.body)
+            except JSONTooDeep as exc:
+                logger.warning("Passkey request rejected: %s (%s)", exc, request.path)
+                raise webauthn_errors.MalformedRequest() from None
+        return super()._parse_request_data(request)  # type: ignore[misc]
+
+
+class PasskeyVerificationMixin(BoundedJSONMixin):
     """The passkey step of login: only for the user who already gave the password."""
 
     # The standing middleware lets only a logged-in user reach these views.
@@ -299,7 +387,8 @@ class PasskeyVerificationCompleteView(
         super().check_can_authenticate()
         user = self.request.user
         ip = client_ip(self.request)
-        locked = lockout_seconds(email=user.email, ip=ip)
+        # A passkey cannot be guessed: the account-wide lock does not stop it.
+        locked = lockout_seconds(email=user.email, ip=ip, passkey=True)
         if locked:
             _second_factor_locked_try(user=user, ip=ip, seconds=locked, method="passkey")
             raise PasskeyLockedOut(detail=_locked_message(locked))
@@ -329,3 +418,120 @@ class PasskeyVerificationCompleteView(
 
 passkey_verification_begin = before_second_factor(PasskeyVerificationBeginView.as_view())
 passkey_verification_complete = before_second_factor(PasskeyVerificationCompleteView.as_view())
+
+
+# --- Under an account-wide lock: the passkey first, then the password ------------------------
+
+
+@public
+@never_cache
+@require_GET
+def login_passkey(request: HttpRequest) -> HttpResponse:
+    """Ask for the passkey of the address the login page found locked everywhere.
+
+    Only a session that was just told of an account-wide lock comes here; the password
+    follows on the login page once the passkey answered.
+    """
+    pending = _passkey_first(request)
+    if pending is None or request.user.is_authenticated:
+        return HttpResponseRedirect(reverse("login"))
+    configuration = get_configuration(
+        request,
+        {
+            "beginAuthenticationUrl": reverse("login-passkey-begin"),
+            "completeAuthenticationUrl": reverse("login-passkey-complete"),
+        },
+    )
+    return render(
+        request,
+        "accounts/login_passkey.html",
+        {"configuration": configuration, "email": pending["email"], "next": _safe_next(request)},
+    )
+
+
+class PasskeyFirstMixin(BoundedJSONMixin):
+    """The passkey of the locked account, asked before its password (nobody is logged in)."""
+
+    request: HttpRequest
+
+    def get_helper(self) -> PasskeyHelper:
+        return PasskeyHelper(request=self.request)
+
+    def pending_email(self) -> str | None:
+        pending = _passkey_first(self.request)
+        return pending["email"] if pending is not None else None
+
+    def get_user(self) -> User | None:
+        email = self.pending_email()
+        return User.objects.filter(email=email, is_active=True).first() if email else None
+
+    def check_can_authenticate(self) -> None:
+        email = self.pending_email()
+        if email is None or self.request.user.is_authenticated:
+            raise webauthn_errors.PasswordlessLoginDisabled()
+        ip = client_ip(self.request)
+        locked = lockout_seconds(email=email, ip=ip, passkey=True)
+        if locked:
+            auth_locked_try_record(
+                kind="second_factor",
+                email=email,
+                ip=ip,
+                seconds=locked,
+                user=self.get_user(),
+                method="passkey",
+            )
+            raise PasskeyLockedOut(detail=_locked_message(locked))
+
+
+class PasskeyFirstBeginView(PasskeyFirstMixin, BeginCredentialAuthenticationView):
+    """Send a challenge for the locked account's own passkeys."""
+
+
+class PasskeyFirstCompleteView(PasskeyFirstMixin, CompleteCredentialAuthenticationView):
+    """Check the passkey; remember it for the password that comes next. Logs nobody in."""
+
+    not_counted = PasskeyVerificationCompleteView.not_counted
+
+    def handle_exception(self, exc: Exception):
+        email = self.pending_email()
+        if (
+            isinstance(exc, webauthn_errors.OTPWebAuthnApiError)
+            and not isinstance(exc, self.not_counted)
+            and email is not None
+        ):
+            locked = auth_failure_record(
+                kind="second_factor",
+                email=email,
+                ip=client_ip(self.request),
+                user=self.get_user(),
+                method="passkey",
+            )
+            if locked:
+                exc = PasskeyLockedOut(detail=_locked_message(locked))
+        return super().handle_exception(exc)
+
+    def complete_auth(self, device: WebAuthnCredential) -> None:
+        user = self.get_user()
+        if user is None:
+            raise webauthn_errors.CredentialUserMismatch()
+        passkey_check_owner(user=user, credential=device)
+        pending = _passkey_first(self.request) or {}
+        self.request.session[PASSKEY_FIRST_KEY] = {
+            **pending,
+            "credential": device.pk,
+            "at": int(time.time()),
+        }
+        audit_append(
+            actor=user,
+            action="auth.passkey_before_password",
+            target=user,
+            data={"ip": client_ip(self.request), "credential": device.pk},
+        )
+
+    def get_success_url(self) -> str:
+        next_url = self.get_redirect_url()
+        return reverse("login") + ("?" + urlencode({"next": next_url}) if next_url else "")
+
+
+login_passkey_begin = public(PasskeyFirstBeginView.as_view())
+login_passkey_complete = public(PasskeyFirstCompleteView.as_view())

@@ -28,7 +28,7 @@ from django_otp_webauthn.views import (
     CompleteCredentialRegistrationView,
 )
 
-from ..access import AuthedRequest, before_second_factor, onboarding
+from ..access import AuthedRequest, before_second_factor, onboarding, public
 from ..services.factors import (
     MAX_REASON_LENGTH,
     FactorChange,
@@ -45,7 +45,7 @@ from ..services.factors import (
 )
 from ..services.keys import passkey_key_id, signing_passkeys_of_credentials
 from ..step_up import FRESH_SECONDS, second_factor_fresh_mark, second_factor_is_fresh
-from .auth import _safe_next, second_factor_attempt, second_factor_page
+from .auth import BoundedJSONMixin, _safe_next, second_factor_attempt, second_factor_page
 
 
 def _step_up_redirect(request: AuthedRequest, next_url: str) -> HttpResponse | None:
@@ -238,7 +238,7 @@ class StepUpRequired(webauthn_errors.OTPWebAuthnApiError):
     default_detail = "Confirm it is you first: reload this page and use your second factor again."
 
 
-class PasskeyRegistrationMixin:
+class PasskeyRegistrationMixin(BoundedJSONMixin):
     """Registering a passkey. The package refuses a user who has a factor but did not use
     it in this session, so a stolen password alone cannot add the thief's passkey; the
     portal also wants that factor used in the last minutes, so an old session cannot."""
@@ -274,7 +274,6 @@ class PasskeyRegistrationCompleteView(PasskeyRegistrationMixin, CompleteCredenti
 
 passkey_registration_begin = before_second_factor(PasskeyRegistrationBeginView.as_view())
 passkey_registration_complete = before_second_factor(PasskeyRegistrationCompleteView.as_view())
-# The package's scripts read their messages from this catalog.
-passkey_js_catalog = before_second_factor(
-    JavaScriptCatalog.as_view(packages=["django_otp_webauthn"])
-)
+# The package's scripts read their messages from this catalog: public, as the passkey page
+# of an account-wide lock (accounts.views.auth.login_passkey) is shown before any login.
+passkey_js_catalog = public(JavaScriptCatalog.as_view(packages=["django_otp_webauthn"]))

@@ -16,6 +16,8 @@ from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -23,6 +25,7 @@ from django.views.decorators.http import require_http_methods
 from portal.http import client_ip
 
 from ..access import AuthedRequest, onboarding, public
+from ..models import Role
 from ..services.password import (
     RESET_LINKS_PER_ACCOUNT_PER_HOUR,
     PasswordResetLinkRefused,
@@ -78,11 +81,23 @@ class CurrentPasswordChangeForm(NewPasswordWording, PasswordChangeForm):
         **PasswordChangeForm.error_messages,
         "password_incorrect": "That is not your current password.",
     }
+    # Offered to officers, the only users with API tokens (removed for the others).
+    revoke_tokens = forms.BooleanField(
+        required=False,
+        label=_("Also revoke all my API tokens"),
+        help_text=_(
+            "Do this if you change your password because someone else may know it: a "
+            "token made with it keeps working otherwise. Your case systems then need new "
+            "tokens."
+        ),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["old_password"].label = "Current password"
         self.word_new_password()
+        if getattr(self.user, "role", None) != Role.OFFICER:
+            del self.fields["revoke_tokens"]
 
 
 class PasswordResetRequestForm(forms.Form):
@@ -108,9 +123,24 @@ def password_change_view(request: AuthedRequest) -> HttpResponse:
         # Checked before the current password is: a guess made during a lock proves nothing.
         locked = lockout_seconds(email=user.email, ip=ip)
         if not locked and form.is_valid():
-            password_change(user=user, password=form.cleaned_data["new_password1"], ip=ip)
+            revoked = password_change(
+                user=user,
+                password=form.cleaned_data["new_password1"],
+                ip=ip,
+                revoke_tokens=bool(form.cleaned_data.get("revoke_tokens")),
+            )
             update_session_auth_hash(request, user)  # this session stays; the others end
             messages.success(request, CHANGED)
+            if revoked:
+                messages.info(
+                    request,
+                    ngettext(
+                        "%(count)d API token was revoked.",
+                        "%(count)d API tokens were revoked.",
+                        revoked,
+                    )
+                    % {"count": revoked},
+                )
             return HttpResponseRedirect(reverse("factors"))
         if not locked and form.has_error("old_password", "password_incorrect"):
             locked = password_change_refuse(user=user, ip=ip)

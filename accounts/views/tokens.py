@@ -1,9 +1,15 @@
 """An officer's API tokens: create (shown once), list, revoke.
 
 Open only to active officers of verified agencies in a session with a verified second
-factor. A new token's secret appears in the response to the POST that created it and
-nowhere else: the page is never cached and the portal keeps only its hash.
+factor. Creating a token also needs that factor to have been used in the last minutes
+(``accounts.step_up``, as for a change of factors): a token works without the second
+factor, so a session cookie stolen hours ago must not be able to make one. The officer is
+mailed about every new token. A new token's secret appears in the response to the POST
+that created it and nowhere else: the page is never cached and the portal keeps only its
+hash.
 """
+
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -11,6 +17,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -27,6 +34,7 @@ from ..services.tokens import (
     api_token_revoke,
     api_tokens_of_officer,
 )
+from ..step_up import second_factor_is_fresh
 
 
 class ApiTokenForm(forms.Form):
@@ -73,6 +81,11 @@ def _list_page(
 def api_tokens(request: AuthedRequest) -> HttpResponse:
     """List the officer's tokens; a POST creates one and shows its secret once."""
     officer = page_officer(request)
+    if request.method == "POST" and not second_factor_is_fresh(request):
+        # Nothing of the form is read: the officer confirms it is them, then comes back.
+        messages.info(request, gettext("Confirm it is you, then create the token."))
+        query = urlencode({"next": reverse("api-tokens")})
+        return HttpResponseRedirect(reverse("factor-confirm") + "?" + query)
     form = ApiTokenForm(request.POST or None, initial={"lifetime_days": DEFAULT_LIFETIME_DAYS})
     if request.method == "POST" and form.is_valid():
         try:

@@ -10,6 +10,7 @@ import rfc8785
 from django.conf import settings
 
 from portal.crypto import sha256_hex
+from portal.jsondepth import JSONTooDeep, json_depth_check
 from portal.problems import Problem, field_errors
 from requests_app.intake.schema import Envelope
 
@@ -54,6 +55,15 @@ def envelope_parse(raw: bytes) -> ParsedEnvelope:
     """Return the parsed envelope, or raise ``Problem`` malformed / too_large."""
     if len(raw) > settings.INTAKE_MAX_ENVELOPE_BYTES:
         raise Problem("too_large", 413, "The envelope is larger than the protocol allows.")
+    try:
+        json_depth_check(raw)  # before json recurses into it: never a RecursionError
+    except JSONTooDeep as exc:
+        raise Problem(
+            "malformed",
+            400,
+            "The envelope is not a JSON document the portal reads.",
+            errors=[{"field": "(envelope)", "message": str(exc)}],
+        ) from None
     try:
         document = json.loads(raw.decode("utf-8"), object_pairs_hook=_refuse_duplicate_keys)
     except (UnicodeDecodeError, ValueError) as exc:

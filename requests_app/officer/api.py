@@ -12,13 +12,13 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import IsActiveOfficer, api_officer
+from portal.parsers import JSONParser  # refuses JSON nested too deep
 from portal.problems import Problem
 from requests_app.intake.schema import StrictSerializer
 from requests_app.lifecycle.access import (

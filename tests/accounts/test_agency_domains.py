@@ -8,6 +8,7 @@ stored or changed.
 import pytest
 from django.test import Client
 
+from accounts.domains import normalise_domain
 from accounts.models import Agency, AgencyDomain, Officer, Role
 from tests.audit_marks import audit_mark, audit_since
 from tests.factories import (
@@ -344,3 +345,69 @@ def test_the_services_refuse_anyone_but_a_vetting_administrator(police) -> None:
 
     assert domains_of(police) == [("police.example", False)]
     assert audit_since(mark) == []
+
+
+# --- Look-alikes of held domains, and scripts foreign to the agency's country --------------
+
+CYRILLIC_POLICE = "\u0440\u043e\u04cf\u0456\u0441\u0435"  # роӏісе: all Cyrillic
+SMALL_CAPITALS_BKA = "\u0299\u1d0b\u1d00"  # ʙᴋᴀ: Latin small capitals
+
+
+@pytest.mark.parametrize(
+    ("domain", "message"),
+    [
+        (f"{CYRILLIC_POLICE}.example", "written in Cyrillic letters"),
+        (f"{SMALL_CAPITALS_BKA}.example.de", "looks like bka.example.de"),
+        (f"berlin.{SMALL_CAPITALS_BKA}.example.de", "looks like bka.example.de"),
+        ("\u03b5\u03bb\u03bb\u03ac\u03b4\u03b1.example", "written in Greek letters"),
+    ],
+)
+def test_a_lookalike_or_foreign_script_domain_is_not_added_and_nothing_is_stored(
+    admin_client, police, domain: str, message: str
+) -> None:
+    make_agency(name="Bundeskriminalamt", country="DE", domain="bka.example.de")
+    before = list(AgencyDomain.objects.order_by("pk").values_list("agency", "domain"))
+    mark = audit_mark()
+
+    response = admin_client.post(
+        domains_url(police), {"domain": domain, "reason": "The agency asked for it."}
+    )
+
+    assert response.status_code == 409
+    assert message in page(response)
+    assert list(AgencyDomain.objects.order_by("pk").values_list("agency", "domain")) == before
+    assert audit_since(mark) == []
+
+
+@pytest.mark.parametrize(
+    ("country", "domain"),
+    [
+        ("DE", "polizei-bayern.example"),
+        ("DE", "münchen-polizei.example"),
+        ("IN", "\u092a\u0941\u0932\u093f\u0938.example"),  # पुलिस: Devanagari, India
+        ("GR", "\u03b1\u03c3\u03c4\u03c5\u03bd\u03bf\u03bc\u03b9\u03b1.example"),  # αστυνομια
+        ("RU", f"{CYRILLIC_POLICE}.example"),  # the same Cyrillic name, for a Russian agency
+    ],
+)
+def test_ordinary_domains_in_the_countrys_own_scripts_are_added(
+    admin_client, country: str, domain: str
+) -> None:
+    make_agency(name="Bundeskriminalamt", country="DE", domain="bka.example.de")
+    agency = make_agency(name="Agency in its own script", country=country)
+
+    response = admin_client.post(
+        domains_url(agency), {"domain": domain, "reason": "The agency asked for it."}
+    )
+
+    assert response.status_code == 302, page(response)
+    assert agency.domains.filter(domain=normalise_domain(domain)).exists()
+
+
+def test_an_agency_may_add_a_subdomain_of_its_own_domain(admin_client) -> None:
+    bka = make_agency(name="Bundeskriminalamt", country="DE", domain="bka.example.de")
+
+    response = admin_client.post(
+        domains_url(bka), {"domain": "mail.bka.example.de", "reason": "A second mail system."}
+    )
+
+    assert response.status_code == 302, page(response)

@@ -3,13 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from accounts.models import AuthFailure
 from portal.models import AuditEvent
 from tests.audit_marks import actions_since, audit_mark
-from tests.factories import PASSWORD, make_user, totp_code
+from tests.factories import PASSWORD, SoftPasskey, make_user, passkey_verify, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -69,15 +70,170 @@ def test_five_wrong_passwords_lock_the_account_and_then_even_the_right_one_is_re
     assert not AuditEvent.objects.filter(action="auth.password_ok").exists()
 
 
-def test_the_account_lock_holds_from_any_address(client) -> None:
+def test_one_address_cannot_lock_the_account_for_other_addresses(client) -> None:
+    """Guessing from one address locks that address out of the account, not the officer."""
     user = make_user()
-    for _ in range(5):
+    for _ in range(12):
         login(client, user.email, "guess")
+    assert "Try again in" in login(client, user.email, PASSWORD).content.decode()
+    attacker_client_logged_in = logged_in(client)
+    officer = Client()
+    before = audit_mark()
+
+    response = login(officer, user.email, PASSWORD, ip=ELSEWHERE)
+    verified = officer.post(
+        "/login/verify/", {"method": "totp", "code": totp_code(user)}, REMOTE_ADDR=ELSEWHERE
+    )
+
+    assert not attacker_client_logged_in
+    assert response.status_code == 302
+    assert verified.status_code == 302
+    assert DEVICE_ID_SESSION_KEY in officer.session
+    assert actions_since(before) == ["auth.password_ok", "auth.second_factor_ok"]
+    # The lock the guesser met was of the account from their address only.
+    assert AuditEvent.objects.get(action="auth.locked_out").data["scope"] == "account_address"
+
+
+def guess_from_many_addresses(email: str, count: int) -> None:
+    for number in range(count):
+        login(Client(), email, "guess", ip=f"198.51.100.{number + 1}")
+
+
+def test_failures_from_many_addresses_lock_the_account_everywhere(client, settings) -> None:
+    settings.LOCKOUT_ACCOUNT_ADDRESSES = 5
+    user = make_user()
+    guess_from_many_addresses(user.email, 4)
+    assert login(Client(), user.email, PASSWORD, ip="192.0.2.200").status_code == 302
+    AuthFailure.objects.filter(email=user.email).update(at=timezone.now())  # still counted
+    guess_from_many_addresses(user.email, 4)  # the same four: still four addresses
+    login(Client(), user.email, "guess", ip="198.51.100.99")  # a fifth address
+    before = audit_mark()
 
     response = login(client, user.email, PASSWORD, ip=ELSEWHERE)
 
+    text = response.content.decode()
+    assert "from many places. Try again in 15 minutes, or log in with your passkey" in text
+    assert not logged_in(client)
+    assert actions_since(before) == ["auth.refused_locked"]
+    locked = AuditEvent.objects.filter(action="auth.locked_out").last()
+    assert locked is not None
+    assert (locked.data["scope"], locked.data["ip"]) == ("account", "198.51.100.99")
+    # Nothing was granted to anyone.
+    assert not AuditEvent.objects.filter(action="auth.second_factor_ok").exists()
+
+
+def test_under_the_account_wide_lock_codes_are_refused_but_a_passkey_after_the_password_works(
+    client,
+) -> None:
+    user = make_user()
+    passkey = SoftPasskey()
+    passkey.store_for(user)
+    assert login(client, user.email, PASSWORD, ip=ELSEWHERE).status_code == 302
+    guess_from_many_addresses(user.email, 5)
+
+    code = client.post("/login/verify/", {"method": "totp", "code": totp_code(user)})
+    assert "Try again in" in code.content.decode()
+    assert DEVICE_ID_SESSION_KEY not in client.session
+
+    response = passkey_verify(client, passkey)
+
+    assert response.status_code == 200, response.content
+    assert DEVICE_ID_SESSION_KEY in client.session
+
+
+def passkey_first(client, passkey: SoftPasskey):
+    begin = client.post("/login/passkey/begin/")
+    if begin.status_code != 200:
+        return begin
+    return client.post(
+        "/login/passkey/complete/",
+        passkey.assertion_response(begin.json()),
+        content_type="application/json",
+    )
+
+
+def test_a_passkey_login_works_under_the_account_wide_lock(client) -> None:
+    user = make_user()
+    passkey = SoftPasskey()
+    passkey.store_for(user)
+    guess_from_many_addresses(user.email, 5)
+    refused = login(client, user.email, PASSWORD)
+    assert "log in with your passkey" in refused.content.decode()
+    assert not logged_in(client)
+    assert client.get("/login/passkey/").status_code == 200
+    before = audit_mark()
+
+    answer = passkey_first(client, passkey)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["redirect_url"] == "/login/"
+    assert not logged_in(client)  # the passkey alone logs nobody in
+    response = login(client, user.email, PASSWORD)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert logged_in(client)
+    assert DEVICE_ID_SESSION_KEY in client.session
+    assert actions_since(before) == [
+        "auth.passkey_before_password",
+        "auth.password_ok",
+        "auth.second_factor_ok",
+    ]
+    assert AuditEvent.objects.get(action="auth.second_factor_ok").data["method"] == "passkey"
+
+
+def test_under_the_account_wide_lock_the_passkey_without_the_password_grants_nothing(
+    client,
+) -> None:
+    user = make_user()
+    passkey = SoftPasskey()
+    passkey.store_for(user)
+    guess_from_many_addresses(user.email, 5)
+    login(client, user.email, PASSWORD)
+    assert passkey_first(client, passkey).status_code == 200
+
+    wrong = login(client, user.email, "guess")
+
+    assert wrong.status_code == 200
+    assert not logged_in(client)
+    assert AuthFailure.objects.filter(email=user.email, ip=ATTACKER).count() == 1
+    assert not AuditEvent.objects.filter(action="auth.password_ok").exists()
+
+
+def test_under_the_account_wide_lock_another_users_passkey_is_refused_and_counted(
+    client,
+) -> None:
+    victim = make_user()
+    SoftPasskey().store_for(victim)
+    thief_passkey = SoftPasskey()
+    thief_passkey.store_for(make_user())
+    guess_from_many_addresses(victim.email, 5)
+    login(client, victim.email, PASSWORD)
+    failures = AuthFailure.objects.filter(email=victim.email).count()
+
+    answer = passkey_first(client, thief_passkey)
+    response = login(client, victim.email, PASSWORD)
+
+    assert answer.status_code == 403
+    assert answer.json()["code"] == "credential_user_mismatch"
     assert "Try again in" in response.content.decode()
     assert not logged_in(client)
+    assert AuthFailure.objects.filter(email=victim.email).count() == failures + 1
+    assert not AuditEvent.objects.filter(action="auth.passkey_before_password").exists()
+
+
+def test_the_passkey_step_before_the_password_is_only_for_a_session_told_of_the_lock(
+    client,
+) -> None:
+    user = make_user()
+    passkey = SoftPasskey()
+    passkey.store_for(user)
+
+    answer = passkey_first(client, passkey)
+
+    assert answer.status_code in (302, 403)
+    assert client.get("/login/passkey/")["Location"] == "/login/"
+    assert not logged_in(client)
+    assert not AuditEvent.objects.filter(action="auth.passkey_before_password").exists()
 
 
 def test_an_unknown_account_is_counted_and_audited_like_a_known_one(client) -> None:
@@ -156,7 +312,8 @@ def test_guessing_the_second_factor_locks_the_account_and_then_the_right_code_is
     assert AuthFailure.objects.filter(email=user.email, kind="second_factor").count() == 5
     # Opening the page is no try: it says how long the lock lasts and records nothing.
     mark = audit_mark()
-    assert "Try again in 15 minutes" in client.get("/login/verify/").content.decode()
+    page = client.get("/login/verify/", REMOTE_ADDR=ATTACKER)
+    assert "Try again in 15 minutes" in page.content.decode()
     assert actions_since(mark) == []
 
     # The password step of the same account is locked as well.
@@ -172,13 +329,13 @@ def test_tries_during_a_lock_are_audited_but_do_not_make_it_last_longer(client) 
     before = audit_mark()
 
     login(client, user.email, "another guess")
-    login(client, user.email, PASSWORD, ip=ELSEWHERE)
+    login(client, user.email, PASSWORD)
 
     assert actions_since(before) == ["auth.refused_locked"] * 2
     refused = list(AuditEvent.objects.filter(action="auth.refused_locked").order_by("seq"))
     assert [(e.actor_id, e.data["kind"], e.data["ip"]) for e in refused] == [
         (user.pk, "password", ATTACKER),
-        (user.pk, "password", ELSEWHERE),
+        (user.pk, "password", ATTACKER),
     ]
     assert all(840 < e.data["seconds"] <= 901 for e in refused)
     assert AuthFailure.objects.filter(email=user.email).count() == 5

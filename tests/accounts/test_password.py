@@ -17,7 +17,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from accounts.models import Agency, AuthFailure, Officer, Role, User
+from accounts.models import Agency, ApiToken, AuthFailure, Officer, Role, User
 from accounts.services.password import (
     RESET_LINKS_PER_ACCOUNT_PER_HOUR,
     RESET_REQUESTS_PER_ADDRESS_PER_HOUR,
@@ -25,7 +25,15 @@ from accounts.services.password import (
 )
 from portal.models import AuditEvent
 from tests.audit_marks import actions_since, audit_mark
-from tests.factories import PASSWORD, log_in, make_agency, make_officer, make_user, totp_code
+from tests.factories import (
+    PASSWORD,
+    log_in,
+    make_agency,
+    make_api_token,
+    make_officer,
+    make_user,
+    totp_code,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -142,7 +150,7 @@ def test_changing_the_password_keeps_this_session_ends_the_others_and_sends_a_no
     assert (event.actor_id, event.target_id, event.data) == (
         user.pk,
         str(user.pk),
-        {"ip": ATTACKER},
+        {"ip": ATTACKER, "revoke_tokens": False, "api_tokens_revoked": 0},
     )
     assert [m.to for m in mail.outbox] == [[user.email]]
     assert mail.outbox[0].subject == "Your authority portal password was changed"
@@ -202,9 +210,10 @@ def test_wrong_current_passwords_lock_the_account_and_the_right_one_is_then_not_
     assert AuthFailure.objects.filter(email=user.email).count() == 5
     assert AuditEvent.objects.filter(action="auth.locked_out", actor_id=user.pk).count() == 1
     assert not AuditEvent.objects.filter(action="auth.password_changed").exists()
-    # The same lock holds at the login page, from anywhere.
+    # The same lock holds at the login page, from the address that guessed (not from
+    # others: one address alone cannot lock the officer out, tests/accounts/test_lockout.py).
     login = Client().post(
-        "/login/", {"username": user.email, "password": PASSWORD}, REMOTE_ADDR="192.0.2.99"
+        "/login/", {"username": user.email, "password": PASSWORD}, REMOTE_ADDR=ATTACKER
     )
     assert "Try again in" in login.content.decode()
 
@@ -544,3 +553,83 @@ def test_a_suspended_officer_may_reset_but_still_cannot_log_in(post, suspended) 
 
     assert logged_in_as(browser) is None
     assert "suspended" in page.content.decode()
+
+
+# --- API tokens end with a reset, and with a change if the officer asks -------------------
+
+
+def live_tokens(officer) -> int:
+    return ApiToken.objects.filter(officer=officer, revoked_at__isnull=True).count()
+
+
+def test_a_password_reset_revokes_every_api_token_of_the_officer(post) -> None:
+    """A reset says the password may be lost: a token made with it must not outlive it."""
+    officer = make_officer()
+    secrets = [make_api_token(officer=officer, name=f"system {n}")[1] for n in range(2)]
+    other = make_officer()
+    make_api_token(officer=other)
+    browser = Client()
+    ask_for_link(post, browser, officer.user.email)
+    before = audit_mark()
+
+    assert follow_link(post, browser, link_path(mail_of_link(officer.user))).status_code == 302
+
+    assert live_tokens(officer) == 0
+    assert live_tokens(other) == 1
+    for secret in secrets:
+        answer = Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {secret}")
+        assert answer.status_code == 401
+    assert actions_since(before) == ["api_token.revoked"] * 2 + ["auth.password_reset"]
+    reset = AuditEvent.objects.get(action="auth.password_reset")
+    assert reset.data["api_tokens_revoked"] == 2
+    reasons = AuditEvent.objects.filter(action="api_token.revoked").values_list(
+        "data__reason", flat=True
+    )
+    assert list(reasons) == ["password_reset"] * 2
+
+
+def change_as_officer(post, client, *, revoke: bool):
+    data = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    if revoke:
+        data["revoke_tokens"] = "on"
+    return post(client, "/account/password/", data, REMOTE_ADDR=ATTACKER)
+
+
+def test_a_password_change_with_the_box_ticked_revokes_the_tokens_and_audits_it(
+    client, post
+) -> None:
+    officer = make_officer()
+    _, secret = make_api_token(officer=officer)
+    log_in(client, officer.user)
+    assert 'name="revoke_tokens"' in client.get("/account/password/").content.decode()
+    before = audit_mark()
+
+    response = change_as_officer(post, client, revoke=True)
+
+    assert response.status_code == 302
+    assert live_tokens(officer) == 0
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
+    assert actions_since(before) == ["api_token.revoked", "auth.password_changed"]
+    changed = AuditEvent.objects.get(action="auth.password_changed")
+    assert changed.data == {"ip": ATTACKER, "revoke_tokens": True, "api_tokens_revoked": 1}
+
+
+def test_a_password_change_without_the_box_keeps_the_tokens_and_audits_the_choice(
+    client, post
+) -> None:
+    officer = make_officer()
+    _, secret = make_api_token(officer=officer)
+    log_in(client, officer.user)
+
+    change_as_officer(post, client, revoke=False)
+
+    assert live_tokens(officer) == 1
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
+    changed = AuditEvent.objects.get(action="auth.password_changed")
+    assert changed.data["revoke_tokens"] is False
+
+
+def test_the_box_is_offered_to_officers_only(client) -> None:
+    log_in(client, make_user())
+
+    assert "revoke_tokens" not in client.get("/account/password/").content.decode()

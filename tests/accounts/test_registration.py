@@ -497,6 +497,22 @@ def test_a_pending_agency_cannot_be_chosen_by_posting_its_id(submit) -> None:
             "new_agency_domain",
             "mixes alphabets",
         ),
+        (
+            {
+                "email": "anna@\u0440\u043e\u04cf\u0456\u0441\u0435.example",  # роӏісе
+                "new_agency_domain": "\u0440\u043e\u04cf\u0456\u0441\u0435.example",
+            },
+            "new_agency_domain",
+            "written in Cyrillic letters",
+        ),
+        (
+            {
+                "email": "anna@\u0299\u1d0b\u1d00.example.de",  # ʙᴋᴀ: small capitals
+                "new_agency_domain": "\u0299\u1d0b\u1d00.example.de",
+            },
+            "new_agency_domain",
+            "looks like bka.example.de",
+        ),
         ({"new_agency_domain": "polizei.example."}, "new_agency_domain", "trailing dot"),
         ({"email": "anna@other.example"}, "email", "must be on the domain you propose"),
         ({"new_agency_phone": "030 901820"}, "new_agency_phone", "country code"),
@@ -509,6 +525,7 @@ def test_a_pending_agency_cannot_be_chosen_by_posting_its_id(submit) -> None:
 def test_a_bad_agency_proposal_is_refused_and_nothing_stored(
     submit, fields: dict, field: str, message: str
 ) -> None:
+    make_agency(name="Bundeskriminalamt", country="DE", domain="bka.example.de")
     before = rows()
 
     response = submit("/register/", proposal_form(**fields))

@@ -8,15 +8,18 @@ or changed: no token created, last use not recorded, no audit event.
 import hashlib
 import re
 import secrets
+import time
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts import step_up
 from accounts.authentication import ApiTokenAuthentication
 from accounts.models import Agency, ApiToken, Officer, Role
 from accounts.services.keys import age_recipient_enrol, signing_key_enrol
@@ -53,6 +56,69 @@ def call_me(secret: str, **headers):
 
 
 # --- Creating a token in the web UI --------------------------------------------------------
+
+
+def second_factor_used_ago(client: Client, seconds: int) -> None:
+    """Make the session's last second factor ``seconds`` old (what a stolen cookie carries)."""
+    session = client.session
+    session[step_up.SESSION_KEY] = int(time.time()) - seconds
+    session.save()
+
+
+def test_an_hour_old_second_factor_cannot_mint_a_token_and_nothing_is_stored(
+    officer_client, officer, django_capture_on_commit_callbacks
+) -> None:
+    second_factor_used_ago(officer_client, 3600)
+    before = audit_mark()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = officer_client.post(
+            "/account/tokens/", {"name": "thief's script", "lifetime_days": "90"}
+        )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/account/factors/confirm/?next=%2Faccount%2Ftokens%2F"
+    assert "ptk_" not in response.content.decode()
+    assert not ApiToken.objects.exists()
+    assert actions_since(before) == []
+    assert mail.outbox == []
+
+
+def test_after_confirming_the_second_factor_again_the_token_is_created(
+    officer_client, officer
+) -> None:
+    second_factor_used_ago(officer_client, 3600)
+    confirm = officer_client.post(
+        "/account/factors/confirm/?next=/account/tokens/",
+        {"method": "totp", "code": totp_code(officer.user, offset_steps=1)},
+    )
+    assert confirm["Location"] == "/account/tokens/"
+
+    response = officer_client.post("/account/tokens/", {"name": "case system", "lifetime_days": 30})
+
+    assert response.status_code == 200
+    assert ApiToken.objects.filter(officer=officer).count() == 1
+
+
+def test_a_new_token_is_mailed_to_the_officer_without_its_secret(
+    officer_client, officer, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = officer_client.post(
+            "/account/tokens/", {"name": "case system, Berlin", "lifetime_days": 30}
+        )
+
+    assert response.status_code == 200
+    secret = TOKEN_FORMAT.search(response.content.decode())
+    assert secret is not None
+    [message] = mail.outbox
+    assert message.to == [officer.user.email]
+    assert message.subject == "An API token was created for your authority portal account"
+    token = ApiToken.objects.get()
+    assert "case system, Berlin" in message.body
+    assert token.prefix in message.body
+    assert secret.group(0) not in message.body
+    assert "/account/tokens/" in message.body
 
 
 def test_a_token_is_shown_once_and_only_its_hash_is_stored(officer_client, officer) -> None:

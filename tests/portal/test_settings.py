@@ -1,5 +1,7 @@
 """Production settings refuse to start without their secrets and pass check --deploy."""
 
+import base64
+import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +20,12 @@ PRODUCTION_ENV = {
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.internal:587",
     "PORTAL_SIGNING_KEY_FILE": str(ROOT / "var" / "test-production-signing-key.pem"),
     "PORTAL_STORAGE_KEY_FILE": str(ROOT / "var" / "test-production-storage-key.txt"),
+    "TOTP_SEED_KEY_FILE": str(ROOT / "var" / "test-production-totp-seed-key.txt"),
+    # Chosen explicitly, as check --deploy wants (portal.E006); not a secret, no default.
+    "PLATFORM_DATA_SOURCE": "directory",
 }
+# Settings the system checks ask for, rather than the start (not "X is not set").
+CHECKED_NOT_REQUIRED = {"PORTAL_MODE", "PLATFORM_DATA_SOURCE"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -40,6 +47,12 @@ def production_signing_key() -> None:
             check=True,
             capture_output=True,
         )
+    totp_key = ROOT / "var" / "test-production-totp-seed-key.txt"
+    if not totp_key.exists():
+        totp_key.write_bytes(base64.b64encode(os.urandom(32)) + b"\n")
+    # As an operator leaves them: readable by the portal's user only (portal.E007).
+    for key_file in (path, storage_key, totp_key):
+        key_file.chmod(0o600)
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -61,7 +74,7 @@ def test_production_settings_pass_check_deploy_with_no_warning() -> None:
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
-@pytest.mark.parametrize("missing", sorted(set(PRODUCTION_ENV) - {"PORTAL_MODE"}))
+@pytest.mark.parametrize("missing", sorted(set(PRODUCTION_ENV) - CHECKED_NOT_REQUIRED))
 def test_production_refuses_to_start_without_a_secret_and_names_it(missing: str) -> None:
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
     result = manage("check", env=env)
@@ -161,3 +174,35 @@ def test_production_mail_works_with_any_email_url_backend(email_url: str, delive
         assert delivered in result.stdout
     else:  # nothing listens on port 9: the SMTP backend got its options and tried to connect
         assert "ConnectionRefusedError" in result.stderr
+
+
+def test_production_wants_the_platform_data_source_chosen_explicitly() -> None:
+    """Unset, disclosures would silently come from the demo's own table."""
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "PLATFORM_DATA_SOURCE"}
+    result = manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "portal.E006" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "setting", ["PORTAL_SIGNING_KEY_FILE", "PORTAL_STORAGE_KEY_FILE", "TOTP_SEED_KEY_FILE"]
+)
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660])
+def test_production_refuses_a_key_file_open_to_group_or_others(tmp_path, setting, mode) -> None:
+    copy = tmp_path / "key"
+    copy.write_bytes((ROOT / "var" / PRODUCTION_ENV[setting].rsplit("/", 1)[1]).read_bytes())
+    copy.chmod(mode)
+    result = manage("check", "--deploy", env=PRODUCTION_ENV | {setting: str(copy)})
+    assert result.returncode != 0
+    assert "portal.E007" in result.stderr
+    assert setting in result.stderr
+
+
+def test_production_refuses_a_missing_or_broken_totp_seed_key(tmp_path) -> None:
+    broken = tmp_path / "totp-seed-key.txt"
+    broken.write_text("not base64 at all!\n")
+    broken.chmod(0o600)
+    for path in (tmp_path / "absent.txt", broken):
+        result = manage("check", "--deploy", env=PRODUCTION_ENV | {"TOTP_SEED_KEY_FILE": str(path)})
+        assert result.returncode != 0
+        assert "portal.E008" in result.stderr

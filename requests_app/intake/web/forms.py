@@ -6,7 +6,6 @@ object. Whether that object is acceptable is decided by the rules intake itself 
 and the gateway cannot disagree; the gateway runs them again on the signed submission.
 """
 
-import json
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.forms import formset_factory
 
 from accounts.models import Officer
+from portal.jsondepth import json_loads_bounded
 from portal.problems import Problem, field_errors
 from requests_app.intake.attachments import ALLOWED_MEDIA_TYPES, VerifiedAttachment
 from requests_app.intake.schema import MAX_TARGETS, DeclaredAttachment, RequestBody
@@ -203,7 +203,7 @@ class RequestForm(forms.Form):
     def clean_attachments(self) -> list[dict[str, Any]]:
         text = self.cleaned_data.get("attachments") or "[]"
         try:
-            declared = json.loads(text)
+            declared = json_loads_bounded(text)  # ValueError if nested too deep
         except ValueError:
             raise forms.ValidationError("The chosen files could not be read.") from None
         checked = DeclaredAttachment(data=declared, many=True)

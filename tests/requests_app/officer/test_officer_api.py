@@ -64,13 +64,14 @@ def test_an_answer_to_a_question_restarts_the_clock_and_tells_the_reviewer(
     request_claim(request=legal_request, reviewer=handler)
     clarification_ask(request=legal_request, reviewer=handler, body="Which period?")
     mark = audit_mark()
+    token = bearer(officer)  # made before: a new token is mailed to the officer
 
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(
             messages_url(legal_request.reference),
             {"body": "  January to March.  "},
             content_type="application/json",
-            **bearer(officer),
+            **token,
         )
 
     assert response.status_code == 201, response.content

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_signing_passkey"),
+        ("accounts", "0004_totp_seeds_sealed"),
     ]
 
     operations = [
