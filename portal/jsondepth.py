@@ -4,7 +4,7 @@ Python's ``json`` module recurses once per ``[`` or ``{``: a body of ten thousan
 brackets ends in ``RecursionError`` (a 500) instead of a refusal. Every JSON body the
 portal reads from a caller is measured first, without recursion, and refused as
 ``400 malformed`` when it nests deeper than ``JSON_MAX_DEPTH`` levels (32 by default; the
-deepest document of PROTOCOL v1, the envelope, nests five). The measure is linear: the
+deepest document of PROTOCOL §2, the envelope, nests five). The measure is linear: the
 strings are cut out (their brackets are text), everything but brackets is dropped, and
 innermost pairs are removed once per level. Brackets that do not pair up count as too deep:
 such a body is malformed either way.

@@ -143,15 +143,13 @@ class RequestBodyLimitMiddleware:
         )
         detail = gettext("The request body is larger than allowed.")
         if own and own.channel:
-            # Imported here: the intake pipeline imports the portal's modules.
-            from requests_app.intake.pipeline import rejection_record
-
             from .problems import Problem
+            from .signals import request_body_refused
 
-            rejection_record(
-                problem=Problem("too_large", 413, detail),
+            request_body_refused.send(
+                sender=type(self),
                 channel=own.channel,
-                body_sha256="",
+                problem=Problem("too_large", 413, detail),
                 ip=ip,
             )
         if is_api_request(request):

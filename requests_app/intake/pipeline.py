@@ -309,3 +309,10 @@ def _accept_checked(
             raise Problem("replay", 409, "This nonce was used before.") from None
         raise
     return Accepted(request, created=True)
+
+
+def body_refused_record(
+    sender: object, *, channel: str, problem: Problem, ip: str, **_: object
+) -> None:
+    """Receive ``portal.signals.request_body_refused``: the refusal goes into the log."""
+    rejection_record(problem=problem, channel=channel, body_sha256="", ip=ip)

@@ -10,7 +10,6 @@ import logging
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 
 from portal.jsondepth import JSONTooDeep, json_depth_check
 from portal.models import AuditEvent
@@ -24,8 +23,8 @@ from tests.factories import (
     make_signing_passkey,
     make_user,
 )
+from tests.requests_app.officer_helpers import snapshot, submitted
 from tests.requests_app.signing import enrol_signing_key, post_envelope
-from tests.requests_app.test_officer_side import snapshot, submitted
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +42,7 @@ def _fresh_rate_limits():
 def assert_malformed(response) -> dict:
     assert response.status_code == 400, response.content[:300]
     assert response["Content-Type"] == "application/problem+json"
-    problem = response.json()
+    problem = json.loads(response.content)
     assert problem["code"] == "malformed"
     return problem
 
@@ -96,7 +95,7 @@ def test_a_deep_envelope_over_the_api_is_malformed_logged_and_stores_nothing(cli
 def test_a_deep_envelope_over_the_web_channel_is_malformed_logged_and_stores_nothing(
     client,
 ) -> None:
-    from tests.requests_app.test_web_channel import post_web
+    from tests.requests_app.intake.test_web_channel import post_web
 
     officer = make_officer()
     make_signing_passkey(officer=officer, passkey=SoftPasskey())
@@ -111,7 +110,7 @@ def test_a_deep_envelope_over_the_web_channel_is_malformed_logged_and_stores_not
 
 
 def test_deep_attachment_declarations_on_the_web_form_are_a_form_error(client) -> None:
-    from tests.requests_app.test_web_channel import form_data
+    from tests.requests_app.intake.test_web_channel import form_data
 
     officer = make_officer()
     log_in(client, officer.user)
@@ -151,9 +150,12 @@ def test_a_deep_body_to_the_officer_endpoints_is_malformed_and_changes_nothing(
 # --- Any other JSON view of the API, and the passkey endpoints ------------------------------
 
 
-@pytest.mark.urls("tests.portal.problem_views")
-def test_drfs_json_parser_refuses_a_deep_body(client: Client) -> None:
-    response = client.post("/api/test/submit", DEEP, content_type="application/json")
+def test_drfs_json_parser_refuses_a_deep_body() -> None:
+    from tests.portal.problem_views import Submit, serve
+
+    response = serve(
+        Submit.as_view(), "post", "/api/test/submit", DEEP, content_type="application/json"
+    )
 
     assert_malformed(response)
 
