@@ -1,6 +1,6 @@
 """The API under /api/v1/: its schema and documentation; each app adds its endpoints."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
@@ -39,6 +39,7 @@ urlpatterns = [
         name="api-response-download",
     ),
     path("portal-key", public(PortalKeyView.as_view()), name="api-portal-key"),
+    path("audit/", include("portal.audit_urls")),
     # Public documentation: the same for every visitor, logged in or not, of any standing.
     path(
         "schema",
