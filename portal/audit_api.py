@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import CharField
 from django.db.models.functions import Cast
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -95,13 +95,21 @@ INCLUSION = inline_serializer(
 )
 
 
-class _SizeQuery(serializers.Serializer):
-    size = serializers.IntegerField(min_value=0, max_value=MAX_NUMBER)
+class AuditTreeHeadQuery(serializers.Serializer):
+    size = serializers.IntegerField(
+        min_value=0, max_value=MAX_NUMBER, help_text="The tree size of the head wanted."
+    )
 
 
-class _ConsistencyQuery(serializers.Serializer):
-    first = serializers.IntegerField(min_value=1, max_value=MAX_NUMBER)
-    second = serializers.IntegerField(min_value=1, max_value=MAX_NUMBER)
+class AuditConsistencyQuery(serializers.Serializer):
+    first = serializers.IntegerField(
+        min_value=1, max_value=MAX_NUMBER, help_text="The older tree size (at most second)."
+    )
+    second = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_NUMBER,
+        help_text="The newer tree size, at most the newest signed head's.",
+    )
 
     def validate(self, attrs: dict[str, int]) -> dict[str, int]:
         if attrs["first"] > attrs["second"]:
@@ -109,9 +117,16 @@ class _ConsistencyQuery(serializers.Serializer):
         return attrs
 
 
-class _InclusionQuery(serializers.Serializer):
-    event = serializers.IntegerField(min_value=1, max_value=MAX_NUMBER)
-    tree_size = serializers.IntegerField(min_value=1, max_value=MAX_NUMBER, required=False)
+class AuditInclusionQuery(serializers.Serializer):
+    event = serializers.IntegerField(
+        min_value=1, max_value=MAX_NUMBER, help_text="The event's number (`seq`)."
+    )
+    tree_size = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_NUMBER,
+        required=False,
+        help_text="Prove against the signed head of this size (default: the newest).",
+    )
 
 
 def _query(serializer: serializers.Serializer) -> dict[str, Any]:
@@ -157,15 +172,11 @@ class AuditTreeHeadView(APIView):
     @extend_schema(
         operation_id="audit_tree_head",
         tags=["audit"],
-        parameters=[
-            OpenApiParameter(
-                "size", int, required=True, description="The tree size of the head wanted."
-            )
-        ],
+        parameters=[AuditTreeHeadQuery],
         responses={200: TREE_HEAD, 400: PROBLEM, 404: PROBLEM},
     )
     def get(self, request: Request) -> Response:
-        size = _query(_SizeQuery(data=request.query_params))["size"]
+        size = _query(AuditTreeHeadQuery(data=request.query_params))["size"]
         head = audit_tree.head_of_size(size)
         if head is None:
             raise Problem("not_found", 404, "No tree head of this size was signed.")
@@ -181,19 +192,11 @@ class AuditConsistencyView(APIView):
     @extend_schema(
         operation_id="audit_consistency",
         tags=["audit"],
-        parameters=[
-            OpenApiParameter("first", int, required=True, description="The older tree size."),
-            OpenApiParameter(
-                "second",
-                int,
-                required=True,
-                description="The newer tree size, at most the newest signed head's.",
-            ),
-        ],
+        parameters=[AuditConsistencyQuery],
         responses={200: CONSISTENCY, 400: PROBLEM, 404: PROBLEM},
     )
     def get(self, request: Request) -> Response:
-        query = _query(_ConsistencyQuery(data=request.query_params))
+        query = _query(AuditConsistencyQuery(data=request.query_params))
         first, second = query["first"], query["second"]
         if second > _latest().tree_size:
             raise Problem("not_found", 404, "The newest signed tree head is smaller than second.")
@@ -236,19 +239,11 @@ class AuditInclusionView(APIView):
     @extend_schema(
         operation_id="audit_inclusion",
         tags=["audit"],
-        parameters=[
-            OpenApiParameter("event", int, required=True, description="The event's number."),
-            OpenApiParameter(
-                "tree_size",
-                int,
-                required=False,
-                description="Prove against the signed head of this size (default: newest).",
-            ),
-        ],
+        parameters=[AuditInclusionQuery],
         responses={200: INCLUSION, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
     )
     def get(self, request: Request) -> Response:
-        query = _query(_InclusionQuery(data=request.query_params))
+        query = _query(AuditInclusionQuery(data=request.query_params))
         event = _event_for_officer(request, query["event"])
         leaf = getattr(event, "leaf", None)
         if "tree_size" in query:
