@@ -138,7 +138,7 @@ def _http_post(url: str, body: bytes, content_type: str) -> bytes:
     request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
         url, data=body, method="POST", headers={"Content-Type": content_type}
     )
-    with urllib.request.urlopen(request, timeout=TSA_TIMEOUT) as answer:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=TSA_TIMEOUT) as answer:  # noqa: S310 (checked above)
         data: bytes = answer.read(TSA_MAX_RESPONSE + 1)
     if len(data) > TSA_MAX_RESPONSE:
         raise crypto.TimestampInvalid("The time-stamping authority's answer is too large.")
@@ -221,3 +221,17 @@ def publish_due(*, transport: Transport | None = None) -> AuditTreeHead | None:
     if head is not None and head_publish(head, transport=transport):
         return head
     return None
+
+
+def latest_head_for_page() -> dict[str, Any] | None:
+    """The newest signed head for a public page: the document plus ``signed_at`` (a
+    datetime for ``<time>``) and whether an RFC 3161 authority time-stamped it."""
+    head = AuditTreeHead.objects.select_related("publication").order_by("-tree_size").first()
+    if head is None:
+        return None
+    document = head_document(head)
+    return {
+        **document,
+        "signed_at": datetime.fromisoformat(head.timestamp.replace("Z", "+00:00")),
+        "time_stamped": document["rfc3161"] is not None,
+    }

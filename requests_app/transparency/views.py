@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from django_countries import countries as all_countries
 
 from accounts.access import public
+from portal.tree_heads import latest_head_for_page
 
 from .charts import Series, bar_chart, column_chart
 from .forms import ReportChoiceForm
@@ -141,7 +142,11 @@ def _outcome_chart(figures: dict[str, Any]) -> Any:
 def report_page(request: HttpRequest) -> HttpResponse:
     """The world or one country, for one published period: figures, charts, tables."""
     periods = published_periods()
-    context: dict[str, Any] = {"periods": periods, "report": None}
+    context: dict[str, Any] = {
+        "periods": periods,
+        "report": None,
+        "audit_tree_head": latest_head_for_page(),
+    }
     if not periods:
         return render(request, "transparency/report.html", context)
     default = next((p for p in periods if p.kind == "quarter"), periods[0])

@@ -418,6 +418,10 @@ def test_the_runtime_role_may_insert_and_read_the_log_but_never_change_it(
             "SELECT DISTINCT tableowner FROM pg_tables WHERE tablename = ANY(%s)", [AUDIT_TABLES]
         )
         assert cursor.fetchall() == [(owner,)]
+        cursor.execute(
+            "SELECT DISTINCT proowner::regrole::text FROM pg_proc WHERE proname LIKE 'portal_audit%%'"
+        )
+        assert cursor.fetchall() == [(owner,)]
 
 
 def test_setup_db_roles_refuses_a_runtime_role_that_no_grant_would_limit(

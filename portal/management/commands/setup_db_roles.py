@@ -30,10 +30,6 @@ AUDIT_TABLES = [
 READ_ONLY_TABLES = ["django_migrations"]
 
 
-def audit_tables() -> list[str]:
-    return list(AUDIT_TABLES)
-
-
 class Command(BaseCommand):
     help = "Create the owner and runtime roles (PostgreSQL) and grant each its rights."
 
@@ -117,15 +113,16 @@ class Command(BaseCommand):
         )
         for (sequence,) in cursor.fetchall():
             cursor.execute(self._sql("ALTER SEQUENCE public.{} OWNER TO {}", sequence, owner))
+        # Functions (the audit triggers', the transparency report's): by name and
+        # argument types, which only the server can spell; the owner goes in a setting.
+        cursor.execute("SELECT set_config('portal.setup_owner', %s, true)", [owner])
         cursor.execute(
-            "SELECT p.oid::regprocedure::text FROM pg_proc p "
-            "WHERE p.pronamespace = 'public'::regnamespace"
+            "DO $$ DECLARE f regprocedure; BEGIN "
+            "FOR f IN SELECT p.oid::regprocedure FROM pg_proc p "
+            "WHERE p.pronamespace = 'public'::regnamespace LOOP "
+            "EXECUTE format('ALTER FUNCTION %s OWNER TO %I', f, "
+            "current_setting('portal.setup_owner')); END LOOP; END $$"
         )
-        for (signature,) in cursor.fetchall():
-            # regprocedure text is already quoted as needed: "name(argtypes)".
-            cursor.execute(
-                f"ALTER FUNCTION {signature} OWNER TO " + self._sql("{}", owner)  # noqa: S608
-            )
 
     def _grant_runtime(self, cursor: Any, owner: str, runtime: str) -> None:
         cursor.execute("SELECT current_database()")
