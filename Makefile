@@ -26,6 +26,7 @@ run: $(STAMP)  ## start the portal on embedded defaults with demo data (http://l
 	@mkdir -p var
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py seed_demo --login-url http://localhost:$(PORT)/login/
+	$(PY) manage.py audit_sequence
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP)  ## run the whole test suite
@@ -52,6 +53,7 @@ bench: $(STAMP)  ## run the benchmarks (slow, by hand; see bench/README.md); eac
 	$(PY) bench/seal.py
 	$(PY) bench/load.py
 	$(PY) bench/faults.py
+	$(PY) bench/audit.py
 
 # The browser bundle: esbuild, pinned in package-lock.json; minified, no source map, no
 # timestamps or absolute paths (the libraries' license comments are kept at the end), so
