@@ -1,3 +1,4 @@
+# ruff: noqa: S603, S607  (a benchmark starts git and its own processes, with fixed arguments)
 """The audit log's cost: audited commits per second against the same commits without the
 audit write, with 1, 4 and 16 concurrent writers; and the sequencer's time for 10,000 events.
 
@@ -48,6 +49,7 @@ import os  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
@@ -122,6 +124,9 @@ def bench_models() -> tuple[Any, Any]:
             app_label = "bench"
             db_table = "bench_item"
 
+        def __str__(self) -> str:
+            return f"item {self.id}"
+
     class Work(models.Model):
         id = models.BigAutoField(primary_key=True)
         writer = models.IntegerField()
@@ -131,6 +136,9 @@ def bench_models() -> tuple[Any, Any]:
         class Meta:
             app_label = "bench"
             db_table = "bench_work"
+
+        def __str__(self) -> str:
+            return f"work {self.id}"
 
     return Item, Work
 
@@ -317,8 +325,7 @@ def report(
         f"- command: `{meta['command']}`",
         f"- machine: {meta['machine']}; PostgreSQL {meta['postgres']} on the same machine, "
         "over loopback, shared with other work",
-        f"- load average (1, 5, 15 min): {meta['load_before']} before, "
-        f"{meta['load_after']} after",
+        f"- load average (1, 5, 15 min): {meta['load_before']} before, {meta['load_after']} after",
         f"- each phase: that many writer processes committing as fast as they can for "
         f"{meta['seconds']} s; {meta['rounds']} rounds, kinds alternating; a transaction locks "
         "and updates the writer's own row and creates a history row through the ORM (plain), plus "
@@ -344,8 +351,7 @@ def main() -> int:
     print("baseline: the same transactions without the audit write (plain), same run")
     print(f"load average before: {load_before}")
     database_recreate(args.database_url)
-    key_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-audit-{os.getpid()}"
-    key_dir.mkdir(parents=True, exist_ok=True)
+    key_dir = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     django_start(args.database_url, key_dir / "signing-key.pem")
 
     from django.core.management import call_command

@@ -64,8 +64,10 @@ def main(old_file: str, new_file: str, proof_file: str) -> int:
     path = [bytes.fromhex(item) for item in proof["proof"]]
     old_root, new_root = bytes.fromhex(old["root_hash"]), bytes.fromhex(new["root_hash"])
     if consistent(old["tree_size"], new["tree_size"], old_root, new_root, path):
-        print(f"consistent: the tree of {new['tree_size']} events extends the tree of "
-              f"{old['tree_size']}")
+        print(
+            f"consistent: the tree of {new['tree_size']} events extends the tree of "
+            f"{old['tree_size']}"
+        )
         return 0
     print("NOT consistent: the log was changed between the two heads")
     return 1

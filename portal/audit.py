@@ -11,6 +11,7 @@ leaves, without trusting a stored hash: whoever can write the database can recom
 those, but not a tree head saved elsewhere (``against=``) nor the portal's signature.
 """
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -118,8 +119,8 @@ def audit_append(
     # One INSERT, written out: the ORM's save() costs several times the statement's own
     # CPU time, and every audited change of the portal pays it (bench/audit.py).
     values = [
-        AuditEvent._meta.get_field(name).get_db_prep_save(getattr(event, name), connection)
-        for name in _INSERT_FIELDS
+        field.get_db_prep_save(getattr(event, field.attname), connection)
+        for field in _insert_fields()
     ]
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_SQL, values)
@@ -127,6 +128,16 @@ def audit_append(
     event._state.adding = False
     event._state.db = connection.alias
     return event
+
+
+@functools.cache
+def _insert_fields() -> "list[models.Field[Any, Any]]":
+    fields = []
+    for name in _INSERT_FIELDS:
+        field = AuditEvent._meta.get_field(name)
+        assert isinstance(field, models.Field)  # noqa: S101 (concrete columns, by name)
+        fields.append(field)
+    return fields
 
 
 _INSERT_FIELDS = [
@@ -142,7 +153,7 @@ _INSERT_FIELDS = [
 _INSERT_SQL = (
     'INSERT INTO "portal_auditevent" ("created_at", "actor_id", "actor_label", "action", '
     '"target_type", "target_id", "data", "prev_hash") '
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING \"seq\""
+    'VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING "seq"'
 )
 
 
@@ -236,9 +247,7 @@ def audit_verify(
         report.against_size = saved["tree_size"]
 
     with _consistent_read():
-        heads = {
-            head.tree_size: head for head in AuditTreeHead.objects.order_by("tree_size").all()
-        }
+        heads = {head.tree_size: head for head in AuditTreeHead.objects.order_by("tree_size").all()}
         for head in heads.values():
             try:
                 head_verify(head_document_of(head), public_key=public_key)

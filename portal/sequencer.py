@@ -91,7 +91,8 @@ def _sequence_batch(limit: int) -> tuple[int, int, AuditTreeHead | None, bool]:
             horizon = since  # what is left below the new horizon is not sequenced yet
 
         edge = audit_tree.tree_edge(size)
-        leaves, nodes = [], []
+        leaves: list[AuditLeaf] = []
+        nodes: list[AuditNode] = []
         for offset, event in enumerate(events):
             digest = event_leaf_hash(event)
             leaves.append(AuditLeaf(index=size + offset, event=event, hash=digest.hex()))

@@ -62,7 +62,9 @@ def legacy_chain_to_tree(apps, schema_editor):
         if event.seq != edge.size + 1:
             raise RuntimeError(f"The audit chain is broken: {where} follows #{edge.size}.")
         if event.prev_hash != previous:
-            raise RuntimeError(f"The audit chain is broken: {where} does not link to the one before.")
+            raise RuntimeError(
+                f"The audit chain is broken: {where} does not link to the one before."
+            )
         entry = rfc8785.dumps(_legacy_document(event))
         if hashlib.sha256(entry).hexdigest() != event.hash:
             raise RuntimeError(f"The audit chain is broken: {where} does not match its hash.")
@@ -104,11 +106,13 @@ APPEND_ONLY_TABLES = [
     "portal_auditpublication",
 ]
 
-CREATE_TRIGGERS = "\n".join(
-    f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-    "FOR EACH ROW EXECUTE FUNCTION portal_audit_refuse_change();"
-    for table in APPEND_ONLY_TABLES
-) + """
+CREATE_TRIGGERS = (
+    "\n".join(
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION portal_audit_refuse_change();"
+        for table in APPEND_ONLY_TABLES
+    )
+    + """
 CREATE OR REPLACE FUNCTION portal_audit_event_xact() RETURNS trigger AS $$
 BEGIN
     -- Whatever the INSERT says: the sequencer's horizon depends on it (portal/sequencer.py).
@@ -123,14 +127,18 @@ CREATE TRIGGER portal_auditevent_xact BEFORE INSERT ON portal_auditevent
 -- one more page every writer would contend for).
 CREATE INDEX portal_auditevent_xact_brin ON portal_auditevent USING brin (xact);
 """
+)
 
-DROP_TRIGGERS = "\n".join(
-    f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};" for table in APPEND_ONLY_TABLES
-) + """
+DROP_TRIGGERS = (
+    "\n".join(
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};" for table in APPEND_ONLY_TABLES
+    )
+    + """
 DROP INDEX IF EXISTS portal_auditevent_xact_brin;
 DROP TRIGGER IF EXISTS portal_auditevent_xact ON portal_auditevent;
 DROP FUNCTION IF EXISTS portal_audit_event_xact();
 """
+)
 
 
 def create_triggers(apps, schema_editor):
@@ -186,7 +194,12 @@ class Migration(migrations.Migration):
                 (
                     "pk",
                     models.CompositePrimaryKey(
-                        "level", "index", blank=True, editable=False, primary_key=True, serialize=False
+                        "level",
+                        "index",
+                        blank=True,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
                     ),
                 ),
                 ("level", models.PositiveSmallIntegerField()),

@@ -100,7 +100,9 @@ CONFIG = schemathesis.Config.from_dict(
             {
                 # first <= second: a rule between two parameters, which OpenAPI cannot state
                 "include-operation-id": "audit_consistency",
-                "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404"]}},
+                "checks": {
+                    "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404"]}
+                },
             },
         ],
     }

@@ -225,7 +225,8 @@ def test_the_sequencer_puts_events_into_the_tree_once_and_signs_a_head() -> None
     assert (again.appended, again.tree_size, again.head) == (0, 5, None)
     assert leaf_order() == [event.seq for event in events]
     head = first.head
-    assert head is not None and head.tree_size == 5
+    assert head is not None
+    assert head.tree_size == 5
     entries = [canonical_event(event) for event in events]
     assert head.root_hash == rfc9162.mth(entries).hex()
     # the head verifies with the portal's public key, over exactly the three members
@@ -357,8 +358,9 @@ def _delete_last(events: list[AuditEvent]) -> None:
 
 def _swap_contents(events: list[AuditEvent]) -> None:
     # swap the contents of two rows, numbers kept: the leaves commit to seq
-    first, second = AuditEvent.objects.get(seq=events[0].seq), AuditEvent.objects.get(
-        seq=events[1].seq
+    first, second = (
+        AuditEvent.objects.get(seq=events[0].seq),
+        AuditEvent.objects.get(seq=events[1].seq),
     )
     insider.edit_event(first.seq, lambda event: setattr(event, "data", second.data))
     insider.edit_event(second.seq, lambda event: setattr(event, "data", first.data))

@@ -122,7 +122,9 @@ def stored_log(db: None) -> list[bytes]:
 
 
 @pytest.mark.parametrize("size", [*range(1, 9), *ODD_SIZES])
-def test_stored_roots_and_inclusion_proofs_match_rfc_9162(stored_log: list[bytes], size: int) -> None:
+def test_stored_roots_and_inclusion_proofs_match_rfc_9162(
+    stored_log: list[bytes], size: int
+) -> None:
     leaves = stored_log[:size]
     root = rfc9162.mth(leaves)
     assert audit_tree.root_at(size) == root

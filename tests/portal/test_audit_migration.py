@@ -35,7 +35,8 @@ def chain(count: int) -> list[dict[str, Any]]:
     for seq in range(1, count + 1):
         document = {
             "seq": seq,
-            "created_at": (START + timedelta(minutes=seq)).isoformat(timespec="microseconds")
+            "created_at": (START + timedelta(minutes=seq))
+            .isoformat(timespec="microseconds")
             .replace("+00:00", "Z"),
             "actor_id": None,
             "actor_label": "system",
@@ -53,7 +54,9 @@ def chain(count: int) -> list[dict[str, Any]]:
 
 def manage(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update(DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="portal.settings", PYTHONPATH=str(ROOT))
+    env.update(
+        DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="portal.settings", PYTHONPATH=str(ROOT)
+    )
     env.pop("CELERY_BROKER_URL", None)
     ran = subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -81,7 +84,7 @@ class Database:
             for event in events:
                 doc = event["document"]
                 cursor.execute(
-                    "INSERT INTO portal_auditevent (seq, created_at, actor_id, actor_label, "
+                    "INSERT INTO portal_auditevent (seq, created_at, actor_id, actor_label, "  # noqa: S608 (placeholders only)
                     "action, target_type, target_id, data, prev_hash, hash) VALUES "
                     f"({', '.join([p] * 10)})",
                     [
@@ -98,7 +101,7 @@ class Database:
                     ],
                 )
             cursor.execute(
-                f"UPDATE portal_auditchainhead SET seq = {p}, hash = {p} WHERE id = 1",
+                f"UPDATE portal_auditchainhead SET seq = {p}, hash = {p} WHERE id = 1",  # noqa: S608 (placeholders)
                 [len(events), head_hash or events[-1]["hash"]],
             )
             conn.commit()
@@ -143,21 +146,30 @@ def test_the_chain_becomes_the_first_leaves_and_new_events_follow(database: Data
     # chain hash named
     leaves = database.rows('SELECT "index", event_id, hash FROM portal_auditleaf ORDER BY "index"')
     documents = [rfc8785.dumps(event["document"]) for event in events]
-    assert leaves == [
-        (n, n + 1, rfc9162.leaf(documents[n]).hex()) for n in range(EVENTS)
-    ]
+    assert leaves == [(n, n + 1, rfc9162.leaf(documents[n]).hex()) for n in range(EVENTS)]
     # and the first signed head's root is the RFC 9162 root over those documents
-    manage(database.url, "shell", "-c", "from portal.audit import audit_append; audit_append(action='after')")
+    manage(
+        database.url,
+        "shell",
+        "-c",
+        "from portal.audit import audit_append; audit_append(action='after')",
+    )
     sequenced = manage(database.url, "audit_sequence", "--no-publish")
     assert "sequenced 1 events; the tree holds 12" in sequenced.stdout
     heads = database.rows("SELECT tree_size, root_hash FROM portal_audittreehead")
-    assert len(heads) == 1 and heads[0][0] == EVENTS + 1
+    assert len(heads) == 1
+    assert heads[0][0] == EVENTS + 1
     (after,) = database.rows("SELECT seq FROM portal_auditevent WHERE action = 'after'")
     assert after == (EVENTS + 1,)
     assert rfc9162.mth(documents) == bytes.fromhex(
         manage(
-            database.url, "shell", "-c", f"from portal.audit_tree import root_at; print(root_at({EVENTS}).hex())"
-        ).stdout.strip().splitlines()[-1]
+            database.url,
+            "shell",
+            "-c",
+            f"from portal.audit_tree import root_at; print(root_at({EVENTS}).hex())",
+        )
+        .stdout.strip()
+        .splitlines()[-1]
     )
     verified = manage(database.url, "verify_audit")
     assert "audit log intact: 12 events, 12 in the tree, 1 signed tree heads verified" in (

@@ -302,7 +302,11 @@ def test_verifying_while_another_process_appends_never_reports_a_break(
 
 
 def test_verify_audit_in_its_own_process_against_a_saved_head(
-    postgres: None, transactional_db: None, subprocess_env: dict[str, str], python: str, tmp_path: Path
+    postgres: None,
+    transactional_db: None,
+    subprocess_env: dict[str, str],
+    python: str,
+    tmp_path: Path,
 ) -> None:
     events = append_events(4)
     audit_sequence(publish=False)
@@ -419,7 +423,8 @@ def test_the_runtime_role_may_insert_and_read_the_log_but_never_change_it(
         )
         assert cursor.fetchall() == [(owner,)]
         cursor.execute(
-            "SELECT DISTINCT proowner::regrole::text FROM pg_proc WHERE proname LIKE 'portal_audit%%'"
+            "SELECT DISTINCT proowner::regrole::text FROM pg_proc "
+            "WHERE proname LIKE 'portal_audit%%'"
         )
         assert cursor.fetchall() == [(owner,)]
 

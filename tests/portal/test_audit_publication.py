@@ -54,7 +54,8 @@ def test_a_head_is_time_stamped_by_the_authority_and_the_token_verifies(
     with django_capture_on_commit_callbacks(execute=True):
         result = audit_sequence()
 
-    assert result.published is not None and result.published.tree_size == 3
+    assert result.published is not None
+    assert result.published.tree_size == 3
     assert tsa.content_types == ["application/timestamp-query"]
     document = head_document(AuditTreeHead.objects.get(tree_size=3))
     assert document["rfc3161"]["tsa_url"].startswith("http://127.0.0.1:")
@@ -129,7 +130,8 @@ def test_heads_are_published_at_most_once_an_interval_and_the_newest_then(
     audit_sequence()
     later = timezone.now() + timedelta(seconds=301)
     due = publication_due(later)
-    assert due is not None and due.tree_size == 5
+    assert due is not None
+    assert due.tree_size == 5
 
 
 def test_witnesses_receive_the_signed_head_by_webhook_and_by_mail(
@@ -161,7 +163,8 @@ def test_a_failing_witness_raises_so_that_the_task_is_retried(settings: Any) -> 
         with pytest.raises(OSError, match="503"):
             audit_witness_webhook.apply(args=[url, 1], throw=True)
     assert audit_witness_webhook.autoretry_for == (Exception,)
-    assert audit_witness_webhook.max_retries and audit_witness_webhook.max_retries >= 5
+    assert audit_witness_webhook.max_retries
+    assert audit_witness_webhook.max_retries >= 5
 
 
 def test_a_task_naming_an_address_that_is_no_witness_sends_nothing(settings: Any) -> None:

@@ -58,7 +58,9 @@ def make_authority(folder: Path, name: str = "Test TSA") -> Path:
         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         cwd=folder,
     )  # fmt: skip
-    _openssl("req", *ec, "-keyout", "tsa.key", "-out", "tsa.csr", "-subj", f"/CN={name}", cwd=folder)
+    _openssl(
+        "req", *ec, "-keyout", "tsa.key", "-out", "tsa.csr", "-subj", f"/CN={name}", cwd=folder
+    )
     (folder / "ext.cnf").write_text(EXTENSIONS)
     _openssl(
         "x509", "-req", "-in", "tsa.csr", "-CA", "ca.crt", "-CAkey", "ca.key",

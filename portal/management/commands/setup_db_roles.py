@@ -25,7 +25,8 @@ from django.db import connection, transaction
 from portal.models import AuditEvent, AuditLeaf, AuditNode, AuditPublication, AuditTreeHead
 
 AUDIT_TABLES = [
-    model._meta.db_table for model in (AuditEvent, AuditLeaf, AuditNode, AuditTreeHead, AuditPublication)
+    model._meta.db_table
+    for model in (AuditEvent, AuditLeaf, AuditNode, AuditTreeHead, AuditPublication)
 ]
 READ_ONLY_TABLES = ["django_migrations"]
 
@@ -127,7 +128,9 @@ class Command(BaseCommand):
     def _grant_runtime(self, cursor: Any, owner: str, runtime: str) -> None:
         cursor.execute("SELECT current_database()")
         (database,) = cursor.fetchone()
-        cursor.execute(self._sql("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}", database, runtime))
+        cursor.execute(
+            self._sql("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}", database, runtime)
+        )
         cursor.execute(self._sql("GRANT USAGE ON SCHEMA public TO {}", runtime))
         cursor.execute(self._sql("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}", runtime))
         cursor.execute(

@@ -34,7 +34,9 @@ class Command(BaseCommand):
             try:
                 against = json.loads(Path(options["against"]).read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
-                raise CommandError(f"cannot read {options['against']}: {exc}", returncode=2) from exc
+                raise CommandError(
+                    f"cannot read {options['against']}: {exc}", returncode=2
+                ) from exc
         public_key = None
         if options["public_key"]:
             try:
