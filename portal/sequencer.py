@@ -39,7 +39,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 
-from . import audit_tree, tree_heads
+from . import audit_tree, crypto, tree_heads
 from .audit import event_leaf_hash
 from .models import AuditEvent, AuditLeaf, AuditNode, AuditTreeHead
 
@@ -55,6 +55,9 @@ class SequenceResult:
     tree_size: int
     head: AuditTreeHead | None
     published: AuditTreeHead | None = None
+    # Why the newest head could not be published (the TSA failed): the events are in the
+    # tree and the head is signed all the same; the next run tries to publish again.
+    publish_error: str = ""
 
 
 def _lock_and_horizon() -> int | None:
@@ -127,5 +130,13 @@ def audit_sequence(
             break
     if appended:
         logger.info("sequenced %s audit events; the tree holds %s", appended, size)
-    published = tree_heads.publish_due(transport=transport) if publish else None
-    return SequenceResult(appended=appended, tree_size=size, head=head, published=published)
+    published, error = None, ""
+    if publish:
+        try:
+            published = tree_heads.publish_due(transport=transport)
+        except (crypto.CryptoError, OSError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            logger.error("could not publish the newest audit tree head: %s", error)
+    return SequenceResult(
+        appended=appended, tree_size=size, head=head, published=published, publish_error=error
+    )

@@ -13,7 +13,8 @@ from .audit import audit_verify
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="portal.tasks.audit_sequence")
+# Not retried: beat runs it again within seconds, and a retry would only queue up behind.
+@shared_task(name="portal.tasks.audit_sequence", autoretry_for=(), max_retries=0)
 def audit_sequence_task() -> dict[str, object]:
     """Sequence committed events, sign a tree head, publish it when due (beat, seconds)."""
     from .sequencer import audit_sequence
@@ -23,6 +24,7 @@ def audit_sequence_task() -> dict[str, object]:
         "appended": result.appended,
         "tree_size": result.tree_size,
         "published": result.published.tree_size if result.published else None,
+        "publish_error": result.publish_error,
     }
 
 

@@ -1,6 +1,6 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.sequencer import audit_sequence
 
@@ -24,3 +24,7 @@ class Command(BaseCommand):
         if result.published is not None:
             line += f"; published head {result.published.tree_size}"
         self.stdout.write(line)
+        if result.publish_error:
+            raise CommandError(
+                f"the newest tree head was not published: {result.publish_error}", returncode=1
+            )
