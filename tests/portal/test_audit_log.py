@@ -475,3 +475,15 @@ def test_the_verify_task_reports_and_logs_a_broken_log(
         result = audit_chain_verify_task.apply().get()
     assert result["ok"] is False
     assert "does not match its leaf hash" in caplog.text
+
+
+def test_events_removed_from_the_end_are_detected_through_the_stored_head(
+    sequenced_log: list[AuditEvent],
+) -> None:
+    insider.delete_events(sequenced_log[-1].seq)  # and its leaf; the head stays
+
+    report = audit_verify()
+    assert report.ok is False
+    assert "the stored tree head of size 7 covers more leaves than the tree holds" in (
+        report.describe()
+    )
