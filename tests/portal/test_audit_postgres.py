@@ -332,19 +332,31 @@ def test_verify_audit_in_its_own_process_against_a_saved_head(
 # --- Roles -----------------------------------------------------------------------------------
 
 
+# The roles get a password: a server that asks for one over TCP (as CI's may) lets them in.
+ROLE_PASSWORD = "portal-audit-test-role"  # noqa: S105 (a throwaway role's, dropped after)
+
+
 def _database_url(user: str) -> str:
     settings = connection.settings_dict
     return (
-        f"postgres://{user}@{settings.get('HOST') or '127.0.0.1'}:"
+        f"postgres://{user}:{ROLE_PASSWORD}@{settings.get('HOST') or '127.0.0.1'}:"
         f"{settings.get('PORT') or 5432}/{settings['NAME']}"
     )
 
 
 @pytest.fixture
-def db_roles(postgres: None, transactional_db: None, unique: str) -> Iterator[tuple[str, str]]:
+def db_roles(
+    postgres: None, transactional_db: None, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, str]]:
     owner, runtime = f"portal_audit_owner_{unique}", f"portal_audit_app_{unique}"
+    monkeypatch.setenv("PORTAL_AUDIT_TEST_ROLE_PASSWORD", ROLE_PASSWORD)
     try:
-        call_command("setup_db_roles", "--owner", owner, "--runtime", runtime)
+        call_command(
+            "setup_db_roles",
+            *("--owner", owner, "--runtime", runtime),
+            *("--owner-password-env", "PORTAL_AUDIT_TEST_ROLE_PASSWORD"),
+            *("--runtime-password-env", "PORTAL_AUDIT_TEST_ROLE_PASSWORD"),
+        )
         yield owner, runtime
     finally:
         with connection.cursor() as cursor:
