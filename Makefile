@@ -26,6 +26,7 @@ run: $(STAMP)  ## start the portal on embedded defaults with demo data (http://l
 	@mkdir -p var
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py seed_demo --login-url http://localhost:$(PORT)/login/
+	$(PY) manage.py audit_sequence
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP)  ## run the whole test suite
@@ -58,6 +59,7 @@ BENCH_SEAL := --size 128MiB --rounds 1
 BENCH_LOAD := --seconds 20
 BENCH_FAULTS := --seconds 20 --fault-at 5 --outage 5
 BENCH_TRANSPARENCY := --rows 100000 --rejections 30000 --rounds 2
+BENCH_AUDIT := --rounds 1 --seconds 2 --events 2000 --sequencer-rounds 1
 endif
 bench: $(STAMP)  ## run every benchmark (slow, by hand; QUICK=1 for a short run; see bench/README.md)
 	$(PY) bench/intake.py $(BENCH_INTAKE)
@@ -66,6 +68,7 @@ bench: $(STAMP)  ## run every benchmark (slow, by hand; QUICK=1 for a short run;
 	$(PY) bench/load.py $(BENCH_LOAD)
 	$(PY) bench/faults.py $(BENCH_FAULTS)
 	$(PY) bench/transparency.py $(BENCH_TRANSPARENCY)
+	$(PY) bench/audit.py $(BENCH_AUDIT)
 
 # The browser bundle: esbuild, pinned in package-lock.json; minified, no source map, no
 # timestamps or absolute paths (the libraries' license comments are kept at the end), so

@@ -31,8 +31,8 @@ def production_configuration(app_configs: Any, **kwargs: Any) -> list[Error]:
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             errors.append(
                 Error(
-                    "Production needs PostgreSQL (the audit chain's append-only trigger and row "
-                    "locks rely on it).",
+                    "Production needs PostgreSQL (the audit log's append-only triggers and its "
+                    "sequencer's commit order rely on it).",
                     hint="Set DATABASE_URL=postgres://...",
                     id="portal.E003",
                 )

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -420,3 +421,52 @@ def totp_seed_open(stored: str, *, user_id: int) -> bytes:
         raise TotpSeedUnreadable(
             "The stored TOTP seed does not open with the portal's key."
         ) from exc
+
+
+# --- RFC 3161 time-stamps (tree heads of the audit log) ----------------------------------------
+
+
+class TimestampInvalid(CryptoError):
+    """A time-stamping authority's answer is not a valid time-stamp over the message."""
+
+
+def rfc3161_request(message: bytes) -> tuple[bytes, int | None]:
+    """A DER TimeStampReq over SHA-256 of ``message`` (with a nonce and the TSA's
+    certificate requested), and the nonce to expect back."""
+    from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
+
+    request = (
+        TimestampRequestBuilder()
+        .data(message)
+        .hash_algorithm(HashAlgorithm.SHA256)
+        .nonce(nonce=True)
+        .cert_request(cert_request=True)
+        .build()
+    )
+    return request.as_bytes(), request.nonce
+
+
+def rfc3161_verify(
+    response: bytes, message: bytes, *, roots_pem: bytes, nonce: int | None = None
+) -> datetime:
+    """Verify a DER TimeStampResp over ``message``; return its time (genTime).
+
+    The token must be granted, signed by a certificate with the critical time-stamping
+    key usage that chains to one of ``roots_pem``, carry ``nonce`` when given, and hold
+    SHA-256 (or -384, -512) of ``message``. Raises ``TimestampInvalid`` otherwise.
+    """
+    from cryptography import x509
+    from rfc3161_client import VerificationError, VerifierBuilder, decode_timestamp_response
+
+    try:
+        decoded = decode_timestamp_response(response)
+        builder = VerifierBuilder()
+        for root in x509.load_pem_x509_certificates(roots_pem):
+            builder = builder.add_root_certificate(root)
+        if nonce is not None:
+            builder = builder.nonce(nonce)
+        builder.build().verify_message(decoded, message)
+        generated: datetime = decoded.tst_info.gen_time
+    except (VerificationError, ValueError, TypeError) as exc:
+        raise TimestampInvalid(f"The time-stamp does not verify: {exc}") from exc
+    return generated if generated.tzinfo else generated.replace(tzinfo=UTC)

@@ -134,8 +134,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # IMMEDIATE makes a writing transaction take SQLite's write lock at BEGIN, so that
-    # the audit chain head is read and extended by one writer at a time.
+    # IMMEDIATE makes a writing transaction take SQLite's write lock at BEGIN: writers
+    # commit in the order they began, which the audit sequencer relies on there.
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
 else:
@@ -296,6 +296,30 @@ else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 
+# --- Audit log (docs/audit-log.md) --------------------------------------------------------
+# Seconds between runs of the sequencer (Celery beat), which puts committed events into
+# the Merkle tree and signs a tree head; events it has not taken after
+# AUDIT_SEQUENCE_ALARM_SECONDS fail verify_audit. At most AUDIT_SEQUENCE_BATCH events
+# per transaction.
+AUDIT_SEQUENCER_SECONDS = env.int("AUDIT_SEQUENCER_SECONDS", default=5)
+AUDIT_SEQUENCE_ALARM_SECONDS = env.int("AUDIT_SEQUENCE_ALARM_SECONDS", default=3600)
+AUDIT_SEQUENCE_BATCH = env.int("AUDIT_SEQUENCE_BATCH", default=50000)
+# The newest signed head is time-stamped and sent to the witnesses at most this often.
+AUDIT_PUBLISH_INTERVAL_SECONDS = env.int("AUDIT_PUBLISH_INTERVAL_SECONDS", default=300)
+# Optional RFC 3161 time-stamping authority for tree heads, and the PEM file of the
+# certificates its answers must chain to (required with the URL).
+AUDIT_TSA_URL = env.str("AUDIT_TSA_URL", default="")
+AUDIT_TSA_CA_FILE = env.str("AUDIT_TSA_CA_FILE", default="")
+if AUDIT_TSA_URL and not AUDIT_TSA_CA_FILE:
+    raise ImproperlyConfigured(
+        "AUDIT_TSA_URL is set but AUDIT_TSA_CA_FILE is not: the time-stamping authority's "
+        "answers cannot be checked without the certificates they must chain to."
+    )
+# Witnesses that receive each published tree head: addresses (mail) and URLs (a POST of
+# the signed head as JSON, retried with backoff), comma-separated.
+AUDIT_WITNESS_EMAILS = env.list("AUDIT_WITNESS_EMAILS", default=[])
+AUDIT_WITNESS_WEBHOOKS = env.list("AUDIT_WITNESS_WEBHOOKS", default=[])
+
 # --- Celery ------------------------------------------------------------------------------
 CELERY_BROKER_URL = required("CELERY_BROKER_URL", "")
 # Without a broker (development), tasks run eagerly in-process, still after commit.
@@ -312,6 +336,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_IMPORTS = ["requests_app.delivery.tasks"]
 CELERY_BEAT_SCHEDULE = {
+    "audit-sequence": {
+        "task": "portal.tasks.audit_sequence",
+        "schedule": timedelta(seconds=AUDIT_SEQUENCER_SECONDS),
+        # A run that waited in the queue past the next one is useless: drop it.
+        "options": {"expires": AUDIT_SEQUENCER_SECONDS},
+    },
     "verify-audit-chain": {
         "task": "portal.tasks.audit_chain_verify",
         "schedule": timedelta(hours=1),

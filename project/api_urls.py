@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("requests_app.intake.api_urls")),
     path("", include("requests_app.officer.api_urls")),
     path("", include("requests_app.delivery.api_urls")),
+    path("audit/", include("portal.audit_urls")),
     # Public documentation: the same for every visitor, logged in or not, of any standing.
     path(
         "schema",

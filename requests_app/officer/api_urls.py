@@ -3,6 +3,7 @@
 from django.urls import path
 
 from requests_app.officer.api import SubmissionMessagesView, SubmissionWithdrawView
+from requests_app.officer.audit_api import AuditInclusionView
 
 urlpatterns = [
     path(
@@ -15,4 +16,5 @@ urlpatterns = [
         SubmissionWithdrawView.as_view(),
         name="api-submission-withdraw",
     ),
+    path("audit/inclusion", AuditInclusionView.as_view(), name="api-audit-inclusion"),
 ]

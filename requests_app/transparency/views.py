@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from django_countries import countries as all_countries
 
 from accounts.access import public
+from portal.tree_heads import latest_head_for_page
 from requests_app.transparency.charts import Series, bar_chart, column_chart
 from requests_app.transparency.forms import ReportChoiceForm
 from requests_app.transparency.periods import PeriodInvalid, period_parse
@@ -140,7 +141,11 @@ def _outcome_chart(figures: dict[str, Any]) -> Any:
 def report_page(request: HttpRequest) -> HttpResponse:
     """The world or one country, for one published period: figures, charts, tables."""
     periods = published_periods()
-    context: dict[str, Any] = {"periods": periods, "report": None}
+    context: dict[str, Any] = {
+        "periods": periods,
+        "report": None,
+        "audit_tree_head": latest_head_for_page(),
+    }
     if not periods:
         return render(request, "transparency/report.html", context)
     default = next((p for p in periods if p.kind == "quarter"), periods[0])

@@ -1,76 +1,58 @@
-"""The audit chain on PostgreSQL: the append-only trigger, and appends from many processes.
+"""The audit log on PostgreSQL: append-only triggers, commit order, many writers, roles.
 
 Each test needs PostgreSQL (the ``postgres`` fixture): it skips on SQLite, or fails with
-REQUIRE_SERVICES=1. Tests whose other processes must see the rows commit them
-(``transactional_db``).
+REQUIRE_SERVICES=1. Tests whose other processes or connections must see the rows commit
+them (``transactional_db``). Roles made here are named ``portal_audit_*_<unique>`` and
+dropped afterwards: the server is shared.
 """
 
+import json
 import subprocess
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from itertools import pairwise
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.utils import ProgrammingError
 
-from portal.audit import audit_append, audit_chain_verify
-from portal.models import AuditChainHead, AuditEvent
+from portal.audit import audit_append, audit_verify
+from portal.management.commands.setup_db_roles import AUDIT_TABLES
+from portal.models import AuditEvent, AuditLeaf, AuditTreeHead
+from portal.sequencer import audit_sequence
+from portal.tree_heads import head_document
+from tests.conftest import subprocess_database_url
+from tests.portal import insider
 
 pytestmark = pytest.mark.services
 
 ROOT = Path(__file__).resolve().parents[2]
-TRIGGER = "portal_auditevent_append_only"
 WRITERS = 8
-EVENTS_PER_WRITER = 500
-EVENTS_DURING_VERIFICATION = 1000
+EVENTS_PER_WRITER = 200
+EVENTS_DURING_VERIFICATION = 600
+# A column of each audit table, to try an UPDATE with.
+COLUMN = {
+    "portal_auditevent": "action",
+    "portal_auditleaf": "hash",
+    "portal_auditnode": "hash",
+    "portal_audittreehead": "root_hash",
+    "portal_auditpublication": "tsa_url",
+}
 
 
-def append_events(count: int) -> list[AuditEvent]:
+def append_events(count: int, label: str = "test") -> list[AuditEvent]:
     return [
-        audit_append(action="request.noted", target_type="test", target_id=str(n), data={"n": n})
+        audit_append(action="request.noted", target_type=label, target_id=str(n), data={"n": n})
         for n in range(1, count + 1)
     ]
 
 
-def stored_rows() -> list[tuple]:
-    return list(AuditEvent.objects.order_by("seq").values_list())
-
-
-def trigger_state() -> str:
-    """Return pg_trigger.tgenabled of the append-only trigger: "O" when it fires."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT tgenabled FROM pg_trigger WHERE tgname = %s "
-            "AND tgrelid = 'portal_auditevent'::regclass",
-            [TRIGGER],
-        )
-        (state,) = cursor.fetchone()
-    return state
-
-
-@contextmanager
-def append_only_trigger_disabled() -> Iterator[None]:
-    """Disable the trigger, as the table's owner can, and enable it again afterwards."""
-    with connection.cursor() as cursor:
-        # ALTER TABLE refuses while checks of deferred foreign keys are pending: run them.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"ALTER TABLE portal_auditevent DISABLE TRIGGER {TRIGGER}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"ALTER TABLE portal_auditevent ENABLE TRIGGER {TRIGGER}")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-
-
-def kill_if_running(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+def leaf_order() -> list[int]:
+    return list(AuditLeaf.objects.order_by("index").values_list("event_id", flat=True))
 
 
 def run_sql(*statements: str) -> None:
@@ -79,132 +61,155 @@ def run_sql(*statements: str) -> None:
             cursor.execute(statement)
 
 
-def save_edited_event() -> None:
-    event = AuditEvent.objects.get(seq=2)
-    event.action = "request.rejected"
-    event.save()
+def kill_if_running(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
-CHANGES: dict[str, tuple[str, Callable[[], object]]] = {
-    "model save": ("UPDATE", save_edited_event),
-    "queryset update": (
-        "UPDATE",
-        lambda: AuditEvent.objects.filter(seq=2).update(data={"n": 99}),
-    ),
-    "raw update": ("UPDATE", lambda: run_sql("UPDATE portal_auditevent SET seq = seq + 10")),
-    "model delete": ("DELETE", lambda: AuditEvent.objects.get(seq=3).delete()),
-    "queryset delete": ("DELETE", lambda: AuditEvent.objects.all().delete()),
-    "raw delete": ("DELETE", lambda: run_sql("DELETE FROM portal_auditevent WHERE seq = 3")),
-}
+def saved_head() -> dict[str, Any]:
+    head = AuditTreeHead.objects.order_by("-tree_size").first()
+    assert head is not None
+    return json.loads(json.dumps(head_document(head)))
 
 
-@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
-def test_the_trigger_refuses_to_update_or_delete_an_audit_event(
-    postgres: None, change: tuple[str, Callable[[], object]]
-) -> None:
-    # given a chain of three events
+@pytest.fixture
+def full_log(postgres: None) -> None:
+    """Three events in the tree, and a publication, so that every audit table has a row."""
     append_events(3)
-    before = stored_rows()
-    operation, attempt = change
-
-    # when the portal's own connection tries to change one
-    with pytest.raises(ProgrammingError) as excinfo, transaction.atomic():
-        attempt()
-
-    # then the database refuses, and nothing changed
-    assert f"audit events are append-only: {operation} refused on portal_auditevent" in str(
-        excinfo.value
-    )
-    assert stored_rows() == before
-    assert audit_chain_verify().ok is True
+    audit_sequence(publish=True)
 
 
-def test_with_the_trigger_disabled_an_edited_event_is_detected(postgres: None) -> None:
-    # given a chain of five events
-    events = append_events(5)
-
-    # when the table's owner disables the trigger and edits event #3
-    with append_only_trigger_disabled():
-        run_sql("""UPDATE portal_auditevent SET data = '{"n": 99}' WHERE seq = 3""")
-
-    # then the trigger is back, and verification stops at #3
-    assert trigger_state() == "O"
-    report = audit_chain_verify()
-    assert report.ok is False
-    assert (report.broken_seq, report.broken_id) == (3, events[2].pk)
-    assert "edited" in report.reason
-
-
-def test_with_the_trigger_disabled_a_deleted_event_is_detected(postgres: None) -> None:
-    append_events(5)
-
-    with append_only_trigger_disabled():
-        run_sql("DELETE FROM portal_auditevent WHERE seq = 3")
-
-    assert trigger_state() == "O"
-    report = audit_chain_verify()
-    assert report.ok is False
-    assert report.broken_seq == 3
-    assert "missing" in report.reason
-
-
-def test_with_the_trigger_disabled_a_reordered_pair_is_detected(postgres: None) -> None:
-    events = append_events(5)
-
-    # seq is unique and checked row by row, so the swap goes through a free number
-    with append_only_trigger_disabled():
-        run_sql(
-            "UPDATE portal_auditevent SET seq = 1000000 WHERE seq = 2",
-            "UPDATE portal_auditevent SET seq = 2 WHERE seq = 3",
-            "UPDATE portal_auditevent SET seq = 3 WHERE seq = 1000000",
-        )
-
-    assert trigger_state() == "O"
-    report = audit_chain_verify()
-    assert report.ok is False
-    assert (report.broken_seq, report.broken_id) == (2, events[2].pk)
-    assert "reordered" in report.reason
-
-
-def test_verify_audit_in_its_own_process_exits_0_then_1_once_an_event_is_deleted(
-    postgres: None, transactional_db: None, subprocess_env: dict[str, str], python: str
+@pytest.mark.parametrize("table", AUDIT_TABLES)
+@pytest.mark.parametrize("operation", ["UPDATE", "DELETE"])
+def test_the_triggers_refuse_to_update_or_delete_any_audit_row(
+    full_log: None, table: str, operation: str
 ) -> None:
-    command = [python, "manage.py", "verify_audit"]
-    events = append_events(3)
-
-    intact = subprocess.run(
-        command, cwd=ROOT, env=subprocess_env, capture_output=True, text=True, timeout=120
+    statement = (
+        f"UPDATE {table} SET {COLUMN[table]} = {COLUMN[table]}"  # noqa: S608
+        if operation == "UPDATE"
+        else f"DELETE FROM {table}"  # noqa: S608
     )
+    with pytest.raises(ProgrammingError) as refused, transaction.atomic():
+        run_sql(statement)
+    assert f"audit events are append-only: {operation} refused on {table}" in str(refused.value)
+    assert audit_verify().ok is True
 
-    assert (intact.returncode, intact.stderr) == (0, "")
-    assert intact.stdout.strip() == f"audit chain intact: 3 events, head {events[2].hash}"
 
-    with transaction.atomic(), append_only_trigger_disabled():
-        run_sql("DELETE FROM portal_auditevent WHERE seq = 2")
-    broken = subprocess.run(
-        command, cwd=ROOT, env=subprocess_env, capture_output=True, text=True, timeout=120
+def test_the_inserting_transaction_is_recorded_whatever_the_insert_says(postgres: None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        (mine,) = cursor.fetchone()
+        cursor.execute(
+            "INSERT INTO portal_auditevent (created_at, actor_label, action, target_type, "
+            "target_id, data, prev_hash, xact) VALUES (now(), 'system', 'forged', '', '', "
+            "'{}', '', 1) RETURNING xact"
+        )
+        (recorded,) = cursor.fetchone()
+    assert recorded == mine != 1
+
+
+@pytest.mark.parametrize("move", ["edit", "reorder", "forged head"])
+def test_an_insider_with_the_triggers_off_is_caught_by_a_saved_head(
+    postgres: None, move: str
+) -> None:
+    # given seven events in the tree and a head saved outside the database
+    events = append_events(7)
+    audit_sequence(publish=False)
+    saved = saved_head()
+
+    # when someone who can switch the triggers off rewrites history and every hash
+    if move == "edit":
+        insider.edit_event(events[2].seq, lambda event: setattr(event, "data", {"n": 30}))
+        insider.rebuild_tree()
+    elif move == "reorder":
+        order = leaf_order()
+        order[0], order[6] = order[6], order[0]
+        insider.rebuild_tree(order)
+    else:
+        insider.edit_event(events[2].seq, lambda event: setattr(event, "data", {"n": 30}))
+        insider.rebuild_tree(sign=False)
+
+    # then the saved head shows it (and the triggers fire again)
+    report = audit_verify(against=saved)
+    assert report.ok is False
+    assert "the saved tree head's root" in report.describe() or (
+        "its signature does not verify" in report.describe()
     )
+    with pytest.raises(ProgrammingError), transaction.atomic():
+        run_sql("DELETE FROM portal_auditevent")
 
-    assert broken.returncode == 1
-    assert broken.stdout == ""
-    assert "audit chain broken at event #2: event #2 is missing" in broken.stderr
+
+def test_an_event_committed_late_is_sequenced_once_and_never_skipped(
+    postgres: None, transactional_db: None
+) -> None:
+    # given two committed events
+    early = append_events(2, label="early")
+    # and another connection that inserts an event but does not commit yet
+    with psycopg.connect(subprocess_database_url()) as late:
+        (late_seq,) = late.execute(
+            "INSERT INTO portal_auditevent (created_at, actor_label, action, target_type, "
+            "target_id, data, prev_hash) VALUES (now(), 'system', 'request.noted', 'late', "
+            "'1', '{}', '') RETURNING seq"
+        ).fetchone()
+        # and three more events that commit before it, with higher numbers
+        after = append_events(3, label="after")
+        assert late_seq < after[0].seq
+
+        # when the sequencer runs while the late transaction is still open
+        first = audit_sequence(publish=False)
+
+        # then what was committed is in the tree within that run, the late one is not
+        assert first.appended == 5
+        assert leaf_order() == [event.seq for event in early + after]
+        # and the horizon stayed below the open transaction
+        (late_xact,) = late.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+        assert AuditTreeHead.objects.get(tree_size=5).horizon <= late_xact
+
+        # when the late transaction commits, after events with higher numbers were sequenced
+        late.commit()
+
+    second = audit_sequence(publish=False)
+    third = audit_sequence(publish=False)
+
+    # then it is sequenced by the next run, after them, and only once
+    assert (second.appended, third.appended) == (1, 0)
+    assert leaf_order() == [event.seq for event in early + after] + [late_seq]
+    assert AuditLeaf.objects.filter(event_id=late_seq).count() == 1
+    report = audit_verify()
+    assert (report.ok, report.tree_size, report.events) == (True, 6, 6), report.describe()
+
+
+def test_a_rolled_back_insert_holds_nothing_back(postgres: None, transactional_db: None) -> None:
+    with psycopg.connect(subprocess_database_url()) as aborted:
+        aborted.execute(
+            "INSERT INTO portal_auditevent (created_at, actor_label, action, target_type, "
+            "target_id, data, prev_hash) VALUES (now(), 'system', 'gone', '', '', '{}', '')"
+        )
+        kept = append_events(2)
+        aborted.rollback()
+    append_events(1, label="later")
+    result = audit_sequence(publish=False)
+    assert result.appended == 3
+    assert kept[0].seq in leaf_order()
+    assert not AuditEvent.objects.filter(action="gone").exists()
+    assert audit_verify().ok is True
 
 
 @pytest.mark.timeout(900)
-def test_eight_processes_appending_at_once_leave_one_valid_chain(
+def test_eight_writers_and_the_sequencer_at_once_leave_every_event_once_in_order(
     postgres: None,
     transactional_db: None,
     subprocess_env: dict[str, str],
     python: str,
     tmp_path: Path,
 ) -> None:
-    # given no chain head yet, so that the writers also race to create it
-    AuditChainHead.objects.all().delete()
     labels = [f"writer-{number}" for number in range(1, WRITERS + 1)]
-    # stderr goes to files: a pipe nobody reads yet could fill and stall its writer
     logs = {label: tmp_path / f"{label}.log" for label in labels}
 
-    # when eight processes, all connected, start appending 500 events each at once
+    # when eight processes append 200 events each, one per transaction, while this
+    # process runs the sequencer again and again
+    runs = []
     with ExitStack() as cleanup:
         writers = []
         for label in labels:
@@ -227,29 +232,30 @@ def test_eight_processes_appending_at_once_leave_one_valid_chain(
         for writer in writers:
             writer.stdin.write("go\n")
             writer.stdin.close()
+        while any(writer.poll() is None for writer in writers):
+            runs.append(audit_sequence(publish=False).appended)
         for writer in writers:
             writer.wait(timeout=600)
+    runs.append(audit_sequence(publish=False).appended)
 
-    # then every writer succeeded
     for label, writer in zip(labels, writers, strict=True):
         assert writer.returncode == 0, f"{label} failed:\n{logs[label].read_text()}"
-    # and their events form one chain numbered 1 to 4,000, without gaps
-    events = list(AuditEvent.objects.order_by("seq").values_list("seq", "data"))
-    assert len(events) == WRITERS * EVENTS_PER_WRITER
-    assert [seq for seq, _ in events] == list(range(1, WRITERS * EVENTS_PER_WRITER + 1))
-    # and holding each writer's 500 events, in the order it wrote them
+    # then every event is in the tree exactly once, at contiguous positions
+    total = WRITERS * EVENTS_PER_WRITER
+    assert sum(runs) == total
+    assert sorted(AuditLeaf.objects.values_list("index", flat=True)) == list(range(total))
+    assert AuditLeaf.objects.values("event").distinct().count() == total
+    # and the sequencer ran while the writers wrote
+    assert len([count for count in runs if count]) > 1
+    # and each writer's events are in the order it committed them (each began after
+    # the one before committed: the tree respects that)
+    data = dict(AuditEvent.objects.values_list("seq", "data"))
     written: dict[str, list[int]] = defaultdict(list)
-    for _, data in events:
-        written[data["writer"]].append(data["n"])
+    for seq in leaf_order():
+        written[data[seq]["writer"]].append(data[seq]["n"])
     assert written == {label: list(range(1, EVENTS_PER_WRITER + 1)) for label in labels}
-    # and the writers did interleave, so the head lock was contended
-    turns = sum(1 for (_, a), (_, b) in pairwise(events) if a["writer"] != b["writer"])
-    assert turns > WRITERS - 1
-    # and the chain verifies, its head at #4,000
-    report = audit_chain_verify()
-    assert report.ok is True, report.describe()
-    assert report.events == WRITERS * EVENTS_PER_WRITER
-    assert AuditChainHead.objects.get(pk=1).seq == WRITERS * EVENTS_PER_WRITER
+    report = audit_verify()
+    assert (report.ok, report.tree_size) == (True, total), report.describe()
 
 
 @pytest.mark.timeout(900)
@@ -260,8 +266,8 @@ def test_verifying_while_another_process_appends_never_reports_a_break(
     python: str,
     tmp_path: Path,
 ) -> None:
-    # given a short chain, and a process ready to append 1,000 events, one per transaction
     append_events(3)
+    audit_sequence(publish=False)
     log = tmp_path / "writer.log"
     with ExitStack() as cleanup:
         writer = subprocess.Popen(
@@ -278,22 +284,171 @@ def test_verifying_while_another_process_appends_never_reports_a_break(
         if writer.stdout.readline() != "ready\n":
             writer.wait(timeout=60)
             pytest.fail(f"the writer did not start:\n{log.read_text()}")
-
-        # when the chain is verified again and again until the writer is done
         writer.stdin.write("go\n")
         writer.stdin.close()
         reports = []
         while writer.poll() is None:
-            reports.append(audit_chain_verify())
+            audit_sequence(publish=False)
+            reports.append(audit_verify())
         writer.wait(timeout=600)
 
-    # then the writer succeeded, and verification ran while events were being added
     assert writer.returncode == 0, f"the writer failed:\n{log.read_text()}"
     total = 3 + EVENTS_DURING_VERIFICATION
-    seen_mid_append = {report.events for report in reports if 3 < report.events < total}
-    assert len(seen_mid_append) > 1
-    # and no verification reported a break
+    assert len({report.tree_size for report in reports if 3 < report.tree_size < total}) > 1
     assert [report.describe() for report in reports if not report.ok] == []
-    # and the finished chain verifies in full
-    final = audit_chain_verify()
-    assert (final.ok, final.events) == (True, total), final.describe()
+    audit_sequence(publish=False)
+    final = audit_verify()
+    assert (final.ok, final.tree_size) == (True, total), final.describe()
+
+
+def test_verify_audit_in_its_own_process_against_a_saved_head(
+    postgres: None,
+    transactional_db: None,
+    subprocess_env: dict[str, str],
+    python: str,
+    tmp_path: Path,
+) -> None:
+    events = append_events(4)
+    audit_sequence(publish=False)
+    head_file = tmp_path / "head.json"
+    head_file.write_text(json.dumps(saved_head()))
+    command = [python, "manage.py", "verify_audit", "--against", str(head_file)]
+
+    intact = subprocess.run(
+        command, cwd=ROOT, env=subprocess_env, capture_output=True, text=True, timeout=120
+    )
+    assert (intact.returncode, intact.stderr) == (0, "")
+    assert "matches the saved tree head of size 4" in intact.stdout
+
+    insider.edit_event(events[1].seq, lambda event: setattr(event, "action", "x.hidden"))
+    insider.rebuild_tree()
+    broken = subprocess.run(
+        command, cwd=ROOT, env=subprocess_env, capture_output=True, text=True, timeout=120
+    )
+    assert broken.returncode == 1
+    assert "do not give the saved tree head's root" in broken.stderr
+
+
+# --- Roles -----------------------------------------------------------------------------------
+
+
+# The roles get a password: a server that asks for one over TCP (as CI's may) lets them in.
+ROLE_PASSWORD = "portal-audit-test-role"  # noqa: S105 (a throwaway role's, dropped after)
+
+
+def _database_url(user: str) -> str:
+    settings = connection.settings_dict
+    return (
+        f"postgres://{user}:{ROLE_PASSWORD}@{settings.get('HOST') or '127.0.0.1'}:"
+        f"{settings.get('PORT') or 5432}/{settings['NAME']}"
+    )
+
+
+@pytest.fixture
+def db_roles(
+    postgres: None, transactional_db: None, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, str]]:
+    owner, runtime = f"portal_audit_owner_{unique}", f"portal_audit_app_{unique}"
+    monkeypatch.setenv("PORTAL_AUDIT_TEST_ROLE_PASSWORD", ROLE_PASSWORD)
+    try:
+        call_command(
+            "setup_db_roles",
+            *("--owner", owner, "--runtime", runtime),
+            *("--owner-password-env", "PORTAL_AUDIT_TEST_ROLE_PASSWORD"),
+            *("--runtime-password-env", "PORTAL_AUDIT_TEST_ROLE_PASSWORD"),
+        )
+        yield owner, runtime
+    finally:
+        with connection.cursor() as cursor:
+            for role in (owner, runtime):
+                cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+                if cursor.fetchone() is None:
+                    continue
+                cursor.execute(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER')
+                cursor.execute(f'DROP OWNED BY "{role}"')
+                cursor.execute(f'DROP ROLE "{role}"')
+
+
+def test_the_runtime_role_may_insert_and_read_the_log_but_never_change_it(
+    db_roles: tuple[str, str], subprocess_env: dict[str, str], python: str
+) -> None:
+    owner, runtime = db_roles
+    append_events(3)
+    audit_sequence(publish=True)
+
+    with psycopg.connect(_database_url(runtime), autocommit=True) as conn:
+        # it reads and inserts
+        (count,) = conn.execute("SELECT count(*) FROM portal_auditevent").fetchone()
+        assert count == 3
+        conn.execute(
+            "INSERT INTO portal_auditevent (created_at, actor_label, action, target_type, "
+            "target_id, data, prev_hash) VALUES (now(), 'system', 'request.noted', '', '', "
+            "'{}', '')"
+        )
+        # but it cannot update, delete or empty any audit table
+        for table in AUDIT_TABLES:
+            for statement in (
+                f"UPDATE {table} SET {COLUMN[table]} = {COLUMN[table]}",  # noqa: S608
+                f"DELETE FROM {table}",  # noqa: S608
+                f"TRUNCATE {table}",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+                    conn.execute(statement)
+                assert f"permission denied for table {table}" in str(refused.value), statement
+        # nor switch their triggers off, nor set itself up as a replica
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="must be owner"):
+            conn.execute("ALTER TABLE portal_auditevent DISABLE TRIGGER ALL")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SET session_replication_role = replica")
+        # while the portal's other tables stay writable for it
+        conn.execute("UPDATE django_session SET expire_date = expire_date")
+
+    # and the portal runs as that role: it appends, sequences and verifies
+    env = {**subprocess_env, "DATABASE_URL": _database_url(runtime)}
+    script = (
+        "from portal.audit import audit_append; from portal.sequencer import audit_sequence; "
+        "audit_append(action='request.noted'); print(audit_sequence().tree_size)"
+    )
+    ran = subprocess.run(
+        [python, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().splitlines()[-1] == "5"
+    verified = subprocess.run(
+        [python, "manage.py", "verify_audit"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert verified.returncode == 0, verified.stderr
+    # and the owner owns the audit tables
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT tableowner FROM pg_tables WHERE tablename = ANY(%s)", [AUDIT_TABLES]
+        )
+        assert cursor.fetchall() == [(owner,)]
+        cursor.execute(
+            "SELECT DISTINCT proowner::regrole::text FROM pg_proc "
+            "WHERE proname LIKE 'portal_audit%%'"
+        )
+        assert cursor.fetchall() == [(owner,)]
+
+
+def test_setup_db_roles_refuses_a_runtime_role_that_no_grant_would_limit(
+    postgres: None, transactional_db: None, unique: str
+) -> None:
+    from django.core.management.base import CommandError
+
+    owner = f"portal_audit_owner_{unique}"
+    with pytest.raises(CommandError, match="superuser"):
+        call_command("setup_db_roles", "--owner", owner, "--runtime", "postgres")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [owner])
+        assert cursor.fetchone() is None  # rolled back with the rest

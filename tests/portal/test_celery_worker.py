@@ -7,7 +7,7 @@ import pytest
 
 from portal.audit import audit_append
 from portal.celery import app
-from portal.tasks import audit_chain_verify_task
+from portal.tasks import audit_chain_verify_task, audit_sequence_task
 
 pytestmark = pytest.mark.services
 
@@ -76,15 +76,18 @@ def test_a_worker_on_redis_completes_the_audit_verification_task(worker: str, tm
     for number in range(3):
         audit_append(action="test.event", target_type="test", target_id=str(number))
 
-    # when the task goes through Redis to the worker
+    # when the sequencer, then the verification, go through Redis to the worker
+    sequenced = audit_sequence_task.apply_async(queue=worker)
     result = audit_chain_verify_task.apply_async(queue=worker)
     try:
+        tree = sequenced.get(timeout=120)
         outcome = result.get(timeout=120)
     except Exception:
         print((tmp_path / "worker.log").read_text())
         raise
 
-    # then the worker read the same chain and found it intact
+    # then the worker put the events into the tree, read the same log and found it intact
+    assert (tree["appended"], tree["tree_size"]) == (3, 3)
     assert outcome["ok"] is True
-    assert outcome["events"] == 3
+    assert (outcome["events"], outcome["tree_size"]) == (3, 3)
     assert result.status == "SUCCESS"

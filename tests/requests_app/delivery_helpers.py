@@ -144,12 +144,12 @@ def sealed_delivery(client, **kwargs: Any) -> Delivery:
 
 
 def delivery_state() -> dict[str, Any]:
-    """Everything a download could change: the rows of sealed responses and the audit chain."""
+    """Everything a download could change: the rows of sealed responses and the audit log."""
     return {
         "sealed": list(
             SealedResponse.objects.order_by("pk").values(
                 "pk", "file", "size", "sha256", "expires_at", "purged_at", "download_count"
             )
         ),
-        "audit": list(AuditEvent.objects.order_by("seq").values_list("seq", "action", "hash")),
+        "audit": list(AuditEvent.objects.order_by("seq").values_list("seq", "action", "data")),
     }

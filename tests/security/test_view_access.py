@@ -40,6 +40,9 @@ OPEN_API = {
     "api-portal-key": "the portal's public key, for checking receipts",
     "api-schema": "the public description of the API",
     "api-docs": "the public description of the API",
+    "api-audit-tree-head-latest": "signed audit tree heads are public, no event content",
+    "api-audit-tree-head": "signed audit tree heads are public, no event content",
+    "api-audit-consistency": "consistency proofs are public: hashes, no event content",
 }
 
 

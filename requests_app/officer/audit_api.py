@@ -1,0 +1,100 @@
+"""The inclusion proof of an audit event about one of the officer's own requests.
+
+The audit log itself (portal.audit_tree) knows nothing of requests; this endpoint, at
+``/api/v1/audit/inclusion``, answers only for events whose target is a request the officer
+may read (``lifecycle.access``), and "not found" for every other event.
+"""
+
+from django.db.models import CharField
+from django.db.models.functions import Cast
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import IsActiveOfficer, api_officer
+from portal import audit_tree
+from portal.audit import canonical_time
+from portal.audit_api import INCLUSION, MAX_NUMBER, NOT_YET_RETRY_AFTER, PROBLEM, _query
+from portal.models import AuditEvent
+from portal.problems import Problem
+from portal.tree_heads import head_document
+from requests_app.lifecycle.access import request_list_for_officer
+from requests_app.lifecycle.models import LegalRequest
+
+
+class AuditInclusionQuery(serializers.Serializer):
+    event = serializers.IntegerField(
+        min_value=1, max_value=MAX_NUMBER, help_text="The event's number (`seq`)."
+    )
+    tree_size = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_NUMBER,
+        required=False,
+        help_text="Prove against the signed head of this size (default: the newest).",
+    )
+
+
+def _event_for_officer(request: Request, seq: int) -> AuditEvent:
+    officer = api_officer(request)
+    readable = (
+        request_list_for_officer(officer=officer)
+        .order_by()
+        .annotate(pk_text=Cast("pk", CharField()))
+        .values("pk_text")
+    )
+    event = (
+        AuditEvent.objects.select_related("leaf")
+        .filter(seq=seq, target_type=LegalRequest._meta.label_lower, target_id__in=readable)
+        .first()
+    )
+    if event is None:
+        raise Problem("not_found", 404, "There is no such event about a request of yours.")
+    return event
+
+
+class AuditInclusionView(APIView):
+    """The RFC 9162 inclusion proof of an event about one of the officer's requests."""
+
+    permission_classes = [IsAuthenticated, IsActiveOfficer]
+
+    @extend_schema(
+        operation_id="audit_inclusion",
+        tags=["audit"],
+        parameters=[AuditInclusionQuery],
+        responses={200: INCLUSION, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(AuditInclusionQuery(data=request.query_params))
+        event = _event_for_officer(request, query["event"])
+        leaf = getattr(event, "leaf", None)
+        if "tree_size" in query:
+            head = audit_tree.head_of_size(query["tree_size"])
+            if head is None:
+                raise Problem("not_found", 404, "No tree head of this size was signed.")
+        else:
+            head = audit_tree.latest_head()
+        if leaf is None or head is None or leaf.index >= head.tree_size:
+            problem = Problem(
+                "invalid_state",
+                409,
+                "The event is not in a signed tree head yet; ask again in a few seconds.",
+                retry_after=NOT_YET_RETRY_AFTER,
+            )
+            problem.headers["Retry-After"] = str(NOT_YET_RETRY_AFTER)
+            raise problem
+        path = audit_tree.audit_path(leaf.index, head.tree_size)
+        return Response(
+            {
+                "event": event.seq,
+                "action": event.action,
+                "created_at": canonical_time(event.created_at),
+                "leaf_index": leaf.index,
+                "leaf_hash": leaf.hash,
+                "tree_size": head.tree_size,
+                "audit_path": [digest.hex() for digest in path],
+                "tree_head": head_document(head),
+            }
+        )
