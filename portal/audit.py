@@ -15,7 +15,7 @@ import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import rfc8785
@@ -25,14 +25,10 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import merkle
+from .canonical import canonical_time  # noqa: F401  (re-exported)
 from .models import AuditEvent, AuditLeaf, AuditNode, AuditTreeHead
 
 SYSTEM_ACTOR = "system"
-
-
-def canonical_time(moment: datetime) -> str:
-    """RFC 3339 UTC with microseconds: ``2026-11-22T10:00:00.000000Z``."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def event_document(event: AuditEvent) -> dict[str, Any]:

@@ -15,6 +15,7 @@ come in, and a witness needs the newest now and then, not each one.
 
 import base64
 import binascii
+import json
 import logging
 import re
 import urllib.request
@@ -23,12 +24,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import rfc8785
+from celery import shared_task
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import crypto
-from .audit import canonical_time
+from .canonical import canonical_time
 from .models import AuditPublication, AuditTreeHead
 
 logger = logging.getLogger(__name__)
@@ -195,8 +199,6 @@ def head_publish(head: AuditTreeHead, *, transport: Transport | None = None) -> 
     tsa_response = b""
     if settings.AUDIT_TSA_URL:
         tsa_response = head_timestamp(head, transport=transport)
-    from .tasks import audit_witness_email, audit_witness_webhook
-
     try:
         with transaction.atomic():
             AuditPublication.objects.create(
@@ -235,3 +237,45 @@ def latest_head_for_page() -> dict[str, Any] | None:
         "signed_at": datetime.fromisoformat(head.timestamp.replace("Z", "+00:00")),
         "time_stamped": document["rfc3161"] is not None,
     }
+
+
+# --- Witnesses: every published head is sent to them (Celery, retried) -----------------------
+
+
+def _head_json(tree_size: int) -> bytes:
+    from .audit_tree import head_of_size
+
+    head = head_of_size(tree_size)
+    if head is None:
+        raise LookupError(f"there is no tree head of size {tree_size}")
+    return json.dumps(head_document(head), indent=2).encode("utf-8")
+
+
+@shared_task(name="portal.tasks.audit_witness_webhook")
+def audit_witness_webhook(url: str, tree_size: int) -> None:
+    """POST a signed tree head (JSON) to a witness; retried with backoff on failure.
+
+    Only to an address of AUDIT_WITNESS_WEBHOOKS: a task message that names another
+    (a broker written by someone else) is refused, so the broker cannot aim the
+    workers at arbitrary addresses.
+    """
+    if url not in settings.AUDIT_WITNESS_WEBHOOKS:
+        logger.error("refused to send a tree head to %s: not a configured witness", url)
+        return
+    _http_post(url, _head_json(tree_size), "application/json")
+
+
+@shared_task(name="portal.tasks.audit_witness_email")
+def audit_witness_email(tree_size: int) -> None:
+    """Mail a signed tree head to the witnesses of AUDIT_WITNESS_EMAILS."""
+    body = _head_json(tree_size).decode("utf-8")
+    EmailMessage(
+        subject=_("Audit log tree head, size %(size)s") % {"size": tree_size},
+        body=_(
+            "The authority portal's audit log has a new signed tree head. Keep it: a "
+            "later head must be consistent with it (docs/audit-log.md explains how to "
+            "check).\n\n%(head)s\n"
+        )
+        % {"head": body},
+        to=list(settings.AUDIT_WITNESS_EMAILS),
+    ).send()
