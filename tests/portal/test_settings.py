@@ -21,11 +21,11 @@ PRODUCTION_ENV = {
     "PORTAL_SIGNING_KEY_FILE": str(ROOT / "var" / "test-production-signing-key.pem"),
     "PORTAL_STORAGE_KEY_FILE": str(ROOT / "var" / "test-production-storage-key.txt"),
     "TOTP_SEED_KEY_FILE": str(ROOT / "var" / "test-production-totp-seed-key.txt"),
-    # Chosen explicitly, as check --deploy wants (portal.E006); not a secret, no default.
-    "PLATFORM_DATA_SOURCE": "directory",
+    # Production has no default and cannot use the demonstration directory.
+    "PLATFORM_DATA_SOURCE": "http",
 }
 # Settings the system checks ask for, rather than the start (not "X is not set").
-CHECKED_NOT_REQUIRED = {"PORTAL_MODE", "PLATFORM_DATA_SOURCE"}
+CHECKED_NOT_REQUIRED = {"PORTAL_MODE"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -81,6 +81,13 @@ def test_production_refuses_to_start_without_a_secret_and_names_it(missing: str)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert f"{missing} is not set" in result.stderr
+
+
+def test_production_refuses_the_demonstration_directory() -> None:
+    result = manage("check", env=PRODUCTION_ENV | {"PLATFORM_DATA_SOURCE": "directory"})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "demonstration directory" in result.stderr
 
 
 def test_production_rejects_a_plain_http_audience() -> None:
@@ -176,9 +183,13 @@ def test_production_mail_works_with_any_email_url_backend(email_url: str, delive
         assert "ConnectionRefusedError" in result.stderr
 
 
-def test_production_wants_the_platform_data_source_chosen_explicitly() -> None:
-    """Unset, disclosures would silently come from the demo's own table."""
-    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "PLATFORM_DATA_SOURCE"}
+def test_a_deployed_development_process_wants_the_platform_data_source_chosen() -> None:
+    """Unset, disclosures would silently come from the demo's own table.
+
+    Production refuses to start without it (above); a development-mode process checked
+    for deployment (DEBUG off) is told so by portal.E006.
+    """
+    env = {"PORTAL_MODE": "development", "DJANGO_DEBUG": "false"}
     result = manage("check", "--deploy", env=env)
     assert result.returncode != 0
     assert "portal.E006" in result.stderr
