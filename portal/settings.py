@@ -394,6 +394,14 @@ PLATFORM_API_TOKEN = env.str("PLATFORM_API_TOKEN", default="")
 # Platform policy: tell users of a disclosure that had no non-disclosure order.
 USER_NOTICE_WITHOUT_ORDER = env.bool("USER_NOTICE_WITHOUT_ORDER", default=True)
 SEALED_RESPONSE_RETENTION_DAYS = env.int("SEALED_RESPONSE_RETENTION_DAYS", default=30)
+# The platform's name as its records custodian signs for it in a response's certificate of
+# authenticity (certificate.pdf, PROTOCOL §6.8).
+PLATFORM_NAME = env.str("PLATFORM_NAME", default="The platform")
+
+# --- Agency supervisors ----------------------------------------------------------------------
+# A supervisor's vouch replaces a registering officer's own callback only while the
+# supervisor's own confirmed callback is younger than this many days.
+SUPERVISOR_VOUCH_CALLBACK_DAYS = env.int("SUPERVISOR_VOUCH_CALLBACK_DAYS", default=90)
 
 # Rate-limit counters must be shared by every worker: Redis in production.
 CACHE_URL = env.str("CACHE_URL", default=CELERY_BROKER_URL if PRODUCTION else "")
