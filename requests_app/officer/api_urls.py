@@ -2,13 +2,22 @@
 
 from django.urls import path
 
-from requests_app.officer.api import SubmissionMessagesView, SubmissionWithdrawView
+from requests_app.officer.api import (
+    SubmissionMessagesView,
+    SubmissionReceiptView,
+    SubmissionWithdrawView,
+)
 
 urlpatterns = [
     path(
         "submissions/<str:reference>/messages",
         SubmissionMessagesView.as_view(),
         name="api-submission-messages",
+    ),
+    path(
+        "submissions/<str:reference>/receipt",
+        SubmissionReceiptView.as_view(),
+        name="api-submission-receipt",
     ),
     path(
         "submissions/<str:reference>/withdraw",
