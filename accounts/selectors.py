@@ -247,9 +247,9 @@ def vouch_problem(*, vouch: OfficerVouch, now: datetime | None = None) -> str | 
 def vouches_for(*, officer: Officer) -> list[OfficerVouch]:
     """The vouches for an officer, newest first, with who gave them."""
     return list(
-        officer.vouches.select_related("supervisor__user", "supervisor__agency", "officer").order_by(
-            "-vouched_at", "-pk"
-        )
+        officer.vouches.select_related(
+            "supervisor__user", "supervisor__agency", "officer"
+        ).order_by("-vouched_at", "-pk")
     )
 
 

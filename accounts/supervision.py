@@ -153,18 +153,18 @@ def agency_keys(*, supervisor: Officer) -> AgencyKeys:
     )
 
 
-KEY_QUERIES = {
-    SigningKey: agency_signing_keys,
-    SigningPasskey: agency_signing_passkeys,
-    AgeRecipient: agency_recipients,
-}
+AnyKey = SigningKey | SigningPasskey | AgeRecipient
 
 
-def key_get_for_supervisor[K: (SigningKey, SigningPasskey, AgeRecipient)](
-    *, supervisor: Officer, model: type[K], key_id: int
-) -> K:
+def key_get_for_supervisor(*, supervisor: Officer, model: type[AnyKey], key_id: int) -> AnyKey:
     """One key of the supervisor's agency; any other is "not found"."""
-    found: K | None = KEY_QUERIES[model](supervisor=supervisor).filter(pk=key_id).first()
+    found: AnyKey | None
+    if model is SigningKey:
+        found = agency_signing_keys(supervisor=supervisor).filter(pk=key_id).first()
+    elif model is SigningPasskey:
+        found = agency_signing_passkeys(supervisor=supervisor).filter(pk=key_id).first()
+    else:
+        found = agency_recipients(supervisor=supervisor).filter(pk=key_id).first()
     if found is None:
         raise Http404
     return found

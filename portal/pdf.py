@@ -23,6 +23,8 @@ def pdf_render(template: str, context: dict[str, Any]) -> bytes:
     html = render_to_string(template, context)
     refuse_all = URLFetcher(allowed_protocols=())
     document = weasyprint.HTML(string=html, base_url=None, url_fetcher=refuse_all)
-    stylesheet = weasyprint.CSS(string=STYLESHEET.read_text(encoding="utf-8"), url_fetcher=refuse_all)
+    stylesheet = weasyprint.CSS(
+        string=STYLESHEET.read_text(encoding="utf-8"), url_fetcher=refuse_all
+    )
     pdf: bytes = document.write_pdf(stylesheets=[stylesheet])
     return pdf

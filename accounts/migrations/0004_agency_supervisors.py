@@ -7,39 +7,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_signing_passkey'),
+        ("accounts", "0003_signing_passkey"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='officer',
-            name='supervisor_proposed_at',
+            model_name="officer",
+            name="supervisor_proposed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='officer',
-            name='supervisor_proposed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="officer",
+            name="supervisor_proposed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='user',
-            name='role',
-            field=models.CharField(choices=[('officer', 'Officer'), ('reviewer', 'Reviewer'), ('vetting_admin', 'Vetting administrator'), ('supervisor', 'Agency supervisor')], max_length=20),
+            model_name="user",
+            name="role",
+            field=models.CharField(
+                choices=[
+                    ("officer", "Officer"),
+                    ("reviewer", "Reviewer"),
+                    ("vetting_admin", "Vetting administrator"),
+                    ("supervisor", "Agency supervisor"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='OfficerVouch',
+            name="OfficerVouch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('vouched_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('note', models.TextField(blank=True)),
-                ('officer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='vouches', to='accounts.officer')),
-                ('supervisor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='vouches_given', to='accounts.officer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("vouched_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("note", models.TextField(blank=True)),
+                (
+                    "officer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="vouches",
+                        to="accounts.officer",
+                    ),
+                ),
+                (
+                    "supervisor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="vouches_given",
+                        to="accounts.officer",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-vouched_at'],
-                'constraints': [models.UniqueConstraint(fields=('officer', 'supervisor'), name='officer_vouch_once')],
+                "ordering": ["-vouched_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("officer", "supervisor"), name="officer_vouch_once"
+                    )
+                ],
             },
         ),
     ]

@@ -252,15 +252,25 @@ def officer_vouch(*, officer: Officer, actor: User, note: str = "") -> OfficerVo
     return vouch
 
 
-def agency_key_revoke[K: (SigningKey, SigningPasskey, AgeRecipient)](
-    *, key: K, actor: User, reason: str, from_states: Collection[str] = REVOCABLE
-) -> K:
+def agency_key_revoke(
+    *,
+    key: SigningKey | SigningPasskey | AgeRecipient,
+    actor: User,
+    reason: str,
+    from_states: Collection[str] = REVOCABLE,
+) -> SigningKey | SigningPasskey | AgeRecipient:
     """Revoke a key of the supervisor's agency (pending or active), through the one routine."""
     supervisor = _require_supervisor(actor)
-    owner_agency = key.officer.agency_id if key.officer_id else getattr(key, "agency_id", None)
+    owner = key.officer
+    owner_agency = owner.agency_id if owner is not None else getattr(key, "agency_id", None)
     if owner_agency != supervisor.agency_id:
         raise PermissionDenied
     try:
+        # One call per kind: key_revoke is generic over the three (the one revoke routine).
+        if isinstance(key, SigningKey):
+            return key_revoke(key=key, actor=actor, reason=reason, from_states=from_states)
+        if isinstance(key, SigningPasskey):
+            return key_revoke(key=key, actor=actor, reason=reason, from_states=from_states)
         return key_revoke(key=key, actor=actor, reason=reason, from_states=from_states)
     except KeyRefused as refused:
         raise SupervisionRefused(refused.message) from None

@@ -546,9 +546,7 @@ def supervisor_appoint(*, officer: Officer, actor: User) -> Officer:
     with transaction.atomic():
         _lock_agency(officer.agency_id)
         locked = (
-            Officer.objects.select_for_update()
-            .select_related("user", "agency")
-            .get(pk=officer.pk)
+            Officer.objects.select_for_update().select_related("user", "agency").get(pk=officer.pk)
         )
         problems = supervisor_appointment_problems(officer=locked)
         if problems:

@@ -157,7 +157,9 @@ def officers(request: AuthedRequest) -> HttpResponse:
 
 
 def _who(officer: Officer) -> str:
-    return f"{officer.user.full_name}, {officer.title} ({officer.badge_number}), {officer.user.email}"
+    return (
+        f"{officer.user.full_name}, {officer.title} ({officer.badge_number}), {officer.user.email}"
+    )
 
 
 @supervisor_only
@@ -279,7 +281,7 @@ def _key_name(key: SigningKey | SigningPasskey | AgeRecipient) -> str:
 
 
 def _key_owner(key: SigningKey | SigningPasskey | AgeRecipient) -> str:
-    if key.officer_id is not None:
+    if key.officer is not None:
         return key.officer.user.full_name
     return _("the agency")
 
@@ -344,7 +346,9 @@ def token_revoke(request: AuthedRequest, token_id: int) -> HttpResponse:
         request,
         confirm,
         form_class=ReasonForm,
-        run=lambda data: agency_token_revoke(token=token, actor=request.user, reason=data["reason"]),
+        run=lambda data: agency_token_revoke(
+            token=token, actor=request.user, reason=data["reason"]
+        ),
         done=_("The token is revoked."),
         done_url=reverse("supervisor-keys"),
     )

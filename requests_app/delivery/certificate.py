@@ -55,7 +55,9 @@ class Certificate:
 
 
 def _issuing_authority(payload: Any) -> str:
-    issuer = payload.get("request", {}).get("issuing_authority") if isinstance(payload, dict) else None
+    issuer = (
+        payload.get("request", {}).get("issuing_authority") if isinstance(payload, dict) else None
+    )
     if not isinstance(issuer, dict):
         return ""
     name, role = str(issuer.get("name", "")), str(issuer.get("role", ""))

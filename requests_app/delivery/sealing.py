@@ -262,7 +262,10 @@ def _notify_officer(request: LegalRequest) -> None:
 def response_seal(*, disclosure_id: int) -> SealedResponse | None:
     """Seal one disclosure; safe to run twice. Returns the sealed response, or None if refused."""
     disclosure = Disclosure.objects.select_related(
-        "decision__confirmed_by", "decision__proposed_by", "request__officer__user", "request__agency"
+        "decision__confirmed_by",
+        "decision__proposed_by",
+        "request__officer__user",
+        "request__agency",
     ).get(pk=disclosure_id)
     existing = SealedResponse.objects.filter(disclosure=disclosure).first()
     if existing is not None or disclosure.state != Disclosure.State.PENDING:

@@ -6,23 +6,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('requests_app', '0010_demo_directory_leaves_the_app'),
+        ("requests_app", "0010_demo_directory_leaves_the_app"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CountryPolicy',
+            name="CountryPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country', django_countries.fields.CountryField(max_length=2, unique=True)),
-                ('certificate_statement', models.TextField(blank=True, help_text="The custodian's declaration in the certificate of authenticity; blank for the platform's default text.")),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("country", django_countries.fields.CountryField(max_length=2, unique=True)),
+                (
+                    "certificate_statement",
+                    models.TextField(
+                        blank=True,
+                        help_text="The custodian's declaration in the certificate of authenticity; blank for the platform's default text.",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name_plural': 'country policies',
-                'ordering': ['country'],
+                "verbose_name_plural": "country policies",
+                "ordering": ["country"],
             },
         ),
     ]

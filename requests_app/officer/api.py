@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import IsActiveOfficer, api_officer
 from portal.problems import Problem
+from requests_app.delivery.api import AnyAccept
 from requests_app.intake.schema import StrictSerializer
 from requests_app.lifecycle.access import (
     RequestAccess,
@@ -31,7 +32,6 @@ from requests_app.lifecycle.access import (
 )
 from requests_app.lifecycle.models import LegalRequest, Message
 from requests_app.lifecycle.refusals import OfficerRefused
-from requests_app.delivery.api import AnyAccept
 from requests_app.officer.receipt import receipt_filename, receipt_pdf
 from requests_app.officer.services import (
     MAX_MESSAGE_LENGTH,

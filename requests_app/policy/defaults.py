@@ -1,12 +1,12 @@
 """The default jurisdiction policy: PROTOCOL §3.10's table, as data."""
 
+from django.utils.translation import gettext_lazy as _
+
 from requests_app.lifecycle.jurisdictions import (  # noqa: F401  (re-exported)
     EU_MEMBER_STATES,
     EVIDENCE_REGULATION_STATES,
     bound_by_evidence_regulation,
 )
-from django.utils.translation import gettext_lazy as _
-
 from requests_app.lifecycle.models import DataCategory, RequestKind
 
 # The records custodian's declaration in a response's certificate of authenticity, for a

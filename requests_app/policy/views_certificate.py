@@ -81,7 +81,10 @@ def certificate_statement_page(request: AuthedRequest) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    _("The statement for %(country)s is saved; responses sealed from now on carry it.")
+                    _(
+                        "The statement for %(country)s is saved; responses sealed from now "
+                        "on carry it."
+                    )
                     % {"country": countries.name(str(row.country))},
                 )
                 return HttpResponseRedirect(reverse("staff-certificate-statements"))
@@ -92,7 +95,10 @@ def certificate_statement_page(request: AuthedRequest) -> HttpResponse:
         chosen = request.GET.get("country", "")
         if chosen in countries:
             current = country_policy_get_for_staff(user=request.user, country=chosen)
-            initial = {"country": chosen, "statement": current.certificate_statement if current else ""}
+            initial = {
+                "country": chosen,
+                "statement": current.certificate_statement if current else "",
+            }
         form = StatementForm(initial=initial)
     return render(
         request,

@@ -69,6 +69,24 @@ def request_list_for_supervisor(*, supervisor: Officer) -> QuerySet[LegalRequest
     )
 
 
+def readable(request: LegalRequest) -> bool:
+    """Whether a request of ``request_list_for_supervisor`` is read in full (annotated)."""
+    return bool(getattr(request, "readable", False))
+
+
+def decision_outcome(request: LegalRequest) -> str:
+    """The confirmed decision's outcome of a request of ``request_list_for_supervisor``."""
+    return str(getattr(request, "decision_outcome", None) or "")
+
+
+def request_counts_for_supervisor(*, supervisor: Officer) -> tuple[int, int]:
+    """How many requests the agency has, and how many of them the supervisor reads in full."""
+    if not _is_supervisor(supervisor):
+        return 0, 0
+    requests = LegalRequest.objects.filter(agency_id=supervisor.agency_id)
+    return requests.count(), requests.filter(_readable_by(supervisor)).count()
+
+
 @dataclass(frozen=True)
 class SupervisedRequest:
     """A request of the supervisor's agency, and the delegate's access if it is shared."""
@@ -103,9 +121,7 @@ def request_for_supervisor(*, supervisor: Officer, reference: str) -> Supervised
 def decision_for_supervisor(*, supervised: SupervisedRequest) -> Decision | None:
     """The decision the authority may read: the newest confirmed one, or ``None``."""
     return (
-        Decision.objects.filter(
-            request_id=supervised.request.pk, state=Decision.State.CONFIRMED
-        )
+        Decision.objects.filter(request_id=supervised.request.pk, state=Decision.State.CONFIRMED)
         .select_related("confirmed_by")
         .order_by("-confirmed_at", "-pk")
         .first()

@@ -19,7 +19,7 @@ from requests_app.lifecycle.models import LegalRequest, Message
 from requests_app.lifecycle.notify import AUTHORITY_WROTE, notify_on_commit, reviewer_addresses
 from requests_app.lifecycle.refusals import OfficerRefused
 from requests_app.review.services import ReviewRefused, message_from_authority
-from requests_app.supervisor.selectors import SupervisedRequest
+from requests_app.supervisor.selectors import SupervisedRequest, decision_outcome, readable
 
 MAX_MESSAGE_LENGTH = 10_000
 # Spreadsheet programs run a cell that starts with one of these as a formula.
@@ -87,7 +87,7 @@ def export_rows(requests: Iterable[LegalRequest]) -> Iterator[str]:
     for item in requests:
         review = getattr(item, "review", None)
         targets = ""
-        if item.readable:
+        if readable(item):
             targets = "; ".join(f"{t.type}:{t.value}" for t in item.targets.all())
         yield writer.writerow(
             [
@@ -100,7 +100,7 @@ def export_rows(requests: Iterable[LegalRequest]) -> Iterator[str]:
                 _when(item.due_at),
                 _when(review.decided_at if review else None),
                 _when(review.closed_at if review else None),
-                _cell(item.decision_outcome or ""),
+                _cell(decision_outcome(item)),
                 _cell(targets),
             ]
         )

@@ -30,6 +30,8 @@ from requests_app.supervisor.forms import ReplyForm
 from requests_app.supervisor.selectors import (
     SupervisedRequest,
     decision_for_supervisor,
+    decision_outcome,
+    request_counts_for_supervisor,
     request_for_supervisor,
     request_list_for_supervisor,
     responses_for_supervisor,
@@ -62,7 +64,7 @@ def request_list(request: AuthedRequest) -> HttpResponse:
         {
             "request": item,
             "clocks": request_clocks(item, now=now),
-            "decision": outcomes.get(item.decision_outcome or "", ""),
+            "decision": outcomes.get(decision_outcome(item), ""),
         }
         for item in page.object_list
     ]
@@ -158,11 +160,8 @@ def request_export(request: AuthedRequest) -> StreamingHttpResponse:
     """The agency's request history as CSV; target values only where shared (audited)."""
     supervisor = page_supervisor(request)
     requests = request_list_for_supervisor(supervisor=supervisor).prefetch_related("targets")
-    export_record(
-        supervisor=supervisor,
-        rows=requests.count(),
-        with_targets=requests.filter(readable=True).count(),
-    )
+    rows, with_targets = request_counts_for_supervisor(supervisor=supervisor)
+    export_record(supervisor=supervisor, rows=rows, with_targets=with_targets)
     response = StreamingHttpResponse(
         export_rows(requests.iterator(chunk_size=500)), content_type="text/csv; charset=utf-8"
     )

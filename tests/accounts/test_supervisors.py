@@ -27,6 +27,7 @@ from accounts.services.vetting import VettingRefused
 from tests.audit_marks import actions_since, audit_mark, audit_since
 from tests.factories import (
     log_in,
+    mailbox_link_path,
     make_age_recipient,
     make_agency,
     make_api_token,
@@ -37,7 +38,6 @@ from tests.factories import (
     make_supervisor,
     make_user,
     make_vetting_admin,
-    mailbox_link_path,
     registration_form,
 )
 
@@ -85,7 +85,9 @@ def lands_on_login(client: Client, url: str = "/account/factors/") -> bool:
 def stored_state() -> dict:
     """Everything a supervisor's act could change."""
     return {
-        "officers": list(Officer.objects.order_by("pk").values_list("pk", "status", "status_reason")),
+        "officers": list(
+            Officer.objects.order_by("pk").values_list("pk", "status", "status_reason")
+        ),
         "roles": list(User.objects.order_by("pk").values_list("pk", "role")),
         "vouches": OfficerVouch.objects.count(),
         "keys": list(SigningKey.objects.order_by("pk").values_list("pk", "status")),
@@ -108,7 +110,10 @@ def test_registering_as_supervisor_gives_the_role_and_vetting_approves_it_like_a
     record = user.officer
     assert record.supervisor_proposed_at is not None
     registered = audit_since(0)[-1]
-    assert (registered.action, registered.data["after"]["role"]) == ("officer.registered", "supervisor")
+    assert (registered.action, registered.data["after"]["role"]) == (
+        "officer.registered",
+        "supervisor",
+    )
     # The mailbox link and the onboarding page work as for an officer.
     path = mailbox_link_path(mailoutbox[-1])
     client.post(path, {"password": form["password1"]})
@@ -291,7 +296,8 @@ def test_only_an_active_supervisor_reaches_the_agency_pages(agency, who):
         Officer.objects.filter(pk=record.pk).update(status=Officer.Status.SUSPENDED)
         before, mark = stored_state(), audit_mark()
         response = attacker.post(f"/agency/officers/{officer.pk}/suspend/", {"reason": "x"})
-        assert response.status_code == 302 and response["Location"].startswith("/login/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
         assert stored_state() == before
         assert actions_since(mark) == []
         return
@@ -546,7 +552,10 @@ def test_an_appointed_supervisor_keeps_their_recipients_but_signs_nothing(agency
     key = make_signing_key(officer=officer, status=KeyStatus.ACTIVE)
     vetting.supervisor_propose(officer=officer, actor=admin, reason="Named by the agency.")
     make_callback(
-        agency=agency, officer=officer, called_by=admin, called_at=timezone.now() + timedelta(seconds=1)
+        agency=agency,
+        officer=officer,
+        called_by=admin,
+        called_at=timezone.now() + timedelta(seconds=1),
     )
     vetting.supervisor_appoint(officer=officer, actor=admin)
     key.refresh_from_db()

@@ -13,8 +13,8 @@ import re
 import zipfile
 from datetime import UTC, datetime
 
-import pyrage
 import pypdf
+import pyrage
 import pytest
 import rfc8785
 from django.test import Client

@@ -101,9 +101,7 @@ def test_the_printed_signature_verifies_with_openssl_against_the_portal_key(
     assert "Signature Verified Successfully" not in refused.stdout
 
 
-def test_the_api_serves_the_same_receipt_to_the_token_of_the_submitter(
-    client, settings, tmp_path
-):
+def test_the_api_serves_the_same_receipt_to_the_token_of_the_submitter(client, settings, tmp_path):
     request, token = submitted(client, settings, tmp_path)
 
     response = Client().get(
@@ -135,5 +133,9 @@ def test_a_delegate_gets_the_receipt_and_nobody_else_does(client, settings, tmp_
     api = f"/api/v1/submissions/{request.reference}/receipt"
     assert Client().get(api, HTTP_AUTHORIZATION=f"Bearer {stranger_token}").status_code == 404
     assert Client().get(api).status_code == 401
-    assert Client().get("/api/v1/submissions/LR-2026-NOSUCHREF/receipt",
-                        HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 404
+    assert (
+        Client()
+        .get("/api/v1/submissions/LR-2026-NOSUCHREF/receipt", HTTP_AUTHORIZATION=f"Bearer {token}")
+        .status_code
+        == 404
+    )
