@@ -8,9 +8,11 @@ audit log, so none needs JavaScript. The agency's requests are in
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -24,6 +26,7 @@ from portal.forms import form_errors
 
 from ..access import AuthedRequest, role_required
 from ..models import AgeRecipient, KeyStatus, Officer, Role, SigningKey, SigningPasskey
+from ..selectors import confirmed_callback
 from ..services.supervision import (
     NOTE_MAX_LENGTH,
     SupervisionRefused,
@@ -136,11 +139,18 @@ def officers(request: AuthedRequest) -> HttpResponse:
     supervisor = page_supervisor(request)
     everyone = list(agency_officers(supervisor=supervisor))
     mine = vouched_ids(supervisor=supervisor)
+    own_call = confirmed_callback(agency=supervisor.agency, officer=supervisor)
     return render(
         request,
         "accounts/supervision/officers.html",
         {
             "supervisor": supervisor,
+            # Until when the supervisor's word replaces the platform's call about a newcomer.
+            "vouches_count_until": (
+                own_call.called_at + timedelta(days=settings.SUPERVISOR_VOUCH_CALLBACK_DAYS)
+                if own_call is not None
+                else None
+            ),
             "waiting": [
                 {"officer": o, "vouched": o.pk in mine}
                 for o in everyone
