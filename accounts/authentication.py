@@ -25,7 +25,7 @@ from rest_framework.request import Request
 
 from portal.http import client_ip
 
-from .models import ApiToken, Officer, Role, User
+from .models import AGENCY_ROLES, ApiToken, Officer, Role, User
 from .services.tokens import (
     DISPLAY_PREFIX_LENGTH,
     TokenInvalid,
@@ -99,7 +99,7 @@ class VerifiedSessionAuthentication(SessionAuthentication):
         if not callable(is_verified) or not is_verified():
             return None
         self.enforce_csrf(request)
-        if user.role == Role.OFFICER:
+        if user.role in AGENCY_ROLES:
             officer = Officer.objects.select_related("user", "agency").filter(user=user).first()
             if officer is None:
                 raise _problem("officer_not_active", 403, "The account has no agency.")

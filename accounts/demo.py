@@ -15,7 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.audit import audit_append
 
-from .models import Agency, AgencyDomain, Officer, Role, User
+from .models import Agency, AgencyDomain, CallbackCheck, Officer, Role, User
 
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105  (published on purpose: demo only)
 
@@ -64,6 +64,15 @@ DEMO_PEOPLE = [
     ),
     ("raj.kumar@cbi.gov.example.in", "Raj Kumar", Role.OFFICER, False, "IN", "Inspector"),
     ("jane.doe@fbi.example.gov", "Jane Doe", Role.OFFICER, False, "US", "Special Agent"),
+    # The supervisor of the Bundeskriminalamt: sees its requests, answers for its officers.
+    (
+        "klaus.weber@bka.example.de",
+        "Klaus Weber",
+        Role.SUPERVISOR,
+        False,
+        "DE",
+        "Kriminaldirektor",
+    ),
 ]
 
 
@@ -153,8 +162,21 @@ def seed_demo_accounts() -> list[DemoLogin]:
         audit_append(
             actor=admin, action="officer.approved", target=officer, data={"source": "seed_demo"}
         )
+        if users[email].role == Role.SUPERVISOR:
+            # The call that confirmed the role: it also lets their vouches count for 90 days.
+            CallbackCheck.objects.create(
+                agency=officer.agency,
+                officer=officer,
+                number_called=officer.agency.callback_phone,
+                called_by=admin,
+                called_at=now,
+                outcome=CallbackCheck.Outcome.CONFIRMED,
+                note="Demo data: the agency confirmed the supervisor.",
+            )
 
     return [
-        DemoLogin(email, Role(role).label, base64.b32encode(demo_totp_key(email)).decode("ascii"))
+        DemoLogin(
+            email, str(Role(role).label), base64.b32encode(demo_totp_key(email)).decode("ascii")
+        )
         for email, _n, role, _s, _c, _t in DEMO_PEOPLE
     ]

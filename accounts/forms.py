@@ -7,6 +7,7 @@ import phonenumbers
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from .domains import DomainError, canonical_email, normalise_domain, official_domain_problem
@@ -61,6 +62,16 @@ class RegistrationForm(forms.Form):
         help_text="For example Detective Inspector, Public Prosecutor, Court Clerk.",
     )
     badge_number = _text("Badge or staff number", max_length=60, autocomplete="off")
+    as_supervisor = forms.BooleanField(
+        label=_("I register as my agency's supervisor"),
+        required=False,
+        help_text=_(
+            "A supervisor answers for the agency's officers: sees the agency's requests, "
+            "suspends an officer at once, vouches for new ones and revokes their keys. "
+            "Supervisors do not submit requests. The platform confirms the role with your "
+            "agency by telephone before approving it."
+        ),
+    )
     email = forms.CharField(
         label="Official email address",
         max_length=254,
@@ -227,6 +238,7 @@ class RegistrationForm(forms.Form):
             "full_name": data["full_name"].strip(),
             "title": data["title"].strip(),
             "badge_number": data["badge_number"].strip(),
+            "supervisor": bool(data.get("as_supervisor")),
             "email": data["email"],
             "password": data["password1"],
             "agency": self.chosen_agency,

@@ -17,7 +17,7 @@ from django.urls import reverse
 from portal.problems import is_api_request, problem_response
 
 from .access import BEFORE_SECOND_FACTOR, ONBOARDING, PUBLIC, view_marker
-from .models import Officer, Role
+from .models import AGENCY_ROLES, Officer
 
 # Third-party URL namespaces and the gate they pass. The passkey ceremony endpoints check
 # the user themselves; authentication runs before the second factor by nature.
@@ -30,7 +30,7 @@ def account_standing_problem(user: Any) -> str | None:
     """Return why a logged-in user may no longer use the portal, or ``None``."""
     if not user.is_active:
         return "Your account has been deactivated."
-    if user.role == Role.OFFICER:
+    if user.role in AGENCY_ROLES:
         officer = Officer.objects.select_related("agency").filter(user=user).first()
         if officer is None:
             return "Your account has no agency."
@@ -44,7 +44,7 @@ def account_standing_problem(user: Any) -> str | None:
 
 
 def is_onboarding_officer(user: Any) -> bool:
-    if user.role != Role.OFFICER:
+    if user.role not in AGENCY_ROLES:
         return False
     officer = getattr(user, "officer", None)
     return officer is None or not officer.can_act

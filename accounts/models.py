@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 
@@ -17,6 +18,14 @@ class Role(models.TextChoices):
     OFFICER = "officer", "Officer"
     REVIEWER = "reviewer", "Reviewer"
     VETTING_ADMIN = "vetting_admin", "Vetting administrator"
+    # Answers for an agency's officers: sees the agency's requests, suspends its officers,
+    # vouches for new ones, revokes their keys and tokens (accounts/services/supervision.py).
+    SUPERVISOR = "supervisor", _("Agency supervisor")
+
+
+# The roles that belong to an agency (an ``Officer`` row holds their agency side): their
+# standing is checked on every request, and they need both a passkey and a TOTP app.
+AGENCY_ROLES = frozenset({Role.OFFICER, Role.SUPERVISOR})
 
 
 class UserManager(BaseUserManager["User"]):
@@ -76,6 +85,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_vetting_admin(self) -> bool:
         return self.role == Role.VETTING_ADMIN
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == Role.SUPERVISOR
 
 
 class Agency(models.Model):
@@ -145,7 +158,11 @@ class AgencyDomain(models.Model):
 
 
 class Officer(models.Model):
-    """The agency side of a user with the officer role."""
+    """The agency side of a user with the officer role, or with the supervisor role.
+
+    A supervisor is vetted like an officer (this row's status, its callbacks) but does not
+    submit: the officer pages and the API are for the officer role only.
+    """
 
     class Status(models.TextChoices):
         EMAIL_UNVERIFIED = "email_unverified", "Mailbox not yet verified"
@@ -168,6 +185,12 @@ class Officer(models.Model):
     )
     vetted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # A vetting administrator proposed this officer as the agency's supervisor: from then
+    # on, a confirmed callback about them is needed before they are appointed.
+    supervisor_proposed_at = models.DateTimeField(null=True, blank=True)
+    supervisor_proposed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["agency", "user__full_name"]
@@ -209,6 +232,29 @@ class CallbackCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number_called} {self.outcome} {self.called_at:%Y-%m-%d}"
+
+
+class OfficerVouch(models.Model):
+    """An agency supervisor's word that a registering officer works for the agency.
+
+    Evidence for the vetting administrator, who still approves. A vouch from a supervisor
+    whose own confirmed callback is recent enough (``SUPERVISOR_VOUCH_CALLBACK_DAYS``)
+    stands in for the officer's own callback (``accounts.selectors.vouch_counting``).
+    """
+
+    officer = models.ForeignKey(Officer, on_delete=models.PROTECT, related_name="vouches")
+    supervisor = models.ForeignKey(Officer, on_delete=models.PROTECT, related_name="vouches_given")
+    vouched_at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-vouched_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["officer", "supervisor"], name="officer_vouch_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supervisor_id} vouched for {self.officer_id}"
 
 
 class KeyStatus(models.TextChoices):

@@ -5,12 +5,15 @@ shows as "ready to approve" is the same check the service enforces when it decid
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max, QuerySet
+from django.db.models import Exists, Max, OuterRef, QuerySet
 from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.models import AuditEvent
 
@@ -22,6 +25,7 @@ from .models import (
     CallbackCheck,
     KeyStatus,
     Officer,
+    OfficerVouch,
     Role,
     SigningKey,
     SigningPasskey,
@@ -48,6 +52,7 @@ class VettingQueue:
     signing_keys: list[SigningKey]
     signing_passkeys: list[SigningPasskey]
     age_recipients: list[AgeRecipient]
+    supervisor_proposals: list[Officer]
 
     @property
     def total(self) -> int:
@@ -57,6 +62,7 @@ class VettingQueue:
             + len(self.signing_keys)
             + len(self.signing_passkeys)
             + len(self.age_recipients)
+            + len(self.supervisor_proposals)
         )
 
 
@@ -77,6 +83,7 @@ def vetting_queue(*, user: User) -> VettingQueue:
         officers=list(
             Officer.objects.filter(status=Officer.Status.PENDING)
             .select_related("user", "agency")
+            .annotate(vouched=Exists(OfficerVouch.objects.filter(officer=OuterRef("pk"))))
             .order_by("created_at", "pk")
         ),
         signing_keys=list(
@@ -93,6 +100,15 @@ def vetting_queue(*, user: User) -> VettingQueue:
             AgeRecipient.objects.filter(status=KeyStatus.PENDING)
             .select_related("officer__user", "officer__agency", "agency")
             .order_by("created_at", "pk")
+        ),
+        supervisor_proposals=list(
+            Officer.objects.filter(
+                supervisor_proposed_at__isnull=False,
+                user__role=Role.OFFICER,
+                status=Officer.Status.ACTIVE,
+            )
+            .select_related("user", "agency")
+            .order_by("supervisor_proposed_at", "pk")
         ),
     )
 
@@ -199,6 +215,58 @@ def confirmed_callback(*, agency: Agency, officer: Officer | None = None) -> Cal
     return calls.order_by("-called_at", "-pk").first()
 
 
+# --- A supervisor's vouch ---------------------------------------------------------------
+
+
+def vouch_problem(*, vouch: OfficerVouch, now: datetime | None = None) -> str | None:
+    """Say why a supervisor's vouch does not stand in for the officer's callback, or ``None``.
+
+    It does only while its author is an active supervisor of the officer's agency whose
+    own confirmed callback (to the number on file, still counting) is younger than
+    ``SUPERVISOR_VOUCH_CALLBACK_DAYS``: the platform's trust in the vouch is the trust it
+    placed in the supervisor, and that fades.
+    """
+    now = now or timezone.now()
+    supervisor = vouch.supervisor
+    if supervisor.user.role != Role.SUPERVISOR or supervisor.agency_id != vouch.officer.agency_id:
+        return _("Its author is no longer a supervisor of this agency.")
+    if not supervisor.can_act:
+        return _("Its author is not an active supervisor now.")
+    callback = confirmed_callback(agency=supervisor.agency, officer=supervisor)
+    days = settings.SUPERVISOR_VOUCH_CALLBACK_DAYS
+    if callback is None:
+        return _("There is no confirmed callback about the supervisor to the number on file.")
+    if callback.called_at <= now - timedelta(days=days):
+        return _(
+            "The supervisor's last confirmed callback (%(date)s) is more than %(days)d days "
+            "old: call the agency about the supervisor again."
+        ) % {"date": f"{callback.called_at:%Y-%m-%d}", "days": days}
+    return None
+
+
+def vouches_for(*, officer: Officer) -> list[OfficerVouch]:
+    """The vouches for an officer, newest first, with who gave them."""
+    return list(
+        officer.vouches.select_related(
+            "supervisor__user", "supervisor__agency", "officer"
+        ).order_by("-vouched_at", "-pk")
+    )
+
+
+def vouch_counting(*, officer: Officer) -> OfficerVouch | None:
+    """The newest vouch that replaces the officer's own callback, or ``None``.
+
+    Only an officer's registration is vouched for: a supervisor is always called about.
+    """
+    if officer.user.role != Role.OFFICER:
+        return None
+    now = timezone.now()
+    for vouch in vouches_for(officer=officer):
+        if vouch_problem(vouch=vouch, now=now) is None:
+            return vouch
+    return None
+
+
 # --- What stands between an object and approval ----------------------------------------
 
 
@@ -255,10 +323,67 @@ def officer_approval_problems(*, officer: Officer) -> list[str]:
         problems.append(
             f"The agency is not verified (it is {officer.agency.get_status_display().lower()})."
         )
-    if confirmed_callback(agency=officer.agency, officer=officer) is None:
+    if (
+        confirmed_callback(agency=officer.agency, officer=officer) is None
+        and vouch_counting(officer=officer) is None
+    ):
         problems.append(
-            "No confirmed callback about this officer to the agency's number on file "
-            "has been recorded."
+            _(
+                "No confirmed callback about this officer to the agency's number on file "
+                "has been recorded, and no supervisor with a recent callback has vouched "
+                "for them."
+            )
+        )
+    return problems
+
+
+def supervisor_proposal_pending(officer: Officer) -> bool:
+    """Whether an administrator proposed this officer as supervisor and nobody decided yet."""
+    return officer.user.role == Role.OFFICER and officer.supervisor_proposed_at is not None
+
+
+def supervisor_appointment_callback(*, officer: Officer) -> CallbackCheck | None:
+    """The confirmed callback about the officer made since they were proposed as supervisor."""
+    if officer.supervisor_proposed_at is None:
+        return None
+    return (
+        callbacks_counting(agency=officer.agency)
+        .filter(
+            officer=officer,
+            outcome=CallbackCheck.Outcome.CONFIRMED,
+            called_at__gt=officer.supervisor_proposed_at,
+        )
+        .order_by("-called_at", "-pk")
+        .first()
+    )
+
+
+def supervisor_appointment_problems(*, officer: Officer) -> list[str]:
+    """Why the officer cannot be appointed their agency's supervisor now; empty if they can.
+
+    The role is confirmed like an officer is: by a call to the agency's number on file,
+    made after the proposal, in which the agency confirmed the person supervises.
+    """
+    if not supervisor_proposal_pending(officer):
+        return [_("Nobody has proposed this officer as supervisor.")]
+    problems = []
+    if officer.status != Officer.Status.ACTIVE or not officer.user.is_active:
+        problems.append(
+            _("The officer is not active (they are %(status)s).")
+            % {"status": officer.get_status_display().lower()}
+        )
+    if officer.agency.status != Agency.Status.VERIFIED:
+        problems.append(
+            _("The agency is not verified (it is %(status)s).")
+            % {"status": officer.agency.get_status_display().lower()}
+        )
+    if supervisor_appointment_callback(officer=officer) is None:
+        problems.append(
+            _(
+                "No confirmed callback about this officer has been recorded since they were "
+                "proposed as supervisor: call the number on file and ask whether they "
+                "supervise the agency's officers."
+            )
         )
     return problems
 
@@ -325,6 +450,27 @@ class OfficerEvidence:
     signing_passkeys: list[SigningPasskey]
     recipients: list[AgeRecipient]
     problems: list[str]
+    vouches: list[tuple[OfficerVouch, str | None]]
+    supervisor_problems: list[str]
+    supervision_events: list[AuditEvent]
+
+
+# What supervisors did about an officer, shown on the officer's vetting page.
+SUPERVISION_ACTIONS = ("officer.suspended", "officer.reinstatement_requested", "officer.vouched")
+
+
+def supervision_events(*, officer: Officer) -> list[AuditEvent]:
+    """The audit events of supervisors' acts about the officer, newest first."""
+    return list(
+        AuditEvent.objects.filter(
+            action__in=SUPERVISION_ACTIONS,
+            target_type=Officer._meta.label_lower,
+            target_id=str(officer.pk),
+            actor__role=Role.SUPERVISOR,
+        )
+        .select_related("actor")
+        .order_by("-seq")[:50]
+    )
 
 
 def officer_evidence(*, officer: Officer) -> OfficerEvidence:
@@ -344,6 +490,13 @@ def officer_evidence(*, officer: Officer) -> OfficerEvidence:
         signing_passkeys=list(officer.signing_passkeys.order_by("-created_at")),
         recipients=list(officer.recipients.order_by("-created_at")),
         problems=officer_approval_problems(officer=officer),
+        vouches=[(vouch, vouch_problem(vouch=vouch)) for vouch in vouches_for(officer=officer)],
+        supervisor_problems=(
+            supervisor_appointment_problems(officer=officer)
+            if supervisor_proposal_pending(officer)
+            else []
+        ),
+        supervision_events=supervision_events(officer=officer),
     )
 
 

@@ -30,6 +30,7 @@ urlpatterns = [
     ),
     path("", include("accounts.urls_registration")),
     path("vetting/", include("accounts.urls_vetting")),
+    path("agency/", include("accounts.urls_supervision")),
     path("account/", include("accounts.urls_keys")),
     # django-otp-webauthn's endpoints, routed to the portal's subclasses (audit, lockout,
     # session rotation) under the namespace the package's template tags reverse.

@@ -57,6 +57,21 @@ urlpatterns = [
         vetting.officer_approve,
         name="vetting-officer-approve",
     ),
+    path(
+        "officers/<int:officer_id>/supervisor/propose/",
+        vetting.officer_supervisor_propose,
+        name="vetting-officer-supervisor-propose",
+    ),
+    path(
+        "officers/<int:officer_id>/supervisor/withdraw/",
+        vetting.officer_supervisor_withdraw,
+        name="vetting-officer-supervisor-withdraw",
+    ),
+    path(
+        "officers/<int:officer_id>/supervisor/appoint/",
+        vetting.officer_supervisor_appoint,
+        name="vetting-officer-supervisor-appoint",
+    ),
     *(
         path(
             f"officers/<int:officer_id>/{action}/",

@@ -9,8 +9,9 @@
 //    counted, as the Download button of the list. Its size and SHA-256 must be the listed ones.
 // 3. age-encryption (the age format's reference JavaScript implementation) decrypts it,
 //    fflate reads the ZIP, and WebCrypto verifies the portal's Ed25519 signature over
-//    response.json exactly as it is in the ZIP. Each file under files/ is checked against
-//    the size and SHA-256 that response.json lists for it.
+//    response.json exactly as it is in the ZIP. Each file under files/, and the certificate
+//    of authenticity (certificate.pdf), is checked against the size and SHA-256 that
+//    response.json lists for it.
 // 4. The answer is shown as tables built with textContent only (the records are the
 //    platform's data and never markup), and each file can be saved from memory.
 //
@@ -23,6 +24,7 @@ const MAX_IDENTITY_FILE = 64 * 1024;
 const RESPONSE_JSON = "response.json";
 const RESPONSE_SIG = "response.json.sig";
 const FILES_PREFIX = "files/";
+const CERTIFICATE = "certificate.pdf";
 
 const SESSION_ENDED =
   "Your session has ended or the page is out of date. Log in again in another tab, then reload this page.";
@@ -185,18 +187,29 @@ function parseDocument(body) {
   throw new Refusal("response.json is not a response document. Do not rely on this file.");
 }
 
+/** Whether the ZIP's bytes for a listed file are the ones listed: matches, differs, missing. */
+async function fileState(listing, bytes) {
+  if (!bytes) return "missing";
+  return bytes.length === listing.size && (await sha256Hex(bytes)) === listing.sha256 ? "matches" : "differs";
+}
+
+/** The certificate of authenticity response.json lists (PROTOCOL §6.8), checked; or null. */
+async function checkedCertificate(response, archive) {
+  const listing = response.certificate;
+  if (!listing || typeof listing !== "object" || listing.name !== CERTIFICATE) return null;
+  const bytes = archive.get(CERTIFICATE);
+  return { listing, bytes, state: await fileState(listing, bytes) };
+}
+
 /** Each file response.json lists, with what the ZIP holds for it and whether it matches. */
 async function checkedFiles(response, archive) {
   const listed = [];
   const names = new Set();
+  if (response.certificate && response.certificate.name === CERTIFICATE) names.add(CERTIFICATE);
   for (const [index, answer] of response.records.entries()) {
     for (const file of Array.isArray(answer.files) ? answer.files : []) {
       const bytes = typeof file.name === "string" ? archive.get(file.name) : null;
-      let state = "missing";
-      if (bytes) {
-        const matches = bytes.length === file.size && (await sha256Hex(bytes)) === file.sha256;
-        state = matches ? "matches" : "differs";
-      }
+      const state = await fileState(file, bytes);
       names.add(file.name);
       listed.push({ target: index, file, bytes, state });
     }
@@ -280,7 +293,7 @@ function renderRecords(container, response, labels) {
   }
 }
 
-function renderSummary(list, response, labels, portalKey) {
+function renderSummary(list, response, labels, portalKey, certificate) {
   const decision = response.decision && typeof response.decision === "object" ? response.decision : {};
   const period = decision.period && typeof decision.period === "object" ? decision.period : {};
   const categories = Array.isArray(decision.categories) ? decision.categories : [];
@@ -294,6 +307,11 @@ function renderSummary(list, response, labels, portalKey) {
     ["Note from the platform", element("span", response.note || "None.", "prewrap")],
     ["Signed by", code(response.signed_by)],
   ];
+  if (certificate) {
+    const [className, text] = FILE_STATES[certificate.state];
+    const state = element("span", `${CERTIFICATE}: ${text}`, className);
+    rows.push(["Certificate of authenticity", state]);
+  }
   list.replaceChildren();
   for (const [term, value] of rows) {
     const dd = element("dd");
@@ -441,14 +459,18 @@ function setup(root) {
       throw new Refusal(`This file answers ${response.reference}, not ${config.reference}. Do not rely on it here.`);
     }
     const checked = await checkedFiles(response, archive);
+    const certificate = await checkedCertificate(response, archive);
 
     showSignature(state, config.portal_key);
-    renderSummary(result.querySelector("#response-summary"), response, config.labels, config.portal_key);
+    renderSummary(result.querySelector("#response-summary"), response, config.labels, config.portal_key, certificate);
     renderRecords(result.querySelector("#response-records"), response, config.labels);
     renderFiles(result.querySelector("#response-files"), checked, response, config.labels);
     result.querySelector("#response-raw").textContent = JSON.stringify(response, null, 2);
     saveLink("Save response.json", archive.body, RESPONSE_JSON);
     saveLink("Save response.json.sig", archive.signature, RESPONSE_SIG);
+    if (certificate && certificate.state === "matches") {
+      saveLink(`Save ${CERTIFICATE}`, certificate.bytes, CERTIFICATE);
+    }
     for (const { file, bytes, state: fileState } of checked.listed) {
       if (!bytes || fileState !== "matches" || !file.name.startsWith(FILES_PREFIX)) continue;
       const filename = file.name.split("/").pop();

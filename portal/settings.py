@@ -445,6 +445,14 @@ PLATFORM_API_TOKEN = env.str("PLATFORM_API_TOKEN", default="")
 # Platform policy: tell users of a disclosure that had no non-disclosure order.
 USER_NOTICE_WITHOUT_ORDER = env.bool("USER_NOTICE_WITHOUT_ORDER", default=True)
 SEALED_RESPONSE_RETENTION_DAYS = env.int("SEALED_RESPONSE_RETENTION_DAYS", default=30)
+# The platform's name as its records custodian signs for it in a response's certificate of
+# authenticity (certificate.pdf, PROTOCOL §6.8).
+PLATFORM_NAME = env.str("PLATFORM_NAME", default="The platform")
+
+# --- Agency supervisors ----------------------------------------------------------------------
+# A supervisor's vouch replaces a registering officer's own callback only while the
+# supervisor's own confirmed callback is younger than this many days.
+SUPERVISOR_VOUCH_CALLBACK_DAYS = env.int("SUPERVISOR_VOUCH_CALLBACK_DAYS", default=90)
 
 # Rate-limit counters must be shared by every worker: Redis in production.
 CACHE_URL = env.str("CACHE_URL", default=CELERY_BROKER_URL if PRODUCTION else "")
@@ -460,7 +468,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Authority portal API",
     "DESCRIPTION": (
         "Signed legal requests from vetted authorities and sealed responses. "
-        "The wire contract is PROTOCOL 1.1 (docs/PROTOCOL.md); "
+        "The wire contract is PROTOCOL 1.2 (docs/PROTOCOL.md); "
         "every error is application/problem+json."
     ),
     "VERSION": "1",
@@ -508,6 +516,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint (portal/pdf.py) logs every step of every PDF at INFO: keep its warnings.
+    "loggers": {"weasyprint": {"level": "WARNING"}},
 }
 
 HEALTHZ_BROKER_TIMEOUT = env.float("HEALTHZ_BROKER_TIMEOUT", default=2.0)

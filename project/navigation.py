@@ -1,14 +1,17 @@
 """Template context shared by every page: the navigation for the user's role."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from accounts.middleware import is_onboarding_officer
 
 # (label, url name) per role; each later feature adds its pages here.
-NAVIGATION: dict[str, list[tuple[str, str]]] = {
+NAVIGATION: dict[str, list[tuple[str | Promise, str]]] = {
     "public": [
         ("Home", "home"),
         ("Register", "register"),
@@ -24,6 +27,13 @@ NAVIGATION: dict[str, list[tuple[str, str]]] = {
         ("API tokens", "api-tokens"),
         ("Second factors", "factors"),
         ("API documentation", "api-docs"),
+    ],
+    "supervisor": [
+        ("Home", "home"),
+        (_("Agency requests"), "supervisor-requests"),
+        (_("Officers"), "supervisor-officers"),
+        (_("Keys and tokens"), "supervisor-keys"),
+        ("Second factors", "factors"),
     ],
     "reviewer": [
         ("Home", "home"),
@@ -51,8 +61,8 @@ SECOND_FACTOR_NAVIGATION = [("Continue logging in", "login-verify")]
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     role = user.role if user is not None and user.is_authenticated else "public"
-    items = NAVIGATION.get(role, NAVIGATION["public"])
-    if role == "officer" and is_onboarding_officer(user):
+    items: Sequence[tuple[str | Promise, str]] = NAVIGATION.get(role, NAVIGATION["public"])
+    if role in ("officer", "supervisor") and is_onboarding_officer(user):
         items = ONBOARDING_NAVIGATION
     # django-otp's middleware gives the user is_verified; without it, nothing is verified.
     if role != "public" and not getattr(user, "is_verified", lambda: False)():

@@ -32,5 +32,6 @@ urlpatterns = [
     path("requests/", include("requests_app.intake.web.urls")),
     path("requests/mine/", include("requests_app.officer.urls")),
     path("responses/", include("requests_app.delivery.urls")),
+    path("agency/requests/", include("requests_app.supervisor.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -18,7 +18,7 @@ from requests_app.lifecycle.models import (
     ReviewState,
     TargetType,
 )
-from requests_app.policy.models import PolicyRule
+from requests_app.policy.models import CountryPolicy, PolicyRule
 from requests_app.review.models import (
     Assessment,
     AssessmentItem,
@@ -41,6 +41,7 @@ __all__ = [
     "Message",
     "IntakeRejection",
     "PolicyRule",
+    "CountryPolicy",
     "AssessmentItem",
     "Assessment",
     "RejectionReason",

@@ -45,6 +45,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     "request-gate": {
         "requests_app/lifecycle/access.py": "the officers' gate itself",
         "requests_app/review/selectors.py": "the reviewers' gate itself",
+        "requests_app/supervisor/selectors.py": "the agency supervisors' gate itself",
         "requests_app/intake/pipeline.py": "intake creates requests and finds a retry's",
         "requests_app/review/services.py": "locks a request its caller reached through a gate",
         "requests_app/officer/sharing.py": "locks a request its caller reached through a gate",
@@ -58,6 +59,9 @@ ALLOWED: dict[str, dict[str, str]] = {
     },
     "sealed-response-gate": {
         "requests_app/delivery/selectors.py": "the gate itself",
+        "requests_app/supervisor/selectors.py": (
+            "the supervisors' gate: only responses sealed to their own recipients"
+        ),
         "requests_app/delivery/services.py": "locks a response its caller reached through the gate",
         "requests_app/delivery/sealing.py": "the sealing task creates and finds responses",
         "requests_app/delivery/tasks.py": "the purge task: a system task, no caller",

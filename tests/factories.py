@@ -90,6 +90,30 @@ def make_officer(
     )
 
 
+def make_supervisor(
+    *,
+    agency: Agency | None = None,
+    status: str = Officer.Status.ACTIVE,
+    callback_days_ago: float | None = 1,
+    **fields,
+) -> Officer:
+    """An agency supervisor (their ``Officer`` row) with a TOTP app and, unless
+    ``callback_days_ago=None``, a confirmed callback about them that many days old."""
+    from datetime import timedelta
+
+    record = make_officer(agency=agency, status=status, **fields)
+    record.user.role = Role.SUPERVISOR
+    record.user.save(update_fields=["role"])
+    if callback_days_ago is not None:
+        make_callback(
+            agency=record.agency,
+            called_by=make_vetting_admin(),
+            officer=record,
+            called_at=timezone.now() - timedelta(days=callback_days_ago),
+        )
+    return record
+
+
 def log_in(client, user: User) -> None:
     """Log in through the real pages: password, then a TOTP code."""
     response = client.post("/login/", {"username": user.email, "password": PASSWORD})

@@ -25,7 +25,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from portal.audit import audit_append
 from portal.crypto import TotpSeedUnreadable
 
-from ..models import KeyStatus, Officer, Role, SigningPasskey, User
+from ..models import AGENCY_ROLES, KeyStatus, Officer, Role, SigningPasskey, User
 from .keys import KeyRefused, signing_passkey_enrol, signing_passkey_revoke_locked
 
 logger = logging.getLogger(__name__)
@@ -82,8 +82,8 @@ class FactorSummary:
     backup_codes_left: int
 
     def complete_for(self, user: User) -> bool:
-        """Officers need a passkey and a TOTP app; platform staff need either."""
-        if user.role == Role.OFFICER:
+        """Officers and supervisors need a passkey and a TOTP app; platform staff need either."""
+        if user.role in AGENCY_ROLES:
             return self.totp and self.passkeys > 0
         return self.totp or self.passkeys > 0
 
@@ -212,7 +212,8 @@ class PasskeyHelper(WebAuthnHelper):
                 target=user,
                 data={"type": "passkey", "credential": credential.pk},
             )
-            officer = Officer.objects.filter(user=user).first()
+            # A supervisor signs nothing: only an officer's passkey becomes a signing key.
+            officer = Officer.objects.filter(user=user, user__role=Role.OFFICER).first()
             if officer is not None:
                 try:
                     signing_passkey_enrol(officer=officer, credential=credential)

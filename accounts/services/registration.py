@@ -309,8 +309,12 @@ def officer_register(
     agency: Agency | None = None,
     proposal: AgencyProposal | None = None,
     ip: str | None = None,
+    supervisor: bool = False,
 ) -> Officer | None:
     """Register an officer and mail the mailbox link; ``None`` if the address is taken.
+
+    ``supervisor`` registers the agency's supervisor instead (``Role.SUPERVISOR``), vetted
+    the same way; the administrator confirms the role on the callback.
 
     Raise ``ValidationError`` (by form field) when the details break a rule of
     ``registration_refusals``. The caller answers both outcomes the same way.
@@ -340,7 +344,11 @@ def officer_register(
                     domain=proposal.domain, country=proposal.country, name=proposal.name, ip=ip
                 )
             user = User.objects.create_user(
-                address, password, full_name=full_name, role=Role.OFFICER, is_active=False
+                address,
+                password,
+                full_name=full_name,
+                role=Role.SUPERVISOR if supervisor else Role.OFFICER,
+                is_active=False,
             )
             if proposal is not None:
                 agency = Agency.objects.create(
@@ -376,6 +384,7 @@ def officer_register(
                 title=title,
                 badge_number=badge_number,
                 status=Officer.Status.EMAIL_UNVERIFIED,
+                supervisor_proposed_at=timezone.now() if supervisor else None,
             )
             audit_append(
                 actor=user,
@@ -388,6 +397,7 @@ def officer_register(
                         "title": title,
                         "badge_number": badge_number,
                         "status": Officer.Status.EMAIL_UNVERIFIED,
+                        "role": str(user.role),
                     },
                     "ip": ip,
                 },

@@ -173,8 +173,12 @@ def api_token_created_notify(*, token: ApiToken, user: User) -> None:
     transaction.on_commit(partial(message.send), robust=True)
 
 
-def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
-    """Revoke a token at once; it stays listed as revoked."""
+def api_token_revoke(*, token: ApiToken, actor: User, reason: str = "") -> ApiToken:
+    """Revoke a token at once; it stays listed as revoked.
+
+    ``reason`` is kept in the audit event when someone other than the owner revokes (an
+    agency supervisor).
+    """
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at is not None:
@@ -191,6 +195,7 @@ def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
                 "name": token.name,
                 "prefix": token.prefix,
                 "expired": token.expires_at <= token.revoked_at,
+                **({"reason": reason} if reason else {}),
             },
         )
     return token

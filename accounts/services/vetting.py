@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.audit import audit_append
 from portal.crypto import (
@@ -47,6 +48,10 @@ from ..selectors import (
     confirmed_callback,
     key_owner_problems,
     officer_approval_problems,
+    supervisor_appointment_callback,
+    supervisor_appointment_problems,
+    supervisor_proposal_pending,
+    vouch_counting,
 )
 from .keys import (
     KEY_ENTITIES,
@@ -386,19 +391,30 @@ def officer_approve(*, officer: Officer, actor: User) -> Officer:
         problems = officer_approval_problems(officer=locked)
         if problems:
             raise VettingRefused(problems)
+        # The officer's own callback, or else a supervisor's vouch standing in for it.
         callback = confirmed_callback(agency=locked.agency, officer=locked)
-        if callback is None:  # covered by the problems above; kept for the record's sake
+        vouch = None if callback is not None else vouch_counting(officer=locked)
+        if callback is None and vouch is None:  # covered by the problems above
             raise VettingRefused("No confirmed callback about this officer.")
         locked.status = after
         locked.status_reason = ""
         locked.vetted_by = actor
         locked.vetted_at = timezone.now()
         locked.save(update_fields=["status", "status_reason", "vetted_by", "vetted_at"])
+        evidence: dict[str, object] = {"callback_id": callback.pk if callback else None}
+        if vouch is not None:
+            supervisor_call = confirmed_callback(agency=locked.agency, officer=vouch.supervisor)
+            evidence["vouch"] = {
+                "id": vouch.pk,
+                "supervisor_id": vouch.supervisor_id,
+                "vouched_at": vouch.vouched_at,
+                "supervisor_callback_id": supervisor_call.pk if supervisor_call else None,
+            }
         audit_append(
             actor=actor,
             action="officer.approved",
             target=locked,
-            data=_status_change(before, after, callback_id=callback.pk),
+            data=_status_change(before, after, **evidence),
         )
         _notify_officer(
             officer=locked,
@@ -466,6 +482,105 @@ def _officer_decide(*, officer: Officer, actor: User, action: str, reason: str) 
                     "platform through its official channels.\n"
                 ),
             )
+    return locked
+
+
+# --- Agency supervisors ---------------------------------------------------------------------
+
+
+def supervisor_propose(*, officer: Officer, actor: User, reason: str) -> Officer:
+    """Propose an active officer as their agency's supervisor; a callback must confirm it."""
+    _require_vetting_admin(actor)
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        _lock_agency(officer.agency_id)
+        locked = Officer.objects.select_for_update().select_related("user").get(pk=officer.pk)
+        if locked.user.role != Role.OFFICER:
+            raise VettingRefused(_("Only an officer can be proposed as supervisor."))
+        if locked.status != Officer.Status.ACTIVE:
+            raise VettingRefused(_("Only an active officer can be proposed as supervisor."))
+        if supervisor_proposal_pending(locked):
+            raise VettingRefused(_("This officer is already proposed as supervisor."))
+        locked.supervisor_proposed_at = timezone.now()
+        locked.supervisor_proposed_by = actor
+        locked.save(update_fields=["supervisor_proposed_at", "supervisor_proposed_by"])
+        audit_append(
+            actor=actor,
+            action="officer.supervisor_proposed",
+            target=locked,
+            data={"reason": reason, "proposed_at": locked.supervisor_proposed_at},
+        )
+    return locked
+
+
+def supervisor_proposal_withdraw(*, officer: Officer, actor: User, reason: str) -> Officer:
+    """Drop a pending proposal: the officer stays an officer."""
+    _require_vetting_admin(actor)
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        _lock_agency(officer.agency_id)
+        locked = Officer.objects.select_for_update().select_related("user").get(pk=officer.pk)
+        if not supervisor_proposal_pending(locked):
+            raise VettingRefused(_("This officer is not proposed as supervisor."))
+        proposed_at = locked.supervisor_proposed_at
+        locked.supervisor_proposed_at = None
+        locked.supervisor_proposed_by = None
+        locked.save(update_fields=["supervisor_proposed_at", "supervisor_proposed_by"])
+        audit_append(
+            actor=actor,
+            action="officer.supervisor_proposal_withdrawn",
+            target=locked,
+            data={"reason": reason, "proposed_at": proposed_at},
+        )
+    return locked
+
+
+def supervisor_appoint(*, officer: Officer, actor: User) -> Officer:
+    """Make a proposed officer their agency's supervisor, after a callback confirmed the role.
+
+    The user's role becomes ``supervisor``: from the next request on they see the agency's
+    pages and no longer submit; their API tokens are revoked now (a supervisor has none).
+    Their keys stay, so responses sealed to their recipients still open.
+    """
+    _require_vetting_admin(actor)
+    with transaction.atomic():
+        _lock_agency(officer.agency_id)
+        locked = (
+            Officer.objects.select_for_update().select_related("user", "agency").get(pk=officer.pk)
+        )
+        problems = supervisor_appointment_problems(officer=locked)
+        if problems:
+            raise VettingRefused(problems)
+        callback = supervisor_appointment_callback(officer=locked)
+        if callback is None:  # covered by the problems above
+            raise VettingRefused(_("No confirmed callback since the proposal."))
+        user = User.objects.select_for_update().get(pk=locked.user_id)
+        user.role = Role.SUPERVISOR
+        user.save(update_fields=["role"])
+        audit_append(
+            actor=actor,
+            action="officer.supervisor_appointed",
+            target=locked,
+            data={
+                "before": {"role": Role.OFFICER},
+                "after": {"role": Role.SUPERVISOR},
+                "callback_id": callback.pk,
+                "proposed_at": locked.supervisor_proposed_at,
+            },
+        )
+        _api_tokens_revoke(
+            officer_ids=[locked.pk], actor=actor, because="officer.supervisor_appointed"
+        )
+        _notify_officer(
+            officer=locked,
+            subject=_("You are now your agency's supervisor on the authority portal"),
+            body=_(
+                "The platform confirmed with your agency that you supervise its officers. "
+                "From your next visit, the portal shows you your agency's requests, its "
+                "officers, and their keys and tokens.\n\n"
+                "A supervisor does not submit requests: your API tokens were revoked.\n"
+            ),
+        )
     return locked
 
 

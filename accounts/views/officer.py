@@ -10,7 +10,7 @@ from ..services.factors import factor_summary
 
 
 @onboarding
-@role_required(Role.OFFICER)
+@role_required(Role.OFFICER, Role.SUPERVISOR)
 @never_cache
 def officer_status(request: AuthedRequest) -> HttpResponse:
     """Show an officer each step between registration and being able to submit."""

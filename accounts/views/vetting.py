@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -338,6 +340,7 @@ def _officer_page(
             "officer": officer,
             "evidence": officer_evidence(officer=officer),
             "actions": actions_allowed(OFFICER_TRANSITIONS, officer.status),
+            "vouch_days": settings.SUPERVISOR_VOUCH_CALLBACK_DAYS,
             "callback_form": callback_form or CallbackForm(officers=None),
             "errors": errors or [],
         },
@@ -451,6 +454,87 @@ def officer_decide(request: AuthedRequest, officer_id: int, action: str) -> Http
         done_message=done.format(name=officer.user.full_name),
         done_url=reverse("vetting-officer", args=[officer.pk]),
     )
+
+
+# --- Agency supervisors -------------------------------------------------------------------
+
+
+@vetting_admin
+@never_cache
+@require_http_methods(["GET", "POST"])
+def officer_supervisor_propose(request: AuthedRequest, officer_id: int) -> HttpResponse:
+    """Propose an officer as their agency's supervisor, with a reason, after confirmation."""
+    officer = officer_get_for_vetting(user=request.user, officer_id=officer_id)
+    confirm = Confirmation(
+        title=_("Propose %(name)s as supervisor?") % {"name": officer.user.full_name},
+        subject=f"{officer.user.full_name}, {officer.title}, {officer.agency.name}",
+        consequences=[
+            _(
+                "A supervisor sees every request of the agency, suspends its officers, "
+                "vouches for new ones and revokes their keys and tokens."
+            ),
+            _(
+                "Before you appoint them, call the agency's number on file and record the call "
+                "about this officer: the agency must confirm that they supervise its officers."
+            ),
+        ],
+        button=_("Propose as supervisor"),
+        danger=False,
+        cancel_url=reverse("vetting-officer", args=[officer.pk]),
+    )
+    return _reason_decision(
+        request,
+        confirm,
+        run=lambda reason: services.supervisor_propose(
+            officer=officer, actor=request.user, reason=reason
+        ),
+        done_message=_("%(name)s is proposed as supervisor. Call the agency to confirm.")
+        % {"name": officer.user.full_name},
+        done_url=reverse("vetting-officer", args=[officer.pk]) + "#supervisor",
+    )
+
+
+@vetting_admin
+@never_cache
+@require_http_methods(["GET", "POST"])
+def officer_supervisor_withdraw(request: AuthedRequest, officer_id: int) -> HttpResponse:
+    """Drop a proposal to make an officer supervisor, with a reason."""
+    officer = officer_get_for_vetting(user=request.user, officer_id=officer_id)
+    confirm = Confirmation(
+        title=_("Withdraw the proposal?"),
+        subject=f"{officer.user.full_name}, {officer.title}, {officer.agency.name}",
+        consequences=[_("They stay an officer of the agency.")],
+        button=_("Withdraw the proposal"),
+        danger=True,
+        cancel_url=reverse("vetting-officer", args=[officer.pk]),
+    )
+    return _reason_decision(
+        request,
+        confirm,
+        run=lambda reason: services.supervisor_proposal_withdraw(
+            officer=officer, actor=request.user, reason=reason
+        ),
+        done_message=_("The proposal is withdrawn."),
+        done_url=reverse("vetting-officer", args=[officer.pk]),
+    )
+
+
+@vetting_admin
+@never_cache
+@require_POST
+def officer_supervisor_appoint(request: AuthedRequest, officer_id: int) -> HttpResponse:
+    """Appoint a proposed officer supervisor (the service checks the callback rule)."""
+    officer = officer_get_for_vetting(user=request.user, officer_id=officer_id)
+    try:
+        services.supervisor_appoint(officer=officer, actor=request.user)
+    except VettingRefused as refused:
+        return _officer_page(request, officer, errors=_refusal(refused), status=409)
+    messages.success(
+        request,
+        _("%(name)s is now the supervisor of %(agency)s and was told by email.")
+        % {"name": officer.user.full_name, "agency": officer.agency.name},
+    )
+    return HttpResponseRedirect(reverse("vetting-officer", args=[officer.pk]))
 
 
 # --- Keys ------------------------------------------------------------------------------

@@ -118,11 +118,15 @@ def response_document(
     records: list[TargetRecords],
     issued_at: datetime,
     layout: list[list[ArchiveFile]] | None = None,
+    certificate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The response document (PROTOCOL §6.4); ``certificate`` is the listing of
+    ``certificate.pdf`` (its name, media type, size and SHA-256), which the signature over
+    the document then covers."""
     decision = disclosure.decision
     request = disclosure.request
     layout = archive_layout(records) if layout is None else layout
-    return {
+    document: dict[str, Any] = {
         "portal": settings.PORTAL_AUDIENCE,
         "reference": request.reference,
         "case_reference": request.case_reference,
@@ -147,6 +151,9 @@ def response_document(
         "note": disclosure.note_to_authority or decision.message_to_authority,
         "signed_by": crypto.portal_public_key_document()["key_id"],
     }
+    if certificate is not None:
+        document["certificate"] = certificate
+    return document
 
 
 def response_files(document: dict[str, Any]) -> tuple[bytes, bytes]:

@@ -28,6 +28,7 @@ from django.utils import timezone
 from accounts.selectors import recipients_for_officer
 from portal import crypto
 from portal.audit import audit_append
+from requests_app.delivery.certificate import CERTIFICATE_NAME, Certificate, certificate_render
 from requests_app.delivery.document import (
     ArchiveFile,
     archive_layout,
@@ -198,11 +199,17 @@ def verified_chunks(path: str, file: TargetFile) -> Iterator[bytes]:
 
 
 def archive_members(
-    body: bytes, signature: bytes, layout: list[list[ArchiveFile]]
+    body: bytes,
+    signature: bytes,
+    layout: list[list[ArchiveFile]],
+    certificate: Certificate | None = None,
 ) -> Iterator[tuple[str, Member]]:
-    """The members of a response's ZIP: response.json, its signature, then every file."""
+    """The members of a response's ZIP: response.json, its signature, the certificate of
+    authenticity, then every file."""
     yield "response.json", body
     yield "response.json.sig", signature
+    if certificate is not None:
+        yield CERTIFICATE_NAME, certificate.data
     for files in layout:
         for placed in files:
             yield placed.path, verified_chunks(placed.path, placed.file)
@@ -255,7 +262,10 @@ def _notify_officer(request: LegalRequest) -> None:
 def response_seal(*, disclosure_id: int) -> SealedResponse | None:
     """Seal one disclosure; safe to run twice. Returns the sealed response, or None if refused."""
     disclosure = Disclosure.objects.select_related(
-        "decision", "request__officer__user", "request__agency"
+        "decision__confirmed_by",
+        "decision__proposed_by",
+        "request__officer__user",
+        "request__agency",
     ).get(pk=disclosure_id)
     existing = SealedResponse.objects.filter(disclosure=disclosure).first()
     if existing is not None or disclosure.state != Disclosure.State.PENDING:
@@ -268,12 +278,17 @@ def response_seal(*, disclosure_id: int) -> SealedResponse | None:
     now = timezone.now()
     records = decision_records(disclosure.decision)
     layout = archive_layout(records)
-    body, signature = response_files(response_document(disclosure, records, now, layout))
+    certificate = certificate_render(disclosure, records, layout, now)
+    body, signature = response_files(
+        response_document(disclosure, records, now, layout, certificate=certificate.listing())
+    )
     del records
 
     name = f"sealed/{disclosure.request.reference}-{uuid.uuid4().hex}.age"
     with tempfile.TemporaryFile() as ciphertext:  # ciphertext only: safe on disk
-        written = seal_to_file(archive_members(body, signature, layout), recipients, ciphertext)
+        written = seal_to_file(
+            archive_members(body, signature, layout, certificate), recipients, ciphertext
+        )
         del body, layout
         ciphertext.seek(0)
         stored = storage_save(name, File(ciphertext, name=name))

@@ -10,6 +10,9 @@ second withdrawal; the body carries the request's state as ``request_status``).
 
 from typing import Any
 
+from django.http import HttpResponse
+from django.utils.cache import add_never_cache_headers
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -20,6 +23,7 @@ from rest_framework.views import APIView
 from accounts.authentication import IsActiveOfficer, api_officer
 from portal.parsers import JSONParser  # refuses JSON nested too deep
 from portal.problems import Problem
+from requests_app.delivery.api import AnyAccept
 from requests_app.intake.schema import StrictSerializer
 from requests_app.lifecycle.access import (
     RequestAccess,
@@ -28,6 +32,7 @@ from requests_app.lifecycle.access import (
 )
 from requests_app.lifecycle.models import LegalRequest, Message
 from requests_app.lifecycle.refusals import OfficerRefused
+from requests_app.officer.receipt import receipt_filename, receipt_pdf
 from requests_app.officer.services import (
     MAX_MESSAGE_LENGTH,
     MAX_REASON_LENGTH,
@@ -142,6 +147,38 @@ class SubmissionMessagesView(APIView):
         except OfficerRefused as refused:
             raise _problem(refused, access) from None
         return Response(MessageOut(message).data, status=status.HTTP_201_CREATED)
+
+
+class SubmissionReceiptView(APIView):
+    """The portal's signed receipt of one submission, as a PDF to print (PROTOCOL §6.6)."""
+
+    permission_classes = [IsAuthenticated, IsActiveOfficer]
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        operation_id="submission_receipt_pdf",
+        description=(
+            "The receipt of §6.6 as `application/pdf`, with `Content-Disposition: attachment; "
+            'filename="<reference>-receipt.pdf"`: every field of the JSON receipt, the '
+            "signature and the portal key id printed in full, and the openssl commands that "
+            "verify it from the printed fields. The submitter and the colleagues the request "
+            "is shared with may download it; for anyone else the request is `404 not_found`."
+        ),
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            401: PROBLEM,
+            403: PROBLEM,
+            404: PROBLEM,
+        },
+    )
+    def get(self, request: Request, reference: str) -> HttpResponse:
+        access = _access(request, reference)
+        response = HttpResponse(receipt_pdf(access.request), content_type="application/pdf")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{receipt_filename(access.request)}"'
+        )
+        add_never_cache_headers(response)
+        return response
 
 
 class SubmissionWithdrawView(APIView):

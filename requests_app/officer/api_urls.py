@@ -2,7 +2,11 @@
 
 from django.urls import path
 
-from requests_app.officer.api import SubmissionMessagesView, SubmissionWithdrawView
+from requests_app.officer.api import (
+    SubmissionMessagesView,
+    SubmissionReceiptView,
+    SubmissionWithdrawView,
+)
 from requests_app.officer.audit_api import AuditInclusionView
 
 urlpatterns = [
@@ -10,6 +14,11 @@ urlpatterns = [
         "submissions/<str:reference>/messages",
         SubmissionMessagesView.as_view(),
         name="api-submission-messages",
+    ),
+    path(
+        "submissions/<str:reference>/receipt",
+        SubmissionReceiptView.as_view(),
+        name="api-submission-receipt",
     ),
     path(
         "submissions/<str:reference>/withdraw",

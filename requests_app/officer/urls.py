@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.request_list, name="officer-requests"),
     path("<str:reference>/", views.request_detail, name="officer-request"),
     path("<str:reference>/messages/", views.request_reply, name="officer-request-reply"),
+    path("<str:reference>/receipt.pdf", views.request_receipt, name="officer-request-receipt"),
     path(
         "<str:reference>/withdraw/", views.request_withdraw_confirm, name="officer-request-withdraw"
     ),

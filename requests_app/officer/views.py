@@ -35,6 +35,7 @@ from requests_app.lifecycle.models import DataCategory, LegalRequest
 from requests_app.lifecycle.refusals import OfficerRefused
 from requests_app.lifecycle.states import allowed_actions
 from requests_app.officer.forms import PreservationExtendForm, ReplyForm, ShareForm, WithdrawForm
+from requests_app.officer.receipt import receipt_filename, receipt_pdf
 from requests_app.officer.selectors import decision_for_officer
 from requests_app.officer.services import authority_reply, authority_withdraw
 from requests_app.officer.sharing import NO_SUCH_COLLEAGUE, request_share, request_unshare
@@ -139,6 +140,21 @@ def _detail_page(
 def request_detail(request: AuthedRequest, reference: str) -> HttpResponse:
     """One request: status, clocks, decision, the thread with a reply form, sharing."""
     return _detail_page(request, _access(request, reference))
+
+
+@officer_only
+@never_cache
+@require_GET
+def request_receipt(request: AuthedRequest, reference: str) -> HttpResponse:
+    """The portal's signed receipt of the submission, as a PDF to print and file."""
+    access = _access(request, reference)
+    return pdf_attachment(receipt_pdf(access.request), receipt_filename(access.request))
+
+
+def pdf_attachment(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @officer_only

@@ -1,11 +1,29 @@
 """The default jurisdiction policy: PROTOCOL §3.10's table, as data."""
 
+from django.utils.translation import gettext_lazy as _
+
 from requests_app.lifecycle.jurisdictions import (  # noqa: F401  (re-exported)
     EU_MEMBER_STATES,
     EVIDENCE_REGULATION_STATES,
     bound_by_evidence_regulation,
 )
 from requests_app.lifecycle.models import DataCategory, RequestKind
+
+# The records custodian's declaration in a response's certificate of authenticity, for a
+# country whose own text the legal team has not set (policy.models.CountryPolicy). Worded
+# after the usual business-records declarations (such as the US Federal Rules of Evidence
+# 902(11) and 902(13)); the legal team sets each country's own where its courts ask more.
+DEFAULT_CERTIFICATE_STATEMENT = _(
+    "I, the undersigned, am employed by the platform named above and am a custodian of its "
+    "records, or am otherwise qualified by my position to make this declaration. The records "
+    "and files listed in this certificate are true and complete copies of records that the "
+    "platform made and kept in the course of its regularly conducted activity, at or near "
+    "the time of the acts and events they record, by or from information transmitted by "
+    "persons with knowledge of those matters, as its regular practice. Each was produced in "
+    "answer to the request named above, and each is identified by its SHA-256 digest, so "
+    "that any alteration after production can be detected. I declare that the foregoing is "
+    "true and correct."
+)
 
 ALL = [c.value for c in DataCategory]
 BASIC = [

@@ -32,3 +32,28 @@ class PolicyRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.country or 'default'} {self.kind}"
+
+
+class CountryPolicy(models.Model):
+    """What the platform's legal team sets for one country's authorities beyond the rules.
+
+    Today: the statement of the certificate of authenticity that every response to the
+    country's authorities carries (``delivery.certificate``). Blank, or no row at all,
+    means the built-in statement (``policy.defaults.DEFAULT_CERTIFICATE_STATEMENT``),
+    translated where the portal is.
+    """
+
+    country = CountryField(unique=True)
+    certificate_statement = models.TextField(
+        blank=True,
+        help_text="The custodian's declaration in the certificate of authenticity; "
+        "blank for the platform's default text.",
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["country"]
+        verbose_name_plural = "country policies"
+
+    def __str__(self) -> str:
+        return f"{self.country} policy"

@@ -11,7 +11,8 @@ from django_countries import countries
 
 from accounts.models import Role, User
 from requests_app.lifecycle.models import RequestKind
-from requests_app.policy.models import PolicyRule
+from requests_app.policy.defaults import DEFAULT_CERTIFICATE_STATEMENT
+from requests_app.policy.models import CountryPolicy, PolicyRule
 
 
 def _require_vetting_admin(user: User) -> None:
@@ -82,3 +83,34 @@ def policy_countries_overriding(*, user: User, kind: str) -> list[str]:
         .exclude(country="")
         .values_list("country", flat=True)
     )
+
+
+# --- The certificate of authenticity -----------------------------------------------------
+
+
+def certificate_statement(*, country: str) -> str:
+    """The custodian's declaration for a response to ``country``'s authorities.
+
+    The legal team's text for the country, or the built-in statement in the active
+    language. Read by the sealing task (no user: it runs for the platform).
+    """
+    own = (
+        CountryPolicy.objects.filter(country=country)
+        .exclude(certificate_statement="")
+        .values_list("certificate_statement", flat=True)
+        .first()
+    )
+    return own if own else str(DEFAULT_CERTIFICATE_STATEMENT)
+
+
+def certificate_statements(*, user: User) -> list[CountryPolicy]:
+    """The countries whose legal text differs from the default, by country name."""
+    _require_vetting_admin(user)
+    rows = CountryPolicy.objects.exclude(certificate_statement="")
+    return sorted(rows, key=lambda row: str(countries.name(str(row.country))))
+
+
+def country_policy_get_for_staff(*, user: User, country: str) -> CountryPolicy | None:
+    """A country's record of policy, if it has one."""
+    _require_vetting_admin(user)
+    return CountryPolicy.objects.filter(country=country).first()

@@ -13,13 +13,14 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_countries import countries
 
 from accounts.models import Role, User
 from portal.audit import audit_append
 from requests_app.lifecycle.models import DataCategory, RequestKind
 from requests_app.policy.defaults import EVIDENCE_REGULATION_STATES
-from requests_app.policy.models import PolicyRule
+from requests_app.policy.models import CountryPolicy, PolicyRule
 
 RULE_UPDATED = "policy_rule.updated"
 RULE_CREATED = "policy_rule.created"
@@ -305,3 +306,57 @@ def policy_rule_create(
             },
         )
     return rule
+
+
+# --- The certificate of authenticity -----------------------------------------------------
+
+STATEMENT_CHANGED = "country_policy.certificate_statement_changed"
+STATEMENT_MAX_LENGTH = 4000
+
+
+def certificate_statement_set(
+    *, actor: User, country: str, statement: str, reason: str
+) -> CountryPolicy:
+    """Set the custodian's declaration for one country's responses (blank: the default).
+
+    It applies to every response sealed from now on; a sealed response keeps the text it
+    was sealed with.
+    """
+    _require_vetting_admin(actor)
+    country = (country or "").strip().upper()
+    problems: list[tuple[str, str]] = []
+    if not country or country not in countries:
+        problems.append(("country", _("Choose a country.")))
+    text = "\n".join(line.rstrip() for line in (statement or "").strip().splitlines())
+    if len(text) > STATEMENT_MAX_LENGTH:
+        problems.append(
+            (
+                "statement",
+                _("Keep the statement under %(max)d characters.") % {"max": STATEMENT_MAX_LENGTH},
+            )
+        )
+    if "\x00" in text:
+        problems.append(("statement", _("The statement cannot hold a NUL character.")))
+    if problems:
+        raise PolicyRefused(problems)
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        row, _created = CountryPolicy.objects.select_for_update().get_or_create(country=country)
+        before = row.certificate_statement
+        if before == text:
+            raise PolicyRefused([("statement", _("This is already the country's statement."))])
+        row.certificate_statement = text
+        row.updated_at = timezone.now()
+        row.save(update_fields=["certificate_statement", "updated_at"])
+        audit_append(
+            actor=actor,
+            action=STATEMENT_CHANGED,
+            target=row,
+            data={
+                "country": country,
+                "before": {"certificate_statement": before},
+                "after": {"certificate_statement": text},
+                "reason": reason,
+            },
+        )
+    return row

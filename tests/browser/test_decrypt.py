@@ -119,6 +119,7 @@ def test_an_officer_opens_a_response_in_the_page_and_the_identity_never_leaves_i
     summary = page.locator("#response-summary")
     assert summary.get_by_text("Approve in full").is_visible()
     assert summary.get_by_text("Records attached.").is_visible()
+    assert summary.get_by_text("certificate.pdf: Matches its listing").is_visible()
     records = page.locator("#response-records")
     assert records.get_by_role("heading", name="Username: suspect_one").is_visible()
     ips = records.get_by_role("table", name="IP addresses with timestamps (2)")
@@ -137,6 +138,7 @@ def test_an_officer_opens_a_response_in_the_page_and_the_identity_never_leaves_i
     for label, expected in [
         ("Save response.json", archive.read("response.json")),
         ("Save response.json.sig", archive.read("response.json.sig")),
+        ("Save certificate.pdf", archive.read("certificate.pdf")),
         ("Save connections-2026-02-01.csv", DOCUMENT),
     ]:
         with page.expect_download() as saved:

@@ -102,7 +102,11 @@ def test_a_sealed_response_opens_with_age_and_its_signature_verifies_with_openss
         check=True,
     )
     with zipfile.ZipFile(tmp_path / "r.zip") as archive:
-        assert sorted(archive.namelist()) == ["response.json", "response.json.sig"]
+        assert sorted(archive.namelist()) == [
+            "certificate.pdf",
+            "response.json",
+            "response.json.sig",
+        ]
         archive.extractall(tmp_path)
     (tmp_path / "portal.pem").write_text(crypto.portal_public_key_document()["public_key_pem"])
     verified = subprocess.run(  # noqa: S603
@@ -291,6 +295,7 @@ def test_files_in_the_approved_scope_are_sealed_under_files_and_listed_with_thei
     assert archive.namelist() == [
         "response.json",
         "response.json.sig",
+        "certificate.pdf",
         f"{folder}/connections-2026-02-01.csv",
         f"{folder}/CONNECTIONS-2026-02-01-2.csv",
     ]
@@ -347,7 +352,7 @@ def test_hostile_file_names_unpack_inside_the_response_folder_with_unzip(client,
     sealed = response_seal(disclosure_id=disclosure.pk)
 
     archive = opened(sealed, identity)
-    names = archive.namelist()[2:]
+    names = archive.namelist()[3:]
     assert len(names) == len(HOSTILE_NAMES)
     for name in names:
         folder, _, base = name.rpartition("/")
@@ -362,7 +367,8 @@ def test_hostile_file_names_unpack_inside_the_response_folder_with_unzip(client,
     (desk / "r.zip").write_bytes(plaintext(sealed, identity))
     subprocess.run(["unzip", "-q", "r.zip"], cwd=desk, check=True)  # noqa: S607
     unpacked = sorted(str(p.relative_to(officer)) for p in officer.rglob("*") if p.is_file())
-    assert len(unpacked) == 3 + len(HOSTILE_NAMES)  # with r.zip and response.json(.sig)
+    # with r.zip, response.json(.sig) and certificate.pdf
+    assert len(unpacked) == 4 + len(HOSTILE_NAMES)
     assert all(name.startswith("desk/case/") for name in unpacked), unpacked
 
 

@@ -121,7 +121,7 @@ def test_the_officer_downloads_the_sealed_file_with_a_token_and_it_opens(client,
     assert len(body) == sealed.size
     assert hashlib.sha256(body).hexdigest() == sealed.sha256
     archive = zipfile.ZipFile(io.BytesIO(pyrage.decrypt(body, [delivery.identity])))
-    assert sorted(archive.namelist()) == ["response.json", "response.json.sig"]
+    assert sorted(archive.namelist()) == ["certificate.pdf", "response.json", "response.json.sig"]
 
     sealed.refresh_from_db()
     assert sealed.download_count == 1

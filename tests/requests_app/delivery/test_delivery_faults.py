@@ -217,7 +217,7 @@ def assert_one_sealed_response_that_opens(disclosure: Disclosure, identity) -> S
     data = sealed.file.read()
     assert len(data) == sealed.size
     archive = zipfile.ZipFile(io.BytesIO(pyrage.decrypt(data, [identity])))
-    assert sorted(archive.namelist()) == ["response.json", "response.json.sig"]
+    assert sorted(archive.namelist()) == ["certificate.pdf", "response.json", "response.json.sig"]
     assert disclosure.request.reference.encode() in archive.read("response.json")
     disclosure.refresh_from_db()
     assert disclosure.state == Disclosure.State.SEALED

@@ -6,10 +6,12 @@ first block makes an age identity and prints its recipient, which the portal the
 enrols and an administrator approves, as in life; the platform answers a request; the
 second block downloads the sealed file with curl, checks its size and SHA-256, opens it
 with Debian's `age`, verifies the portal's signature with `openssl`, and checks the
-document under `files/` against the SHA-256 the signed response.json lists.
+document under `files/` and the certificate of authenticity against the SHA-256 the
+signed response.json lists.
 """
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -18,6 +20,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pypdf
 import pytest
 
 from accounts.services.keys import age_recipient_enrol
@@ -152,6 +155,7 @@ def test_the_guides_commands_download_check_decrypt_and_verify_a_response(
     assert f"The response answers {reference}." in lines, output
     listed = "files/1-username-suspect_one/connections-2026-02-01.csv"
     assert f"{listed}: OK" in lines, output
+    assert "certificate.pdf: OK" in lines, output
     assert "DIFFERS" not in output
     key_id = crypto.portal_public_key_document()["key_id"]
     assert f"response signed by {key_id}; portal.pem is {key_id}" in lines, output
@@ -165,6 +169,16 @@ def test_the_guides_commands_download_check_decrypt_and_verify_a_response(
     assert (desk / listed).read_bytes() == document
     (entry,) = answer["records"][0]["files"]
     assert (entry["name"], entry["sha256"]) == (listed, hashlib.sha256(document).hexdigest())
+    # The certificate the commands checked is the one the signed answer lists, and its text
+    # (as a PDF reader extracts it) names the document with its SHA-256.
+    certificate = (desk / "certificate.pdf").read_bytes()
+    assert answer["certificate"]["sha256"] == hashlib.sha256(certificate).hexdigest()
+    text = " ".join(
+        " ".join(page.extract_text().split())
+        for page in pypdf.PdfReader(io.BytesIO(certificate)).pages
+    )
+    assert f"{listed} ({len(document)} bytes) SHA-256 {entry['sha256']}" in text
+    assert reference in text
     # One download, recorded.
     assert SealedResponse.objects.get(pk=sealed.pk).download_count == 1
     assert AuditEvent.objects.filter(action="response.downloaded").count() == 1

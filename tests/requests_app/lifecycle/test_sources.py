@@ -614,7 +614,7 @@ def test_a_response_sealed_from_the_http_source_streams_its_files_into_the_archi
         plaintext = pyrage.decrypt(ciphertext.read(), [delivery.identity])
     archive = zipfile.ZipFile(io.BytesIO(plaintext))
     path = "files/1-username-suspect_one/lobby.mp4"
-    assert archive.namelist() == ["response.json", "response.json.sig", path]
+    assert archive.namelist() == ["response.json", "response.json.sig", "certificate.pdf", path]
     assert archive.read(path) == video
     (target,) = json.loads(archive.read("response.json"))["records"]
     assert [(f["name"], f["sha256"]) for f in target["files"]] == [(path, sha256(video))]
