@@ -18,6 +18,8 @@ PRODUCTION_ENV = {
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.internal:587",
     "PORTAL_SIGNING_KEY_FILE": str(ROOT / "var" / "test-production-signing-key.pem"),
     "PORTAL_STORAGE_KEY_FILE": str(ROOT / "var" / "test-production-storage-key.txt"),
+    # Production must name its data source, and the demonstration directory is not one.
+    "PLATFORM_DATA_SOURCE": "http",
 }
 
 
@@ -68,6 +70,13 @@ def test_production_refuses_to_start_without_a_secret_and_names_it(missing: str)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert f"{missing} is not set" in result.stderr
+
+
+def test_production_refuses_the_demonstration_directory_as_its_data_source() -> None:
+    result = manage("check", env=PRODUCTION_ENV | {"PLATFORM_DATA_SOURCE": "directory"})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "PLATFORM_DATA_SOURCE=directory" in result.stderr
 
 
 def test_production_rejects_a_plain_http_audience() -> None:
