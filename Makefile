@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The portal's own address: passkeys and signed payloads name it, so it follows PORT.
+PORTAL_AUDIENCE ?= http://localhost:$(PORT)
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -25,8 +27,8 @@ venv: $(STAMP)  ## create .venv and install the locked dependencies
 run: $(STAMP)  ## start the portal on embedded defaults with demo data (http://localhost:8000)
 	@mkdir -p var
 	$(PY) manage.py migrate --no-input -v 0
-	$(PY) manage.py seed_demo --login-url http://localhost:$(PORT)/login/
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	PORTAL_AUDIENCE=$(PORTAL_AUDIENCE) $(PY) manage.py seed_demo
+	PORTAL_AUDIENCE=$(PORTAL_AUDIENCE) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
