@@ -415,7 +415,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Authority portal API",
     "DESCRIPTION": (
         "Signed legal requests from vetted authorities and sealed responses. "
-        "The wire contract is PROTOCOL 1.1 (docs/PROTOCOL.md); "
+        "The wire contract is PROTOCOL 1.2 (docs/PROTOCOL.md); "
         "every error is application/problem+json."
     ),
     "VERSION": "1",
