@@ -80,6 +80,7 @@ assets:  ## rebuild static/dist/ from frontend/ (needs Node 20+ and npm)
 	npm ci --ignore-scripts --no-audit --no-fund
 	node_modules/.bin/esbuild frontend/age-keygen.js $(ESBUILD_FLAGS) --outfile=static/dist/age-keygen.js
 	node_modules/.bin/esbuild frontend/submit.js $(ESBUILD_FLAGS) --outfile=static/dist/submit.js
+	node_modules/.bin/esbuild frontend/reply.js $(ESBUILD_FLAGS) --outfile=static/dist/reply.js
 	node_modules/.bin/esbuild frontend/decrypt.js $(ESBUILD_FLAGS) --outfile=static/dist/decrypt.js
 
 lock:  ## re-resolve requirements*.lock from pyproject.toml (needs uv)
