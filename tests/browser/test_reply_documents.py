@@ -28,6 +28,12 @@ from tests.requests_app.test_officer_side import submitted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+PHONE = 390
+WIDER_THAN_PHONE = (
+    "selector => Array.from(document.querySelectorAll(selector))"
+    f".filter(e => e.getBoundingClientRect().right > {PHONE}).map(e => e.outerHTML.slice(0, 80))"
+)
+
 
 @pytest.fixture(autouse=True)
 def _policy_storage_and_limits(settings, tmp_path) -> Iterator[None]:
@@ -91,6 +97,10 @@ def test_an_officer_sends_page_2_with_a_passkey_and_the_reviewer_downloads_it(
     page.get_by_role("button", name="Confirm with your passkey").click()
     page.get_by_text("Your message and its documents were sent").wait_for()
     assert page.locator("#thread").get_by_text("order-page-2.pdf").is_visible()
+    # The page fits a phone 390 px wide, the reply's documents included.
+    page.set_viewport_size({"width": PHONE, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.watch.assert_clean()
 
     document = MessageAttachment.objects.get()
@@ -106,6 +116,10 @@ def test_an_officer_sends_page_2_with_a_passkey_and_the_reviewer_downloads_it(
     assert thread.get_by_text("Page 2 of the order, as you asked.").is_visible()
     with reviewer_page.expect_download() as download:
         thread.get_by_role("link", name="Download order-page-2.pdf").click()
+    # The thread, with the documents' names and hashes, fits a phone 390 px wide.
+    reviewer_page.set_viewport_size({"width": PHONE, "height": 800})
+    assert reviewer_page.evaluate(WIDER_THAN_PHONE, "#messages *") == []
+    reviewer_page.set_viewport_size({"width": 1280, "height": 900})
     saved = tmp_path / "downloaded.pdf"
     download.value.save_as(saved)
     assert saved.read_bytes() == page_2

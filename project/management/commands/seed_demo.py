@@ -81,7 +81,11 @@ class Command(BaseCommand):
             out(f"  {name:<13} {path}")
         out(
             f"  {'reference':<13} {directory / 'reference'}  ({answered.reference}, answered"
-            + (", response sealed)" if sealed else "; its response was not sealed: see the log)")
+            + (
+                ", response sealed)"
+                if sealed
+                else "; its response is not sealed yet: the sealing task's log says why)"
+            )
         )
         out("  The commands of docs/submitting-from-a-case-system.md (step 2) and")
         out("  docs/receiving-a-response.md (step 2) run as printed in that folder:")
