@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The portal's own address: passkeys and signed payloads name it, so it follows PORT.
+PORTAL_AUDIENCE ?= http://localhost:$(PORT)
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -25,9 +27,9 @@ venv: $(STAMP)  ## create .venv and install the locked dependencies
 run: $(STAMP)  ## start the portal on embedded defaults with demo data (http://localhost:8000)
 	@mkdir -p var
 	$(PY) manage.py migrate --no-input -v 0
-	$(PY) manage.py seed_demo --login-url http://localhost:$(PORT)/login/
+	PORTAL_AUDIENCE=$(PORTAL_AUDIENCE) $(PY) manage.py seed_demo
 	$(PY) manage.py audit_sequence
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	PORTAL_AUDIENCE=$(PORTAL_AUDIENCE) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -81,6 +83,7 @@ assets:  ## rebuild static/dist/ from frontend/ (needs Node 20+ and npm)
 	npm ci --ignore-scripts --no-audit --no-fund
 	node_modules/.bin/esbuild frontend/age-keygen.js $(ESBUILD_FLAGS) --outfile=static/dist/age-keygen.js
 	node_modules/.bin/esbuild frontend/submit.js $(ESBUILD_FLAGS) --outfile=static/dist/submit.js
+	node_modules/.bin/esbuild frontend/reply.js $(ESBUILD_FLAGS) --outfile=static/dist/reply.js
 	node_modules/.bin/esbuild frontend/decrypt.js $(ESBUILD_FLAGS) --outfile=static/dist/decrypt.js
 
 lock:  ## re-resolve requirements*.lock from pyproject.toml (needs uv)

@@ -220,8 +220,22 @@ class CallbackCheck(models.Model):
     officer = models.ForeignKey(
         Officer, null=True, blank=True, on_delete=models.PROTECT, related_name="callbacks"
     )
+    # The key whose fingerprint the call was about, if any (at most one of the three).
+    signing_key = models.ForeignKey(
+        "SigningKey", null=True, blank=True, on_delete=models.PROTECT, related_name="callbacks"
+    )
+    signing_passkey = models.ForeignKey(
+        "SigningPasskey", null=True, blank=True, on_delete=models.PROTECT, related_name="callbacks"
+    )
+    age_recipient = models.ForeignKey(
+        "AgeRecipient", null=True, blank=True, on_delete=models.PROTECT, related_name="callbacks"
+    )
     # The number dialled, copied from the agency's record at the time of the call.
     number_called = models.CharField(max_length=32)
+    # Where the administrator found that number, independently of the registration: said
+    # for every call to an agency that was never verified (its number on file came with
+    # the proposal, from the person the call is meant to check).
+    number_source = models.TextField(blank=True)
     called_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     called_at = models.DateTimeField(default=timezone.now)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
@@ -229,9 +243,24 @@ class CallbackCheck(models.Model):
 
     class Meta:
         ordering = ["-called_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(signing_key__isnull=True, signing_passkey__isnull=True)
+                    | models.Q(signing_key__isnull=True, age_recipient__isnull=True)
+                    | models.Q(signing_passkey__isnull=True, age_recipient__isnull=True)
+                ),
+                name="callback_at_most_one_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.number_called} {self.outcome} {self.called_at:%Y-%m-%d}"
+
+    @property
+    def key(self) -> "SigningKey | SigningPasskey | AgeRecipient | None":
+        """The key the call was about, if any."""
+        return self.signing_key or self.signing_passkey or self.age_recipient
 
 
 class OfficerVouch(models.Model):

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, Max, OuterRef, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from portal.models import AuditEvent
@@ -31,6 +32,7 @@ from .models import (
     SigningPasskey,
     User,
 )
+from .phones import international
 from .services.factors import FactorSummary, factor_summary
 
 CALLBACK_NUMBER_CHANGED = "agency.callback_number_changed"
@@ -207,11 +209,18 @@ def callbacks_counting(*, agency: Agency) -> QuerySet[CallbackCheck]:
     return calls
 
 
-def confirmed_callback(*, agency: Agency, officer: Officer | None = None) -> CallbackCheck | None:
-    """Return the newest confirmed callback that counts (about ``officer`` if given)."""
+def confirmed_callback(
+    *, agency: Agency, officer: Officer | None = None, sourced: bool = False
+) -> CallbackCheck | None:
+    """Return the newest confirmed callback that counts (about ``officer`` if given).
+
+    ``sourced``: only a call that says where its number was found independently.
+    """
     calls = callbacks_counting(agency=agency).filter(outcome=CallbackCheck.Outcome.CONFIRMED)
     if officer is not None:
         calls = calls.filter(officer=officer)
+    if sourced:
+        calls = calls.exclude(number_source="")
     return calls.order_by("-called_at", "-pk").first()
 
 
@@ -267,18 +276,40 @@ def vouch_counting(*, officer: Officer) -> OfficerVouch | None:
     return None
 
 
+def number_needs_source(*, agency: Agency) -> bool:
+    """Whether a call to the agency must be to a number found independently, with its source.
+
+    True until the agency is first verified: its number on file came with its proposal,
+    typed by the very person the call is meant to check. Once it is verified, the number
+    on file is one an administrator checked, and officers who register later are checked
+    by calling it.
+    """
+    return agency.verified_at is None
+
+
 # --- What stands between an object and approval ----------------------------------------
 
 
 def agency_verification_problems(*, agency: Agency) -> list[str]:
     """Return why the agency cannot be verified (or reinstated) now; empty if it can."""
     problems = []
+    needs_source = number_needs_source(agency=agency)
     if not agency.callback_phone:
-        problems.append("The agency has no callback number on file.")
-    elif confirmed_callback(agency=agency) is None:
+        problems.append(gettext("The agency has no callback number on file."))
+    elif confirmed_callback(agency=agency, sourced=needs_source) is None:
+        number = international(agency.callback_phone)
         problems.append(
-            f"No confirmed callback to the number on file ({agency.callback_phone}) "
-            "has been recorded since it was set."
+            gettext(
+                "No confirmed callback to a number found independently of the registration, "
+                "with where it was found, has been recorded (the number on file is %(number)s)."
+            )
+            % {"number": number}
+            if needs_source
+            else gettext(
+                "No confirmed callback to the number on file (%(number)s) has been recorded "
+                "since it was set."
+            )
+            % {"number": number}
         )
     if not agency.domains.exists():
         problems.append("The agency has no official email domain.")
@@ -418,6 +449,7 @@ class AgencyEvidence:
     number_changed_at: datetime | None
     recipients: list[AgeRecipient]
     problems: list[str]
+    number_needs_source: bool
 
 
 def agency_evidence(*, agency: Agency) -> AgencyEvidence:
@@ -426,9 +458,9 @@ def agency_evidence(*, agency: Agency) -> AgencyEvidence:
         domains=list(agency.domains.all()),
         officers=list(agency.officers.select_related("user").order_by("created_at", "pk")),
         callbacks=list(
-            agency.callbacks.select_related("called_by", "officer__user").order_by(
-                "-called_at", "-pk"
-            )
+            agency.callbacks.select_related(
+                "called_by", "officer__user", "signing_key", "signing_passkey", "age_recipient"
+            ).order_by("-called_at", "-pk")
         ),
         counting_callback_ids=frozenset(
             callbacks_counting(agency=agency).values_list("pk", flat=True)
@@ -436,6 +468,7 @@ def agency_evidence(*, agency: Agency) -> AgencyEvidence:
         number_changed_at=callback_number_changed_at(agency=agency),
         recipients=list(agency.recipients.order_by("-created_at")),
         problems=agency_verification_problems(agency=agency),
+        number_needs_source=number_needs_source(agency=agency),
     )
 
 
@@ -453,6 +486,8 @@ class OfficerEvidence:
     vouches: list[tuple[OfficerVouch, str | None]]
     supervisor_problems: list[str]
     supervision_events: list[AuditEvent]
+    first_passkey: SigningPasskey | None
+    number_needs_source: bool
 
 
 # What supervisors did about an officer, shown on the officer's vetting page.
@@ -480,7 +515,11 @@ def officer_evidence(*, officer: Officer) -> OfficerEvidence:
         domain_match=officer_domain_match(officer=officer),
         factors=summary,
         factors_complete=summary.complete_for(officer.user),
-        callbacks=list(officer.callbacks.select_related("called_by").order_by("-called_at", "-pk")),
+        callbacks=list(
+            officer.callbacks.select_related(
+                "called_by", "signing_key", "signing_passkey", "age_recipient"
+            ).order_by("-called_at", "-pk")
+        ),
         counting_callback_ids=frozenset(
             callbacks_counting(agency=officer.agency)
             .filter(officer=officer)
@@ -497,6 +536,57 @@ def officer_evidence(*, officer: Officer) -> OfficerEvidence:
             else []
         ),
         supervision_events=supervision_events(officer=officer),
+        first_passkey=first_passkey_pending(officer=officer),
+        number_needs_source=number_needs_source(agency=officer.agency),
+    )
+
+
+def first_passkey_pending(*, officer: Officer) -> SigningPasskey | None:
+    """The officer's first passkey, which may be approved together with the officer.
+
+    The one passkey still registered and waiting, when the officer has no approved one:
+    the passkey they enrolled at registration. With several waiting, each is decided on
+    its own page.
+    """
+    if SigningPasskey.objects.filter(officer=officer, status=KeyStatus.ACTIVE).exists():
+        return None
+    waiting = list(
+        SigningPasskey.objects.filter(
+            officer=officer,
+            status=KeyStatus.PENDING,
+            credential__isnull=False,
+            credential__confirmed=True,
+        )[:2]
+    )
+    return waiting[0] if len(waiting) == 1 else None
+
+
+@dataclass(frozen=True)
+class KeyCallEvidence:
+    """The agency to call about a key, and the calls made about it so far."""
+
+    agency: Agency
+    callbacks: list[CallbackCheck]
+    counting_callback_ids: frozenset[int]
+    number_needs_source: bool
+
+
+def key_call_evidence(*, key: SigningKey | SigningPasskey | AgeRecipient) -> KeyCallEvidence:
+    """Gather the calls about one key: the owner's agency's number and its history."""
+    agency = key.officer.agency if key.officer is not None else getattr(key, "agency", None)
+    if agency is None:  # a check constraint gives every recipient an owner
+        raise Http404("This key has no owner.")
+    field = {SigningKey: "signing_key", SigningPasskey: "signing_passkey"}.get(
+        type(key), "age_recipient"
+    )
+    calls = agency.callbacks.filter(**{field: key})
+    return KeyCallEvidence(
+        agency=agency,
+        callbacks=list(calls.select_related("called_by").order_by("-called_at", "-pk")),
+        counting_callback_ids=frozenset(
+            callbacks_counting(agency=agency).filter(**{field: key}).values_list("pk", flat=True)
+        ),
+        number_needs_source=number_needs_source(agency=agency),
     )
 
 

@@ -96,6 +96,12 @@ urlpatterns = [
                 {"kinds": kinds},
                 name=f"{name}-approve",
             ),
+            path(
+                f"{kinds}/<int:key_id>/callbacks/",
+                vetting.key_callback,
+                {"kinds": kinds},
+                name=f"{name}-callback",
+            ),
             *(
                 path(
                     f"{kinds}/<int:key_id>/{action}/",

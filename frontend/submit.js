@@ -10,73 +10,29 @@
 //    required) to sign that challenge, then posts the envelope and the files, as the API
 //    takes them, to the session's submission endpoint.
 //
-// Bundled by `make assets` into static/dist/submit.js; see package.json.
+// Bundled by `make assets` into static/dist/submit.js; see package.json. The passkey and
+// the files are handled by passkey.js, shared with the reply page (reply.js).
 
 import canonicalize from "canonicalize";
 
-const MEDIA_TYPES_BY_EXTENSION = {
-  pdf: "application/pdf",
-  png: "image/png",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-};
-
-// --- Bytes and text -------------------------------------------------------------------
-
-function toBase64url(buffer) {
-  let text = "";
-  for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte);
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64url(text) {
-  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
-  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
-}
-
-function toHex(bytes) {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function sha256(data) {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-}
-
-function humanSize(bytes) {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}
-
-function mediaTypeOf(file, allowed) {
-  if (allowed.includes(file.type)) return file.type;
-  const extension = file.name.includes(".") ? file.name.split(".").pop().toLowerCase() : "";
-  return MEDIA_TYPES_BY_EXTENSION[extension] || "";
-}
+import {
+  SESSION_ENDED,
+  envelopeText,
+  fileSelectionProblem,
+  humanSize,
+  jsonOf,
+  mediaTypeOf,
+  passkeyAssertion,
+  postWithToken,
+  sha256,
+  toHex,
+} from "./passkey.js";
 
 function cell(text) {
   const td = document.createElement("td");
   td.textContent = text;
   return td;
 }
-
-// --- HTTP ----------------------------------------------------------------------------
-
-/** The JSON body of an answer, or null when the answer is not the portal's JSON
- * (a redirect to the login page once the session ended, a CSRF refusal page). */
-async function jsonOf(response) {
-  if (response.type === "opaqueredirect") return null;
-  const type = response.headers.get("Content-Type") || "";
-  if (!type.includes("json")) return null;
-  try {
-    return await response.json();
-  } catch {
-    return null;
-  }
-}
-
-const SESSION_ENDED =
-  "Your session has ended or the page is out of date. Log in again in another tab, then try again here.";
 
 function setup(root) {
   const config = JSON.parse(document.getElementById("submission-config").textContent);
@@ -97,13 +53,7 @@ function setup(root) {
   let signing = null; // {payload, canonical, digest, at, envelopeText}
 
   function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      body,
-      credentials: "same-origin",
-      redirect: "manual",
-      headers: { "X-CSRFToken": csrfToken, Accept: "application/json" },
-    });
+    return postWithToken(url, body, csrfToken);
   }
 
   function setStep(id) {
@@ -325,34 +275,13 @@ function setup(root) {
   const fileStatus = root.querySelector("#attachment-status");
   const declaredInput = form.elements.attachments;
 
-  function fileSelectionProblem(files) {
-    if (files.length > config.maxAttachments) {
-      return `Attach at most ${config.maxAttachments} files.`;
-    }
-    let total = 0;
-    for (const file of files) {
-      if (!mediaTypeOf(file, config.mediaTypes)) {
-        return `${file.name}: only PDF, PNG and JPEG files are accepted.`;
-      }
-      if (file.size === 0) return `${file.name} is empty.`;
-      if (file.size > config.maxAttachmentBytes) {
-        return `${file.name} is larger than ${humanSize(config.maxAttachmentBytes)}.`;
-      }
-      total += file.size;
-    }
-    if (total > config.maxTotalBytes) {
-      return `The files are larger than ${humanSize(config.maxTotalBytes)} together.`;
-    }
-    return "";
-  }
-
   fileInput.addEventListener("change", async () => {
     const files = Array.from(fileInput.files);
     declaredFiles = [];
     declaredInput.value = "[]";
     fileTable.hidden = true;
     fileTable.tBodies[0].replaceChildren();
-    fileProblem = fileSelectionProblem(files);
+    fileProblem = fileSelectionProblem(files, config);
     setFieldError("attachments", fileProblem);
     if (fileProblem || files.length === 0) {
       fileStatus.textContent = "";
@@ -498,36 +427,6 @@ function setup(root) {
 
   // --- Confirm: the passkey signs the payload's hash ---------------------------------
 
-  async function assertionFor(digest) {
-    return navigator.credentials.get({
-      publicKey: {
-        challenge: digest,
-        rpId: config.rpId,
-        allowCredentials: config.credentials.map((c) => ({
-          type: "public-key",
-          id: fromBase64url(c.id),
-          transports: c.transports,
-        })),
-        userVerification: "required",
-        timeout: config.timeoutMs,
-      },
-    });
-  }
-
-  function envelopeText(payload, credential) {
-    const response = credential.response;
-    return JSON.stringify({
-      payload,
-      signature: {
-        alg: "webauthn",
-        key_id: `webauthn:${toBase64url(credential.rawId)}`,
-        authenticator_data: toBase64url(response.authenticatorData),
-        client_data_json: toBase64url(response.clientDataJSON),
-        value: toBase64url(response.signature),
-      },
-    });
-  }
-
   function showProblem(problem) {
     root.querySelector("#confirm-problem-detail").textContent = problem.detail || problem.title;
     root.querySelector("#confirm-problem-code").textContent = problem.code || String(problem.status);
@@ -569,7 +468,7 @@ function setup(root) {
         confirmStatus.textContent = "Confirm with your passkey: follow your browser's prompt.";
         let credential;
         try {
-          credential = await assertionFor(signing.digest);
+          credential = await passkeyAssertion(config, signing.digest);
         } catch (error) {
           confirmStatus.textContent =
             "The passkey did not confirm the request (cancelled, timed out, or not one of your passkeys). Nothing was sent.";

@@ -55,8 +55,11 @@ SECRET_KEY = required(
 ALLOWED_HOSTS = required("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver", cast=_csv)
 
 # The portal's own origin: the audience of signed submissions and the WebAuthn origin.
-# WebAuthn needs a host name, not an IP address: development uses localhost.
-PORTAL_AUDIENCE = required("PORTAL_AUDIENCE", "http://localhost:8000").rstrip("/")
+# WebAuthn needs a host name, not an IP address: development uses localhost, on the port
+# `make run` serves (PORT, 8000 by default) unless PORTAL_AUDIENCE says otherwise.
+PORTAL_AUDIENCE = required(
+    "PORTAL_AUDIENCE", f"http://localhost:{env.int('PORT', default=8000)}"
+).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -416,6 +419,9 @@ PORTAL_STORAGE_KEY_FILE = required(
 # base64, in a file outside the database (head -c 32 /dev/urandom | base64 > totp-key).
 # Development creates it on first use; production needs the same file in every process.
 TOTP_SEED_KEY_FILE = required("TOTP_SEED_KEY_FILE", str(BASE_DIR / "var" / "totp-seed-key.txt"))
+# Where `seed_demo` keeps the demo officer's case system (key, identity, API token), for
+# the guides' commands to run against `make run`. Development only.
+DEMO_FILES_DIR = Path(env.str("PORTAL_DEMO_DIR", default=str(BASE_DIR / "var" / "demo")))
 INTAKE_MAX_ENVELOPE_BYTES = env.int("INTAKE_MAX_ENVELOPE_BYTES", default=256 * 1024)
 INTAKE_MAX_ATTACHMENTS = env.int("INTAKE_MAX_ATTACHMENTS", default=10)
 INTAKE_MAX_ATTACHMENT_BYTES = env.int("INTAKE_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)

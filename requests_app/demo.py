@@ -243,3 +243,138 @@ def seed_demo_requests() -> int:
         ).encode()
         submission_accept_api(raw_envelope=envelope, uploads=files, officer=officer, ip="127.0.0.1")
     return LegalRequest.objects.filter(case_reference__startswith="DEMO-").count()
+
+
+# --- An answered request of the demo case system ---------------------------------------
+# The demo officer's case system (accounts.demo.seed_demo_case_system) sent a request that
+# two reviewers approved and delivery sealed to the officer's demo age recipient, so that
+# the receiving guide's commands have a response to open. It goes the whole way through
+# the real services: intake, the checklist, four eyes with the records previewed, the
+# hand-over; the seal itself is delivery's task, run after the seeding commits.
+
+ANSWERED_CASE_PREFIX = "PF-DEMO-"
+ANSWERED_TARGET = "nightowl"
+DEMO_REVIEWERS = ("reviewer@platform.example", "second.reviewer@platform.example")
+
+
+def demo_order_pdf() -> bytes:
+    """The legal document the guides attach as order.pdf (a one-page demo order)."""
+    return _pdf("Production order PF-2026-0412 (demonstration)")
+
+
+def answered_request_for(*, recipient: str, officer: Officer) -> LegalRequest | None:
+    """The officer's demo request whose response is (or will be) sealed to ``recipient``.
+
+    A response already sealed to it and still downloadable counts, and so does one
+    handed to delivery and waiting for its seal.
+    """
+    from requests_app.delivery.models import Disclosure, SealedResponse
+
+    sealed = SealedResponse.objects.filter(
+        request__officer=officer,
+        request__case_reference__startswith=ANSWERED_CASE_PREFIX,
+        purged_at__isnull=True,
+        expires_at__gt=datetime.now(UTC),
+    ).select_related("request")
+    for response in sealed:  # a few rows; SQLite has no JSON "contains"
+        if recipient in response.recipients:
+            return response.request
+    waiting = (
+        Disclosure.objects.filter(
+            request__officer=officer,
+            request__case_reference__startswith=ANSWERED_CASE_PREFIX,
+            state=Disclosure.State.PENDING,
+        )
+        .select_related("request")
+        .first()
+    )
+    return waiting.request if waiting is not None else None
+
+
+def seed_demo_answered_request(
+    *, officer: Officer, private_key: crypto.Ed25519PrivateKey, key: SigningKey, recipient: str
+) -> LegalRequest:
+    """Make sure the officer has a request answered with a response sealed to ``recipient``.
+
+    Idempotent: an answer sealed to that recipient (or waiting for its seal) is kept; with
+    a new recipient (a new identity file), a new request is sent and answered.
+    """
+    from accounts.models import User
+    from requests_app.review import services as review
+    from requests_app.review.disclosure import disclosure_preview
+    from requests_app.review.models import AssessmentItem
+
+    if settings.PRODUCTION:
+        raise ImproperlyConfigured("seed_demo refuses to run in production mode.")
+    existing = answered_request_for(recipient=recipient, officer=officer)
+    if existing is not None:
+        return existing
+    first, second = (User.objects.get(email=email) for email in DEMO_REVIEWERS)
+    today = datetime.now(UTC).date()
+    number = LegalRequest.objects.filter(case_reference__startswith=ANSWERED_CASE_PREFIX).count()
+    document = demo_order_pdf()
+    body = {
+        "kind": "subscriber_data",
+        "case_reference": f"{ANSWERED_CASE_PREFIX}{number + 1:03d}",
+        "legal_basis": "Demonstration legal basis",
+        "issuing_authority": {
+            "name": "Demonstration judge",
+            "role": "judge",
+            "contact": officer.agency.callback_phone,
+        },
+        "offence": "fraud",
+        "targets": [{"type": "username", "value": ANSWERED_TARGET}],
+        "data_categories": ["subscriber_info", "ip_addresses"],
+        "period": {"from": str(today - timedelta(days=90)), "to": str(today)},
+        "attachments": [
+            {
+                "filename": "order.pdf",
+                "media_type": "application/pdf",
+                "sha256": hashlib.sha256(document).hexdigest(),
+                "size": len(document),
+            }
+        ],
+    }
+    payload = {
+        "portal": settings.PORTAL_AUDIENCE,
+        "nonce": secrets.token_urlsafe(24),
+        "signed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "request": body,
+    }
+    envelope = json.dumps(
+        {
+            "payload": payload,
+            "signature": {
+                "alg": "ed25519",
+                "key_id": key.key_id,
+                "value": base64.b64encode(private_key.sign(rfc8785.dumps(payload))).decode(),
+            },
+        }
+    ).encode()
+    request = submission_accept_api(
+        raw_envelope=envelope,
+        uploads=[SimpleUploadedFile("order.pdf", document, "application/pdf")],
+        officer=officer,
+        ip="127.0.0.1",
+    ).request
+    request.refresh_from_db()
+    review.request_claim(request=request, reviewer=first)
+    review.assessment_save(
+        request=request,
+        reviewer=first,
+        items={item: {"ok": True, "note": "Demonstration."} for item in AssessmentItem.values},
+    )
+    decision = review.decision_propose_approval(
+        request=request,
+        reviewer=first,
+        target_ids=list(request.targets.values_list("pk", flat=True)),
+        categories=list(request.data_categories),
+        period_from=request.period_from,
+        period_to=request.period_to,
+        message="The records the order asks for are attached.",
+    )
+    disclosure_preview(decision=decision, viewer=second)
+    review.decision_confirm(decision=decision, reviewer=second)
+    review.disclosure_create(decision=decision, reviewer=second)
+    request.refresh_from_db()
+    return request

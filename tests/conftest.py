@@ -145,3 +145,11 @@ def admin_client(client, admin):
 
     log_in(client, admin)
     return client
+
+
+@pytest.fixture(autouse=True)
+def demo_files_dir(settings, tmp_path_factory) -> Path:
+    """``seed_demo`` writes the demo case system here, never into the developer's var/demo/."""
+    directory = tmp_path_factory.mktemp("demo")
+    settings.DEMO_FILES_DIR = directory
+    return directory

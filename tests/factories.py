@@ -273,18 +273,27 @@ def make_callback(
     number: str | None = None,
     note: str = "",
     called_at=None,
+    number_source: str = "The agency's official website, contact page.",
+    key=None,
 ):
-    """A recorded callback, by default to the agency's number on file, confirmed, now."""
+    """A recorded callback, by default to the agency's number on file, confirmed, now.
+
+    It says where the number was found (a call to an agency never verified counts only
+    then); ``key`` is the key it was about, if any.
+    """
     from accounts.models import CallbackCheck
+    from accounts.services.keys import KEY_ENTITIES
 
     return CallbackCheck.objects.create(
         agency=agency,
         officer=officer,
         number_called=number or agency.callback_phone,
+        number_source=number_source,
         called_by=called_by,
         called_at=called_at or timezone.now(),
         outcome=outcome,
         note=note,
+        **({KEY_ENTITIES[type(key)]: key} if key is not None else {}),
     )
 
 

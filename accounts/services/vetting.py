@@ -10,9 +10,9 @@ Rows are locked in one order everywhere (agency, then officer, then key or token
 decisions about related objects cannot deadlock.
 """
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Final
 
 from django.conf import settings
@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from portal.audit import audit_append
@@ -30,7 +31,9 @@ from portal.crypto import (
     ed25519_public_key_from_pem,
     sha256_hex,
 )
+from portal.models import AuditEvent
 
+from .. import phones
 from ..models import (
     Agency,
     AgeRecipient,
@@ -44,9 +47,11 @@ from ..models import (
     User,
 )
 from ..selectors import (
+    CALLBACK_NUMBER_CHANGED,
     agency_verification_problems,
     confirmed_callback,
     key_owner_problems,
+    number_needs_source,
     officer_approval_problems,
     supervisor_appointment_callback,
     supervisor_appointment_problems,
@@ -64,8 +69,6 @@ from .keys import (
 )
 
 REASON_MAX_LENGTH = 2000
-# E.164: a plus, a country code that does not start with 0, at most 15 digits in all.
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class VettingRefused(Exception):
@@ -205,6 +208,71 @@ def _notify_officer(*, officer: Officer, subject: str, body: str) -> None:
 # --- Agencies --------------------------------------------------------------------------
 
 
+AnyKey = SigningKey | SigningPasskey | AgeRecipient
+
+
+def _key_agency_id(key: AnyKey) -> int | None:
+    """The agency a key answers to: its officer's, or the agency of an agency recipient."""
+    if key.officer_id is not None:
+        return Officer.objects.values_list("agency_id", flat=True).get(pk=key.officer_id)
+    return getattr(key, "agency_id", None)
+
+
+def _callback_create(
+    *,
+    agency: Agency,
+    actor: User,
+    outcome: str,
+    note: str,
+    number: str,
+    number_source: str = "",
+    officer: Officer | None = None,
+    key: AnyKey | None = None,
+    not_before: datetime | None = None,
+) -> CallbackCheck:
+    """Write one call to the agency's callback history, and its audit event."""
+    called_at = timezone.now()
+    if not_before is not None and called_at <= not_before:
+        # A call recorded with the number it put on file is made after that change, even
+        # on a clock too coarse to tell them apart (the rule is "after", strictly).
+        called_at = not_before + timedelta(microseconds=1)
+    callback = CallbackCheck.objects.create(
+        agency=agency,
+        officer=officer,
+        number_called=number,
+        number_source=number_source,
+        called_by=actor,
+        called_at=called_at,
+        outcome=outcome,
+        note=(note or "").strip()[:REASON_MAX_LENGTH],
+        **({KEY_ENTITIES[type(key)]: key} if key is not None else {}),
+    )
+    audit_append(
+        actor=actor,
+        action="callback.recorded",
+        target=callback,
+        data={
+            "agency_id": agency.pk,
+            "officer_id": officer.pk if officer else None,
+            "number_called": number,
+            "number_source": number_source,
+            "outcome": outcome,
+            "note": callback.note,
+            **({"key": {"kind": KEY_ENTITIES[type(key)], **key_identity(key)}} if key else {}),
+        },
+    )
+    return callback
+
+
+def _number_refused() -> VettingRefused:
+    return VettingRefused(
+        gettext(
+            "Enter the number in international form: a plus sign, the country code and "
+            "the number, such as +49 30 123456."
+        )
+    )
+
+
 def callback_record(
     *,
     agency: Agency,
@@ -212,43 +280,92 @@ def callback_record(
     outcome: str,
     note: str = "",
     officer: Officer | None = None,
+    key: AnyKey | None = None,
+    number: str = "",
+    number_source: str = "",
 ) -> CallbackCheck:
-    """Record a call made to the agency's number on file, optionally about one officer.
+    """Record a call to the agency, optionally about one of its officers or keys.
 
-    The number is copied from the agency's record: an administrator cannot record a
-    call to a number that an impostor gave them.
+    Which number counts depends on the agency (``selectors.number_needs_source``):
+
+    - A verified agency is called on its number on file, copied from its record: an
+      administrator cannot record a call to a number that an impostor gave them, and
+      ``number`` and ``number_source`` must be empty.
+    - An agency never verified has on file the number its proposal gave, from the very
+      person the call is meant to check. The administrator calls a number they found
+      independently (``number``) and says where (``number_source``). If it is not the
+      number on file, it becomes the number on file (an audited change that voids every
+      earlier call), and the call is recorded after that change.
     """
     _require_vetting_admin(actor)
     if outcome not in CallbackCheck.Outcome.values:
-        raise VettingRefused("Choose the outcome of the call.")
+        raise VettingRefused(gettext("Choose the outcome of the call."))
     with transaction.atomic():
         locked = _lock_agency(agency.pk)
-        if not locked.callback_phone:
-            raise VettingRefused("The agency has no callback number on file.")
+        if locked.status == Agency.Status.REJECTED:
+            raise VettingRefused(gettext("This agency was rejected: its record is closed."))
         if officer is not None and officer.agency_id != locked.pk:
-            raise VettingRefused("That officer does not belong to this agency.")
-        callback = CallbackCheck.objects.create(
+            raise VettingRefused(gettext("That officer does not belong to this agency."))
+        if key is not None:
+            if _key_agency_id(key) != locked.pk:
+                raise VettingRefused(gettext("That key does not belong to this agency."))
+            if officer is not None and key.officer_id != officer.pk:
+                raise VettingRefused(gettext("That key does not belong to this officer."))
+            officer = key.officer
+        changed_at = None
+        if number_needs_source(agency=locked):
+            source = _clean_reason(number_source, label=gettext("where you found the number"))
+            try:
+                dialled = phones.e164(number)
+            except phones.PhoneInvalid:
+                raise _number_refused() from None
+            if dialled != locked.callback_phone:
+                changed_at = _callback_number_set(
+                    locked,
+                    actor=actor,
+                    number=dialled,
+                    reason=gettext("Found independently for a call: %(source)s")
+                    % {"source": source},
+                ).created_at
+        else:
+            if (number or "").strip() or (number_source or "").strip():
+                raise VettingRefused(
+                    gettext(
+                        "Call the number on file: this agency is verified, and its number "
+                        "was checked when it was."
+                    )
+                )
+            if not locked.callback_phone:
+                raise VettingRefused(gettext("The agency has no callback number on file."))
+            dialled, source = locked.callback_phone, ""
+        return _callback_create(
             agency=locked,
-            officer=officer,
-            number_called=locked.callback_phone,
-            called_by=actor,
-            called_at=timezone.now(),
-            outcome=outcome,
-            note=(note or "").strip()[:REASON_MAX_LENGTH],
-        )
-        audit_append(
             actor=actor,
-            action="callback.recorded",
-            target=callback,
-            data={
-                "agency_id": locked.pk,
-                "officer_id": officer.pk if officer else None,
-                "number_called": callback.number_called,
-                "outcome": outcome,
-                "note": callback.note,
-            },
+            outcome=outcome,
+            note=note,
+            number=dialled,
+            number_source=source,
+            officer=officer,
+            key=key,
+            not_before=changed_at,
         )
-    return callback
+
+
+def _callback_number_set(locked: Agency, *, actor: User, number: str, reason: str) -> AuditEvent:
+    """Put ``number`` on file for the locked agency; audited, so earlier calls stop counting."""
+    before = locked.callback_phone
+    locked.callback_phone = number
+    locked.save(update_fields=["callback_phone"])
+    return audit_append(
+        actor=actor,
+        action=CALLBACK_NUMBER_CHANGED,
+        target=locked,
+        data={
+            "before": {"callback_phone": before},
+            "after": {"callback_phone": number},
+            "reason": reason,
+        },
+    )
 
 
 def agency_callback_number_change(
@@ -257,45 +374,29 @@ def agency_callback_number_change(
     """Put a new callback number on file; every earlier callback stops counting."""
     _require_vetting_admin(actor)
     reason = _clean_reason(reason)
-    new_number = re.sub(r"[\s().-]", "", number or "")
-    if not E164.match(new_number):
-        raise VettingRefused(
-            "Enter the number in international form: a plus sign, the country code and "
-            "the number, such as +4930123456."
-        )
+    try:
+        new_number = phones.e164(number)
+    except phones.PhoneInvalid:
+        raise _number_refused() from None
     with transaction.atomic():
         locked = _lock_agency(agency.pk)
         if locked.status == Agency.Status.REJECTED:
-            raise VettingRefused("This agency was rejected: its record is closed.")
-        before = locked.callback_phone
-        if new_number == before:
-            raise VettingRefused("That is already the number on file.")
-        locked.callback_phone = new_number
-        locked.save(update_fields=["callback_phone"])
-        audit_append(
-            actor=actor,
-            action="agency.callback_number_changed",
-            target=locked,
-            data={
-                "before": {"callback_phone": before},
-                "after": {"callback_phone": new_number},
-                "reason": reason,
-            },
-        )
+            raise VettingRefused(gettext("This agency was rejected: its record is closed."))
+        if new_number == locked.callback_phone:
+            raise VettingRefused(gettext("That is already the number on file."))
+        _callback_number_set(locked, actor=actor, number=new_number, reason=reason)
     return locked
 
 
-def agency_verify(*, agency: Agency, actor: User, number_source: str) -> Agency:
-    """Verify a pending agency after a confirmed callback to its number on file.
+def agency_verify(*, agency: Agency, actor: User) -> Agency:
+    """Verify a pending agency after a confirmed callback that counts.
 
-    ``number_source`` says how the administrator knows the number belongs to the
-    agency (an official directory, the agency's website): a call to a number that the
-    proposer supplied proves nothing by itself.
+    The call is to a number the administrator found independently of the proposal, and
+    recorded with where it was found (``callback_record``): a call to the number the
+    proposer supplied proves nothing by itself. The audit event names that call and its
+    source.
     """
     _require_vetting_admin(actor)
-    number_source = _clean_reason(
-        number_source, label="where you checked that the number belongs to the agency"
-    )
     with transaction.atomic():
         locked = _lock_agency(agency.pk)
         before = locked.status
@@ -303,9 +404,9 @@ def agency_verify(*, agency: Agency, actor: User, number_source: str) -> Agency:
         problems = agency_verification_problems(agency=locked)
         if problems:
             raise VettingRefused(problems)
-        callback = confirmed_callback(agency=locked)
+        callback = confirmed_callback(agency=locked, sourced=number_needs_source(agency=locked))
         if callback is None:  # covered by the problems above; kept for the record's sake
-            raise VettingRefused("No confirmed callback to the number on file.")
+            raise VettingRefused(gettext("No confirmed callback to the number on file."))
         locked.status = after
         locked.status_reason = ""
         locked.verified_by = actor
@@ -320,7 +421,7 @@ def agency_verify(*, agency: Agency, actor: User, number_source: str) -> Agency:
                 after,
                 callback_id=callback.pk,
                 number_called=callback.number_called,
-                number_source=number_source,
+                number_source=callback.number_source,
             ),
         )
     return locked
@@ -380,8 +481,15 @@ def _agency_decide(*, agency: Agency, actor: User, action: str, reason: str) -> 
 # --- Officers --------------------------------------------------------------------------
 
 
-def officer_approve(*, officer: Officer, actor: User) -> Officer:
-    """Approve a pending officer whose mailbox, factors, agency and callback all check out."""
+def officer_approve(
+    *, officer: Officer, actor: User, passkey: SigningPasskey | None = None
+) -> Officer:
+    """Approve a pending officer whose mailbox, factors, agency and callback all check out.
+
+    ``passkey``: the officer's first passkey, whose fingerprint the officer read out on
+    the same call, approved with them as a signing key by the keys' one approve routine
+    (its own audit event, naming that call). Both, or neither.
+    """
     _require_vetting_admin(actor)
     with transaction.atomic():
         _lock_agency(officer.agency_id)
@@ -396,6 +504,8 @@ def officer_approve(*, officer: Officer, actor: User) -> Officer:
         vouch = None if callback is not None else vouch_counting(officer=locked)
         if callback is None and vouch is None:  # covered by the problems above
             raise VettingRefused("No confirmed callback about this officer.")
+        if passkey is not None and passkey.officer_id != locked.pk:
+            raise VettingRefused(gettext("That passkey is not this officer's."))
         locked.status = after
         locked.status_reason = ""
         locked.vetted_by = actor
@@ -416,6 +526,10 @@ def officer_approve(*, officer: Officer, actor: User) -> Officer:
             target=locked,
             data=_status_change(before, after, **evidence),
         )
+        if passkey is not None:
+            signing_passkey_approve(
+                key=passkey, actor=actor, fingerprint_confirmed=True, on_call=callback
+            )
         _notify_officer(
             officer=locked,
             subject="Your authority portal account is approved",
@@ -424,6 +538,12 @@ def officer_approve(*, officer: Officer, actor: User) -> Officer:
                 "Log in with your password and your passkey or authenticator app. Open the "
                 "portal from the address you already know rather than from a link in an "
                 "email.\n"
+                + (
+                    "\nYour passkey is approved too: it confirms the requests you send "
+                    "through the portal's web form.\n"
+                    if passkey is not None
+                    else ""
+                )
             ),
         )
     return locked
@@ -590,7 +710,9 @@ def supervisor_appoint(*, officer: Officer, actor: User) -> Officer:
 COMPARE_FINGERPRINT = "Confirm that you compared the fingerprint with the officer."
 
 
-def signing_key_approve(*, key: SigningKey, actor: User, fingerprint_confirmed: bool) -> SigningKey:
+def signing_key_approve(
+    *, key: SigningKey, actor: User, fingerprint_confirmed: bool, note: str = ""
+) -> SigningKey:
     """Approve a pending signing key whose fingerprint the officer confirmed by phone."""
 
     def integrity(locked: SigningKey) -> list[str]:
@@ -611,6 +733,7 @@ def signing_key_approve(*, key: SigningKey, actor: User, fingerprint_confirmed: 
         unconfirmed=COMPARE_FINGERPRINT,
         integrity=integrity,
         identity=lambda locked: {"key_id": locked.key_id},
+        note=note,
     )
 
 
@@ -625,7 +748,12 @@ def signing_key_revoke(*, key: SigningKey, actor: User, reason: str) -> SigningK
 
 
 def signing_passkey_approve(
-    *, key: SigningPasskey, actor: User, fingerprint_confirmed: bool
+    *,
+    key: SigningPasskey,
+    actor: User,
+    fingerprint_confirmed: bool,
+    note: str = "",
+    on_call: CallbackCheck | None = None,
 ) -> SigningPasskey:
     """Approve a pending signing passkey whose fingerprint the officer read out by phone.
 
@@ -653,6 +781,8 @@ def signing_passkey_approve(
             "key_id": locked.key_id,
             "public_key_sha256": locked.public_key_sha256,
         },
+        note=note,
+        on_call=on_call,
     )
 
 
@@ -667,7 +797,7 @@ def signing_passkey_revoke(*, key: SigningPasskey, actor: User, reason: str) -> 
 
 
 def age_recipient_approve(
-    *, recipient: AgeRecipient, actor: User, fingerprint_confirmed: bool
+    *, recipient: AgeRecipient, actor: User, fingerprint_confirmed: bool, note: str = ""
 ) -> AgeRecipient:
     """Approve a pending age recipient that its owner confirmed by phone."""
 
@@ -689,6 +819,7 @@ def age_recipient_approve(
         unconfirmed="Confirm that you compared the recipient with its owner.",
         integrity=integrity,
         identity=lambda locked: {"recipient": locked.recipient},
+        note=note,
     )
 
 
@@ -714,12 +845,20 @@ def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
     unconfirmed: str,
     integrity: Callable[[K], list[str]],
     identity: Callable[[K], dict[str, object]],
+    note: str = "",
+    on_call: CallbackCheck | None = None,
 ) -> K:
     """Approve a pending key once the administrator says they compared its fingerprint.
 
     Refused with ``unconfirmed`` without that. Under the owner's and the key's row locks:
     the owner must still be allowed keys, and ``integrity`` says whether the stored key
     is still the key that was compared.
+
+    The comparison is a call to the owner's agency on its number on file: the approval
+    records that call, confirmed and about this key, in the agency's callback history
+    (``note`` says who answered). ``on_call`` is a call recorded already, the one on which
+    a pending officer was confirmed and read out their first passkey: the approval names
+    it instead of recording it twice.
     """
     _require_vetting_admin(actor)
     if not fingerprint_confirmed:
@@ -733,8 +872,26 @@ def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
             officer=locked.officer, agency=getattr(locked, "agency", None)
         )
         problems += integrity(locked)
-        if problems:
+        agency = Agency.objects.filter(pk=_key_agency_id(locked) or 0).first()
+        if agency is not None and on_call is None and not agency.callback_phone:
+            problems.append(gettext("The agency has no callback number on file."))
+        if on_call is not None and (
+            agency is None
+            or on_call.agency_id != agency.pk
+            or on_call.outcome != CallbackCheck.Outcome.CONFIRMED
+        ):
+            problems.append(gettext("That call did not confirm anything about this key."))
+        if problems or agency is None:  # no agency: key_owner_problems said so
             raise VettingRefused(problems)
+        call = on_call or _callback_create(
+            agency=agency,
+            actor=actor,
+            outcome=CallbackCheck.Outcome.CONFIRMED,
+            note=note,
+            number=agency.callback_phone,
+            officer=locked.officer,
+            key=locked,
+        )
         locked.status = after
         locked.decided_by = actor
         locked.decided_at = timezone.now()
@@ -748,6 +905,8 @@ def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
                 after,
                 **identity(locked),
                 fingerprint_confirmed=True,
+                callback_id=call.pk,
+                number_called=call.number_called,
                 **key_owner_data(locked),
             ),
         )

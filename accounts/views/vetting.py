@@ -16,7 +16,8 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -25,11 +26,15 @@ from portal.forms import form_errors
 
 from ..access import AuthedRequest, role_required
 from ..models import Agency, AgeRecipient, CallbackCheck, Officer, Role, SigningKey, SigningPasskey
+from ..phones import international
 from ..selectors import (
     age_recipient_get_for_vetting,
     agency_evidence,
     agency_get_for_vetting,
+    first_passkey_pending,
+    key_call_evidence,
     key_owner_problems,
+    number_needs_source,
     officer_evidence,
     officer_get_for_vetting,
     signing_key_get_for_vetting,
@@ -67,69 +72,126 @@ class OfficerChoiceField(forms.ModelChoiceField):
 
 
 class CallbackForm(forms.Form):
+    """A call to the agency. For an agency never verified, the number dialled and its source.
+
+    ``needs_source``: the agency's number on file came with its proposal, so the form asks
+    for the number the administrator found independently and where
+    (``selectors.number_needs_source``); otherwise the number on file is called and the
+    form has no number field at all. ``officers``: whom the call may be about (the agency
+    page); ``outcomes``: the outcomes to offer (all by default).
+    """
+
+    number = forms.CharField(
+        label=_("The number you called"),
+        max_length=32,
+        help_text=_("In international form with the country code, such as +49 30 123456."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel", "type": "tel"}),
+    )
+    number_source = forms.CharField(
+        label=_("Where you found that number"),
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "A source independent of the registration: the agency's official website "
+            "(with its address) or a government directory. Kept with the call."
+        ),
+    )
     outcome = forms.ChoiceField(
-        label="Outcome of the call",
+        label=_("Outcome of the call"),
         choices=CallbackCheck.Outcome.choices,
         widget=forms.RadioSelect,
     )
     officer = OfficerChoiceField(
-        label="About which officer",
+        label=_("About which officer"),
         queryset=Officer.objects.none(),
         required=False,
-        empty_label="The agency itself",
-        help_text="Choose the officer whose employment the agency confirmed, if any.",
+        empty_label=_("The agency itself"),
+        help_text=_("Choose the officer whose employment the agency confirmed, if any."),
     )
     note = forms.CharField(
-        label="Note",
+        label=_("Note"),
         required=False,
         max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Who answered, their role, and what they confirmed.",
+        help_text=_("Who answered, their role, and what they confirmed."),
     )
 
-    def __init__(self, *args: Any, officers: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        officers: Any = None,
+        needs_source: bool = False,
+        outcomes: list[tuple[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         if officers is None:
             del self.fields["officer"]
         else:
             officer_field = cast(OfficerChoiceField, self.fields["officer"])
             officer_field.queryset = officers.select_related("user")
+        if not needs_source:
+            del self.fields["number"]
+            del self.fields["number_source"]
+        if outcomes is not None:
+            cast(forms.ChoiceField, self.fields["outcome"]).choices = outcomes
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         cleaned.setdefault("officer", None)
+        cleaned.setdefault("number", "")
+        cleaned.setdefault("number_source", "")
         return cleaned
 
 
-class VerifyAgencyForm(forms.Form):
-    number_source = forms.CharField(
-        label="Where you checked that the number on file belongs to the agency",
-        max_length=REASON_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=(
-            "An independent official source, such as the agency's own website or a "
-            "government directory, with its address. Not the registration itself."
-        ),
-    )
+# A key's call that confirmed the fingerprint is recorded by approving the key.
+CALL_NOT_CONFIRMED: list[tuple[str, Any]] = [
+    (CallbackCheck.Outcome.NOT_CONFIRMED, _("The fingerprint was not confirmed")),
+    (CallbackCheck.Outcome.NO_ANSWER, _("No answer")),
+]
 
 
 class CallbackNumberForm(ReasonForm):
     number = forms.CharField(
-        label="New callback number",
+        label=_("New callback number"),
         max_length=32,
-        help_text="International form with the country code, such as +4930123456.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
+        help_text=_("International form with the country code, such as +49 30 123456."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel", "type": "tel"}),
     )
     field_order = ["number", "reason"]
 
 
 class FingerprintForm(forms.Form):
     fingerprint_confirmed = forms.BooleanField(
-        label=(
+        label=_(
             "I read every group of the fingerprint with the owner on the phone, "
             "and all of them matched"
         ),
         required=True,
+    )
+    note = forms.CharField(
+        label=_("Note on the call"),
+        required=False,
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Who put you through, and who read the fingerprint."),
+    )
+
+
+class OfficerApproveForm(forms.Form):
+    """Approve the officer; with the first passkey too, when its fingerprint was compared.
+
+    ``passkey`` names the passkey whose fingerprint the page showed, so that a passkey
+    registered after the page was read is never approved by this form.
+    """
+
+    passkey = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    passkey_fingerprint_confirmed = forms.BooleanField(
+        label=_(
+            "On the same call, the officer read out every group of their passkey's "
+            "fingerprint, and all matched: approve the passkey too"
+        ),
+        required=False,
     )
 
 
@@ -149,12 +211,19 @@ def queue(request: AuthedRequest) -> HttpResponse:
 # --- Agencies --------------------------------------------------------------------------
 
 
+def _agency_callback_form(agency: Agency, data: Any = None) -> CallbackForm:
+    return CallbackForm(
+        data,
+        officers=agency.officers.all(),
+        needs_source=number_needs_source(agency=agency),
+    )
+
+
 def _agency_page(
     request: AuthedRequest,
     agency: Agency,
     *,
     callback_form: CallbackForm | None = None,
-    verify_form: VerifyAgencyForm | None = None,
     errors: list[tuple[str, str]] | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -165,8 +234,7 @@ def _agency_page(
             "agency": agency,
             "evidence": agency_evidence(agency=agency),
             "actions": actions_allowed(AGENCY_TRANSITIONS, agency.status),
-            "callback_form": callback_form or CallbackForm(officers=agency.officers.all()),
-            "verify_form": verify_form or VerifyAgencyForm(),
+            "callback_form": callback_form or _agency_callback_form(agency),
             "errors": errors or [],
         },
         status=status,
@@ -182,30 +250,37 @@ def agency_detail(request: AuthedRequest, agency_id: int) -> HttpResponse:
     return _agency_page(request, agency)
 
 
+def _call_recorded(number: str) -> str:
+    return gettext("The call to %(number)s was recorded.") % {"number": international(number)}
+
+
 @vetting_admin
 @never_cache
 @require_POST
 def agency_callback(request: AuthedRequest, agency_id: int) -> HttpResponse:
-    """Record a call to the agency's number on file (the number is never typed in)."""
+    """Record a call to the agency: to its number on file, or, for an agency never verified,
+    to a number found independently, with its source (``services.callback_record``)."""
     agency = agency_get_for_vetting(user=request.user, agency_id=agency_id)
-    form = CallbackForm(request.POST, officers=agency.officers.all())
+    form = _agency_callback_form(agency, request.POST)
     if not form.is_valid():
         return _agency_page(
             request, agency, callback_form=form, errors=form_errors(form), status=400
         )
     try:
-        services.callback_record(
+        callback = services.callback_record(
             agency=agency,
             actor=request.user,
             outcome=form.cleaned_data["outcome"],
             note=form.cleaned_data["note"],
             officer=form.cleaned_data["officer"],
+            number=form.cleaned_data["number"],
+            number_source=form.cleaned_data["number_source"],
         )
     except VettingRefused as refused:
         return _agency_page(
             request, agency, callback_form=form, errors=_refusal(refused), status=409
         )
-    messages.success(request, f"The call to {agency.callback_phone} was recorded.")
+    messages.success(request, _call_recorded(callback.number_called))
     return HttpResponseRedirect(reverse("vetting-agency", args=[agency.pk]) + "#callbacks")
 
 
@@ -215,16 +290,11 @@ def agency_callback(request: AuthedRequest, agency_id: int) -> HttpResponse:
 def agency_verify(request: AuthedRequest, agency_id: int) -> HttpResponse:
     """Verify a pending agency (the service checks the callback rule)."""
     agency = agency_get_for_vetting(user=request.user, agency_id=agency_id)
-    form = VerifyAgencyForm(request.POST)
-    if not form.is_valid():
-        return _agency_page(request, agency, verify_form=form, errors=form_errors(form), status=400)
     try:
-        services.agency_verify(
-            agency=agency, actor=request.user, number_source=form.cleaned_data["number_source"]
-        )
+        services.agency_verify(agency=agency, actor=request.user)
     except VettingRefused as refused:
-        return _agency_page(request, agency, verify_form=form, errors=_refusal(refused), status=409)
-    messages.success(request, f"{agency.name} is verified.")
+        return _agency_page(request, agency, errors=_refusal(refused), status=409)
+    messages.success(request, gettext("%(name)s is verified.") % {"name": agency.name})
     return HttpResponseRedirect(reverse("vetting-agency", args=[agency.pk]))
 
 
@@ -237,7 +307,8 @@ def agency_callback_number(request: AuthedRequest, agency_id: int) -> HttpRespon
     form = CallbackNumberForm(request.POST if request.method == "POST" else None)
     confirm = Confirmation(
         title=f"Change the callback number of {agency.name}",
-        subject=f"Number on file now: {agency.callback_phone}",
+        subject=gettext("Number on file now: %(number)s")
+        % {"number": international(agency.callback_phone)},
         consequences=[
             "Every callback recorded so far stops counting for verifying the agency and "
             "for approving its officers, even if the number is later changed back.",
@@ -325,23 +396,37 @@ def agency_decide(request: AuthedRequest, agency_id: int, action: str) -> HttpRe
 # --- Officers --------------------------------------------------------------------------
 
 
+def _officer_callback_form(officer: Officer, data: Any = None) -> CallbackForm:
+    return CallbackForm(
+        data, officers=None, needs_source=number_needs_source(agency=officer.agency)
+    )
+
+
 def _officer_page(
     request: AuthedRequest,
     officer: Officer,
     *,
     callback_form: CallbackForm | None = None,
+    approve_form: OfficerApproveForm | None = None,
     errors: list[tuple[str, str]] | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    evidence = officer_evidence(officer=officer)
+    first = evidence.first_passkey
     return render(
         request,
         "accounts/vetting/officer.html",
         {
             "officer": officer,
-            "evidence": officer_evidence(officer=officer),
+            "evidence": evidence,
             "actions": actions_allowed(OFFICER_TRANSITIONS, officer.status),
             "vouch_days": settings.SUPERVISOR_VOUCH_CALLBACK_DAYS,
-            "callback_form": callback_form or CallbackForm(officers=None),
+            "callback_form": callback_form or _officer_callback_form(officer),
+            "approve_form": approve_form
+            or OfficerApproveForm(initial={"passkey": first.pk if first else None}),
+            "first_passkey_fingerprint": (
+                fingerprint_groups(first.public_key_sha256).split() if first else []
+            ),
             "errors": errors or [],
         },
         status=status,
@@ -361,26 +446,28 @@ def officer_detail(request: AuthedRequest, officer_id: int) -> HttpResponse:
 @never_cache
 @require_POST
 def officer_callback(request: AuthedRequest, officer_id: int) -> HttpResponse:
-    """Record a call to the agency's number on file about this officer."""
+    """Record a call to the officer's agency about this officer."""
     officer = officer_get_for_vetting(user=request.user, officer_id=officer_id)
-    form = CallbackForm(request.POST, officers=None)
+    form = _officer_callback_form(officer, request.POST)
     if not form.is_valid():
         return _officer_page(
             request, officer, callback_form=form, errors=form_errors(form), status=400
         )
     try:
-        services.callback_record(
+        callback = services.callback_record(
             agency=officer.agency,
             actor=request.user,
             outcome=form.cleaned_data["outcome"],
             note=form.cleaned_data["note"],
             officer=officer,
+            number=form.cleaned_data["number"],
+            number_source=form.cleaned_data["number_source"],
         )
     except VettingRefused as refused:
         return _officer_page(
             request, officer, callback_form=form, errors=_refusal(refused), status=409
         )
-    messages.success(request, f"The call to {officer.agency.callback_phone} was recorded.")
+    messages.success(request, _call_recorded(callback.number_called))
     return HttpResponseRedirect(reverse("vetting-officer", args=[officer.pk]) + "#callbacks")
 
 
@@ -388,13 +475,40 @@ def officer_callback(request: AuthedRequest, officer_id: int) -> HttpResponse:
 @never_cache
 @require_POST
 def officer_approve(request: AuthedRequest, officer_id: int) -> HttpResponse:
-    """Approve a pending officer (the service checks every condition)."""
+    """Approve a pending officer, and their first passkey with them if it was compared.
+
+    The passkey is the one the page showed (its id travels with the form): if the officer
+    registered another meanwhile, nothing is approved and the page shows the new state.
+    """
     officer = officer_get_for_vetting(user=request.user, officer_id=officer_id)
+    form = OfficerApproveForm(request.POST)
+    if not form.is_valid():
+        return _officer_page(
+            request, officer, approve_form=form, errors=form_errors(form), status=400
+        )
+    passkey = None
+    if form.cleaned_data["passkey_fingerprint_confirmed"]:
+        passkey = first_passkey_pending(officer=officer)
+        if passkey is None or passkey.pk != form.cleaned_data["passkey"]:
+            refused = VettingRefused(
+                gettext(
+                    "The officer's passkeys changed since this page was read: nothing was "
+                    "approved. Compare the fingerprint shown now."
+                )
+            )
+            return _officer_page(request, officer, errors=_refusal(refused), status=409)
     try:
-        services.officer_approve(officer=officer, actor=request.user)
+        services.officer_approve(officer=officer, actor=request.user, passkey=passkey)
     except VettingRefused as refused:
-        return _officer_page(request, officer, errors=_refusal(refused), status=409)
-    messages.success(request, f"{officer.user.full_name} is approved and was told by email.")
+        return _officer_page(
+            request, officer, approve_form=form, errors=_refusal(refused), status=409
+        )
+    done = (
+        gettext("%(name)s and their passkey are approved; they were told by email.")
+        if passkey is not None
+        else gettext("%(name)s is approved and was told by email.")
+    )
+    messages.success(request, done % {"name": officer.user.full_name})
     return HttpResponseRedirect(reverse("vetting-officer", args=[officer.pk]))
 
 
@@ -466,19 +580,19 @@ def officer_supervisor_propose(request: AuthedRequest, officer_id: int) -> HttpR
     """Propose an officer as their agency's supervisor, with a reason, after confirmation."""
     officer = officer_get_for_vetting(user=request.user, officer_id=officer_id)
     confirm = Confirmation(
-        title=_("Propose %(name)s as supervisor?") % {"name": officer.user.full_name},
+        title=gettext("Propose %(name)s as supervisor?") % {"name": officer.user.full_name},
         subject=f"{officer.user.full_name}, {officer.title}, {officer.agency.name}",
         consequences=[
-            _(
+            gettext(
                 "A supervisor sees every request of the agency, suspends its officers, "
                 "vouches for new ones and revokes their keys and tokens."
             ),
-            _(
+            gettext(
                 "Before you appoint them, call the agency's number on file and record the call "
                 "about this officer: the agency must confirm that they supervise its officers."
             ),
         ],
-        button=_("Propose as supervisor"),
+        button=gettext("Propose as supervisor"),
         danger=False,
         cancel_url=reverse("vetting-officer", args=[officer.pk]),
     )
@@ -488,7 +602,7 @@ def officer_supervisor_propose(request: AuthedRequest, officer_id: int) -> HttpR
         run=lambda reason: services.supervisor_propose(
             officer=officer, actor=request.user, reason=reason
         ),
-        done_message=_("%(name)s is proposed as supervisor. Call the agency to confirm.")
+        done_message=gettext("%(name)s is proposed as supervisor. Call the agency to confirm.")
         % {"name": officer.user.full_name},
         done_url=reverse("vetting-officer", args=[officer.pk]) + "#supervisor",
     )
@@ -501,10 +615,10 @@ def officer_supervisor_withdraw(request: AuthedRequest, officer_id: int) -> Http
     """Drop a proposal to make an officer supervisor, with a reason."""
     officer = officer_get_for_vetting(user=request.user, officer_id=officer_id)
     confirm = Confirmation(
-        title=_("Withdraw the proposal?"),
+        title=gettext("Withdraw the proposal?"),
         subject=f"{officer.user.full_name}, {officer.title}, {officer.agency.name}",
-        consequences=[_("They stay an officer of the agency.")],
-        button=_("Withdraw the proposal"),
+        consequences=[gettext("They stay an officer of the agency.")],
+        button=gettext("Withdraw the proposal"),
         danger=True,
         cancel_url=reverse("vetting-officer", args=[officer.pk]),
     )
@@ -514,7 +628,7 @@ def officer_supervisor_withdraw(request: AuthedRequest, officer_id: int) -> Http
         run=lambda reason: services.supervisor_proposal_withdraw(
             officer=officer, actor=request.user, reason=reason
         ),
-        done_message=_("The proposal is withdrawn."),
+        done_message=gettext("The proposal is withdrawn."),
         done_url=reverse("vetting-officer", args=[officer.pk]),
     )
 
@@ -600,12 +714,17 @@ def _fingerprint(key: AnyKey) -> list[str]:
     return fingerprint_groups(_identifier(key)).split()
 
 
+def _key_call_form(data: Any = None) -> CallbackForm:
+    return CallbackForm(data, officers=None, outcomes=CALL_NOT_CONFIRMED)
+
+
 def _key_page(
     request: AuthedRequest,
     kind: KeyKind,
     key: AnyKey,
     *,
     form: FingerprintForm | None = None,
+    call_form: CallbackForm | None = None,
     errors: list[tuple[str, str]] | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -622,8 +741,10 @@ def _key_page(
             "owner_problems": key_owner_problems(
                 officer=key.officer, agency=getattr(key, "agency", None)
             ),
+            "calls": key_call_evidence(key=key),
             "actions": actions_allowed(KEY_TRANSITIONS, key.status),
             "form": form or FingerprintForm(),
+            "call_form": call_form or _key_call_form(),
             "errors": errors or [],
         },
         status=status,
@@ -643,7 +764,8 @@ def key_detail(request: AuthedRequest, kinds: str, key_id: int) -> HttpResponse:
 @never_cache
 @require_POST
 def key_approve(request: AuthedRequest, kinds: str, key_id: int) -> HttpResponse:
-    """Approve a pending key once its fingerprint was compared with its owner."""
+    """Approve a pending key once its fingerprint was compared with its owner on a call to
+    the agency's number on file; the approval records that call in the agency's history."""
     kind = KEY_KINDS[kinds]
     key = kind.get(request.user, key_id)
     form = FingerprintForm(request.POST)
@@ -654,11 +776,38 @@ def key_approve(request: AuthedRequest, kinds: str, key_id: int) -> HttpResponse
             **{kind.argument: key},
             actor=request.user,
             fingerprint_confirmed=form.cleaned_data["fingerprint_confirmed"],
+            note=form.cleaned_data["note"],
         )
     except VettingRefused as refused:
         return _key_page(request, kind, key, form=form, errors=_refusal(refused), status=409)
     messages.success(request, f"The {kind.name} is approved.")
     return HttpResponseRedirect(reverse(kind.url_name, args=[key.pk]))
+
+
+@vetting_admin
+@never_cache
+@require_POST
+def key_callback(request: AuthedRequest, kinds: str, key_id: int) -> HttpResponse:
+    """Record a call about a key that did not confirm its fingerprint (no answer, or a
+    mismatch): it goes to the agency's callback history like every call."""
+    kind = KEY_KINDS[kinds]
+    key = kind.get(request.user, key_id)
+    form = _key_call_form(request.POST)
+    if not form.is_valid():
+        return _key_page(request, kind, key, call_form=form, errors=form_errors(form), status=400)
+    agency = key_call_evidence(key=key).agency
+    try:
+        callback = services.callback_record(
+            agency=agency,
+            actor=request.user,
+            outcome=form.cleaned_data["outcome"],
+            note=form.cleaned_data["note"],
+            key=key,
+        )
+    except VettingRefused as refused:
+        return _key_page(request, kind, key, call_form=form, errors=_refusal(refused), status=409)
+    messages.success(request, _call_recorded(callback.number_called))
+    return HttpResponseRedirect(reverse(kind.url_name, args=[key.pk]) + "#calls")
 
 
 KEY_DECISIONS: dict[str, tuple[str, list[str]]] = {

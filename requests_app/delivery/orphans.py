@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from portal.audit import audit_append
 from requests_app.delivery.models import SealedResponse
-from requests_app.lifecycle.models import Attachment
+from requests_app.lifecycle.models import Attachment, MessageAttachment
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ ORPHAN_AGE = timedelta(hours=6)
 # Each folder of the default storage, and the file field whose rows name its files.
 FOLDERS: dict[str, tuple[type[models.Model], str]] = {
     "attachments": (Attachment, "file"),
+    "message-documents": (MessageAttachment, "file"),
     "sealed": (SealedResponse, "file"),
 }
 

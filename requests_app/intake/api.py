@@ -67,7 +67,8 @@ class SubmissionCreated(serializers.Serializer):
     receipt = serializers.DictField()
 
 
-def _envelope_bytes(request: Request) -> bytes:
+def envelope_bytes(request: Request) -> bytes:
+    """The ``envelope`` part of a multipart body (a file part, or a plain field)."""
     part = request.FILES.get("envelope")
     if part is not None:
         if part.size is not None and part.size > settings.INTAKE_MAX_ENVELOPE_BYTES:
@@ -122,7 +123,7 @@ class SubmissionsView(APIView):
         # The token's officer, loaded with it (no second look-up).
         officer = request_officer(request)
         accepted = submission_accept_api(
-            raw_envelope=_envelope_bytes(request),
+            raw_envelope=envelope_bytes(request),
             uploads=request.FILES.getlist("attachment"),
             officer=officer,
             ip=client_ip(request),

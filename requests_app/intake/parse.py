@@ -8,6 +8,7 @@ from typing import Any
 
 import rfc8785
 from django.conf import settings
+from rest_framework import serializers
 
 from portal.crypto import sha256_hex
 from portal.jsondepth import JSONTooDeep, json_depth_check
@@ -51,8 +52,14 @@ def parse_signed_at(text: str) -> datetime:
     return moment
 
 
-def envelope_parse(raw: bytes) -> ParsedEnvelope:
-    """Return the parsed envelope, or raise ``Problem`` malformed / too_large."""
+def envelope_parse(
+    raw: bytes, *, schema: type[serializers.Serializer] = Envelope
+) -> ParsedEnvelope:
+    """Return the parsed envelope, or raise ``Problem`` malformed / too_large.
+
+    ``schema`` is the envelope's: a submission's (PROTOCOL §2), or a signed reply's
+    (§4.5), which has the same ``payload`` members but ``message`` for ``request``.
+    """
     if len(raw) > settings.INTAKE_MAX_ENVELOPE_BYTES:
         raise Problem("too_large", 413, "The envelope is larger than the protocol allows.")
     try:
@@ -81,7 +88,7 @@ def envelope_parse(raw: bytes) -> ParsedEnvelope:
             errors=[{"field": "(envelope)", "message": "Expected an object."}],
         )
 
-    checked = Envelope(data=document)
+    checked = schema(data=document)
     if not checked.is_valid():
         raise Problem(
             "malformed",

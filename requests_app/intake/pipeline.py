@@ -72,6 +72,11 @@ def _nonce_holder(nonce: str) -> LegalRequest | None:
     return LegalRequest.objects.filter(nonce=nonce).first()
 
 
+def nonce_accepted(nonce: str) -> bool:
+    """Whether an accepted request holds this nonce (a signed reply's nonce must not)."""
+    return _nonce_holder(nonce) is not None
+
+
 def _retry_of(holder: LegalRequest, *, sender: Sender, envelope: ParsedEnvelope) -> bool:
     """Whether ``holder`` is this very envelope, sent again by the same officer."""
     return (
@@ -103,14 +108,16 @@ def rejection_record(
     )
 
 
-def _store_attachment(item: VerifiedAttachment) -> str:
+def attachment_store(item: VerifiedAttachment, *, folder: str = "attachments") -> str:
     """Store a legal document as age ciphertext to the portal's storage key, never as is.
 
     The name is random: a name derived from the content (its hash) would let whoever
     holds the storage confirm that a document they know is among the portal's.
+    ``folder`` is the storage folder of the rows that name such files (the orphan sweeper
+    of ``delivery.orphans`` knows each).
     """
     item.upload.seek(0)
-    name = f"attachments/{uuid.uuid4().hex}.age"
+    name = f"{folder}/{uuid.uuid4().hex}.age"
     with tempfile.TemporaryFile() as sealed:  # ciphertext only
         crypto.storage_seal(item.upload, sealed)
         sealed.seek(0)
@@ -175,7 +182,7 @@ def _create(
             media_type=item.media_type,
             sha256=item.sha256,
             size=item.size,
-            file=_store_attachment(item),
+            file=attachment_store(item),
         )
     audit_append(
         actor=sender.officer.user,

@@ -101,7 +101,11 @@ def request_get_for_officer(*, officer: Officer, reference: str) -> LegalRequest
 
 def messages_for_officer(*, access: RequestAccess) -> QuerySet[Message]:
     """The clarification thread of a request reached through the gate, oldest first."""
-    return Message.objects.filter(request_id=access.request.pk).select_related("author")
+    return (
+        Message.objects.filter(request_id=access.request.pk)
+        .select_related("author")
+        .prefetch_related("documents")
+    )
 
 
 def shares_for_officer(*, access: RequestAccess) -> QuerySet[RequestShare]:

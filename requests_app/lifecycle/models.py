@@ -209,7 +209,12 @@ class ReviewState(models.Model):
 
 
 class Message(models.Model):
-    """One message of the clarification thread between reviewers and the authority."""
+    """One message of the clarification thread between reviewers and the authority.
+
+    An authority's reply with documents is signed like a submission (PROTOCOL §4.5): its
+    provenance is kept as intake keeps a request's, so the signature stays checkable.
+    Every other message has none of it (the fields are empty).
+    """
 
     class Side(models.TextChoices):
         PLATFORM = "platform", "Platform"
@@ -221,11 +226,39 @@ class Message(models.Model):
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
 
+    # Provenance of a signed reply: exactly what was signed and how it was checked.
+    payload = models.JSONField(null=True, blank=True)
+    payload_sha256 = models.CharField(max_length=64, blank=True)
+    envelope_sha256 = models.CharField(max_length=64, blank=True)
+    signature = models.JSONField(null=True, blank=True)
+    key_id = models.CharField(max_length=200, blank=True)
+    verification_key = models.TextField(blank=True)
+    # Single use, like a request's; the look-up for replays reads both tables.
+    nonce = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.side} message on {self.request_id}"
+
+
+class MessageAttachment(models.Model):
+    """A document sent with a signed reply, stored as age ciphertext like an ``Attachment``."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="documents")
+    filename = models.CharField(max_length=200)
+    media_type = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    file = models.FileField(upload_to="message-documents/", max_length=300)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename
 
 
 class RequestShare(models.Model):

@@ -1,20 +1,24 @@
 """The authority's side of a submission over the API (PROTOCOL §4): thread and withdrawal.
 
 ``GET``/``POST /api/v1/submissions/{reference}/messages`` and
-``POST /api/v1/submissions/{reference}/withdraw``. A request is reached only through
-``selectors.request_access_for_officer``: another agency's, or a colleague's that was not
-shared, is ``404 not_found``. Refusals are problem documents: ``400 malformed``,
-``403 forbidden`` (a delegate withdrawing), ``409 invalid_state`` (a closed request, a
-second withdrawal; the body carries the request's state as ``request_status``).
+``POST /api/v1/submissions/{reference}/withdraw``. A reply is JSON text, or a signed
+envelope with documents as ``multipart/form-data`` (PROTOCOL §4.5, ``signed_reply``). A
+request is reached only through ``selectors.request_access_for_officer``: another
+agency's, or a colleague's that was not shared, is ``404 not_found``. Refusals are problem
+documents: ``400 malformed``, ``403 forbidden`` (a delegate withdrawing), ``409
+invalid_state`` (a closed request, a second withdrawal; the body carries the request's
+state as ``request_status``), and a signed reply's refusals are intake's (§4.5).
 """
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,13 +28,14 @@ from accounts.authentication import IsActiveOfficer, api_officer
 from portal.parsers import JSONParser  # refuses JSON nested too deep
 from portal.problems import Problem
 from requests_app.delivery.api import AnyAccept
+from requests_app.intake.api import envelope_bytes
 from requests_app.intake.schema import StrictSerializer
 from requests_app.lifecycle.access import (
     RequestAccess,
     messages_for_officer,
     request_access_for_officer,
 )
-from requests_app.lifecycle.models import LegalRequest, Message
+from requests_app.lifecycle.models import LegalRequest, Message, MessageAttachment
 from requests_app.lifecycle.refusals import OfficerRefused
 from requests_app.officer.receipt import receipt_filename, receipt_pdf
 from requests_app.officer.services import (
@@ -39,17 +44,33 @@ from requests_app.officer.services import (
     authority_reply,
     authority_withdraw,
 )
+from requests_app.officer.signed_reply import signed_reply_accept_api
 
 PROBLEM = OpenApiResponse(description="application/problem+json with a stable `code`")
 PLATFORM_AUTHOR = "Platform legal team"
 
 
+class MessageDocumentOut(serializers.ModelSerializer):
+    class Meta:
+        model = MessageAttachment
+        fields = ["filename", "media_type", "sha256", "size"]
+
+
 class MessageOut(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
+    attachments = MessageDocumentOut(
+        source="documents", many=True, read_only=True, help_text="The documents sent with it."
+    )
+    key_id = serializers.SerializerMethodField(
+        help_text="The key that signed the message; null for a message without documents."
+    )
 
     class Meta:
         model = Message
-        fields = ["id", "side", "author", "body", "created_at"]
+        fields = ["id", "side", "author", "body", "created_at", "attachments", "key_id"]
+
+    def get_key_id(self, message: Message) -> str | None:
+        return message.key_id or None
 
     def get_author(self, message: Message) -> str:
         # Reviewers are not named to the authority: the platform answers as a team.
@@ -113,11 +134,27 @@ def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
     return data
 
 
+SIGNED_REPLY_UPLOAD = inline_serializer(
+    "SignedReplyUpload",
+    {
+        "envelope": serializers.FileField(
+            help_text="The signed reply: {payload: {portal, nonce, signed_at, message: "
+            "{reference, body, attachments}}, signature} (PROTOCOL §4.5)."
+        ),
+        "attachment": serializers.ListField(
+            child=serializers.FileField(), help_text="One part per declared document."
+        ),
+    },
+)
+
+
 class SubmissionMessagesView(APIView):
     """The clarification thread of one submission with the platform's reviewers."""
 
     permission_classes = [IsAuthenticated, IsActiveOfficer]
-    parser_classes = [JSONParser]  # see SubmissionWithdrawView
+    # JSON for text; multipart only with a signed envelope (a garbled multipart body reads
+    # as an empty form, which has no envelope and is refused: see SubmissionWithdrawView).
+    parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(
         operation_id="submission_messages_list",
@@ -129,7 +166,7 @@ class SubmissionMessagesView(APIView):
 
     @extend_schema(
         operation_id="submission_messages_create",
-        request=MessageIn,
+        request={"application/json": MessageIn, "multipart/form-data": SIGNED_REPLY_UPLOAD},
         responses={
             201: MessageOut,
             400: PROBLEM,
@@ -137,16 +174,32 @@ class SubmissionMessagesView(APIView):
             403: PROBLEM,
             404: PROBLEM,
             409: PROBLEM,
+            413: PROBLEM,
+            415: PROBLEM,
+            422: PROBLEM,
         },
     )
     def post(self, request: Request, reference: str) -> Response:
         access = _access(request, reference)
+        if (request.content_type or "").startswith("multipart/"):
+            return self._signed(request, access)
         data = _valid(MessageIn(data=request.data))
         try:
             message = authority_reply(access=access, body=data["body"])
         except OfficerRefused as refused:
             raise _problem(refused, access) from None
         return Response(MessageOut(message).data, status=status.HTTP_201_CREATED)
+
+    def _signed(self, request: Request, access: RequestAccess) -> Response:
+        """A reply with documents, signed as a submission is (PROTOCOL §4.5)."""
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.INTAKE_MAX_REQUEST_BYTES:
+            raise Problem("too_large", 413, "The request is larger than the protocol allows.")
+        accepted = signed_reply_accept_api(
+            access=access,
+            raw_envelope=envelope_bytes(request),
+            uploads=request.FILES.getlist("attachment"),
+        )
+        return Response(MessageOut(accepted.message).data, status=status.HTTP_201_CREATED)
 
 
 class SubmissionReceiptView(APIView):

@@ -12,6 +12,16 @@ urlpatterns = [
     path("<str:reference>/messages/", views.request_reply, name="officer-request-reply"),
     path("<str:reference>/receipt.pdf", views.request_receipt, name="officer-request-receipt"),
     path(
+        "<str:reference>/messages/preview/",
+        views.request_reply_preview,
+        name="officer-request-reply-preview",
+    ),
+    path(
+        "<str:reference>/messages/signed/",
+        views.request_reply_signed,
+        name="officer-request-reply-signed",
+    ),
+    path(
         "<str:reference>/withdraw/", views.request_withdraw_confirm, name="officer-request-withdraw"
     ),
     path(

@@ -7,19 +7,27 @@ Thin views. Every request is reached through ``selectors.request_access_for_offi
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFilesSent
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import AuthedRequest, page_officer, role_required
-from accounts.models import Role
+from accounts.models import Officer, Role
+from accounts.selectors import signing_passkeys_active
+from portal.problems import Problem, problem_response
 from requests_app.delivery.selectors import sealed_responses_for_access
+from requests_app.intake.attachments import ALLOWED_MEDIA_TYPES
+from requests_app.intake.webauthn import b64url_encode
 from requests_app.lifecycle.access import (
     RequestAccess,
     colleague_for_share,
@@ -34,15 +42,20 @@ from requests_app.lifecycle.clocks import preservation_extend, request_clocks, r
 from requests_app.lifecycle.models import DataCategory, LegalRequest
 from requests_app.lifecycle.refusals import OfficerRefused
 from requests_app.lifecycle.states import allowed_actions
+from requests_app.officer.api import MessageOut
 from requests_app.officer.forms import PreservationExtendForm, ReplyForm, ShareForm, WithdrawForm
 from requests_app.officer.receipt import receipt_filename, receipt_pdf
 from requests_app.officer.selectors import decision_for_officer
 from requests_app.officer.services import authority_reply, authority_withdraw
 from requests_app.officer.sharing import NO_SUCH_COLLEAGUE, request_share, request_unshare
+from requests_app.officer.signed_reply import reply_payload_for_signing, signed_reply_accept_web
 from requests_app.review.models import Decision, RejectionReason
 
 PAGE_SIZE = 50
 THREAD_CLOSED = frozenset({LegalRequest.Status.CLOSED, LegalRequest.Status.WITHDRAWN})
+# As for a submission (intake.web.views): a preview older than this is signed afresh.
+PREVIEW_FRESH_SECONDS = 240
+PASSKEY_TIMEOUT_MS = 120_000
 
 officer_only = role_required(Role.OFFICER)
 
@@ -81,6 +94,37 @@ def request_list(request: AuthedRequest) -> HttpResponse:
             "awaiting": requests.filter(status=LegalRequest.Status.AWAITING_CLARIFICATION).count(),
         },
     )
+
+
+def _signing_passkeys(officer: Officer) -> list[dict[str, Any]]:
+    """The officer's passkeys approved for signing, as WebAuthn's allowCredentials wants."""
+    credentials = [
+        key.credential
+        for key in signing_passkeys_active(officer=officer)
+        if key.credential is not None
+    ]
+    return [
+        {"id": b64url_encode(bytes(c.credential_id)), "transports": list(c.transports or [])}
+        for c in sorted(credentials, key=lambda c: c.pk)
+    ]
+
+
+def _reply_config(access: RequestAccess) -> dict[str, Any]:
+    """What the page's script needs to confirm a reply with documents (frontend/reply.js)."""
+    reference = access.request.reference
+    return {
+        "previewUrl": reverse("officer-request-reply-preview", args=[reference]),
+        "submitUrl": reverse("officer-request-reply-signed", args=[reference]),
+        "threadUrl": _detail_url(reference, "thread"),
+        "rpId": settings.OTP_WEBAUTHN_RP_ID,
+        "credentials": _signing_passkeys(access.officer),
+        "timeoutMs": PASSKEY_TIMEOUT_MS,
+        "freshSeconds": PREVIEW_FRESH_SECONDS,
+        "mediaTypes": sorted(ALLOWED_MEDIA_TYPES),
+        "maxAttachments": settings.INTAKE_MAX_ATTACHMENTS,
+        "maxAttachmentBytes": settings.INTAKE_MAX_ATTACHMENT_BYTES,
+        "maxTotalBytes": settings.INTAKE_MAX_TOTAL_BYTES,
+    }
 
 
 def _approved_scope(request: LegalRequest, decision: Decision | None) -> dict[str, Any] | None:
@@ -128,6 +172,7 @@ def _detail_page(
             "shares": shares_for_officer(access=access),
             "received_share": share_received_by(access=access),
             "reply_form": reply_form or ReplyForm(),
+            "reply_config": _reply_config(access),
             "share_form": share_form or ShareForm(),
         },
         status=400 if bound else 200,
@@ -164,6 +209,16 @@ def request_reply(request: AuthedRequest, reference: str) -> HttpResponse:
     """Write in the clarification thread."""
     access = _access(request, reference)
     form = ReplyForm(request.POST)
+    if request.FILES or request.POST.get("documents"):
+        # Documents travel only in a reply the officer's passkey signed (request_reply_signed).
+        form.add_error(
+            None,
+            gettext(
+                "Documents are sent only with a reply confirmed with your passkey, which "
+                "needs JavaScript in this page. Nothing was sent."
+            ),
+        )
+        return _detail_page(request, access, reply_form=form)
     if not form.is_valid():
         return _detail_page(request, access, reply_form=form)
     try:
@@ -173,6 +228,95 @@ def request_reply(request: AuthedRequest, reference: str) -> HttpResponse:
         return _detail_page(request, access, reply_form=form)
     messages.success(request, "Your message was sent to the platform's legal team.")
     return HttpResponseRedirect(_detail_url(reference, "thread"))
+
+
+@officer_only
+@never_cache
+@require_POST
+def request_reply_preview(request: AuthedRequest, reference: str) -> HttpResponse:
+    """Check a reply with documents; answer the payload to sign, or what to correct."""
+    access = _access(request, reference)
+    try:
+        payload = reply_payload_for_signing(
+            access=access,
+            body=request.POST.get("body", ""),
+            attachments=request.POST.get("attachments", ""),
+            now=timezone.now(),
+        )
+    except Problem as problem:
+        return _problem(problem)
+    return JsonResponse({"payload": payload})
+
+
+def _problem(problem: Problem) -> HttpResponse:
+    response = problem_response(problem.code, problem.status, problem.message, **problem.extra)
+    for name, value in problem.headers.items():
+        response[name] = value
+    return response
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0  # Django reads no body either
+
+
+@officer_only
+@csrf_exempt  # checked in _reply_signed, once the size is known to be within the limit
+@never_cache
+@require_POST
+def request_reply_signed(request: AuthedRequest, reference: str) -> HttpResponse:
+    """Take a reply with documents, confirmed with the officer's passkey (PROTOCOL §4.5).
+
+    Multipart ``envelope`` (a file part) and ``attachment`` parts; answers 201 with the
+    message, or a problem document. Django's CSRF check would read the whole body before
+    any limit applies, so the size is checked first.
+    """
+    if _content_length(request) > settings.INTAKE_MAX_REQUEST_BYTES:
+        return _problem(
+            Problem("too_large", 413, "The request is larger than the protocol allows.")
+        )
+    return _reply_signed(request, reference)
+
+
+@csrf_protect
+def _reply_signed(request: AuthedRequest, reference: str) -> HttpResponse:
+    access = _access(request, reference)
+    try:
+        part = request.FILES.get("envelope")
+        uploads = request.FILES.getlist("attachment")
+    except (RequestDataTooBig, TooManyFilesSent):
+        return _problem(Problem("too_large", 413, "The request has too many parts."))
+    except MultiPartParserError:
+        return _problem(Problem("malformed", 400, "The multipart body is broken."))
+    if part is None:
+        return _problem(
+            Problem(
+                "malformed",
+                400,
+                "The multipart body needs a part named envelope.",
+                errors=[{"field": "envelope", "message": "This part is required."}],
+            )
+        )
+    if part.size is not None and part.size > settings.INTAKE_MAX_ENVELOPE_BYTES:
+        return _problem(
+            Problem("too_large", 413, "The envelope is larger than the protocol allows.")
+        )
+    try:
+        accepted = signed_reply_accept_web(
+            access=access,
+            raw_envelope=part.read(),
+            uploads=uploads,
+            user=request.user,
+            verified=request.user.is_verified(),
+        )
+    except Problem as problem:
+        return _problem(problem)
+    messages.success(
+        request, gettext("Your message and its documents were sent to the platform's legal team.")
+    )
+    return JsonResponse(MessageOut(accepted.message).data, status=201)
 
 
 @officer_only

@@ -52,6 +52,7 @@ from requests_app.lifecycle.models import (
     DataCategory,
     LegalRequest,
     Message,
+    MessageAttachment,
     ReviewState,
 )
 from requests_app.lifecycle.states import OPEN_STATES
@@ -148,7 +149,7 @@ def request_dossier(*, user: User, request: LegalRequest) -> Dossier:
     return Dossier(
         targets=targets,
         attachments=list(request.attachments.all()),
-        messages=list(request.messages.select_related("author")),
+        messages=list(request.messages.select_related("author").prefetch_related("documents")),
         decisions=decisions,
         timeline=request_timeline(user=user, request=request),
         categories=[(c, str(category_labels.get(c, c))) for c in request.data_categories],
@@ -280,9 +281,11 @@ class DocumentUnreadable(Exception):
     """A stored legal document does not open, or is not the document intake checked."""
 
 
-def attachment_plaintext(attachment: Attachment) -> File:
+def attachment_plaintext(attachment: Attachment | MessageAttachment) -> File:
     """The document's bytes, decrypted from storage (in memory: documents are bounded by
-    INTAKE_MAX_ATTACHMENT_BYTES) and checked against the SHA-256 intake verified."""
+    INTAKE_MAX_ATTACHMENT_BYTES) and checked against the SHA-256 intake verified.
+
+    A request's legal document, or a document of the authority's signed reply."""
     plain = io.BytesIO()
     try:
         with attachment.file.open("rb") as stored:
@@ -308,7 +311,40 @@ def attachment_open_for_reviewer(
     attachment = Attachment.objects.filter(request=request, pk=attachment_id).first()
     if attachment is None:
         raise Http404("No such document.")
-    handle = attachment_plaintext(attachment)
+    return attachment, _opened_and_recorded(
+        user=user, request=request, document=attachment, attachment_id=attachment.pk
+    )
+
+
+def message_document_open_for_reviewer(
+    *, user: User, reference: str, message_id: int, document_id: int
+) -> tuple[MessageAttachment, File]:
+    """Open a document of the authority's reply for a reviewer, and record who read it.
+
+    One of *this* request's replies' documents, named by its message, or 404; recorded
+    like a request's legal document (on the request's timeline).
+    """
+    request = request_get_for_reviewer(user=user, reference=reference)
+    document = MessageAttachment.objects.filter(
+        message__request=request, message_id=message_id, pk=document_id
+    ).first()
+    if document is None:
+        raise Http404("No such document.")
+    return document, _opened_and_recorded(
+        user=user,
+        request=request,
+        document=document,
+        message_id=message_id,
+        message_document_id=document.pk,
+    )
+
+
+def _opened_and_recorded(
+    *, user: User, request: LegalRequest, document: Attachment | MessageAttachment, **ids: int
+) -> File:
+    """The document's bytes, opened first, and then the audit event that a reviewer read it
+    (so that the event exists exactly when the reviewer gets the bytes)."""
+    handle = attachment_plaintext(document)
     try:
         with transaction.atomic():
             audit_append(
@@ -317,15 +353,15 @@ def attachment_open_for_reviewer(
                 target=request,
                 data={
                     "reference": request.reference,
-                    "attachment_id": attachment.pk,
-                    "filename": attachment.filename,
-                    "sha256": attachment.sha256,
+                    **ids,
+                    "filename": document.filename,
+                    "sha256": document.sha256,
                 },
             )
     except BaseException:
         handle.close()
         raise
-    return attachment, handle
+    return handle
 
 
 # --- The queue -------------------------------------------------------------------------

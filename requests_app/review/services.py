@@ -177,8 +177,19 @@ def _resume_clock(request: LegalRequest, state: ReviewState) -> int:
     return paused
 
 
-def message_from_authority(*, request: LegalRequest, officer: Officer, body: str) -> Message:
-    """The authority writes in the thread; an awaited answer restarts the clock."""
+def message_from_authority(
+    *,
+    request: LegalRequest,
+    officer: Officer,
+    body: str,
+    provenance: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
+) -> Message:
+    """The authority writes in the thread; an awaited answer restarts the clock.
+
+    ``provenance``: a signed reply's fields of ``Message`` (PROTOCOL §4.5); ``audit``:
+    what its audit event adds (the key, the payload's hash, the documents).
+    """
     if not body.strip():
         raise ReviewRefused("Write your message.")
     with transaction.atomic():
@@ -186,7 +197,11 @@ def message_from_authority(*, request: LegalRequest, officer: Officer, body: str
         if locked.status in (LegalRequest.Status.CLOSED, LegalRequest.Status.WITHDRAWN):
             raise ReviewRefused("This request is closed.")
         message = Message.objects.create(
-            request=locked, side=Message.Side.AUTHORITY, author=officer.user, body=body.strip()
+            request=locked,
+            side=Message.Side.AUTHORITY,
+            author=officer.user,
+            body=body.strip(),
+            **(provenance or {}),
         )
         if locked.status == LegalRequest.Status.AWAITING_CLARIFICATION:
             paused = _resume_clock(locked, review_state(locked))
@@ -197,13 +212,14 @@ def message_from_authority(*, request: LegalRequest, officer: Officer, body: str
                 message_id=message.pk,
                 paused_seconds=paused,
                 due_at=locked.due_at.isoformat(),
+                **(audit or {}),
             )
         else:
             audit_append(
                 actor=officer.user,
                 action="message.received",
                 target=locked,
-                data={"reference": locked.reference, "message_id": message.pk},
+                data={"reference": locked.reference, "message_id": message.pk, **(audit or {})},
             )
     return message
 

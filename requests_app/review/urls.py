@@ -15,4 +15,9 @@ urlpatterns = [
         views.document_download,
         name="review-document",
     ),
+    path(
+        "<str:reference>/messages/<int:message_id>/documents/<int:document_id>/",
+        views.message_document_download,
+        name="review-message-document",
+    ),
 ]

@@ -14,6 +14,7 @@ from typing import Any, cast
 from urllib.parse import quote
 
 from django import forms
+from django.core.files.base import File
 from django.forms.utils import flatatt
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import render
@@ -26,7 +27,12 @@ from accounts.access import AuthedRequest, role_required
 from accounts.models import Role
 from requests_app.intake.attachments import ALLOWED_MEDIA_TYPES
 from requests_app.lifecycle.clocks import request_clocks, review_row
-from requests_app.lifecycle.models import LegalRequest, RequestKind
+from requests_app.lifecycle.models import (
+    Attachment,
+    LegalRequest,
+    MessageAttachment,
+    RequestKind,
+)
 from requests_app.review.selectors import (
     DUE_WITHIN,
     QUEUE_ORDERS,
@@ -34,6 +40,7 @@ from requests_app.review.selectors import (
     QueueFilters,
     QueueOptions,
     attachment_open_for_reviewer,
+    message_document_open_for_reviewer,
     non_disclosure_until,
     queue_options,
     request_dossier,
@@ -210,13 +217,39 @@ def document_download(
             user=request.user, reference=reference, attachment_id=attachment_id
         )
     except DocumentUnreadable:
-        logger.exception("A stored legal document of %s does not open", reference)
-        return HttpResponse(
-            "This document cannot be opened: what is stored is not the document the "
-            "authority sent. Nothing was shown; tell the portal's administrators.",
-            status=500,
-            content_type="text/plain; charset=utf-8",
+        return _unreadable(reference)
+    return _document_response(attachment, handle)
+
+
+@reviewer_only
+@never_cache
+@require_GET
+def message_document_download(
+    request: AuthedRequest, reference: str, message_id: int, document_id: int
+) -> FileResponse | HttpResponse:
+    """Download a document the authority sent with a signed reply, like a legal document."""
+    try:
+        document, handle = message_document_open_for_reviewer(
+            user=request.user, reference=reference, message_id=message_id, document_id=document_id
         )
+    except DocumentUnreadable:
+        return _unreadable(reference)
+    return _document_response(document, handle)
+
+
+def _unreadable(reference: str) -> HttpResponse:
+    logger.exception("A stored legal document of %s does not open", reference)
+    return HttpResponse(
+        "This document cannot be opened: what is stored is not the document the "
+        "authority sent. Nothing was shown; tell the portal's administrators.",
+        status=500,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def _document_response(
+    attachment: Attachment | MessageAttachment, handle: File
+) -> FileResponse | HttpResponse:
     media_type = (
         attachment.media_type
         if attachment.media_type in ALLOWED_MEDIA_TYPES

@@ -75,8 +75,10 @@ def test_a_printed_demo_login_works_with_the_printed_totp_secret(client) -> None
     assert "Rosa Reviewer" in client.get("/").content.decode()
 
 
-def test_seed_demo_prints_the_address_the_portal_was_started_on() -> None:
+def test_seed_demo_prints_the_address_the_portal_was_started_on(settings) -> None:
+    settings.PORTAL_AUDIENCE = "http://localhost:8766"  # make run PORT=8766
     out = StringIO()
-    call_command("seed_demo", login_url="http://localhost:8766/login/", stdout=out)
+    call_command("seed_demo", stdout=out)
     assert "Demo logins: open http://localhost:8766/login/" in out.getvalue()
+    assert "export PORTAL=http://localhost:8766 " in out.getvalue()
     assert "8000" not in out.getvalue()

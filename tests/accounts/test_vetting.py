@@ -169,7 +169,8 @@ def test_the_agency_page_shows_every_piece_of_evidence(admin_client, admin) -> N
         "Germany",
         "Police",
         "lka.example",
-        "+4971154010",
+        # in international format, with a link that dials it
+        '<a class="phone" href="tel:+49-711-54010">+49 711 54010</a>',
         "proposer@lka.example",
         "Kim Kommissar",
         "vera@platform.example",
@@ -182,12 +183,19 @@ def test_the_agency_page_shows_every_piece_of_evidence(admin_client, admin) -> N
 def test_recording_a_callback_copies_the_number_on_file_and_ignores_a_typed_number(
     admin_client, admin
 ) -> None:
-    agency = make_agency(callback_phone="+4930123456", status=Agency.Status.PENDING)
+    # A verified agency: its number on file was checked when it was verified.
+    agency = make_agency(callback_phone="+4930123456")
     mark = audit_mark()
 
     response = admin_client.post(
         f"/vetting/agencies/{agency.pk}/callbacks/",
-        {"outcome": "confirmed", "note": "Desk officer confirmed.", "number_called": "+1999"},
+        {
+            "outcome": "confirmed",
+            "note": "Desk officer confirmed.",
+            "number_called": "+1999",
+            "number": "+4940999999",
+            "number_source": "The caller told me.",
+        },
     )
 
     assert response.status_code == 302
@@ -199,12 +207,13 @@ def test_recording_a_callback_copies_the_number_on_file_and_ignores_a_typed_numb
     assert [e.action for e in events] == ["callback.recorded"]
     assert events[0].data["number_called"] == "+4930123456"
     assert events[0].data["outcome"] == "confirmed"
+    assert callback.number_source == events[0].data["number_source"] == ""
 
 
 def test_a_callback_about_another_agencys_officer_is_refused_and_nothing_recorded(
     admin_client,
 ) -> None:
-    agency = make_agency(status=Agency.Status.PENDING)
+    agency = make_agency()
     stranger = make_officer(status=Officer.Status.PENDING)
     mark = audit_mark()
 
@@ -226,10 +235,7 @@ def test_verifying_an_agency_after_a_confirmed_callback_records_who_and_when(
     callback = make_callback(agency=agency, called_by=admin)
     mark = audit_mark()
 
-    response = admin_client.post(
-        f"/vetting/agencies/{agency.pk}/verify/",
-        {"number_source": "Number listed on the agency's official website, contact page."},
-    )
+    response = admin_client.post(f"/vetting/agencies/{agency.pk}/verify/")
 
     assert response.status_code == 302
     agency.refresh_from_db()
@@ -263,9 +269,7 @@ def test_verifying_without_a_confirmed_callback_on_file_is_refused_and_nothing_c
         make_callback(agency=agency, called_by=admin, **callback)
     mark = audit_mark()
 
-    response = admin_client.post(
-        f"/vetting/agencies/{agency.pk}/verify/", {"number_source": "Official website."}
-    )
+    response = admin_client.post(f"/vetting/agencies/{agency.pk}/verify/")
 
     assert response.status_code == 409
     assert "No confirmed callback" in refused_page(response)
@@ -275,17 +279,22 @@ def test_verifying_without_a_confirmed_callback_on_file_is_refused_and_nothing_c
     assert actions_since(mark) == []
 
 
-def test_verifying_needs_to_say_where_the_number_was_checked(admin_client, admin) -> None:
+def test_a_call_that_does_not_say_where_its_number_was_found_does_not_verify_a_new_agency(
+    admin_client, admin
+) -> None:
+    # A confirmed call to the number the proposal gave, with no independent source: it
+    # proves only that the proposer answers their own phone.
     agency = make_agency(status=Agency.Status.PENDING)
-    make_callback(agency=agency, called_by=admin)
+    make_callback(agency=agency, called_by=admin, number_source="")
     mark = audit_mark()
 
-    response = admin_client.post(f"/vetting/agencies/{agency.pk}/verify/", {"number_source": ""})
+    response = admin_client.post(f"/vetting/agencies/{agency.pk}/verify/")
 
-    assert response.status_code == 400
-    assert 'href="#id_number_source"' in refused_page(response)
+    assert response.status_code == 409
+    assert "found independently of the registration" in refused_page(response)
     agency.refresh_from_db()
     assert agency.status == Agency.Status.PENDING
+    assert agency.verified_by is None
     assert actions_since(mark) == []
 
 
@@ -293,9 +302,14 @@ def test_changing_the_callback_number_voids_earlier_callbacks_even_when_changed_
     admin_client, admin
 ) -> None:
     agency = make_agency(status=Agency.Status.PENDING, callback_phone="+4930123456")
-    verify = {"number_source": "Federal directory of authorities."}
+    verify: dict[str, str] = {}
+    call = {
+        "outcome": "confirmed",
+        "number": "+49 30 123456",
+        "number_source": "Federal directory of authorities, www.directory.example/police.",
+    }
     mark = audit_mark()
-    admin_client.post(f"/vetting/agencies/{agency.pk}/callbacks/", {"outcome": "confirmed"})
+    admin_client.post(f"/vetting/agencies/{agency.pk}/callbacks/", call)
 
     # an "our number has changed" request, then a change back to the original number
     response = admin_client.post(
@@ -313,11 +327,11 @@ def test_changing_the_callback_number_voids_earlier_callbacks_even_when_changed_
     )
     response = admin_client.post(f"/vetting/agencies/{agency.pk}/verify/", verify)
     assert response.status_code == 409
-    assert "since it was set" in refused_page(response)
+    assert "No confirmed callback" in refused_page(response)
     page = admin_client.get(f"/vetting/agencies/{agency.pk}/").content.decode()
     assert "made before the number was last set" in page
 
-    admin_client.post(f"/vetting/agencies/{agency.pk}/callbacks/", {"outcome": "confirmed"})
+    admin_client.post(f"/vetting/agencies/{agency.pk}/callbacks/", call)
     assert admin_client.post(f"/vetting/agencies/{agency.pk}/verify/", verify).status_code == 302
 
     agency.refresh_from_db()
@@ -364,7 +378,7 @@ def test_the_callback_number_page_asks_for_confirmation_without_javascript(admin
 
     page = admin_client.get(f"/vetting/agencies/{agency.pk}/callback-number/").content.decode()
 
-    assert "+4930123456" in page
+    assert "+49 30 123456" in page
     assert 'method="post"' in page
     assert '<label for="id_number">' in page
     assert '<label for="id_reason">' in page
@@ -700,10 +714,15 @@ def test_approving_a_key_needs_the_fingerprint_compared_and_records_who(
     assert key.status == KeyStatus.ACTIVE
     assert key.decided_by == admin
     assert key.decided_at is not None
+    # The call that compared the fingerprint is in the agency's history, about this key.
+    call = CallbackCheck.objects.get()
+    assert (call.agency, call.officer, call.key) == (key.officer.agency, key.officer, key)
+    assert (call.outcome, call.number_called) == ("confirmed", key.officer.agency.callback_phone)
     events = audit_since(mark)
-    assert [e.action for e in events] == [action]
-    assert events[0].data["fingerprint_confirmed"] is True
-    assert events[0].data["officer_id"] == key.officer_id
+    assert [e.action for e in events] == ["callback.recorded", action]
+    assert events[1].data["fingerprint_confirmed"] is True
+    assert events[1].data["officer_id"] == key.officer_id
+    assert events[1].data["callback_id"] == call.pk
 
 
 def test_an_agency_recipient_of_a_verified_agency_can_be_approved(admin_client, admin) -> None:
@@ -718,8 +737,14 @@ def test_an_agency_recipient_of_a_verified_agency_can_be_approved(admin_client, 
     recipient.refresh_from_db()
     assert recipient.status == KeyStatus.ACTIVE
     events = audit_since(mark)
-    assert [e.action for e in events] == ["age_recipient.approved"]
-    assert events[0].data["agency_id"] == recipient.agency_id
+    assert [e.action for e in events] == ["callback.recorded", "age_recipient.approved"]
+    assert events[1].data["agency_id"] == recipient.agency_id
+    call = CallbackCheck.objects.get()
+    assert (call.agency_id, call.officer, call.age_recipient) == (
+        recipient.agency_id,
+        None,
+        recipient,
+    )
 
 
 @pytest.mark.parametrize("kind", ["signing-keys", "age-recipients"])
@@ -948,7 +973,7 @@ def test_the_services_refuse_an_actor_who_is_not_a_vetting_admin() -> None:
     mark = audit_mark()
 
     with pytest.raises(PermissionDenied):
-        vetting.agency_verify(agency=agency, actor=reviewer, number_source="Website.")
+        vetting.agency_verify(agency=agency, actor=reviewer)
     with pytest.raises(PermissionDenied):
         vetting.callback_record(agency=agency, actor=reviewer, outcome="confirmed")
     with pytest.raises(PermissionDenied):
@@ -962,9 +987,7 @@ def test_the_services_refuse_an_actor_who_is_not_a_vetting_admin() -> None:
 
 
 AGENCY_SERVICES = {
-    "verify": lambda agency, actor: vetting.agency_verify(
-        agency=agency, actor=actor, number_source="Official directory."
-    ),
+    "verify": lambda agency, actor: vetting.agency_verify(agency=agency, actor=actor),
     "reject": lambda agency, actor: vetting.agency_reject(
         agency=agency, actor=actor, reason="Reason."
     ),
@@ -1096,7 +1119,7 @@ def test_key_decisions_follow_the_transition_table(admin, entity, action, status
         KEY_SERVICES[(entity, action)](key, admin)
         key.refresh_from_db()
         assert key.status == transition.target
-        assert actions_since(mark)[0].startswith(f"{entity}.")
+        assert actions_since(mark)[-1].startswith(f"{entity}.")
     else:
         with pytest.raises(VettingRefused):
             KEY_SERVICES[(entity, action)](key, admin)
