@@ -1,14 +1,19 @@
-// The web channel of intake (templates/requests_app/submit.html; PROTOCOL §2).
+// The web channel of intake (templates/requests_app/submit.html; PROTOCOL §2, §4.10).
 //
 // 1. The officer fills in the form. Each chosen file is hashed here (WebCrypto SHA-256)
-//    and declared by name, type, size and hash; the bytes stay in the page until step 3.
-// 2. "Preview" sends the fields (never the files) to the portal, which checks them with
-//    intake's own schema and policy and answers the payload to sign. This page
-//    canonicalises it (RFC 8785), hashes it, and shows both: what is shown is what is
-//    signed, because the hash of exactly these bytes becomes the passkey's challenge.
+//    and declared by name, type, size and hash. A draft's documents are fetched from the
+//    portal and treated as chosen files.
+// 2. "Preview" sends the fields and the files to the portal's check step, which runs every
+//    check that needs no signature (the fields, the target formats, each file's type,
+//    content and size, the schema and the policy), stores nothing, and answers the payload
+//    to sign with a summary in words. This page shows the summary as a table, and the
+//    payload's canonical form (RFC 8785) and its hash in a collapsible section: what is
+//    shown is what is signed, because the hash of exactly these bytes becomes the
+//    passkey's challenge.
 // 3. "Confirm with your passkey" asks the officer's own passkey (user verification
 //    required) to sign that challenge, then posts the envelope and the files, as the API
 //    takes them, to the session's submission endpoint.
+// "Save as draft" keeps the fields and files, unsigned, for the officer alone.
 //
 // Bundled by `make assets` into static/dist/submit.js; see package.json.
 
@@ -92,9 +97,12 @@ function setup(root) {
   const problemBox = root.querySelector("#confirm-problem");
   const result = root.querySelector("#submission-result");
 
+  const text = config.messages;
+  const draftButton = root.querySelector("#draft-button");
   let declaredFiles = []; // [{file, filename, media_type, sha256, size}]
   let fileProblem = "";
   let signing = null; // {payload, canonical, digest, at, envelopeText}
+  let draftId = config.draftId;
 
   function post(url, body) {
     return fetch(url, {
@@ -261,6 +269,17 @@ function setup(root) {
   const addButton = form.querySelector("#target-add");
   const NUMBERED = ["id", "name", "for", "aria-describedby", "data-field"];
 
+  // An IP address is asked about with the window in which it was used; no other type is.
+  function syncWindow(row) {
+    const isIp = row.querySelector("select").value === "ip_address";
+    const window = row.querySelector(".target-window");
+    window.hidden = !isIp;
+    for (const control of window.querySelectorAll("input")) {
+      control.disabled = !isIp; // disabled fields are not sent
+      control.required = isIp;
+    }
+  }
+
   function renumberTargets() {
     const all = rows.querySelectorAll(".target-row");
     all.forEach((row, index) => {
@@ -279,7 +298,9 @@ function setup(root) {
         number.textContent = String(index + 1);
       }
       // Django leaves "required" off formset fields; every row here is a target.
-      for (const control of controlsOf(row)) control.required = true;
+      row.querySelector("select").required = true;
+      row.querySelector("input[name$='-value']").required = true;
+      syncWindow(row);
       row.querySelector(".target-remove").hidden = all.length === 1;
     });
     totalForms.value = String(all.length);
@@ -291,6 +312,10 @@ function setup(root) {
     renumberTargets();
     const added = rows.querySelector(".target-row:last-child");
     added.querySelector("input").focus();
+  });
+
+  rows.addEventListener("change", (event) => {
+    if (event.target.matches("select")) syncWindow(event.target.closest(".target-row"));
   });
 
   rows.addEventListener("click", (event) => {
@@ -346,72 +371,168 @@ function setup(root) {
     return "";
   }
 
+  /** Show the chosen files, and declare them (name, type, size, hash) for the portal. */
+  function renderFiles() {
+    declaredInput.value = JSON.stringify(
+      declaredFiles.map(({ filename, media_type, sha256: hash, size }) => ({
+        filename,
+        media_type,
+        sha256: hash,
+        size,
+      })),
+    );
+    const body = fileTable.tBodies[0];
+    body.replaceChildren();
+    for (const item of declaredFiles) {
+      const row = document.createElement("tr");
+      const hash = cell("");
+      const code = document.createElement("code");
+      code.className = "identifier";
+      code.textContent = item.sha256;
+      hash.append(code);
+      const actions = cell("");
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "link-button";
+      remove.textContent = text.removeFile;
+      const hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = ` ${item.filename}`;
+      remove.append(hidden);
+      remove.addEventListener("click", () => {
+        declaredFiles = declaredFiles.filter((f) => f !== item);
+        fileProblem = "";
+        setFieldError("attachments", "");
+        renderFiles();
+        fileInput.focus();
+      });
+      actions.append(remove);
+      row.append(cell(item.filename), cell(item.media_type), cell(humanSize(item.size)), hash, actions);
+      body.append(row);
+    }
+    fileTable.hidden = declaredFiles.length === 0;
+    const count = declaredFiles.length;
+    fileStatus.textContent = count ? `${count} file${count === 1 ? "" : "s"} ready.` : "";
+  }
+
+  async function declare(file) {
+    return {
+      file,
+      filename: file.name,
+      media_type: mediaTypeOf(file, config.mediaTypes),
+      sha256: toHex(await sha256(await file.arrayBuffer())),
+      size: file.size,
+    };
+  }
+
+  // Chosen files join those already there (a draft's, or chosen before).
   fileInput.addEventListener("change", async () => {
     const files = Array.from(fileInput.files);
-    declaredFiles = [];
-    declaredInput.value = "[]";
-    fileTable.hidden = true;
-    fileTable.tBodies[0].replaceChildren();
-    fileProblem = fileSelectionProblem(files);
+    fileInput.value = "";
+    if (files.length === 0) return;
+    fileProblem = fileSelectionProblem([...declaredFiles.map((f) => f.file), ...files]);
     setFieldError("attachments", fileProblem);
-    if (fileProblem || files.length === 0) {
-      fileStatus.textContent = "";
-      return;
-    }
+    if (fileProblem) return;
     fileStatus.textContent = "Computing the SHA-256 of each file…";
     previewButton.disabled = true;
     try {
-      const declared = [];
       for (const file of files) {
-        const digest = toHex(await sha256(await file.arrayBuffer()));
-        if (declared.some((item) => item.sha256 === digest)) {
+        const item = await declare(file);
+        if (declaredFiles.some((f) => f.sha256 === item.sha256)) {
           fileProblem = `${file.name} is the same file as another one chosen.`;
           setFieldError("attachments", fileProblem);
-          fileStatus.textContent = "";
-          return;
+          continue;
         }
-        declared.push({
-          file,
-          filename: file.name,
-          media_type: mediaTypeOf(file, config.mediaTypes),
-          sha256: digest,
-          size: file.size,
-        });
+        declaredFiles.push(item);
       }
-      declaredFiles = declared;
-      declaredInput.value = JSON.stringify(
-        declared.map(({ filename, media_type, sha256: hash, size }) => ({
-          filename,
-          media_type,
-          sha256: hash,
-          size,
-        })),
-      );
-      for (const item of declared) {
-        const row = document.createElement("tr");
-        const hash = cell("");
-        const code = document.createElement("code");
-        code.className = "identifier";
-        code.textContent = item.sha256;
-        hash.append(code);
-        row.append(cell(item.filename), cell(item.media_type), cell(humanSize(item.size)), hash);
-        fileTable.tBodies[0].append(row);
-      }
-      fileTable.hidden = false;
-      fileStatus.textContent = `${declared.length} file${declared.length === 1 ? "" : "s"} ready.`;
     } catch (error) {
       fileProblem = "This browser could not read the files. Choose them again.";
       setFieldError("attachments", fileProblem);
-      fileStatus.textContent = "";
       console.warn("hashing failed", error);
     } finally {
       previewButton.disabled = false;
+      renderFiles();
     }
   });
 
+  /** A draft's documents, fetched from the portal, become chosen files again. */
+  async function loadDraftDocuments() {
+    if (!config.draftDocuments.length) return;
+    fileStatus.textContent = text.documentsLoading;
+    previewButton.disabled = true;
+    try {
+      for (const document_ of config.draftDocuments) {
+        const response = await fetch(document_.url, { credentials: "same-origin" });
+        if (!response.ok) throw new Error(`status ${response.status}`);
+        const blob = await response.blob();
+        const file = new File([blob], document_.filename, { type: document_.media_type });
+        const item = await declare(file);
+        if (item.sha256 !== document_.sha256) throw new Error("the document changed");
+        declaredFiles.push(item);
+      }
+      renderFiles();
+    } catch (error) {
+      fileStatus.textContent = text.documentsNotLoaded;
+      console.warn("draft documents", error);
+    } finally {
+      previewButton.disabled = false;
+    }
+  }
+  loadDraftDocuments();
+
+  /** The form's fields and every chosen file, as the check step and the draft take them. */
+  function formWithFiles() {
+    const body = new FormData(form);
+    for (const item of declaredFiles) body.append("attachment", item.file, item.filename);
+    if (draftId) body.append("draft", String(draftId));
+    return body;
+  }
+
   // --- Preview: the payload, canonical, and its hash ------------------------------------
 
-  async function showPreview(payload) {
+  /** One line of the summary: text, and times as time elements. */
+  function partsOf(parts) {
+    const nodes = [];
+    for (const part of parts) {
+      if (part.time) {
+        const time = document.createElement("time");
+        time.dateTime = part.time;
+        time.textContent = part.text;
+        nodes.push(time);
+      } else {
+        nodes.push(document.createTextNode(part.text));
+      }
+    }
+    return nodes;
+  }
+
+  function renderSummary(summary) {
+    const body = root.querySelector("#preview-summary").tBodies[0];
+    body.replaceChildren();
+    for (const row of summary) {
+      const tr = document.createElement("tr");
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = row.label;
+      const td = document.createElement("td");
+      if (row.items.length === 1) {
+        td.append(...partsOf(row.items[0]));
+      } else {
+        const list = document.createElement("ul");
+        list.className = "plain";
+        for (const item of row.items) {
+          const entry = document.createElement("li");
+          entry.append(...partsOf(item));
+          list.append(entry);
+        }
+        td.append(list);
+      }
+      tr.append(th, td);
+      body.append(tr);
+    }
+  }
+
+  async function showPreview(payload, summary) {
     const declared = (payload.request && payload.request.attachments) || [];
     const missing = declared.find((item) => !declaredFiles.some((f) => f.sha256 === item.sha256));
     if (missing) {
@@ -422,6 +543,7 @@ function setup(root) {
     const digest = await sha256(new TextEncoder().encode(canonical));
     signing = { payload, canonical, digest, at: Date.now(), envelopeText: null };
 
+    renderSummary(summary);
     root.querySelector("#preview-payload").textContent = JSON.stringify(
       JSON.parse(canonical),
       null,
@@ -429,19 +551,6 @@ function setup(root) {
     );
     root.querySelector("#preview-hash").textContent = toHex(digest);
     root.querySelector("#preview-canonical").textContent = canonical;
-    const fileList = root.querySelector("#preview-files");
-    fileList.replaceChildren();
-    if (declared.length === 0) {
-      fileList.textContent = "None";
-    } else {
-      const list = document.createElement("ul");
-      for (const item of declared) {
-        const entry = document.createElement("li");
-        entry.textContent = `${item.filename} (${item.media_type}, ${humanSize(item.size)})`;
-        list.append(entry);
-      }
-      fileList.append(list);
-    }
     confirmStatus.textContent = "";
     problemBox.hidden = true;
     confirmButton.disabled = false;
@@ -456,7 +565,7 @@ function setup(root) {
     formStatus.textContent = "Checking the request…";
     let response;
     try {
-      response = await post(config.previewUrl, new FormData(form));
+      response = await post(config.checkUrl, formWithFiles());
     } catch {
       formStatus.textContent = "The portal could not be reached. Check the connection and try again.";
       previewButton.disabled = false;
@@ -473,7 +582,7 @@ function setup(root) {
       showErrors(answer.errors && answer.errors.length ? answer.errors : [{ field: "", message: answer.detail }]);
       return false;
     }
-    await showPreview(answer.payload);
+    await showPreview(answer.payload, answer.summary);
     return true;
   }
 
@@ -486,6 +595,40 @@ function setup(root) {
       return;
     }
     await requestPreview();
+  });
+
+  draftButton.addEventListener("click", async () => {
+    clearErrors();
+    if (fileProblem) {
+      showErrors([{ field: "attachments", message: fileProblem }]);
+      return;
+    }
+    draftButton.disabled = true;
+    formStatus.textContent = "";
+    let response;
+    try {
+      response = await post(config.saveUrl, formWithFiles());
+    } catch {
+      formStatus.textContent = "The portal could not be reached. Check the connection and try again.";
+      draftButton.disabled = false;
+      return;
+    }
+    draftButton.disabled = false;
+    const answer = await jsonOf(response);
+    if (answer === null) {
+      formStatus.textContent = SESSION_ENDED;
+      return;
+    }
+    if (!response.ok) {
+      if (answer.errors && answer.errors.length) showErrors(answer.errors);
+      formStatus.textContent = text.draftNotSaved.replace("%(reason)s", answer.detail || "");
+      return;
+    }
+    draftId = answer.draft;
+    // The address is now the draft's: a reload opens it again.
+    history.replaceState(null, "", answer.url);
+    const saved = new Date(answer.saved_at);
+    formStatus.textContent = `${text.draftSaved} ${saved.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}`;
   });
 
   editButton.addEventListener("click", () => {
@@ -514,6 +657,24 @@ function setup(root) {
     });
   }
 
+  /** What to do, in a sentence, for each way the browser's passkey prompt can fail; the
+   * browser's own message is never shown. */
+  function passkeyProblem(error) {
+    switch (error && error.name) {
+      case "NotAllowedError":
+      case "AbortError":
+        return text.passkeyCancelled;
+      case "InvalidStateError":
+        return text.passkeyNotHere;
+      case "SecurityError":
+        return text.passkeyWrongAddress;
+      case "NotSupportedError":
+        return text.passkeyUnsupported;
+      default:
+        return text.passkeyFailed;
+    }
+  }
+
   function envelopeText(payload, credential) {
     const response = credential.response;
     return JSON.stringify({
@@ -537,7 +698,13 @@ function setup(root) {
 
   function showResult(answer) {
     root.querySelector("#result-reference").textContent = answer.reference;
-    root.querySelector("#result-status").textContent = answer.status;
+    const status = root.querySelector("#result-status");
+    status.textContent = config.statusLabels[answer.status] || answer.status;
+    status.className = `status status-${answer.status}`;
+    root.querySelector("#result-link").href = config.requestUrlTemplate.replace(
+      "REFERENCE",
+      encodeURIComponent(answer.reference),
+    );
     const due = new Date(answer.due_at);
     root.querySelector("#result-due").textContent =
       `${due.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })} (${answer.due_at})`;
@@ -569,11 +736,14 @@ function setup(root) {
         confirmStatus.textContent = "Confirm with your passkey: follow your browser's prompt.";
         let credential;
         try {
+          if (!window.PublicKeyCredential || !navigator.credentials) {
+            throw new DOMException("no WebAuthn", "NotSupportedError");
+          }
           credential = await assertionFor(signing.digest);
+          if (!credential) throw new DOMException("no credential", "NotAllowedError");
         } catch (error) {
-          confirmStatus.textContent =
-            "The passkey did not confirm the request (cancelled, timed out, or not one of your passkeys). Nothing was sent.";
-          console.warn("passkey assertion failed", error);
+          confirmStatus.textContent = passkeyProblem(error);
+          console.warn("passkey assertion failed", error && error.name);
           return;
         }
         signing.envelopeText = envelopeText(signing.payload, credential);
@@ -590,6 +760,7 @@ function setup(root) {
         const chosen = declaredFiles.find((f) => f.sha256 === item.sha256);
         body.append("attachment", chosen.file, item.filename);
       }
+      if (draftId) body.append("draft", String(draftId)); // the draft goes once accepted
       let response;
       try {
         response = await post(config.submitUrl, body);

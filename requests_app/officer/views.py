@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import AuthedRequest, page_officer, role_required
 from accounts.models import Role
 from requests_app.delivery.selectors import sealed_responses_for_access
+from requests_app.intake.drafts import drafts_for_officer
 from requests_app.lifecycle.access import (
     RequestAccess,
     colleague_for_share,
@@ -78,6 +79,7 @@ def request_list(request: AuthedRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "awaiting": requests.filter(status=LegalRequest.Status.AWAITING_CLARIFICATION).count(),
+            "drafts": drafts_for_officer(officer=officer),
         },
     )
 
