@@ -416,7 +416,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Authority portal API",
     "DESCRIPTION": (
         "Signed legal requests from vetted authorities and sealed responses. "
-        "The wire contract is PROTOCOL 1.1 (docs/PROTOCOL.md); "
+        "The wire contract is PROTOCOL 1.2 (docs/PROTOCOL.md); "
         "every error is application/problem+json."
     ),
     "VERSION": "1",
@@ -428,6 +428,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "KeyStatusEnum": "accounts.models.KeyStatus",
         "LegalRequestStatusEnum": "requests_app.lifecycle.models.LegalRequest.Status",
+        "TargetTypeEnum": "requests_app.lifecycle.models.TargetType",
+        "KindEnum": "requests_app.lifecycle.models.RequestKind",
+        "OffenceEnum": "requests_app.lifecycle.models.Offence",
     },
     # Every error is a problem document: said once, for every operation (portal/openapi.py).
     "POSTPROCESSING_HOOKS": [

@@ -65,7 +65,7 @@ def draft_document_get(*, draft: SubmissionDraft, document_id: int) -> DraftDocu
 
 def draft_document_plaintext(document: DraftDocument) -> bytes:
     """A draft document's bytes, decrypted and checked against the SHA-256 it was saved with."""
-    plain = sealed_read(document.file.name)
+    plain = sealed_read(str(document.file.name))
     if hashlib.sha256(plain).hexdigest() != document.sha256:
         raise ValueError(f"Draft document {document.pk} is not the one that was saved.")
     return plain
@@ -107,7 +107,7 @@ def draft_save(
         chosen = {item.sha256 for item in documents}
         gone = [document for sha256, document in kept.items() if sha256 not in chosen]
         DraftDocument.objects.filter(pk__in=[document.pk for document in gone]).delete()
-        _files_delete_on_commit([document.file.name for document in gone])
+        _files_delete_on_commit([str(document.file.name) for document in gone])
         stored: list[str] = []
         try:
             for item in documents:
@@ -133,7 +133,7 @@ def draft_save(
 def draft_delete(*, draft: SubmissionDraft) -> None:
     """Delete a draft and, once that is committed, its stored documents."""
     with transaction.atomic():
-        names = [document.file.name for document in draft.documents.all()]
+        names = [str(document.file.name) for document in draft.documents.all()]
         draft.delete()
         _files_delete_on_commit(names)
 
@@ -174,7 +174,7 @@ def draft_from_request(
                 officer=officer, kind=request.kind, fields=fields, copied_from=request.reference
             )
             for attachment in attachments:
-                name = sealed_copy(attachment.file.name, folder=DRAFT_FOLDER)
+                name = sealed_copy(str(attachment.file.name), folder=DRAFT_FOLDER)
                 stored.append(name)
                 DraftDocument.objects.create(
                     draft=draft,

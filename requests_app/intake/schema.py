@@ -12,6 +12,7 @@ from requests_app.intake.targets import (
     TargetValueError,
     target_value_check,
     window_message,
+    window_order_message,
     window_outside_period,
 )
 from requests_app.lifecycle.models import DataCategory, Offence, RequestKind, TargetType
@@ -113,11 +114,12 @@ class UtcTime(serializers.CharField):
     def to_internal_value(self, data: Any) -> Any:
         text = super().to_internal_value(data)
         try:
-            return utc_time_parse(text)
+            utc_time_parse(text)
         except ValueError:
             raise serializers.ValidationError(
                 "A UTC time written YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-02-01T08:00:00Z."
             ) from None
+        return text  # the field's validators (its length) read text; validate() parses it
 
 
 class IssuingAuthority(StrictSerializer):
@@ -137,8 +139,9 @@ class TargetWindow(StrictSerializer):
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = {name: utc_time_parse(attrs[name]) for name in ("from", "to")}
         if attrs["from"] > attrs["to"]:
-            raise serializers.ValidationError({"to": ["The time window ends before it starts."]})
+            raise serializers.ValidationError({"to": [window_order_message()]})
         return attrs
 
 
@@ -146,7 +149,7 @@ class Target(StrictSerializer):
     """One target: its ``value`` must be of its ``type`` (``intake.targets``); an
     ``ip_address`` carries the ``window`` in which it was used, and no other type does."""
 
-    type = serializers.ChoiceField(choices=TargetType.values)
+    type = serializers.ChoiceField(choices=TargetType.choices)
     value = serializers.CharField(max_length=200)
     window = TargetWindow(required=False)
 
@@ -202,11 +205,11 @@ class DeclaredAttachment(StrictSerializer):
 
 
 class RequestBody(StrictSerializer):
-    kind = serializers.ChoiceField(choices=RequestKind.values)
+    kind = serializers.ChoiceField(choices=RequestKind.choices)
     case_reference = serializers.CharField(max_length=120)
     legal_basis = serializers.CharField(max_length=500)
     issuing_authority = IssuingAuthority()
-    offence = serializers.ChoiceField(choices=Offence.values)
+    offence = serializers.ChoiceField(choices=Offence.choices)
     targets = Target(many=True, allow_empty=False, max_length=MAX_TARGETS)  # type: ignore[call-arg]
     data_categories = serializers.ListField(
         child=serializers.ChoiceField(choices=DataCategory.values), allow_empty=False
@@ -231,7 +234,7 @@ class RequestBody(StrictSerializer):
             raise serializers.ValidationError({"data_categories": ["Each category once."]})
         period = attrs.get("period")
         if period:
-            outside = {
+            outside: dict[Any, Any] = {
                 index: {"window": [window_outside_period()]}
                 for index, target in enumerate(attrs["targets"])
                 if (window := target.get("window"))

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import EmailValidator
 from django.utils.translation import gettext as _
 
 from requests_app.lifecycle.models import TargetType
@@ -65,9 +65,13 @@ def _phone(value: str, region: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Django's validator, without its allowance for "localhost": an address on the internet.
+_validate_email = EmailValidator(allowlist=[])
+
+
 def _email(value: str) -> str:
     try:
-        validate_email(value)
+        _validate_email(value)
     except ValidationError:
         raise _email_refused() from None
     local, _at, domain = value.rpartition("@")
@@ -111,8 +115,8 @@ def target_value_check(target_type: str, value: str) -> None:
     names: any text will do.
     """
     if target_type == TargetType.PHONE:
-        if _phone(value, None) != value:
-            number = _phone(value, None)
+        number = _phone(value, None)
+        if number != value:
             raise TargetValueError(
                 _("Write the phone number in E.164 form: %(number)s.") % {"number": number}
             )
@@ -154,10 +158,14 @@ def window_message(*, target_type: str, window: tuple[datetime, datetime] | None
         if window is None:
             return _("An IP address needs the time window in which it was used (UTC).")
         if window[0] > window[1]:
-            return _("The time window ends before it starts.")
+            return window_order_message()
     elif window is not None:
         return _("Only an IP address target has a time window.")
     return None
+
+
+def window_order_message() -> str:
+    return _("The time window ends before it starts.")
 
 
 def window_outside_period() -> str:

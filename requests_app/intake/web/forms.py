@@ -182,7 +182,7 @@ class TargetForm(forms.Form):
         if "window_from" in self.errors or "window_to" in self.errors:
             return data
         if start is None or end is None:
-            message = window_message(target_type=kind, window=None)
+            message = window_message(target_type=kind, window=None) or ""
             self.add_error("window_from" if start is None else "window_to", message)
         elif problem := window_message(target_type=kind, window=(start, end)):
             self.add_error("window_to", problem)
