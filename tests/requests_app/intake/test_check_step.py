@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _storage(settings, tmp_path):
+def storage(settings, tmp_path):
     return tmp_storage(settings, tmp_path / "storage")
 
 
@@ -113,7 +113,7 @@ def assert_nothing_stored(storage) -> None:
 
 
 def test_a_bad_pdf_a_bad_phone_and_a_bad_email_are_refused_together_and_nothing_is_stored(
-    session, _storage
+    session, storage
 ):
     bad = b"%PDF-1.7 not really a PDF"
     data = form(
@@ -127,7 +127,7 @@ def test_a_bad_pdf_a_bad_phone_and_a_bad_email_are_refused_together_and_nothing_
     assert errors["attachments"].startswith("order.pdf is not a valid PDF")
     assert errors["targets-0-value"].startswith("Not a valid phone number")
     assert errors["targets-1-value"].startswith("Not a valid email address")
-    assert_nothing_stored(_storage)
+    assert_nothing_stored(storage)
 
 
 def test_the_page_and_the_api_refuse_a_value_in_the_same_words(session, officer):
@@ -146,13 +146,13 @@ def test_the_page_and_the_api_refuse_a_value_in_the_same_words(session, officer)
     assert api["detail"] == page["attachments"]
 
 
-def test_a_declared_file_that_is_not_sent_is_named(session, _storage):
+def test_a_declared_file_that_is_not_sent_is_named(session, storage):
     data = form(("username", "suspect_one"), files=[("order.pdf", pdf())])
     data["attachment"] = []
     errors = errors_of(check(session, data))
     assert errors == {"attachments": errors["attachments"]}
     assert errors["attachments"].startswith("order.pdf was not sent")
-    assert_nothing_stored(_storage)
+    assert_nothing_stored(storage)
 
 
 def test_a_file_too_large_is_named_before_it_is_read(session, settings):
@@ -195,7 +195,8 @@ def test_values_are_written_in_their_form_before_they_are_signed(session):
 
 
 def test_an_ip_address_needs_its_window_in_the_period(session):
-    errors = errors_of(check(session, form(("ip_address", "203.0.113.7"), files=[("o.pdf", pdf())])))
+    data = form(("ip_address", "203.0.113.7"), files=[("o.pdf", pdf())])
+    errors = errors_of(check(session, data))
     assert set(errors) == {"targets-0-window_from"}
     assert "time window" in errors["targets-0-window_from"]
 
@@ -205,7 +206,9 @@ def test_an_ip_address_needs_its_window_in_the_period(session):
     }
     data = form(("ip_address", "203.0.113.7"), files=[("o.pdf", pdf())], **early)
     errors = errors_of(check(session, data))
-    assert errors == {"targets-0-window_from": "The time window lies outside the period of the request."}
+    assert errors == {
+        "targets-0-window_from": "The time window lies outside the period of the request."
+    }
 
     backwards = {
         "targets-0-window_from": "2026-02-01T09:00:00",

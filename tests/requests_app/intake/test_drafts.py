@@ -122,14 +122,16 @@ def test_an_unfinished_request_is_saved_as_a_draft_with_its_document_encrypted(m
     ciphertext = path.read_bytes()
     assert ciphertext.startswith(AGE_HEADER)
     assert document not in ciphertext
-    assert saved.sha256.encode() not in ciphertext and saved.sha256 not in path.name
+    assert saved.sha256.encode() not in ciphertext
+    assert saved.sha256 not in path.name
     assert sealed_read(saved.file.name) == document
 
     # Opened again: the fields in the form, the document served back to its author.
     page = mine.get(f"/requests/drafts/{draft.pk}/").content.decode()
     assert 'value="PF-2026-0412"' in page
     assert 'value="030 1234567"' in page
-    config = json.loads(page.split('id="submission-config" type="application/json">')[1].split("</script>")[0])
+    config_json = page.split('id="submission-config" type="application/json">')[1]
+    config = json.loads(config_json.split("</script>")[0])
     assert config["draftId"] == draft.pk
     (listed,) = config["draftDocuments"]
     assert mine.get(listed["url"]).content == document
@@ -141,9 +143,7 @@ def test_saving_again_updates_the_draft_and_keeps_only_the_chosen_documents(
     first, second = pdf_bytes("one"), pdf_bytes("two")
     draft_id = save(mine, draft_form(("one.pdf", first))).json()["draft"]
     with django_capture_on_commit_callbacks(execute=True):
-        response = save(
-            mine, draft_form(("two.pdf", second), draft=draft_id, case_reference="B-2")
-        )
+        response = save(mine, draft_form(("two.pdf", second), draft=draft_id, case_reference="B-2"))
     assert response.json()["draft"] == draft_id
     draft = SubmissionDraft.objects.get()
     assert draft.fields["case_reference"] == "B-2"
@@ -162,9 +162,7 @@ def test_a_draft_with_a_document_that_is_not_a_pdf_is_not_saved(mine, storage):
     assert stored_files(storage) == []
 
 
-def test_another_officer_gets_404_for_every_draft_page_and_changes_nothing(
-    mine, theirs, storage
-):
+def test_another_officer_gets_404_for_every_draft_page_and_changes_nothing(mine, theirs, storage):
     document = pdf_bytes("secret order")
     draft_id = save(mine, draft_form(("order.pdf", document))).json()["draft"]
     draft = SubmissionDraft.objects.get()
@@ -194,9 +192,7 @@ def test_a_draft_of_another_kind_cannot_be_saved_over(mine):
     assert response.status_code == 404
 
 
-def test_deleting_a_draft_deletes_its_documents(
-    mine, storage, django_capture_on_commit_callbacks
-):
+def test_deleting_a_draft_deletes_its_documents(mine, storage, django_capture_on_commit_callbacks):
     draft_id = save(mine, draft_form(("order.pdf", pdf_bytes()))).json()["draft"]
     assert "Delete the draft?" in mine.get(f"/requests/drafts/{draft_id}/delete/").content.decode()
     with django_capture_on_commit_callbacks(execute=True):
@@ -320,8 +316,10 @@ def test_a_request_shared_with_an_officer_or_anothers_request_is_not_theirs_to_c
 def test_the_request_page_offers_its_submitter_a_copy(mine, earlier):
     page = mine.get(f"/requests/mine/{earlier.reference}/").content.decode()
     assert f'action="/requests/new/from/{earlier.reference}/"' in page
-    assert 'name="copy_targets"' in page and 'name="copy_documents"' in page
-    assert "203.0.113.7" in page and 'datetime="2026-02-01T08:00:00+00:00"' in page
+    assert 'name="copy_targets"' in page
+    assert 'name="copy_documents"' in page
+    assert "203.0.113.7" in page
+    assert 'datetime="2026-02-01T08:00:00+00:00"' in page
 
 
 # --- A draft that becomes a request ----------------------------------------------------------

@@ -234,7 +234,8 @@ def test_the_platform_hosts_are_a_setting(client, signer, token):
 
 def test_a_document_that_is_not_a_pdf_is_named_by_its_file_name(client, signer, token):
     """Refused at step 5 with the file's name and what to do, not its position."""
-    sub = submission(files=[("warrant 12.pdf", b"%PDF-1.7 this is no PDF at all", "application/pdf")])
+    broken = b"%PDF-1.7 this is no PDF at all"
+    sub = submission(files=[("warrant 12.pdf", broken, "application/pdf")])
     response = post_envelope(client, sub.sign(signer), sub.files, token)
     assert response.status_code == 422, response.content
     problem = response.json()

@@ -66,15 +66,19 @@ def window(start: str, end: str) -> tuple[datetime, datetime]:
     return at(start), at(end)
 
 
+def ip(address: str, start: str, end: str) -> Target:
+    return Target("ip_address", address, window(start, end))
+
+
 @pytest.mark.parametrize(
     ("target", "who"),
     [
         (Target("email", "owl@mail.EXAMPLE"), "owl"),
-        (Target("ip_address", "203.0.113.7", window("2026-01-15T08:00", "2026-01-15T09:00")), "owl"),
-        (Target("ip_address", "203.0.113.7", window("2026-01-15T09:00", "2026-01-15T10:00")), "lark"),
+        (ip("203.0.113.7", "2026-01-15T08:00", "2026-01-15T09:00"), "owl"),
+        (ip("203.0.113.7", "2026-01-15T09:00", "2026-01-15T10:00"), "lark"),
         # Both used it in a wide window: the latest user within it.
-        (Target("ip_address", "203.0.113.7", window("2026-01-15T00:00", "2026-01-15T23:59")), "lark"),
-        (Target("ip_address", "2001:db8::7", window("2026-01-20T11:00", "2026-01-20T13:00")), "owl"),
+        (ip("203.0.113.7", "2026-01-15T00:00", "2026-01-15T23:59"), "lark"),
+        (ip("2001:db8::7", "2026-01-20T11:00", "2026-01-20T13:00"), "owl"),
         (Target("url", "https://platform.example/u/nightowl"), "owl"),
         (Target("url", "https://www.platform.example/u/NightOwl/"), "owl"),
         (Target("url", "https://platform.example/c/owl_news"), "owl"),
@@ -115,7 +119,8 @@ def test_an_ip_address_target_survives_the_scope_limit_and_is_written_with_its_w
     target = Target("ip_address", "203.0.113.7", window("2026-01-15T08:00", "2026-01-15T09:00"))
     limit = scope(target)
     (answer,) = records_within_scope(limit, DirectorySource().lookup(limit))
-    assert answer.found and answer.target == target
+    assert answer.found
+    assert answer.target == target
     assert target.wire() == {
         "type": "ip_address",
         "value": "203.0.113.7",
