@@ -53,7 +53,7 @@ class TargetType(models.TextChoices):
     USER_ID = "user_id", "User id"
     CHANNEL = "channel", "Channel"
     EMAIL = "email", _("Email address")
-    IP_ADDRESS = "ip_address", _("IP address, with a time window")
+    IP_ADDRESS = "ip_address", _("IP address")
     URL = "url", _("Platform URL")
 
 

@@ -88,7 +88,7 @@ class Migration(migrations.Migration):
                     ("user_id", "User id"),
                     ("channel", "Channel"),
                     ("email", "Email address"),
-                    ("ip_address", "IP address, with a time window"),
+                    ("ip_address", "IP address"),
                     ("url", "Platform URL"),
                 ],
                 max_length=20,

@@ -520,12 +520,25 @@ def _period(start: str, end: str) -> list[dict[str, str]]:
     return [part for part in parts if part["text"]]
 
 
+def _moment(text: str) -> dict[str, str]:
+    """A time of the payload (RFC 3339 UTC) as the page shows it: 2026-02-01 08:00:00."""
+    return {"time": text, "text": text.removesuffix("Z").replace("T", " ")}
+
+
 def _target_line(target: dict[str, Any]) -> list[dict[str, str]]:
     label = str(TargetType(target["type"]).label)
     line = [{"text": f"{label}: {target['value']}"}]
     window = target.get("window")
     if window:
-        line += [{"text": " ("}, *_period(window["from"], window["to"]), {"text": ")"}]
+        before, _sep, after = _("used %(from)s to %(to)s UTC").partition("%(to)s")
+        head, _sep2, middle = before.partition("%(from)s")
+        line += [
+            {"text": f" ({head}"},
+            _moment(window["from"]),
+            {"text": middle},
+            _moment(window["to"]),
+            {"text": f"{after})"},
+        ]
     return line
 
 
