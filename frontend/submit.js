@@ -609,7 +609,7 @@ function setup(root) {
     try {
       response = await post(config.saveUrl, formWithFiles());
     } catch {
-      formStatus.textContent = "The portal could not be reached. Check the connection and try again.";
+      formStatus.textContent = text.unreachable;
       draftButton.disabled = false;
       return;
     }

@@ -4,6 +4,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -117,7 +118,7 @@ class UtcTime(serializers.CharField):
             utc_time_parse(text)
         except ValueError:
             raise serializers.ValidationError(
-                "A UTC time written YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-02-01T08:00:00Z."
+                _("A UTC time written YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-02-01T08:00:00Z.")
             ) from None
         return text  # the field's validators (its length) read text; validate() parses it
 

@@ -155,6 +155,7 @@ def _messages() -> dict[str, str]:
             "The passkey did not confirm the request, and nothing was sent. Press “Confirm "
             "with your passkey” again; if it keeps failing, restart the browser and try again."
         ),
+        "unreachable": _("The portal could not be reached. Check the connection and try again."),
         "draftSaved": _("Draft saved."),
         "draftNotSaved": _("The draft was not saved: %(reason)s"),
         "documentsLoading": _("Loading the draft's documents…"),
@@ -175,7 +176,6 @@ def _form_page(
         "saveUrl": reverse("submission-draft-save", args=[option.kind]),
         "submitUrl": reverse("submission-submit"),
         "draftId": draft.pk if draft is not None else None,
-        "draftUrlTemplate": reverse("submission-draft", args=[0]).replace("/0/", "/{id}/"),
         "draftDocuments": [
             {
                 "url": reverse("submission-draft-document", args=[draft.pk, document.pk]),
