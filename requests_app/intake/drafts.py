@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Officer
 from requests_app.intake.attachments import VerifiedAttachment
 from requests_app.intake.models import DraftDocument, SubmissionDraft
+from requests_app.lifecycle.access import request_access_for_officer
 from requests_app.lifecycle.models import Attachment, LegalRequest
 from requests_app.lifecycle.storage import sealed_copy, sealed_read, sealed_save
 
@@ -148,10 +149,10 @@ class CopyChoice:
 
 def request_of_officer(*, officer: Officer, reference: str) -> LegalRequest:
     """A request the officer submitted themselves, or 404 (a shared one is not theirs)."""
-    request = LegalRequest.objects.filter(reference=reference, officer=officer).first()
-    if request is None:
+    access = request_access_for_officer(officer=officer, reference=reference)  # 404 if none
+    if not access.is_submitter:
         raise Http404
-    return request
+    return access.request
 
 
 def draft_from_request(

@@ -8,6 +8,7 @@ that the refusal is logged.
 """
 
 import math
+import re
 from typing import Any
 
 from django import forms
@@ -78,6 +79,7 @@ from requests_app.lifecycle.models import LegalRequest
 # A preview older than this is signed afresh: the gateway accepts signed_at within five
 # minutes, and the officer needs time to touch the passkey.
 PREVIEW_FRESH_SECONDS = 240
+DRAFT_ID = re.compile(r"[1-9][0-9]{0,17}")  # a positive id that fits the database's integer
 PASSKEY_TIMEOUT_MS = 120_000
 
 
@@ -293,6 +295,11 @@ def submission_check(request: AuthedRequest, kind: str) -> HttpResponse:
     )
 
 
+def _draft_id(text: str) -> int | None:
+    """A draft's id as posted, or ``None`` for anything that cannot be one."""
+    return int(text) if DRAFT_ID.fullmatch(text) else None
+
+
 @role_required(Role.OFFICER)
 @never_cache
 @require_POST
@@ -314,10 +321,10 @@ def draft_save_view(request: AuthedRequest, kind: str) -> HttpResponse:
     data, uploads = posted
     draft = None
     if data.get("draft"):
-        try:
-            draft = draft_get_for_officer(officer=officer, draft_id=int(data["draft"]))
-        except ValueError:
-            raise Http404 from None
+        draft_id = _draft_id(data["draft"])
+        if draft_id is None:
+            raise Http404
+        draft = draft_get_for_officer(officer=officer, draft_id=draft_id)
         if draft.kind != option.kind:
             raise Http404
     fields, too_long = draft_fields(data, option=option)
@@ -532,8 +539,8 @@ def _submit(request: HttpRequest) -> HttpResponse:
         )
     except Problem as problem:
         return _problem(problem)  # logged by the pipeline
-    draft_id = request.POST.get("draft", "")
-    if draft_id.isdigit() and accepted.request.officer.user_id == user.pk:
+    draft_id = _draft_id(request.POST.get("draft", ""))
+    if draft_id is not None and accepted.request.officer.user_id == user.pk:
         # The draft became this request: it goes (only the submitter's own draft).
-        draft_submitted(officer=accepted.request.officer, draft_id=int(draft_id))
+        draft_submitted(officer=accepted.request.officer, draft_id=draft_id)
     return JsonResponse(accepted.answer(), status=201)

@@ -186,6 +186,14 @@ def test_another_officer_gets_404_for_every_draft_page_and_changes_nothing(mine,
         assert f"/requests/drafts/{draft_id}/" in mine.get(page).content.decode()
 
 
+@pytest.mark.parametrize("draft_id", ["abc", "0", "-1", "9" * 30, "1 OR 1=1"])
+def test_a_draft_id_that_names_no_draft_is_404_and_saves_nothing(mine, draft_id):
+    data = draft_form()
+    data["draft"] = draft_id
+    assert save(mine, data).status_code == 404
+    assert SubmissionDraft.objects.count() == 0
+
+
 def test_a_draft_of_another_kind_cannot_be_saved_over(mine):
     draft_id = save(mine, draft_form()).json()["draft"]
     response = save(mine, draft_form(draft=draft_id), kind="preservation")
