@@ -428,3 +428,24 @@ def test_a_refused_submission_keeps_the_draft(officer, storage):
     response = submit(client, envelope, document, draft_id)
     assert response.status_code == 401
     assert SubmissionDraft.objects.filter(pk=draft_id).exists()
+
+
+def test_a_draft_document_no_row_names_is_swept_and_a_drafts_own_is_kept(mine, storage):
+    """A write interrupted between the file and its row leaves ciphertext nothing names."""
+    import os
+
+    from django.utils import timezone
+
+    from requests_app.delivery.orphans import ORPHAN_AGE, orphan_files_purge
+
+    save(mine, draft_form(("order.pdf", pdf_bytes())))
+    (kept,) = stored_files(storage)
+    orphan = storage / "drafts" / "interrupted.age"
+    orphan.write_bytes(AGE_HEADER + b"\n-> X25519 ...")
+    moment = (timezone.now() - ORPHAN_AGE - timedelta(hours=1)).timestamp()
+    for path in (kept, orphan):
+        os.utime(path, (moment, moment))
+
+    assert orphan_files_purge() == {"drafts": ["drafts/interrupted.age"]}
+    assert kept.exists()
+    assert not orphan.exists()
