@@ -1,38 +1,87 @@
-// The web channel of intake (templates/requests_app/submit.html; PROTOCOL §2).
+// The web channel of intake (templates/requests_app/submit.html; PROTOCOL §2, §4.10).
 //
 // 1. The officer fills in the form. Each chosen file is hashed here (WebCrypto SHA-256)
-//    and declared by name, type, size and hash; the bytes stay in the page until step 3.
-// 2. "Preview" sends the fields (never the files) to the portal, which checks them with
-//    intake's own schema and policy and answers the payload to sign. This page
-//    canonicalises it (RFC 8785), hashes it, and shows both: what is shown is what is
-//    signed, because the hash of exactly these bytes becomes the passkey's challenge.
+//    and declared by name, type, size and hash. A draft's documents are fetched from the
+//    portal and treated as chosen files.
+// 2. "Preview" sends the fields and the files to the portal's check step, which runs every
+//    check that needs no signature (the fields, the target formats, each file's type,
+//    content and size, the schema and the policy), stores nothing, and answers the payload
+//    to sign with a summary in words. This page shows the summary as a table, and the
+//    payload's canonical form (RFC 8785) and its hash in a collapsible section: what is
+//    shown is what is signed, because the hash of exactly these bytes becomes the
+//    passkey's challenge.
 // 3. "Confirm with your passkey" asks the officer's own passkey (user verification
 //    required) to sign that challenge, then posts the envelope and the files, as the API
 //    takes them, to the session's submission endpoint.
+// "Save as draft" keeps the fields and files, unsigned, for the officer alone.
 //
-// Bundled by `make assets` into static/dist/submit.js; see package.json. The passkey and
-// the files are handled by passkey.js, shared with the reply page (reply.js).
+// Bundled by `make assets` into static/dist/submit.js; see package.json.
 
 import canonicalize from "canonicalize";
 
-import {
-  SESSION_ENDED,
-  envelopeText,
-  fileSelectionProblem,
-  humanSize,
-  jsonOf,
-  mediaTypeOf,
-  passkeyAssertion,
-  postWithToken,
-  sha256,
-  toHex,
-} from "./passkey.js";
+const MEDIA_TYPES_BY_EXTENSION = {
+  pdf: "application/pdf",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+};
+
+// --- Bytes and text -------------------------------------------------------------------
+
+function toBase64url(buffer) {
+  let text = "";
+  for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64url(text) {
+  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
+function toHex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function sha256(data) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+}
+
+function humanSize(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+function mediaTypeOf(file, allowed) {
+  if (allowed.includes(file.type)) return file.type;
+  const extension = file.name.includes(".") ? file.name.split(".").pop().toLowerCase() : "";
+  return MEDIA_TYPES_BY_EXTENSION[extension] || "";
+}
 
 function cell(text) {
   const td = document.createElement("td");
   td.textContent = text;
   return td;
 }
+
+// --- HTTP ----------------------------------------------------------------------------
+
+/** The JSON body of an answer, or null when the answer is not the portal's JSON
+ * (a redirect to the login page once the session ended, a CSRF refusal page). */
+async function jsonOf(response) {
+  if (response.type === "opaqueredirect") return null;
+  const type = response.headers.get("Content-Type") || "";
+  if (!type.includes("json")) return null;
+  try {
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+const SESSION_ENDED =
+  "Your session has ended or the page is out of date. Log in again in another tab, then try again here.";
 
 function setup(root) {
   const config = JSON.parse(document.getElementById("submission-config").textContent);
@@ -48,12 +97,21 @@ function setup(root) {
   const problemBox = root.querySelector("#confirm-problem");
   const result = root.querySelector("#submission-result");
 
+  const text = config.messages;
+  const draftButton = root.querySelector("#draft-button");
   let declaredFiles = []; // [{file, filename, media_type, sha256, size}]
   let fileProblem = "";
   let signing = null; // {payload, canonical, digest, at, envelopeText}
+  let draftId = config.draftId;
 
   function post(url, body) {
-    return postWithToken(url, body, csrfToken);
+    return fetch(url, {
+      method: "POST",
+      body,
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { "X-CSRFToken": csrfToken, Accept: "application/json" },
+    });
   }
 
   function setStep(id) {
@@ -211,6 +269,17 @@ function setup(root) {
   const addButton = form.querySelector("#target-add");
   const NUMBERED = ["id", "name", "for", "aria-describedby", "data-field"];
 
+  // An IP address is asked about with the window in which it was used; no other type is.
+  function syncWindow(row) {
+    const isIp = row.querySelector("select").value === "ip_address";
+    const window = row.querySelector(".target-window");
+    window.hidden = !isIp;
+    for (const control of window.querySelectorAll("input")) {
+      control.disabled = !isIp; // disabled fields are not sent
+      control.required = isIp;
+    }
+  }
+
   function renumberTargets() {
     const all = rows.querySelectorAll(".target-row");
     all.forEach((row, index) => {
@@ -229,7 +298,9 @@ function setup(root) {
         number.textContent = String(index + 1);
       }
       // Django leaves "required" off formset fields; every row here is a target.
-      for (const control of controlsOf(row)) control.required = true;
+      row.querySelector("select").required = true;
+      row.querySelector("input[name$='-value']").required = true;
+      syncWindow(row);
       row.querySelector(".target-remove").hidden = all.length === 1;
     });
     totalForms.value = String(all.length);
@@ -241,6 +312,10 @@ function setup(root) {
     renumberTargets();
     const added = rows.querySelector(".target-row:last-child");
     added.querySelector("input").focus();
+  });
+
+  rows.addEventListener("change", (event) => {
+    if (event.target.matches("select")) syncWindow(event.target.closest(".target-row"));
   });
 
   rows.addEventListener("click", (event) => {
@@ -275,72 +350,189 @@ function setup(root) {
   const fileStatus = root.querySelector("#attachment-status");
   const declaredInput = form.elements.attachments;
 
+  function fileSelectionProblem(files) {
+    if (files.length > config.maxAttachments) {
+      return `Attach at most ${config.maxAttachments} files.`;
+    }
+    let total = 0;
+    for (const file of files) {
+      if (!mediaTypeOf(file, config.mediaTypes)) {
+        return `${file.name}: only PDF, PNG and JPEG files are accepted.`;
+      }
+      if (file.size === 0) return `${file.name} is empty.`;
+      if (file.size > config.maxAttachmentBytes) {
+        return `${file.name} is larger than ${humanSize(config.maxAttachmentBytes)}.`;
+      }
+      total += file.size;
+    }
+    if (total > config.maxTotalBytes) {
+      return `The files are larger than ${humanSize(config.maxTotalBytes)} together.`;
+    }
+    return "";
+  }
+
+  /** Show the chosen files, and declare them (name, type, size, hash) for the portal. */
+  function renderFiles() {
+    declaredInput.value = JSON.stringify(
+      declaredFiles.map(({ filename, media_type, sha256: hash, size }) => ({
+        filename,
+        media_type,
+        sha256: hash,
+        size,
+      })),
+    );
+    const body = fileTable.tBodies[0];
+    body.replaceChildren();
+    for (const item of declaredFiles) {
+      const row = document.createElement("tr");
+      const hash = cell("");
+      const code = document.createElement("code");
+      code.className = "identifier";
+      code.textContent = item.sha256;
+      hash.append(code);
+      const actions = cell("");
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "link-button";
+      remove.textContent = text.removeFile;
+      const hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = ` ${item.filename}`;
+      remove.append(hidden);
+      remove.addEventListener("click", () => {
+        declaredFiles = declaredFiles.filter((f) => f !== item);
+        fileProblem = "";
+        setFieldError("attachments", "");
+        renderFiles();
+        fileInput.focus();
+      });
+      actions.append(remove);
+      row.append(cell(item.filename), cell(item.media_type), cell(humanSize(item.size)), hash, actions);
+      body.append(row);
+    }
+    fileTable.hidden = declaredFiles.length === 0;
+    const count = declaredFiles.length;
+    fileStatus.textContent = count ? `${count} file${count === 1 ? "" : "s"} ready.` : "";
+  }
+
+  async function declare(file) {
+    return {
+      file,
+      filename: file.name,
+      media_type: mediaTypeOf(file, config.mediaTypes),
+      sha256: toHex(await sha256(await file.arrayBuffer())),
+      size: file.size,
+    };
+  }
+
+  // Chosen files join those already there (a draft's, or chosen before).
   fileInput.addEventListener("change", async () => {
     const files = Array.from(fileInput.files);
-    declaredFiles = [];
-    declaredInput.value = "[]";
-    fileTable.hidden = true;
-    fileTable.tBodies[0].replaceChildren();
-    fileProblem = fileSelectionProblem(files, config);
+    fileInput.value = "";
+    if (files.length === 0) return;
+    fileProblem = fileSelectionProblem([...declaredFiles.map((f) => f.file), ...files]);
     setFieldError("attachments", fileProblem);
-    if (fileProblem || files.length === 0) {
-      fileStatus.textContent = "";
-      return;
-    }
+    if (fileProblem) return;
     fileStatus.textContent = "Computing the SHA-256 of each file…";
     previewButton.disabled = true;
     try {
-      const declared = [];
       for (const file of files) {
-        const digest = toHex(await sha256(await file.arrayBuffer()));
-        if (declared.some((item) => item.sha256 === digest)) {
+        const item = await declare(file);
+        if (declaredFiles.some((f) => f.sha256 === item.sha256)) {
           fileProblem = `${file.name} is the same file as another one chosen.`;
           setFieldError("attachments", fileProblem);
-          fileStatus.textContent = "";
-          return;
+          continue;
         }
-        declared.push({
-          file,
-          filename: file.name,
-          media_type: mediaTypeOf(file, config.mediaTypes),
-          sha256: digest,
-          size: file.size,
-        });
+        declaredFiles.push(item);
       }
-      declaredFiles = declared;
-      declaredInput.value = JSON.stringify(
-        declared.map(({ filename, media_type, sha256: hash, size }) => ({
-          filename,
-          media_type,
-          sha256: hash,
-          size,
-        })),
-      );
-      for (const item of declared) {
-        const row = document.createElement("tr");
-        const hash = cell("");
-        const code = document.createElement("code");
-        code.className = "identifier";
-        code.textContent = item.sha256;
-        hash.append(code);
-        row.append(cell(item.filename), cell(item.media_type), cell(humanSize(item.size)), hash);
-        fileTable.tBodies[0].append(row);
-      }
-      fileTable.hidden = false;
-      fileStatus.textContent = `${declared.length} file${declared.length === 1 ? "" : "s"} ready.`;
     } catch (error) {
       fileProblem = "This browser could not read the files. Choose them again.";
       setFieldError("attachments", fileProblem);
-      fileStatus.textContent = "";
       console.warn("hashing failed", error);
     } finally {
       previewButton.disabled = false;
+      renderFiles();
     }
   });
 
+  /** A draft's documents, fetched from the portal, become chosen files again. */
+  async function loadDraftDocuments() {
+    if (!config.draftDocuments.length) return;
+    fileStatus.textContent = text.documentsLoading;
+    previewButton.disabled = true;
+    try {
+      for (const document_ of config.draftDocuments) {
+        const response = await fetch(document_.url, { credentials: "same-origin" });
+        if (!response.ok) throw new Error(`status ${response.status}`);
+        const blob = await response.blob();
+        const file = new File([blob], document_.filename, { type: document_.media_type });
+        const item = await declare(file);
+        if (item.sha256 !== document_.sha256) throw new Error("the document changed");
+        declaredFiles.push(item);
+      }
+      renderFiles();
+    } catch (error) {
+      fileStatus.textContent = text.documentsNotLoaded;
+      console.warn("draft documents", error);
+    } finally {
+      previewButton.disabled = false;
+    }
+  }
+  loadDraftDocuments();
+
+  /** The form's fields and every chosen file, as the check step and the draft take them. */
+  function formWithFiles() {
+    const body = new FormData(form);
+    for (const item of declaredFiles) body.append("attachment", item.file, item.filename);
+    if (draftId) body.append("draft", String(draftId));
+    return body;
+  }
+
   // --- Preview: the payload, canonical, and its hash ------------------------------------
 
-  async function showPreview(payload) {
+  /** One line of the summary: text, and times as time elements. */
+  function partsOf(parts) {
+    const nodes = [];
+    for (const part of parts) {
+      if (part.time) {
+        const time = document.createElement("time");
+        time.dateTime = part.time;
+        time.textContent = part.text;
+        nodes.push(time);
+      } else {
+        nodes.push(document.createTextNode(part.text));
+      }
+    }
+    return nodes;
+  }
+
+  function renderSummary(summary) {
+    const body = root.querySelector("#preview-summary").tBodies[0];
+    body.replaceChildren();
+    for (const row of summary) {
+      const tr = document.createElement("tr");
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = row.label;
+      const td = document.createElement("td");
+      if (row.items.length === 1) {
+        td.append(...partsOf(row.items[0]));
+      } else {
+        const list = document.createElement("ul");
+        list.className = "plain";
+        for (const item of row.items) {
+          const entry = document.createElement("li");
+          entry.append(...partsOf(item));
+          list.append(entry);
+        }
+        td.append(list);
+      }
+      tr.append(th, td);
+      body.append(tr);
+    }
+  }
+
+  async function showPreview(payload, summary) {
     const declared = (payload.request && payload.request.attachments) || [];
     const missing = declared.find((item) => !declaredFiles.some((f) => f.sha256 === item.sha256));
     if (missing) {
@@ -351,6 +543,7 @@ function setup(root) {
     const digest = await sha256(new TextEncoder().encode(canonical));
     signing = { payload, canonical, digest, at: Date.now(), envelopeText: null };
 
+    renderSummary(summary);
     root.querySelector("#preview-payload").textContent = JSON.stringify(
       JSON.parse(canonical),
       null,
@@ -358,19 +551,6 @@ function setup(root) {
     );
     root.querySelector("#preview-hash").textContent = toHex(digest);
     root.querySelector("#preview-canonical").textContent = canonical;
-    const fileList = root.querySelector("#preview-files");
-    fileList.replaceChildren();
-    if (declared.length === 0) {
-      fileList.textContent = "None";
-    } else {
-      const list = document.createElement("ul");
-      for (const item of declared) {
-        const entry = document.createElement("li");
-        entry.textContent = `${item.filename} (${item.media_type}, ${humanSize(item.size)})`;
-        list.append(entry);
-      }
-      fileList.append(list);
-    }
     confirmStatus.textContent = "";
     problemBox.hidden = true;
     confirmButton.disabled = false;
@@ -385,7 +565,7 @@ function setup(root) {
     formStatus.textContent = "Checking the request…";
     let response;
     try {
-      response = await post(config.previewUrl, new FormData(form));
+      response = await post(config.checkUrl, formWithFiles());
     } catch {
       formStatus.textContent = "The portal could not be reached. Check the connection and try again.";
       previewButton.disabled = false;
@@ -402,7 +582,7 @@ function setup(root) {
       showErrors(answer.errors && answer.errors.length ? answer.errors : [{ field: "", message: answer.detail }]);
       return false;
     }
-    await showPreview(answer.payload);
+    await showPreview(answer.payload, answer.summary);
     return true;
   }
 
@@ -417,6 +597,40 @@ function setup(root) {
     await requestPreview();
   });
 
+  draftButton.addEventListener("click", async () => {
+    clearErrors();
+    if (fileProblem) {
+      showErrors([{ field: "attachments", message: fileProblem }]);
+      return;
+    }
+    draftButton.disabled = true;
+    formStatus.textContent = "";
+    let response;
+    try {
+      response = await post(config.saveUrl, formWithFiles());
+    } catch {
+      formStatus.textContent = text.unreachable;
+      draftButton.disabled = false;
+      return;
+    }
+    draftButton.disabled = false;
+    const answer = await jsonOf(response);
+    if (answer === null) {
+      formStatus.textContent = SESSION_ENDED;
+      return;
+    }
+    if (!response.ok) {
+      if (answer.errors && answer.errors.length) showErrors(answer.errors);
+      formStatus.textContent = text.draftNotSaved.replace("%(reason)s", answer.detail || "");
+      return;
+    }
+    draftId = answer.draft;
+    // The address is now the draft's: a reload opens it again.
+    history.replaceState(null, "", answer.url);
+    const saved = new Date(answer.saved_at);
+    formStatus.textContent = `${text.draftSaved} ${saved.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}`;
+  });
+
   editButton.addEventListener("click", () => {
     signing = null;
     preview.hidden = true;
@@ -427,6 +641,54 @@ function setup(root) {
 
   // --- Confirm: the passkey signs the payload's hash ---------------------------------
 
+  async function assertionFor(digest) {
+    return navigator.credentials.get({
+      publicKey: {
+        challenge: digest,
+        rpId: config.rpId,
+        allowCredentials: config.credentials.map((c) => ({
+          type: "public-key",
+          id: fromBase64url(c.id),
+          transports: c.transports,
+        })),
+        userVerification: "required",
+        timeout: config.timeoutMs,
+      },
+    });
+  }
+
+  /** What to do, in a sentence, for each way the browser's passkey prompt can fail; the
+   * browser's own message is never shown. */
+  function passkeyProblem(error) {
+    switch (error && error.name) {
+      case "NotAllowedError":
+      case "AbortError":
+        return text.passkeyCancelled;
+      case "InvalidStateError":
+        return text.passkeyNotHere;
+      case "SecurityError":
+        return text.passkeyWrongAddress;
+      case "NotSupportedError":
+        return text.passkeyUnsupported;
+      default:
+        return text.passkeyFailed;
+    }
+  }
+
+  function envelopeText(payload, credential) {
+    const response = credential.response;
+    return JSON.stringify({
+      payload,
+      signature: {
+        alg: "webauthn",
+        key_id: `webauthn:${toBase64url(credential.rawId)}`,
+        authenticator_data: toBase64url(response.authenticatorData),
+        client_data_json: toBase64url(response.clientDataJSON),
+        value: toBase64url(response.signature),
+      },
+    });
+  }
+
   function showProblem(problem) {
     root.querySelector("#confirm-problem-detail").textContent = problem.detail || problem.title;
     root.querySelector("#confirm-problem-code").textContent = problem.code || String(problem.status);
@@ -436,7 +698,13 @@ function setup(root) {
 
   function showResult(answer) {
     root.querySelector("#result-reference").textContent = answer.reference;
-    root.querySelector("#result-status").textContent = answer.status;
+    const status = root.querySelector("#result-status");
+    status.textContent = config.statusLabels[answer.status] || answer.status;
+    status.className = `status status-${answer.status}`;
+    root.querySelector("#result-link").href = config.requestUrlTemplate.replace(
+      "REFERENCE",
+      encodeURIComponent(answer.reference),
+    );
     const due = new Date(answer.due_at);
     root.querySelector("#result-due").textContent =
       `${due.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })} (${answer.due_at})`;
@@ -468,11 +736,14 @@ function setup(root) {
         confirmStatus.textContent = "Confirm with your passkey: follow your browser's prompt.";
         let credential;
         try {
-          credential = await passkeyAssertion(config, signing.digest);
+          if (!window.PublicKeyCredential || !navigator.credentials) {
+            throw new DOMException("no WebAuthn", "NotSupportedError");
+          }
+          credential = await assertionFor(signing.digest);
+          if (!credential) throw new DOMException("no credential", "NotAllowedError");
         } catch (error) {
-          confirmStatus.textContent =
-            "The passkey did not confirm the request (cancelled, timed out, or not one of your passkeys). Nothing was sent.";
-          console.warn("passkey assertion failed", error);
+          confirmStatus.textContent = passkeyProblem(error);
+          console.warn("passkey assertion failed", error && error.name);
           return;
         }
         signing.envelopeText = envelopeText(signing.payload, credential);
@@ -489,6 +760,7 @@ function setup(root) {
         const chosen = declaredFiles.find((f) => f.sha256 === item.sha256);
         body.append("attachment", chosen.file, item.filename);
       }
+      if (draftId) body.append("draft", String(draftId)); // the draft goes once accepted
       let response;
       try {
         response = await post(config.submitUrl, body);

@@ -447,6 +447,13 @@ if PRODUCTION and PLATFORM_DATA_SOURCE == "directory":
 PLATFORM_DATA_SOURCE_EXPLICIT = bool(env.str("PLATFORM_DATA_SOURCE", default=""))
 PLATFORM_API_URL = env.str("PLATFORM_API_URL", default="")
 PLATFORM_API_TOKEN = env.str("PLATFORM_API_TOKEN", default="")
+# The host names of the platform's public web addresses: a `url` target must be an https://
+# address on one of them (PROTOCOL §2.2), e.g. a profile https://<host>/u/<username>.
+PLATFORM_URL_HOSTS = [
+    host.strip().lower()
+    for host in env.list("PLATFORM_URL_HOSTS", default=["platform.example", "www.platform.example"])
+    if host.strip()
+]
 # Days a sealed response stays downloadable before it is purged.
 # Platform policy: tell users of a disclosure that had no non-disclosure order.
 USER_NOTICE_WITHOUT_ORDER = env.bool("USER_NOTICE_WITHOUT_ORDER", default=True)
@@ -486,6 +493,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "KeyStatusEnum": "accounts.models.KeyStatus",
         "LegalRequestStatusEnum": "requests_app.lifecycle.models.LegalRequest.Status",
+        "TargetTypeEnum": "requests_app.lifecycle.models.TargetType",
+        "KindEnum": "requests_app.lifecycle.models.RequestKind",
+        "OffenceEnum": "requests_app.lifecycle.models.Offence",
     },
     # Every error is a problem document: said once, for every operation (portal/openapi.py).
     "POSTPROCESSING_HOOKS": [

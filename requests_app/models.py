@@ -4,7 +4,7 @@ Django loads an app's models from this module; the stages import from their own
 `<stage>.models`, never from here (the layer contracts in `.importlinter` check it)."""
 
 from requests_app.delivery.models import Disclosure, SealedResponse
-from requests_app.intake.models import IntakeRejection
+from requests_app.intake.models import DraftDocument, IntakeRejection, SubmissionDraft
 from requests_app.lifecycle.models import (
     Attachment,
     Channel,
@@ -42,6 +42,8 @@ __all__ = [
     "Message",
     "MessageAttachment",
     "IntakeRejection",
+    "SubmissionDraft",
+    "DraftDocument",
     "PolicyRule",
     "CountryPolicy",
     "AssessmentItem",

@@ -8,7 +8,7 @@ with its path, size, SHA-256 and media type, so the officer can check what they 
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
@@ -140,7 +140,7 @@ def response_document(
         },
         "records": [
             {
-                "target": asdict(r.target),
+                "target": r.target.wire(),
                 "found": r.found,
                 "records": r.records,
                 "files": [placed.listing() for placed in files],

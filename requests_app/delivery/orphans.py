@@ -1,4 +1,5 @@
-"""Files no row names are swept: a legal document or sealed file whose row never committed.
+"""Files no row names are swept: a legal document, draft document or sealed file whose row
+never committed (the folders are ``lifecycle.storage.STORED_FOLDERS``).
 
 Intake stores a document before committing its row, sealing a sealed file before writing
 its row (``lifecycle.storage.storage_save``); a crash in between leaves a file nothing
@@ -10,30 +11,25 @@ not a write in progress.
 import logging
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.core.files.storage import default_storage
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from portal.audit import audit_append
-from requests_app.delivery.models import SealedResponse
-from requests_app.lifecycle.models import Attachment, MessageAttachment
+from requests_app.lifecycle.storage import STORED_FOLDERS
 
 logger = logging.getLogger(__name__)
 
 ORPHAN_AGE = timedelta(hours=6)
-# Each folder of the default storage, and the file field whose rows name its files.
-FOLDERS: dict[str, tuple[type[models.Model], str]] = {
-    "attachments": (Attachment, "file"),
-    "message-documents": (MessageAttachment, "file"),
-    "sealed": (SealedResponse, "file"),
-}
 
 
 def orphan_files_purge(*, now: datetime | None = None) -> dict[str, list[str]]:
     """Delete files older than ``ORPHAN_AGE`` that no row names; audit what went."""
     now = now or timezone.now()
     removed: dict[str, list[str]] = {}
-    for folder, (model, field) in FOLDERS.items():
+    for folder, (label, field) in STORED_FOLDERS.items():
+        model = apps.get_model(label)
         try:
             _, names = default_storage.listdir(folder)
         except FileNotFoundError:

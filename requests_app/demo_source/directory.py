@@ -1,10 +1,14 @@
 """The database-backed data source (PlatformAccount, its IP events and its files)."""
 
 import hashlib
+import ipaddress
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
+from urllib.parse import unquote, urlsplit
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.db.models import Q
@@ -16,16 +20,60 @@ CHUNK = 1024 * 1024
 
 
 def _account_for(target: Target) -> PlatformAccount | None:
+    """The account a target names (docs/platform-data-source.md, "How the directory matches")."""
     if target.type == "channel":
         return _account_owning(target.value.lstrip("@"))
+    if target.type == "ip_address":
+        return _account_using(target)
+    if target.type == "url":
+        return _account_at(target.value)
     query = {
         "username": Q(username__iexact=target.value.lstrip("@")),
         "user_id": Q(user_id=target.value),
         "phone": Q(phone_number=target.value.replace(" ", "")),
+        "email": Q(email__iexact=target.value),
     }.get(target.type)
     if query is None:
         return None
     return PlatformAccount.objects.filter(query).first()
+
+
+def _account_using(target: Target) -> PlatformAccount | None:
+    """The account that used the address within the window: of several, the latest user."""
+    if target.window is None:
+        return None
+    try:
+        address = str(ipaddress.ip_address(target.value))
+    except ValueError:
+        return None
+    event = (
+        PlatformIpEvent.objects.filter(ip=address, at__range=target.window)
+        .select_related("account")
+        .order_by("-at", "-pk")
+        .first()
+    )
+    return event.account if event is not None else None
+
+
+# The platform's public addresses of an account: its profile and its channels.
+PROFILE_PATH = re.compile(r"/u/([^/]+)/?")
+CHANNEL_PATH = re.compile(r"/c/([^/]+)/?")
+
+
+def _account_at(url: str) -> PlatformAccount | None:
+    """The account whose profile (https://<host>/u/<username>) or channel (/c/<name>) it is."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme != "https" or (parts.hostname or "") not in settings.PLATFORM_URL_HOSTS:
+        return None
+    path = unquote(parts.path)
+    if profile := PROFILE_PATH.fullmatch(path):
+        return PlatformAccount.objects.filter(username__iexact=profile.group(1)).first()
+    if channel := CHANNEL_PATH.fullmatch(path):
+        return _account_owning(channel.group(1))
+    return None
 
 
 def _account_owning(channel: str) -> PlatformAccount | None:

@@ -3,7 +3,12 @@
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiRequest,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.parsers import MultiPartParser
@@ -17,20 +22,43 @@ from portal import crypto
 from portal.http import client_ip
 from portal.problems import Problem
 from requests_app.intake.pipeline import rejection_record, submission_accept_api
+from requests_app.intake.schema import Envelope
 from requests_app.intake.throttles import SubmissionRateLimits
 from requests_app.lifecycle.access import (
     officer_of,
     request_get_for_officer,
     request_list_for_officer,
 )
-from requests_app.lifecycle.models import LegalRequest
+from requests_app.lifecycle.models import LegalRequest, TargetType
 
 PROBLEM = OpenApiResponse(description="application/problem+json with a stable `code`")
 
 
+class TargetWindowOut(serializers.Serializer):
+    to = serializers.DateTimeField(source="window_to")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateTimeField(source="window_from")
+        return fields
+
+
 class TargetOut(serializers.Serializer):
-    type = serializers.CharField()
+    """A target as submitted (PROTOCOL §2.2); an ``ip_address`` with its ``window``."""
+
+    type = serializers.ChoiceField(choices=TargetType.choices)
     value = serializers.CharField()
+    window = TargetWindowOut(
+        source="*",
+        required=False,
+        help_text="Only for an ip_address: when it was used (UTC, both ends included).",
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        shape = super().to_representation(instance)
+        if getattr(instance, "window_from", None) is None:
+            shape.pop("window", None)
+        return shape
 
 
 class SubmissionOut(serializers.ModelSerializer):
@@ -96,14 +124,20 @@ class SubmissionsView(APIView):
     @extend_schema(
         operation_id="submissions_create",
         request={
-            "multipart/form-data": inline_serializer(
-                "SubmissionUpload",
-                {
-                    "envelope": serializers.FileField(help_text="The JSON submission document."),
-                    "attachment": serializers.ListField(
-                        child=serializers.FileField(), required=False
-                    ),
-                },
+            "multipart/form-data": OpenApiRequest(
+                inline_serializer(
+                    "SubmissionUpload",
+                    {
+                        "envelope": Envelope(
+                            help_text="The JSON submission document (PROTOCOL §2), as one "
+                            "part of type application/json (a file part or a form field)."
+                        ),
+                        "attachment": serializers.ListField(
+                            child=serializers.FileField(), required=False
+                        ),
+                    },
+                ),
+                encoding={"envelope": {"contentType": "application/json"}},
             )
         },
         responses={

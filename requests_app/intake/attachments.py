@@ -9,6 +9,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
 
 from portal.problems import Problem
 
@@ -82,50 +84,102 @@ def _mismatch(detail: str, **extra: Any) -> Problem:
     return Problem("attachment_mismatch", 422, detail, **extra)
 
 
+# The words of each refusal, the same on the web page (before the passkey is asked) and
+# through the API (PROTOCOL §3.5): a file is named by its name, never by its position.
+_TYPE_NAMES = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPEG"}
+
+
+def too_many_files_message() -> str:
+    return _("Attach at most %(count)d files.") % {"count": settings.INTAKE_MAX_ATTACHMENTS}
+
+
+def too_large_message(filename: str) -> str:
+    return _("%(name)s is larger than %(limit)s, the most one file may be.") % {
+        "name": filename,
+        "limit": filesizeformat(settings.INTAKE_MAX_ATTACHMENT_BYTES),
+    }
+
+
+def too_large_together_message() -> str:
+    return _("The files are larger than %(limit)s together.") % {
+        "limit": filesizeformat(settings.INTAKE_MAX_TOTAL_BYTES)
+    }
+
+
+def type_not_accepted_message(filename: str) -> str:
+    return _("%(name)s: only PDF, PNG and JPEG files are accepted.") % {"name": filename}
+
+
+def same_file_message(filename: str) -> str:
+    return _("%(name)s is the same file as another one chosen.") % {"name": filename}
+
+
+def not_valid_message(filename: str, media_type: str) -> str:
+    if media_type == "application/pdf":
+        return _(
+            "%(name)s is not a valid PDF: it does not open as a PDF with at least one page. "
+            "Save or scan the document again as a PDF, and choose the new file."
+        ) % {"name": filename}
+    return _("%(name)s is not a valid %(type)s image. Save it again as %(type)s, or as a PDF.") % {
+        "name": filename,
+        "type": _TYPE_NAMES.get(media_type, media_type),
+    }
+
+
+def size_limit_problem(uploads: list[UploadedFile]) -> Problem | None:
+    """``too_large`` for too many files, one too large, or all too large together."""
+    if len(uploads) > settings.INTAKE_MAX_ATTACHMENTS:
+        return Problem("too_large", 413, too_many_files_message())
+    for upload in uploads:
+        if (upload.size or 0) > settings.INTAKE_MAX_ATTACHMENT_BYTES:
+            return Problem("too_large", 413, too_large_message(upload.name or "document"))
+    if sum(upload.size or 0 for upload in uploads) > settings.INTAKE_MAX_TOTAL_BYTES:
+        return Problem("too_large", 413, too_large_together_message())
+    return None
+
+
 def attachments_check(
     *, declared: list[dict[str, Any]], uploads: list[UploadedFile]
 ) -> list[VerifiedAttachment]:
     """Pair each declared attachment with its upload, or raise ``attachment_mismatch``."""
-    if len(uploads) > settings.INTAKE_MAX_ATTACHMENTS:
-        raise Problem("too_large", 413, "Too many attachments.")
-    total = sum(upload.size or 0 for upload in uploads)
-    if total > settings.INTAKE_MAX_TOTAL_BYTES or any(
-        (upload.size or 0) > settings.INTAKE_MAX_ATTACHMENT_BYTES for upload in uploads
-    ):
-        raise Problem("too_large", 413, "An attachment, or all of them together, is too large.")
+    problem = size_limit_problem(uploads)
+    if problem is not None:
+        raise problem
 
     by_hash: dict[str, tuple[UploadedFile, int]] = {}
     for upload in uploads:
         digest, size = _digest(upload)
         if digest in by_hash:
-            raise _mismatch("The same file was uploaded twice.", sha256=digest)
+            raise _mismatch(same_file_message(upload.name or "document"), sha256=digest)
         by_hash[digest] = (upload, size)
 
     verified = []
     for index, item in enumerate(declared):
+        name = item["filename"]
         found = by_hash.pop(item["sha256"], None)
         if found is None:
             raise _mismatch(
-                f"Declared attachment {index} ({item['filename']}) was not uploaded, "
-                "or its bytes do not match the declared SHA-256.",
+                _(
+                    "%(name)s was not sent, or its bytes differ from the SHA-256 declared "
+                    "for it. Choose the file again."
+                )
+                % {"name": name},
                 index=index,
             )
         upload, size = found
         if size != item["size"]:
-            raise _mismatch(f"Attachment {index} is {size} bytes, not {item['size']}.", index=index)
-        if item["media_type"] not in ALLOWED_MEDIA_TYPES:
             raise _mismatch(
-                f"Attachment {index}: {item['media_type']} is not accepted "
-                f"({', '.join(sorted(ALLOWED_MEDIA_TYPES))}).",
+                _("%(name)s is %(size)d bytes, not the %(declared)d declared for it.")
+                % {"name": name, "size": size, "declared": item["size"]},
                 index=index,
             )
+        if item["media_type"] not in ALLOWED_MEDIA_TYPES:
+            raise _mismatch(type_not_accepted_message(name), index=index)
         if not media_type_matches(upload, item["media_type"]):
-            raise _mismatch(
-                f"Attachment {index} is not a valid {item['media_type']} file.", index=index
-            )
+            raise _mismatch(not_valid_message(name, item["media_type"]), index=index)
         verified.append(
             VerifiedAttachment(
-                filename=filename_sanitise(item["filename"]),
+                filename=filename_sanitise(name),
                 media_type=item["media_type"],
                 sha256=item["sha256"],
                 size=size,
@@ -133,5 +187,9 @@ def attachments_check(
             )
         )
     if by_hash:
-        raise _mismatch("A file was uploaded that the signed payload does not declare.")
+        upload, _size = next(iter(by_hash.values()))
+        raise _mismatch(
+            _("%(name)s was sent, but the signed payload does not declare it.")
+            % {"name": upload.name or "document"}
+        )
     return verified

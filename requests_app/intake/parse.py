@@ -1,7 +1,6 @@
 """Step 1: the body parses, fits the size limits, and matches the schema."""
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +12,7 @@ from rest_framework import serializers
 from portal.crypto import sha256_hex
 from portal.jsondepth import JSONTooDeep, json_depth_check
 from portal.problems import Problem, field_errors
-from requests_app.intake.schema import Envelope
+from requests_app.intake.schema import Envelope, utc_time_parse
 
 
 @dataclass(frozen=True)
@@ -35,21 +34,12 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-# RFC 3339 date-time in UTC: fromisoformat alone would also take week dates, the basic
-# format and times without seconds, which other readers of the signed payload would not.
-SIGNED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
-
-
 def parse_signed_at(text: str) -> datetime:
     """Parse an RFC 3339 UTC timestamp such as 2026-11-22T10:00:00Z."""
-    if not text.endswith("Z"):
-        raise ValueError("signed_at must be UTC, ending in Z")
-    if not SIGNED_AT.fullmatch(text):
-        raise ValueError("signed_at must be RFC 3339, such as 2026-11-22T10:00:00Z")
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError("signed_at must carry a time zone")
-    return moment
+    try:
+        return utc_time_parse(text)
+    except ValueError as exc:
+        raise ValueError(f"signed_at {exc}") from None
 
 
 def envelope_parse(

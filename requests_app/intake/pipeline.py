@@ -7,13 +7,10 @@ a ``LegalRequest`` with its targets, attachments and audit event in one transact
 """
 
 import secrets
-import tempfile
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.core.files.base import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -31,7 +28,7 @@ from requests_app.intake.signature import ed25519_signature_check
 from requests_app.intake.webauthn import b64url_encode, web_sender, webauthn_signature_check
 from requests_app.lifecycle.access import officer_of
 from requests_app.lifecycle.models import Attachment, LegalRequest, RequestTarget
-from requests_app.lifecycle.storage import storage_save
+from requests_app.lifecycle.storage import sealed_save
 from requests_app.policy.rules import policy_check
 
 
@@ -111,17 +108,10 @@ def rejection_record(
 def attachment_store(item: VerifiedAttachment, *, folder: str = "attachments") -> str:
     """Store a legal document as age ciphertext to the portal's storage key, never as is.
 
-    The name is random: a name derived from the content (its hash) would let whoever
-    holds the storage confirm that a document they know is among the portal's.
-    ``folder`` is the storage folder of the rows that name such files (the orphan sweeper
-    of ``delivery.orphans`` knows each).
+    ``folder`` is the storage folder of the rows that name such files
+    (``lifecycle.storage.STORED_FOLDERS``, which the orphan sweeper reads).
     """
-    item.upload.seek(0)
-    name = f"{folder}/{uuid.uuid4().hex}.age"
-    with tempfile.TemporaryFile() as sealed:  # ciphertext only
-        crypto.storage_seal(item.upload, sealed)
-        sealed.seek(0)
-        return storage_save(name, File(sealed))
+    return sealed_save(item.upload, folder=folder)
 
 
 def _verification_key(sender: Sender) -> str:
@@ -173,7 +163,16 @@ def _create(
         receipt=receipt,
     )
     RequestTarget.objects.bulk_create(
-        [RequestTarget(request=request, type=t["type"], value=t["value"]) for t in body["targets"]]
+        [
+            RequestTarget(
+                request=request,
+                type=t["type"],
+                value=t["value"],
+                window_from=t["window"]["from"] if "window" in t else None,
+                window_to=t["window"]["to"] if "window" in t else None,
+            )
+            for t in body["targets"]
+        ]
     )
     for item in attachments:
         Attachment.objects.create(

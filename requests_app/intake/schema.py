@@ -1,17 +1,30 @@
 """The submission document's schema (PROTOCOL §2), strict: unknown fields are errors."""
 
 import re
+from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from requests_app.intake.targets import (
+    TargetValueError,
+    target_value_check,
+    window_message,
+    window_order_message,
+    window_outside_period,
+)
 from requests_app.lifecycle.models import DataCategory, Offence, RequestKind, TargetType
 
 # \Z, not $: a $ would also match before a final newline.
 NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,200}\Z")  # base64url, at least 128 bits
 HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # RFC 3339 full-date, matched whole
+# RFC 3339 date-time in UTC: fromisoformat alone would also take week dates, the basic
+# format and times without seconds, which other readers of the signed payload would not.
+UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
 MAX_TARGETS = 50
 MAX_ATTACHMENTS = 10
 
@@ -80,15 +93,83 @@ class FullDate(serializers.DateField):
         return super().to_internal_value(value)
 
 
+def utc_time_parse(text: str) -> datetime:
+    """Parse an RFC 3339 UTC time such as 2026-11-22T10:00:00Z, or raise ``ValueError``."""
+    if not text.endswith("Z"):
+        raise ValueError("must be UTC, ending in Z")
+    if not UTC_TIME.fullmatch(text):
+        raise ValueError("must be RFC 3339, such as 2026-11-22T10:00:00Z")
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("must carry a time zone")
+    return moment
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "pattern": UTC_TIME.pattern})
+class UtcTime(serializers.CharField):
+    """A time written YYYY-MM-DDTHH:MM:SSZ (fractions of a second allowed), read as UTC."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=40, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        text = super().to_internal_value(data)
+        try:
+            utc_time_parse(text)
+        except ValueError:
+            raise serializers.ValidationError(
+                _("A UTC time written YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-02-01T08:00:00Z.")
+            ) from None
+        return text  # the field's validators (its length) read text; validate() parses it
+
+
 class IssuingAuthority(StrictSerializer):
     name = serializers.CharField(max_length=200)
     role = serializers.ChoiceField(choices=["judge", "prosecutor", "police", "court"])
     contact = serializers.CharField(max_length=200)
 
 
+class TargetWindow(StrictSerializer):
+    """When an IP address was used: ``from`` and ``to``, both ends included."""
+
+    to = UtcTime()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = UtcTime()
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = {name: utc_time_parse(attrs[name]) for name in ("from", "to")}
+        if attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"to": [window_order_message()]})
+        return attrs
+
+
 class Target(StrictSerializer):
-    type = serializers.ChoiceField(choices=TargetType.values)
+    """One target: its ``value`` must be of its ``type`` (``intake.targets``); an
+    ``ip_address`` carries the ``window`` in which it was used, and no other type does."""
+
+    type = serializers.ChoiceField(choices=TargetType.choices)
     value = serializers.CharField(max_length=200)
+    window = TargetWindow(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors: dict[str, list[str]] = {}
+        try:
+            target_value_check(attrs["type"], attrs["value"])
+        except TargetValueError as refused:
+            errors["value"] = [refused.message]
+        window = attrs.get("window")
+        problem = window_message(
+            target_type=attrs["type"],
+            window=(window["from"], window["to"]) if window else None,
+        )
+        if problem:
+            errors["window"] = [problem]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 class Period(StrictSerializer):
@@ -125,11 +206,11 @@ class DeclaredAttachment(StrictSerializer):
 
 
 class RequestBody(StrictSerializer):
-    kind = serializers.ChoiceField(choices=RequestKind.values)
+    kind = serializers.ChoiceField(choices=RequestKind.choices)
     case_reference = serializers.CharField(max_length=120)
     legal_basis = serializers.CharField(max_length=500)
     issuing_authority = IssuingAuthority()
-    offence = serializers.ChoiceField(choices=Offence.values)
+    offence = serializers.ChoiceField(choices=Offence.choices)
     targets = Target(many=True, allow_empty=False, max_length=MAX_TARGETS)  # type: ignore[call-arg]
     data_categories = serializers.ListField(
         child=serializers.ChoiceField(choices=DataCategory.values), allow_empty=False
@@ -152,6 +233,16 @@ class RequestBody(StrictSerializer):
         categories = attrs["data_categories"]
         if len(set(categories)) != len(categories):
             raise serializers.ValidationError({"data_categories": ["Each category once."]})
+        period = attrs.get("period")
+        if period:
+            outside: dict[Any, Any] = {
+                index: {"window": [window_outside_period()]}
+                for index, target in enumerate(attrs["targets"])
+                if (window := target.get("window"))
+                and (window["from"].date() < period["from"] or window["to"].date() > period["to"])
+            }
+            if outside:
+                raise serializers.ValidationError({"targets": outside})
         return attrs
 
 

@@ -57,7 +57,9 @@ class SubmissionRateLimits(BaseThrottle):
             self.scopes = scopes
         self._wait: float | None = None
 
-    def allow_request(self, request: Any, view: Any) -> bool:
+    def allow_request(self, request: Any, view: Any, *, count: bool = True) -> bool:
+        """Whether the limits let this submission through; it counts unless ``count`` is
+        false (the web page's check step asks before the passkey, and sends nothing yet)."""
         if request.method != "POST":
             return True
         now = time.time()
@@ -85,6 +87,8 @@ class SubmissionRateLimits(BaseThrottle):
         if waits:
             self._wait = max(waits)
             return False
+        if not count:
+            return True
         by_period: dict[int, dict[str, list[float]]] = defaultdict(dict)
         for key, (history, period) in kept.items():
             by_period[period][key] = [now, *history]

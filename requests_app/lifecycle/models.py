@@ -4,8 +4,11 @@ Its kinds and vocabulary, its targets and documents, its review state and its me
 thread, and the colleagues it is shared with.
 """
 
+from datetime import UTC
+
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 from accounts.models import Agency, Officer, SigningKey
@@ -49,6 +52,9 @@ class TargetType(models.TextChoices):
     PHONE = "phone", "Phone number"
     USER_ID = "user_id", "User id"
     CHANNEL = "channel", "Channel"
+    EMAIL = "email", _("Email address")
+    IP_ADDRESS = "ip_address", _("IP address")
+    URL = "url", _("Platform URL")
 
 
 class DecisionOutcome(models.TextChoices):
@@ -151,11 +157,32 @@ class RequestTarget(models.Model):
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="targets")
     type = models.CharField(max_length=20, choices=TargetType.choices)
     value = models.CharField(max_length=200)
+    # An IP address names an account only together with a time: the window in which it was
+    # used (PROTOCOL §2.2). Both ends are set for an ``ip_address`` target, and only there.
+    window_from = models.DateTimeField(null=True, blank=True)
+    window_to = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(type="ip_address", window_from__isnull=False, window_to__isnull=False)
+                    | (
+                        ~models.Q(type="ip_address")
+                        & models.Q(window_from__isnull=True, window_to__isnull=True)
+                    )
+                ),
+                name="request_target_window_only_for_ip",
+            )
+        ]
 
     def __str__(self) -> str:
+        if self.window_from and self.window_to:
+            start, end = (moment.astimezone(UTC) for moment in (self.window_from, self.window_to))
+            return (
+                f"{self.type}:{self.value} [{start:%Y-%m-%dT%H:%M:%SZ}, {end:%Y-%m-%dT%H:%M:%SZ}]"
+            )
         return f"{self.type}:{self.value}"
 
 

@@ -32,6 +32,16 @@ SOURCES = {
 }
 
 
+def source_target(target: RequestTarget) -> Target:
+    """A request's target as data sources are asked about it, with an IP address's window."""
+    window = (
+        (target.window_from, target.window_to)
+        if target.window_from is not None and target.window_to is not None
+        else None
+    )
+    return Target(target.type, target.value, window)
+
+
 def decision_scope(decision: "Decision") -> Scope:
     """The approved targets (of this request only), categories and period of a decision."""
     targets = RequestTarget.objects.filter(
@@ -40,7 +50,7 @@ def decision_scope(decision: "Decision") -> Scope:
     if decision.approved_period_from is None or decision.approved_period_to is None:
         raise ValueError("An approved decision always has a period.")
     return Scope(
-        targets=tuple(Target(t.type, t.value) for t in targets),
+        targets=tuple(source_target(t) for t in targets),
         categories=frozenset(decision.approved_categories),
         period_from=decision.approved_period_from,
         period_to=decision.approved_period_to,

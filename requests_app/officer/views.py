@@ -27,6 +27,7 @@ from accounts.selectors import signing_passkeys_active
 from portal.problems import Problem, problem_response
 from requests_app.delivery.selectors import sealed_responses_for_access
 from requests_app.intake.attachments import ALLOWED_MEDIA_TYPES
+from requests_app.intake.drafts import drafts_for_officer
 from requests_app.intake.webauthn import b64url_encode
 from requests_app.lifecycle.access import (
     RequestAccess,
@@ -92,6 +93,7 @@ def request_list(request: AuthedRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "awaiting": requests.filter(status=LegalRequest.Status.AWAITING_CLARIFICATION).count(),
+            "drafts": drafts_for_officer(officer=officer),
         },
     )
 

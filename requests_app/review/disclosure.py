@@ -18,6 +18,7 @@ from requests_app.lifecycle.scope import (
     configured_source,
     decision_records,
     decision_scope,
+    source_target,
 )
 from requests_app.review.models import Decision
 from requests_app.review.services import ReviewRefused, disclosure_previewed
@@ -89,7 +90,7 @@ def scope_summary(decision: Decision) -> dict[str, Any] | None:
     except ValueError:
         return None  # a rejection has no scope
     request = decision.request
-    asked_targets = [Target(t.type, t.value) for t in request.targets.all()]
+    asked_targets = [source_target(t) for t in request.targets.all()]
     return {
         "targets": [_target_label(t) for t in scope.targets],
         "targets_left_out": [_target_label(t) for t in asked_targets if t not in scope.targets],

@@ -14,8 +14,28 @@ STATIC_CATEGORIES = frozenset({"subscriber_info", "phone_number", "email_address
 
 @dataclass(frozen=True)
 class Target:
+    """A target as the data source is asked about it (PROTOCOL §2.2).
+
+    An ``ip_address`` carries its ``window``: the UTC times (both ends included) between
+    which it was used. It picks out whose address it was; what is disclosed of that
+    account still follows the scope's categories and period.
+    """
+
     type: str
     value: str
+    window: tuple[datetime, datetime] | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The target as JSON: ``{"type", "value"}``, and ``window`` where it has one."""
+        shape: dict[str, Any] = {"type": self.type, "value": self.value}
+        if self.window is not None:
+            shape["window"] = {"from": utc_text(self.window[0]), "to": utc_text(self.window[1])}
+        return shape
+
+
+def utc_text(moment: datetime) -> str:
+    """``2026-02-01T08:00:00Z``: RFC 3339 in UTC, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

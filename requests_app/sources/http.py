@@ -13,6 +13,7 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -54,7 +55,7 @@ class HttpSource:
     def lookup(self, scope: Scope) -> list[TargetRecords]:
         body = json.dumps(
             {
-                "targets": [{"type": t.type, "value": t.value} for t in scope.targets],
+                "targets": [t.wire() for t in scope.targets],
                 "categories": sorted(scope.categories),
                 "period": {
                     "from": scope.period_from.isoformat(),
@@ -76,7 +77,7 @@ class HttpSource:
         try:
             return [
                 TargetRecords(
-                    Target(str(item["type"]), str(item["value"])),
+                    Target(str(item["type"]), str(item["value"]), _window(item.get("window"))),
                     bool(item.get("found")),
                     _records(item.get("records")),
                     [self._file(listed) for listed in _list(item.get("files"))],
@@ -144,6 +145,21 @@ class HttpSource:
                     yield chunk
         except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
             raise SourceUnavailable(f"The platform API did not send file {file_id}: {exc}") from exc
+
+
+def _window(value: Any) -> tuple[datetime, datetime] | None:
+    """An answered target's window, as the portal sent it (how answers pair with targets)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError("a target's window is not an object")
+    start, end = value["from"], value["to"]
+    if not isinstance(start, str) or not isinstance(end, str):
+        raise TypeError("a window's from and to are RFC 3339 times")
+    return (
+        datetime.fromisoformat(start.replace("Z", "+00:00")),
+        datetime.fromisoformat(end.replace("Z", "+00:00")),
+    )
 
 
 def _records(value: Any) -> dict[str, Any]:

@@ -16,15 +16,35 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.forms import formset_factory
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Officer
 from portal.jsondepth import json_loads_bounded
 from portal.problems import Problem, field_errors
-from requests_app.intake.attachments import ALLOWED_MEDIA_TYPES, VerifiedAttachment
+from requests_app.intake.attachments import (
+    ALLOWED_MEDIA_TYPES,
+    VerifiedAttachment,
+    attachments_check,
+    same_file_message,
+    too_large_message,
+    too_large_together_message,
+    too_many_files_message,
+    type_not_accepted_message,
+)
 from requests_app.intake.schema import MAX_TARGETS, DeclaredAttachment, RequestBody
-from requests_app.lifecycle.models import DataCategory, Offence, RequestKind, TargetType
+from requests_app.intake.targets import TargetValueError, target_value_normalise, window_message
+from requests_app.lifecycle.models import (
+    DataCategory,
+    LegalRequest,
+    Offence,
+    RequestKind,
+    TargetType,
+)
 from requests_app.policy.models import PolicyRule
 from requests_app.policy.rules import policy_check, policy_rule_for
+from requests_app.sources.base import utc_text
 
 # What each kind is for, in the words of PROTOCOL §3.10.
 KIND_MEANINGS = {
@@ -107,13 +127,77 @@ def _date_input() -> forms.DateInput:
     return forms.DateInput(attrs={"type": "date"}, format=DATE_FORMAT)
 
 
+WINDOW_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+
+
+def _window_input() -> forms.DateTimeInput:
+    # The browser's local-time picker, read here as UTC (the label says so).
+    return forms.DateTimeInput(
+        attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"
+    )
+
+
 class TargetForm(forms.Form):
-    """One account, phone number or channel the request is about."""
+    """One account, phone number, address or channel the request is about.
+
+    The value is written in its type's form before anything is signed
+    (``intake.targets``): a phone number in E.164, read for the agency's country when it
+    has no country code; an IP address as RFC 5952 writes it, with the window of its use.
+    """
 
     type = forms.ChoiceField(label="Type", choices=TargetType.choices)
     value = forms.CharField(
         label="Identifier", max_length=200, widget=forms.TextInput(attrs={"spellcheck": "false"})
     )
+    window_from = forms.DateTimeField(
+        label=gettext_lazy("Used from (UTC)"),
+        required=False,
+        input_formats=WINDOW_FORMATS,
+        widget=_window_input(),
+    )
+    window_to = forms.DateTimeField(
+        label=gettext_lazy("Used until (UTC)"),
+        required=False,
+        input_formats=WINDOW_FORMATS,
+        widget=_window_input(),
+    )
+
+    def __init__(self, *args: Any, region: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.region = region
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind, value = data.get("type"), data.get("value")
+        if kind and value:
+            try:
+                data["value"] = target_value_normalise(kind, value, region=self.region)
+            except TargetValueError as refused:
+                self.add_error("value", refused.message)
+        if kind != TargetType.IP_ADDRESS:
+            # The page hides the window for other types; what it may still hold is not sent.
+            data["window_from"] = data["window_to"] = None
+            return data
+        start, end = data.get("window_from"), data.get("window_to")
+        if "window_from" in self.errors or "window_to" in self.errors:
+            return data
+        if start is None or end is None:
+            message = window_message(target_type=kind, window=None) or ""
+            self.add_error("window_from" if start is None else "window_to", message)
+        elif problem := window_message(target_type=kind, window=(start, end)):
+            self.add_error("window_to", problem)
+        return data
+
+    def wire(self) -> dict[str, Any]:
+        """The target as PROTOCOL §2.2 writes it; call once the form is valid."""
+        data = self.cleaned_data
+        target: dict[str, Any] = {"type": data["type"], "value": data["value"]}
+        if data["type"] == TargetType.IP_ADDRESS:
+            target["window"] = {
+                "from": utc_text(data["window_from"]),
+                "to": utc_text(data["window_to"]),
+            }
+        return target
 
 
 TargetFormSet = formset_factory(
@@ -126,6 +210,36 @@ TargetFormSet = formset_factory(
     absolute_max=MAX_TARGETS,
 )
 TARGETS_PREFIX = "targets"
+
+
+def declarations_read(text: str) -> list[dict[str, Any]]:
+    """The files the page declares (PROTOCOL §2.6's attachment objects, as JSON text).
+
+    Raises ``forms.ValidationError`` naming the file at fault: a type that is not
+    accepted, one too large, two the same, or too many or too large together.
+    """
+    try:
+        declared = json_loads_bounded(text or "[]")  # ValueError if nested too deep
+    except ValueError:
+        raise forms.ValidationError(_("The chosen files could not be read.")) from None
+    checked = DeclaredAttachment(data=declared, many=True)
+    if not isinstance(declared, list) or not checked.is_valid():
+        raise forms.ValidationError(_("The chosen files could not be read."))
+    items = [dict(item) for item in checked.validated_data]
+    if len(items) > settings.INTAKE_MAX_ATTACHMENTS:
+        raise forms.ValidationError(too_many_files_message())
+    seen: set[str] = set()
+    for item in items:
+        if item["sha256"] in seen:
+            raise forms.ValidationError(same_file_message(item["filename"]))
+        seen.add(item["sha256"])
+        if item["media_type"] not in ALLOWED_MEDIA_TYPES:
+            raise forms.ValidationError(type_not_accepted_message(item["filename"]))
+        if item["size"] > settings.INTAKE_MAX_ATTACHMENT_BYTES:
+            raise forms.ValidationError(too_large_message(item["filename"]))
+    if sum(item["size"] for item in items) > settings.INTAKE_MAX_TOTAL_BYTES:
+        raise forms.ValidationError(too_large_together_message())
+    return items
 
 
 class RequestForm(forms.Form):
@@ -201,29 +315,7 @@ class RequestForm(forms.Form):
         return self.option.rule.document_required
 
     def clean_attachments(self) -> list[dict[str, Any]]:
-        text = self.cleaned_data.get("attachments") or "[]"
-        try:
-            declared = json_loads_bounded(text)  # ValueError if nested too deep
-        except ValueError:
-            raise forms.ValidationError("The chosen files could not be read.") from None
-        checked = DeclaredAttachment(data=declared, many=True)
-        if not isinstance(declared, list) or not checked.is_valid():
-            raise forms.ValidationError("The chosen files could not be read.")
-        items = [dict(item) for item in checked.validated_data]
-        if len(items) > settings.INTAKE_MAX_ATTACHMENTS:
-            raise forms.ValidationError(f"Attach at most {settings.INTAKE_MAX_ATTACHMENTS} files.")
-        if len({item["sha256"] for item in items}) != len(items):
-            raise forms.ValidationError("The same file was chosen twice.")
-        for item in items:
-            if item["media_type"] not in ALLOWED_MEDIA_TYPES:
-                raise forms.ValidationError(
-                    f"{item['filename']}: only PDF, PNG and JPEG files are accepted."
-                )
-            if item["size"] > settings.INTAKE_MAX_ATTACHMENT_BYTES:
-                raise forms.ValidationError(f"{item['filename']} is too large.")
-        if sum(item["size"] for item in items) > settings.INTAKE_MAX_TOTAL_BYTES:
-            raise forms.ValidationError("The files are too large together.")
-        return items
+        return declarations_read(self.cleaned_data.get("attachments") or "[]")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -237,7 +329,7 @@ class RequestForm(forms.Form):
                 self.add_error("non_disclosure_basis", "Give the basis of the order.")
         return data
 
-    def request_body(self, targets: list[dict[str, str]]) -> dict[str, Any]:
+    def request_body(self, targets: list[dict[str, Any]]) -> dict[str, Any]:
         """PROTOCOL §2's ``request`` object; call once the form is valid."""
         data = self.cleaned_data
         body: dict[str, Any] = {
@@ -288,7 +380,7 @@ _PROTOCOL_FIELDS = {
     "targets": TARGETS_PREFIX,
     "attachments": "attachments",
 }
-_TARGET_FIELD = re.compile(r"^targets\.(\d+)\.(type|value)$")
+_TARGET_FIELD = re.compile(r"^targets\.(\d+)\.(type|value|window)(?:\.(from|to))?$")
 _POLICY_FIELDS = {
     "category_not_disclosable": "data_categories",
     "document_required": "attachments",
@@ -304,21 +396,35 @@ def _page_field(path: str) -> str:
     """The form field that shows a refusal of the protocol field at ``path``."""
     target = _TARGET_FIELD.match(path)
     if target:
-        return f"{TARGETS_PREFIX}-{target.group(1)}-{target.group(2)}"
+        name = target.group(2)
+        if name == "window":
+            name = "window_to" if target.group(3) == "to" else "window_from"
+        return f"{TARGETS_PREFIX}-{target.group(1)}-{name}"
     if path in _PROTOCOL_FIELDS:
         return _PROTOCOL_FIELDS[path]
     head = path.split(".", 1)[0]
     return _PROTOCOL_FIELDS.get(head, "")
 
 
+def target_formset(data: Any = None, *, officer: Officer, initial: Any = None) -> Any:
+    """The targets of the form; phone numbers without a country code are the agency's."""
+    return TargetFormSet(
+        data,
+        prefix=TARGETS_PREFIX,
+        initial=initial,
+        form_kwargs={"region": str(officer.agency.country)},
+    )
+
+
 @dataclass
-class Draft:
-    """A checked draft: either the ``request`` object to sign, or what is wrong with it."""
+class Checked:
+    """A checked form: either the ``request`` object to sign, or what is wrong with it."""
 
     form: RequestForm
     targets: Any  # TargetFormSet
     request: dict[str, Any] | None = None
     errors: list[dict[str, str]] = field(default_factory=list)
+    attachments: list[VerifiedAttachment] = field(default_factory=list)
 
 
 def _form_errors(form: RequestForm, targets: Any) -> list[dict[str, str]]:
@@ -339,56 +445,266 @@ def _form_errors(form: RequestForm, targets: Any) -> list[dict[str, str]]:
     return errors
 
 
-def _declared(items: list[dict[str, Any]]) -> list[VerifiedAttachment]:
-    # The policy reads only each attachment's media type. The files are not here yet:
-    # they arrive with the signed submission, where step 5 checks them before step 6.
-    return [
-        VerifiedAttachment(
-            filename=item["filename"],
-            media_type=item["media_type"],
-            sha256=item["sha256"],
-            size=item["size"],
-            upload=cast(UploadedFile, None),
-        )
-        for item in items
-    ]
+def files_check(
+    declared: list[dict[str, Any]], uploads: list[UploadedFile]
+) -> tuple[list[VerifiedAttachment], str]:
+    """Each chosen file, checked as intake checks it (type, content, size, hash): the files
+    and no message, or no files and the message that names the file at fault."""
+    try:
+        return attachments_check(declared=declared, uploads=uploads), ""
+    except Problem as problem:
+        return [], problem.message
 
 
-def draft_check(*, officer: Officer, option: KindOption, data: Any, today: date) -> Draft:
-    """Check the posted form against the form's fields, the schema and the policy."""
+def request_form_check(
+    *, officer: Officer, option: KindOption, data: Any, uploads: list[UploadedFile], today: date
+) -> Checked:
+    """Check the posted form and its files as intake will check the signed submission.
+
+    Everything that does not need the signature: the form's fields and the target
+    formats, each file (its type, its content, its size, its hash against the
+    declaration), the schema and the policy. Nothing is stored. What passes here is
+    refused later only for the signature itself (or a clock or limit that moved on).
+    """
     form = RequestForm(data, option=option)
-    targets = TargetFormSet(data, prefix=TARGETS_PREFIX)
-    draft = Draft(form=form, targets=targets)
-    if not (form.is_valid() and targets.is_valid()):
-        draft.errors = _form_errors(form, targets)
-        return draft
+    targets = target_formset(data, officer=officer)
+    checked = Checked(form=form, targets=targets)
+    fields_valid = form.is_valid() & targets.is_valid()  # both run: every error at once
+    errors = [] if fields_valid else _form_errors(form, targets)
+    if "attachments" not in form.errors:
+        declared = form.cleaned_data.get("attachments", [])
+        checked.attachments, problem = files_check(declared, uploads)
+        if problem:
+            errors.append({"field": "attachments", "message": problem})
+    if errors:
+        checked.errors = errors
+        return checked
 
-    rows = [
-        {"type": row.cleaned_data["type"], "value": row.cleaned_data["value"]}
-        for row in targets.forms
-        if row.cleaned_data
-    ]
+    rows = [row.wire() for row in targets.forms if row.cleaned_data]
     body = form.request_body(rows)
-    checked = RequestBody(data=body)
-    if not checked.is_valid():
-        draft.errors = [
+    schema = RequestBody(data=body)
+    if not schema.is_valid():
+        checked.errors = [
             {"field": _page_field(error["field"]), "message": error["message"]}
-            for error in field_errors(checked.errors)
+            for error in field_errors(schema.errors)
         ]
-        return draft
+        return checked
     try:
         policy_check(
             agency=officer.agency,
-            request=checked.validated_data,
-            attachments=_declared(body.get("attachments", [])),
+            request=schema.validated_data,
+            attachments=checked.attachments,
             today=today,
         )
     except Problem as problem:
         rule = str(problem.extra.get("rule", ""))
-        draft.errors = [{"field": _POLICY_FIELDS.get(rule, ""), "message": problem.message}]
-        return draft
-    draft.request = body
-    return draft
+        checked.errors = [{"field": _POLICY_FIELDS.get(rule, ""), "message": problem.message}]
+        return checked
+    checked.request = body
+    return checked
+
+
+# --- The preview's table -------------------------------------------------------------------
+
+
+def _text(text: str) -> list[dict[str, str]]:
+    return [{"text": text}]
+
+
+def _period(start: str, end: str) -> list[dict[str, str]]:
+    """``from`` to ``to``, each a time element for the page."""
+    before, _sep, after = _("%(from)s to %(to)s").partition("%(to)s")
+    head, _sep2, middle = before.partition("%(from)s")
+    parts = [{"text": head}, {"time": start, "text": start}, {"text": middle}]
+    parts += [{"time": end, "text": end}, {"text": after}]
+    return [part for part in parts if part["text"]]
+
+
+def _moment(text: str) -> dict[str, str]:
+    """A time of the payload (RFC 3339 UTC) as the page shows it: 2026-02-01 08:00:00."""
+    return {"time": text, "text": text.removesuffix("Z").replace("T", " ")}
+
+
+def _target_line(target: dict[str, Any]) -> list[dict[str, str]]:
+    label = str(TargetType(target["type"]).label)
+    line = [{"text": f"{label}: {target['value']}"}]
+    window = target.get("window")
+    if window:
+        before, _sep, after = _("used %(from)s to %(to)s UTC").partition("%(to)s")
+        head, _sep2, middle = before.partition("%(from)s")
+        line += [
+            {"text": f" ({head}"},
+            _moment(window["from"]),
+            {"text": middle},
+            _moment(window["to"]),
+            {"text": f"{after})"},
+        ]
+    return line
+
+
+def preview_summary(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request in a short table, in words, for the officer to read before signing.
+
+    Each row is ``{"label", "items"}``; each item a line of parts, ``{"text"}`` or a time
+    ``{"time", "text"}``. Made from the very ``request`` object that will be signed.
+    """
+    categories = dict(DataCategory.choices)
+    roles = dict(ROLE_CHOICES)
+    authority = request["issuing_authority"]
+    rows: list[dict[str, Any]] = [
+        {"label": _("Kind"), "items": [_text(str(RequestKind(request["kind"]).label))]},
+        {"label": _("Case reference"), "items": [_text(request["case_reference"])]},
+        {"label": _("Offence"), "items": [_text(str(Offence(request["offence"]).label))]},
+        {"label": _("Legal basis"), "items": [_text(request["legal_basis"])]},
+        {
+            "label": _("Issuing authority"),
+            "items": [
+                _text(f"{authority['name']} ({roles.get(authority['role'], authority['role'])})"),
+                _text(authority["contact"]),
+            ],
+        },
+    ]
+    if "emergency" in request:
+        rows.append(
+            {
+                "label": _("Why this is an emergency"),
+                "items": [_text(request["emergency"]["justification"])],
+            }
+        )
+    rows += [
+        {"label": _("Targets"), "items": [_target_line(t) for t in request["targets"]]},
+        {
+            "label": _("Data requested"),
+            "items": [_text(str(categories.get(c, c))) for c in request["data_categories"]],
+        },
+        {
+            "label": _("Period"),
+            "items": [_period(request["period"]["from"], request["period"]["to"])],
+        },
+    ]
+    if "non_disclosure" in request:
+        order = request["non_disclosure"]
+        rows.append(
+            {
+                "label": _("Not to be disclosed until"),
+                "items": [
+                    [{"time": order["until"], "text": order["until"]}],
+                    _text(order["basis"]),
+                ],
+            }
+        )
+    files = request.get("attachments", [])
+    rows.append(
+        {
+            "label": _("Files"),
+            "items": [
+                _text(f"{item['filename']} ({filesizeformat(item['size'])})") for item in files
+            ]
+            or [_text(_("None"))],
+        }
+    )
+    return rows
+
+
+# --- Drafts: the form's fields kept as typed --------------------------------------------
+
+# The longest text any field takes (an emergency's justification).
+DRAFT_MAX_VALUE = 4000
+_TARGET_NAMES = ("type", "value", "window_from", "window_to")
+
+
+def draft_fields(data: Any, *, option: KindOption) -> tuple[dict[str, Any], list[str]]:
+    """The posted form's fields as a draft keeps them, and what is too long to keep.
+
+    Only the fields of the kind's form, unchecked otherwise: a draft may be unfinished.
+    """
+    form = RequestForm(option=option)
+    fields: dict[str, Any] = {}
+    too_long: list[str] = []
+    for name in form.fields:
+        if name == "attachments":
+            continue
+        if name == "data_categories":
+            fields[name] = [str(v)[:40] for v in data.getlist(name)][: len(DataCategory)]
+            continue
+        value = data.get(name)
+        if value is None or value == "":
+            continue
+        if len(value) > DRAFT_MAX_VALUE:
+            too_long.append(name)
+            continue
+        fields[name] = value
+    try:
+        rows = min(int(data.get(f"{TARGETS_PREFIX}-TOTAL_FORMS", "0")), MAX_TARGETS)
+    except ValueError:
+        rows = 0
+    targets = []
+    for index in range(max(rows, 0)):
+        row = {}
+        for name in _TARGET_NAMES:
+            value = data.get(f"{TARGETS_PREFIX}-{index}-{name}", "")
+            if len(value) > 200:
+                too_long.append(f"{TARGETS_PREFIX}-{index}-{name}")
+                value = ""
+            row[name] = value
+        targets.append(row)
+    fields["targets"] = targets
+    return fields, too_long
+
+
+def draft_initial(fields: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The initial values of the form and of its targets, from a draft's fields."""
+    initial = {name: value for name, value in fields.items() if name != "targets"}
+    if "non_disclosure" in initial:
+        initial["non_disclosure"] = bool(initial["non_disclosure"])
+    targets = [
+        {name: row.get(name, "") for name in _TARGET_NAMES}
+        for row in fields.get("targets", [])
+        if isinstance(row, dict)
+    ]
+    return initial, targets or [{"type": TargetType.USERNAME, "value": ""}]
+
+
+def _window_input_text(text: str) -> str:
+    """An RFC 3339 UTC time as the window's input shows it (2026-02-01T08:00:00)."""
+    return text.removesuffix("Z").split(".", 1)[0]
+
+
+def fields_of_request(request: LegalRequest, *, with_targets: bool) -> dict[str, Any]:
+    """A draft's fields from an earlier request: its details, and its targets if chosen."""
+    body = request.payload.get("request", {})
+    authority = body.get("issuing_authority", {})
+    fields: dict[str, Any] = {
+        "case_reference": body.get("case_reference", ""),
+        "offence": body.get("offence", ""),
+        "legal_basis": body.get("legal_basis", ""),
+        "authority_name": authority.get("name", ""),
+        "authority_role": authority.get("role", ""),
+        "authority_contact": authority.get("contact", ""),
+        "data_categories": list(body.get("data_categories", [])),
+    }
+    if period := body.get("period"):
+        fields["period_from"], fields["period_to"] = period.get("from", ""), period.get("to", "")
+    if emergency := body.get("emergency"):
+        fields["justification"] = emergency.get("justification", "")
+    if order := body.get("non_disclosure"):
+        fields["non_disclosure"] = "on"
+        fields["non_disclosure_until"] = order.get("until", "")
+        fields["non_disclosure_basis"] = order.get("basis", "")
+    targets = []
+    if with_targets:
+        for target in body.get("targets", []):
+            window = target.get("window") or {}
+            targets.append(
+                {
+                    "type": target.get("type", ""),
+                    "value": target.get("value", ""),
+                    "window_from": _window_input_text(window.get("from", "")),
+                    "window_to": _window_input_text(window.get("to", "")),
+                }
+            )
+    fields["targets"] = targets
+    return fields
 
 
 def payload_for_signing(*, request: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -335,10 +335,45 @@ def days(n: int) -> timedelta:
     return timedelta(days=n)
 
 
+# Valid numbers in E.164 (PROTOCOL §2.2 "Target values"), of the demo agencies' countries.
+PHONES = ["+4930123456", "+4915112345678", "+5511987650001", "+33612340003", "+12025550105"]
+ASCII = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=20)
+
+
+@st.composite
+def target_of_its_type(draw: Any, period: dict[str, str] | None) -> dict[str, Any]:
+    """A target whose value is written as its type requires (an IP address with a window)."""
+    kind = draw(st.sampled_from(TargetType.values))
+    value: str = {
+        "phone": lambda: draw(st.sampled_from(PHONES)),
+        "email": lambda: f"{draw(ASCII)}@{draw(ASCII)}.example",
+        "ip_address": lambda: str(draw(st.ip_addresses())),
+        "url": lambda: f"https://platform.example/u/{draw(ASCII)}",
+    }.get(kind, lambda: draw(protocol_text(200)))()
+    target: dict[str, Any] = {"type": kind, "value": value}
+    if kind == "ip_address":
+        first = date.fromisoformat(period["from"]) if period else date(2026, 1, 1)
+        last = date.fromisoformat(period["to"]) if period else date(2026, 12, 31)
+        day = first + days(draw(st.integers(0, (last - first).days)))
+        start = draw(st.integers(0, 86_399))
+        end = draw(st.integers(start, 86_399))
+        moment = "{}T{:02}:{:02}:{:02}Z".format
+        target["window"] = {
+            "from": moment(day, start // 3600, start // 60 % 60, start % 60),
+            "to": moment(day, end // 3600, end // 60 % 60, end % 60),
+        }
+    return target
+
+
 @st.composite
 def request_bodies(draw: Any, today: date) -> dict[str, Any]:
     """A ``request`` object in the shape of PROTOCOL §2 (the policy may still refuse it)."""
     kind = draw(st.sampled_from(RequestKind.values))
+    period = None
+    if draw(st.integers(0, 9)) > 0:  # mostly bounded, as the policy wants
+        start = today - days(draw(st.integers(-3, 800)))
+        end = start + days(draw(st.integers(0, 800)))
+        period = {"from": start.isoformat(), "to": end.isoformat()}
     body: dict[str, Any] = {
         "kind": kind,
         "case_reference": draw(protocol_text(120)),
@@ -349,23 +384,13 @@ def request_bodies(draw: Any, today: date) -> dict[str, Any]:
             "contact": draw(protocol_text(200)),
         },
         "offence": draw(st.sampled_from(Offence.values)),
-        "targets": draw(
-            st.lists(
-                st.fixed_dictionaries(
-                    {"type": st.sampled_from(TargetType.values), "value": protocol_text(200)}
-                ),
-                min_size=1,
-                max_size=3,
-            )
-        ),
+        "targets": draw(st.lists(target_of_its_type(period), min_size=1, max_size=3)),
         "data_categories": draw(
             st.lists(st.sampled_from(DataCategory.values), min_size=1, unique=True)
         ),
     }
-    if draw(st.integers(0, 9)) > 0:  # mostly bounded, as the policy wants
-        start = today - days(draw(st.integers(-3, 800)))
-        end = start + days(draw(st.integers(0, 800)))
-        body["period"] = {"from": start.isoformat(), "to": end.isoformat()}
+    if period is not None:
+        body["period"] = period
     if kind == RequestKind.EMERGENCY:
         body["emergency"] = {"justification": draw(protocol_text(4000))}
     if draw(st.booleans()):

@@ -675,7 +675,7 @@ def today() -> date:
 
 
 def form_data(pdf: bytes | None = None, **overrides: Any) -> dict[str, Any]:
-    """The fields the page posts for a preview (the files' declarations, never the files)."""
+    """The fields the page posts for a check (the files' declarations; ``check`` adds the files)."""
     day = today()
     data: dict[str, Any] = {
         "case_reference": "PF-2026-0412",
@@ -712,9 +712,15 @@ def form_data(pdf: bytes | None = None, **overrides: Any) -> dict[str, Any]:
     return data
 
 
+def check(session: Client, kind: str, data: dict[str, Any], *files: bytes) -> Any:
+    """POST the form to the check step with its files, as the page does (multipart)."""
+    uploads = [SimpleUploadedFile("order.pdf", pdf, "application/pdf") for pdf in files]
+    return session.post(f"/requests/new/{kind}/check/", {**data, "attachment": uploads})
+
+
 def test_the_preview_answers_the_payload_that_intake_then_accepts(session, officer, passkey):
     pdf = pdf_bytes("Production order")
-    response = session.post("/requests/new/subscriber_data/preview/", form_data(pdf))
+    response = check(session, "subscriber_data", form_data(pdf), pdf)
     assert response.status_code == 200, response.content
     payload = response.json()["payload"]
     assert payload["portal"] == django_settings.PORTAL_AUDIENCE
@@ -756,7 +762,7 @@ def test_the_preview_of_an_emergency_carries_the_justification_and_non_disclosur
         non_disclosure_until=until,
         non_disclosure_basis="Court order 12/2026",
     )
-    response = session.post("/requests/new/emergency/preview/", data)
+    response = check(session, "emergency", data)
     assert response.status_code == 200, response.content
     request = response.json()["payload"]["request"]
     assert request["emergency"] == {
@@ -772,20 +778,22 @@ def errors_of(response) -> dict[str, str]:
 
 
 def test_the_preview_names_each_field_to_correct(session):
-    data = form_data(pdf_bytes(), case_reference="", **{"targets-1-value": ""})
+    pdf = pdf_bytes()
+    data = form_data(pdf, case_reference="", **{"targets-1-value": ""})
     data["data_categories"] = ["login_history"]  # not disclosable for subscriber data
-    errors = errors_of(session.post("/requests/new/subscriber_data/preview/", data))
+    errors = errors_of(check(session, "subscriber_data", data, pdf))
     assert set(errors) == {"case_reference", "targets-1-value", "data_categories"}
 
 
 def test_the_preview_applies_the_policy(session):
-    errors = errors_of(session.post("/requests/new/subscriber_data/preview/", form_data(None)))
+    errors = errors_of(check(session, "subscriber_data", form_data(None)))
     assert set(errors) == {"attachments"}
     assert "PDF" in errors["attachments"]
 
     long_ago = (today() - timedelta(days=1000)).isoformat()
-    data = form_data(pdf_bytes(), period_from=long_ago)
-    errors = errors_of(session.post("/requests/new/subscriber_data/preview/", data))
+    pdf = pdf_bytes()
+    data = form_data(pdf, period_from=long_ago)
+    errors = errors_of(check(session, "subscriber_data", data, pdf))
     assert set(errors) == {"period_to"}
 
 
@@ -799,11 +807,12 @@ def test_the_preview_checks_the_declared_files(session):
         }
     ]
     data = form_data(None, attachments=json.dumps(declared))
-    errors = errors_of(session.post("/requests/new/subscriber_data/preview/", data))
+    errors = errors_of(check(session, "subscriber_data", data))
     assert set(errors) == {"attachments"}
 
 
 def test_a_non_disclosure_order_needs_its_date_and_basis(session):
-    data = form_data(pdf_bytes(), non_disclosure="on")
-    errors = errors_of(session.post("/requests/new/subscriber_data/preview/", data))
+    pdf = pdf_bytes()
+    data = form_data(pdf, non_disclosure="on")
+    errors = errors_of(check(session, "subscriber_data", data, pdf))
     assert set(errors) == {"non_disclosure_until", "non_disclosure_basis"}
