@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django.utils.translation import gettext_lazy as _
 
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Role
@@ -78,6 +79,24 @@ class QuickSelect(forms.Select):
 class QueueFilterForm(forms.Form):
     """The queue's filters (a GET form): labels for the page, checks for the selector."""
 
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=200,
+        help_text=_(
+            "A request's reference, a case reference or part of an agency's name; a search "
+            "looks through every state unless you choose one."
+        ),
+    )
+    target = forms.CharField(
+        label=_("Target value"),
+        required=False,
+        max_length=200,
+        help_text=_(
+            "A phone number (international format), email address, username or user id, "
+            "matched exactly. Every search by target is recorded with your name."
+        ),
+    )
     status = forms.ChoiceField(
         label="State",
         required=False,
@@ -146,6 +165,8 @@ class QueueFilterForm(forms.Form):
             due=data.get("due") or "",
             assignee=data.get("assignee") or "",
             order=data.get("sort") or "",
+            text=(data.get("q") or "").strip(),
+            target=(data.get("target") or "").strip(),
         )
 
 
