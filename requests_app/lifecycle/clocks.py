@@ -39,7 +39,10 @@ from django.utils.translation import gettext as _
 from accounts.models import Officer, Role, User
 from portal.audit import audit_append
 from portal.models import AuditEvent
-from requests_app.lifecycle.jurisdictions import bound_by_evidence_regulation
+from requests_app.lifecycle.jurisdictions import (
+    EVIDENCE_REGULATION_STATES,
+    bound_by_evidence_regulation,
+)
 from requests_app.lifecycle.models import LegalRequest, RequestKind, ReviewState
 from requests_app.lifecycle.notify import (
     PRESERVATION_ENDING,
@@ -308,16 +311,21 @@ def is_overdue(request: LegalRequest, state: ReviewState | None, *, now: datetim
 def overdue_q(now: datetime) -> Q:
     """The same rule as ``overdue_since``, as a filter on ``LegalRequest`` (one query).
 
-    A preservation's expiry is its review row's (created with the request's first review
-    action, which an approval always follows), so a filter on the row covers every
-    approved preservation.
+    A preservation's expiry is its review row's, set when the row is created; a row
+    without one falls back on the days of the request's jurisdiction, as
+    ``preservation_clock`` does.
     """
     running = Q(status__in=(S.RECEIVED, S.IN_REVIEW), due_at__lt=now)
     paused_late = Q(status=S.AWAITING_CLARIFICATION, review__paused_since__gt=F("due_at"))
-    approved_late = Q(status=S.APPROVED) & (
-        Q(due_at__lt=now)
-        | Q(kind=RequestKind.PRESERVATION, review__preservation_expires_at__lt=now)
+    eu = Q(country__in=EVIDENCE_REGULATION_STATES)
+    default_expiry_passed = Q(review__preservation_expires_at__isnull=True) & (
+        (eu & Q(received_at__lt=now - timedelta(days=EU_PRESERVATION_DAYS)))
+        | (~eu & Q(received_at__lt=now - timedelta(days=PRESERVATION_DAYS)))
     )
+    preservation_lapsed = Q(kind=RequestKind.PRESERVATION) & (
+        Q(review__preservation_expires_at__lt=now) | default_expiry_passed
+    )
+    approved_late = Q(status=S.APPROVED) & (Q(due_at__lt=now) | preservation_lapsed)
     return running | paused_late | approved_late
 
 

@@ -458,8 +458,10 @@ def _end_of_today(now: datetime) -> datetime:
 
 def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[LegalRequest]:
     rows = LegalRequest.objects.all()
-    if not filters.status and not filters.searching:
-        rows = rows.filter(status__in=WORKING_STATES)
+    if not filters.status:
+        # A search looks through every state unless one is chosen.
+        if not filters.searching:
+            rows = rows.filter(status__in=WORKING_STATES)
     elif filters.status != "all":
         rows = rows.filter(status=filters.status)
     if filters.kind:
