@@ -37,6 +37,7 @@ NAVIGATION: dict[str, list[tuple[str, str]]] = {
         ("Vetting", "vetting-queue"),
         ("Intake rejections", "staff-rejections"),
         ("Jurisdiction policy", "staff-policy"),
+        ("On call", "staff-on-call"),
         ("Transparency", "staff-transparency"),
         ("Second factors", "factors"),
         ("Administration", "admin:index"),

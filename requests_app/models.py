@@ -24,6 +24,7 @@ from requests_app.review.models import (
     AssessmentItem,
     Decision,
     EmergencyCallback,
+    OnCallReviewer,
     RejectionReason,
     UserNotice,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "Decision",
     "EmergencyCallback",
     "UserNotice",
+    "OnCallReviewer",
     "Disclosure",
     "SealedResponse",
     "RequestShare",

@@ -31,10 +31,9 @@ from typing import Any, cast
 from django.core.files.base import File
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils.crypto import salted_hmac
 from django.http import Http404
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.crypto import salted_hmac
 from django_countries import countries
 from django_countries.fields import Country
 
@@ -398,6 +397,7 @@ class QueueFilters:
     due: str = ""  # "" or a key of DUE_WITHIN
     assignee: str = ""  # "", "mine", "unassigned", or a reviewer's id
     order: str = ""  # a key of QUEUE_ORDERS, or "" for the usual order of the states shown
+    second: bool = False  # only proposals by others, waiting for the viewer's confirmation
     text: str = ""  # a reference, a case reference or part of an agency's name
     target: str = ""  # a target's value, matched exactly once normalised (audited)
 
@@ -480,6 +480,14 @@ def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[L
         # A paused clock is not running out, and an answered request has none; what is
         # already overdue (``clocks.overdue_q``) is in every one of these choices.
         rows = rows.filter(Q(due_at__lt=limit, status__in=CLOCK_RUNNING) | overdue_q(now))
+    if filters.second:
+        rows = rows.filter(status=S.IN_REVIEW).filter(
+            Exists(
+                Decision.objects.filter(
+                    request_id=OuterRef("pk"), state=Decision.State.PROPOSED
+                ).exclude(proposed_by=user)
+            )
+        )
     if filters.text:
         text = filters.text
         agencies = Agency.objects.filter(name__icontains=text).values("pk")
@@ -663,27 +671,7 @@ def overdue_count(now: datetime) -> int:
     return LegalRequest.objects.filter(overdue_q(now)).count()
 
 
-def request_queue(
-    *,
-    user: User,
-    filters: QueueFilters,
-    cursor: str = "",
-    now: datetime | None = None,
-    page_size: int = PAGE_SIZE,
-) -> QueuePage:
-    """One page of the review queue, its cursor to the next, and the counts per state."""
-    if not _is_reviewer(user):
-        raise Http404("No such page.")
-    now = now or timezone.now()
-    order_key = filters.order_key
-    order = QUEUE_ORDERS[order_key]
-    after = cursor_decode(order_key, cursor)
-    found = _keyset_page(
-        _filtered(user=user, filters=filters, now=now), order, after, page_size + 1
-    )
-    more, found = len(found) > page_size, found[:page_size]
-    if filters.target:
-        target_search_record(user=user, value=filters.target, found=len(found), more=more)
+def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list[QueueRow]:
     rows = []
     for request in found:
         review = review_row(request)
@@ -706,6 +694,31 @@ def request_queue(
                 overdue_text=overdue_text(late, now=now) if late is not None else "",
             )
         )
+    return rows
+
+
+def request_queue(
+    *,
+    user: User,
+    filters: QueueFilters,
+    cursor: str = "",
+    now: datetime | None = None,
+    page_size: int = PAGE_SIZE,
+) -> QueuePage:
+    """One page of the review queue, its cursor to the next, and the counts per state."""
+    if not _is_reviewer(user):
+        raise Http404("No such page.")
+    now = now or timezone.now()
+    order_key = filters.order_key
+    order = QUEUE_ORDERS[order_key]
+    after = cursor_decode(order_key, cursor)
+    found = _keyset_page(
+        _filtered(user=user, filters=filters, now=now), order, after, page_size + 1
+    )
+    more, found = len(found) > page_size, found[:page_size]
+    if filters.target:
+        target_search_record(user=user, value=filters.target, found=len(found), more=more)
+    rows = _queue_rows(found, user=user, now=now)
     counts, overdue = _state_counts(now)
     return QueuePage(
         rows=rows,
@@ -786,3 +799,51 @@ def queue_options(*, user: User) -> QueueOptions:
             .values_list("pk", "full_name")
         ),
     )
+
+
+# --- The reviewer's home page ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkList:
+    """One list of the home page: the first rows of a queue filter, and its full count."""
+
+    key: str
+    filters: QueueFilters
+    query: dict[str, str]  # the queue's address for the same list (its GET parameters)
+    count: int
+    rows: list[QueueRow]
+
+
+HOME_ROWS = 10
+# key -> (the queue's GET parameters, the same filters): the home page and the queue read
+# each list through ``_filtered``, so the two numbers cannot differ.
+HOME_LISTS: dict[str, tuple[dict[str, str], QueueFilters]] = {
+    "emergencies": ({"kind": "emergency"}, QueueFilters(kind="emergency")),
+    "mine": ({"assignee": "mine"}, QueueFilters(assignee="mine")),
+    "overdue": ({"due": "overdue"}, QueueFilters(due="overdue")),
+    "second": ({"second": "1"}, QueueFilters(second=True)),
+    "unassigned": ({"assignee": "unassigned"}, QueueFilters(assignee="unassigned")),
+}
+
+
+def reviewer_home(*, user: User, now: datetime | None = None) -> list[WorkList]:
+    """The reviewer's work lists, each as the queue would show it (two queries a list)."""
+    if not _is_reviewer(user):
+        raise Http404("No such page.")
+    now = now or timezone.now()
+    lists = []
+    for key, (query, filters) in HOME_LISTS.items():
+        rows = _filtered(user=user, filters=filters, now=now)
+        order = QUEUE_ORDERS[filters.order_key]
+        found = _keyset_page(rows, order, None, HOME_ROWS)
+        lists.append(
+            WorkList(
+                key=key,
+                filters=filters,
+                query=query,
+                count=rows.count(),
+                rows=_queue_rows(found, user=user, now=now),
+            )
+        )
+    return lists

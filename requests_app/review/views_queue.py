@@ -19,9 +19,9 @@ from django.http import FileResponse, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django.utils.translation import gettext_lazy as _
 
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Role
@@ -125,6 +125,10 @@ class QueueFilterForm(forms.Form):
         widget=QuickSelect,
     )
     assignee = forms.ChoiceField(label="Assigned to", required=False, widget=QuickSelect)
+    second = forms.BooleanField(
+        label=_("Only proposals waiting for my second approval"),
+        required=False,
+    )
     sort = forms.ChoiceField(
         label="Order",
         required=False,
@@ -165,6 +169,7 @@ class QueueFilterForm(forms.Form):
             due=data.get("due") or "",
             assignee=data.get("assignee") or "",
             order=data.get("sort") or "",
+            second=bool(data.get("second")),
             text=(data.get("q") or "").strip(),
             target=(data.get("target") or "").strip(),
         )
