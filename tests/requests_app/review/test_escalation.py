@@ -119,7 +119,8 @@ def test_an_unclaimed_emergency_is_escalated_at_15_and_30_minutes_and_never_afte
 
     clock.advance(minutes=14, seconds=59)
     assert sweep(django_capture_on_commit_callbacks) == 0
-    assert mail.outbox == [] and pager.received == []
+    assert mail.outbox == []
+    assert pager.received == []
 
     clock.advance(seconds=1)  # 15 minutes
     assert sweep(django_capture_on_commit_callbacks) == 1
@@ -135,14 +136,16 @@ def test_an_unclaimed_emergency_is_escalated_at_15_and_30_minutes_and_never_afte
 
     clock.advance(minutes=10)  # 30 minutes
     assert sweep(django_capture_on_commit_callbacks) == 1
-    assert len(mail.outbox) == 4 and len(pager.received) == 2
+    assert len(mail.outbox) == 4
+    assert len(pager.received) == 2
 
     clock.advance(minutes=1)
     services.request_claim(request=emergency, reviewer=first)
     for _ in range(4):
         clock.advance(minutes=15)
         assert sweep(django_capture_on_commit_callbacks) == 0
-    assert len(mail.outbox) == 4 and len(pager.received) == 2
+    assert len(mail.outbox) == 4
+    assert len(pager.received) == 2
 
     # Every notice is in the audit chain, with whom it went to.
     events = escalations(emergency)
