@@ -41,7 +41,7 @@ def admin_client(client, admin):
 
 
 def test_the_counts_are_the_vetting_queues_and_each_item_links_to_its_page(admin_client, admin):
-    waiting_agency = make_agency(name="Polizei Kiel", status=Agency.Status.PENDING)
+    make_agency(name="Polizei Kiel", status=Agency.Status.PENDING)
     called_agency = make_agency(name="Polizei Lübeck", status=Agency.Status.PENDING)
     make_callback(agency=called_agency, called_by=admin)
     verified = make_agency(name="Polizei Bremen", callback_phone="+49421000000")
