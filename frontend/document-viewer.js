@@ -59,7 +59,10 @@ async function pdfShow(url, name) {
   for (let number = 1; number <= pdf.numPages; number += 1) {
     if (mine !== opening) return;
     const page = await pdf.getPage(number);
-    const scale = 1.5;
+    // As wide as the column allows, at most 150 %: the text layer is laid out at the same
+    // scale as the canvas, so the page never overflows a narrow screen.
+    const available = Math.max(box.clientWidth - 24, 200);
+    const scale = Math.min(1.5, available / page.getViewport({ scale: 1 }).width);
     const viewport = page.getViewport({ scale });
     const frame = document.createElement("div");
     frame.className = "pdf-page";
@@ -91,9 +94,7 @@ async function pdfShow(url, name) {
       viewport,
     }).render();
   }
-  statusSay(
-    `${text("shown", "Shown here; the reading is recorded with your name.")} (${pdf.numPages} ${text("pages", "pages")})`,
-  );
+  statusSay(text("shown", "Shown here; the reading is recorded with your name."));
 }
 
 function imageShow(url, name) {
