@@ -442,14 +442,14 @@ def vetting_home(*, user: User) -> VettingHome:
         *queue.age_recipients,
     ]
     for key in keys:
-        officer = key.officer
-        agency = officer.agency if officer is not None else getattr(key, "agency", None)
-        if agency is None:
+        owner: Officer | None = key.officer
+        holder: Agency | None = owner.agency if owner is not None else getattr(key, "agency", None)
+        if holder is None:
             continue
-        who = officer.user.full_name if officer is not None else agency.name
+        who = owner.user.full_name if owner is not None else holder.name
         owe(
-            agency,
+            holder,
             gettext("read the fingerprint of a key of %(name)s") % {"name": who},
-            ("vetting-agency", agency.pk),
+            ("vetting-agency", holder.pk),
         )
     return VettingHome(queue=queue, calls=list(calls.values()))

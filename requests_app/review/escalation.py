@@ -19,11 +19,16 @@ someone.
 """
 
 import base64
+import logging
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import rfc8785
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, Max, OuterRef, QuerySet
@@ -38,6 +43,8 @@ from portal.models import AuditEvent
 from requests_app.lifecycle.models import LegalRequest, ReviewState
 from requests_app.lifecycle.notify import Notice, notify_on_commit
 from requests_app.review.models import OnCallReviewer
+
+logger = logging.getLogger(__name__)
 
 ESCALATED = "emergency.escalated"
 ON_CALL_ADDED = "on_call.added"
@@ -143,6 +150,51 @@ def paging_sign(body: dict[str, Any]) -> SignedNotice:
     )
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """The paging system's address is configured: a redirect elsewhere is not followed."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+class PagingRefused(Exception):
+    """The paging system answered with an error status: tried again later."""
+
+
+@shared_task(
+    name="requests_app.review.escalation.paging_webhook",
+    autoretry_for=(OSError, PagingRefused),
+    retry_backoff=10,
+    retry_backoff_max=300,
+    retry_jitter=False,
+    max_retries=8,
+)
+def paging_webhook_task(body: dict[str, Any]) -> int:
+    """POST one signed escalation notice to the paging system; retried on failure.
+
+    The body is signed here, at sending, so a retry sends the same bytes with the same
+    signature (Ed25519 is deterministic). Returns the HTTP status.
+    """
+    url = settings.PAGING_WEBHOOK_URL
+    if not url:
+        return 0
+    if settings.PRODUCTION and urlsplit(url).scheme != "https":
+        logger.error("PAGING_WEBHOOK_URL must be https in production; the notice was not sent")
+        return 0
+    signed = paging_sign(body)
+    request = urllib.request.Request(  # noqa: S310  (a configured URL; https in production)
+        url, data=signed.body, headers=signed.headers, method="POST"
+    )
+    try:
+        with _OPENER.open(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        raise PagingRefused(f"The paging system answered {refused.code}") from None
+
+
 # --- The sweep -------------------------------------------------------------------------------
 
 
@@ -175,8 +227,6 @@ def escalation_record(*, request_id: int, now: datetime) -> dict[str, Any] | Non
         )
         notify_on_commit(addresses, EMERGENCY_WAITING)
         if settings.PAGING_WEBHOOK_URL:
-            from requests_app.review.tasks import paging_webhook_task
-
             transaction.on_commit(lambda: paging_webhook_task.delay(body), robust=True)
     return body
 

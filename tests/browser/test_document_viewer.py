@@ -2,8 +2,6 @@
 PDF.js beside the checklist, its text on the page; nothing leaves the origin; one column at
 390 px without sideways scrolling."""
 
-from collections.abc import Iterator
-
 import pytest
 import weasyprint
 
@@ -22,9 +20,8 @@ SENTENCE = "The court orders the preservation of the account suspect_one until J
 
 
 @pytest.fixture(autouse=True)
-def storage(settings, tmp_path) -> Iterator[None]:
+def storage(settings, tmp_path) -> None:
     tmp_storage(settings, tmp_path / "storage")
-    yield
 
 
 def court_order_pdf() -> bytes:

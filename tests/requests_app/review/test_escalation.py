@@ -23,10 +23,12 @@ from requests_app.review.escalation import (
     ON_CALL_ADDED,
     ON_CALL_REMOVED,
     SIGNATURE_HEADER,
+    PagingRefused,
     on_call_add,
+    paging_webhook_task,
 )
 from requests_app.review.models import OnCallReviewer
-from requests_app.review.tasks import PagingRefused, emergency_escalations_task, paging_webhook_task
+from requests_app.review.tasks import emergency_escalations_task
 from tests.audit_marks import audit_mark, audit_since
 from tests.factories import log_in, make_officer, make_user, make_vetting_admin
 from tests.requests_app.factories import make_legal_request, make_reviewer
