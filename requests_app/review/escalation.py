@@ -35,6 +35,7 @@ from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import Role, User
 from portal import crypto
@@ -55,9 +56,11 @@ SIGNATURE_HEADER = "X-Portal-Signature"
 KEY_ID_HEADER = "X-Portal-Key-Id"
 
 EMERGENCY_WAITING = Notice(
-    "An emergency request is waiting",
-    "An emergency request on the authority portal has not been claimed by any reviewer.\n"
-    "Log in to the portal and claim it from the review queue now.\n",
+    gettext_lazy("An emergency request is waiting"),
+    gettext_lazy(
+        "An emergency request on the authority portal has not been claimed by any reviewer.\n"
+        "Log in to the portal and claim it from the review queue now.\n"
+    ),
 )
 
 
@@ -277,19 +280,19 @@ def escalation_notices(*, user: User) -> list[EscalationNotice]:
 
 def _require_vetting_admin(user: User) -> None:
     if user.role != Role.VETTING_ADMIN or not user.is_active:
-        raise OnCallRefused("Only a vetting administrator keeps the on-call list.")
+        raise OnCallRefused(gettext("Only a vetting administrator keeps the on-call list."))
 
 
 def on_call_add(*, reviewer: User, by: User) -> OnCallReviewer:
     _require_vetting_admin(by)
     if reviewer.role != Role.REVIEWER or not reviewer.is_active:
-        raise OnCallRefused("Only an active reviewer can be on call.")
+        raise OnCallRefused(gettext("Only an active reviewer can be on call."))
     with transaction.atomic():
         entry, created = OnCallReviewer.objects.get_or_create(
             user=reviewer, defaults={"added_by": by}
         )
         if not created:
-            raise OnCallRefused("This reviewer is already on call.")
+            raise OnCallRefused(gettext("This reviewer is already on call."))
         audit_append(
             actor=by,
             action=ON_CALL_ADDED,
@@ -309,7 +312,7 @@ def on_call_remove(*, reviewer_id: int, by: User) -> None:
             .first()
         )
         if entry is None:
-            raise OnCallRefused("This reviewer is not on call.")
+            raise OnCallRefused(gettext("This reviewer is not on call."))
         reviewer = entry.user
         entry.delete()
         audit_append(

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from accounts.models import Role, User
 from portal.forms import form_errors  # noqa: F401  (the views import it from here)
@@ -333,7 +334,11 @@ class ChecklistAndProposal:
         found: list[tuple[str, str]] = []
         if self.unexpected:
             found.append(
-                ("", f"This form does not take {', '.join(self.unexpected)}; nothing was done.")
+                (
+                    "",
+                    gettext("This form does not take %(names)s; nothing was done.")
+                    % {"names": ", ".join(self.unexpected)},
+                )
             )
         found += form_errors(self.checklist)
         if self.proposing:

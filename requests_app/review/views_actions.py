@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -189,7 +189,7 @@ ACTION_TITLES = {
     "clarify": "Ask the authority for clarification",
     "callback": "Record the emergency callback",
     "propose": "Approve in full or in part",
-    "decide": "Checklist and proposal",
+    "decide": gettext_lazy("Checklist and proposal"),
     "reject": "Reject the request",
     "resume": "Resume review without the authority's answer",
     "close": "Close the request",

@@ -18,6 +18,7 @@ from django.forms.utils import flatatt
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -26,7 +27,7 @@ from django.views.decorators.http import require_GET
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Role
 from requests_app.intake.attachments import ALLOWED_MEDIA_TYPES
-from requests_app.lifecycle.clocks import request_clocks, review_row
+from requests_app.lifecycle.clocks import overdue_since, request_clocks, review_row
 from requests_app.lifecycle.models import LegalRequest, RequestKind
 from requests_app.review.selectors import (
     DUE_WITHIN,
@@ -218,6 +219,9 @@ def request_page(request: AuthedRequest, reference: str) -> HttpResponse:
             "review": review_row(legal_request),
             "dossier": request_dossier(user=request.user, request=legal_request),
             "clocks": request_clocks(legal_request),
+            "overdue_since": overdue_since(
+                legal_request, review_row(legal_request), now=timezone.now()
+            ),
             "non_disclosure_until": non_disclosure_until(legal_request),
             "tools": review_tools(legal_request=legal_request, user=request.user),
         },

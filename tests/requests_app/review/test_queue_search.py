@@ -283,3 +283,27 @@ def test_the_overdue_filter_and_the_row_flag_agree_on_every_state_and_kind():
         for r in made
         if r.status == S.APPROVED
     )
+
+
+def test_the_request_page_of_an_approved_preservation_past_its_expiry_says_overdue(
+    reviewer_client, reviewer
+):
+    now = timezone.now()
+    lapsed = make_legal_request(
+        kind="preservation", status=S.APPROVED, due_at=now + timedelta(days=2), assignee=reviewer
+    )
+    ReviewState.objects.filter(request=lapsed).update(
+        preservation_expires_at=now - timedelta(days=3)
+    )
+    held = make_legal_request(
+        kind="preservation", status=S.APPROVED, due_at=now + timedelta(days=2), assignee=reviewer
+    )
+    ReviewState.objects.filter(request=held).update(
+        preservation_expires_at=now + timedelta(days=30)
+    )
+
+    late_page = reviewer_client.get(f"/review/{lapsed.reference}/").content.decode()
+    held_page = reviewer_client.get(f"/review/{held.reference}/").content.decode()
+
+    assert "overdue-flag" in late_page.split('class="lead"', 1)[1].split("</p>", 1)[0]
+    assert "overdue-flag" not in held_page
