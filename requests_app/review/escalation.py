@@ -35,7 +35,7 @@ from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext
 
 from accounts.models import Role, User
 from portal import crypto
@@ -55,13 +55,16 @@ PAGING_EVENT = "emergency.unclaimed"
 SIGNATURE_HEADER = "X-Portal-Signature"
 KEY_ID_HEADER = "X-Portal-Key-Id"
 
-EMERGENCY_WAITING = Notice(
-    gettext_lazy("An emergency request is waiting"),
-    gettext_lazy(
-        "An emergency request on the authority portal has not been claimed by any reviewer.\n"
-        "Log in to the portal and claim it from the review queue now.\n"
-    ),
-)
+
+def emergency_waiting() -> Notice:
+    """The email: that an emergency waits, nothing of which (``lifecycle.notify``)."""
+    return Notice(
+        gettext("An emergency request is waiting"),
+        gettext(
+            "An emergency request on the authority portal has not been claimed by any "
+            "reviewer.\nLog in to the portal and claim it from the review queue now.\n"
+        ),
+    )
 
 
 class OnCallRefused(Exception):
@@ -228,7 +231,7 @@ def escalation_record(*, request_id: int, now: datetime) -> dict[str, Any] | Non
                 "paged": bool(settings.PAGING_WEBHOOK_URL),
             },
         )
-        notify_on_commit(addresses, EMERGENCY_WAITING)
+        notify_on_commit(addresses, emergency_waiting())
         if settings.PAGING_WEBHOOK_URL:
             transaction.on_commit(lambda: paging_webhook_task.delay(body), robust=True)
     return body
