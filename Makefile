@@ -85,6 +85,8 @@ assets:  ## rebuild static/dist/ from frontend/ (needs Node 20+ and npm)
 	node_modules/.bin/esbuild frontend/submit.js $(ESBUILD_FLAGS) --outfile=static/dist/submit.js
 	node_modules/.bin/esbuild frontend/reply.js $(ESBUILD_FLAGS) --outfile=static/dist/reply.js
 	node_modules/.bin/esbuild frontend/decrypt.js $(ESBUILD_FLAGS) --outfile=static/dist/decrypt.js
+	node_modules/.bin/esbuild frontend/document-viewer.js $(ESBUILD_FLAGS) --outfile=static/dist/document-viewer.js
+	node_modules/.bin/esbuild node_modules/pdfjs-dist/build/pdf.worker.mjs $(ESBUILD_FLAGS) --outfile=static/dist/pdf.worker.js
 
 lock:  ## re-resolve requirements*.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --universal --python-version 3.12 --generate-hashes -o requirements.lock

@@ -624,3 +624,75 @@ def recipients_for_officer(*, officer_id: int, agency_id: int) -> list[str]:
         officer_id=officer_id
     ) | AgeRecipient.objects.filter(status=KeyStatus.ACTIVE, agency_id=agency_id)
     return sorted({r.recipient for r in found})
+
+
+# --- The vetting administrator's home page ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallToMake:
+    """An agency to call on its number on file, and what the call is for."""
+
+    agency: Agency
+    reasons: list[str]
+    link: tuple[str, int]  # (url name, id) of the page where the call is recorded
+
+
+@dataclass(frozen=True)
+class VettingHome:
+    queue: VettingQueue
+    calls: list[CallToMake]
+
+    @property
+    def keys(self) -> int:
+        return (
+            len(self.queue.signing_keys)
+            + len(self.queue.signing_passkeys)
+            + len(self.queue.age_recipients)
+        )
+
+
+def vetting_home(*, user: User) -> VettingHome:
+    """What waits for a vetting administrator: the vetting queue itself (so the counts are
+    the queue's), and the callbacks to make, one per agency.
+
+    A call is owed for a waiting agency or officer that no confirmed callback that counts
+    (``callbacks_counting``) covers yet, and for every waiting key, whose fingerprint is
+    read on a call before it is approved.
+    """
+    from django.utils.translation import gettext
+
+    queue = vetting_queue(user=user)
+    calls: dict[int, CallToMake] = {}
+
+    def owe(agency: Agency, reason: str, link: tuple[str, int]) -> None:
+        call = calls.setdefault(agency.pk, CallToMake(agency=agency, reasons=[], link=link))
+        call.reasons.append(reason)
+
+    for agency in queue.agencies:
+        if confirmed_callback(agency=agency) is None:
+            owe(agency, gettext("verify the agency"), ("vetting-agency", agency.pk))
+    for officer in queue.officers:
+        if confirmed_callback(agency=officer.agency, officer=officer) is None:
+            owe(
+                officer.agency,
+                gettext("confirm the officer %(name)s") % {"name": officer.user.full_name},
+                ("vetting-officer", officer.pk),
+            )
+    keys: list[SigningKey | SigningPasskey | AgeRecipient] = [
+        *queue.signing_keys,
+        *queue.signing_passkeys,
+        *queue.age_recipients,
+    ]
+    for key in keys:
+        owner: Officer | None = key.officer
+        holder: Agency | None = owner.agency if owner is not None else getattr(key, "agency", None)
+        if holder is None:
+            continue
+        who = owner.user.full_name if owner is not None else holder.name
+        owe(
+            holder,
+            gettext("read the fingerprint of a key of %(name)s") % {"name": who},
+            ("vetting-agency", holder.pk),
+        )
+    return VettingHome(queue=queue, calls=list(calls.values()))

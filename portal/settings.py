@@ -337,7 +337,7 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_IMPORTS = ["requests_app.delivery.tasks"]
+CELERY_IMPORTS = ["requests_app.delivery.tasks", "requests_app.review.tasks"]
 CELERY_BEAT_SCHEDULE = {
     "audit-sequence": {
         "task": "portal.tasks.audit_sequence",
@@ -377,6 +377,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.registrations_expired_purge",
         "schedule": timedelta(hours=1),
     },
+    # Each run sends only the notices that are due (every EMERGENCY_ESCALATE_MINUTES).
+    "emergency-escalations": {
+        "task": "requests_app.review.tasks.emergency_escalations",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # --- Request bodies ---------------------------------------------------------------------------
@@ -385,6 +390,14 @@ CELERY_BEAT_SCHEDULE = {
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 # How deeply a JSON body may nest ([ and { levels); deeper is 400 malformed (portal.jsondepth).
 JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+
+# --- Emergency escalation (requests_app/review/escalation.py) -------------------------------
+# An emergency nobody claimed within this many minutes is escalated to the on-call
+# reviewers, and again each time as many minutes pass until someone claims it.
+EMERGENCY_ESCALATE_MINUTES = env.int("EMERGENCY_ESCALATE_MINUTES", default=15)
+# The platform's paging system: each escalation is also POSTed there as JSON signed with
+# the portal's Ed25519 key over RFC 8785 (empty: email only).
+PAGING_WEBHOOK_URL = env.str("PAGING_WEBHOOK_URL", default="")
 
 # --- REST framework and OpenAPI ------------------------------------------------------------
 REST_FRAMEWORK = {

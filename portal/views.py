@@ -1,26 +1,14 @@
-"""Views of the web shell: home, health, and the error pages (HTML or problem JSON)."""
+"""Views of the web shell: health, and the error pages (HTML or problem JSON)."""
 
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .access import public
 from .health import health_report
 from .problems import is_api_request, problem_response
-
-
-@public
-def home(request: HttpRequest) -> HttpResponse:
-    """The landing page; a session past the password alone is sent on to its second factor.
-
-    Until the second factor passes, the session is shown nothing about the account.
-    """
-    if request.user.is_authenticated and not request.user.is_verified():
-        return HttpResponseRedirect(reverse("login-verify"))
-    return render(request, "portal/home.html")
 
 
 @public

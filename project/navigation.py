@@ -47,6 +47,7 @@ NAVIGATION: dict[str, list[tuple[str | Promise, str]]] = {
         ("Vetting", "vetting-queue"),
         ("Intake rejections", "staff-rejections"),
         ("Jurisdiction policy", "staff-policy"),
+        ("On call", "staff-on-call"),
         ("Transparency", "staff-transparency"),
         ("Second factors", "factors"),
         ("Administration", "admin:index"),

@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from accounts.admin import PortalAdminSite
 from portal import views
+from project import views as project_views
 from project.views import set_language
 
 # The admin site needs a verified second factor too (the standing middleware also checks),
@@ -17,7 +18,7 @@ handler404 = "portal.views.page_not_found"
 handler500 = "portal.views.server_error"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", project_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("", include("accounts.urls")),
@@ -25,6 +26,7 @@ urlpatterns = [
     path("staff/transparency/", include("requests_app.transparency.urls_staff")),
     path("staff/", include("requests_app.intake.staff_urls")),
     path("staff/", include("requests_app.policy.urls")),
+    path("staff/", include("requests_app.review.urls_on_call")),
     path("transparency/", include("requests_app.transparency.urls")),
     path("review/notices/", include("requests_app.review.notices")),
     path("review/", include("requests_app.review.urls")),

@@ -25,6 +25,7 @@ from requests_app.review.models import (
     AssessmentItem,
     Decision,
     EmergencyCallback,
+    OnCallReviewer,
     RejectionReason,
     UserNotice,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Decision",
     "EmergencyCallback",
     "UserNotice",
+    "OnCallReviewer",
     "Disclosure",
     "SealedResponse",
     "RequestShare",

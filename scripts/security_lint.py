@@ -51,6 +51,10 @@ ALLOWED: dict[str, dict[str, str]] = {
         "requests_app/officer/sharing.py": "locks a request its caller reached through a gate",
         "requests_app/lifecycle/clocks.py": "deadline and preservation clocks: system tasks",
         "requests_app/review/notices.py": "the user-notice task: a system task, no caller",
+        "requests_app/review/escalation.py": (
+            "the escalation task (a system task, no caller) and the reviewers' home notice "
+            "(references of unclaimed emergencies, for a reviewer only)"
+        ),
         "requests_app/delivery/sealing.py": "the sealing task locks the request it seals",
         "requests_app/demo.py": "demo data for make run",
         "requests_app/transparency/demo.py": "demo data for the transparency report",

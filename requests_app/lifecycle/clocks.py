@@ -22,14 +22,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import CharField, DateTimeField, Exists, ExpressionWrapper, OuterRef, Value
+from django.db.models import (
+    CharField,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Value,
+)
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Officer, Role, User
 from portal.audit import audit_append
 from portal.models import AuditEvent
-from requests_app.lifecycle.jurisdictions import bound_by_evidence_regulation
+from requests_app.lifecycle.jurisdictions import (
+    EVIDENCE_REGULATION_STATES,
+    bound_by_evidence_regulation,
+)
 from requests_app.lifecycle.models import LegalRequest, RequestKind, ReviewState
 from requests_app.lifecycle.notify import (
     PRESERVATION_ENDING,
@@ -249,6 +262,75 @@ def request_clocks(
         deadline=deadline_clock(request, state, now=now),
         preservation=preservation_clock(request, state, now=now),
     )
+
+
+# --- Overdue work ------------------------------------------------------------------------
+#
+# One definition of "overdue" for the queue, its counts and the home pages. Work is
+# overdue when the platform owes the authority something past its time:
+#
+# - received or in review: the deadline passed (the clock runs);
+# - awaiting clarification: the deadline had passed when the question was asked (the
+#   clock is stopped, but frozen below zero: the request was already late);
+# - approved: nothing was handed to delivery (or the request closed) by the deadline;
+#   an approved preservation is also overdue once the preservation lapsed, since what
+#   was preserved is no longer held for the authority and the work must be closed.
+
+OVERDUE_STATES: tuple[str, ...] = (
+    S.RECEIVED,
+    S.IN_REVIEW,
+    S.AWAITING_CLARIFICATION,
+    S.APPROVED,
+)
+
+
+def overdue_since(
+    request: LegalRequest, state: ReviewState | None, *, now: datetime
+) -> datetime | None:
+    """When the request became overdue work, or ``None`` if it is not (see above)."""
+    if request.status in (S.RECEIVED, S.IN_REVIEW):
+        return request.due_at if request.due_at < now else None
+    if request.status == S.AWAITING_CLARIFICATION:
+        paused_since = state.paused_since if state is not None else None
+        late = paused_since is not None and request.due_at < paused_since
+        return request.due_at if late else None
+    if request.status == S.APPROVED:
+        moments = [request.due_at]
+        preservation = preservation_clock(request, state, now=now)
+        if preservation is not None:
+            moments.append(preservation.expires_at)
+        passed = [moment for moment in moments if moment < now]
+        return min(passed) if passed else None
+    return None
+
+
+def is_overdue(request: LegalRequest, state: ReviewState | None, *, now: datetime) -> bool:
+    return overdue_since(request, state, now=now) is not None
+
+
+def overdue_q(now: datetime) -> Q:
+    """The same rule as ``overdue_since``, as a filter on ``LegalRequest`` (one query).
+
+    A preservation's expiry is its review row's, set when the row is created; a row
+    without one falls back on the days of the request's jurisdiction, as
+    ``preservation_clock`` does.
+    """
+    running = Q(status__in=(S.RECEIVED, S.IN_REVIEW), due_at__lt=now)
+    paused_late = Q(status=S.AWAITING_CLARIFICATION, review__paused_since__gt=F("due_at"))
+    eu = Q(country__in=EVIDENCE_REGULATION_STATES)
+    default_expiry_passed = Q(review__preservation_expires_at__isnull=True) & (
+        (eu & Q(received_at__lt=now - timedelta(days=EU_PRESERVATION_DAYS)))
+        | (~eu & Q(received_at__lt=now - timedelta(days=PRESERVATION_DAYS)))
+    )
+    preservation_lapsed = Q(kind=RequestKind.PRESERVATION) & (
+        Q(review__preservation_expires_at__lt=now) | default_expiry_passed
+    )
+    approved_late = Q(status=S.APPROVED) & (Q(due_at__lt=now) | preservation_lapsed)
+    return running | paused_late | approved_late
+
+
+def overdue_text(since: datetime, *, now: datetime) -> str:
+    return _("overdue by %(duration)s") % {"duration": duration_text(now - since)}
 
 
 # --- Extension ---------------------------------------------------------------------------

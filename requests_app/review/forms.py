@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from accounts.models import Role, User
 from portal.forms import form_errors  # noqa: F401  (the views import it from here)
@@ -278,3 +279,77 @@ class DiscloseForm(StrictForm):
         "Optional; sealed with the response. Without one the approval's message is used.",
         required=False,
     )
+
+
+class ChecklistAndProposal:
+    """The checklist and the proposal in one form, sent with one click.
+
+    Two submit buttons share it: "Save the checklist" sends ``then=save``, "Save and
+    propose" sends ``then=propose``. Each part is checked by its own form (so the same
+    rules and messages apply as when they were two forms), and a field that neither
+    defines refuses the whole, like every ``StrictForm``.
+    """
+
+    SAVE = "save"
+    PROPOSE = "propose"
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        legal_request: LegalRequest,
+        items: dict[str, Any] | None = None,
+    ) -> None:
+        checklist_names = {item.value for item in AssessmentItem} | {
+            f"{item.value}_note" for item in AssessmentItem
+        }
+        proposal_names = set(ProposeApprovalForm.base_fields)
+        self.bound = data is not None
+        self.then = str(data.get("then", self.SAVE)) if data is not None else self.SAVE
+        self.unexpected: list[str] = []
+        if data is None:
+            self.checklist = AssessmentForm(items=items)
+            self.proposal = ProposeApprovalForm(legal_request=legal_request)
+            return
+        self.unexpected = sorted(
+            set(data) - checklist_names - proposal_names - ALWAYS_ALLOWED - {"then"}
+        )
+        if self.then not in (self.SAVE, self.PROPOSE):
+            self.unexpected.append("then")
+        self.checklist = AssessmentForm(_only(data, checklist_names))
+        self.proposal = ProposeApprovalForm(
+            _only(data, proposal_names), legal_request=legal_request
+        )
+
+    @property
+    def proposing(self) -> bool:
+        return self.then == self.PROPOSE
+
+    def is_valid(self) -> bool:
+        checklist_ok = self.checklist.is_valid()
+        proposal_ok = self.proposal.is_valid() if self.proposing else True
+        return not self.unexpected and checklist_ok and proposal_ok
+
+    def errors(self) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        if self.unexpected:
+            found.append(
+                (
+                    "",
+                    gettext("This form does not take %(names)s; nothing was done.")
+                    % {"names": ", ".join(self.unexpected)},
+                )
+            )
+        found += form_errors(self.checklist)
+        if self.proposing:
+            found += form_errors(self.proposal)
+        return found
+
+
+def _only(data: Any, names: set[str]) -> Any:
+    """A copy of a QueryDict (or dict) with only ``names``, lists kept."""
+    kept = data.copy()
+    for name in list(kept):
+        if name not in names:
+            del kept[name]
+    return kept

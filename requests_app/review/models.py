@@ -139,3 +139,21 @@ class UserNotice(models.Model):
 
     def __str__(self) -> str:
         return f"notice for {self.request_id}: {self.state}"
+
+
+class OnCallReviewer(models.Model):
+    """A reviewer on the on-call list: told when an emergency waits unclaimed.
+
+    Kept by the vetting administrators on the staff page (``review/escalation.py``); every
+    addition and removal is audited.
+    """
+
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="+")
+    added_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["added_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"on call: {self.user_id}"

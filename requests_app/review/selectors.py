@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django_countries import countries
 from django_countries.fields import Country
 
@@ -45,6 +46,9 @@ from requests_app.lifecycle.clocks import (
     DeadlineClock,
     deadline_clock,
     duration_text,
+    overdue_q,
+    overdue_since,
+    overdue_text,
     review_row,
 )
 from requests_app.lifecycle.models import (
@@ -53,9 +57,11 @@ from requests_app.lifecycle.models import (
     LegalRequest,
     Message,
     MessageAttachment,
+    RequestTarget,
     ReviewState,
 )
 from requests_app.lifecycle.states import OPEN_STATES
+from requests_app.lifecycle.targets import target_value_normalise
 from requests_app.review.models import Decision, RejectionReason
 
 S = LegalRequest.Status
@@ -64,7 +70,7 @@ S = LegalRequest.Status
 # The queue shows these unless asked for others; their deadline badges mean something.
 WORKING_STATES: tuple[str, ...] = (S.RECEIVED, S.IN_REVIEW, S.AWAITING_CLARIFICATION, S.APPROVED)
 # The states whose deadline clock runs (``clocks.deadline_clock``): open, and not paused
-# while the authority is asked for clarification. Only these can be overdue.
+# while the authority is asked for clarification. What is overdue is ``clocks.overdue_q``.
 CLOCK_RUNNING: tuple[str, ...] = (S.RECEIVED, S.IN_REVIEW)
 ARCHIVE_STATES: tuple[str, ...] = (S.REJECTED, S.DISCLOSED, S.CLOSED, S.WITHDRAWN)
 PAGE_SIZE = 50
@@ -427,6 +433,13 @@ class QueueFilters:
     due: str = ""  # "" or a key of DUE_WITHIN
     assignee: str = ""  # "", "mine", "unassigned", or a reviewer's id
     order: str = ""  # a key of QUEUE_ORDERS, or "" for the usual order of the states shown
+    second: bool = False  # only proposals by others, waiting for the viewer's confirmation
+    text: str = ""  # a reference, a case reference or part of an agency's name
+    target: str = ""  # a target's value, matched exactly once normalised (audited)
+
+    @property
+    def searching(self) -> bool:
+        return bool(self.text or self.target)
 
     @property
     def order_key(self) -> str:
@@ -448,6 +461,8 @@ class QueueRow:
     assignee: User | None
     mine: bool  # assigned to the viewer
     claimable: bool  # open, and not already the viewer's
+    overdue: bool = False  # clocks.overdue_since: late work, whatever the state
+    overdue_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -480,7 +495,9 @@ def _end_of_today(now: datetime) -> datetime:
 def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[LegalRequest]:
     rows = LegalRequest.objects.all()
     if not filters.status:
-        rows = rows.filter(status__in=WORKING_STATES)
+        # A search looks through every state unless one is chosen.
+        if not filters.searching:
+            rows = rows.filter(status__in=WORKING_STATES)
     elif filters.status != "all":
         rows = rows.filter(status=filters.status)
     if filters.kind:
@@ -496,8 +513,30 @@ def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[L
             "48h": now + DUE_SOON,
             "7d": now + timedelta(days=7),
         }[filters.due]
-        # A paused clock is not running out, and an answered request has none.
-        rows = rows.filter(due_at__lt=limit, status__in=CLOCK_RUNNING)
+        # A paused clock is not running out, and an answered request has none; what is
+        # already overdue (``clocks.overdue_q``) is in every one of these choices.
+        rows = rows.filter(Q(due_at__lt=limit, status__in=CLOCK_RUNNING) | overdue_q(now))
+    if filters.second:
+        rows = rows.filter(status=S.IN_REVIEW).filter(
+            Exists(
+                Decision.objects.filter(
+                    request_id=OuterRef("pk"), state=Decision.State.PROPOSED
+                ).exclude(proposed_by=user)
+            )
+        )
+    if filters.text:
+        text = filters.text
+        agencies = Agency.objects.filter(name__icontains=text).values("pk")
+        rows = rows.filter(
+            Q(reference__iexact=text)
+            | Q(case_reference__icontains=text)
+            | Q(agency_id__in=agencies)
+        )
+    if filters.target:
+        value = target_value_normalise(filters.target).value
+        rows = rows.filter(
+            Exists(RequestTarget.objects.filter(request_id=OuterRef("pk"), value=value))
+        )
     # EXISTS rather than a join: the planner then walks the queue's index in order and
     # stops after a page, instead of hashing every review row.
     assigned = ReviewState.objects.filter(request_id=OuterRef("pk"))
@@ -520,6 +559,8 @@ def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[L
         "agency__country",
         "review__paused_since",
         "review__paused_seconds",
+        "review__preservation_expires_at",
+        "review__preservation_extended",
         "review__assignee__full_name",
         "review__assignee__email",
     )
@@ -620,7 +661,7 @@ def _keyset_page(
 
 
 def _state_counts(now: datetime) -> tuple[list[StateCount], int]:
-    """Counts per state and of overdue requests, in one statement.
+    """Counts per state (one statement) and of overdue requests (``overdue_count``).
 
     Exact for the working states (an index on status answers without reading the
     table); the archive states are counted up to ``COUNT_CAP`` only, so the cost of this
@@ -630,21 +671,17 @@ def _state_counts(now: datetime) -> tuple[list[StateCount], int]:
     quote = connection.ops.quote_name
     table = quote(LegalRequest._meta.db_table)
     status = quote(str(LegalRequest._meta.get_field("status").column))
-    due = quote(str(LegalRequest._meta.get_field("due_at").column))
     working = [f"COUNT(*) FILTER (WHERE {status} = %s)" for _ in WORKING_STATES]
-    running = ", ".join(["%s"] * len(CLOCK_RUNNING))
-    overdue = f"COUNT(*) FILTER (WHERE {due} < %s AND {status} IN ({running}))"
     # S608: the names above are the model's; the values are parameters (%s).
     capped = f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {status} = %s LIMIT %s) AS c"  # noqa: S608
     archive = [f"({capped})" for _ in ARCHIVE_STATES]
     placeholders = ", ".join(["%s"] * len(WORKING_STATES))
     sql = (
         # S608: as above, names from the model's metadata and parameters only.
-        f"SELECT {', '.join([*working, overdue, *archive])} "  # noqa: S608
+        f"SELECT {', '.join([*working, *archive])} "  # noqa: S608
         f"FROM {table} WHERE {status} IN ({placeholders})"
     )
     params: list[Any] = [*WORKING_STATES]
-    params += [connection.ops.adapt_datetimefield_value(now), *CLOCK_RUNNING]
     for state in ARCHIVE_STATES:
         params += [state, COUNT_CAP + 1]
     params += WORKING_STATES
@@ -655,13 +692,45 @@ def _state_counts(now: datetime) -> tuple[list[StateCount], int]:
         StateCount(state, str(STATUS_LABELS[state]), int(numbers[i] or 0))
         for i, state in enumerate(WORKING_STATES)
     ]
-    base = len(WORKING_STATES) + 1
+    base = len(WORKING_STATES)
     for i, state in enumerate(ARCHIVE_STATES):
         number = int(numbers[base + i] or 0)
         counts.append(
             StateCount(state, str(STATUS_LABELS[state]), min(number, COUNT_CAP), number > COUNT_CAP)
         )
-    return counts, int(numbers[len(WORKING_STATES)] or 0)
+    return counts, overdue_count(now)
+
+
+def overdue_count(now: datetime) -> int:
+    """How many requests are overdue work (``clocks.overdue_q``): the queue's and the home
+    page's number."""
+    return LegalRequest.objects.filter(overdue_q(now)).count()
+
+
+def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list[QueueRow]:
+    rows = []
+    for request in found:
+        review = review_row(request)
+        clock = deadline_clock(request, review, now=now)
+        late = overdue_since(request, review, now=now)
+        assignee = review.assignee if review is not None else None
+        mine = assignee is not None and assignee.pk == user.pk
+        rows.append(
+            QueueRow(
+                request=request,
+                review=review,
+                deadline=clock,
+                badge=clock.badge,
+                badge_label=clock.badge_label,
+                time_left=clock.time_left_text,
+                assignee=assignee,
+                mine=mine,
+                claimable=request.status in OPEN_STATES and not mine,
+                overdue=late is not None,
+                overdue_text=overdue_text(late, now=now) if late is not None else "",
+            )
+        )
+    return rows
 
 
 def request_queue(
@@ -683,25 +752,9 @@ def request_queue(
         _filtered(user=user, filters=filters, now=now), order, after, page_size + 1
     )
     more, found = len(found) > page_size, found[:page_size]
-    rows = []
-    for request in found:
-        review = review_row(request)
-        clock = deadline_clock(request, review, now=now)
-        assignee = review.assignee if review is not None else None
-        mine = assignee is not None and assignee.pk == user.pk
-        rows.append(
-            QueueRow(
-                request=request,
-                review=review,
-                deadline=clock,
-                badge=clock.badge,
-                badge_label=clock.badge_label,
-                time_left=clock.time_left_text,
-                assignee=assignee,
-                mine=mine,
-                claimable=request.status in OPEN_STATES and not mine,
-            )
-        )
+    if filters.target:
+        target_search_record(user=user, value=filters.target, found=len(found), more=more)
+    rows = _queue_rows(found, user=user, now=now)
     counts, overdue = _state_counts(now)
     return QueuePage(
         rows=rows,
@@ -711,6 +764,45 @@ def request_queue(
         first_page=after is None,
         filters=filters,
     )
+
+
+# --- Searching by a target's value ------------------------------------------------------
+
+TARGET_SEARCHED = "review.target_searched"
+_TARGET_DIGEST_SALT = "requests_app.review.target_search"
+
+
+def target_search_digest(value: str) -> str:
+    """The keyed digest of a searched target value (normalised first), as the audit keeps it.
+
+    Keyed with the portal's SECRET_KEY (Django's ``salted_hmac``, SHA-256): anyone reading
+    the audit log alone cannot recover a phone number by hashing every possible one, and an
+    auditor who has a value asks the portal for its digest and finds every search for it.
+    """
+    normalised = target_value_normalise(value).value
+    return salted_hmac(_TARGET_DIGEST_SALT, normalised, algorithm="sha256").hexdigest()
+
+
+def target_search_record(*, user: User, value: str, found: int, more: bool) -> AuditEvent:
+    """Record a reviewer's search for a person's identifier: a sensitive read.
+
+    The audit keeps who searched, what kind of value (phone, email, identifier), its
+    keyed digest and how many requests it found, never the value: a search may be for
+    someone who is in no request at all (the log must not become a list of people a
+    reviewer looked for), and the append-only log could never forget it.
+    """
+    normalised = target_value_normalise(value)
+    with transaction.atomic():
+        return audit_append(
+            actor=user,
+            action=TARGET_SEARCHED,
+            data={
+                "kind": normalised.kind,
+                "digest": target_search_digest(value),
+                "found": found,
+                "more": more,
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -743,3 +835,51 @@ def queue_options(*, user: User) -> QueueOptions:
             .values_list("pk", "full_name")
         ),
     )
+
+
+# --- The reviewer's home page ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkList:
+    """One list of the home page: the first rows of a queue filter, and its full count."""
+
+    key: str
+    filters: QueueFilters
+    query: dict[str, str]  # the queue's address for the same list (its GET parameters)
+    count: int
+    rows: list[QueueRow]
+
+
+HOME_ROWS = 10
+# key -> (the queue's GET parameters, the same filters): the home page and the queue read
+# each list through ``_filtered``, so the two numbers cannot differ.
+HOME_LISTS: dict[str, tuple[dict[str, str], QueueFilters]] = {
+    "emergencies": ({"kind": "emergency"}, QueueFilters(kind="emergency")),
+    "mine": ({"assignee": "mine"}, QueueFilters(assignee="mine")),
+    "overdue": ({"due": "overdue"}, QueueFilters(due="overdue")),
+    "second": ({"second": "1"}, QueueFilters(second=True)),
+    "unassigned": ({"assignee": "unassigned"}, QueueFilters(assignee="unassigned")),
+}
+
+
+def reviewer_home(*, user: User, now: datetime | None = None) -> list[WorkList]:
+    """The reviewer's work lists, each as the queue would show it (two queries a list)."""
+    if not _is_reviewer(user):
+        raise Http404("No such page.")
+    now = now or timezone.now()
+    lists = []
+    for key, (query, filters) in HOME_LISTS.items():
+        rows = _filtered(user=user, filters=filters, now=now)
+        order = QUEUE_ORDERS[filters.order_key]
+        found = _keyset_page(rows, order, None, HOME_ROWS)
+        lists.append(
+            WorkList(
+                key=key,
+                filters=filters,
+                query=query,
+                count=rows.count(),
+                rows=_queue_rows(found, user=user, now=now),
+            )
+        )
+    return lists

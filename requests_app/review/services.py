@@ -359,6 +359,26 @@ def decision_propose_approval(
     return decision
 
 
+def assessment_save_and_propose(
+    *,
+    request: LegalRequest,
+    reviewer: User,
+    items: dict[str, dict[str, Any]],
+    proposal: dict[str, Any] | None,
+) -> tuple[Assessment, Decision | None]:
+    """Save the checklist and, if ``proposal`` is given, propose it: one transaction.
+
+    The proposal needs every item satisfied (``decision_propose_approval``'s rule); when
+    it is refused, the checklist is not saved either, so a refusal changes nothing.
+    """
+    with transaction.atomic():
+        assessment = assessment_save(request=request, reviewer=reviewer, items=items)
+        if proposal is None:
+            return assessment, None
+        decision = decision_propose_approval(request=request, reviewer=reviewer, **proposal)
+    return assessment, decision
+
+
 def disclosure_previewed(*, decision: Decision, user: User) -> bool:
     """Whether ``user`` was shown the records of ``decision`` (a ``disclosure.previewed`` event)."""
     return AuditEvent.objects.filter(

@@ -7,6 +7,10 @@ Thin tasks: each calls one service, which finds its own work and is safe to run 
 from celery import shared_task
 
 from requests_app.lifecycle.clocks import deadline_reminders_send, preservation_reminders_send
+
+# The escalation module holds the paging task beside its service; importing it here
+# registers that task with the worker too (CELERY_IMPORTS names this module).
+from requests_app.review.escalation import emergency_escalations_send
 from requests_app.review.notices import user_notices_sweep
 
 
@@ -26,3 +30,9 @@ def preservation_reminders_task() -> int:
 def user_notices_sweep_task() -> int:
     """Put disclosed requests whose non-disclosure order lapsed (or had none) on the list."""
     return user_notices_sweep()
+
+
+@shared_task(name="requests_app.review.tasks.emergency_escalations")
+def emergency_escalations_task() -> int:
+    """Tell the on-call reviewers of emergencies nobody claimed (every interval, until one)."""
+    return emergency_escalations_send()

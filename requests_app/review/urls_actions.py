@@ -11,6 +11,7 @@ urlpatterns = [
     path("<str:reference>/clarify/", views.clarify, name="review-clarify"),
     path("<str:reference>/callback/", views.callback, name="review-callback"),
     path("<str:reference>/propose/", views.propose, name="review-propose"),
+    path("<str:reference>/decide/", views.decide, name="review-decide"),
     path("<str:reference>/reject/", views.reject, name="review-reject"),
     path("<str:reference>/resume/", views.resume, name="review-resume"),
     path("<str:reference>/close/", views.close, name="review-close"),

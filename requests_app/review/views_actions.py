@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -31,6 +32,7 @@ from requests_app.review.disclosure import disclosure_preview, record_rows, scop
 from requests_app.review.forms import (
     AssessmentForm,
     AssignForm,
+    ChecklistAndProposal,
     ClarificationForm,
     CloseForm,
     DiscloseForm,
@@ -147,6 +149,11 @@ def review_tools(*, legal_request: LegalRequest, user: User) -> ReviewTools:
         tools.forms["callback"] = EmergencyCallbackForm()
     if "confirm_approval" in actions and proposed is None:
         tools.forms["propose"] = ProposeApprovalForm(legal_request=legal_request)
+    if "assess" in tools.forms and "propose" in tools.forms:
+        # One form, one click: the checklist and the proposal together (``decide``).
+        tools.forms["decide"] = ChecklistAndProposal(
+            legal_request=legal_request, items=assessment.items if assessment else None
+        )
     if "reject" in actions:
         tools.forms["reject"] = RejectForm()
     if "resume" in actions:
@@ -182,6 +189,7 @@ ACTION_TITLES = {
     "clarify": "Ask the authority for clarification",
     "callback": "Record the emergency callback",
     "propose": "Approve in full or in part",
+    "decide": gettext_lazy("Checklist and proposal"),
     "reject": "Reject the request",
     "resume": "Resume review without the authority's answer",
     "close": "Close the request",
@@ -479,6 +487,69 @@ def propose(request: AuthedRequest, reference: str) -> HttpResponse:
             "The approval is proposed. Check the records below: a second reviewer must "
             "confirm it before anything is disclosed."
         ),
+    )
+
+
+@reviewer_only
+@never_cache
+@require_POST
+def decide(request: AuthedRequest, reference: str) -> HttpResponse:
+    """Save the checklist and, with "Save and propose", propose the approval: one click.
+
+    Nothing is saved unless everything asked for is done: a proposal refused (an item not
+    satisfied, a scope beyond the request, a proposal already waiting) leaves the
+    checklist as it was, and the form comes back with what was typed and the reason.
+    """
+    legal_request = request_get_for_reviewer(user=request.user, reference=reference)
+    form = ChecklistAndProposal(request.POST, legal_request=legal_request)
+    if not form.is_valid():
+        return _refused_page(
+            request,
+            legal_request,
+            action="decide",
+            form=form,
+            errors=form.errors(),
+            status=400,
+        )
+    proposal = None
+    if form.proposing:
+        data = form.proposal.cleaned_data
+        proposal = {
+            "target_ids": data["targets"],
+            "categories": data["categories"],
+            "period_from": data["period_from"],
+            "period_to": data["period_to"],
+            "message": data["message"],
+            "note": data["note"],
+        }
+    try:
+        _, decision = services.assessment_save_and_propose(
+            request=legal_request,
+            reviewer=request.user,
+            items=form.checklist.items(),
+            proposal=proposal,
+        )
+    except ReviewRefused as refused:
+        return _refused_page(
+            request,
+            legal_request,
+            action="decide",
+            form=form,
+            errors=_refusal(refused),
+            status=409,
+        )
+    if decision is None:
+        messages.success(request, gettext("The checklist is saved."))
+        return HttpResponseRedirect(request_page_url(legal_request, "assessment"))
+    messages.success(
+        request,
+        gettext(
+            "The checklist is saved and the approval proposed. Check the records below: a "
+            "second reviewer must confirm it before anything is disclosed."
+        ),
+    )
+    return HttpResponseRedirect(
+        reverse("review-preview", args=[legal_request.reference, decision.pk])
     )
 
 

@@ -19,14 +19,16 @@ from django.forms.utils import flatatt
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Role
 from requests_app.intake.attachments import ALLOWED_MEDIA_TYPES
-from requests_app.lifecycle.clocks import request_clocks, review_row
+from requests_app.lifecycle.clocks import overdue_since, request_clocks, review_row
 from requests_app.lifecycle.models import (
     Attachment,
     LegalRequest,
@@ -85,6 +87,24 @@ class QuickSelect(forms.Select):
 class QueueFilterForm(forms.Form):
     """The queue's filters (a GET form): labels for the page, checks for the selector."""
 
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=200,
+        help_text=_(
+            "A request's reference, a case reference or part of an agency's name; a search "
+            "looks through every state unless you choose one."
+        ),
+    )
+    target = forms.CharField(
+        label=_("Target value"),
+        required=False,
+        max_length=200,
+        help_text=_(
+            "A phone number (international format), email address, username or user id, "
+            "matched exactly. Every search by target is recorded with your name."
+        ),
+    )
     status = forms.ChoiceField(
         label="State",
         required=False,
@@ -113,6 +133,10 @@ class QueueFilterForm(forms.Form):
         widget=QuickSelect,
     )
     assignee = forms.ChoiceField(label="Assigned to", required=False, widget=QuickSelect)
+    second = forms.BooleanField(
+        label=_("Only proposals waiting for my second approval"),
+        required=False,
+    )
     sort = forms.ChoiceField(
         label="Order",
         required=False,
@@ -153,6 +177,9 @@ class QueueFilterForm(forms.Form):
             due=data.get("due") or "",
             assignee=data.get("assignee") or "",
             order=data.get("sort") or "",
+            second=bool(data.get("second")),
+            text=(data.get("q") or "").strip(),
+            target=(data.get("target") or "").strip(),
         )
 
 
@@ -199,6 +226,9 @@ def request_page(request: AuthedRequest, reference: str) -> HttpResponse:
             "review": review_row(legal_request),
             "dossier": request_dossier(user=request.user, request=legal_request),
             "clocks": request_clocks(legal_request),
+            "overdue_since": overdue_since(
+                legal_request, review_row(legal_request), now=timezone.now()
+            ),
             "non_disclosure_until": non_disclosure_until(legal_request),
             "tools": review_tools(legal_request=legal_request, user=request.user),
         },

@@ -66,15 +66,14 @@ def test_two_reviewers_approve_in_part_and_hand_the_disclosure_to_delivery(
     log_in_with_totp(page, first)
     page.goto(f"/review/{request.reference}/")
     page.get_by_role("button", name="Claim this request").click()
-    page.get_by_role("heading", name="Assessment checklist").wait_for()
+    # The checklist and the proposal are one form, sent with one click.
+    page.get_by_role("heading", name="Checklist and proposal").wait_for()
     for item in AssessmentItem:
         page.locator(f"#item-{item.value}").get_by_label("Satisfied", exact=True).check()
     page.get_by_label("Note: scope proportionate").fill("Two categories, one month each.")
-    page.get_by_role("button", name="Save the checklist").click()
-    page.get_by_text("The checklist is saved.").wait_for()
     page.get_by_label("Phone number").uncheck()
     page.get_by_label("Message for the authority").fill("The phone number is not proportionate.")
-    page.get_by_role("button", name="Propose the approval and preview the records").click()
+    page.get_by_role("button", name="Save and propose the approval").click()
 
     page.get_by_role("heading", name="What this approval would disclose").wait_for()
     records = page.locator("section.records")

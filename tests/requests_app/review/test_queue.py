@@ -106,9 +106,10 @@ def test_each_filter_keeps_only_the_matching_requests(reviewer_client, reviewer)
     assert shown(assignee="mine") == {german.reference}
     assert shown(assignee=colleague.pk) == {french.reference}
     assert shown(assignee="unassigned") == unassigned
-    # A paused clock is not running out, and an answered request has no clock.
-    assert shown(due="overdue") == {overdue.reference}
-    assert shown(due="48h") == {overdue.reference}
+    # A clock paused before the deadline is not running out; an approved request past
+    # its deadline is overdue work (nothing was handed over in time).
+    assert shown(due="overdue") == {overdue.reference, answered_overdue.reference}
+    assert shown(due="48h") == {overdue.reference, answered_overdue.reference}
     assert shown(status="awaiting_clarification") == {paused_overdue.reference}
     assert shown(kind="court_order", country="FR", assignee=colleague.pk) == {french.reference}
     assert shown(kind="court_order", country="DE") == set()
@@ -189,13 +190,14 @@ def test_the_counts_per_state_come_from_one_query_and_the_archive_stops_at_the_c
     make_legal_request(
         status=S.AWAITING_CLARIFICATION, due_at=now - timedelta(hours=1), audited=False
     )
-    # Answered: an approved request's clock has stopped, so it is not overdue either.
+    # Approved but not handed over by its deadline: overdue work (clocks.overdue_q).
     make_legal_request(status=S.APPROVED, due_at=now - timedelta(hours=1), audited=False)
 
     with CaptureQueriesContext(connection) as queries:
         counts, overdue = selectors._state_counts(now)
 
-    assert len(queries) == 1
+    # One statement for the states, one for the overdue (the home page's query too).
+    assert len(queries) == 2
     by_state = {c.status: (c.count, c.capped) for c in counts}
     assert by_state == {
         S.RECEIVED: (4, False),
@@ -207,7 +209,7 @@ def test_the_counts_per_state_come_from_one_query_and_the_archive_stops_at_the_c
         S.CLOSED: (2, True),
         S.WITHDRAWN: (0, False),
     }
-    assert overdue == 1
+    assert overdue == 2
 
 
 def test_the_page_shows_the_counts_as_links_to_each_state(reviewer_client):
@@ -321,9 +323,9 @@ def test_a_page_takes_a_fixed_number_of_queries_however_many_requests_there_are(
     with django_assert_max_num_queries(len(few)):
         response = reviewer_client.get(QUEUE, {"sort": "status"})
     cursor = re.search(r'after=([^"&]+)" rel="next"', response.content.decode()).group(1)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         reviewer_client.get(QUEUE, {"sort": "status", "after": cursor, "assignee": "mine"})
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         reviewer_client.get(QUEUE, {"assignee": "unassigned", "due": "7d"})
 
 

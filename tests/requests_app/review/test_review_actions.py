@@ -176,15 +176,17 @@ def test_the_request_page_shows_only_the_tools_that_the_state_allows(first, firs
     assert url("review-reject", received) not in new_page
 
     working = page(first_client.get(url("review-request", reviewing)))
-    for name in ("review-assess", "review-propose", "review-clarify", "review-reject"):
+    # The checklist and the proposal are one form (review-decide), sent with one click.
+    for name in ("review-decide", "review-clarify", "review-reject"):
         assert f'action="{url(name, reviewing)}"' in working
     assert url("review-claim", reviewing) not in working  # already mine
     assert url("review-callback", reviewing) not in working  # not an emergency
 
     done = page(first_client.get(url("review-request", approved)))
     assert url("review-disclose", approved, decision) in done
-    for name in ("review-assess", "review-propose", "review-clarify", "review-reject"):
+    for name in ("review-assess", "review-propose", "review-decide", "review-clarify"):
         assert url(name, approved) not in done
+    assert url("review-reject", approved) not in done
 
     closed = page(first_client.get(url("review-request", rejected)))
     assert "Nothing to decide" in closed
@@ -399,6 +401,7 @@ ACTION_ROUTES = [
     ("review-clarify", False, ("POST",)),
     ("review-callback", False, ("POST",)),
     ("review-propose", False, ("POST",)),
+    ("review-decide", False, ("POST",)),
     ("review-reject", False, ("POST",)),
     ("review-preview", True, ("GET",)),
     ("review-confirm", True, ("POST",)),
@@ -418,6 +421,13 @@ BODIES = {
         "period_from": "2026-01-01",
         "period_to": "2026-03-31",
     },
+    "review-decide": {
+        **CHECKLIST_ALL_YES,
+        "then": "propose",
+        "categories": ["ip_addresses"],
+        "period_from": "2026-01-01",
+        "period_to": "2026-03-31",
+    },
 }
 
 
@@ -428,7 +438,7 @@ def _attempts(client: Client, request: LegalRequest, decision: Decision, assigne
         body = dict(BODIES.get(name, {}))
         if name == "review-assign":
             body["assignee"] = assignee.pk
-        if name == "review-propose":
+        if name in ("review-propose", "review-decide"):
             body["targets"] = list(request.targets.values_list("pk", flat=True))
         for method in methods:
             response = client.get(target) if method == "GET" else client.post(target, body)
