@@ -127,7 +127,7 @@ def api_officer(request: Request) -> Officer:
     """
     officer = request_officer(request)
     if officer is None:
-        raise Problem("forbidden", 403, "Only officers of verified agencies use this endpoint.")
+        raise _problem("forbidden", 403, "Only officers of verified agencies use this endpoint.")
     return officer
 
 

@@ -23,8 +23,8 @@ from requests_app.policy.models import PolicyRule
 from requests_app.review.services import clarification_ask, request_claim
 from tests.browser.conftest import PageWatch, log_in_with_totp
 from tests.factories import make_officer, make_user, make_vetting_admin
+from tests.requests_app.officer_helpers import submitted
 from tests.requests_app.signing import pdf_bytes
-from tests.requests_app.test_officer_side import submitted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.requests_app import test_readme_commands as submitting
-from tests.requests_app import test_receiving_a_response as receiving
+from tests.requests_app.delivery import test_receiving_a_response as receiving
+from tests.requests_app.intake import test_readme_commands as submitting
 
 pytestmark = pytest.mark.needs_commands(
     "make", "bash", "openssl", "jq", "curl", "age", "age-keygen", "unzip", "sha256sum"

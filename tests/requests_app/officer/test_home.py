@@ -1,7 +1,7 @@
 """The officer's home page: their work list, each count the one their list pages show."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
@@ -109,7 +109,8 @@ def test_the_officers_home_page_counts_what_their_list_pages_show(officer_client
     fresh = [row for row in rows if "response-actions" in row and "Downloaded" not in row]
     assert count_on(home, "responses") == len(fresh) == 1
     assert new.request.reference in section(home, "responses")
-    assert f'datetime="{new.expires_at.isoformat()}"' in section(home, "responses")
+    utc = new.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert f'datetime="{utc}"' in section(home, "responses")
     # Keys: the keys page's pending ones.
     assert count_on(home, "keys") == keys.count("status-pending") == 2
 

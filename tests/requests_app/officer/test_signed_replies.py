@@ -32,8 +32,8 @@ from requests_app.review.selectors import attachment_plaintext
 from requests_app.review.services import clarification_ask, request_claim, request_withdraw
 from tests.factories import log_in, make_api_token, make_officer, make_user
 from tests.requests_app.delivery_helpers import tmp_storage
+from tests.requests_app.officer_helpers import reviewer, submitted
 from tests.requests_app.signing import Signer, enrol_signing_key, now_rfc3339, pdf_bytes
-from tests.requests_app.test_officer_side import reviewer, submitted
 
 pytestmark = pytest.mark.django_db
 

@@ -17,6 +17,7 @@ from accounts.models import KeyStatus, Officer
 from requests_app.lifecycle.models import LegalRequest, MessageAttachment
 from requests_app.review.services import clarification_ask, request_claim
 from tests.factories import SoftPasskey, log_in, make_officer, make_signing_passkey
+from tests.requests_app.intake.test_web_channel import passkey_signature
 from tests.requests_app.officer.test_signed_replies import (
     PAGE_2,
     assert_problem,
@@ -25,9 +26,8 @@ from tests.requests_app.officer.test_signed_replies import (
     signed,
     state,
 )
+from tests.requests_app.officer_helpers import reviewer, submitted
 from tests.requests_app.signing import enrol_signing_key, pdf_bytes
-from tests.requests_app.test_officer_side import reviewer, submitted
-from tests.requests_app.test_web_channel import passkey_signature
 
 pytestmark = pytest.mark.django_db
 
