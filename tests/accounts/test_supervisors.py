@@ -167,6 +167,9 @@ def test_an_administrator_proposes_and_appoints_a_supervisor_after_a_new_callbac
     assert officer.supervisor_proposed_by == admin
     assert officer in (client.get("/vetting/").context["queue"].supervisor_proposals)
 
+    page = client.get(f"/vetting/officers/{officer.pk}/").content.decode()
+    assert "since they were proposed as supervisor" in page
+    assert f"/vetting/officers/{officer.pk}/supervisor/appoint/" not in page
     # The callback made before the proposal does not confirm the new role.
     mark = audit_mark()
     refused = client.post(f"/vetting/officers/{officer.pk}/supervisor/appoint/")
@@ -175,6 +178,8 @@ def test_an_administrator_proposes_and_appoints_a_supervisor_after_a_new_callbac
     assert actions_since(mark) == []
 
     make_callback(agency=agency, officer=officer, called_by=admin, note="HR: heads the unit")
+    page = client.get(f"/vetting/officers/{officer.pk}/").content.decode()
+    assert f"/vetting/officers/{officer.pk}/supervisor/appoint/" in page
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/vetting/officers/{officer.pk}/supervisor/appoint/")
     assert response.status_code == 302
