@@ -110,10 +110,11 @@ class AccountStandingMiddleware:
 
 
 class PreferencesMiddleware:
-    """Show each page in the viewer's time zone, and in their saved language if any.
+    """Show each page in the viewer's saved language, if any.
 
     Anonymous visitors get the language of ``LocaleMiddleware`` (their cookie or
-    Accept-Language, else English) and UTC.
+    Accept-Language, else English). Times stay in UTC page-wide for now
+    (``accounts.preferences.activate_for`` says why).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

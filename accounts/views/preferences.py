@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import activate, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -61,13 +62,14 @@ def preferences(request: AuthedRequest) -> HttpResponse:
             activate(user.language)
         messages.success(request, _("Your language and time zone are saved."))
         return HttpResponseRedirect(reverse("account-preferences"))
-    return render(
-        request,
-        "accounts/preferences.html",
-        {
-            "form": form,
-            "errors": form_errors(form) if form.is_bound else [],
-            "zone": user_zone(user),
-        },
-        status=400 if form.is_bound else 200,
-    )
+    with timezone.override(user_zone(user)):
+        return render(
+            request,
+            "accounts/preferences.html",
+            {
+                "form": form,
+                "errors": form_errors(form) if form.is_bound else [],
+                "zone": user_zone(user),
+            },
+            status=400 if form.is_bound else 200,
+        )

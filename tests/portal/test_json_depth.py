@@ -115,7 +115,7 @@ def test_deep_attachment_declarations_on_the_web_form_are_a_form_error(client) -
     officer = make_officer()
     log_in(client, officer.user)
 
-    response = client.post("/requests/new/subscriber_data/preview/", form_data(attachments=DEEP))
+    response = client.post("/requests/new/subscriber_data/check/", form_data(attachments=DEEP))
 
     assert response.status_code == 400, response.content[:300]
     assert_nothing_stored()

@@ -76,7 +76,7 @@ def test_the_directory_finds_an_account_by_each_kind_of_target(account, target):
         Target("user_id", "NightOwl"),
         Target("phone", "+4915100000009"),
         Target("channel", "owl"),
-        Target("email", "owl@mail.example"),  # not a target type the directory answers
+        Target("email", "nobody@mail.example"),  # an address no account has
     ],
     ids=lambda t: f"{t.type}={t.value}",
 )
