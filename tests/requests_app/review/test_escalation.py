@@ -16,6 +16,7 @@ from accounts.models import Role
 from portal import crypto
 from portal.audit import audit_chain_verify
 from portal.models import AuditEvent
+from portal.sequencer import audit_sequence
 from requests_app.review import services
 from requests_app.review.escalation import (
     ESCALATED,
@@ -160,6 +161,7 @@ def test_an_unclaimed_emergency_is_escalated_at_15_and_30_minutes_and_never_afte
         e.data["to"] == ["first@platform.example", "second@platform.example"] for e in events
     )
     assert all(e.data["paged"] is True for e in events)
+    audit_sequence()  # the events are put in the tree, as beat does within seconds
     assert audit_chain_verify().ok
 
 
