@@ -394,18 +394,15 @@ def test_an_officer_goes_from_registration_to_a_response_opened_in_the_browser(
     assert provenance.get_by_text("Anna Schmidt, Detective Inspector").is_visible()
     clean(first)
     first.get_by_role("button", name="Claim this request").click()
-    first.get_by_role("heading", name="Assessment checklist").wait_for()
+    # The checklist and the proposal are one form, saved in one step.
+    first.get_by_role("heading", name="Checklist and proposal").wait_for()
     items = first.locator("fieldset.checklist-item")
     assert items.count() == 5
     for index in range(items.count()):
         items.nth(index).get_by_label("Satisfied", exact=True).check()
     first.get_by_label("Note: scope proportionate").fill("Two categories, three months.")
     clean(first)
-    first.get_by_role("button", name="Save the checklist").click()
-    first.get_by_text("The checklist is saved.").wait_for()
-    first.get_by_text("Every item satisfied.", exact=True).wait_for()
-    clean(first)
-    first.get_by_role("button", name="Propose the approval and preview the records").click()
+    first.get_by_role("button", name="Save and propose the approval").click()
     first.get_by_role("heading", name="What this approval would disclose").wait_for()
     records = first.locator("section.records")
     assert records.get_by_role("cell", name=IP_LOGIN, exact=True).is_visible()
