@@ -14,7 +14,7 @@ from babel import Locale, UnknownLocaleError
 from babel.units import format_unit
 from django import template
 from django.utils import formats, timezone, translation
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
@@ -60,7 +60,7 @@ def _machine(value: datetime | date) -> str:
 
 def when_html(value: datetime | date | None, style: str = "datetime") -> SafeString:
     if value is None:
-        return SafeString("")
+        return conditional_escape("")
     if not isinstance(value, datetime):
         return format_html(
             '<time datetime="{}">{}</time>', _machine(value), formats.date_format(value)
@@ -81,7 +81,7 @@ def when(value: datetime | date | None, style: str = "datetime") -> SafeString:
 @register.simple_tag
 def deadline(value: datetime | None) -> SafeString:
     if value is None:
-        return SafeString("")
+        return conditional_escape("")
     return format_html(
         '{} <span class="relative">({})</span>', when_html(value), relative_text(value)
     )
