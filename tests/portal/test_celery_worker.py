@@ -51,7 +51,7 @@ def worker(subprocess_env: dict[str, str], redis_url: str, unique: str, tmp_path
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    previous = dict(app.conf)
+    previous = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=redis_url, result_backend=redis_url, task_always_eager=False)
     forget_celery_connections()
     try:
