@@ -19,6 +19,17 @@ from tests.requests_app.delivery_helpers import sealed_delivery, tmp_storage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+
+@pytest.fixture(autouse=True)
+def default_policy(transactional_db) -> None:
+    """The default jurisdiction rules: a flushed transactional database has lost them."""
+    from requests_app.policy.defaults import policy_defaults_load
+    from requests_app.policy.models import PolicyRule
+
+    if not PolicyRule.objects.exists():
+        policy_defaults_load(PolicyRule)
+
+
 PHONE = {"width": 390, "height": 844}
 
 
