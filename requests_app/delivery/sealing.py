@@ -11,6 +11,7 @@ import hashlib
 import io
 import logging
 import tempfile
+import threading
 import uuid
 import zipfile
 from collections import deque
@@ -46,21 +47,125 @@ logger = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
 
+# Between the threads of a seal, bytes move in pieces this large: hashlib and zlib release
+# the GIL on a large buffer, so a thread hashing a piece runs beside the thread encrypting.
+PIPE_CHUNK = 1024 * 1024
+# At most this many pieces wait in each hand-off: the memory a seal holds stays bounded.
+PIPE_DEPTH = 2
+_END = object()
+
+
+class _Cancelled(Exception):
+    """The other side of a hand-off failed: stop, the seal has already failed."""
+
+
+class _Handoff:
+    """A bounded queue of byte pieces from one thread to another, that either side can cancel.
+
+    ``put`` waits while the queue is full and ``get`` while it is empty, unless the hand-off
+    was cancelled (a failure on either side): then both raise, so no thread waits forever.
+    """
+
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._ready = threading.Condition()
+        self._cancelled = False
+
+    def put(self, item: Any) -> None:
+        with self._ready:
+            while len(self._items) >= PIPE_DEPTH and not self._cancelled:
+                self._ready.wait()
+            if self._cancelled:
+                raise _Cancelled
+            self._items.append(item)
+            self._ready.notify_all()
+
+    def get(self) -> Any:
+        with self._ready:
+            while not self._items and not self._cancelled:
+                self._ready.wait()
+            if self._cancelled:
+                raise _Cancelled
+            item = self._items.popleft()
+            self._ready.notify_all()
+            return item
+
+    def cancel(self) -> None:
+        with self._ready:
+            self._cancelled = True
+            self._items.clear()
+            self._ready.notify_all()
+
+
 class HashingWriter:
-    """A write-only file that counts and hashes what passes into the file it wraps."""
+    """A write-only file that counts and hashes what passes into the file it wraps.
+
+    age hands it 64 KiB pieces; they are gathered into ``PIPE_CHUNK``-sized ones that a
+    thread of their own hashes and writes into ``sink``, while age encrypts the next.
+    ``close`` waits for that thread and raises what it met (a full disk). ``size`` counts
+    what was written to it, at once; ``digest`` is complete once ``close`` returned.
+    """
 
     def __init__(self, sink: BinaryIO) -> None:
         self.sink = sink
         self.digest = hashlib.sha256()
         self.size = 0
+        self._pending = bytearray()
+        self._handoff = _Handoff()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="seal-ciphertext", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        try:
+            while (piece := self._handoff.get()) is not _END:
+                self.digest.update(piece)
+                self.sink.write(piece)
+        except _Cancelled:
+            pass
+        except BaseException as exc:
+            self._failure = exc
+            self._handoff.cancel()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
 
     def write(self, data: bytes) -> int:
-        self.digest.update(data)
+        self._raise_failure()
+        self._pending += data
         self.size += len(data)
-        return self.sink.write(data)
+        if len(self._pending) >= PIPE_CHUNK:
+            self._send()
+        return len(data)
+
+    def _send(self) -> None:
+        piece, self._pending = bytes(self._pending), bytearray()
+        try:
+            self._handoff.put(piece)
+        except _Cancelled:
+            self._raise_failure()
+            raise
 
     def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        """Write what is left, wait for the writing thread, and raise what it met."""
+        if self._thread.is_alive():
+            try:
+                if self._pending:
+                    self._send()
+                self._handoff.put(_END)
+            finally:
+                self._thread.join()
+        self._raise_failure()
         self.sink.flush()
+
+    def abandon(self) -> None:
+        """Stop the writing thread without finishing (the seal failed)."""
+        self._handoff.cancel()
+        self._thread.join()
 
 
 def recipients_for(disclosure: Disclosure) -> list[str]:
@@ -215,20 +320,75 @@ def archive_members(
             yield placed.path, verified_chunks(placed.path, placed.file)
 
 
+class _PlaintextReader(io.RawIOBase):
+    """What age reads: the pieces of the ZIP that another thread builds, in order."""
+
+    def __init__(self, handoff: _Handoff) -> None:
+        self._handoff = handoff
+        self._piece = memoryview(b"")
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._piece.nbytes and not self._ended:
+            piece = self._handoff.get()
+            if piece is _END:
+                self._ended = True
+            else:
+                self._piece = memoryview(piece)
+        take = min(len(buffer), self._piece.nbytes)
+        buffer[:take] = self._piece[:take]
+        self._piece = self._piece[take:]
+        return take
+
+
+def _build_archive(source: ZipStream, handoff: _Handoff) -> None:
+    """Run the ZIP writer (its CRC-32, the files' SHA-256 checks) and hand on its pieces."""
+    try:
+        while piece := source.read(PIPE_CHUNK):
+            handoff.put(piece)
+        handoff.put(_END)
+    except _Cancelled:
+        pass
+    except BaseException:  # ZipStream keeps it in source.failure; age sees the cancel
+        handoff.cancel()
+
+
 def seal_to_file(
     files: Iterable[tuple[str, Member]], recipients: list[str], out: BinaryIO
 ) -> HashingWriter:
-    """Stream the ZIP of ``files`` through age into ``out``; return its size and hash."""
+    """Stream the ZIP of ``files`` through age into ``out``; return its size and hash.
+
+    Three threads, each on large pieces: one builds the archive (deflate, CRC-32 and the
+    files' SHA-256 checks), this one encrypts (pyrage, which holds the GIL while it
+    encrypts), one hashes the ciphertext and writes it. hashlib, zlib and file writes
+    release the GIL on large buffers, so the hashing runs beside the encryption instead
+    of after it, and at most a few pieces per hand-off are held in memory.
+    """
     source = ZipStream(files)
+    plaintext = _Handoff()
+    builder = threading.Thread(
+        target=_build_archive, args=(source, plaintext), name="seal-archive", daemon=True
+    )
     hashing = HashingWriter(out)
+    builder.start()
     try:
-        crypto.age_seal_stream(source, hashing, recipients)  # type: ignore[arg-type]
-    except crypto.SealError:
+        reader = io.BufferedReader(_PlaintextReader(plaintext), buffer_size=PIPE_CHUNK)
+        crypto.age_seal_stream(reader, hashing, recipients)  # type: ignore[arg-type]
+        hashing.close()
+    except BaseException:
+        plaintext.cancel()
+        hashing.abandon()
+        builder.join()
         if source.failure is not None:
             raise crypto.SealError(
                 f"building the archive failed: {source.failure}"
             ) from source.failure
         raise
+    finally:
+        builder.join()
     return hashing
 
 
