@@ -123,8 +123,16 @@ def child_setup(size: int, work: Path) -> dict[str, Any]:
         for _ in range(size // CHUNK):
             out.write(block)
             digest.update(block)
+    account, _created = PlatformAccount.objects.get_or_create(
+        username=ANSWERED_TARGET,
+        defaults={
+            "user_id": "bench-1",
+            "phone_number": "+4915100000099",
+            "registered_at": timezone.now() - timedelta(days=900),
+        },
+    )
     PlatformFile.objects.create(
-        account=PlatformAccount.objects.get(username=ANSWERED_TARGET),
+        account=account,
         name="video.mp4",
         media_type="video/mp4",
         category=answered.data_categories[0],
@@ -137,7 +145,7 @@ def child_setup(size: int, work: Path) -> dict[str, Any]:
     return {"disclosure_id": disclosure.pk, "identity": str(work / "demo" / "identity.txt")}
 
 
-def child_seal(disclosure_id: int) -> dict[str, Any]:
+def child_seal(disclosure_id: int, size: int) -> dict[str, Any]:
     """Seal the disclosure again from scratch, timing ``response_seal`` alone."""
     django_setup()
     from django.core.files.storage import default_storage
@@ -156,6 +164,8 @@ def child_seal(disclosure_id: int) -> dict[str, Any]:
     after = resource.getrusage(resource.RUSAGE_SELF)
     if sealed is None:
         raise SystemExit("response_seal refused the disclosure (no active recipient?)")
+    if sealed.size < size:
+        raise SystemExit(f"the sealed response has {sealed.size} bytes: the file is not in it")
     return {
         "seconds": seconds,
         "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
@@ -372,7 +382,7 @@ def main() -> int:
         if kind == "setup":
             result = child_setup(args.size, Path(rest[0]))
         elif kind == "seal":
-            result = child_seal(int(rest[0]))
+            result = child_seal(int(rest[0]), args.size)
         elif kind == "pyrage":
             result = child_pyrage(rest[0], rest[2:], rest[1])
         elif kind == "parts":
