@@ -183,7 +183,7 @@ def _create(
             size=item.size,
             file=attachment_store(item),
         )
-    audit_append(
+    received = audit_append(
         actor=sender.officer.user,
         action="legal_request.received",
         target=request,
@@ -198,7 +198,20 @@ def _create(
             "attachments": [a.sha256 for a in attachments],
         },
     )
+    # The receipt names its audit event (PROTOCOL §6.6): its number now, in the same
+    # transaction; the position in the tree comes from the sequencer seconds after the
+    # commit, so the receipt says where to ask for it rather than guess it.
+    request.receipt = {**receipt, **receipt_audit_fields(received.seq)}
+    request.save(update_fields=["receipt"])
     return request
+
+
+def receipt_audit_fields(seq: int) -> dict[str, Any]:
+    """The unsigned fields of a receipt that point at its ``legal_request.received`` event."""
+    return {
+        "audit_event": seq,
+        "audit_inclusion": f"/api/v1/audit/inclusion?event={seq}",
+    }
 
 
 def submission_accept_api(
