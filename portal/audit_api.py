@@ -90,6 +90,11 @@ INCLUSION = inline_serializer(
 )
 
 
+def inclusion_path(seq: int) -> str:
+    """Where an officer gets the inclusion proof of event ``seq`` (PROTOCOL §4.11)."""
+    return f"/api/v1/audit/inclusion?event={seq}"
+
+
 class AuditTreeHeadQuery(serializers.Serializer):
     size = serializers.IntegerField(
         min_value=0, max_value=MAX_NUMBER, help_text="The tree size of the head wanted."

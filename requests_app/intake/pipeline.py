@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Officer
 from portal import crypto
 from portal.audit import audit_append
+from portal.audit_api import inclusion_path
 from portal.problems import Problem
 from requests_app.intake.attachments import VerifiedAttachment, attachments_check
 from requests_app.intake.channel import Sender, api_sender
@@ -210,7 +211,7 @@ def receipt_audit_fields(seq: int) -> dict[str, Any]:
     """The unsigned fields of a receipt that point at its ``legal_request.received`` event."""
     return {
         "audit_event": seq,
-        "audit_inclusion": f"/api/v1/audit/inclusion?event={seq}",
+        "audit_inclusion": inclusion_path(seq),
     }
 
 

@@ -7,7 +7,7 @@ from requests_app.officer.api import (
     SubmissionReceiptView,
     SubmissionWithdrawView,
 )
-from requests_app.officer.audit_api import AuditInclusionView
+from requests_app.officer.audit_api import AuditInclusionView, RequestAuditEventsView
 
 urlpatterns = [
     path(
@@ -24,6 +24,11 @@ urlpatterns = [
         "submissions/<str:reference>/withdraw",
         SubmissionWithdrawView.as_view(),
         name="api-submission-withdraw",
+    ),
+    path(
+        "submissions/<str:reference>/audit-events",
+        RequestAuditEventsView.as_view(),
+        name="api-submission-audit-events",
     ),
     path("audit/inclusion", AuditInclusionView.as_view(), name="api-audit-inclusion"),
 ]

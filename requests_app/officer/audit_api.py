@@ -1,13 +1,15 @@
-"""The inclusion proof of an audit event about one of the officer's own requests.
+"""The audit events of the officer's own requests, and the inclusion proof of each.
 
-The audit log itself (portal.audit_tree) knows nothing of requests; this endpoint, at
-``/api/v1/audit/inclusion``, answers only for events whose target is a request the officer
-may read (``lifecycle.access``), and "not found" for every other event.
+The audit log itself (portal.audit_tree) knows nothing of requests; these endpoints,
+``/api/v1/submissions/{reference}/audit-events`` and ``/api/v1/audit/inclusion``, answer
+only for events whose target is a request the officer may read (``lifecycle.access``),
+and "not found" for every other request or event (PROTOCOL §4.11). Neither gives an
+event's content (its actor, its data): only its number, action, time and leaf.
 """
 
 from django.db.models import CharField
 from django.db.models.functions import Cast
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -17,11 +19,18 @@ from rest_framework.views import APIView
 from accounts.authentication import IsActiveOfficer, api_officer
 from portal import audit_tree
 from portal.audit import canonical_time
-from portal.audit_api import INCLUSION, MAX_NUMBER, NOT_YET_RETRY_AFTER, PROBLEM, _query
+from portal.audit_api import (
+    INCLUSION,
+    MAX_NUMBER,
+    NOT_YET_RETRY_AFTER,
+    PROBLEM,
+    _query,
+    inclusion_path,
+)
 from portal.models import AuditEvent
 from portal.problems import Problem
 from portal.tree_heads import head_document
-from requests_app.lifecycle.access import request_list_for_officer
+from requests_app.lifecycle.access import request_get_for_officer, request_list_for_officer
 from requests_app.lifecycle.models import LegalRequest
 
 
@@ -98,3 +107,56 @@ class AuditInclusionView(APIView):
                 "tree_head": head_document(head),
             }
         )
+
+
+AUDIT_EVENT = inline_serializer(
+    "RequestAuditEvent",
+    {
+        "event": serializers.IntegerField(help_text="The event's number (`seq`)."),
+        "action": serializers.CharField(),
+        "created_at": serializers.CharField(help_text="RFC 3339 UTC."),
+        "leaf_index": serializers.IntegerField(
+            allow_null=True,
+            help_text="Its position in the tree, from 0; null until the sequencer placed it.",
+        ),
+        "leaf_hash": serializers.CharField(
+            allow_null=True, help_text="SHA-256(0x00 || RFC 8785 of the event), lowercase hex."
+        ),
+        "inclusion": serializers.CharField(help_text="The path of its inclusion proof."),
+    },
+)
+
+
+class RequestAuditEventsView(APIView):
+    """The audit events of one of the officer's requests, with their positions in the tree."""
+
+    permission_classes = [IsAuthenticated, IsActiveOfficer]
+
+    @extend_schema(
+        operation_id="submission_audit_events",
+        tags=["audit"],
+        responses={200: AUDIT_EVENT(many=True), 401: PROBLEM, 403: PROBLEM, 404: PROBLEM},
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        legal_request = request_get_for_officer(officer=api_officer(request), reference=reference)
+        events = (
+            AuditEvent.objects.filter(
+                target_type=LegalRequest._meta.label_lower, target_id=str(legal_request.pk)
+            )
+            .select_related("leaf")
+            .order_by("seq")
+        )
+        answer = []
+        for event in events:
+            leaf = getattr(event, "leaf", None)
+            answer.append(
+                {
+                    "event": event.seq,
+                    "action": event.action,
+                    "created_at": canonical_time(event.created_at),
+                    "leaf_index": leaf.index if leaf is not None else None,
+                    "leaf_hash": leaf.hash if leaf is not None else None,
+                    "inclusion": inclusion_path(event.seq),
+                }
+            )
+        return Response(answer)

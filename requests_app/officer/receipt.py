@@ -22,6 +22,9 @@ def receipt_context(request: LegalRequest) -> dict[str, Any]:
     return {
         "portal": settings.PORTAL_AUDIENCE,
         "receipt": {field: str(receipt.get(field, "")) for field in RECEIPT_FIELDS},
+        # Unsigned pointers to the receipt's audit event (PROTOCOL §6.6); absent before 1.3.
+        "audit_event": receipt.get("audit_event"),
+        "audit_inclusion": receipt.get("audit_inclusion", ""),
         "printed_at": timezone.now(),
     }
 
