@@ -124,6 +124,7 @@ AUDIT_EVENT = inline_serializer(
         ),
         "inclusion": serializers.CharField(help_text="The path of its inclusion proof."),
     },
+    many=True,
 )
 
 
@@ -135,7 +136,7 @@ class RequestAuditEventsView(APIView):
     @extend_schema(
         operation_id="submission_audit_events",
         tags=["audit"],
-        responses={200: AUDIT_EVENT(many=True), 401: PROBLEM, 403: PROBLEM, 404: PROBLEM},
+        responses={200: AUDIT_EVENT, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM},
     )
     def get(self, request: Request, reference: str) -> Response:
         legal_request = request_get_for_officer(officer=api_officer(request), reference=reference)
