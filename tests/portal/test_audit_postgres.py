@@ -7,12 +7,15 @@ dropped afterwards: the server is shared.
 """
 
 import json
+import os
 import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -336,6 +339,13 @@ def test_verify_audit_in_its_own_process_against_a_saved_head(
 ROLE_PASSWORD = "portal-audit-test-role"  # noqa: S105 (a throwaway role's, dropped after)
 
 
+@dataclass(frozen=True)
+class DatabaseRoles:
+    owner: str
+    runtime: str
+    runtime_url: str  # the runtime role's DATABASE_URL, on a database migrated by the owner
+
+
 def _database_url(user: str) -> str:
     settings = connection.settings_dict
     return (
@@ -347,7 +357,22 @@ def _database_url(user: str) -> str:
 @pytest.fixture
 def db_roles(
     postgres: None, transactional_db: None, unique: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[DatabaseRoles]:
+    """The owner and runtime roles, as production sets them up.
+
+    In CI, ``.ci/run`` has made them on the cluster as README's production steps say (the
+    roles, a database the owner owns and migrated, ``setup_db_roles`` as the superuser)
+    and names them in PORTAL_TEST_DB_OWNER and PORTAL_TEST_RUNTIME_DATABASE_URL: the test
+    runs against those. Elsewhere (``make test`` on a machine without them) it makes
+    throwaway roles on the test database with ``setup_db_roles``, and drops them after.
+    """
+    runtime_url = os.environ.get("PORTAL_TEST_RUNTIME_DATABASE_URL", "")
+    if runtime_url:
+        owner = os.environ.get("PORTAL_TEST_DB_OWNER", "")
+        if not owner:
+            pytest.fail("PORTAL_TEST_RUNTIME_DATABASE_URL is set without PORTAL_TEST_DB_OWNER")
+        yield DatabaseRoles(owner, urlsplit(runtime_url).username or "", runtime_url)
+        return
     owner, runtime = f"portal_audit_owner_{unique}", f"portal_audit_app_{unique}"
     monkeypatch.setenv("PORTAL_AUDIT_TEST_ROLE_PASSWORD", ROLE_PASSWORD)
     try:
@@ -357,7 +382,7 @@ def db_roles(
             *("--owner-password-env", "PORTAL_AUDIT_TEST_ROLE_PASSWORD"),
             *("--runtime-password-env", "PORTAL_AUDIT_TEST_ROLE_PASSWORD"),
         )
-        yield owner, runtime
+        yield DatabaseRoles(owner, runtime, _database_url(runtime))
     finally:
         with connection.cursor() as cursor:
             for role in (owner, runtime):
@@ -369,17 +394,36 @@ def db_roles(
                 cursor.execute(f'DROP ROLE "{role}"')
 
 
-def test_the_runtime_role_may_insert_and_read_the_log_but_never_change_it(
-    db_roles: tuple[str, str], subprocess_env: dict[str, str], python: str
-) -> None:
-    owner, runtime = db_roles
-    append_events(3)
-    audit_sequence(publish=True)
+def _run_as(env: dict[str, str], python: str, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 (our interpreter, manage.py)
+        [python, "manage.py", *arguments],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
-    with psycopg.connect(_database_url(runtime), autocommit=True) as conn:
+
+APPEND_AND_SEQUENCE = (
+    "from portal.audit import audit_append; from portal.sequencer import audit_sequence; "
+    "audit_append(action='request.noted'); print(audit_sequence().tree_size)"
+)
+
+
+def test_the_runtime_role_may_insert_and_read_the_log_but_never_change_it(
+    db_roles: DatabaseRoles, subprocess_env: dict[str, str], python: str
+) -> None:
+    # the portal runs as the runtime role: it appends, sequences and signs a head
+    env = {**subprocess_env, "DATABASE_URL": db_roles.runtime_url}
+    first = _run_as(env, python, "shell", "-c", APPEND_AND_SEQUENCE)
+    assert first.returncode == 0, first.stderr
+    size = int(first.stdout.strip().splitlines()[-1])
+
+    with psycopg.connect(db_roles.runtime_url, autocommit=True) as conn:
         # it reads and inserts
         (count,) = conn.execute("SELECT count(*) FROM portal_auditevent").fetchone()
-        assert count == 3
+        assert count == size
         conn.execute(
             "INSERT INTO portal_auditevent (created_at, actor_label, action, target_type, "
             "target_id, data, prev_hash) VALUES (now(), 'system', 'request.noted', '', '', "
@@ -402,43 +446,26 @@ def test_the_runtime_role_may_insert_and_read_the_log_but_never_change_it(
             conn.execute("SET session_replication_role = replica")
         # while the portal's other tables stay writable for it
         conn.execute("UPDATE django_session SET expire_date = expire_date")
-
-    # and the portal runs as that role: it appends, sequences and verifies
-    env = {**subprocess_env, "DATABASE_URL": _database_url(runtime)}
-    script = (
-        "from portal.audit import audit_append; from portal.sequencer import audit_sequence; "
-        "audit_append(action='request.noted'); print(audit_sequence().tree_size)"
-    )
-    ran = subprocess.run(
-        [python, "manage.py", "shell", "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.strip().splitlines()[-1] == "5"
-    verified = subprocess.run(
-        [python, "manage.py", "verify_audit"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert verified.returncode == 0, verified.stderr
-    # and the owner owns the audit tables
-    with connection.cursor() as cursor:
-        cursor.execute(
+        # nothing it tried changed the log
+        (after,) = conn.execute("SELECT count(*) FROM portal_auditevent").fetchone()
+        assert after == size + 1
+        # the owner owns the audit tables and their trigger functions
+        owners = conn.execute(
             "SELECT DISTINCT tableowner FROM pg_tables WHERE tablename = ANY(%s)", [AUDIT_TABLES]
-        )
-        assert cursor.fetchall() == [(owner,)]
-        cursor.execute(
+        ).fetchall()
+        assert owners == [(db_roles.owner,)]
+        functions = conn.execute(
             "SELECT DISTINCT proowner::regrole::text FROM pg_proc "
             "WHERE proname LIKE 'portal_audit%%'"
-        )
-        assert cursor.fetchall() == [(owner,)]
+        ).fetchall()
+        assert functions == [(db_roles.owner,)]
+
+    # and the portal, still as that role, sequences the events and verifies the whole log
+    second = _run_as(env, python, "shell", "-c", APPEND_AND_SEQUENCE)
+    assert second.returncode == 0, second.stderr
+    assert int(second.stdout.strip().splitlines()[-1]) == size + 2
+    verified = _run_as(env, python, "verify_audit")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_setup_db_roles_refuses_a_runtime_role_that_no_grant_would_limit(
