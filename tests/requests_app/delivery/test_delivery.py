@@ -3,8 +3,10 @@
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
+import threading
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -243,6 +245,38 @@ def test_a_member_that_fails_while_streaming_fails_the_seal_with_its_reason():
         )
 
 
+class FullDisk(io.RawIOBase):
+    """A sink that takes ``room`` bytes, then fails as a full disk does."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if len(data) > self.room:
+            raise OSError(28, "No space left on device")
+        self.room -= len(data)
+        return len(data)
+
+
+def test_a_sink_that_fails_half_way_fails_the_seal_and_leaves_no_thread_behind():
+    before = threading.active_count()
+
+    def chunks():  # far more than the hand-offs between the seal's threads can hold
+        for number in range(24):
+            yield bytes([number]) * (1024 * 1024)
+
+    with pytest.raises((crypto.SealError, OSError), match="No space left on device"):
+        seal_to_file(
+            [("files/big.bin", chunks())],
+            [str(pyrage.x25519.Identity.generate().to_public())],
+            FullDisk(3 * 1024 * 1024),
+        )
+    assert threading.active_count() == before
+
+
 # --- Files under files/ -----------------------------------------------------------------------
 
 
@@ -469,3 +503,46 @@ def test_a_file_is_checked_against_its_listing_as_it_streams(sent, reason):
     )
     with pytest.raises(FileMismatch, match=reason):
         b"".join(verified_chunks("files/1-x/f.bin", listed))
+
+
+def test_a_multi_chunk_response_opens_with_stock_age_and_its_recorded_hashes_are_hashlibs(
+    client, tmp_path
+):
+    if not (shutil.which("age") and shutil.which("unzip")):
+        service_missing("needs Debian's age and unzip binaries (apt-get install age unzip)")
+    disclosure, identity = approved_disclosure(client)
+    # Several of the seal's pieces (1 MiB) and many of age's chunks (64 KiB), with a ragged end.
+    video = os.urandom(5 * 1024 * 1024 + 12345)
+    store_file("video.mp4", "ip_addresses", video, datetime(2026, 2, 1, tzinfo=UTC))
+
+    sealed = response_seal(disclosure_id=disclosure.pk)
+
+    ciphertext = sealed.file.read()
+    # the recorded ciphertext hash and size are hashlib's over the stored file
+    assert (sealed.size, sealed.sha256) == (len(ciphertext), hashlib.sha256(ciphertext).hexdigest())
+    event = AuditEvent.objects.get(action="response.sealed")
+    assert (event.data["sha256"], event.data["size"]) == (sealed.sha256, sealed.size)
+    (tmp_path / "identity.txt").write_text(str(identity) + "\n")
+    (tmp_path / "response.age").write_bytes(ciphertext)
+    subprocess.run(  # noqa: S603
+        ["age", "-d", "-i", "identity.txt", "-o", "r.zip", "response.age"],  # noqa: S607
+        cwd=tmp_path,
+        check=True,
+    )
+    tested = subprocess.run(
+        ["unzip", "-t", "r.zip"],  # noqa: S607
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    with zipfile.ZipFile(tmp_path / "r.zip") as archive:
+        (target,) = json.loads(archive.read("response.json"))["records"]
+        (listed,) = target["files"]
+        # the same bytes came out, and the listed plaintext hash is hashlib's over them
+        assert archive.read(listed["name"]) == video
+        assert (listed["size"], listed["sha256"]) == (
+            len(video),
+            hashlib.sha256(video).hexdigest(),
+        )
