@@ -110,7 +110,8 @@ class HashingWriter:
         self.sink = sink
         self.digest = hashlib.sha256()
         self.size = 0
-        self._pending = bytearray()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._handoff = _Handoff()
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="seal-ciphertext", daemon=True)
@@ -133,14 +134,16 @@ class HashingWriter:
 
     def write(self, data: bytes) -> int:
         self._raise_failure()
-        self._pending += data
+        self._pending.append(bytes(data))  # bytes as they are; anything else copied
+        self._pending_size += len(data)
         self.size += len(data)
-        if len(self._pending) >= PIPE_CHUNK:
+        if self._pending_size >= PIPE_CHUNK:
             self._send()
         return len(data)
 
     def _send(self) -> None:
-        piece, self._pending = bytes(self._pending), bytearray()
+        piece = b"".join(self._pending)
+        self._pending, self._pending_size = [], 0
         try:
             self._handoff.put(piece)
         except _Cancelled:
@@ -245,9 +248,9 @@ class ZipStream(io.RawIOBase):
                         yield
         yield
 
-    def readinto(self, buffer: Any) -> int:
+    def _produce(self, wanted: int) -> None:
+        """Run the ZIP writer until ``wanted`` bytes wait, or the archive is complete."""
         pieces = self._pieces
-        wanted = len(buffer)
         while pieces.size < wanted and not self._finished:
             try:
                 next(self._steps)
@@ -256,6 +259,20 @@ class ZipStream(io.RawIOBase):
             except BaseException as exc:
                 self.failure = exc  # age sees only that the read failed
                 raise
+
+    def read_piece(self, wanted: int) -> bytes:
+        """About ``wanted`` bytes of the archive as one piece (b"" at its end), copied once."""
+        self._produce(wanted)
+        pieces = self._pieces
+        taken = list(pieces.queue)
+        pieces.queue.clear()
+        pieces.size = 0
+        return b"".join(taken)
+
+    def readinto(self, buffer: Any) -> int:
+        pieces = self._pieces
+        wanted = len(buffer)
+        self._produce(wanted)
         filled = 0
         with memoryview(buffer) as target:
             while filled < wanted and pieces.queue:
@@ -347,7 +364,7 @@ class _PlaintextReader(io.RawIOBase):
 def _build_archive(source: ZipStream, handoff: _Handoff) -> None:
     """Run the ZIP writer (its CRC-32, the files' SHA-256 checks) and hand on its pieces."""
     try:
-        while piece := source.read(PIPE_CHUNK):
+        while piece := source.read_piece(PIPE_CHUNK):
             handoff.put(piece)
         handoff.put(_END)
     except _Cancelled:
