@@ -1,8 +1,9 @@
 """Seal a disclosure: build the ZIP, stream it through age, store only the ciphertext.
 
-The plaintext exists only in memory, one piece at a time: age encryption reads the ZIP
-from ``ZipStream``, which writes the archive only as fast as it is read, in the same
-thread. It is never written to disk or to the database, and memory stays bounded
+The plaintext exists only in memory, a few pieces at a time: ``ZipStream`` writes the
+archive only as fast as it is read, on a thread of its own, and hands it to age through
+a bounded queue; a third thread hashes and writes the ciphertext (``seal_to_file``).
+The plaintext is never written to disk or to the database, and memory stays bounded
 however large the members. Running twice for one disclosure stores one sealed response
 (a unique constraint); a run that dies half-way leaves no row, and the retry starts over.
 """
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any, BinaryIO
 
+from django import db
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -219,7 +221,7 @@ class ZipStream(io.RawIOBase):
     """The ZIP archive of ``files``, as a readable stream that is written as it is read.
 
     Each read runs the ZIP writer just until it has produced enough bytes, so about one
-    chunk of plaintext is in memory at a time and there is no other thread or pipe.
+    chunk of plaintext is in memory at a time; ``seal_to_file`` runs it on its own thread.
     Members given as bytes are deflated (``response.json``); members given as a stream
     are stored as they are: they are documents and media that are compressed already,
     and deflating them would cost far more than encrypting them.
@@ -371,6 +373,10 @@ def _build_archive(source: ZipStream, handoff: _Handoff) -> None:
         pass
     except BaseException:  # ZipStream keeps it in source.failure; age sees the cancel
         handoff.cancel()
+    finally:
+        # A data source that reads the database while its file streams did so on this
+        # thread's own connection: close it with the thread.
+        db.connections.close_all()
 
 
 def seal_to_file(
