@@ -320,6 +320,17 @@ def report(size: int, runs: list[dict[str, Any]], parts: dict[str, Any], load_be
     # all its CPU work spread over every core: the better of the two bounds its wall time.
     bound = max(pyrage_cpu, (pyrage_cpu + hashes) / cores)
     verdict = "meets it" if median >= RATIO_AIM else "misses it"
+    busy = float(load_before.split(",")[0]) > cores
+    warning = (
+        [
+            f"**The machine was busy** (load average {load_before} on {cores} CPUs): the"
+            " kinds ran among other work, and the threads of response_seal found no core to"
+            " spare. Run it again on a quiet machine before drawing conclusions.",
+            "",
+        ]
+        if busy
+        else []
+    )
     today = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         BEGIN,
@@ -332,6 +343,7 @@ def report(size: int, runs: list[dict[str, Any]], parts: dict[str, Any], load_be
         f"{human(size)} file in the response, {len(rounds)} rounds alternating the kinds, each",
         "run in a fresh process. Throughput is the size over the wall-clock time.",
         "",
+        *warning,
         "| kind | median MB/s | every round, MB/s | by its least CPU time, MB/s | peak RSS, MB |",
         "|---|---|---|---|---|",
         row("response_seal"),
