@@ -162,6 +162,8 @@ class HashingWriter:
                 if self._pending:
                     self._send()
                 self._handoff.put(_END)
+            except _Cancelled:
+                pass  # the writing thread failed: its reason is raised below
             finally:
                 self._thread.join()
         self._raise_failure()
