@@ -261,7 +261,8 @@ class FullDisk(io.RawIOBase):
         return len(data)
 
 
-def test_a_sink_that_fails_half_way_fails_the_seal_and_leaves_no_thread_behind():
+@pytest.mark.parametrize("room_mib", [3, 24], ids=["half-way", "near-the-end"])
+def test_a_sink_that_fails_fails_the_seal_and_leaves_no_thread_behind(room_mib):
     before = threading.active_count()
 
     def chunks():  # far more than the hand-offs between the seal's threads can hold
@@ -272,7 +273,7 @@ def test_a_sink_that_fails_half_way_fails_the_seal_and_leaves_no_thread_behind()
         seal_to_file(
             [("files/big.bin", chunks())],
             [str(pyrage.x25519.Identity.generate().to_public())],
-            FullDisk(3 * 1024 * 1024),
+            FullDisk(room_mib * 1024 * 1024),
         )
     assert threading.active_count() == before
 
