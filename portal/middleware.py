@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.template import loader
 from django.utils.translation import gettext
 
@@ -93,6 +94,16 @@ class _CountedStream(io.IOBase):
         return self._take(self._stream.readline(size))
 
 
+def _csrf_token(request: HttpRequest) -> str:
+    """The CSRF token of the 413 page's language switcher, from the cookie the browser sent.
+
+    This middleware runs before Django's CSRF middleware, which would read the cookie; it
+    reads only the cookie, never the body.
+    """
+    CsrfViewMiddleware(lambda request: HttpResponse()).process_request(request)
+    return get_token(request)
+
+
 class RequestBodyLimitMiddleware:
     """Refuse a request body over its limit with 413 before anything reads it.
 
@@ -155,7 +166,7 @@ class RequestBodyLimitMiddleware:
         if is_api_request(request):
             response: HttpResponse = problem_response("too_large", 413, detail)
         else:
-            page = loader.get_template("413.html").render()
+            page = loader.get_template("413.html").render({"csrf_token": _csrf_token(request)})
             response = HttpResponse(page, status=413)
         # The middleware that would add these runs after this one: say them here.
         response["X-Content-Type-Options"] = "nosniff"

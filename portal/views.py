@@ -2,6 +2,7 @@
 
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
@@ -73,7 +74,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return problem_response(
             "server_error", 500, gettext("The portal failed to answer this request.")
         )
-    # No context processors here: the error may have come from one of them.
+    # No context processors here: the error may have come from one of them. The CSRF token
+    # is the language switcher's (the page is in the request's language).
     from django.template import loader
 
-    return HttpResponse(loader.get_template("500.html").render(), status=500)
+    page = loader.get_template("500.html").render({"csrf_token": get_token(request)})
+    return HttpResponse(page, status=500)
