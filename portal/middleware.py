@@ -12,6 +12,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.template import loader
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext
 
 from .http import client_ip
@@ -144,6 +146,14 @@ class RequestBodyLimitMiddleware:
         return response
 
     def _refuse(self, request: HttpRequest, own: OwnLimit | None, limit: int) -> HttpResponse:
+        # LocaleMiddleware has not run yet: answer in the language the request asks for
+        # (its cookie or Accept-Language; never its body), not whichever the thread had.
+        with translation.override(translation.get_language_from_request(request)):
+            response = self._refusal(request, own, limit)
+        patch_vary_headers(response, ("Accept-Language",))
+        return response
+
+    def _refusal(self, request: HttpRequest, own: OwnLimit | None, limit: int) -> HttpResponse:
         ip = client_ip(request)
         logger.warning(
             "Request body refused: over %d bytes (%s %s from %s)",
@@ -173,6 +183,7 @@ class RequestBodyLimitMiddleware:
         response["X-Frame-Options"] = "DENY"
         response["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
         response["Cache-Control"] = "no-store"
+        response["Content-Language"] = translation.get_language()
         return response
 
 

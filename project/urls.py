@@ -7,8 +7,8 @@ from django.views.i18n import JavaScriptCatalog
 
 from accounts.admin import PortalAdminSite
 from portal import views
-from project import views as project_views
 from portal.access import public
+from project import views as project_views
 from project.views import set_language
 
 # The admin site needs a verified second factor too (the standing middleware also checks),

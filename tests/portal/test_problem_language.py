@@ -43,9 +43,8 @@ def portuguese_catalog() -> Iterator[dict[str, str]]:
 def test_an_unknown_api_url_answers_in_the_callers_language_with_the_same_code(
     client: Client, portuguese_catalog: dict[str, str]
 ) -> None:
-    english = assert_problem(
-        client.get("/api/v1/does-not-exist", HTTP_ACCEPT_LANGUAGE="en"), status=404, code="not_found"
-    )
+    response = client.get("/api/v1/does-not-exist", HTTP_ACCEPT_LANGUAGE="en")
+    english = assert_problem(response, status=404, code="not_found")
     response = client.get("/api/v1/does-not-exist", HTTP_ACCEPT_LANGUAGE="pt-BR,pt;q=0.9")
     portuguese = assert_problem(response, status=404, code="not_found")
 
