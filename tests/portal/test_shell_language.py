@@ -42,7 +42,13 @@ def assert_switcher_posts_to_set_language(page: str) -> None:
 
 @pytest.mark.parametrize(
     ("path", "status"),
-    [("/", 200), ("/login/", 200), ("/transparency/", 200), ("/no-such-page/", 404)],
+    [
+        ("/", 200),
+        ("/login/", 200),
+        ("/transparency/", 200),
+        ("/api/v1/docs", 200),
+        ("/no-such-page/", 404),
+    ],
 )
 def test_every_public_page_and_the_not_found_page_carry_the_switcher(
     client: Client, path: str, status: int
@@ -50,9 +56,12 @@ def test_every_public_page_and_the_not_found_page_carry_the_switcher(
     response = client.get(path, HTTP_ACCEPT_LANGUAGE="de")
     assert response.status_code == status
     page = response.content.decode()
-    assert html_tag(page) == '<html lang="de" dir="ltr" data-time-zone="UTC">'
+    assert html_tag(page).startswith('<html lang="de" dir="ltr"')
     assert_switcher_posts_to_set_language(page)
-    assert '<option value="de" lang="de" selected>' in switcher(page)
+    assert '<option value="de" lang="de" selected>Deutsch</option>' in switcher(page)
+    # Each language in its own name, whatever the page's language.
+    assert '<option value="en" lang="en">English</option>' in switcher(page)
+    assert '<option value="pt-br" lang="pt-br">Português (Brasil)</option>' in switcher(page)
 
 
 def test_the_server_error_page_is_in_the_callers_language_with_the_switcher() -> None:
