@@ -7,6 +7,7 @@
 // Bundled by `make assets` into static/dist/age-keygen.js; see package.json.
 
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
+import { gettext } from "./i18n.js";
 
 const ORIGIN_BROWSER = "browser";
 const ORIGIN_PASTED = "pasted";
@@ -35,7 +36,7 @@ function setup(root) {
 
   button.addEventListener("click", async () => {
     button.disabled = true;
-    status.textContent = "Generating…";
+    status.textContent = gettext("Generating…");
     try {
       const identity = await generateX25519Identity();
       const recipient = await identityToRecipient(identity);
@@ -54,12 +55,13 @@ function setup(root) {
       saved.checked = false;
       saved.required = true;
       result.hidden = false;
-      button.textContent = "Generate another key pair";
-      status.textContent =
-        "A key pair was generated and the recipient filled in. Download the identity file before you enrol.";
+      button.textContent = gettext("Generate another key pair");
+      status.textContent = gettext(
+        "A key pair was generated and the recipient filled in. Download the identity file before you enrol.",
+      );
       download.focus();
     } catch (error) {
-      status.textContent = "This browser could not generate a key pair. Use age-keygen instead.";
+      status.textContent = gettext("This browser could not generate a key pair. Use age-keygen instead.");
       console.warn("age key generation failed", error);
     } finally {
       button.disabled = false;
@@ -70,7 +72,7 @@ function setup(root) {
     // The form is novalidate (the server's messages are the ones shown), so check here.
     if (saved.required && !saved.checked) {
       event.preventDefault();
-      status.textContent = "Download and save the identity file first, then tick the box.";
+      status.textContent = gettext("Download and save the identity file first, then tick the box.");
       saved.focus();
     }
   });

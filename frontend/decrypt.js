@@ -20,18 +20,35 @@
 import { Decrypter, identityToRecipient } from "age-encryption";
 import { unzipSync } from "fflate";
 
+import {
+  appendSentence,
+  formatMoment,
+  formatNumber,
+  gettext,
+  interpolate,
+  ngettext,
+  pgettext,
+} from "./i18n.js";
+
 const MAX_IDENTITY_FILE = 64 * 1024;
 const RESPONSE_JSON = "response.json";
 const RESPONSE_SIG = "response.json.sig";
 const FILES_PREFIX = "files/";
 const CERTIFICATE = "certificate.pdf";
 
-const SESSION_ENDED =
-  "Your session has ended or the page is out of date. Log in again in another tab, then reload this page.";
-const NOT_AN_IDENTITY =
-  "This is not an age identity file. Choose the file age-keygen made (it has a line starting with AGE-SECRET-KEY-1), not the recipient (age1…) or the response itself.";
-const DAMAGED =
-  "The sealed file could not be decrypted: it is damaged. Download it again; if this happens again, ask the platform through the request's thread.";
+// The texts are looked up when shown (the catalog is the page's language).
+const SESSION_ENDED = () =>
+  gettext(
+    "Your session has ended or the page is out of date. Log in again in another tab, then reload this page.",
+  );
+const NOT_AN_IDENTITY = () =>
+  gettext(
+    "This is not an age identity file. Choose the file age-keygen made (it has a line starting with AGE-SECRET-KEY-1), not the recipient (age1…) or the response itself.",
+  );
+const DAMAGED = () =>
+  gettext(
+    "The sealed file could not be decrypted: it is damaged. Download it again; if this happens again, ask the platform through the request's thread.",
+  );
 
 /** A failure the officer can act on; its message is shown as it is. */
 class Refusal extends Error {}
@@ -47,9 +64,18 @@ async function sha256Hex(data) {
 }
 
 function humanSize(bytes) {
-  if (bytes < 1024) return `${bytes} byte${bytes === 1 ? "" : "s"}`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  const decimal = { minimumFractionDigits: 1, maximumFractionDigits: 1 };
+  if (bytes < 1024) {
+    return interpolate(ngettext("%(count)s byte", "%(count)s bytes", bytes), {
+      count: formatNumber(bytes),
+    });
+  }
+  if (bytes < 1024 * 1024) {
+    return interpolate(gettext("%(size)s KB"), { size: formatNumber(bytes / 1024, decimal) });
+  }
+  return interpolate(gettext("%(size)s MB"), {
+    size: formatNumber(bytes / (1024 * 1024), decimal),
+  });
 }
 
 function derOfPem(pem) {
@@ -72,22 +98,22 @@ function code(text) {
 
 /** The identities of an identity file (as age-keygen writes it: comments, then keys). */
 async function identitiesOf(file) {
-  if (!file) throw new Refusal("Choose your age identity file first.");
-  if (file.size > MAX_IDENTITY_FILE) throw new Refusal(NOT_AN_IDENTITY);
+  if (!file) throw new Refusal(gettext("Choose your age identity file first."));
+  if (file.size > MAX_IDENTITY_FILE) throw new Refusal(NOT_AN_IDENTITY());
   const text = await file.text();
   const lines = text
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith("#"));
-  if (!lines.length) throw new Refusal(NOT_AN_IDENTITY);
+  if (!lines.length) throw new Refusal(NOT_AN_IDENTITY());
   const identities = [];
   for (const line of lines) {
-    if (!line.startsWith("AGE-SECRET-KEY-")) throw new Refusal(NOT_AN_IDENTITY);
+    if (!line.startsWith("AGE-SECRET-KEY-")) throw new Refusal(NOT_AN_IDENTITY());
     let recipient;
     try {
       recipient = await identityToRecipient(line);
     } catch {
-      throw new Refusal(NOT_AN_IDENTITY);
+      throw new Refusal(NOT_AN_IDENTITY());
     }
     identities.push({ identity: line, recipient });
   }
@@ -97,8 +123,12 @@ async function identitiesOf(file) {
 function wrongIdentity(identities, recipients) {
   const own = identities.map((i) => i.recipient).join(", ");
   return new Refusal(
-    `This identity file does not open this response. Its recipient is ${own}; the response ` +
-      `was sealed to ${recipients.join(", ")}. Choose the identity file of one of those.`,
+    interpolate(
+      gettext(
+        "This identity file does not open this response. Its recipient is %(own)s; the response was sealed to %(recipients)s. Choose the identity file of one of those.",
+      ),
+      { own, recipients: recipients.join(", ") },
+    ),
   );
 }
 
@@ -113,22 +143,30 @@ async function download(config) {
       headers: { "X-CSRFToken": config.csrf_token },
     });
   } catch {
-    throw new Refusal("The portal could not be reached. Check your connection and try again.");
+    throw new Refusal(gettext("The portal could not be reached. Check your connection and try again."));
   }
   if (response.type === "opaqueredirect" || response.status === 403) {
-    throw new Refusal(SESSION_ENDED);
+    throw new Refusal(SESSION_ENDED());
   }
   if (response.status === 410) {
-    throw new Refusal("This response has expired and is no longer available. Nothing was downloaded.");
+    throw new Refusal(gettext("This response has expired and is no longer available. Nothing was downloaded."));
   }
   if (!response.ok) {
-    throw new Refusal(`The portal did not send the file (HTTP ${response.status}). Try again.`);
+    throw new Refusal(
+      interpolate(gettext("The portal did not send the file (HTTP %(status)s). Try again."), {
+        status: response.status,
+      }),
+    );
   }
   const sealed = new Uint8Array(await response.arrayBuffer());
   if (sealed.length !== config.size || (await sha256Hex(sealed)) !== config.sha256) {
     throw new Refusal(
-      `The download is corrupted: it is not the file the portal sealed (${humanSize(config.size)}, ` +
-        `SHA-256 ${config.sha256}). Nothing was opened. Try again.`,
+      interpolate(
+        gettext(
+          "The download is corrupted: it is not the file the portal sealed (%(size)s, SHA-256 %(sha256)s). Nothing was opened. Try again.",
+        ),
+        { size: humanSize(config.size), sha256: config.sha256 },
+      ),
     );
   }
   return sealed;
@@ -141,9 +179,9 @@ async function decrypt(sealed, identities) {
     return await decrypter.decrypt(sealed);
   } catch (error) {
     if (/no identity matched/.test(String(error && error.message))) {
-      throw new Refusal("This identity file does not open this response. Choose the identity file of one of the recipients listed above.");
+      throw new Refusal(gettext("This identity file does not open this response. Choose the identity file of one of the recipients listed above."));
     }
-    throw new Refusal(DAMAGED);
+    throw new Refusal(DAMAGED());
   }
 }
 
@@ -152,13 +190,13 @@ function unzip(plaintext) {
   try {
     members = unzipSync(plaintext);
   } catch {
-    throw new Refusal(DAMAGED);
+    throw new Refusal(DAMAGED());
   }
   const get = (name) => (Object.hasOwn(members, name) ? members[name] : null);
   const body = get(RESPONSE_JSON);
   const signature = get(RESPONSE_SIG);
   if (!body || !signature) {
-    throw new Refusal("The file opened, but it holds no response.json and signature: it is not a response of this portal.");
+    throw new Refusal(gettext("The file opened, but it holds no response.json and signature: it is not a response of this portal."));
   }
   return { members, get, body, signature };
 }
@@ -184,7 +222,7 @@ function parseDocument(body) {
   } catch {
     // shown below
   }
-  throw new Refusal("response.json is not a response document. Do not rely on this file.");
+  throw new Refusal(gettext("response.json is not a response document. Do not rely on this file."));
 }
 
 /** Whether the ZIP's bytes for a listed file are the ones listed: matches, differs, missing. */
@@ -239,7 +277,7 @@ function columnsOf(items) {
 }
 
 function recordsTable(caption, items, labels) {
-  const table = element("table");
+  const table = element("table", null, "stack");
   table.append(element("caption", caption));
   const columns = columnsOf(items);
   const headRow = element("tr");
@@ -253,7 +291,11 @@ function recordsTable(caption, items, labels) {
   const body = element("tbody");
   for (const item of items) {
     const row = element("tr");
-    for (const column of columns) row.append(element("td", cellText(item[column])));
+    for (const column of columns) {
+      const td = element("td", cellText(item[column]), "wrap");
+      td.dataset.label = labelOf(labels.columns, column);
+      row.append(td);
+    }
     body.append(row);
   }
   table.append(head, body);
@@ -261,21 +303,24 @@ function recordsTable(caption, items, labels) {
 }
 
 function targetLabel(target, labels) {
-  if (!target || typeof target !== "object") return "Target";
-  return `${labelOf(labels.target_types, target.type)}: ${target.value}`;
+  if (!target || typeof target !== "object") return gettext("Target");
+  return interpolate(gettext("%(type)s: %(value)s"), {
+    type: labelOf(labels.target_types, target.type),
+    value: target.value,
+  });
 }
 
 function renderRecords(container, response, labels) {
   container.replaceChildren();
-  if (!response.records.length) container.append(element("p", "No target is in this response."));
+  if (!response.records.length) container.append(element("p", gettext("No target is in this response.")));
   for (const answer of response.records) {
     const article = element("article", null, "card target-records");
     article.append(element("h4", targetLabel(answer.target, labels)));
     const records = answer.records && typeof answer.records === "object" ? answer.records : {};
     if (!answer.found) {
-      article.append(element("p", "No account matches this target. Nothing was disclosed for it."));
+      article.append(element("p", gettext("No account matches this target. Nothing was disclosed for it.")));
     } else if (!Object.keys(records).length) {
-      article.append(element("p", "Nothing in the approved categories."));
+      article.append(element("p", gettext("Nothing in the approved categories.")));
     }
     for (const category of Object.keys(records).sort()) {
       const value = records[category];
@@ -283,11 +328,16 @@ function renderRecords(container, response, labels) {
       const items = (Array.isArray(value) ? value : [value]).filter((item) => item && typeof item === "object");
       if (!items.length) {
         const empty = element("p");
-        empty.append(element("strong", `${label}:`), " none in the approved period.");
+        appendSentence(empty, gettext("%(category)s: none in the approved period."), {
+          category: element("strong", label),
+        });
         article.append(empty);
         continue;
       }
-      article.append(recordsTable(Array.isArray(value) ? `${label} (${items.length})` : label, items, labels));
+      const caption = Array.isArray(value)
+        ? interpolate(gettext("%(category)s (%(count)s)"), { category: label, count: items.length })
+        : label;
+      article.append(recordsTable(caption, items, labels));
     }
     container.append(article);
   }
@@ -298,19 +348,29 @@ function renderSummary(list, response, labels, portalKey, certificate) {
   const period = decision.period && typeof decision.period === "object" ? decision.period : {};
   const categories = Array.isArray(decision.categories) ? decision.categories : [];
   const rows = [
-    ["Request", code(response.reference)],
-    ["Case reference", response.case_reference],
-    ["Decision", labelOf(labels.outcomes, decision.outcome)],
-    ["Categories", categories.map((c) => labelOf(labels.categories, c)).join(", ")],
-    ["Period", `${period.from} to ${period.to}`],
-    ["Issued at", response.issued_at],
-    ["Note from the platform", element("span", response.note || "None.", "prewrap")],
-    ["Signed by", code(response.signed_by)],
+    [gettext("Request"), code(response.reference)],
+    [gettext("Case reference"), response.case_reference],
+    [gettext("Decision"), labelOf(labels.outcomes, decision.outcome)],
+    [gettext("Categories"), categories.map((c) => labelOf(labels.categories, c)).join(", ")],
+    [
+      gettext("Period"),
+      interpolate(gettext("%(from)s to %(to)s"), { from: period.from, to: period.to }),
+    ],
+    [gettext("Issued at"), issuedAt(response.issued_at)],
+    [
+      gettext("Note from the platform"),
+      element("span", response.note || pgettext("no note", "None."), "prewrap"),
+    ],
+    [gettext("Signed by"), code(response.signed_by)],
   ];
   if (certificate) {
-    const [className, text] = FILE_STATES[certificate.state];
-    const state = element("span", `${CERTIFICATE}: ${text}`, className);
-    rows.push(["Certificate of authenticity", state]);
+    const [className, text] = FILE_STATES[certificate.state]();
+    const state = element(
+      "span",
+      interpolate(gettext("%(name)s: %(state)s"), { name: CERTIFICATE, state: text }),
+      className,
+    );
+    rows.push([gettext("Certificate of authenticity"), state]);
   }
   list.replaceChildren();
   for (const [term, value] of rows) {
@@ -319,26 +379,51 @@ function renderSummary(list, response, labels, portalKey, certificate) {
     list.append(element("dt", term), dd);
   }
   if (response.signed_by !== portalKey.key_id) {
-    const dd = element("dd", `The portal's key is ${portalKey.key_id}: this response names another key.`, "todo");
-    list.append(element("dt", "Warning"), dd);
+    const dd = element(
+      "dd",
+      interpolate(gettext("The portal's key is %(key)s: this response names another key."), {
+        key: portalKey.key_id,
+      }),
+      "todo",
+    );
+    list.append(element("dt", gettext("Warning")), dd);
   }
 }
 
 const FILE_STATES = {
-  matches: ["ok", "Matches its listing"],
-  differs: ["todo", "DIFFERS from its listing: do not rely on it"],
-  missing: ["todo", "Missing from the ZIP"],
+  matches: () => ["ok", gettext("Matches its listing")],
+  differs: () => ["todo", gettext("DIFFERS from its listing: do not rely on it")],
+  missing: () => ["todo", gettext("Missing from the ZIP")],
 };
+
+/** When the response was issued, in the viewer's zone (the instant itself for machines). */
+function issuedAt(value) {
+  if (typeof value !== "string" || Number.isNaN(Date.parse(value))) return cellText(value);
+  const time = element("time", formatMoment(value));
+  time.dateTime = value;
+  return time;
+}
 
 function renderFiles(container, checked, response, labels) {
   container.replaceChildren();
   if (!checked.listed.length) {
-    container.append(element("p", "The response holds no files."));
+    container.append(element("p", gettext("The response holds no files.")));
   } else {
-    const table = element("table");
-    table.append(element("caption", `Files (${checked.listed.length})`));
+    const table = element("table", null, "stack");
+    table.append(
+      element("caption", interpolate(gettext("Files (%(count)s)"), { count: checked.listed.length })),
+    );
     const headRow = element("tr");
-    for (const column of ["File", "Target", "Category", "Media type", "Size", "SHA-256", "Check"]) {
+    const columns = [
+      gettext("File"),
+      gettext("Target"),
+      gettext("Category"),
+      gettext("Media type"),
+      gettext("Size"),
+      gettext("SHA-256"),
+      gettext("Check"),
+    ];
+    for (const column of columns) {
       const th = element("th", column);
       th.scope = "col";
       headRow.append(th);
@@ -348,22 +433,28 @@ function renderFiles(container, checked, response, labels) {
     const body = element("tbody");
     for (const { target, file, state } of checked.listed) {
       const row = element("tr");
-      const [className, text] = FILE_STATES[state];
+      const [className, text] = FILE_STATES[state]();
       const check = element("td");
       check.append(element("span", text, className));
       const name = element("td");
       name.append(element("code", file.name));
       const digest = element("td");
       digest.append(code(file.sha256));
-      row.append(
+      const cells = [
         name,
-        element("td", targetLabel(response.records[target].target, labels)),
+        element("td", targetLabel(response.records[target].target, labels), "wrap"),
         element("td", labelOf(labels.categories, file.category)),
         element("td", file.media_type),
         element("td", humanSize(Number(file.size))),
         digest,
         check,
-      );
+      ];
+      cells.forEach((cell, index) => {
+        cell.dataset.label = columns[index];
+      });
+      name.classList.add("wrap");
+      digest.classList.add("wrap");
+      row.append(...cells);
       body.append(row);
     }
     table.append(head, body);
@@ -372,7 +463,12 @@ function renderFiles(container, checked, response, labels) {
   if (checked.unlisted.length) {
     const warning = element(
       "p",
-      `The ZIP also holds files that response.json does not list, not offered here: ${checked.unlisted.join(", ")}.`,
+      interpolate(
+        gettext(
+          "The ZIP also holds files that response.json does not list, not offered here: %(names)s.",
+        ),
+        { names: checked.unlisted.join(", ") },
+      ),
       "message warning",
     );
     container.append(warning);
@@ -427,9 +523,22 @@ function setup(root) {
     const box = element("div", null, state === "valid" ? "message success" : "message warning");
     const line = element("p");
     if (state === "valid") {
-      line.append(element("strong", "Signature valid."), " response.json is signed by the portal key ", code(portalKey.key_id), ". Compare this key id with the one the portal's operator gave you.");
+      line.append(element("strong", gettext("Signature valid.")), " ");
+      appendSentence(
+        line,
+        gettext(
+          "response.json is signed by the portal key %(key)s. Compare this key id with the one the portal's operator gave you.",
+        ),
+        { key: code(portalKey.key_id) },
+      );
     } else {
-      line.append(element("strong", "Signature not checked."), " This browser cannot verify Ed25519 signatures. Save response.json and response.json.sig and verify them with openssl before you rely on them.");
+      line.append(
+        element("strong", gettext("Signature not checked.")),
+        " ",
+        gettext(
+          "This browser cannot verify Ed25519 signatures. Save response.json and response.json.sig and verify them with openssl before you rely on them.",
+        ),
+      );
     }
     box.append(line);
     signatureBox.append(box);
@@ -437,26 +546,31 @@ function setup(root) {
 
   async function open() {
     reset();
-    status.textContent = "Reading the identity file…";
+    status.textContent = gettext("Reading the identity file…");
     const identities = await identitiesOf(input.files[0]);
     const matching = identities.filter((i) => config.recipients.includes(i.recipient));
     if (!matching.length) throw wrongIdentity(identities, config.recipients);
 
-    status.textContent = "Downloading the sealed file…";
+    status.textContent = gettext("Downloading the sealed file…");
     const sealed = await download(config);
-    status.textContent = "Decrypting…";
+    status.textContent = gettext("Decrypting…");
     const archive = unzip(await decrypt(sealed, matching));
 
-    status.textContent = "Checking the portal's signature…";
+    status.textContent = gettext("Checking the portal's signature…");
     const state = await signatureState(config.portal_key, archive.signature, archive.body);
     if (state === "invalid") {
       throw new Refusal(
-        "The signature does not verify: response.json is not what the portal signed. Do not rely on this response; ask the platform through the request's thread.",
+        gettext("The signature does not verify: response.json is not what the portal signed. Do not rely on this response; ask the platform through the request's thread."),
       );
     }
     const response = parseDocument(archive.body);
     if (response.reference !== config.reference) {
-      throw new Refusal(`This file answers ${response.reference}, not ${config.reference}. Do not rely on it here.`);
+      throw new Refusal(
+        interpolate(gettext("This file answers %(found)s, not %(expected)s. Do not rely on it here."), {
+          found: response.reference,
+          expected: config.reference,
+        }),
+      );
     }
     const checked = await checkedFiles(response, archive);
     const certificate = await checkedCertificate(response, archive);
@@ -466,18 +580,18 @@ function setup(root) {
     renderRecords(result.querySelector("#response-records"), response, config.labels);
     renderFiles(result.querySelector("#response-files"), checked, response, config.labels);
     result.querySelector("#response-raw").textContent = JSON.stringify(response, null, 2);
-    saveLink("Save response.json", archive.body, RESPONSE_JSON);
-    saveLink("Save response.json.sig", archive.signature, RESPONSE_SIG);
+    saveLink(gettext("Save response.json"), archive.body, RESPONSE_JSON);
+    saveLink(gettext("Save response.json.sig"), archive.signature, RESPONSE_SIG);
     if (certificate && certificate.state === "matches") {
-      saveLink(`Save ${CERTIFICATE}`, certificate.bytes, CERTIFICATE);
+      saveLink(interpolate(gettext("Save %(name)s"), { name: CERTIFICATE }), certificate.bytes, CERTIFICATE);
     }
     for (const { file, bytes, state: fileState } of checked.listed) {
       if (!bytes || fileState !== "matches" || !file.name.startsWith(FILES_PREFIX)) continue;
       const filename = file.name.split("/").pop();
-      saveLink(`Save ${filename}`, bytes, filename);
+      saveLink(interpolate(gettext("Save %(name)s"), { name: filename }), bytes, filename);
     }
     result.hidden = false;
-    status.textContent = "The response is open. It is shown below and kept only in this page.";
+    status.textContent = gettext("The response is open. It is shown below and kept only in this page.");
     result.querySelector("#result-heading").focus();
   }
 
@@ -489,7 +603,7 @@ function setup(root) {
       if (error instanceof Refusal) {
         fail(error.message);
       } else {
-        fail("The response could not be opened in this browser. Download it and open it with the age command instead.");
+        fail(gettext("The response could not be opened in this browser. Download it and open it with the age command instead."));
         console.warn("opening the response failed", error && error.name);
       }
     } finally {

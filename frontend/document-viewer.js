@@ -17,9 +17,11 @@
 // static/dist/pdf.worker.js; see package.json.
 
 import { getDocument, GlobalWorkerOptions, TextLayer } from "pdfjs-dist";
+import { gettext, interpolate } from "./i18n.js";
 
 const root = document.querySelector("[data-document-viewer]");
 
+// The page's template may give its own texts (data-opening, data-failed, data-shown).
 const text = (name, fallback) => (root && root.dataset[name]) || fallback;
 
 function statusSay(message) {
@@ -42,10 +44,10 @@ async function pdfShow(url, name) {
   const box = pagesBox();
   box.replaceChildren();
   titleSet(name);
-  statusSay(text("opening", "Opening the document…"));
+  statusSay(text("opening", gettext("Opening the document…")));
   const response = await fetch(url, { credentials: "same-origin", redirect: "error" });
   if (!response.ok) {
-    throw new Error(text("failed", "The document could not be opened."));
+    throw new Error(text("failed", gettext("The document could not be opened.")));
   }
   const data = new Uint8Array(await response.arrayBuffer());
   const pdf = await getDocument({
@@ -67,7 +69,10 @@ async function pdfShow(url, name) {
     const frame = document.createElement("div");
     frame.className = "pdf-page";
     frame.setAttribute("role", "group");
-    frame.setAttribute("aria-label", `${text("page", "Page")} ${number} / ${pdf.numPages}`);
+    frame.setAttribute(
+      "aria-label",
+      interpolate(gettext("Page %(number)s of %(total)s"), { number, total: pdf.numPages }),
+    );
     frame.style.setProperty("--total-scale-factor", String(scale));
     frame.style.setProperty("--scale-round-x", "1px");
     frame.style.setProperty("--scale-round-y", "1px");
@@ -94,7 +99,7 @@ async function pdfShow(url, name) {
       viewport,
     }).render();
   }
-  statusSay(text("shown", "Shown here; the reading is recorded with your name."));
+  statusSay(text("shown", gettext("Shown here; the reading is recorded with your name.")));
 }
 
 function imageShow(url, name) {
@@ -107,7 +112,7 @@ function imageShow(url, name) {
   image.className = "pdf-page";
   image.src = url;
   box.append(image);
-  statusSay(text("shown", "Shown here; the reading is recorded with your name."));
+  statusSay(text("shown", gettext("Shown here; the reading is recorded with your name.")));
 }
 
 function open(button) {
@@ -118,7 +123,7 @@ function open(button) {
   button.setAttribute("aria-pressed", "true");
   if (type === "application/pdf") {
     pdfShow(url, name).catch(() => {
-      statusSay(text("failed", "The document could not be opened. Download it instead."));
+      statusSay(text("failed", gettext("The document could not be opened. Download it instead.")));
     });
   } else {
     imageShow(url, name);

@@ -5,6 +5,8 @@
 //
 // Bundled into each page's script by `make assets` (esbuild); see package.json.
 
+import { formatNumber, gettext, interpolate, ngettext } from "./i18n.js";
+
 const MEDIA_TYPES_BY_EXTENSION = {
   pdf: "application/pdf",
   png: "image/png",
@@ -34,9 +36,18 @@ export async function sha256(data) {
 }
 
 export function humanSize(bytes) {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  const decimal = { minimumFractionDigits: 1, maximumFractionDigits: 1 };
+  if (bytes < 1024) {
+    return interpolate(ngettext("%(count)s byte", "%(count)s bytes", bytes), {
+      count: formatNumber(bytes),
+    });
+  }
+  if (bytes < 1024 * 1024) {
+    return interpolate(gettext("%(size)s KB"), { size: formatNumber(bytes / 1024, decimal) });
+  }
+  return interpolate(gettext("%(size)s MB"), {
+    size: formatNumber(bytes / (1024 * 1024), decimal),
+  });
 }
 
 export function mediaTypeOf(file, allowed) {
@@ -50,21 +61,35 @@ export function mediaTypeOf(file, allowed) {
 /** Why the chosen files cannot be sent ("" when they can), by the portal's limits. */
 export function fileSelectionProblem(files, config) {
   if (files.length > config.maxAttachments) {
-    return `Attach at most ${config.maxAttachments} files.`;
+    return interpolate(
+      ngettext(
+        "Attach at most %(count)s file.",
+        "Attach at most %(count)s files.",
+        config.maxAttachments,
+      ),
+      { count: config.maxAttachments },
+    );
   }
   let total = 0;
   for (const file of files) {
     if (!mediaTypeOf(file, config.mediaTypes)) {
-      return `${file.name}: only PDF, PNG and JPEG files are accepted.`;
+      return interpolate(gettext("%(name)s: only PDF, PNG and JPEG files are accepted."), {
+        name: file.name,
+      });
     }
-    if (file.size === 0) return `${file.name} is empty.`;
+    if (file.size === 0) return interpolate(gettext("%(name)s is empty."), { name: file.name });
     if (file.size > config.maxAttachmentBytes) {
-      return `${file.name} is larger than ${humanSize(config.maxAttachmentBytes)}.`;
+      return interpolate(gettext("%(name)s is larger than %(size)s."), {
+        name: file.name,
+        size: humanSize(config.maxAttachmentBytes),
+      });
     }
     total += file.size;
   }
   if (total > config.maxTotalBytes) {
-    return `The files are larger than ${humanSize(config.maxTotalBytes)} together.`;
+    return interpolate(gettext("The files are larger than %(size)s together."), {
+      size: humanSize(config.maxTotalBytes),
+    });
   }
   return "";
 }
@@ -75,7 +100,11 @@ export async function declareFiles(files, config) {
   for (const file of files) {
     const digest = toHex(await sha256(await file.arrayBuffer()));
     if (declared.some((item) => item.sha256 === digest)) {
-      throw new Error(`${file.name} is the same file as another one chosen.`);
+      throw new Error(
+        interpolate(gettext("%(name)s is the same file as another one chosen."), {
+          name: file.name,
+        }),
+      );
     }
     declared.push({
       file,
@@ -113,8 +142,12 @@ export async function jsonOf(response) {
   }
 }
 
-export const SESSION_ENDED =
-  "Your session has ended or the page is out of date. Log in again in another tab, then try again here.";
+/** What to say when the portal answered with something else than its JSON. */
+export function sessionEnded() {
+  return gettext(
+    "Your session has ended or the page is out of date. Log in again in another tab, then try again here.",
+  );
+}
 
 /** POST a body with the page's CSRF token, never following a redirect. */
 export function postWithToken(url, body, csrfToken) {

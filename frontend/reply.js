@@ -5,7 +5,7 @@
 //    (WebCrypto SHA-256) and declared by name, type, size and hash.
 // 2. "Send" asks the portal for the payload to sign (its address, its clock, a nonce, the
 //    reply and the declarations), canonicalises it (RFC 8785) and shows its SHA-256.
-// 3. "Confirm with your passkey" has the officer's approved passkey sign that hash, then
+// 3. gettext("Confirm with your passkey") has the officer's approved passkey sign that hash, then
 //    posts the envelope and the documents to the page's signed-reply endpoint.
 //
 // A reply without documents is the plain form post: no script, no passkey.
@@ -13,8 +13,8 @@
 
 import canonicalize from "canonicalize";
 
+import { gettext, interpolate } from "./i18n.js";
 import {
-  SESSION_ENDED,
   declarations,
   declareFiles,
   envelopeText,
@@ -23,6 +23,7 @@ import {
   jsonOf,
   passkeyAssertion,
   postWithToken,
+  sessionEnded,
   sha256,
   toHex,
 } from "./passkey.js";
@@ -67,12 +68,12 @@ function setup(form) {
     fileList.hidden = true;
     let problem = fileSelectionProblem(files, config);
     if (!problem && files.length) {
-      status.textContent = "Computing the SHA-256 of each document…";
+      status.textContent = gettext("Computing the SHA-256 of each document…");
       sendButton.disabled = true;
       try {
         declared = await declareFiles(files, config);
       } catch (error) {
-        problem = error.message || "This browser could not read the files. Choose them again.";
+        problem = error.message || gettext("This browser could not read the files. Choose them again.");
       } finally {
         sendButton.disabled = false;
         status.textContent = "";
@@ -85,7 +86,12 @@ function setup(form) {
     }
     for (const item of declared) {
       const entry = document.createElement("li");
-      entry.textContent = `${item.filename} (${item.media_type}, ${humanSize(item.size)}), SHA-256 ${item.sha256}`;
+      entry.textContent = interpolate(gettext("%(name)s (%(type)s, %(size)s), SHA-256 %(sha256)s"), {
+        name: item.filename,
+        type: item.media_type,
+        size: humanSize(item.size),
+        sha256: item.sha256,
+      });
       fileList.append(entry);
     }
     fileList.hidden = declared.length === 0;
@@ -99,12 +105,12 @@ function setup(form) {
     try {
       response = await postWithToken(config.previewUrl, data, csrfToken);
     } catch {
-      status.textContent = "The portal could not be reached. Check the connection and try again.";
+      status.textContent = gettext("The portal could not be reached. Check the connection and try again.");
       return false;
     }
     const answer = await jsonOf(response);
     if (answer === null) {
-      status.textContent = SESSION_ENDED;
+      status.textContent = sessionEnded();
       return false;
     }
     if (!response.ok) {
@@ -126,7 +132,11 @@ function setup(form) {
     listed.replaceChildren();
     for (const item of answer.payload.message.attachments) {
       const entry = document.createElement("li");
-      entry.textContent = `${item.filename} (${item.media_type}, ${humanSize(item.size)})`;
+      entry.textContent = interpolate(gettext("%(name)s (%(type)s, %(size)s)"), {
+        name: item.filename,
+        type: item.media_type,
+        size: humanSize(item.size),
+      });
       listed.append(entry);
     }
     problemBox.hidden = true;
@@ -142,12 +152,12 @@ function setup(form) {
     event.preventDefault();
     setError(bodyError, body, "");
     if (!body.value.trim()) {
-      setError(bodyError, body, "Write your message.");
+      setError(bodyError, body, gettext("Write your message."));
       body.focus();
       return;
     }
     sendButton.disabled = true;
-    status.textContent = "Checking the reply…";
+    status.textContent = gettext("Checking the reply…");
     try {
       if (await preview()) status.textContent = "";
     } finally {
@@ -180,23 +190,23 @@ function setup(form) {
           // The portal accepts a signature made within five minutes of signed_at.
           if (await preview()) {
             confirmStatus.textContent =
-              "The reply was prepared a few minutes ago, so the portal prepared it again with the current time. Check it, then confirm.";
+              gettext("The reply was prepared a few minutes ago, so the portal prepared it again with the current time. Check it, then confirm.");
           }
           return;
         }
-        confirmStatus.textContent = "Confirm with your passkey: follow your browser's prompt.";
+        confirmStatus.textContent = gettext("Confirm with your passkey: follow your browser's prompt.");
         let credential;
         try {
           credential = await passkeyAssertion(config, signing.digest);
         } catch (error) {
           confirmStatus.textContent =
-            "The passkey did not confirm the reply (cancelled, timed out, or not one of your passkeys). Nothing was sent.";
+            gettext("The passkey did not confirm the reply (cancelled, timed out, or not one of your passkeys). Nothing was sent.");
           console.warn("passkey assertion failed", error);
           return;
         }
         signing.envelope = envelopeText(signing.payload, credential);
       }
-      confirmStatus.textContent = "Sending the reply…";
+      confirmStatus.textContent = gettext("Sending the reply…");
       const data = new FormData();
       data.append(
         "envelope",
@@ -214,24 +224,24 @@ function setup(form) {
         // The same bytes may be sent again: the portal answers a retry with the message
         // it already has, and never stores it twice.
         confirmStatus.textContent =
-          "The answer did not arrive. Press the button again to send the same signed reply.";
-        confirmButton.textContent = "Send the signed reply again";
+          gettext("The answer did not arrive. Press the button again to send the same signed reply.");
+        confirmButton.textContent = gettext("Send the signed reply again");
         return;
       }
       const answer = await jsonOf(response);
       if (answer === null) {
-        confirmStatus.textContent = SESSION_ENDED;
+        confirmStatus.textContent = sessionEnded();
         return;
       }
       if (response.status === 201) {
-        confirmStatus.textContent = "Sent.";
+        confirmStatus.textContent = gettext("Sent.");
         window.location.assign(config.threadUrl);
         window.location.reload();
         return;
       }
       confirmStatus.textContent = "";
       signing.envelope = null; // a refused signature is never sent again
-      confirmButton.textContent = "Confirm with your passkey";
+      confirmButton.textContent = gettext("Confirm with your passkey");
       showProblem(answer);
     } finally {
       confirmButton.disabled = false;

@@ -10,7 +10,7 @@
 //    payload's canonical form (RFC 8785) and its hash in a collapsible section: what is
 //    shown is what is signed, because the hash of exactly these bytes becomes the
 //    passkey's challenge.
-// 3. "Confirm with your passkey" asks the officer's own passkey (user verification
+// 3. gettext("Confirm with your passkey") asks the officer's own passkey (user verification
 //    required) to sign that challenge, then posts the envelope and the files, as the API
 //    takes them, to the session's submission endpoint.
 // "Save as draft" keeps the fields and files, unsigned, for the officer alone.
@@ -18,6 +18,8 @@
 // Bundled by `make assets` into static/dist/submit.js; see package.json.
 
 import canonicalize from "canonicalize";
+
+import { formatMoment, formatNumber, gettext, interpolate, ngettext } from "./i18n.js";
 
 const MEDIA_TYPES_BY_EXTENSION = {
   pdf: "application/pdf",
@@ -48,9 +50,18 @@ async function sha256(data) {
 }
 
 function humanSize(bytes) {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  const decimal = { minimumFractionDigits: 1, maximumFractionDigits: 1 };
+  if (bytes < 1024) {
+    return interpolate(ngettext("%(count)s byte", "%(count)s bytes", bytes), {
+      count: formatNumber(bytes),
+    });
+  }
+  if (bytes < 1024 * 1024) {
+    return interpolate(gettext("%(size)s KB"), { size: formatNumber(bytes / 1024, decimal) });
+  }
+  return interpolate(gettext("%(size)s MB"), {
+    size: formatNumber(bytes / (1024 * 1024), decimal),
+  });
 }
 
 function mediaTypeOf(file, allowed) {
@@ -80,8 +91,11 @@ async function jsonOf(response) {
   }
 }
 
-const SESSION_ENDED =
-  "Your session has ended or the page is out of date. Log in again in another tab, then try again here.";
+function sessionEnded() {
+  return gettext(
+    "Your session has ended or the page is out of date. Log in again in another tab, then try again here.",
+  );
+}
 
 function setup(root) {
   const config = JSON.parse(document.getElementById("submission-config").textContent);
@@ -186,7 +200,7 @@ function setup(root) {
       // The summary names the field: "Please fill out this field." alone says nothing there.
       const caption = container ? container.querySelector("label, legend") : null;
       const name = caption ? caption.textContent.replace(/\s+/g, " ").trim() : field;
-      const line = name ? `${name}: ${text}` : text;
+      const line = name ? interpolate(gettext("%(field)s: %(message)s"), { field: name, message: text }) : text;
       if (target && target.id) {
         const link = document.createElement("a");
         link.href = `#${target.id}`;
@@ -225,17 +239,17 @@ function setup(root) {
       }
     }
     if (!form.querySelector("input[name=data_categories]:checked")) {
-      errors.push({ field: "data_categories", message: "Choose at least one category of data." });
+      errors.push({ field: "data_categories", message: gettext("Choose at least one category of data.") });
     }
     const from = form.elements.period_from.value;
     const to = form.elements.period_to.value;
     if (from && to && from > to) {
-      errors.push({ field: "period_to", message: "The period ends before it starts." });
+      errors.push({ field: "period_to", message: gettext("The period ends before it starts.") });
     }
     if (fileProblem) {
       errors.push({ field: "attachments", message: fileProblem });
     } else if (fileInput.required && declaredFiles.length === 0) {
-      errors.push({ field: "attachments", message: "Attach the legal document as a PDF." });
+      errors.push({ field: "attachments", message: gettext("Attach the legal document as a PDF.") });
     }
     return errors;
   }
@@ -352,21 +366,35 @@ function setup(root) {
 
   function fileSelectionProblem(files) {
     if (files.length > config.maxAttachments) {
-      return `Attach at most ${config.maxAttachments} files.`;
+      return interpolate(
+        ngettext(
+          "Attach at most %(count)s file.",
+          "Attach at most %(count)s files.",
+          config.maxAttachments,
+        ),
+        { count: config.maxAttachments },
+      );
     }
     let total = 0;
     for (const file of files) {
       if (!mediaTypeOf(file, config.mediaTypes)) {
-        return `${file.name}: only PDF, PNG and JPEG files are accepted.`;
+        return interpolate(gettext("%(name)s: only PDF, PNG and JPEG files are accepted."), {
+          name: file.name,
+        });
       }
-      if (file.size === 0) return `${file.name} is empty.`;
+      if (file.size === 0) return interpolate(gettext("%(name)s is empty."), { name: file.name });
       if (file.size > config.maxAttachmentBytes) {
-        return `${file.name} is larger than ${humanSize(config.maxAttachmentBytes)}.`;
+        return interpolate(gettext("%(name)s is larger than %(size)s."), {
+          name: file.name,
+          size: humanSize(config.maxAttachmentBytes),
+        });
       }
       total += file.size;
     }
     if (total > config.maxTotalBytes) {
-      return `The files are larger than ${humanSize(config.maxTotalBytes)} together.`;
+      return interpolate(gettext("The files are larger than %(size)s together."), {
+        size: humanSize(config.maxTotalBytes),
+      });
     }
     return "";
   }
@@ -395,10 +423,8 @@ function setup(root) {
       remove.type = "button";
       remove.className = "link-button";
       remove.textContent = text.removeFile;
-      const hidden = document.createElement("span");
-      hidden.className = "visually-hidden";
-      hidden.textContent = ` ${item.filename}`;
-      remove.append(hidden);
+      // Its name for a screen reader says which file, as one sentence.
+      remove.setAttribute("aria-label", interpolate(gettext("Remove %(name)s"), { name: item.filename }));
       remove.addEventListener("click", () => {
         declaredFiles = declaredFiles.filter((f) => f !== item);
         fileProblem = "";
@@ -407,12 +433,22 @@ function setup(root) {
         fileInput.focus();
       });
       actions.append(remove);
-      row.append(cell(item.filename), cell(item.media_type), cell(humanSize(item.size)), hash, actions);
+      const cells = [cell(item.filename), cell(item.media_type), cell(humanSize(item.size)), hash, actions];
+      const heads = fileTable.tHead ? [...fileTable.tHead.rows[0].cells] : [];
+      cells.forEach((td, index) => {
+        // The stacked layout of a phone names each cell by its column.
+        if (heads[index] && heads[index].textContent.trim()) td.dataset.label = heads[index].textContent.trim();
+      });
+      cells[0].classList.add("wrap");
+      hash.classList.add("wrap");
+      row.append(...cells);
       body.append(row);
     }
     fileTable.hidden = declaredFiles.length === 0;
     const count = declaredFiles.length;
-    fileStatus.textContent = count ? `${count} file${count === 1 ? "" : "s"} ready.` : "";
+    fileStatus.textContent = count
+      ? interpolate(ngettext("%(count)s file ready.", "%(count)s files ready.", count), { count })
+      : "";
   }
 
   async function declare(file) {
@@ -433,20 +469,23 @@ function setup(root) {
     fileProblem = fileSelectionProblem([...declaredFiles.map((f) => f.file), ...files]);
     setFieldError("attachments", fileProblem);
     if (fileProblem) return;
-    fileStatus.textContent = "Computing the SHA-256 of each file…";
+    fileStatus.textContent = gettext("Computing the SHA-256 of each file…");
     previewButton.disabled = true;
     try {
       for (const file of files) {
         const item = await declare(file);
         if (declaredFiles.some((f) => f.sha256 === item.sha256)) {
-          fileProblem = `${file.name} is the same file as another one chosen.`;
+          fileProblem = interpolate(
+            gettext("%(name)s is the same file as another one chosen."),
+            { name: file.name },
+          );
           setFieldError("attachments", fileProblem);
           continue;
         }
         declaredFiles.push(item);
       }
     } catch (error) {
-      fileProblem = "This browser could not read the files. Choose them again.";
+      fileProblem = gettext("This browser could not read the files. Choose them again.");
       setFieldError("attachments", fileProblem);
       console.warn("hashing failed", error);
     } finally {
@@ -536,7 +575,7 @@ function setup(root) {
     const declared = (payload.request && payload.request.attachments) || [];
     const missing = declared.find((item) => !declaredFiles.some((f) => f.sha256 === item.sha256));
     if (missing) {
-      showErrors([{ field: "attachments", message: "The files changed. Choose them again." }]);
+      showErrors([{ field: "attachments", message: gettext("The files changed. Choose them again.") }]);
       return;
     }
     const canonical = canonicalize(payload);
@@ -562,12 +601,12 @@ function setup(root) {
 
   async function requestPreview() {
     previewButton.disabled = true;
-    formStatus.textContent = "Checking the request…";
+    formStatus.textContent = gettext("Checking the request…");
     let response;
     try {
       response = await post(config.checkUrl, formWithFiles());
     } catch {
-      formStatus.textContent = "The portal could not be reached. Check the connection and try again.";
+      formStatus.textContent = gettext("The portal could not be reached. Check the connection and try again.");
       previewButton.disabled = false;
       return false;
     }
@@ -575,7 +614,7 @@ function setup(root) {
     formStatus.textContent = "";
     const answer = await jsonOf(response);
     if (answer === null) {
-      formStatus.textContent = SESSION_ENDED;
+      formStatus.textContent = sessionEnded();
       return false;
     }
     if (!response.ok) {
@@ -616,19 +655,21 @@ function setup(root) {
     draftButton.disabled = false;
     const answer = await jsonOf(response);
     if (answer === null) {
-      formStatus.textContent = SESSION_ENDED;
+      formStatus.textContent = sessionEnded();
       return;
     }
     if (!response.ok) {
       if (answer.errors && answer.errors.length) showErrors(answer.errors);
-      formStatus.textContent = text.draftNotSaved.replace("%(reason)s", answer.detail || "");
+      formStatus.textContent = interpolate(text.draftNotSaved, { reason: answer.detail || "" });
       return;
     }
     draftId = answer.draft;
     // The address is now the draft's: a reload opens it again.
     history.replaceState(null, "", answer.url);
     const saved = new Date(answer.saved_at);
-    formStatus.textContent = `${text.draftSaved} ${saved.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}`;
+    formStatus.textContent = interpolate(gettext("Draft saved. %(time)s"), {
+      time: formatMoment(saved),
+    });
   });
 
   editButton.addEventListener("click", () => {
@@ -706,8 +747,11 @@ function setup(root) {
       encodeURIComponent(answer.reference),
     );
     const due = new Date(answer.due_at);
-    root.querySelector("#result-due").textContent =
-      `${due.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })} (${answer.due_at})`;
+    const dueElement = root.querySelector("#result-due");
+    const dueTime = document.createElement("time");
+    dueTime.dateTime = answer.due_at;
+    dueTime.textContent = formatMoment(due);
+    dueElement.replaceChildren(dueTime);
     const receipt = JSON.stringify(answer.receipt, null, 2);
     root.querySelector("#result-receipt").textContent = receipt;
     const download = root.querySelector("#result-receipt-download");
@@ -729,11 +773,11 @@ function setup(root) {
           // The portal accepts a signature made within five minutes of signed_at.
           if (await requestPreview()) {
             confirmStatus.textContent =
-              "The preview was a few minutes old, so the portal made it again with the current time. Check it, then confirm.";
+              gettext("The preview was a few minutes old, so the portal made it again with the current time. Check it, then confirm.");
           }
           return;
         }
-        confirmStatus.textContent = "Confirm with your passkey: follow your browser's prompt.";
+        confirmStatus.textContent = gettext("Confirm with your passkey: follow your browser's prompt.");
         let credential;
         try {
           if (!window.PublicKeyCredential || !navigator.credentials) {
@@ -749,7 +793,7 @@ function setup(root) {
         signing.envelopeText = envelopeText(signing.payload, credential);
       }
 
-      confirmStatus.textContent = "Sending the request…";
+      confirmStatus.textContent = gettext("Sending the request…");
       const body = new FormData();
       body.append(
         "envelope",
@@ -768,13 +812,13 @@ function setup(root) {
         // The same bytes may be sent again: the portal answers a retry with the original
         // reference and never makes a second request.
         confirmStatus.textContent =
-          "The answer did not arrive. Press the button again to send the same signed request.";
-        confirmButton.textContent = "Send the signed request again";
+          gettext("The answer did not arrive. Press the button again to send the same signed request.");
+        confirmButton.textContent = gettext("Send the signed request again");
         return;
       }
       const answer = await jsonOf(response);
       if (answer === null) {
-        confirmStatus.textContent = SESSION_ENDED;
+        confirmStatus.textContent = sessionEnded();
         return;
       }
       if (response.status === 201) {
@@ -784,7 +828,7 @@ function setup(root) {
       }
       confirmStatus.textContent = "";
       signing.envelopeText = null; // a refused signature is never sent again
-      confirmButton.textContent = "Confirm with your passkey";
+      confirmButton.textContent = gettext("Confirm with your passkey");
       showProblem(answer);
     } finally {
       confirmButton.disabled = false;

@@ -10,6 +10,7 @@ Every refusal is a problem document (portal/problems.py).
 
 from typing import Any
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -113,7 +114,7 @@ class AuditConsistencyQuery(serializers.Serializer):
 
     def validate(self, attrs: dict[str, int]) -> dict[str, int]:
         if attrs["first"] > attrs["second"]:
-            raise serializers.ValidationError({"first": "first must not exceed second."})
+            raise serializers.ValidationError({"first": gettext("first must not exceed second.")})
         return attrs
 
 
@@ -132,7 +133,7 @@ def _head_response(head: AuditTreeHead, cache: str) -> Response:
 def _latest() -> AuditTreeHead:
     head = audit_tree.latest_head()
     if head is None:
-        raise Problem("not_found", 404, "No tree head has been signed yet.")
+        raise Problem("not_found", 404, gettext("No tree head has been signed yet."))
     return head
 
 
@@ -167,7 +168,7 @@ class AuditTreeHeadView(APIView):
         size = _query(AuditTreeHeadQuery(data=request.query_params))["size"]
         head = audit_tree.head_of_size(size)
         if head is None:
-            raise Problem("not_found", 404, "No tree head of this size was signed.")
+            raise Problem("not_found", 404, gettext("No tree head of this size was signed."))
         return _head_response(head, IMMUTABLE)
 
 
@@ -187,7 +188,9 @@ class AuditConsistencyView(APIView):
         query = _query(AuditConsistencyQuery(data=request.query_params))
         first, second = query["first"], query["second"]
         if second > _latest().tree_size:
-            raise Problem("not_found", 404, "The newest signed tree head is smaller than second.")
+            raise Problem(
+                "not_found", 404, gettext("The newest signed tree head is smaller than second.")
+            )
         proof = audit_tree.consistency_path(first, second)
         response = Response(
             {"first": first, "second": second, "proof": [digest.hex() for digest in proof]}

@@ -1,6 +1,7 @@
 """What every form page shares: the error summary's list of (element id, message)."""
 
 from django import forms
+from django.utils.translation import gettext
 
 
 def form_errors(form: forms.Form) -> list[tuple[str, str]]:
@@ -14,5 +15,8 @@ def form_errors(form: forms.Form) -> list[tuple[str, str]]:
         anchor = bound.auto_id
         if isinstance(bound.field.widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
             anchor = f"{anchor}_0"
-        found.extend((anchor, f"{bound.label}: {message}") for message in bound.errors)
+        found.extend(
+            (anchor, gettext("%(field)s: %(message)s") % {"field": bound.label, "message": message})
+            for message in bound.errors
+        )
     return found

@@ -10,7 +10,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.template import loader
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext
 
 from .http import client_ip
@@ -93,6 +96,16 @@ class _CountedStream(io.IOBase):
         return self._take(self._stream.readline(size))
 
 
+def _csrf_token(request: HttpRequest) -> str:
+    """The CSRF token of the 413 page's language switcher, from the cookie the browser sent.
+
+    This middleware runs before Django's CSRF middleware, which would read the cookie; it
+    reads only the cookie, never the body.
+    """
+    CsrfViewMiddleware(lambda request: HttpResponse()).process_request(request)
+    return get_token(request)
+
+
 class RequestBodyLimitMiddleware:
     """Refuse a request body over its limit with 413 before anything reads it.
 
@@ -133,6 +146,14 @@ class RequestBodyLimitMiddleware:
         return response
 
     def _refuse(self, request: HttpRequest, own: OwnLimit | None, limit: int) -> HttpResponse:
+        # LocaleMiddleware has not run yet: answer in the language the request asks for
+        # (its cookie or Accept-Language; never its body), not whichever the thread had.
+        with translation.override(translation.get_language_from_request(request)):
+            response = self._refusal(request, own, limit)
+        patch_vary_headers(response, ("Accept-Language",))
+        return response
+
+    def _refusal(self, request: HttpRequest, own: OwnLimit | None, limit: int) -> HttpResponse:
         ip = client_ip(request)
         logger.warning(
             "Request body refused: over %d bytes (%s %s from %s)",
@@ -155,13 +176,14 @@ class RequestBodyLimitMiddleware:
         if is_api_request(request):
             response: HttpResponse = problem_response("too_large", 413, detail)
         else:
-            page = loader.get_template("413.html").render()
+            page = loader.get_template("413.html").render({"csrf_token": _csrf_token(request)})
             response = HttpResponse(page, status=413)
         # The middleware that would add these runs after this one: say them here.
         response["X-Content-Type-Options"] = "nosniff"
         response["X-Frame-Options"] = "DENY"
         response["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
         response["Cache-Control"] = "no-store"
+        response["Content-Language"] = translation.get_language()
         return response
 
 

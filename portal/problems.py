@@ -17,6 +17,9 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -30,6 +33,40 @@ UNAVAILABLE_RETRY_AFTER = 30
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:authority-portal:problem:"
+
+# The ``title`` of each status (its HTTP reason phrase, in English as Python names it) and
+# the ``detail`` a problem without its own explanation gets; both follow the request's
+# language (PROTOCOL §5.1), the ``code`` never does.
+STATUS_TEXTS: dict[int, tuple[Promise, Promise]] = {
+    400: (_("Bad Request"), _("The request could not be read.")),
+    401: (_("Unauthorized"), _("The request needs a valid credential.")),
+    403: (_("Forbidden"), _("The caller may not do this.")),
+    404: (_("Not Found"), _("There is nothing at this address.")),
+    405: (_("Method Not Allowed"), _("This address does not take this method.")),
+    406: (_("Not Acceptable"), _("The endpoint cannot produce what the Accept header asks for.")),
+    409: (_("Conflict"), _("The request conflicts with the current state.")),
+    410: (_("Gone"), _("This is no longer available.")),
+    413: (_("Request Entity Too Large"), _("The request body is larger than allowed.")),
+    415: (_("Unsupported Media Type"), _("The body is in a format this endpoint does not take.")),
+    422: (_("Unprocessable Entity"), _("The request is well formed but cannot be processed.")),
+    429: (_("Too Many Requests"), _("Too many requests; try again later.")),
+    500: (_("Internal Server Error"), _("The portal failed to answer this request.")),
+    503: (_("Service Unavailable"), _("A service the portal needs is unavailable.")),
+}
+
+
+def status_title(status: int) -> str:
+    """The ``title`` of a problem: the reason phrase of ``status``, in the active language."""
+    if status in STATUS_TEXTS:
+        return str(STATUS_TEXTS[status][0])
+    return HTTPStatus(status).phrase
+
+
+def status_detail(status: int) -> str:
+    """The ``detail`` of a problem that has none of its own, in the active language."""
+    if status in STATUS_TEXTS:
+        return str(STATUS_TEXTS[status][1])
+    return HTTPStatus(status).description
 
 
 class Problem(exceptions.APIException):
@@ -59,20 +96,25 @@ class Problem(exceptions.APIException):
         return str(self.detail) or self.code
 
 
-def problem_document(code: str, status: int, detail: str = "", **extra: Any) -> dict[str, Any]:
-    """Build the body of a problem response."""
+def problem_document(
+    code: str, status: int, detail: str | Promise = "", **extra: Any
+) -> dict[str, Any]:
+    """Build the body of a problem response; ``title`` and ``detail`` in the active language."""
     document: dict[str, Any] = {
         "type": TYPE_PREFIX + code,
-        "title": HTTPStatus(status).phrase,
+        "title": status_title(status),
         "status": status,
-        "detail": detail or HTTPStatus(status).description,
+        # str(): a lazy detail is rendered now, under the request's language.
+        "detail": str(detail) or status_detail(status),
         "code": code,
     }
     document.update(extra)
     return document
 
 
-def problem_response(code: str, status: int, detail: str = "", **extra: Any) -> JsonResponse:
+def problem_response(
+    code: str, status: int, detail: str | Promise = "", **extra: Any
+) -> JsonResponse:
     """Answer a plain Django view (outside DRF) with a problem document."""
     return JsonResponse(
         problem_document(code, status, detail, **extra),
@@ -149,13 +191,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
     if isinstance(exc, RequestDataTooBig | TooManyFilesSent):
         return Response(
-            problem_document("too_large", 413, "The request body is larger than allowed."),
+            problem_document("too_large", 413, gettext("The request body is larger than allowed.")),
             status=413,
             content_type=PROBLEM_CONTENT_TYPE,
         )
     if isinstance(exc, SuspiciousOperation):
         return Response(
-            problem_document("malformed", 400, "The request could not be read."),
+            problem_document("malformed", 400, gettext("The request could not be read.")),
             status=400,
             content_type=PROBLEM_CONTENT_TYPE,
         )
@@ -168,8 +210,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             problem_document(
                 "unavailable",
                 503,
-                "A service the portal needs is unavailable for a moment; nothing was "
-                "stored. Send the same request again after the time in Retry-After.",
+                gettext(
+                    "A service the portal needs is unavailable for a moment; nothing was "
+                    "stored. Send the same request again after the time in Retry-After."
+                ),
                 retry_after=UNAVAILABLE_RETRY_AFTER,
             ),
             status=503,
@@ -195,15 +239,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     extra: dict[str, Any] = {}
     if isinstance(exc, exceptions.ValidationError):
-        detail = "The request does not match the schema."
+        detail = gettext("The request does not match the schema.")
         extra["errors"] = field_errors(exc.detail)
     elif isinstance(exc, exceptions.Throttled):
-        detail = "Too many requests; try again after the time in Retry-After."
+        detail = gettext("Too many requests; try again after the time in Retry-After.")
         wait = getattr(exc, "wait", None)
         if wait is not None:
             extra["retry_after"] = math.ceil(wait)
     else:
-        detail = str(getattr(exc, "detail", "")) or HTTPStatus(status_code).description
+        # DRF's own messages are lazy and translated (it ships catalogs for each language).
+        detail = str(getattr(exc, "detail", "")) or status_detail(status_code)
 
     headers = {
         name: response[name]

@@ -28,7 +28,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import crypto
@@ -269,13 +269,17 @@ def audit_witness_webhook(url: str, tree_size: int) -> None:
 def audit_witness_email(tree_size: int) -> None:
     """Mail a signed tree head to the witnesses of AUDIT_WITNESS_EMAILS."""
     body = _head_json(tree_size).decode("utf-8")
-    EmailMessage(
-        subject=_("Audit log tree head, size %(size)s") % {"size": tree_size},
-        body=_(
-            "The authority portal's audit log has a new signed tree head. Keep it: a "
-            "later head must be consistent with it (docs/audit-log.md explains how to "
-            "check).\n\n%(head)s\n"
-        )
-        % {"head": body},
-        to=list(settings.AUDIT_WITNESS_EMAILS),
-    ).send()
+    # Witnesses are addresses of the settings, not users with a saved language: the mail is
+    # in the portal's default language whatever the task's thread had active.
+    with translation.override(settings.LANGUAGE_CODE):
+        EmailMessage(
+            # Translators: the tree head is the signed summary of the tamper-evident audit log.
+            subject=_("Audit log tree head, size %(size)s") % {"size": tree_size},
+            body=_(
+                "The authority portal's audit log has a new signed tree head. Keep it: a "
+                "later head must be consistent with it (docs/audit-log.md explains how to "
+                "check).\n\n%(head)s\n"
+            )
+            % {"head": body},
+            to=list(settings.AUDIT_WITNESS_EMAILS),
+        ).send()

@@ -13,50 +13,50 @@ from accounts.middleware import is_onboarding_officer
 # (label, url name) per role; each later feature adds its pages here.
 NAVIGATION: dict[str, list[tuple[str | Promise, str]]] = {
     "public": [
-        ("Home", "home"),
-        ("Register", "register"),
-        ("API documentation", "api-docs"),
-        ("Transparency", "transparency"),
+        (_("Home"), "home"),
+        (_("Register"), "register"),
+        (_("API documentation"), "api-docs"),
+        (_("Transparency"), "transparency"),
     ],
     "officer": [
-        ("Home", "home"),
-        ("My requests", "officer-requests"),
-        ("New request", "submission-new"),
-        ("Responses", "responses"),
-        ("Keys", "keys"),
-        ("API tokens", "api-tokens"),
-        ("Second factors", "factors"),
-        ("API documentation", "api-docs"),
+        (_("Home"), "home"),
+        (_("My requests"), "officer-requests"),
+        (_("New request"), "submission-new"),
+        (_("Responses"), "responses"),
+        (_("Keys"), "keys"),
+        (_("API tokens"), "api-tokens"),
+        (_("Second factors"), "factors"),
+        (_("API documentation"), "api-docs"),
     ],
     "supervisor": [
-        ("Home", "home"),
+        (_("Home"), "home"),
         (_("Agency requests"), "supervisor-requests"),
         (_("Officers"), "supervisor-officers"),
         (_("Keys and tokens"), "supervisor-keys"),
-        ("Second factors", "factors"),
+        (_("Second factors"), "factors"),
     ],
     "reviewer": [
-        ("Home", "home"),
-        ("Review queue", "review-queue"),
-        ("User notices", "user-notices"),
-        ("Transparency", "staff-transparency"),
-        ("Second factors", "factors"),
+        (_("Home"), "home"),
+        (_("Review queue"), "review-queue"),
+        (_("User notices"), "user-notices"),
+        (_("Transparency"), "staff-transparency"),
+        (_("Second factors"), "factors"),
     ],
     "vetting_admin": [
-        ("Home", "home"),
-        ("Vetting", "vetting-queue"),
-        ("Intake rejections", "staff-rejections"),
-        ("Jurisdiction policy", "staff-policy"),
-        ("On call", "staff-on-call"),
-        ("Transparency", "staff-transparency"),
-        ("Second factors", "factors"),
-        ("Administration", "admin:index"),
+        (_("Home"), "home"),
+        (_("Vetting"), "vetting-queue"),
+        (_("Intake rejections"), "staff-rejections"),
+        (_("Jurisdiction policy"), "staff-policy"),
+        (_("On call"), "staff-on-call"),
+        (_("Transparency"), "staff-transparency"),
+        (_("Second factors"), "factors"),
+        (_("Administration"), "admin:index"),
     ],
 }
 # An officer waiting for vetting sees only their own status and factors.
-ONBOARDING_NAVIGATION = [("Your account", "officer-status"), ("Second factors", "factors")]
+ONBOARDING_NAVIGATION = [(_("Your account"), "officer-status"), (_("Second factors"), "factors")]
 # A session past the password alone sees nothing of its role until the second factor.
-SECOND_FACTOR_NAVIGATION = [("Continue logging in", "login-verify")]
+SECOND_FACTOR_NAVIGATION = [(_("Continue logging in"), "login-verify")]
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:

@@ -2,9 +2,12 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
+from django.views.i18n import JavaScriptCatalog
 
 from accounts.admin import PortalAdminSite
 from portal import views
+from portal.access import public
 from project import views as project_views
 from project.views import set_language
 
@@ -21,6 +24,14 @@ urlpatterns = [
     path("", project_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
+    # The browser bundles' texts (domain djangojs) in the page's language, from the portal's
+    # own origin: a plain script that base.html loads before any bundle (frontend/i18n.js).
+    # The address carries the language (?language=), so a cached copy is never another's.
+    path(
+        "i18n/catalog.js",
+        public(cache_control(max_age=3600)(JavaScriptCatalog.as_view(domain="djangojs"))),
+        name="javascript-catalog",
+    ),
     path("", include("accounts.urls")),
     path("api/v1/", include("project.api_urls")),
     path("staff/transparency/", include("requests_app.transparency.urls_staff")),
