@@ -75,6 +75,7 @@ from requests_app.intake.web.forms import (
 from requests_app.intake.webauthn import b64url_encode
 from requests_app.lifecycle.access import officer_of
 from requests_app.lifecycle.models import LegalRequest
+from requests_app.policy.help import legal_help_for
 
 # A preview older than this is signed afresh: the gateway accepts signed_at within five
 # minutes, and the officer needs time to touch the passkey.
@@ -208,6 +209,11 @@ def _form_page(
     else:
         form = RequestForm(option=option)
         targets = target_formset(officer=officer)
+    legal_help = legal_help_for(country=str(officer.agency.country))
+    if legal_help.example:
+        form.fields["legal_basis"].help_text = _(
+            "The law that allows the request, e.g. %(example)s."
+        ) % {"example": legal_help.example}
     return render(
         request,
         "requests_app/submit.html",
@@ -219,6 +225,7 @@ def _form_page(
             "has_passkey": bool(passkeys),
             "passkey_waiting": _passkey_waiting(officer),
             "config": config,
+            "legal_help": legal_help,
         },
     )
 
