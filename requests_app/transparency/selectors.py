@@ -24,7 +24,12 @@ from requests_app.transparency.cache import live_cached, public_cached
 from requests_app.transparency.figures import CLOCK_RUNNING, PeriodFigures, period_figures
 from requests_app.transparency.models import ReviewTeam, Snapshot
 from requests_app.transparency.periods import Period, PeriodKind
-from requests_app.transparency.report import area_figures, area_name, changed_areas, public_document
+from requests_app.transparency.report import (
+    area_figures,
+    area_label,
+    changed_areas,
+    public_document,
+)
 from requests_app.transparency.services import current_snapshot, figures_fingerprint
 
 S = LegalRequest.Status
@@ -50,10 +55,17 @@ def _require_vetting_admin(user: User) -> None:
 class PublishedPeriod:
     key: str
     kind: str
-    label: str
-    short_label: str
     first_day: date
     last_day: date
+
+    # Named in the reader's language on each use: the list is cached for every reader.
+    @property
+    def label(self) -> str:
+        return Period(self.first_day, self.last_day, self.kind).label
+
+    @property
+    def short_label(self) -> str:
+        return Period(self.first_day, self.last_day, self.kind).short_label
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,7 @@ class VersionInfo:
 
     @property
     def changed_names(self) -> list[str]:
-        return [area_name(code) for code in self.changed_areas]
+        return [area_label(code) for code in self.changed_areas]
 
 
 @dataclass(frozen=True)
@@ -108,8 +120,6 @@ def _published_periods() -> list[PublishedPeriod]:
         PublishedPeriod(
             key=s.period_key,
             kind=s.period_kind,
-            label=s.period.label,
-            short_label=s.period.short_label,
             first_day=s.first_day,
             last_day=s.last_day,
         )
@@ -222,7 +232,7 @@ class PublishPreview:
 
     @property
     def changed_names(self) -> list[str]:
-        return [area_name(code) for code in self.changed]
+        return [area_label(code) for code in self.changed]
 
 
 def publish_preview(*, user: User, period: Period) -> PublishPreview:

@@ -18,7 +18,7 @@ from requests_app.transparency.periods import Period, PeriodInvalid, period_pars
             "2026-02-01..2026-02-28",
             date(2026, 2, 1),
             date(2026, 2, 28),
-            "1 February 2026 to 28 February 2026",
+            "Feb. 1, 2026 to Feb. 28, 2026",  # Django's DATE_FORMAT in English
         ),
     ],
 )
