@@ -16,6 +16,7 @@ from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
 from requests_app.intake.models import IntakeRejection
@@ -323,7 +324,10 @@ def rejections_by_code(*, user: User, period: Period) -> RejectionSeries:
 UNASSIGNED = "unassigned"
 NO_TEAM = "no_team"
 TEAM = "team"
-GROUP_LABELS = {UNASSIGNED: "Not assigned to anyone", NO_TEAM: "Assignee in no team"}
+GROUP_LABELS = {
+    UNASSIGNED: gettext_lazy("Not assigned to anyone"),
+    NO_TEAM: gettext_lazy("Assignee in no team"),
+}
 
 
 def _team_group() -> Case:
@@ -358,8 +362,8 @@ def _team_names() -> dict[int, str]:
 
 def _group_label(group: str, team_id: int | None, names: dict[int, str]) -> str:
     if group == TEAM and team_id is not None:
-        return names.get(team_id, "A deleted team")
-    return GROUP_LABELS[group]
+        return names.get(team_id) or str(gettext_lazy("A deleted team"))
+    return str(GROUP_LABELS[group])
 
 
 def team_compliance(
