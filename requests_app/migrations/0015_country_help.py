@@ -6,24 +6,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('requests_app', '0014_on_call_reviewers'),
+        ("requests_app", "0014_on_call_reviewers"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CountryHelp',
+            name="CountryHelp",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country', django_countries.fields.CountryField(blank=True, max_length=2, unique=True)),
-                ('legal_basis_example', models.CharField(blank=True, help_text='A legal basis as an officer of the country would write it.', max_length=300)),
-                ('legal_bases', models.TextField(blank=True, help_text="The laws the platform recognises for the country's requests, one per line.")),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "country",
+                    django_countries.fields.CountryField(blank=True, max_length=2, unique=True),
+                ),
+                (
+                    "legal_basis_example",
+                    models.CharField(
+                        blank=True,
+                        help_text="A legal basis as an officer of the country would write it.",
+                        max_length=300,
+                    ),
+                ),
+                (
+                    "legal_bases",
+                    models.TextField(
+                        blank=True,
+                        help_text="The laws the platform recognises for the country's requests, one per line.",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name_plural': 'country help',
-                'ordering': ['country'],
+                "verbose_name_plural": "country help",
+                "ordering": ["country"],
             },
         ),
     ]
