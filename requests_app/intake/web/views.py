@@ -478,7 +478,7 @@ def _throttle_check(request: HttpRequest) -> None:
     if not limits.allow_request(request, None):
         wait = max(1, math.ceil(limits.wait() or 1))
         problem = Problem(
-            "rate_limited", 429, "Too many submissions; try again later.", retry_after=wait
+            "rate_limited", 429, _("Too many submissions; try again later."), retry_after=wait
         )
         problem.headers["Retry-After"] = str(wait)
         raise problem
@@ -490,11 +490,11 @@ def _envelope_bytes(request: HttpRequest) -> bytes:
         raise Problem(
             "malformed",
             400,
-            "The multipart body needs a part named envelope.",
-            errors=[{"field": "envelope", "message": "This part is required."}],
+            _("The multipart body needs a part named envelope."),
+            errors=[{"field": "envelope", "message": _("This part is required.")}],
         )
     if part.size is not None and part.size > settings.INTAKE_MAX_ENVELOPE_BYTES:
-        raise Problem("too_large", 413, "The envelope is larger than the protocol allows.")
+        raise Problem("too_large", 413, _("The envelope is larger than the protocol allows."))
     return part.read()
 
 
@@ -517,7 +517,7 @@ def submission_submit(request: HttpRequest) -> HttpResponse:
     """
     if _content_length(request) > settings.INTAKE_MAX_REQUEST_BYTES:
         return _refuse(
-            request, Problem("too_large", 413, "The request is larger than the protocol allows.")
+            request, Problem("too_large", 413, _("The request is larger than the protocol allows."))
         )
     return _submit(request)
 
@@ -531,9 +531,9 @@ def _submit(request: HttpRequest) -> HttpResponse:
     except Problem as problem:
         return _refuse(request, problem)
     except (RequestDataTooBig, TooManyFilesSent):
-        return _refuse(request, Problem("too_large", 413, "The request has too many parts."))
+        return _refuse(request, Problem("too_large", 413, _("The request has too many parts.")))
     except MultiPartParserError:
-        return _refuse(request, Problem("malformed", 400, "The multipart body is broken."))
+        return _refuse(request, Problem("malformed", 400, _("The multipart body is broken.")))
 
     user: Any = request.user
     try:
