@@ -26,6 +26,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -40,6 +41,7 @@ from accounts.selectors import (
 )
 from portal.http import client_ip
 from portal.problems import Problem, problem_response
+from portal.templatetags.portal_time import deadline as deadline_html
 from requests_app.intake.attachments import ALLOWED_MEDIA_TYPES
 from requests_app.intake.drafts import (
     CopyChoice,
@@ -550,4 +552,7 @@ def _submit(request: HttpRequest) -> HttpResponse:
     if draft_id is not None and accepted.request.officer.user_id == user.pk:
         # The draft became this request: it goes (only the submitter's own draft).
         draft_submitted(officer=accepted.request.officer, draft_id=draft_id)
-    return JsonResponse(accepted.answer(), status=201)
+    answer = accepted.answer()
+    # The due time as this officer reads it (their zone and language); due_at stays UTC.
+    answer["due_shown"] = strip_tags(deadline_html(accepted.request.due_at))
+    return JsonResponse(answer, status=201)
