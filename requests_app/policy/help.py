@@ -42,9 +42,7 @@ def _lines(text: str) -> list[str]:
 def legal_help_for(*, country: str) -> LegalHelp:
     """The help for ``country``'s officers: its own row, else the fallback row, else none."""
     code = str(country or "").upper()
-    rows = {
-        row.country.code or "": row for row in CountryHelp.objects.filter(country__in=[code, ""])
-    }
+    rows = {str(row.country): row for row in CountryHelp.objects.filter(country__in=[code, ""])}
     row = rows.get(code) if code else None
     if row is None:
         row = rows.get("")
@@ -62,7 +60,9 @@ def country_help_all(*, user: User) -> list[CountryHelp]:
     """Every country's help, the fallback first, then by country name (staff only)."""
     _require_vetting_admin(user)
     rows = list(CountryHelp.objects.all())
-    return sorted(rows, key=lambda row: (bool(row.country), str(row.country.name or "")))
+    return sorted(
+        rows, key=lambda row: (bool(str(row.country)), str(countries.name(str(row.country))))
+    )
 
 
 def country_help_get_for_staff(*, user: User, country: str) -> CountryHelp | None:
