@@ -34,6 +34,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import AuthedRequest, before_second_factor, page_officer, role_required
 from accounts.models import Officer, Role
+from accounts.preferences import user_zone
 from accounts.selectors import (
     recipients_for_officer,
     signing_passkeys_active,
@@ -554,5 +555,6 @@ def _submit(request: HttpRequest) -> HttpResponse:
         draft_submitted(officer=accepted.request.officer, draft_id=draft_id)
     answer = accepted.answer()
     # The due time as this officer reads it (their zone and language); due_at stays UTC.
-    answer["due_shown"] = strip_tags(deadline_html(accepted.request.due_at))
+    with timezone.override(user_zone(user)):
+        answer["due_shown"] = strip_tags(deadline_html(accepted.request.due_at))
     return JsonResponse(answer, status=201)
