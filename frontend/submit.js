@@ -746,12 +746,13 @@ function setup(root) {
       "REFERENCE",
       encodeURIComponent(answer.reference),
     );
-    const due = new Date(answer.due_at);
-    const dueElement = root.querySelector("#result-due");
+    // The portal writes the due time in the officer's zone and language (due_shown, plain
+    // text from its own template tag); the UTC instant stays machine-readable.
+    const dueCell = root.querySelector("#result-due");
     const dueTime = document.createElement("time");
     dueTime.dateTime = answer.due_at;
-    dueTime.textContent = formatMoment(due);
-    dueElement.replaceChildren(dueTime);
+    dueTime.textContent = answer.due_shown || answer.due_at;
+    dueCell.replaceChildren(dueTime);
     const receipt = JSON.stringify(answer.receipt, null, 2);
     root.querySelector("#result-receipt").textContent = receipt;
     const download = root.querySelector("#result-receipt-download");

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from requests_app.lifecycle.models import LegalRequest
 
@@ -14,9 +15,9 @@ class Disclosure(models.Model):
     """
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting to be sealed"
-        SEALED = "sealed", "Sealed"
-        FAILED = "failed", "Sealing failed"
+        PENDING = "pending", _("Waiting to be sealed")
+        SEALED = "sealed", _("Sealed")
+        FAILED = "failed", _("Sealing failed")
 
     request = models.ForeignKey(LegalRequest, on_delete=models.PROTECT, related_name="disclosures")
     decision = models.OneToOneField(

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.files import File
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import ApiToken, Officer
 from portal.audit import audit_append
@@ -55,7 +56,7 @@ def sealed_response_download(
                 .get(pk=sealed.pk)
             )
             if not locked.available:
-                raise SealedResponseGone("The response has expired and is no longer available.")
+                raise SealedResponseGone(_("The response has expired and is no longer available."))
             try:
                 if not locked.file.name:
                     raise FileNotFoundError
@@ -63,7 +64,7 @@ def sealed_response_download(
             except OSError:
                 # A row without its file (storage lost it, or an operator removed it).
                 logger.exception("Sealed response %s has no file in storage", locked.pk)
-                raise SealedResponseGone("The sealed file is not available.") from None
+                raise SealedResponseGone(_("The sealed file is not available.")) from None
             handle = opened
             before = locked.download_count
             locked.download_count = before + 1

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DemoSourceConfig(AppConfig):
@@ -6,4 +7,4 @@ class DemoSourceConfig(AppConfig):
 
     name = "requests_app.demo_source"
     label = "demo_source"
-    verbose_name = "Demonstration platform directory"
+    verbose_name = _("Demonstration platform directory")

@@ -4,6 +4,7 @@
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from requests_app.lifecycle.models import DataCategory
 
@@ -31,9 +32,9 @@ class PlatformIpEvent(models.Model):
     """An IP address an account used, with its time (registration, login or session)."""
 
     class Kind(models.TextChoices):
-        REGISTRATION = "registration", "Registration"
-        LOGIN = "login", "Login"
-        SESSION = "session", "Session"
+        REGISTRATION = "registration", _("Registration")
+        LOGIN = "login", _("Login")
+        SESSION = "session", _("Session")
 
     account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="ip_events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

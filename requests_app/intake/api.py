@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiRequest,
     OpenApiResponse,
@@ -100,7 +101,7 @@ def envelope_bytes(request: Request) -> bytes:
     part = request.FILES.get("envelope")
     if part is not None:
         if part.size is not None and part.size > settings.INTAKE_MAX_ENVELOPE_BYTES:
-            raise Problem("too_large", 413, "The envelope is larger than the protocol allows.")
+            raise Problem("too_large", 413, _("The envelope is larger than the protocol allows."))
         return part.read()
     data: Any = request.data
     text = data.get("envelope") if hasattr(data, "get") else None
@@ -108,8 +109,8 @@ def envelope_bytes(request: Request) -> bytes:
         raise Problem(
             "malformed",
             400,
-            "The multipart body needs a part named envelope.",
-            errors=[{"field": "envelope", "message": "This part is required."}],
+            _("The multipart body needs a part named envelope."),
+            errors=[{"field": "envelope", "message": _("This part is required.")}],
         )
     return text.encode("utf-8")
 
@@ -153,7 +154,7 @@ class SubmissionsView(APIView):
     )
     def post(self, request: Request) -> Response:
         if int(request.META.get("CONTENT_LENGTH") or 0) > settings.INTAKE_MAX_REQUEST_BYTES:
-            raise Problem("too_large", 413, "The request is larger than the protocol allows.")
+            raise Problem("too_large", 413, _("The request is larger than the protocol allows."))
         # The token's officer, loaded with it (no second look-up).
         officer = request_officer(request)
         accepted = submission_accept_api(
@@ -193,9 +194,9 @@ def _as_problem(exc: Exception) -> Problem | None:
     if isinstance(exc, Problem):
         return None if getattr(exc, "logged", False) else exc
     if isinstance(exc, exceptions.Throttled):
-        return Problem("rate_limited", 429, "Too many submissions.")
+        return Problem("rate_limited", 429, _("Too many submissions."))
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        return Problem("unauthenticated", 401, "No or bad token.")
+        return Problem("unauthenticated", 401, _("No or bad token."))
     if isinstance(exc, APIException):
         return Problem("malformed", exc.status_code, str(exc.detail)[:200])
     return None
@@ -210,9 +211,9 @@ def _require_officer(request: Request) -> Any:
         raise exceptions.NotAuthenticated("Send an API token, or log in with a second factor.")
     officer = officer_of(request.user)
     if officer is None:
-        raise Problem("forbidden", 403, "Only officers read submissions.")
+        raise Problem("forbidden", 403, _("Only officers read submissions."))
     if not officer.can_act:
-        raise Problem("officer_not_active", 403, "Your account is not active.")
+        raise Problem("officer_not_active", 403, _("Your account is not active."))
     return officer
 
 

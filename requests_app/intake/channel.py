@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from accounts.models import Officer, SigningKey
 from portal.problems import Problem
 from requests_app.lifecycle.models import Channel
@@ -21,11 +23,11 @@ class Sender:
 def officer_standing_check(officer: Officer | None) -> Officer:
     """Refuse anyone who is not an active officer of a verified agency."""
     if officer is None:
-        raise Problem("unauthenticated", 401, "Only officers of vetted agencies may submit.")
+        raise Problem("unauthenticated", 401, _("Only officers of vetted agencies may submit."))
     if officer.agency.status != "verified":
-        raise Problem("agency_not_verified", 403, "Your agency is not verified.")
+        raise Problem("agency_not_verified", 403, _("Your agency is not verified."))
     if officer.status != Officer.Status.ACTIVE or not officer.user.is_active:
-        raise Problem("officer_not_active", 403, "Your account is not active.")
+        raise Problem("officer_not_active", 403, _("Your account is not active."))
     return officer
 
 
@@ -33,7 +35,7 @@ def api_sender(*, officer: Officer | None, signature: dict[str, Any]) -> Sender:
     """Resolve the sender of an API submission: the token's officer and their key."""
     officer = officer_standing_check(officer)
     if signature["alg"] != "ed25519":
-        raise Problem("unknown_key", 401, "The API channel takes ed25519 signatures.")
+        raise Problem("unknown_key", 401, _("The API channel takes ed25519 signatures."))
     key = (
         SigningKey.objects.filter(key_id=signature["key_id"], officer=officer)
         .select_related("officer")
@@ -41,7 +43,11 @@ def api_sender(*, officer: Officer | None, signature: dict[str, Any]) -> Sender:
     )
     if key is None:
         # Another officer's key id is answered like an unknown one.
-        raise Problem("unknown_key", 401, "No signing key with this id is enrolled for you.")
+        raise Problem("unknown_key", 401, _("No signing key with this id is enrolled for you."))
     if not key.is_active:
-        raise Problem("key_not_active", 403, f"This key is {key.get_status_display().lower()}.")
+        raise Problem(
+            "key_not_active",
+            403,
+            _("This key’s state is “%(state)s”.") % {"state": key.get_status_display()},
+        )
     return Sender(officer=officer, channel=Channel.API, signing_key=key)

@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from portal.problems import Problem
 from requests_app.intake.parse import ParsedEnvelope
@@ -21,14 +22,15 @@ def freshness_check(*, envelope: ParsedEnvelope, now: datetime, nonce_used: bool
         raise Problem(
             "wrong_audience",
             400,
-            f"This portal is {settings.PORTAL_AUDIENCE}; the payload names another.",
+            _("This portal is %(portal)s; the payload names another.")
+            % {"portal": settings.PORTAL_AUDIENCE},
         )
     if abs(now - envelope.signed_at) > WINDOW:
         raise Problem(
             "stale",
             400,
-            "signed_at is more than 5 minutes away from the portal's clock.",
+            _("signed_at is more than 5 minutes away from the portal's clock."),
             portal_time=now.isoformat().replace("+00:00", "Z"),
         )
     if nonce_used:
-        raise Problem("replay", 409, "This nonce was used before.")
+        raise Problem("replay", 409, _("This nonce was used before."))

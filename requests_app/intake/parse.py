@@ -7,6 +7,7 @@ from typing import Any
 
 import rfc8785
 from django.conf import settings
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from portal.crypto import sha256_hex
@@ -51,14 +52,14 @@ def envelope_parse(
     (§4.5), which has the same ``payload`` members but ``message`` for ``request``.
     """
     if len(raw) > settings.INTAKE_MAX_ENVELOPE_BYTES:
-        raise Problem("too_large", 413, "The envelope is larger than the protocol allows.")
+        raise Problem("too_large", 413, _("The envelope is larger than the protocol allows."))
     try:
         json_depth_check(raw)  # before json recurses into it: never a RecursionError
     except JSONTooDeep as exc:
         raise Problem(
             "malformed",
             400,
-            "The envelope is not a JSON document the portal reads.",
+            _("The envelope is not a JSON document the portal reads."),
             errors=[{"field": "(envelope)", "message": str(exc)}],
         ) from None
     try:
@@ -67,15 +68,15 @@ def envelope_parse(
         raise Problem(
             "malformed",
             400,
-            "The envelope is not a JSON document.",
+            _("The envelope is not a JSON document."),
             errors=[{"field": "(envelope)", "message": str(exc)[:200]}],
         ) from None
     if not isinstance(document, dict):
         raise Problem(
             "malformed",
             400,
-            "The envelope must be a JSON object.",
-            errors=[{"field": "(envelope)", "message": "Expected an object."}],
+            _("The envelope must be a JSON object."),
+            errors=[{"field": "(envelope)", "message": _("Expected an object.")}],
         )
 
     checked = schema(data=document)
@@ -83,7 +84,7 @@ def envelope_parse(
         raise Problem(
             "malformed",
             400,
-            "The envelope does not match the schema.",
+            _("The envelope does not match the schema."),
             errors=field_errors(checked.errors),
         )
     data = checked.validated_data
@@ -93,7 +94,7 @@ def envelope_parse(
         raise Problem(
             "malformed",
             400,
-            "The envelope does not match the schema.",
+            _("The envelope does not match the schema."),
             errors=[{"field": "payload.signed_at", "message": str(exc)}],
         ) from None
     try:
@@ -102,7 +103,7 @@ def envelope_parse(
         raise Problem(
             "malformed",
             400,
-            "The payload cannot be canonicalised (RFC 8785).",
+            _("The payload cannot be canonicalised (RFC 8785)."),
             errors=[{"field": "payload", "message": str(exc)[:200]}],
         ) from None
     return ParsedEnvelope(

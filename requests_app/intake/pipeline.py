@@ -14,6 +14,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Officer
 from portal import crypto
@@ -326,7 +327,7 @@ def _accept_checked(
         if holder is not None and _retry_of(holder, sender=sender, envelope=envelope):
             return Accepted(holder, created=False)
         if holder is not None:
-            raise Problem("replay", 409, "This nonce was used before.") from None
+            raise Problem("replay", 409, _("This nonce was used before.")) from None
         raise
     return Accepted(request, created=True)
 

@@ -14,6 +14,7 @@ from statistics import median
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDate
+from django.utils.translation import gettext
 
 from accounts.models import Agency, Role, User
 from requests_app.intake.models import IntakeRejection
@@ -253,7 +254,7 @@ def rejection_overview(
     by_agency = [
         AgencyCount(
             agency_id=row["agency_id"],
-            name=row["agency__name"] or "Sender not recognised",
+            name=row["agency__name"] or gettext("Sender not recognised"),
             country=row["agency__country"] or "",
             count=row["n"],
             signature_failures=row["sig"],
@@ -301,7 +302,9 @@ def rejection_overview(
             Burst(
                 day=day,
                 agency_id=agency_id,
-                name=names[agency_id].name if agency_id in names else "Sender not recognised",
+                name=names[agency_id].name
+                if agency_id in names
+                else gettext("Sender not recognised"),
                 signature_failures=n,
                 baseline=baseline,
             )

@@ -11,6 +11,7 @@ from django import forms
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -44,18 +45,24 @@ class DateInput(forms.DateInput):
 
 
 class RejectionFilterForm(forms.Form):
-    date_from = forms.DateField(label="From (UTC)", required=False, widget=DateInput)
-    date_to = forms.DateField(label="To (UTC), inclusive", required=False, widget=DateInput)
+    date_from = forms.DateField(label=gettext_lazy("From (UTC)"), required=False, widget=DateInput)
+    date_to = forms.DateField(
+        label=gettext_lazy("To (UTC), inclusive"), required=False, widget=DateInput
+    )
     code = forms.ChoiceField(
-        label="Code",
+        label=gettext_lazy("Code"),
         required=False,
-        choices=[("", "Any code"), *((code, code) for code in REJECTION_CODES)],
+        choices=[("", gettext_lazy("Any code")), *((code, code) for code in REJECTION_CODES)],
     )
-    agency = forms.ChoiceField(label="Agency", required=False)
+    agency = forms.ChoiceField(label=gettext_lazy("Agency"), required=False)
     channel = forms.ChoiceField(
-        label="Channel", required=False, choices=[("", "Any channel"), *Channel.choices]
+        label=gettext_lazy("Channel"),
+        required=False,
+        choices=[("", gettext_lazy("Any channel")), *Channel.choices],
     )
-    ip = forms.GenericIPAddressField(label="Address", required=False, unpack_ipv4=True)
+    ip = forms.GenericIPAddressField(
+        label=gettext_lazy("Address"), required=False, unpack_ipv4=True
+    )
 
     def __init__(
         self, *args: Any, agencies: list[tuple[str, str]], today: date, **kwargs: Any
@@ -64,8 +71,8 @@ class RejectionFilterForm(forms.Form):
         self.today = today
         agency_field = cast(forms.ChoiceField, self.fields["agency"])
         agency_field.choices = [
-            ("", "Any agency"),
-            (NO_AGENCY, "Sender not recognised (no agency)"),
+            ("", gettext("Any agency")),
+            (NO_AGENCY, gettext("Sender not recognised (no agency)")),
             *agencies,
         ]
 
@@ -77,9 +84,12 @@ class RejectionFilterForm(forms.Form):
         if "date_from" in self.errors or "date_to" in self.errors:
             return cleaned
         if date_from > date_to:
-            self.add_error("date_from", "Start on or before the last day.")
+            self.add_error("date_from", gettext("Start on or before the last day."))
         elif (date_to - date_from).days + 1 > MAX_RANGE_DAYS:
-            self.add_error("date_from", f"Show at most {MAX_RANGE_DAYS} days at once.")
+            self.add_error(
+                "date_from",
+                gettext("Show at most %(days)d days at once.") % {"days": MAX_RANGE_DAYS},
+            )
         cleaned["date_from"], cleaned["date_to"] = date_from, date_to
         return cleaned
 

@@ -79,9 +79,9 @@ def web_sender(*, user: Any, verified: bool, signature: dict[str, Any]) -> Sende
     on the API channel. A passkey logs in while pending; it signs only once approved.
     """
     if user is None or not getattr(user, "is_authenticated", False):
-        raise Problem("unauthenticated", 401, "Log in to submit a request.")
+        raise Problem("unauthenticated", 401, _("Log in to submit a request."))
     if not verified:
-        raise Problem("unauthenticated", 401, "A verified second factor is required.")
+        raise Problem("unauthenticated", 401, _("A verified second factor is required."))
     officer = officer_standing_check(officer_of(user))
     if signature["alg"] != "webauthn":
         raise _unknown_key("The web channel takes confirmations with a passkey (alg webauthn).")
@@ -103,15 +103,16 @@ def web_sender(*, user: Any, verified: bool, signature: dict[str, Any]) -> Sende
     if signing is None:
         raise _unknown_key()
     if not signing.is_active:
-        waiting = " until an administrator approves it" if signing.status == "pending" else ""
-        raise Problem(
-            "key_not_active",
-            403,
-            f"This passkey is {signing.get_status_display().lower()}: it cannot confirm "
-            f"requests{waiting}.",
-        )
+        if signing.status == "pending":
+            detail = _(
+                "This passkey’s state is “%(state)s”: it cannot confirm requests until an "
+                "administrator approves it."
+            )
+        else:
+            detail = _("This passkey’s state is “%(state)s”: it cannot confirm requests.")
+        raise Problem("key_not_active", 403, detail % {"state": signing.get_status_display()})
     if passkey_public_key_sha256(credential) != signing.public_key_sha256:
-        raise Problem("key_not_active", 403, "This passkey is not the one that was approved.")
+        raise Problem("key_not_active", 403, _("This passkey is not the one that was approved."))
     return Sender(
         officer=officer, channel=Channel.WEB, signing_key=None, webauthn_credential=credential
     )

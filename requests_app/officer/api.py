@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -193,7 +194,7 @@ class SubmissionMessagesView(APIView):
     def _signed(self, request: Request, access: RequestAccess) -> Response:
         """A reply with documents, signed as a submission is (PROTOCOL §4.5)."""
         if int(request.META.get("CONTENT_LENGTH") or 0) > settings.INTAKE_MAX_REQUEST_BYTES:
-            raise Problem("too_large", 413, "The request is larger than the protocol allows.")
+            raise Problem("too_large", 413, _("The request is larger than the protocol allows."))
         accepted = signed_reply_accept_api(
             access=access,
             raw_envelope=envelope_bytes(request),

@@ -9,6 +9,7 @@ event's content (its actor, its data): only its number, action, time and leaf.
 
 from django.db.models import CharField
 from django.db.models.functions import Cast
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -60,7 +61,7 @@ def _event_for_officer(request: Request, seq: int) -> AuditEvent:
         .first()
     )
     if event is None:
-        raise Problem("not_found", 404, "There is no such event about a request of yours.")
+        raise Problem("not_found", 404, _("There is no such event about a request of yours."))
     return event
 
 
@@ -82,14 +83,14 @@ class AuditInclusionView(APIView):
         if "tree_size" in query:
             head = audit_tree.head_of_size(query["tree_size"])
             if head is None:
-                raise Problem("not_found", 404, "No tree head of this size was signed.")
+                raise Problem("not_found", 404, _("No tree head of this size was signed."))
         else:
             head = audit_tree.latest_head()
         if leaf is None or head is None or leaf.index >= head.tree_size:
             problem = Problem(
                 "invalid_state",
                 409,
-                "The event is not in a signed tree head yet; ask again in a few seconds.",
+                _("The event is not in a signed tree head yet; ask again in a few seconds."),
                 retry_after=NOT_YET_RETRY_AFTER,
             )
             problem.headers["Retry-After"] = str(NOT_YET_RETRY_AFTER)

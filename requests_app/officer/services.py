@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from requests_app.intake.attachments import VerifiedAttachment
 from requests_app.intake.pipeline import attachment_store
@@ -60,12 +61,12 @@ def authority_reply(
     ciphertext, in the same transaction.
     """
     if documents and signed is None:
-        raise OfficerRefused("Documents come with a signed reply only.", code="malformed")
+        raise OfficerRefused(_("Documents come with a signed reply only."), code="malformed")
     if not access.may_reply:
-        raise OfficerRefused("You may not write on this request.", code="forbidden")
+        raise OfficerRefused(_("You may not write on this request."), code="forbidden")
     body = body.strip()
     if not body:
-        raise OfficerRefused("Write your message.", code="malformed")
+        raise OfficerRefused(_("Write your message."), code="malformed")
     if len(body) > MAX_MESSAGE_LENGTH:
         raise OfficerRefused(
             f"A message has at most {MAX_MESSAGE_LENGTH} characters.", code="malformed"
@@ -107,7 +108,7 @@ def authority_withdraw(*, access: RequestAccess, reason: str = "") -> LegalReque
     """Withdraw the request (the submitter only); a second withdrawal is refused."""
     if not access.may_withdraw:
         raise OfficerRefused(
-            "Only the officer who submitted the request can withdraw it.", code="forbidden"
+            _("Only the officer who submitted the request can withdraw it."), code="forbidden"
         )
     if len(reason.strip()) > MAX_REASON_LENGTH:
         raise OfficerRefused(

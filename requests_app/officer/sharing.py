@@ -8,6 +8,8 @@ address, not picked from a roster, so the page never lists an agency's staff.
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Officer
 from portal.audit import audit_append
@@ -16,7 +18,7 @@ from requests_app.lifecycle.notify import REQUEST_SHARED, notify_on_commit
 from requests_app.lifecycle.refusals import OfficerRefused
 
 MAX_LIVE_SHARES = 20
-NO_SUCH_COLLEAGUE = "No active officer of your agency has this address."
+NO_SUCH_COLLEAGUE = gettext_lazy("No active officer of your agency has this address.")
 
 
 def request_share(*, request: LegalRequest, officer: Officer, colleague: Officer) -> RequestShare:
@@ -25,15 +27,15 @@ def request_share(*, request: LegalRequest, officer: Officer, colleague: Officer
         locked = LegalRequest.objects.select_for_update().get(pk=request.pk)
         if locked.officer_id != officer.pk or not officer.can_act:
             raise OfficerRefused(
-                "Only the officer who submitted the request can share it.", code="forbidden"
+                _("Only the officer who submitted the request can share it."), code="forbidden"
             )
         if colleague.pk == officer.pk:
-            raise OfficerRefused("You already have this request.", code="malformed")
+            raise OfficerRefused(_("You already have this request."), code="malformed")
         if colleague.agency_id != locked.agency_id or not colleague.can_act:
-            raise OfficerRefused(NO_SUCH_COLLEAGUE, code="malformed")
+            raise OfficerRefused(str(NO_SUCH_COLLEAGUE), code="malformed")
         live = RequestShare.objects.filter(request=locked, revoked_at__isnull=True)
         if live.filter(officer=colleague).exists():
-            raise OfficerRefused("This colleague already has the request.")
+            raise OfficerRefused(_("This colleague already has the request."))
         if live.count() >= MAX_LIVE_SHARES:
             raise OfficerRefused(f"A request is shared with at most {MAX_LIVE_SHARES} colleagues.")
         try:
@@ -42,7 +44,7 @@ def request_share(*, request: LegalRequest, officer: Officer, colleague: Officer
                     request=locked, officer=colleague, granted_by=officer
                 )
         except IntegrityError:
-            raise OfficerRefused("This colleague already has the request.") from None
+            raise OfficerRefused(_("This colleague already has the request.")) from None
         audit_append(
             actor=officer.user,
             action="request.shared",
@@ -69,11 +71,11 @@ def request_unshare(*, share: RequestShare, officer: Officer) -> RequestShare:
         )
         if locked.officer_id != officer.pk:
             raise OfficerRefused(
-                "Only the officer who submitted the request can take a share back.",
+                _("Only the officer who submitted the request can take a share back."),
                 code="forbidden",
             )
         if share.revoked_at is not None:
-            raise OfficerRefused("This share was already taken back.")
+            raise OfficerRefused(_("This share was already taken back."))
         share.revoked_at = timezone.now()
         share.save(update_fields=["revoked_at"])
         audit_append(

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from portal.problems import Problem, field_errors
@@ -61,7 +63,7 @@ class ReplyBody(StrictSerializer):
 
     def validate_body(self, value: str) -> str:
         if not value.strip():
-            raise serializers.ValidationError("Write your message.")
+            raise serializers.ValidationError(_("Write your message."))
         return value
 
 
@@ -70,7 +72,7 @@ class ReplyPayload(StrictSerializer):
     nonce = serializers.RegexField(
         NONCE_PATTERN,
         trim_whitespace=False,  # the nonce is exactly what was signed
-        error_messages={"invalid": "base64url, at least 128 bits (22 chars)."},
+        error_messages={"invalid": gettext_lazy("base64url, at least 128 bits (22 chars).")},
     )
     signed_at = serializers.CharField(max_length=40)
     message = ReplyBody()
@@ -99,8 +101,8 @@ def reply_payload_for_signing(
         raise Problem(
             "malformed",
             400,
-            "The chosen files could not be read.",
-            errors=[{"field": "attachments", "message": "Choose the files again."}],
+            _("The chosen files could not be read."),
+            errors=[{"field": "attachments", "message": _("Choose the files again.")}],
         )
     message = {"reference": access.request.reference, "body": body, "attachments": declared}
     checked = ReplyBody(data=message)
@@ -112,7 +114,7 @@ def reply_payload_for_signing(
             }
             for error in field_errors(checked.errors)
         ]
-        raise Problem("malformed", 400, "Some fields need your attention.", errors=errors)
+        raise Problem("malformed", 400, _("Some fields need your attention."), errors=errors)
     return {
         "portal": settings.PORTAL_AUDIENCE,
         "nonce": secrets.token_urlsafe(32),
@@ -171,8 +173,8 @@ def _reply(
         raise Problem(
             "wrong_audience",
             400,
-            f"This reply is signed for request {body['reference']}, not "
-            f"{access.request.reference}.",
+            _("This reply is signed for request %(signed)s, not %(reference)s.")
+            % {"signed": body["reference"], "reference": access.request.reference},
         )
     freshness_check(envelope=envelope, now=now, nonce_used=bool(used))  # 4
     documents = attachments_check(declared=body["attachments"], uploads=uploads)  # 5
@@ -201,7 +203,7 @@ def _reply(
         holder = _nonce_used(envelope.payload["nonce"])
         if isinstance(holder, Message) and _retry_of(holder, access=access, envelope=envelope):
             return Accepted(holder, created=False)
-        raise Problem("replay", 409, "This nonce was used before.") from None
+        raise Problem("replay", 409, _("This nonce was used before.")) from None
     return Accepted(message, created=True)
 
 
@@ -239,7 +241,7 @@ def signed_reply_accept_web(
     envelope = envelope_parse(raw_envelope, schema=ReplyEnvelope)  # 1
     sender = web_sender(user=user, verified=verified, signature=envelope.signature)  # 2
     if sender.officer.pk != access.officer.pk:  # the session's officer reached the request
-        raise Problem("unknown_key", 401, "No passkey with this id is registered for you.")
+        raise Problem("unknown_key", 401, _("No passkey with this id is registered for you."))
     used = _nonce_used(envelope.payload["nonce"])
     if isinstance(used, Message) and _retry_of(used, access=access, envelope=envelope):
         # A retry of the same bytes: answered before the signature, whose counter the

@@ -17,6 +17,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -228,7 +229,7 @@ def request_reply(request: AuthedRequest, reference: str) -> HttpResponse:
     except OfficerRefused as refused:
         form.add_error(None, refused.message)
         return _detail_page(request, access, reply_form=form)
-    messages.success(request, "Your message was sent to the platform's legal team.")
+    messages.success(request, _("Your message was sent to the platform's legal team."))
     return HttpResponseRedirect(_detail_url(reference, "thread"))
 
 
@@ -277,7 +278,7 @@ def request_reply_signed(request: AuthedRequest, reference: str) -> HttpResponse
     """
     if _content_length(request) > settings.INTAKE_MAX_REQUEST_BYTES:
         return _problem(
-            Problem("too_large", 413, "The request is larger than the protocol allows.")
+            Problem("too_large", 413, _("The request is larger than the protocol allows."))
         )
     return _reply_signed(request, reference)
 
@@ -289,21 +290,21 @@ def _reply_signed(request: AuthedRequest, reference: str) -> HttpResponse:
         part = request.FILES.get("envelope")
         uploads = request.FILES.getlist("attachment")
     except (RequestDataTooBig, TooManyFilesSent):
-        return _problem(Problem("too_large", 413, "The request has too many parts."))
+        return _problem(Problem("too_large", 413, _("The request has too many parts.")))
     except MultiPartParserError:
-        return _problem(Problem("malformed", 400, "The multipart body is broken."))
+        return _problem(Problem("malformed", 400, _("The multipart body is broken.")))
     if part is None:
         return _problem(
             Problem(
                 "malformed",
                 400,
-                "The multipart body needs a part named envelope.",
-                errors=[{"field": "envelope", "message": "This part is required."}],
+                _("The multipart body needs a part named envelope."),
+                errors=[{"field": "envelope", "message": _("This part is required.")}],
             )
         )
     if part.size is not None and part.size > settings.INTAKE_MAX_ENVELOPE_BYTES:
         return _problem(
-            Problem("too_large", 413, "The envelope is larger than the protocol allows.")
+            Problem("too_large", 413, _("The envelope is larger than the protocol allows."))
         )
     try:
         accepted = signed_reply_accept_web(
@@ -336,7 +337,9 @@ def request_withdraw_confirm(request: AuthedRequest, reference: str) -> HttpResp
         except OfficerRefused as refused:
             messages.error(request, refused.message)
         else:
-            messages.success(request, f"Request {reference} is withdrawn.")
+            messages.success(
+                request, _("Request %(reference)s is withdrawn.") % {"reference": reference}
+            )
         return HttpResponseRedirect(_detail_url(reference))
     return render(
         request,
@@ -370,7 +373,7 @@ def preservation_extend_confirm(request: AuthedRequest, reference: str) -> HttpR
         except OfficerRefused as refused:
             messages.error(request, refused.message)
         else:
-            messages.success(request, "The preservation is extended.")
+            messages.success(request, _("The preservation is extended."))
         return HttpResponseRedirect(_detail_url(reference, "clocks"))
     return render(
         request,
@@ -393,14 +396,16 @@ def share_add(request: AuthedRequest, reference: str) -> HttpResponse:
         return _detail_page(request, access, share_form=form)
     colleague = colleague_for_share(officer=access.officer, email=form.cleaned_data["email"])
     if colleague is None:
-        form.add_error("email", NO_SUCH_COLLEAGUE)
+        form.add_error("email", str(NO_SUCH_COLLEAGUE))
         return _detail_page(request, access, share_form=form)
     try:
         request_share(request=access.request, officer=access.officer, colleague=colleague)
     except OfficerRefused as refused:
         form.add_error("email", refused.message)
         return _detail_page(request, access, share_form=form)
-    messages.success(request, f"{colleague.user.full_name} can now read and reply.")
+    messages.success(
+        request, _("%(name)s can now read and reply.") % {"name": colleague.user.full_name}
+    )
     return HttpResponseRedirect(_detail_url(reference, "sharing"))
 
 

@@ -57,3 +57,31 @@ class CountryPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.country} policy"
+
+
+class CountryHelp(models.Model):
+    """The request form's legal-basis help for one country's officers, kept by staff.
+
+    ``country`` blank is the fallback for every country without help of its own. The
+    citations are data, printed as written (``policy.help``); the sentences around them
+    are the portal's own and translated.
+    """
+
+    country = CountryField(blank=True, unique=True)
+    legal_basis_example = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="A legal basis as an officer of the country would write it.",
+    )
+    legal_bases = models.TextField(
+        blank=True,
+        help_text="The laws the platform recognises for the country's requests, one per line.",
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["country"]
+        verbose_name_plural = "country help"
+
+    def __str__(self) -> str:
+        return f"{self.country or 'default'} help"

@@ -5,7 +5,7 @@ Included by ``project.urls`` at ``/staff/``; see ``requests_app.policy.views``.
 
 from django.urls import path
 
-from requests_app.policy import views, views_certificate
+from requests_app.policy import views, views_certificate, views_help
 
 urlpatterns = [
     path("policy/", views.policy_list, name="staff-policy"),
@@ -16,4 +16,5 @@ urlpatterns = [
         views_certificate.certificate_statement_page,
         name="staff-certificate-statements",
     ),
+    path("policy/help/", views_help.country_help_page, name="staff-country-help"),
 ]

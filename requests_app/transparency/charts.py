@@ -10,6 +10,9 @@ SVG itself is one image with a title and a description.
 import math
 from dataclasses import dataclass
 
+from django.utils import formats
+from django.utils.translation import gettext, pgettext
+
 WIDTH = 640
 
 
@@ -28,7 +31,18 @@ def nice_ceiling(value: float) -> int:
 
 
 def number_text(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    """A count or figure as the reader's language writes it: 1,234 or 1.234, 12.5 or 12,5."""
+    places = 0 if float(value).is_integer() else 1
+    return formats.number_format(value, places, force_grouping=True)
+
+
+def segment_title(label: str, series: str, value: str) -> str:
+    # Translators: a chart bar's tooltip: "Germany, properly formed: 120".
+    return gettext("%(label)s, %(series)s: %(value)s") % {
+        "label": label,
+        "series": series,
+        "value": value,
+    }
 
 
 @dataclass(frozen=True)
@@ -90,12 +104,14 @@ def bar_chart(
     maximum: float | None = None,
     value_suffix: str = "",
     label_width: int = 190,
-    missing_text: str = "not published",
+    missing_text: str | None = None,
 ) -> BarChart:
     """Lay out stacked horizontal bars: ``rows`` are (label, one value per series).
 
     A row whose values are all None shows ``missing_text`` instead of a bar.
     """
+    if missing_text is None:
+        missing_text = gettext("not published")
     row_height, bar_height, top, value_room = 30, 18, 24, 80
     plot_left = label_width
     plot_width = WIDTH - label_width - value_room
@@ -117,7 +133,7 @@ def bar_chart(
                     width=round(max(width, 1), 2),
                     height=bar_height,
                     css=item.css,
-                    title=f"{label}, {item.label.lower()}: {number_text(value)}{value_suffix}",
+                    title=segment_title(label, item.label, number_text(value) + value_suffix),
                 )
             )
             x += width
@@ -209,7 +225,7 @@ def column_chart(
                     width=round(column_width, 2),
                     height=round(max(segment_height, 1), 2),
                     css=item.css,
-                    title=f"{label}, {item.label.lower()}: {number_text(value)}",
+                    title=segment_title(label, item.label, number_text(value)),
                 )
             )
         published = any(value is not None for value in values)
@@ -219,7 +235,8 @@ def column_chart(
                 label_x=round(centre, 2),
                 segments=segments,
                 value_y=round(y - 6, 2),
-                value_text=number_text(total) if published else "n/p",
+                # Translators: short for "not published", under a chart's column.
+                value_text=number_text(total) if published else pgettext("chart", "n/p"),
             )
         )
     ticks = [
@@ -296,7 +313,7 @@ def strip_chart(
                 width=round(step * 0.8, 2),
                 height=round(max((row_height - gap) * value / scale_max, 0.5), 2),
                 css="series-1" if value else "series-empty",
-                title=f"{label}, {bucket_labels[i]}: {value}",
+                title=segment_title(label, bucket_labels[i], number_text(value)),
             )
             for i, value in enumerate(values)
         ]

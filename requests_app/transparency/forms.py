@@ -4,6 +4,8 @@ from datetime import date
 from typing import Any, cast
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from requests_app.transparency.periods import (
     Period,
@@ -23,8 +25,8 @@ STAFF_YEARS = 3
 class ReportChoiceForm(forms.Form):
     """The public page's choice: a published period and the world or a named country."""
 
-    period = forms.ChoiceField(label="Period")
-    country = forms.ChoiceField(label="Country", required=False)
+    period = forms.ChoiceField(label=_("Period"))
+    country = forms.ChoiceField(label=_("Country"), required=False)
 
     def __init__(
         self,
@@ -36,7 +38,7 @@ class ReportChoiceForm(forms.Form):
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["period"]).choices = periods
         cast(forms.ChoiceField, self.fields["country"]).choices = [
-            (WORLD, "World (every country)"),
+            (WORLD, gettext("World (every country)")),
             *countries,
         ]
 
@@ -47,23 +49,26 @@ class DateInput(forms.DateInput):
 
 def staff_period_choices(today: date) -> list[tuple[str, str]]:
     quarters = quarters_back(today, STAFF_QUARTERS)
+    in_progress = gettext("%(period)s (in progress)")
     found = [
-        (q.key, f"{q.short_label}{' (in progress)' if n == 0 else ''}")
+        (q.key, in_progress % {"period": q.short_label} if n == 0 else q.short_label)
         for n, q in enumerate(quarters)
     ]
     found += [
-        (str(year), f"{year}{' (in progress)' if year == today.year else ''}")
+        (str(year), in_progress % {"period": year} if year == today.year else str(year))
         for year in range(today.year, today.year - STAFF_YEARS, -1)
     ]
-    return [*found, (CUSTOM, "Custom range (the days below)")]
+    return [*found, (CUSTOM, gettext("Custom range (the days below)"))]
 
 
 class StaffPeriodForm(forms.Form):
     """The dashboard's period: a recent quarter or year, or any range of days."""
 
-    period = forms.ChoiceField(label="Period")
-    date_from = forms.DateField(label="First day (UTC)", required=False, widget=DateInput)
-    date_to = forms.DateField(label="Last day (UTC), inclusive", required=False, widget=DateInput)
+    period = forms.ChoiceField(label=_("Period"))
+    date_from = forms.DateField(label=_("First day (UTC)"), required=False, widget=DateInput)
+    date_to = forms.DateField(
+        label=_("Last day (UTC), inclusive"), required=False, widget=DateInput
+    )
 
     def __init__(self, *args: Any, today: date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -79,7 +84,7 @@ class StaffPeriodForm(forms.Form):
                 first, last = cleaned.get("date_from"), cleaned.get("date_to")
                 if first is None or last is None:
                     if "date_from" not in self.errors and "date_to" not in self.errors:
-                        self.add_error("date_from", "Give the first and the last day.")
+                        self.add_error("date_from", gettext("Give the first and the last day."))
                     return cleaned
                 cleaned["chosen"] = Period.custom(first, last)
             else:
@@ -97,11 +102,11 @@ class PublishForm(forms.Form):
     period = forms.CharField(widget=forms.HiddenInput)
     fingerprint = forms.CharField(widget=forms.HiddenInput)
     reason = forms.CharField(
-        label="Why is this a correction?",
+        label=_("Why is this a correction?"),
         required=False,
         max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=(
+        help_text=_(
             "Shown on the public page beside the corrected figures, and kept in the audit "
             "log. Say what was wrong, not who."
         ),
@@ -113,17 +118,17 @@ class PublishForm(forms.Form):
         except PeriodInvalid as problem:
             raise forms.ValidationError(str(problem)) from None
         if period.kind == PeriodKind.CUSTOM:
-            raise forms.ValidationError("Only a quarter or a whole year is published.")
+            raise forms.ValidationError(gettext("Only a quarter or a whole year is published."))
         return period
 
 
 class TeamCreateForm(forms.Form):
-    name = forms.CharField(label="Name of the new team", max_length=TEAM_NAME_MAX_LENGTH)
+    name = forms.CharField(label=_("Name of the new team"), max_length=TEAM_NAME_MAX_LENGTH)
 
 
 class TeamMemberForm(forms.Form):
-    reviewer = forms.TypedChoiceField(label="Reviewer", coerce=int)
-    team = forms.TypedChoiceField(label="Team", coerce=int)
+    reviewer = forms.TypedChoiceField(label=_("Reviewer"), coerce=int)
+    team = forms.TypedChoiceField(label=_("Team"), coerce=int)
 
     def __init__(
         self,

@@ -10,32 +10,23 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import models
+from django.utils import formats
+from django.utils.dates import MONTHS as MONTH_NAMES
+from django.utils.translation import gettext, gettext_lazy
 
 
 class PeriodKind(models.TextChoices):
-    QUARTER = "quarter", "Quarter"
-    YEAR = "year", "Year"
-    CUSTOM = "custom", "Custom range"
+    QUARTER = "quarter", gettext_lazy("Quarter")
+    YEAR = "year", gettext_lazy("Year")
+    CUSTOM = "custom", gettext_lazy("Custom range")
 
 
 # The longest custom range staff may ask figures for (two years and a leap day).
 MAX_CUSTOM_DAYS = 731
 EARLIEST_YEAR = 2000
 
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
+# The month's name in the active language (Django's own catalog: "January", "Janeiro").
+MONTHS = [MONTH_NAMES[number] for number in range(1, 13)]
 _QUARTER_KEY = re.compile(r"^(\d{4})-Q([1-4])$")
 _YEAR_KEY = re.compile(r"^(\d{4})$")
 _CUSTOM_KEY = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
@@ -50,7 +41,7 @@ def _midnight(day: date) -> datetime:
 
 
 def _day_text(day: date) -> str:
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    return formats.date_format(day, "DATE_FORMAT")
 
 
 @dataclass(frozen=True, order=True)
@@ -64,7 +55,7 @@ class Period:
     @classmethod
     def quarter(cls, year: int, number: int) -> "Period":
         if not 1 <= number <= 4:
-            raise PeriodInvalid("A year has quarters 1 to 4.")
+            raise PeriodInvalid(gettext("A year has quarters 1 to 4."))
         first = date(year, 3 * number - 2, 1)
         following = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
         return cls(first, following - timedelta(days=1), PeriodKind.QUARTER)
@@ -76,9 +67,11 @@ class Period:
     @classmethod
     def custom(cls, first_day: date, last_day: date) -> "Period":
         if first_day > last_day:
-            raise PeriodInvalid("The range must start on or before its last day.")
+            raise PeriodInvalid(gettext("The range must start on or before its last day."))
         if (last_day - first_day).days + 1 > MAX_CUSTOM_DAYS:
-            raise PeriodInvalid(f"A custom range covers at most {MAX_CUSTOM_DAYS} days.")
+            raise PeriodInvalid(
+                gettext("A custom range covers at most %(days)d days.") % {"days": MAX_CUSTOM_DAYS}
+            )
         return cls(first_day, last_day, PeriodKind.CUSTOM)
 
     @classmethod
@@ -95,19 +88,31 @@ class Period:
 
     @property
     def label(self) -> str:
-        """How the page names the period: "July to September 2026", "2026", a range."""
+        """How the page names the period, in the active language: "July to September 2026",
+        "2026", a range. The published document keeps the English (``report.public_document``).
+        """
         if self.kind == PeriodKind.QUARTER:
-            first, last = MONTHS[self.first_day.month - 1], MONTHS[self.last_day.month - 1]
-            return f"{first} to {last} {self.first_day.year}"
+            return gettext("%(first_month)s to %(last_month)s %(year)s") % {
+                "first_month": MONTHS[self.first_day.month - 1],
+                "last_month": MONTHS[self.last_day.month - 1],
+                "year": self.first_day.year,
+            }
         if self.kind == PeriodKind.YEAR:
             return str(self.first_day.year)
-        return f"{_day_text(self.first_day)} to {_day_text(self.last_day)}"
+        return gettext("%(first_day)s to %(last_day)s") % {
+            "first_day": _day_text(self.first_day),
+            "last_day": _day_text(self.last_day),
+        }
 
     @property
     def short_label(self) -> str:
         """A label short enough for a chart's axis: "Q3 2026", "2026", "1 Jan–14 Feb 2026"."""
         if self.kind == PeriodKind.QUARTER:
-            return f"Q{(self.first_day.month - 1) // 3 + 1} {self.first_day.year}"
+            # Translators: a quarter of a year on a chart's axis, "Q3 2026".
+            return gettext("Q%(quarter)s %(year)s") % {
+                "quarter": (self.first_day.month - 1) // 3 + 1,
+                "year": self.first_day.year,
+            }
         return self.key if self.kind == PeriodKind.YEAR else self.label
 
     @property
@@ -144,11 +149,14 @@ def period_parse(key: str) -> Period:
         elif found := _CUSTOM_KEY.match(key):
             period = Period.custom(date.fromisoformat(found[1]), date.fromisoformat(found[2]))
         else:
-            raise PeriodInvalid(f"{key!r} names no period: use 2026-Q3, 2026 or a range.")
+            raise PeriodInvalid(
+                gettext("%(key)s names no period: use 2026-Q3, 2026 or a range.")
+                % {"key": repr(key)}
+            )
     except ValueError as problem:  # an impossible date such as 2026-02-30
         raise PeriodInvalid(str(problem)) from None
     if period.first_day.year < EARLIEST_YEAR:
-        raise PeriodInvalid(f"The report starts in {EARLIEST_YEAR}.")
+        raise PeriodInvalid(gettext("The report starts in %(year)d.") % {"year": EARLIEST_YEAR})
     return period
 
 

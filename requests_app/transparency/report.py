@@ -17,6 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries as country_names
 
 from requests_app.transparency.figures import Figures, PeriodFigures, figures_sum, scope_figures
@@ -66,12 +68,61 @@ CSV_COLUMNS = (
 ScopeCounter = Callable[[list[str]], tuple[int, float | None]]
 
 
+# The areas as the page names them, in the reader's language; the document, the CSV and
+# the JSON keep the English names above (data: a reader's script compares them).
+AREA_LABELS = {
+    WORLD: _("World"),
+    OTHER: _("Other countries"),
+    UNATTRIBUTED: _("Sender not recognised"),
+}
+
+# What each CSV column holds, for people (the page's key to the download). The column
+# names themselves are stable English codes.
+CSV_COLUMN_MEANINGS = {
+    "period": _("The period's key: 2026-Q3 for a quarter, 2026 for a year."),
+    "period_kind": _("quarter or year."),
+    "first_day": _("The period's first day (UTC), YYYY-MM-DD."),
+    "last_day": _("The period's last day (UTC), inclusive."),
+    "version": _("The version of the period's figures: 1, then one more per correction."),
+    "published_at": _("When this version was published (RFC 3339, UTC)."),
+    "area": _(
+        "world, a country's two-letter ISO code, other (the countries below the threshold) "
+        "or unattributed (sender not recognised)."
+    ),
+    "area_name": _("The area's name, in English."),
+    "received": _("Requests received: properly formed plus rejected at intake."),
+    "properly_formed": _("Requests that reached the platform's legal reviewers."),
+    "rejected_at_intake": _("Submissions the portal refused before any reviewer saw them."),
+    "with_data_disclosed": _("Properly formed requests answered with data."),
+    "accounts_affected": _("Distinct accounts named in the disclosed data."),
+    "emergency": _("Emergency requests: imminent danger to life or of serious harm."),
+    # Translators: preservation = the platform keeps (freezes) data until a court order.
+    "preservation": _("Preservation requests: data kept until a court order follows."),
+    "answered": _("Requests answered (the reviewers decided)."),
+    "answered_within_deadline": _("Requests answered within their deadline."),
+    "unanswered_past_deadline": _("Requests not answered and past their deadline."),
+    "within_deadline_percent": _("Share of the requests due that were answered in time, in %."),
+    "median_hours_to_answer": _(
+        "Median hours from receipt to the reviewers' decision, clarification pauses left out."
+    ),
+}
+
+
 def country_name(code: str) -> str:
-    return str(country_names.name(code)) or code
+    """The country's English name, as the published document and the downloads keep it."""
+    with translation.override("en"):
+        return str(country_names.name(code)) or code
 
 
 def area_name(area: str) -> str:
     return AREA_NAMES.get(area) or country_name(area)
+
+
+def area_label(area: str) -> str:
+    """The area's name in the reader's language, for the page."""
+    if area in AREA_LABELS:
+        return str(AREA_LABELS[area])
+    return str(country_names.name(area)) or area
 
 
 def figures_public(figures: Figures) -> dict[str, Any]:
@@ -103,6 +154,11 @@ def _pooled(period_figures: PeriodFigures) -> ScopeCounter:
     return count
 
 
+def _english(text: Callable[[], str]) -> str:
+    with translation.override("en"):
+        return text()
+
+
 def public_document(
     period_figures: PeriodFigures, *, count_scope: ScopeCounter | None = None
 ) -> dict[str, Any]:
@@ -130,7 +186,7 @@ def public_document(
         "period": {
             "key": period.key,
             "kind": str(period.kind),
-            "label": period.label,
+            "label": _english(lambda: period.label),
             "first_day": period.first_day.isoformat(),
             "last_day": period.last_day.isoformat(),
         },

@@ -16,6 +16,7 @@ from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
 from requests_app.intake.models import IntakeRejection
@@ -24,7 +25,12 @@ from requests_app.transparency.cache import live_cached, public_cached
 from requests_app.transparency.figures import CLOCK_RUNNING, PeriodFigures, period_figures
 from requests_app.transparency.models import ReviewTeam, Snapshot
 from requests_app.transparency.periods import Period, PeriodKind
-from requests_app.transparency.report import area_figures, area_name, changed_areas, public_document
+from requests_app.transparency.report import (
+    area_figures,
+    area_label,
+    changed_areas,
+    public_document,
+)
 from requests_app.transparency.services import current_snapshot, figures_fingerprint
 
 S = LegalRequest.Status
@@ -50,10 +56,17 @@ def _require_vetting_admin(user: User) -> None:
 class PublishedPeriod:
     key: str
     kind: str
-    label: str
-    short_label: str
     first_day: date
     last_day: date
+
+    # Named in the reader's language on each use: the list is cached for every reader.
+    @property
+    def label(self) -> str:
+        return Period(self.first_day, self.last_day, self.kind).label
+
+    @property
+    def short_label(self) -> str:
+        return Period(self.first_day, self.last_day, self.kind).short_label
 
 
 @dataclass(frozen=True)
@@ -66,7 +79,7 @@ class VersionInfo:
 
     @property
     def changed_names(self) -> list[str]:
-        return [area_name(code) for code in self.changed_areas]
+        return [area_label(code) for code in self.changed_areas]
 
 
 @dataclass(frozen=True)
@@ -108,8 +121,6 @@ def _published_periods() -> list[PublishedPeriod]:
         PublishedPeriod(
             key=s.period_key,
             kind=s.period_kind,
-            label=s.period.label,
-            short_label=s.period.short_label,
             first_day=s.first_day,
             last_day=s.last_day,
         )
@@ -222,7 +233,7 @@ class PublishPreview:
 
     @property
     def changed_names(self) -> list[str]:
-        return [area_name(code) for code in self.changed]
+        return [area_label(code) for code in self.changed]
 
 
 def publish_preview(*, user: User, period: Period) -> PublishPreview:
@@ -313,7 +324,10 @@ def rejections_by_code(*, user: User, period: Period) -> RejectionSeries:
 UNASSIGNED = "unassigned"
 NO_TEAM = "no_team"
 TEAM = "team"
-GROUP_LABELS = {UNASSIGNED: "Not assigned to anyone", NO_TEAM: "Assignee in no team"}
+GROUP_LABELS = {
+    UNASSIGNED: gettext_lazy("Not assigned to anyone"),
+    NO_TEAM: gettext_lazy("Assignee in no team"),
+}
 
 
 def _team_group() -> Case:
@@ -348,8 +362,8 @@ def _team_names() -> dict[int, str]:
 
 def _group_label(group: str, team_id: int | None, names: dict[int, str]) -> str:
     if group == TEAM and team_id is not None:
-        return names.get(team_id, "A deleted team")
-    return GROUP_LABELS[group]
+        return names.get(team_id) or str(gettext_lazy("A deleted team"))
+    return str(GROUP_LABELS[group])
 
 
 def team_compliance(

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from portal.audit import audit_append
@@ -30,7 +31,7 @@ class TransparencyRefused(Exception):
 
 def _require_vetting_admin(user: User) -> None:
     if not user.is_active or user.role != Role.VETTING_ADMIN:
-        raise TransparencyRefused("Only a vetting administrator of the platform may do this.")
+        raise TransparencyRefused(_("Only a vetting administrator of the platform may do this."))
 
 
 def figures_fingerprint(document: dict[str, Any]) -> str:
@@ -65,13 +66,16 @@ def snapshot_publish(
     now = now or timezone.now()
     reason = reason.strip()
     if not period.publishable:
-        raise TransparencyRefused("Only a quarter or a whole year is published.")
+        raise TransparencyRefused(_("Only a quarter or a whole year is published."))
     if not period.has_ended(now):
         raise TransparencyRefused(
-            f"{period.label} has not ended yet: publish it once its last day is over."
+            _("%(period)s has not ended yet: publish it once its last day is over.")
+            % {"period": period.label}
         )
     if len(reason) > REASON_MAX_LENGTH:
-        raise TransparencyRefused(f"Say why in at most {REASON_MAX_LENGTH} characters.")
+        raise TransparencyRefused(
+            _("Say why in at most %(max)d characters.") % {"max": REASON_MAX_LENGTH}
+        )
     try:
         with transaction.atomic():
             before = (
@@ -81,21 +85,28 @@ def snapshot_publish(
             )
             if before is not None and not reason:
                 raise TransparencyRefused(
-                    f"{period.label} is already published: a correction needs a reason, "
-                    "which the public page shows."
+                    _(
+                        "%(period)s is already published: a correction needs a reason, "
+                        "which the public page shows."
+                    )
+                    % {"period": period.label}
                 )
             document = public_document(period_figures(period=period, as_of=now))
             fingerprint = figures_fingerprint(document)
             if expected_fingerprint is not None and fingerprint != expected_fingerprint:
                 raise TransparencyRefused(
-                    "The figures changed since you looked at them (a request was received "
-                    "or decided meanwhile). Look at them again before publishing."
+                    _(
+                        "The figures changed since you looked at them (a request was received "
+                        "or decided meanwhile). Look at them again before publishing."
+                    )
                 )
             changed = changed_areas(before.document, document) if before is not None else []
             if before is not None and not changed:
                 raise TransparencyRefused(
-                    "Not one figure differs from the published version: there is nothing "
-                    "to correct."
+                    _(
+                        "Not one figure differs from the published version: there is nothing "
+                        "to correct."
+                    )
                 )
             snapshot = Snapshot.objects.create(
                 period_key=period.key,
@@ -132,8 +143,11 @@ def snapshot_publish(
     except IntegrityError:
         # Another administrator published this period in the same moment.
         raise TransparencyRefused(
-            f"{period.label} was published by someone else at the same time. Reload and "
-            "look at the published figures."
+            _(
+                "%(period)s was published by someone else at the same time. Reload and "
+                "look at the published figures."
+            )
+            % {"period": period.label}
         ) from None
     return snapshot
 
@@ -146,12 +160,16 @@ def review_team_create(*, actor: User, name: str) -> ReviewTeam:
     _require_vetting_admin(actor)
     name = " ".join(name.split())
     if not name:
-        raise TransparencyRefused("Give the team a name.")
+        raise TransparencyRefused(_("Give the team a name."))
     if len(name) > TEAM_NAME_MAX_LENGTH:
-        raise TransparencyRefused(f"A team's name has at most {TEAM_NAME_MAX_LENGTH} characters.")
+        raise TransparencyRefused(
+            _("A team's name has at most %(max)d characters.") % {"max": TEAM_NAME_MAX_LENGTH}
+        )
     with transaction.atomic():
         if ReviewTeam.objects.filter(name__iexact=name).exists():
-            raise TransparencyRefused(f"There is already a team called “{name}”.")
+            raise TransparencyRefused(
+                _("There is already a team called “%(name)s”.") % {"name": name}
+            )
         team = ReviewTeam.objects.create(name=name)
         audit_append(
             actor=actor, action="review_team.created", target=team, data={"name": team.name}
@@ -163,12 +181,15 @@ def review_team_member_add(*, actor: User, team: ReviewTeam, reviewer: User) -> 
     """Put a reviewer in a team; one in another team moves."""
     _require_vetting_admin(actor)
     if reviewer.role != Role.REVIEWER:
-        raise TransparencyRefused("Only reviewers belong to review teams.")
+        raise TransparencyRefused(_("Only reviewers belong to review teams."))
     with transaction.atomic():
         existing = ReviewTeamMember.objects.select_for_update().filter(user=reviewer).first()
         before = existing.team_id if existing is not None else None
         if before == team.pk:
-            raise TransparencyRefused(f"{reviewer.full_name} is already in {team.name}.")
+            raise TransparencyRefused(
+                _("%(name)s is already in %(team)s.")
+                % {"name": reviewer.full_name, "team": team.name}
+            )
         if existing is not None:
             existing.delete()
         member = ReviewTeamMember.objects.create(team=team, user=reviewer)
@@ -192,7 +213,7 @@ def review_team_member_remove(*, actor: User, reviewer: User) -> None:
             .first()
         )
         if member is None:
-            raise TransparencyRefused(f"{reviewer.full_name} is in no team.")
+            raise TransparencyRefused(_("%(name)s is in no team.") % {"name": reviewer.full_name})
         team = member.team
         member.delete()
         audit_append(
@@ -209,7 +230,7 @@ def review_team_delete(*, actor: User, team: ReviewTeam) -> None:
     with transaction.atomic():
         locked = ReviewTeam.objects.select_for_update().get(pk=team.pk)
         if locked.members.exists():
-            raise TransparencyRefused("Move or remove the team's members first.")
+            raise TransparencyRefused(_("Move or remove the team's members first."))
         audit_append(
             actor=actor,
             action="review_team.deleted",

@@ -10,6 +10,9 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import formats
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 from django_countries import countries as all_countries
@@ -20,11 +23,13 @@ from requests_app.transparency.charts import Series, bar_chart, column_chart
 from requests_app.transparency.forms import ReportChoiceForm
 from requests_app.transparency.periods import PeriodInvalid, period_parse
 from requests_app.transparency.report import (
+    CSV_COLUMN_MEANINGS,
+    CSV_COLUMNS,
     OTHER,
     UNATTRIBUTED,
     WORLD,
     area_figures,
-    area_name,
+    area_label,
     export_csv,
     export_json,
     schema,
@@ -37,26 +42,35 @@ from requests_app.transparency.selectors import (
     quarter_series,
 )
 
-RECEIVED_SERIES = [
-    Series("properly_formed", "Properly formed", "series-1"),
-    Series("rejected_at_intake", "Rejected at intake", "series-2"),
-]
-OUTCOME_ROWS = [
-    ("properly_formed", "Properly formed"),
-    ("answered", "Answered"),
-    ("answered_within_deadline", "Answered within the deadline"),
-    ("with_data_disclosed", "With data disclosed"),
-]
+
+def received_series() -> list[Series]:
+    return [
+        Series("properly_formed", _("Properly formed"), "series-1"),
+        Series("rejected_at_intake", _("Rejected at intake"), "series-2"),
+    ]
+
+
+def outcome_rows() -> list[tuple[str, str]]:
+    return [
+        ("properly_formed", _("Properly formed")),
+        ("answered", _("Answered")),
+        ("answered_within_deadline", _("Answered within the deadline")),
+        ("with_data_disclosed", _("With data disclosed")),
+    ]
+
+
 # How long a browser or proxy may keep a download; a correction replaces it after that.
 DOWNLOAD_MAX_AGE = 300
 
 
 def _country_choices(report: PublishedReport) -> list[tuple[str, str]]:
-    return [(row["country"], row["name"]) for row in report.document["countries"]]
+    return [(row["country"], area_label(row["country"])) for row in report.document["countries"]]
 
 
 def _by_received(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return sorted(document["countries"], key=lambda row: (-row["received"], row["name"]))
+    """The named countries, most requests first, each named in the reader's language."""
+    rows = [{**row, "name": area_label(row["country"])} for row in document["countries"]]
+    return sorted(rows, key=lambda row: (-row["received"], row["name"]))
 
 
 def _by_country_chart(document: dict[str, Any]) -> Any:
@@ -64,10 +78,10 @@ def _by_country_chart(document: dict[str, Any]) -> Any:
     lines = [(row["name"], [row["properly_formed"], row["rejected_at_intake"]]) for row in rows]
     if document["other_countries"]:
         other = document["other_countries"]
-        lines.append((area_name(OTHER), [other["properly_formed"], other["rejected_at_intake"]]))
+        lines.append((area_label(OTHER), [other["properly_formed"], other["rejected_at_intake"]]))
     unattributed = document["unattributed"]
-    lines.append((area_name(UNATTRIBUTED), [0, unattributed["rejected_at_intake"]]))
-    return bar_chart(lines, RECEIVED_SERIES)
+    lines.append((area_label(UNATTRIBUTED), [0, unattributed["rejected_at_intake"]]))
+    return bar_chart(lines, received_series())
 
 
 def _series_chart(area: str) -> tuple[Any, list[Any]]:
@@ -81,11 +95,16 @@ def _series_chart(area: str) -> tuple[Any, list[Any]]:
         )
         for point in points
     ]
-    return column_chart(columns, RECEIVED_SERIES), points
+    return column_chart(columns, received_series()), points
 
 
 def _share(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f}%" if whole else "–"
+    return percent_text(100 * part / whole) if whole else "–"
+
+
+def percent_text(value: float) -> str:
+    # Translators: a percentage; some languages put a space before the sign.
+    return _("%(number)s%%") % {"number": formats.number_format(value, 1)}
 
 
 def key_figures(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -93,35 +112,58 @@ def key_figures(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
     formed = figures["properly_formed"]
     median = figures["median_hours_to_answer"]
     within = figures["within_deadline_percent"]
-    withheld = "Not published: too few requests to show without pointing at a case."
+    withheld = _("Not published: too few requests to show without pointing at a case.")
+    due = figures["answered"] + figures["unanswered_past_deadline"]
     return [
         (
-            "Requests received",
-            str(figures["received"]),
-            f"{formed} properly formed, {figures['rejected_at_intake']} rejected at intake",
+            _("Requests received"),
+            formats.number_format(figures["received"]),
+            _("%(formed)s properly formed, %(rejected)s rejected at intake")
+            % {"formed": formed, "rejected": figures["rejected_at_intake"]},
         ),
         (
-            "Requests with data disclosed",
-            str(figures["with_data_disclosed"]),
-            f"{_share(figures['with_data_disclosed'], formed)} of the properly formed requests",
+            _("Requests with data disclosed"),
+            formats.number_format(figures["with_data_disclosed"]),
+            _("%(share)s of the properly formed requests")
+            % {"share": _share(figures["with_data_disclosed"], formed)},
         ),
-        ("Accounts affected", str(figures["accounts_affected"]), "Distinct accounts disclosed"),
-        ("Emergency requests", str(figures["emergency"]), "Danger to life or of serious harm"),
-        ("Preservation requests", str(figures["preservation"]), "Data kept, not disclosed"),
         (
-            "Median time to answer",
-            f"{median} hours" if median is not None else "–",
-            "Receipt to decision, clarification pauses left out"
+            _("Accounts affected"),
+            formats.number_format(figures["accounts_affected"]),
+            _("Distinct accounts disclosed"),
+        ),
+        (
+            # Translators: emergency requests = data asked without a court order because a
+            # life is in imminent danger.
+            _("Emergency requests"),
+            formats.number_format(figures["emergency"]),
+            _("Danger to life or of serious harm"),
+        ),
+        (
+            # Translators: preservation = the platform keeps (freezes) data until a court
+            # order follows.
+            _("Preservation requests"),
+            formats.number_format(figures["preservation"]),
+            _("Data kept, not disclosed"),
+        ),
+        (
+            _("Median time to answer"),
+            _("%(hours)s hours") % {"hours": formats.number_format(median, 1)}
+            if median is not None
+            else "–",
+            _("Receipt to decision, clarification pauses left out")
             if median is not None
             else withheld,
         ),
         (
-            "Answered within the deadline",
-            f"{within}%" if within is not None else "–",
-            (
-                f"{figures['answered_within_deadline']} of "
-                f"{figures['answered'] + figures['unanswered_past_deadline']} requests due"
+            _("Answered within the deadline"),
+            percent_text(within) if within is not None else "–",
+            ngettext(
+                "%(answered)s of %(due)s request due",
+                "%(answered)s of %(due)s requests due",
+                due,
             )
+            % {"answered": figures["answered_within_deadline"], "due": due}
             if within is not None
             else withheld,
         ),
@@ -130,8 +172,8 @@ def key_figures(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def _outcome_chart(figures: dict[str, Any]) -> Any:
     return bar_chart(
-        [(label, [figures[key]]) for key, label in OUTCOME_ROWS],
-        [Series("requests", "Requests", "series-1")],
+        [(label, [figures[key]]) for key, label in outcome_rows()],
+        [Series("requests", _("Requests"), "series-1")],
         label_width=230,
     )
 
@@ -163,7 +205,9 @@ def report_page(request: HttpRequest) -> HttpResponse:
     country_choices = _country_choices(report)
     if area != WORLD and figures is None:
         # Keep the reader's choice in the form, saying why it shows nothing.
-        country_choices.append((area, f"{area_name(area)} (not named in this period)"))
+        country_choices.append(
+            (area, _("%(country)s (not named in this period)") % {"country": area_label(area)})
+        )
     form = ReportChoiceForm(
         initial={"period": key, "country": area},
         periods=[(p.key, p.label) for p in periods],
@@ -176,7 +220,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
         period=report.period,
         document=report.document,
         area=area,
-        area_label=area_name(area),
+        area_label=area_label(area),
         is_world=area == WORLD,
         figures=figures,
         by_country=_by_country_chart(report.document) if area == WORLD else None,
@@ -186,7 +230,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
         outcome_chart=_outcome_chart(figures) if figures else None,
         outcome_rows=[
             (label, figures[key], _share(figures[key], figures["properly_formed"]))
-            for key, label in OUTCOME_ROWS
+            for key, label in outcome_rows()
         ]
         if figures
         else [],
@@ -194,6 +238,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
         json_url=reverse("transparency-json", args=[key]),
         csv_url=reverse("transparency-csv", args=[key]),
         schema_url=reverse("transparency-schema"),
+        csv_columns=[(name, CSV_COLUMN_MEANINGS[name]) for name in CSV_COLUMNS],
     )
     return render(request, "transparency/report.html", context)
 

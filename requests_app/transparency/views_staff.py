@@ -13,7 +13,8 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,7 +30,7 @@ from requests_app.transparency.forms import (
     TeamMemberForm,
 )
 from requests_app.transparency.periods import Period, PeriodInvalid, period_parse
-from requests_app.transparency.report import SMALL_COUNT, area_name, areas, country_name
+from requests_app.transparency.report import SMALL_COUNT, area_label, areas
 from requests_app.transparency.selectors import (
     live_figures,
     publish_preview,
@@ -56,7 +57,9 @@ vetting_admin = role_required(Role.VETTING_ADMIN)
 
 
 def _bucket_label(unit: str, day: Any) -> str:
-    return f"{day:%b %Y}" if unit == "month" else f"week of {day:%-d %b}"
+    if unit == "month":
+        return formats.date_format(day, "YEAR_MONTH_FORMAT")
+    return _("week of %(day)s") % {"day": formats.date_format(day, "MONTH_DAY_FORMAT")}
 
 
 @staff_only
@@ -78,7 +81,7 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
     period = form.chosen() if form.is_bound else default
     figures = live_figures(user=request.user, period=period, fresh=bool(request.GET.get("fresh")))
     countries = sorted(
-        figures.countries.items(), key=lambda item: (-item[1].received, country_name(item[0]))
+        figures.countries.items(), key=lambda item: (-item[1].received, area_label(item[0]))
     )
     rejections = rejections_by_code(user=request.user, period=period)
     labels = [_bucket_label(rejections.unit, day) for day in rejections.buckets]
@@ -86,7 +89,7 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
     context.update(
         period=period,
         figures=figures,
-        countries=[(code, country_name(code), f) for code, f in countries],
+        countries=[(code, area_label(code), f) for code, f in countries],
         small_count=SMALL_COUNT,
         published=current_snapshot(period.key),
         can_publish=(
@@ -104,11 +107,11 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
         compliance=compliance,
         compliance_chart=bar_chart(
             [(row.label, [row.within_percent]) for row in compliance],
-            [Series("within", "Within the deadline", "series-1")],
+            [Series("within", _("Within the deadline"), "series-1")],
             maximum=100,
             value_suffix="%",
             label_width=220,
-            missing_text="nothing due yet",
+            missing_text=_("nothing due yet"),
         ),
         queue=queue_load(user=request.user, now=now),
         snapshots=snapshots_recent(user=request.user),
@@ -140,7 +143,7 @@ def _publish_page(
     context = {
         "period": period,
         "preview": preview,
-        "rows": [(code, area_name(code), figures) for code, figures in areas(preview.document)],
+        "rows": [(code, area_label(code), figures) for code, figures in areas(preview.document)],
         "form": form,
         "errors": errors or [],
         "small_count": SMALL_COUNT,
@@ -162,7 +165,7 @@ def publish(request: AuthedRequest) -> HttpResponse:
         return _publish_page(request, period)
     form = PublishForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The publication form was incomplete; look again.")
+        messages.error(request, _("The publication form was incomplete; look again."))
         return HttpResponseRedirect(reverse("staff-transparency"))
     chosen: Period = form.cleaned_data["period"]
     try:
@@ -176,10 +179,11 @@ def publish(request: AuthedRequest) -> HttpResponse:
         return _publish_page(
             request, chosen, form=form, errors=[("id_reason", str(refused))], status=409
         )
-    verb = "corrected" if snapshot.is_correction else "published"
-    messages.success(
-        request, f"The figures of {chosen.label} are {verb}; the public page shows them."
-    )
+    if snapshot.is_correction:
+        done = _("The figures of %(period)s are corrected; the public page shows them.")
+    else:
+        done = _("The figures of %(period)s are published; the public page shows them.")
+    messages.success(request, done % {"period": chosen.label})
     return HttpResponseRedirect(reverse("staff-transparency") + f"?period={chosen.key}")
 
 
@@ -197,11 +201,14 @@ def _teams_page(
     overview = teams_overview(user=request.user)
     reviewers = [
         *(
-            (member.pk, f"{member.full_name} ({team.name})")
+            (member.pk, _("%(name)s (%(team)s)") % {"name": member.full_name, "team": team.name})
             for team in overview.teams
             for member in team.member_list  # type: ignore[attr-defined]
         ),
-        *((user.pk, f"{user.full_name} (no team)") for user in overview.without_team),
+        *(
+            (user.pk, _("%(name)s (no team)") % {"name": user.full_name})
+            for user in overview.without_team
+        ),
     ]
     context = {
         "overview": overview,
@@ -235,7 +242,7 @@ def team_create(request: AuthedRequest) -> HttpResponse:
         except TransparencyRefused as refused:
             form.add_error("name", str(refused))
         else:
-            messages.success(request, f"The team “{team.name}” is created.")
+            messages.success(request, _("The team “%(team)s” is created.") % {"team": team.name})
             return HttpResponseRedirect(reverse("staff-transparency-teams"))
     return _teams_page(request, create_form=form, errors=form_errors(form), status=400)
 
@@ -264,7 +271,10 @@ def team_member_add(request: AuthedRequest) -> HttpResponse:
         except TransparencyRefused as refused:
             form.add_error("reviewer", str(refused))
         else:
-            messages.success(request, f"{reviewer.full_name} is now in {team.name}.")
+            messages.success(
+                request,
+                _("%(name)s is now in %(team)s.") % {"name": reviewer.full_name, "team": team.name},
+            )
             return HttpResponseRedirect(reverse("staff-transparency-teams"))
     return _teams_page(request, errors=form_errors(form), status=400)
 
@@ -278,7 +288,7 @@ def team_member_remove(request: AuthedRequest, reviewer_id: int) -> HttpResponse
     except TransparencyRefused as refused:
         messages.error(request, str(refused))
     else:
-        messages.success(request, f"{reviewer.full_name} is in no team now.")
+        messages.success(request, _("%(name)s is in no team now.") % {"name": reviewer.full_name})
     return HttpResponseRedirect(reverse("staff-transparency-teams"))
 
 
@@ -291,5 +301,5 @@ def team_delete(request: AuthedRequest, team_id: int) -> HttpResponse:
     except TransparencyRefused as refused:
         messages.error(request, str(refused))
     else:
-        messages.success(request, f"The team “{team.name}” is deleted.")
+        messages.success(request, _("The team “%(team)s” is deleted.") % {"team": team.name})
     return HttpResponseRedirect(reverse("staff-transparency-teams"))

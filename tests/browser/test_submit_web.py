@@ -182,4 +182,10 @@ def test_an_officer_submits_a_request_confirmed_with_a_passkey(passkey_page, web
     assert received.data["key_id"] == request.key_id
     receipt = json.loads(page.locator("#result-receipt").text_content())
     assert receipt == request.receipt
+    # The due time as the portal writes it (Django's formats, the zone's abbreviation, how
+    # long until then), the UTC instant kept for machines: not the browser's own format.
+    due = page.locator("#result-due time")
+    assert due.get_attribute("datetime").endswith("Z")
+    assert "(in " in due.text_content()
+    assert due.get_attribute("datetime") not in due.text_content()  # not the ISO string
     page.watch.assert_clean()

@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.forms import formset_factory
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Officer
 from portal.jsondepth import json_loads_bounded
@@ -47,23 +47,31 @@ from requests_app.policy.rules import policy_check, policy_rule_for
 from requests_app.sources.base import utc_text
 
 # What each kind is for, in the words of PROTOCOL §3.10.
+# No country's law is cited here: the form shows the officer's own (``policy.help``).
 KIND_MEANINGS = {
-    RequestKind.PRESERVATION: "Keep data while you obtain legal process "
-    "(18 U.S.C. 2703(f); EU EPOC-PR).",
-    RequestKind.SUBSCRIBER_DATA: "A subpoena or production order for subscriber data, "
-    "IP addresses and phone numbers.",
-    RequestKind.COURT_ORDER: "A court order for non-content records.",
-    RequestKind.SEARCH_WARRANT: "A search warrant.",
-    RequestKind.EU_EPOC: "A European Production Order Certificate.",
-    RequestKind.EMERGENCY: "Imminent danger of death or serious injury. "
-    "A justification instead of a legal document.",
+    # Translators: preservation = the platform keeps (freezes) data until the authority
+    # obtains a court order or other legal process to have it disclosed.
+    RequestKind.PRESERVATION: gettext_lazy("Keep data while you obtain legal process."),
+    # Translators: subscriber data = the account holder's registration details (name,
+    # email, phone number, sign-up IP address).
+    RequestKind.SUBSCRIBER_DATA: gettext_lazy(
+        "A subpoena or production order for subscriber data, IP addresses and phone numbers."
+    ),
+    RequestKind.COURT_ORDER: gettext_lazy("A court order for non-content records."),
+    RequestKind.SEARCH_WARRANT: gettext_lazy("A search warrant."),
+    RequestKind.EU_EPOC: gettext_lazy("A European Production Order Certificate."),
+    # Translators: emergency disclosure = data given without a court order because a
+    # life is in imminent danger.
+    RequestKind.EMERGENCY: gettext_lazy(
+        "Imminent danger of death or serious injury. A justification instead of a legal document."
+    ),
 }
 
 ROLE_CHOICES = [
-    ("judge", "Judge"),
-    ("prosecutor", "Prosecutor"),
-    ("police", "Police"),
-    ("court", "Court"),
+    ("judge", gettext_lazy("Judge")),
+    ("prosecutor", gettext_lazy("Prosecutor")),
+    ("police", gettext_lazy("Police")),
+    ("court", gettext_lazy("Court")),
 ]
 
 DATE_FORMAT = "%Y-%m-%d"
@@ -82,7 +90,7 @@ class KindOption:
 
     @property
     def meaning(self) -> str:
-        return KIND_MEANINGS[RequestKind(self.kind)]
+        return str(KIND_MEANINGS[RequestKind(self.kind)])
 
     @property
     def is_emergency(self) -> bool:
@@ -92,9 +100,9 @@ class KindOption:
     def deadline(self) -> str:
         hours = self.rule.deadline_hours
         if hours < 48:
-            return "1 hour" if hours == 1 else f"{hours} hours"
+            return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
         days = round(hours / 24)
-        return f"{days} days"
+        return ngettext("%(count)d day", "%(count)d days", days) % {"count": days}
 
     @property
     def categories(self) -> list[tuple[str, str]]:
@@ -145,9 +153,11 @@ class TargetForm(forms.Form):
     has no country code; an IP address as RFC 5952 writes it, with the window of its use.
     """
 
-    type = forms.ChoiceField(label="Type", choices=TargetType.choices)
+    type = forms.ChoiceField(label=gettext_lazy("Type"), choices=TargetType.choices)
     value = forms.CharField(
-        label="Identifier", max_length=200, widget=forms.TextInput(attrs={"spellcheck": "false"})
+        label=gettext_lazy("Identifier"),
+        max_length=200,
+        widget=forms.TextInput(attrs={"spellcheck": "false"}),
     )
     window_from = forms.DateTimeField(
         label=gettext_lazy("Used from (UTC)"),
@@ -246,54 +256,69 @@ class RequestForm(forms.Form):
     """The details of one request of a given kind; see ``request_body`` for the wire shape."""
 
     case_reference = forms.CharField(
-        label="Case reference",
+        label=gettext_lazy("Case reference"),
         max_length=120,
-        help_text="Your own file number, e.g. PF-2026-0412.",
+        help_text=gettext_lazy("Your own file number, e.g. PF-2026-0412."),
     )
-    offence = forms.ChoiceField(label="Offence", choices=[("", "Choose…"), *Offence.choices])
+    offence = forms.ChoiceField(
+        label=gettext_lazy("Offence"), choices=[("", gettext_lazy("Choose…")), *Offence.choices]
+    )
     legal_basis = forms.CharField(
-        label="Legal basis",
+        # Translators: legal basis = the law (statute, article or section) that allows
+        # the authority to make the request.
+        label=gettext_lazy("Legal basis"),
         max_length=500,
-        help_text="The law that allows the request, e.g. Art. 5 Regulation (EU) 2023/1543.",
+        help_text=gettext_lazy("The law that allows the request."),
     )
     authority_name = forms.CharField(
-        label="Name of the issuing authority",
+        label=gettext_lazy("Name of the issuing authority"),
         max_length=200,
-        help_text="The judge, "
-        "prosecutor, court or police officer who issued or validated the order.",
+        help_text=gettext_lazy(
+            "The judge, prosecutor, court or police officer who issued or validated the order."
+        ),
     )
-    authority_role = forms.ChoiceField(label="Role", choices=[("", "Choose…"), *ROLE_CHOICES])
+    authority_role = forms.ChoiceField(
+        label=gettext_lazy("Role"), choices=[("", gettext_lazy("Choose…")), *ROLE_CHOICES]
+    )
     authority_contact = forms.CharField(
-        label="Contact",
+        label=gettext_lazy("Contact"),
         max_length=200,
-        help_text="A telephone number or address where the authority can be reached.",
+        help_text=gettext_lazy("A telephone number or address where the authority can be reached."),
     )
     data_categories = forms.MultipleChoiceField(
-        label="Data requested",
+        label=gettext_lazy("Data requested"),
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one category of data."},
+        error_messages={"required": gettext_lazy("Choose at least one category of data.")},
     )
-    period_from = forms.DateField(label="From", input_formats=[DATE_FORMAT], widget=_date_input())
-    period_to = forms.DateField(label="To", input_formats=[DATE_FORMAT], widget=_date_input())
+    period_from = forms.DateField(
+        label=gettext_lazy("From"), input_formats=[DATE_FORMAT], widget=_date_input()
+    )
+    period_to = forms.DateField(
+        label=gettext_lazy("To"), input_formats=[DATE_FORMAT], widget=_date_input()
+    )
     justification = forms.CharField(
-        label="Why this is an emergency",
+        label=gettext_lazy("Why this is an emergency"),
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 6}),
-        help_text="The imminent danger of death or serious injury, and why the data "
-        "cannot wait for legal process.",
+        help_text=gettext_lazy(
+            "The imminent danger of death or serious injury, and why the data "
+            "cannot wait for legal process."
+        ),
     )
     non_disclosure = forms.BooleanField(
-        label="The authority orders that the user is not told about this request",
+        # Translators: a non-disclosure order forbids the platform to tell the account
+        # holder about the request.
+        label=gettext_lazy("The authority orders that the user is not told about this request"),
         required=False,
     )
     non_disclosure_until = forms.DateField(
-        label="Not to be disclosed until",
+        label=gettext_lazy("Not to be disclosed until"),
         required=False,
         input_formats=[DATE_FORMAT],
         widget=_date_input(),
     )
     non_disclosure_basis = forms.CharField(
-        label="Basis of the non-disclosure order",
+        label=gettext_lazy("Basis of the non-disclosure order"),
         max_length=500,
         required=False,
     )
@@ -321,12 +346,12 @@ class RequestForm(forms.Form):
         data = super().clean() or {}
         start, end = data.get("period_from"), data.get("period_to")
         if start and end and start > end:
-            self.add_error("period_to", "The period ends before it starts.")
+            self.add_error("period_to", _("The period ends before it starts."))
         if data.get("non_disclosure"):
             if not data.get("non_disclosure_until"):
-                self.add_error("non_disclosure_until", "Give the date the order ends.")
+                self.add_error("non_disclosure_until", _("Give the date the order ends."))
             if not data.get("non_disclosure_basis"):
-                self.add_error("non_disclosure_basis", "Give the basis of the order.")
+                self.add_error("non_disclosure_basis", _("Give the basis of the order."))
         return data
 
     def request_body(self, targets: list[dict[str, Any]]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -33,6 +34,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import AuthedRequest, before_second_factor, page_officer, role_required
 from accounts.models import Officer, Role
+from accounts.preferences import user_zone
 from accounts.selectors import (
     recipients_for_officer,
     signing_passkeys_active,
@@ -40,6 +42,7 @@ from accounts.selectors import (
 )
 from portal.http import client_ip
 from portal.problems import Problem, problem_response
+from portal.templatetags.portal_time import deadline as deadline_html
 from requests_app.intake.attachments import ALLOWED_MEDIA_TYPES
 from requests_app.intake.drafts import (
     CopyChoice,
@@ -75,6 +78,7 @@ from requests_app.intake.web.forms import (
 from requests_app.intake.webauthn import b64url_encode
 from requests_app.lifecycle.access import officer_of
 from requests_app.lifecycle.models import LegalRequest
+from requests_app.policy.help import legal_help_for
 
 # A preview older than this is signed afresh: the gateway accepts signed_at within five
 # minutes, and the officer needs time to touch the passkey.
@@ -208,6 +212,11 @@ def _form_page(
     else:
         form = RequestForm(option=option)
         targets = target_formset(officer=officer)
+    legal_help = legal_help_for(country=str(officer.agency.country))
+    if legal_help.example:
+        form.fields["legal_basis"].help_text = _(
+            "The law that allows the request, e.g. %(example)s."
+        ) % {"example": legal_help.example}
     return render(
         request,
         "requests_app/submit.html",
@@ -219,6 +228,7 @@ def _form_page(
             "has_passkey": bool(passkeys),
             "passkey_waiting": _passkey_waiting(officer),
             "config": config,
+            "legal_help": legal_help,
         },
     )
 
@@ -471,7 +481,7 @@ def _throttle_check(request: HttpRequest) -> None:
     if not limits.allow_request(request, None):
         wait = max(1, math.ceil(limits.wait() or 1))
         problem = Problem(
-            "rate_limited", 429, "Too many submissions; try again later.", retry_after=wait
+            "rate_limited", 429, _("Too many submissions; try again later."), retry_after=wait
         )
         problem.headers["Retry-After"] = str(wait)
         raise problem
@@ -483,11 +493,11 @@ def _envelope_bytes(request: HttpRequest) -> bytes:
         raise Problem(
             "malformed",
             400,
-            "The multipart body needs a part named envelope.",
-            errors=[{"field": "envelope", "message": "This part is required."}],
+            _("The multipart body needs a part named envelope."),
+            errors=[{"field": "envelope", "message": _("This part is required.")}],
         )
     if part.size is not None and part.size > settings.INTAKE_MAX_ENVELOPE_BYTES:
-        raise Problem("too_large", 413, "The envelope is larger than the protocol allows.")
+        raise Problem("too_large", 413, _("The envelope is larger than the protocol allows."))
     return part.read()
 
 
@@ -510,7 +520,7 @@ def submission_submit(request: HttpRequest) -> HttpResponse:
     """
     if _content_length(request) > settings.INTAKE_MAX_REQUEST_BYTES:
         return _refuse(
-            request, Problem("too_large", 413, "The request is larger than the protocol allows.")
+            request, Problem("too_large", 413, _("The request is larger than the protocol allows."))
         )
     return _submit(request)
 
@@ -524,9 +534,9 @@ def _submit(request: HttpRequest) -> HttpResponse:
     except Problem as problem:
         return _refuse(request, problem)
     except (RequestDataTooBig, TooManyFilesSent):
-        return _refuse(request, Problem("too_large", 413, "The request has too many parts."))
+        return _refuse(request, Problem("too_large", 413, _("The request has too many parts.")))
     except MultiPartParserError:
-        return _refuse(request, Problem("malformed", 400, "The multipart body is broken."))
+        return _refuse(request, Problem("malformed", 400, _("The multipart body is broken.")))
 
     user: Any = request.user
     try:
@@ -543,4 +553,8 @@ def _submit(request: HttpRequest) -> HttpResponse:
     if draft_id is not None and accepted.request.officer.user_id == user.pk:
         # The draft became this request: it goes (only the submitter's own draft).
         draft_submitted(officer=accepted.request.officer, draft_id=draft_id)
-    return JsonResponse(accepted.answer(), status=201)
+    answer = accepted.answer()
+    # The due time as this officer reads it (their zone and language); due_at stays UTC.
+    with timezone.override(user_zone(user)):
+        answer["due_shown"] = strip_tags(deadline_html(accepted.request.due_at))
+    return JsonResponse(answer, status=201)

@@ -18,6 +18,8 @@ import pyrage
 import pytest
 import rfc8785
 from django.test import Client
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import Role
 from portal.models import AuditEvent
@@ -94,8 +96,9 @@ def test_the_certificate_names_every_file_and_record_set_with_its_sha256(
         flat(str(DEFAULT_CERTIFICATE_STATEMENT)),
     ):
         assert stated in text, stated
-    issued = document["issued_at"][:10]
-    assert f"Date {issued}" in text
+    # In the portal's language and zone, as every page writes times (portal_time).
+    issued = datetime.fromisoformat(document["issued_at"].replace("Z", "+00:00"))
+    assert f"Date {date_format(timezone.localtime(issued), 'DATETIME_FORMAT')}" in text
     # Every file, with the SHA-256 of its bytes ...
     (target,) = document["records"]
     (listed,) = target["files"]

@@ -12,7 +12,7 @@ import io
 import json
 import re
 import zipfile
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pyrage
 import pytest
@@ -368,7 +368,8 @@ def test_the_responses_page_shows_size_sha256_and_expiry_of_the_officers_respons
     assert delivery.reference in html
     assert f"{sealed.size} bytes" in html
     assert sealed.sha256 in html
-    assert timezone.localtime(sealed.expires_at).strftime("%-d %b %Y") in html
+    until = sealed.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert f'<time datetime="{until}">' in html  # shown in the viewer's zone, UTC for machines
     assert f'action="/responses/{sealed.pk}/download/"' in html
     assert other.reference not in html
     assert other.sealed.sha256 not in html

@@ -327,7 +327,7 @@ def test_the_request_page_offers_its_submitter_a_copy(mine, earlier):
     assert 'name="copy_targets"' in page
     assert 'name="copy_documents"' in page
     assert "203.0.113.7" in page
-    assert 'datetime="2026-02-01T08:00:00+00:00"' in page
+    assert 'datetime="2026-02-01T08:00:00Z"' in page  # the window's start, {% when %}
 
 
 # --- A draft that becomes a request ----------------------------------------------------------

@@ -174,6 +174,23 @@ def test_a_passkey_confirmed_submission_is_accepted_with_its_provenance_and_audi
     assert credential.last_used_at is not None
 
 
+def test_the_confirmation_shows_the_due_time_in_the_officers_zone_and_keeps_utc_for_machines(
+    session, officer, passkey
+):
+    officer.user.time_zone = "America/Sao_Paulo"
+    officer.user.save(update_fields=["time_zone"])
+    sub = submission()
+    signature = browser_signature(passkey, sub.payload)
+
+    answer = post_web(session, {"payload": sub.payload, "signature": signature}, sub.files).json()
+
+    assert answer["due_at"].endswith("Z")  # the API's UTC instant, unchanged
+    assert "-03" in answer["due_shown"]  # São Paulo's abbreviation, not UTC
+    assert "UTC" not in answer["due_shown"]
+    assert "<" not in answer["due_shown"]  # plain text: the page sets it as text
+    assert answer["due_shown"].endswith(")")  # the relative time, "(in 1 day 23 h)"
+
+
 def test_the_passkey_that_verified_a_request_is_pinned_and_outlives_the_passkey(
     session, officer, passkey, settings
 ):

@@ -18,7 +18,7 @@ from requests_app.transparency.periods import Period, PeriodInvalid, period_pars
             "2026-02-01..2026-02-28",
             date(2026, 2, 1),
             date(2026, 2, 28),
-            "1 February 2026 to 28 February 2026",
+            "Feb. 1, 2026 to Feb. 28, 2026",  # Django's DATE_FORMAT in English
         ),
     ],
 )
@@ -73,7 +73,9 @@ def test_bars_are_proportional_to_their_values_and_stacked() -> None:
     total_width = germany.segments[0].width + germany.segments[1].width
     assert total_width / france.segments[0].width == pytest.approx(40 / 20)
     assert germany.value_text == "40"
-    assert germany.segments[0].title == "Germany, properly formed: 30"
+    assert (
+        germany.segments[0].title == "Germany, Properly formed: 30"
+    )  # the label as written: no .lower() (German nouns)
 
 
 def test_a_column_not_published_says_so_instead_of_drawing_zero() -> None:

@@ -144,7 +144,7 @@ def test_a_custom_range_is_shown_but_not_offered_for_publication(client, quarter
         "/staff/transparency/?period=custom&date_from=2026-04-01&date_to=2026-04-30"
     ).content.decode()
 
-    assert "1 April 2026 to 30 April 2026" in page
+    assert "Apr. 1, 2026 to Apr. 30, 2026"  # Django's DATE_FORMAT in English in page
     assert "/staff/transparency/publish/" not in page
 
 
