@@ -34,12 +34,19 @@ run: $(STAMP)  ## start the portal on embedded defaults with demo data (http://l
 test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff (lint and format check), mypy, the layer contracts and no import circle
+lint: $(STAMP)  ## ruff, mypy, the layer contracts, no import circle, complete catalogs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy portal accounts requests_app project
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) scripts/import_cycles.py
+	$(PY) scripts/check_catalogs.py
+
+# The translation catalogs under locale/ (both domains: templates and Python, and the
+# browser sources), with the options scripts/check_catalogs.py checks them against. A new
+# language needs its directory first: `$(PY) manage.py makemessages --locale=xx`.
+messages: $(STAMP)  ## regenerate locale/*/LC_MESSAGES/*.po (then translate the new entries)
+	$(PY) scripts/check_catalogs.py --regenerate
 
 # Known vulnerabilities in the pinned dependencies (requirements.lock with pip-audit against
 # PyPI; package-lock.json with npm audit) fail; so, under REQUIRE_SERVICES=1 (CI), does a
@@ -95,4 +102,4 @@ lock:  ## re-resolve requirements*.lock from pyproject.toml (needs uv)
 clean:  ## remove the virtual environment and local state (database, sealed files)
 	rm -rf $(VENV) var
 
-.PHONY: help venv run test lint audit format bench assets lock clean
+.PHONY: help venv run test lint messages audit format bench assets lock clean
