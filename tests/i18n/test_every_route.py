@@ -458,24 +458,26 @@ def english_page(world: World, visit: Visit) -> str:
 def test_every_page_opens_and_is_in_the_language(world, language):
     speak(world, language)
     errors: list[str] = []
-    english_left: list[str] = []
+    english_left: dict[str, list[str]] = {}  # text: the pages it was left on
     for visit in visits(world):
         status, body = render(world, visit, language)
+        page = f"{visit.url} as {visit.role}"
         if status >= 400:
-            errors.append(f"{visit.url} ({visit.route}) as {visit.role}: status {status}")
+            errors.append(f"{page} ({visit.route}): status {status}")
             continue
         if language == settings.LANGUAGE_CODE or not body:
             continue
         html_lang = re.search(r"<html[^>]*\blang=\"([^\"]*)\"", body)
         if html_lang is None or html_lang.group(1).lower() != language:
-            english_left.append(
-                f"{visit.url} as {visit.role}: <html lang> is "
-                f"{html_lang.group(1) if html_lang else 'missing'!r}, not {language!r}"
-            )
+            errors.append(f"{page}: <html lang> is {html_lang and html_lang.group(1)!r}")
         for left in leftovers(body, english_page(world, visit), world.data):
-            english_left.append(f"{visit.url} as {visit.role}: {left.text!r}")
-    report = errors + english_left
-    assert not report, (
-        f"{len(errors)} pages refused, {len(english_left)} English texts left in "
-        f"{language}:\n" + "\n".join(report[:400]) + ("\n…" if len(report) > 400 else "")
+            english_left.setdefault(left.text, []).append(page)
+    lines = errors + [
+        f"{text!r} on {pages[0]}" + (f" and {len(pages) - 1} more pages" if len(pages) > 1 else "")
+        for text, pages in english_left.items()
+    ]
+    assert not lines, (
+        f"{language}: {len(errors)} errors, {len(english_left)} English texts left:\n"
+        + "\n".join(lines[:300])
+        + (f"\n… and {len(lines) - 300} more" if len(lines) > 300 else "")
     )
