@@ -8,18 +8,19 @@ page is a *leftover* when
 1. the English rendering of the same page has the very same node (after collapsing
    white space): nothing translated it; and
 2. once everything that is not prose is taken out of it, at least two English words
-   remain. Taken out are: the allow-list below (proper nouns, names of laws and tools);
-   the data of the page (``data``: names, case references, descriptions and zone names
-   from the fixtures, which no catalog translates); URLs, e-mail addresses, hashes and
-   anything holding a digit or one of ``@ / : _ = # < > .`` inside a word (identifiers,
-   references, key ids, file names); all-capital acronyms (``PDF``, ``CSV``, ``UTC``).
-   A word is then a run of ASCII letters, two or more, with at most one capital, the
-   first (``Request``, ``pending``; not ``iPhone`` or ``eIDAS``).
+   remain. Taken out are, first, the data of the page (``data``: every text the fixtures
+   stored, line by line: names, case references, descriptions, legal bases, zone names;
+   no catalog translates them); then the allow-list below (proper nouns, names of laws
+   and tools); URLs, e-mail addresses, hashes and anything holding a digit or one of
+   ``@ / : _ = # < > .`` inside a word (identifiers, references, key ids, file names);
+   all-capital acronyms (``PDF``, ``CSV``, ``UTC``). A word is then a run of ASCII
+   letters, two or more, with at most one capital, the first (``Request``, ``pending``;
+   not ``iPhone`` or ``eIDAS``).
 
-Never read: ``<script>``, ``<style>``, ``<code>``, ``<kbd>``, ``<pre>``, ``<samp>``,
-``<template>``, and any element marked ``translate="no"`` (with everything inside it),
-which is how a template says "this is not language" (a key, a command, a language's own
-name in the switcher).
+Never read: comments, ``<script>``, ``<style>``, ``<code>``, ``<kbd>``, ``<pre>``,
+``<samp>``, ``<template>``, ``<textarea>`` (a value to edit), and any element marked
+``translate="no"`` (with everything inside it), which is how a template says "this is
+not language" (a key, a command, a language's own name in the switcher).
 """
 
 import re
@@ -30,7 +31,9 @@ from xml.etree.ElementTree import Element
 import tinyhtml5
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
-NOT_TEXT = {"script", "style", "code", "kbd", "pre", "samp", "template", "svg", "math"}
+# ``textarea`` holds what a user typed or a form was given to edit: data, like an input's
+# value, which is never read either.
+NOT_TEXT = {"script", "style", "code", "kbd", "pre", "samp", "template", "textarea", "svg", "math"}
 READ_ATTRIBUTES = ("title", "alt", "placeholder", "aria-label")
 
 # Proper nouns and names that stay as they are in every language. Keep this list small:
@@ -71,6 +74,8 @@ def text_nodes(html: str) -> Iterator[str]:
 
 
 def _walk(element: Element) -> Iterator[str]:
+    if not isinstance(element.tag, str):
+        return  # a comment or processing instruction: not shown (its tail is the parent's)
     tag = _local(element.tag)
     if tag in NOT_TEXT or element.get("translate") == "no":
         return
@@ -93,41 +98,59 @@ def _clean(texts: Iterable[str | None]) -> Iterator[str]:
                 yield collapsed
 
 
-def english_words(text: str, data: frozenset[str] = frozenset()) -> tuple[str, ...]:
-    """The English words of a node once names, data, identifiers and acronyms are out.
+def _bare(text: str) -> str:
+    """Words without the punctuation around them: how data and nodes are compared."""
+    return " ".join(filter(None, (token.strip(PUNCTUATION + ".:") for token in text.split())))
 
-    ``data`` is matched on whole words: any run of the node's words that is one of them
-    goes (a set look-up per run, so thousands of fixture strings cost nothing).
+
+def english_words(text: str, data: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """The English words of a node once data, names, identifiers and acronyms are out.
+
+    ``data`` (compared with ``_bare``) is matched on whole words: any run of the node's
+    words that is one of them goes, a set look-up per run, so thousands of fixture texts
+    cost nothing.
     """
+    tokens = text.split()
+    if data:
+        bare = [_bare(token) for token in tokens]
+        kept = [True] * len(tokens)
+        for start in range(len(tokens)):
+            for end in range(len(tokens), start, -1):
+                if " ".join(filter(None, bare[start:end])) in data:
+                    kept[start:end] = [False] * (end - start)
+                    break
+        text = " ".join(token for token, keep in zip(tokens, kept, strict=True) if keep)
     for phrase in ALLOWED:
         if phrase in text:
             text = re.sub(rf"(?<!\w){re.escape(phrase)}(?!\w)", " ", text)
     text = URL.sub(" ", text)
     text = EMAIL.sub(" ", text)
     text = HEX.sub(" ", text)
-    tokens = text.split()
-    dropped = [False] * len(tokens)
-    if data:
-        bare = [token.strip(PUNCTUATION) for token in tokens]
-        for start in range(len(tokens)):
-            for end in range(len(tokens), start, -1):
-                if " ".join(tokens[start:end]) in data or " ".join(bare[start:end]) in data:
-                    dropped[start:end] = [True] * (end - start)
-                    break
     words = []
-    for token, gone in zip(tokens, dropped, strict=True):
+    for token in text.split():
         token = token.strip(PUNCTUATION).rstrip(".:")
-        if gone or re.search(r"[\d@/:_=#<>.]", token):
-            continue  # data, an identifier, a reference, a number, a path
+        if re.search(r"[\d@/:_=#<>.]", token):
+            continue  # an identifier, a reference, a number, a path
         for part in token.split("-"):
             if len(part) >= 2 and WORD.match(part):
                 words.append(part)
     return tuple(words)
 
 
+def data_of(texts: Iterable[str]) -> frozenset[str]:
+    """Fixture texts as ``english_words`` compares them (each line on its own too)."""
+    found = set()
+    for text in texts:
+        for piece in (text, *text.splitlines()):
+            bare = _bare(piece)
+            if len(bare) >= 3:
+                found.add(bare)
+    return frozenset(found)
+
+
 def leftovers(translated: str, english: str, data: Iterable[str] = ()) -> list[Leftover]:
     """The text nodes of ``translated`` that are English left untranslated (see above)."""
-    data = data if isinstance(data, frozenset) else frozenset(data)
+    data = data if isinstance(data, frozenset) else data_of(data)
     in_english = set(text_nodes(english))
     found: dict[str, Leftover] = {}
     for node in text_nodes(translated):
