@@ -69,6 +69,7 @@ BENCH_LOAD := --seconds 20
 BENCH_FAULTS := --seconds 20 --fault-at 5 --outage 5
 BENCH_TRANSPARENCY := --rows 100000 --rejections 30000 --rounds 2
 BENCH_AUDIT := --rounds 1 --seconds 2 --events 2000 --sequencer-rounds 1
+BENCH_I18N := --rounds 2 --requests 5 --warmup 2
 endif
 bench: $(STAMP)  ## run every benchmark (slow, by hand; QUICK=1 for a short run; see bench/README.md)
 	$(PY) bench/intake.py $(BENCH_INTAKE)
@@ -78,6 +79,7 @@ bench: $(STAMP)  ## run every benchmark (slow, by hand; QUICK=1 for a short run;
 	$(PY) bench/faults.py $(BENCH_FAULTS)
 	$(PY) bench/transparency.py $(BENCH_TRANSPARENCY)
 	$(PY) bench/audit.py $(BENCH_AUDIT)
+	$(PY) bench/i18n.py $(BENCH_I18N)
 
 # The browser bundle: esbuild, pinned in package-lock.json; minified, no source map, no
 # timestamps or absolute paths (the libraries' license comments are kept at the end), so
