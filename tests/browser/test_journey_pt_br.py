@@ -337,14 +337,17 @@ def test_a_brazilian_officer_goes_from_registration_to_a_response_on_a_phone_in_
             }
         ]
     )
-    officer.locator("#attachment-list li").first.wait_for()
+    officer.locator("#attachment-list tbody tr").first.wait_for()
     check(officer)
     officer.locator("#preview-button").click()
-    officer.locator("#step-preview").wait_for(state="visible")
-    assert "suspeito_um" in officer.locator("#preview-payload").text_content()
+    officer.wait_for_function(
+        "() => document.querySelector('#preview-payload')?.textContent.includes('suspeito_um')"
+    )
     check(officer)
     officer.locator("#confirm-button").click()
-    officer.locator("#step-done").wait_for(state="visible")
+    officer.wait_for_function(
+        "() => document.querySelector('#result-reference')?.textContent.startsWith('LR-')"
+    )
     reference = officer.locator("#result-reference").text_content()
     assert reference.startswith("LR-")
     check(officer)
