@@ -34,12 +34,19 @@ run: $(STAMP)  ## start the portal on embedded defaults with demo data (http://l
 test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff (lint and format check), mypy, the layer contracts and no import circle
+lint: $(STAMP)  ## ruff, mypy, the layer contracts, no import circle, complete catalogs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy portal accounts requests_app project
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) scripts/import_cycles.py
+	$(PY) scripts/check_catalogs.py
+
+# The translation catalogs under locale/ (both domains: templates and Python, and the
+# browser sources), with the options scripts/check_catalogs.py checks them against. A new
+# language needs its directory first: `$(PY) manage.py makemessages --locale=xx`.
+messages: $(STAMP)  ## regenerate locale/*/LC_MESSAGES/*.po (then translate the new entries)
+	$(PY) scripts/check_catalogs.py --regenerate
 
 # Known vulnerabilities in the pinned dependencies (requirements.lock with pip-audit against
 # PyPI; package-lock.json with npm audit) fail; so, under REQUIRE_SERVICES=1 (CI), does a
@@ -62,6 +69,7 @@ BENCH_LOAD := --seconds 20
 BENCH_FAULTS := --seconds 20 --fault-at 5 --outage 5
 BENCH_TRANSPARENCY := --rows 100000 --rejections 30000 --rounds 2
 BENCH_AUDIT := --rounds 1 --seconds 2 --events 2000 --sequencer-rounds 1
+BENCH_I18N := --rounds 2 --requests 5 --warmup 2
 endif
 bench: $(STAMP)  ## run every benchmark (slow, by hand; QUICK=1 for a short run; see bench/README.md)
 	$(PY) bench/intake.py $(BENCH_INTAKE)
@@ -71,6 +79,7 @@ bench: $(STAMP)  ## run every benchmark (slow, by hand; QUICK=1 for a short run;
 	$(PY) bench/faults.py $(BENCH_FAULTS)
 	$(PY) bench/transparency.py $(BENCH_TRANSPARENCY)
 	$(PY) bench/audit.py $(BENCH_AUDIT)
+	$(PY) bench/i18n.py $(BENCH_I18N)
 
 # The browser bundle: esbuild, pinned in package-lock.json; minified, no source map, no
 # timestamps or absolute paths (the libraries' license comments are kept at the end), so
@@ -95,4 +104,4 @@ lock:  ## re-resolve requirements*.lock from pyproject.toml (needs uv)
 clean:  ## remove the virtual environment and local state (database, sealed files)
 	rm -rf $(VENV) var
 
-.PHONY: help venv run test lint audit format bench assets lock clean
+.PHONY: help venv run test lint messages audit format bench assets lock clean

@@ -1,19 +1,27 @@
-"""Fail when a translation catalog is stale, incomplete or does not compile.
+"""Fail when a translation catalog is missing, stale, incomplete or does not compile.
 
-For every language of ``settings.LANGUAGES`` but English (the source language):
+For every language of ``settings.LANGUAGES`` but the source language (``LANGUAGE_CODE``,
+English):
 
-1. ``makemessages`` run on a copy of the tree would not change the committed catalogs
-   (``locale/<ll>/LC_MESSAGES/django.po`` and ``djangojs.po``): a string added to the code
-   without its translations fails here;
+1. ``makemessages`` run on a copy of the tree would neither create nor change a catalog
+   (``locale/<ll>/LC_MESSAGES/django.po`` for templates and Python, ``djangojs.po`` for
+   the browser sources under ``frontend/``): a missing catalog, or a string added to the
+   code without its translations, fails here;
 2. no entry is untranslated or fuzzy (``msgfmt --statistics``);
-3. every catalog compiles (``msgfmt --check``: format strings match their msgid).
+3. every catalog compiles (``msgfmt --check``: the placeholders of each msgstr are those
+   of its msgid).
 
-    python scripts/check_catalogs.py        # exit 1 and one line per finding
+    python scripts/check_catalogs.py               # exit 1 and one line per finding
+    python scripts/check_catalogs.py --regenerate  # what `make messages` runs
 
-`make messages` regenerates the catalogs (same options as below); translate the new
+``--root DIR`` checks another tree laid out like this one (the tests use small ones).
+`make messages` regenerates the catalogs with the options below; translate the new
 entries, then `make lint` runs this check.
 """
 
+import argparse
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,20 +32,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # What makemessages reads: the Python packages, the templates and the browser sources.
 SOURCES = ["portal", "accounts", "requests_app", "project", "templates", "frontend", "manage.py"]
-MAKEMESSAGES = [
-    ["makemessages", "--all", "--no-location", "--no-obsolete", "--ignore=node_modules/*"],
-    [
-        "makemessages",
-        "--all",
-        "--domain=djangojs",
-        "--no-location",
-        "--no-obsolete",
-        "--ignore=node_modules/*",
-        "--ignore=static/*",
-    ],
-]
+DOMAINS = {
+    "django": ["--no-location", "--no-obsolete", "--ignore=node_modules/*"],
+    "djangojs": ["--no-location", "--no-obsolete", "--ignore=node_modules/*", "--ignore=static/*"],
+}
 MSGFMT = shutil.which("msgfmt") or "msgfmt"  # GNU gettext (Debian: gettext)
 HEADER_NOISE = re.compile(r'^"(POT-Creation-Date|PO-Revision-Date): .*\\n"$', re.M)
+# The settings module's languages, read the way manage.py reads them (no app is loaded).
+LANGUAGES_OF_TREE = (
+    "import json; from django.conf import settings; from django.utils.translation import "
+    "to_locale; print(json.dumps([settings.LANGUAGE_CODE, "
+    "[to_locale(code) for code, _ in settings.LANGUAGES]]))"
+)
+
+
+def locales(tree: Path) -> list[str]:
+    """The locale directory names the tree's settings ask for (``pt_BR``), source excluded."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    out = subprocess.run(  # noqa: S603  (fixed arguments, our own interpreter)
+        [sys.executable, "-c", LANGUAGES_OF_TREE],
+        cwd=tree,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    source, wanted = json.loads(out)
+    from_source = source.split("-")[0]
+    return [name for name in wanted if name.split("_")[0].lower() != from_source]
 
 
 def catalogs(tree: Path) -> dict[str, str]:
@@ -47,46 +69,76 @@ def catalogs(tree: Path) -> dict[str, str]:
     return found
 
 
-def run_makemessages(tree: Path) -> None:
-    for args in MAKEMESSAGES:
-        subprocess.run(  # noqa: S603  (fixed arguments, our own tools)
-            [sys.executable, "manage.py", *args],
+def run_makemessages(tree: Path, names: list[str]) -> None:
+    """Regenerate (or create) both domains' catalogs of ``names`` in ``tree``."""
+    if not names:
+        return
+    (tree / "locale").mkdir(exist_ok=True)
+    for domain, options in DOMAINS.items():
+        result = subprocess.run(  # noqa: S603  (fixed arguments, our own tools)
+            [
+                sys.executable,
+                "manage.py",
+                "makemessages",
+                f"--domain={domain}",
+                *(f"--locale={name}" for name in names),
+                *options,
+            ],
             cwd=tree,
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"makemessages --domain={domain} failed:\n{result.stderr}")
 
 
-def problems() -> list[str]:
+def problems(root: Path = ROOT) -> list[str]:
     found: list[str] = []
-    committed = catalogs(ROOT)
-    if not committed:
-        return ["no catalog under locale/: run `make messages` and translate"]
+    names = locales(root)
+    committed = catalogs(root)
+    for name in sorted({Path(path).parts[1] for path in committed} - set(names)):
+        found.append(f"locale/{name}: not a language of settings.LANGUAGES")
     with tempfile.TemporaryDirectory() as scratch:
         tree = Path(scratch)
         for name in SOURCES:
-            source = ROOT / name
+            source = root / name
             if source.is_dir():
                 shutil.copytree(source, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
+            elif source.is_file():
                 shutil.copy2(source, tree / name)
-        shutil.copytree(ROOT / "locale", tree / "locale")
-        run_makemessages(tree)
+        if (root / "locale").is_dir():
+            shutil.copytree(root / "locale", tree / "locale")
+        run_makemessages(tree, names)
         regenerated = catalogs(tree)
-    for name in sorted(set(committed) | set(regenerated)):
-        if committed.get(name) != regenerated.get(name):
-            found.append(f"{name}: makemessages would change it (run `make messages`)")
-    for path in sorted((ROOT / "locale").glob("*/LC_MESSAGES/*.po")):
+    for path in sorted(set(committed) | set(regenerated)):
+        if path not in committed:
+            found.append(f"{path}: missing (run `make messages`, then translate)")
+        elif committed.get(path) != regenerated.get(path):
+            new = _msgids(regenerated.get(path, "")) - _msgids(committed.get(path, ""))
+            gone = _msgids(committed.get(path, "")) - _msgids(regenerated.get(path, ""))
+            detail = "".join(
+                f"; {label} {', '.join(repr(m) for m in sorted(ids)[:3])}"
+                + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+                for label, ids in (("new:", new), ("no longer in the code:", gone))
+                if ids
+            )
+            found.append(f"{path}: makemessages would change it (run `make messages`){detail}")
+    for path in sorted((root / "locale").glob("*/LC_MESSAGES/*.po")):
         result = subprocess.run(  # noqa: S603  (fixed arguments)
             [MSGFMT, "--check", "--statistics", "-o", "/dev/null", str(path)],
             capture_output=True,
             text=True,
             check=False,
         )
-        where = path.relative_to(ROOT)
+        where = path.relative_to(root)
         if result.returncode != 0:
-            found.append(f"{where}: does not compile: {result.stderr.strip()}")
+            errors = [
+                line.replace(f"{path}:", "line ")
+                for line in result.stderr.splitlines()
+                if line.startswith(f"{path}:") and "warning: header field" not in line
+            ]
+            found.append(f"{where}: does not compile: {' / '.join(errors)}")
         stats = result.stderr
         for kind in ("untranslated", "fuzzy"):
             count = re.search(rf"(\d+) {kind}", stats)
@@ -95,8 +147,34 @@ def problems() -> list[str]:
     return found
 
 
-def main() -> int:
-    found = problems()
+MSGID = re.compile(r'^msgid "(.*)"\n((?:".*"\n)*)', re.M)
+
+
+def _msgids(text: str) -> set[str]:
+    """The msgids of a catalog's text (continuation lines joined), for a readable finding."""
+    ids = set()
+    for first, rest in MSGID.findall(text):
+        whole = first + "".join(line[1:-1] for line in rest.splitlines())
+        if whole:
+            ids.add(whole)
+    return ids
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="the tree to check")
+    parser.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="run makemessages for every language in place (what `make messages` does)",
+    )
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    if args.regenerate:
+        run_makemessages(root, locales(root))
+        print(f"catalogs regenerated under {root / 'locale'}: translate the new entries")
+        return 0
+    found = problems(root)
     for line in found:
         print(line)
     if found:

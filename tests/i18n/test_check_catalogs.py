@@ -1,0 +1,193 @@
+"""scripts/check_catalogs.py, the CI gate on the translation catalogs, tried on small trees.
+
+Each test copies one tiny project laid out like the portal (``manage.py``, a
+``portal/settings.py`` with two languages, a template, a Python module and a browser
+source, each with marked strings), whose catalogs ``--regenerate`` made and the test filled
+in, breaks one thing, and runs the script as ``make lint`` does: it must exit 1 with a line
+naming that finding, and exit 0 on the untouched tree.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "check_catalogs.py"
+
+pytestmark = pytest.mark.needs_commands("msgfmt", "xgettext", "msgmerge")
+
+SETTINGS = """\
+SECRET_KEY = "tiny tree of the catalog check"
+INSTALLED_APPS = []
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
+USE_I18N = True
+"""
+TEMPLATE = """\
+{% load i18n %}
+<h1>{% translate "Requests awaiting review" %}</h1>
+<p>{% blocktranslate with when=deadline %}Due {{ when }}{% endblocktranslate %}</p>
+"""
+PYTHON = """\
+from django.utils.translation import gettext_lazy as _
+
+PRESERVATION = _("Preservation order")
+"""
+SCRIPT_JS = """\
+const label = gettext("Open the response");
+"""
+TRANSLATIONS = {
+    "Requests awaiting review": "Pedidos aguardando análise",
+    "Due %(when)s": "Prazo %(when)s",
+    "Preservation order": "Ordem de preservação",
+    "Open the response": "Abrir a resposta",
+}
+PT_BR = Path("locale/pt_BR/LC_MESSAGES")
+
+
+def check(tree: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603  (our own script)
+        [sys.executable, str(SCRIPT), "--root", str(tree), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def translate(path: Path, translations: dict[str, str]) -> None:
+    """Fill the empty msgstr of each msgid named, in the catalog's own layout."""
+    text = path.read_text()
+    for msgid, msgstr in translations.items():
+        entry = f'msgid "{msgid}"\nmsgstr ""\n'
+        if entry in text:
+            text = text.replace(entry, f'msgid "{msgid}"\nmsgstr "{msgstr}"\n')
+    path.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    """The tiny tree with complete, current catalogs (made by the script's own regeneration)."""
+    tree = tmp_path_factory.mktemp("tiny") / "tree"
+    (tree / "portal").mkdir(parents=True)
+    (tree / "portal" / "__init__.py").write_text("")
+    (tree / "portal" / "settings.py").write_text(SETTINGS)
+    (tree / "portal" / "labels.py").write_text(PYTHON)
+    (tree / "templates").mkdir()
+    (tree / "templates" / "queue.html").write_text(TEMPLATE)
+    (tree / "frontend").mkdir()
+    (tree / "frontend" / "reply.js").write_text(SCRIPT_JS)
+    shutil.copy2(ROOT / "manage.py", tree / "manage.py")
+    regenerated = check(tree, "--regenerate")
+    assert regenerated.returncode == 0, regenerated.stderr
+    for domain in ("django", "djangojs"):
+        translate(tree / PT_BR / f"{domain}.po", TRANSLATIONS)
+    return tree
+
+
+@pytest.fixture
+def tree(pristine: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "tree"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+def test_a_complete_current_catalog_passes(tree):
+    result = check(tree)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "catalogs complete and current" in result.stdout
+    # Both domains were made and checked: Python and templates, and the browser source.
+    assert 'msgstr "Abrir a resposta"' in (tree / PT_BR / "djangojs.po").read_text()
+    assert 'msgstr "Ordem de preservação"' in (tree / PT_BR / "django.po").read_text()
+
+
+def test_an_untranslated_entry_fails(tree):
+    po = tree / PT_BR / "django.po"
+    po.write_text(po.read_text().replace('msgstr "Ordem de preservação"', 'msgstr ""'))
+
+    result = check(tree)
+
+    assert result.returncode == 1
+    assert "locale/pt_BR/LC_MESSAGES/django.po: 1 untranslated entries" in result.stdout
+
+
+def test_a_fuzzy_entry_fails(tree):
+    po = tree / PT_BR / "djangojs.po"
+    po.write_text(
+        po.read_text().replace('msgid "Open the response"', '#, fuzzy\nmsgid "Open the response"')
+    )
+
+    result = check(tree)
+
+    assert result.returncode == 1
+    assert "locale/pt_BR/LC_MESSAGES/djangojs.po: 1 fuzzy entries" in result.stdout
+
+
+def test_a_string_marked_without_its_translation_fails(tree):
+    template = tree / "templates" / "queue.html"
+    template.write_text(template.read_text() + '{% translate "Emergency disclosure" %}\n')
+
+    result = check(tree)
+
+    assert result.returncode == 1
+    assert re.search(
+        r"locale/pt_BR/LC_MESSAGES/django\.po: makemessages would change it .*"
+        r"new: 'Emergency disclosure'",
+        result.stdout,
+    ), result.stdout
+    # The check worked on a copy: the tree's own catalog is as it was.
+    assert "Emergency disclosure" not in (tree / PT_BR / "django.po").read_text()
+
+
+def test_a_string_removed_from_the_code_fails(tree):
+    (tree / "portal" / "labels.py").write_text("")
+
+    result = check(tree)
+
+    assert result.returncode == 1
+    assert "no longer in the code: 'Preservation order'" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("msgstr", "finding"),
+    [
+        ("Prazo %(quando)s", "argument 'quando', as in 'msgstr', doesn't exist in 'msgid'"),
+        ("Prazo", "argument 'when' doesn't exist in 'msgstr'"),
+    ],
+    ids=["renamed", "dropped"],
+)
+def test_a_msgstr_whose_placeholders_differ_fails(tree, msgstr, finding):
+    po = tree / PT_BR / "django.po"
+    po.write_text(po.read_text().replace('msgstr "Prazo %(when)s"', f'msgstr "{msgstr}"'))
+
+    result = check(tree)
+
+    assert result.returncode == 1
+    assert re.search(
+        r"locale/pt_BR/LC_MESSAGES/django\.po: does not compile: line \d+: .*" + re.escape(finding),
+        result.stdout,
+    ), result.stdout
+
+
+def test_a_missing_language_fails(tree):
+    shutil.rmtree(tree / "locale" / "pt_BR")
+
+    result = check(tree)
+
+    assert result.returncode == 1
+    assert "locale/pt_BR/LC_MESSAGES/django.po: missing" in result.stdout
+    assert "locale/pt_BR/LC_MESSAGES/djangojs.po: missing" in result.stdout
+
+
+def test_a_catalog_of_a_language_the_portal_does_not_offer_fails(tree):
+    shutil.copytree(tree / "locale" / "pt_BR", tree / "locale" / "it")
+
+    result = check(tree)
+
+    assert result.returncode == 1
+    assert "locale/it: not a language of settings.LANGUAGES" in result.stdout
