@@ -9,6 +9,7 @@ scope again by ``records_within_scope``, so the preview is exactly what delivery
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from accounts.models import User
 from portal.audit import audit_append
@@ -50,7 +51,9 @@ def disclosure_preview(
     if scope is not None:
         raise TypeError("Give either a decision or a scope, not both.")
     if decision.outcome == Decision.Outcome.REJECT or decision.state not in PREVIEWABLE:
-        raise ReviewRefused("Only a proposed or confirmed approval has records to preview.")
+        raise ReviewRefused(
+            gettext("Only a proposed or confirmed approval has records to preview.")
+        )
     records = decision_records(decision, source)
     if viewer is not None:
         _preview_audit(decision, viewer, records)
