@@ -56,6 +56,7 @@ from requests_app.lifecycle.clocks import (
 from requests_app.lifecycle.models import (
     Attachment,
     DataCategory,
+    DecisionOutcome,
     LegalRequest,
     Message,
     MessageAttachment,
@@ -64,7 +65,7 @@ from requests_app.lifecycle.models import (
 )
 from requests_app.lifecycle.states import OPEN_STATES
 from requests_app.lifecycle.targets import target_value_normalise
-from requests_app.review.models import Decision, RejectionReason
+from requests_app.review.models import Decision, EmergencyCallback, RejectionReason
 
 S = LegalRequest.Status
 
