@@ -51,15 +51,15 @@ def test_the_queue_and_a_long_request_page_fit_a_phone(page) -> None:
     log_in_with_totp(page, reviewer)
 
     page.goto("/review/")
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], (
-        page.evaluate(WIDE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], page.evaluate(
+        WIDE
     )
     due = page.locator("table.queue tbody tr").first.locator("td[data-label='Due']")
     assert due.locator("time").get_attribute("datetime").endswith("Z")
     assert due.locator(".relative").inner_text().startswith("(in ")
 
     page.goto(f"/review/{request.reference}/")
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], (
-        page.evaluate(WIDE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], page.evaluate(
+        WIDE
     )
     page.watch.assert_clean()

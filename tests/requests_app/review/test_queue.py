@@ -160,9 +160,8 @@ def test_deadline_badges_say_overdue_due_today_due_soon_and_paused_in_words(
     assert "Due within 48 hours" in row_of(response, soon.reference)
     assert "Paused: awaiting clarification" in row_of(response, paused.reference)
     # Frozen while paused: the deadline moves on with the pause.
-    assert re.search(
-        r'<span class="relative">\(in 3 days (4 hr|3 hr)\)</span>', row_of(response, paused.reference)
-    )
+    paused_row = row_of(response, paused.reference)
+    assert re.search(r'<span class="relative">\(in 3 days (4 hr|3 hr)\)</span>', paused_row)
     for quiet in (later, closed):
         row = row_of(response, quiet.reference)
         assert 'class="clock clock-' not in row
