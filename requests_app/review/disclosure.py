@@ -125,7 +125,7 @@ TIME_COLUMNS = {
 
 
 def _column_label(column: str) -> str:
-    return str(TIME_COLUMNS.get(column) or COLUMN_LABELS.get(column, column))
+    return str(TIME_COLUMNS.get(column) or COLUMN_LABELS.get(column) or column)
 
 
 def _cell(column: str, value: object) -> object:

@@ -7,7 +7,7 @@ nothing can be smuggled into an action by adding it to the POST.
 """
 
 from datetime import date
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -18,6 +18,9 @@ from accounts.models import Role, User
 from portal.forms import form_errors  # noqa: F401  (the views import it from here)
 from requests_app.lifecycle.models import DataCategory, LegalRequest
 from requests_app.review.models import AssessmentItem, EmergencyCallback, RejectionReason
+
+if TYPE_CHECKING:  # the stubs' name for a string or a lazy translation
+    from django_stubs_ext import StrOrPromise
 
 NOTE_MAX = 2000
 MESSAGE_MAX = 5000
@@ -44,7 +47,9 @@ class StrictForm(forms.Form):
         return cleaned
 
 
-def _note_field(label: str, help_text: str = "", *, required: bool = False) -> forms.CharField:
+def _note_field(
+    label: "StrOrPromise", help_text: "StrOrPromise" = "", *, required: bool = False
+) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=required,
@@ -54,7 +59,9 @@ def _note_field(label: str, help_text: str = "", *, required: bool = False) -> f
     )
 
 
-def _message_field(label: str, help_text: str, *, required: bool) -> forms.CharField:
+def _message_field(
+    label: "StrOrPromise", help_text: "StrOrPromise", *, required: bool
+) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=required,
