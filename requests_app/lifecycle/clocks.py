@@ -35,6 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Officer, Role, User
 from portal.audit import audit_append
@@ -72,10 +73,10 @@ PRESERVATION_ENDED_STATES = frozenset({S.WITHDRAWN, S.REJECTED, S.CLOSED})
 # The deadline badges, in the review queue's words (a word, not only a colour).
 DUE_SOON = timedelta(hours=48)
 BADGE_LABELS = {
-    "paused": "Paused: awaiting clarification",
-    "overdue": "Overdue",
-    "today": "Due today",
-    "soon": "Due within 48 hours",
+    "paused": gettext_lazy("Paused: awaiting clarification"),
+    "overdue": gettext_lazy("Overdue"),
+    "today": gettext_lazy("Due today"),
+    "soon": gettext_lazy("Due within 48 hours"),
     "later": "",
 }
 
@@ -98,16 +99,26 @@ def duration_text(delta: timedelta) -> str:
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
 
-    def unit(count: int, name: str) -> str:
-        return f"{count} {name}{'' if count == 1 else 's'}"
+    def day(count: int) -> str:
+        return ngettext("%(count)d day", "%(count)d days", count) % {"count": count}
+
+    def hour(count: int) -> str:
+        return ngettext("%(count)d hour", "%(count)d hours", count) % {"count": count}
+
+    def minute(count: int) -> str:
+        return ngettext("%(count)d minute", "%(count)d minutes", count) % {"count": count}
+
+    def pair(larger: str, smaller: str) -> str:
+        # Translators: a duration of two units, e.g. "2 days" and "3 hours".
+        return _("%(larger)s %(smaller)s") % {"larger": larger, "smaller": smaller}
 
     if days:
-        return unit(days, "day") + (f" {unit(hours, 'hour')}" if hours else "")
+        return pair(day(days), hour(hours)) if hours else day(days)
     if hours:
-        return unit(hours, "hour") + (f" {unit(minutes, 'minute')}" if minutes else "")
+        return pair(hour(hours), minute(minutes)) if minutes else hour(hours)
     if minutes:
-        return unit(minutes, "minute")
-    return "less than a minute"
+        return minute(minutes)
+    return _("less than a minute")
 
 
 @dataclass(frozen=True)
@@ -143,7 +154,7 @@ class DeadlineClock:
 
     @property
     def badge_label(self) -> str:
-        return BADGE_LABELS.get(self.badge, "")
+        return str(BADGE_LABELS.get(self.badge, ""))
 
     @property
     def paused_for_text(self) -> str:
@@ -154,8 +165,8 @@ class DeadlineClock:
         if self.time_left is None:
             return ""
         if self.overdue:
-            return f"overdue by {duration_text(self.time_left)}"
-        return f"{duration_text(self.time_left)} left"
+            return _("overdue by %(duration)s") % {"duration": duration_text(self.time_left)}
+        return _("%(duration)s left") % {"duration": duration_text(self.time_left)}
 
 
 @dataclass(frozen=True)
@@ -184,8 +195,8 @@ class PreservationClock:
     @property
     def time_left_text(self) -> str:
         if self.lapsed:
-            return "lapsed"
-        return f"{duration_text(self.time_left)} left"
+            return _("lapsed")
+        return _("%(duration)s left") % {"duration": duration_text(self.time_left)}
 
 
 @dataclass(frozen=True)
@@ -344,19 +355,19 @@ def preservation_extend(
     with transaction.atomic():
         locked = LegalRequest.objects.select_for_update().get(pk=request.pk)
         if locked.kind != RequestKind.PRESERVATION:
-            raise OfficerRefused("Only a preservation request can be extended.")
+            raise OfficerRefused(_("Only a preservation request can be extended."))
         if locked.officer_id != officer.pk:
             raise OfficerRefused(
-                "Only the officer who submitted the request can extend it.", code="forbidden"
+                _("Only the officer who submitted the request can extend it."), code="forbidden"
             )
         state = review_state(locked)
         clock = preservation_clock(locked, state, now=now)
         if clock is None or not clock.in_force:
-            raise OfficerRefused("This request is no longer preserved.")
+            raise OfficerRefused(_("This request is no longer preserved."))
         if clock.extended:
-            raise OfficerRefused("This preservation was already extended once.")
+            raise OfficerRefused(_("This preservation was already extended once."))
         if clock.lapsed:
-            raise OfficerRefused("This preservation has lapsed; it can no longer be extended.")
+            raise OfficerRefused(_("This preservation has lapsed; it can no longer be extended."))
         before = clock.expires_at
         after = before + timedelta(days=clock.extension_days)
         state.preservation_expires_at = after

@@ -15,43 +15,50 @@ from accounts.models import Agency, Officer, SigningKey
 
 
 class RequestKind(models.TextChoices):
-    PRESERVATION = "preservation", "Preservation"
-    SUBSCRIBER_DATA = "subscriber_data", "Subscriber data"
-    COURT_ORDER = "court_order", "Court order"
-    SEARCH_WARRANT = "search_warrant", "Search warrant"
-    EU_EPOC = "eu_epoc", "European Production Order (EPOC)"
-    EMERGENCY = "emergency", "Emergency"
+    # Translators: a request that the platform keep (freeze) existing data until legal
+    # process for disclosure arrives; nothing is disclosed by it.
+    PRESERVATION = "preservation", _("Preservation")
+    # Translators: basic data identifying the holder of an account (name, registration
+    # details), the legal category of the same name.
+    SUBSCRIBER_DATA = "subscriber_data", _("Subscriber data")
+    # Translators: an order of a judge compelling the platform to disclose data.
+    COURT_ORDER = "court_order", _("Court order")
+    SEARCH_WARRANT = "search_warrant", _("Search warrant")
+    EU_EPOC = "eu_epoc", _("European Production Order (EPOC)")
+    # Translators: an emergency disclosure request, made when a life is in danger and
+    # answered before ordinary legal process.
+    EMERGENCY = "emergency", _("Emergency")
 
 
 class DataCategory(models.TextChoices):
-    SUBSCRIBER_INFO = "subscriber_info", "Subscriber information (name, registration)"
-    PHONE_NUMBER = "phone_number", "Phone number"
-    EMAIL_ADDRESS = "email_address", "Email address"
-    IP_ADDRESSES = "ip_addresses", "IP addresses with timestamps"
-    LOGIN_HISTORY = "login_history", "Login history"
-    DEVICE_INFO = "device_info", "Device information"
+    SUBSCRIBER_INFO = "subscriber_info", _("Subscriber information (name, registration)")
+    PHONE_NUMBER = "phone_number", _("Phone number")
+    EMAIL_ADDRESS = "email_address", _("Email address")
+    IP_ADDRESSES = "ip_addresses", _("IP addresses with timestamps")
+    LOGIN_HISTORY = "login_history", _("Login history")
+    DEVICE_INFO = "device_info", _("Device information")
 
 
 class Offence(models.TextChoices):
-    CHILD_SEXUAL_ABUSE = "child_sexual_abuse", "Child sexual abuse"
-    TERRORISM = "terrorism", "Terrorism"
-    HOMICIDE = "homicide", "Homicide"
-    KIDNAPPING = "kidnapping", "Kidnapping"
-    THREATS = "threats", "Threats to life or safety"
-    HUMAN_TRAFFICKING = "human_trafficking", "Human trafficking"
-    DRUG_TRAFFICKING = "drug_trafficking", "Drug trafficking"
-    FRAUD = "fraud", "Fraud"
-    EXTORTION = "extortion", "Extortion"
-    MONEY_LAUNDERING = "money_laundering", "Money laundering"
-    CYBERCRIME = "cybercrime", "Cybercrime"
-    OTHER_SERIOUS = "other_serious", "Other serious crime"
+    CHILD_SEXUAL_ABUSE = "child_sexual_abuse", _("Child sexual abuse")
+    TERRORISM = "terrorism", _("Terrorism")
+    HOMICIDE = "homicide", _("Homicide")
+    KIDNAPPING = "kidnapping", _("Kidnapping")
+    THREATS = "threats", _("Threats to life or safety")
+    HUMAN_TRAFFICKING = "human_trafficking", _("Human trafficking")
+    DRUG_TRAFFICKING = "drug_trafficking", _("Drug trafficking")
+    FRAUD = "fraud", _("Fraud")
+    EXTORTION = "extortion", _("Extortion")
+    MONEY_LAUNDERING = "money_laundering", _("Money laundering")
+    CYBERCRIME = "cybercrime", _("Cybercrime")
+    OTHER_SERIOUS = "other_serious", _("Other serious crime")
 
 
 class TargetType(models.TextChoices):
-    USERNAME = "username", "Username"
-    PHONE = "phone", "Phone number"
-    USER_ID = "user_id", "User id"
-    CHANNEL = "channel", "Channel"
+    USERNAME = "username", _("Username")
+    PHONE = "phone", _("Phone number")
+    USER_ID = "user_id", _("User id")
+    CHANNEL = "channel", _("Channel")
     EMAIL = "email", _("Email address")
     IP_ADDRESS = "ip_address", _("IP address")
     URL = "url", _("Platform URL")
@@ -60,14 +67,14 @@ class TargetType(models.TextChoices):
 class DecisionOutcome(models.TextChoices):
     """What a decision on a request may be (`review.models.Decision.Outcome`)."""
 
-    APPROVE_FULL = "approve_full", "Approve in full"
-    APPROVE_PARTIAL = "approve_partial", "Approve in part"
-    REJECT = "reject", "Reject"
+    APPROVE_FULL = "approve_full", _("Approve in full")
+    APPROVE_PARTIAL = "approve_partial", _("Approve in part")
+    REJECT = "reject", _("Reject")
 
 
 class Channel(models.TextChoices):
-    API = "api", "API (signed with an Ed25519 key)"
-    WEB = "web", "Web (confirmed with a passkey)"
+    API = "api", _("API (signed with an Ed25519 key)")
+    WEB = "web", _("Web (confirmed with a passkey)")
 
 
 # The queue's order (most urgent first) and the states that are open work for reviewers.
@@ -79,14 +86,14 @@ class LegalRequest(models.Model):
     """A properly formed, signed request that passed intake."""
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        IN_REVIEW = "in_review", "In review"
-        AWAITING_CLARIFICATION = "awaiting_clarification", "Awaiting clarification"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        DISCLOSED = "disclosed", "Disclosed"
-        CLOSED = "closed", "Closed"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        RECEIVED = "received", _("Received")
+        IN_REVIEW = "in_review", _("In review")
+        AWAITING_CLARIFICATION = "awaiting_clarification", _("Awaiting clarification")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        DISCLOSED = "disclosed", _("Disclosed")
+        CLOSED = "closed", _("Closed")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     reference = models.CharField(max_length=32, unique=True)
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="requests")
@@ -244,8 +251,8 @@ class Message(models.Model):
     """
 
     class Side(models.TextChoices):
-        PLATFORM = "platform", "Platform"
-        AUTHORITY = "authority", "Authority"
+        PLATFORM = "platform", _("Platform")
+        AUTHORITY = "authority", _("Authority")
 
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="messages")
     side = models.CharField(max_length=12, choices=Side.choices)

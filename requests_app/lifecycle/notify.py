@@ -9,64 +9,94 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.functional import Promise, lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import Role, User
+from accounts.preferences import language_valid, user_zone
 from requests_app.lifecycle.models import LegalRequest, Message, RequestShare, ReviewState
 
 logger = logging.getLogger(__name__)
 
-FOOTER = "\nThis email carries no details on purpose.\n"
+FOOTER = _("This email carries no details on purpose.")
 
 
 @dataclass(frozen=True)
 class Notice:
-    subject: str
-    body: str
+    """A mail's words, kept lazy: they are rendered in each recipient's own language."""
+
+    subject: str | Promise
+    body: str | Promise
 
 
 # To officers.
 REQUEST_UPDATED = Notice(
-    "A request of yours has an update",
-    "One of your requests on the authority portal has an update.\n"
-    "Log in to the portal to read it.\n",
+    _("A request of yours has an update"),
+    _(
+        "One of your requests on the authority portal has an update.\n"
+        "Log in to the portal to read it.\n"
+    ),
 )
 REQUEST_SHARED = Notice(
-    "A request was shared with you",
-    "A colleague at your agency shared a request with you on the authority portal.\n"
-    "Log in to the portal to read it.\n",
+    _("A request was shared with you"),
+    _(
+        "A colleague at your agency shared a request with you on the authority portal.\n"
+        "Log in to the portal to read it.\n"
+    ),
 )
 PRESERVATION_ENDING = Notice(
-    "A preservation ends soon",
-    "A preservation your agency asked for on the authority portal ends soon.\n"
-    "Log in to the portal to extend it, or send the legal process before it lapses.\n",
+    # Translators: a preservation is the platform's keeping (freezing) of data an
+    # authority asked it to keep until legal process for its disclosure arrives.
+    _("A preservation ends soon"),
+    _(
+        "A preservation your agency asked for on the authority portal ends soon.\n"
+        "Log in to the portal to extend it, or send the legal process before it lapses.\n"
+    ),
 )
 # To reviewers.
 AUTHORITY_WROTE = Notice(
-    "An authority has written",
-    "An authority wrote in the thread of a request you handle on the authority portal.\n"
-    "Log in to the portal to read it.\n",
+    _("An authority has written"),
+    _(
+        "An authority wrote in the thread of a request you handle on the authority portal.\n"
+        "Log in to the portal to read it.\n"
+    ),
 )
 REQUEST_WITHDRAWN = Notice(
-    "A request was withdrawn",
-    "An authority withdrew a request you handle on the authority portal.\n"
-    "Log in to the portal to see it.\n",
+    _("A request was withdrawn"),
+    _(
+        "An authority withdrew a request you handle on the authority portal.\n"
+        "Log in to the portal to see it.\n"
+    ),
 )
 PRESERVATION_EXTENDED = Notice(
-    "A preservation was extended",
-    "An authority extended a preservation you handle on the authority portal.\n"
-    "Log in to the portal to see the new expiry.\n",
+    _("A preservation was extended"),
+    _(
+        "An authority extended a preservation you handle on the authority portal.\n"
+        "Log in to the portal to see the new expiry.\n"
+    ),
 )
+
+
+def _reminder_body(count: int) -> str:
+    return ngettext(
+        "%(count)d request in your review queue will reach the deadline soon or has "
+        "passed it.\nLog in to the portal to see which.\n",
+        "%(count)d requests in your review queue will reach the deadline soon or have "
+        "passed it.\nLog in to the portal to see which.\n",
+        count,
+    ) % {"count": count}
+
+
+_lazy_reminder_body = lazy(_reminder_body, str)
 
 
 def deadline_reminder(count: int) -> Notice:
-    noun = "request" if count == 1 else "requests"
-    return Notice(
-        "Requests due soon",
-        f"{count} {noun} in your review queue will reach the deadline soon or have passed it.\n"
-        "Log in to the portal to see which.\n",
-    )
+    return Notice(_("Requests due soon"), _lazy_reminder_body(count))
 
 
 def authority_addresses(request: LegalRequest) -> list[str]:
@@ -109,8 +139,21 @@ def reviewer_addresses(request: LegalRequest) -> list[str]:
     return []
 
 
+def _recipient(address: str) -> User | None:
+    return User.objects.filter(email=address.lower()).select_related("officer__agency").first()
+
+
 def _send(address: str, notice: Notice) -> None:
-    EmailMessage(subject=notice.subject, body=notice.body + FOOTER, to=[address]).send()
+    """Render the notice in the recipient's saved language and zone, then send it."""
+    recipient = _recipient(address)
+    language = getattr(recipient, "language", "") or ""
+    if not language_valid(language):
+        language = settings.LANGUAGE_CODE
+    zone = user_zone(recipient) if recipient is not None else "UTC"
+    with translation.override(language), timezone.override(zone):
+        subject = str(notice.subject)
+        body = f"{notice.body}\n{FOOTER}\n"
+    EmailMessage(subject=subject, body=body, to=[address]).send()
 
 
 def notify_now(addresses: list[str], notice: Notice) -> int:

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from requests_app.lifecycle.models import RequestTarget
 from requests_app.sources.base import DataSource, Scope, Target, TargetRecords, records_within_scope
@@ -13,17 +14,17 @@ if TYPE_CHECKING:  # review sits above: a type only
 
 # The columns of the records a data source returns, as people read them.
 COLUMN_LABELS = {
-    "at": "Time (UTC)",
-    "ip": "IP address",
-    "port": "Port",
-    "kind": "Kind",
-    "device": "Device",
-    "user_id": "User id",
-    "username": "Username",
-    "display_name": "Display name",
-    "registered_at": "Registered at (UTC)",
-    "phone_number": "Phone number",
-    "email": "Email address",
+    "at": _("Time (UTC)"),
+    "ip": _("IP address"),
+    "port": _("Port"),
+    "kind": _("Kind"),
+    "device": _("Device"),
+    "user_id": _("User id"),
+    "username": _("Username"),
+    "display_name": _("Display name"),
+    "registered_at": _("Registered at (UTC)"),
+    "phone_number": _("Phone number"),
+    "email": _("Email address"),
 }
 
 SOURCES = {

@@ -2,6 +2,8 @@
 
 from datetime import date, timedelta
 
+from django.utils.translation import gettext
+
 from requests_app.lifecycle.jurisdictions import bound_by_evidence_regulation
 from requests_app.lifecycle.models import LegalRequest, ReviewState
 
@@ -37,7 +39,8 @@ def next_state(current: str, action: str) -> str:
         return TRANSITIONS[(current, action)]
     except KeyError:
         raise TransitionRefused(
-            f"A request that is {S(current).label.lower()} cannot be changed by '{action}'."
+            gettext("A request that is %(state)s cannot be changed by '%(action)s'.")
+            % {"state": str(S(current).label).lower(), "action": action}
         ) from None
 
 

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 from requests_app.lifecycle.models import RequestKind
@@ -20,7 +21,7 @@ class PolicyRule(models.Model):
     document_required = models.BooleanField(default=True)
     deadline_hours = models.PositiveIntegerField()
     max_period_days = models.PositiveIntegerField(
-        default=366, help_text="The longest period a request of this kind may cover."
+        default=366, help_text=_("The longest period a request of this kind may cover.")
     )
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -46,14 +47,16 @@ class CountryPolicy(models.Model):
     country = CountryField(unique=True)
     certificate_statement = models.TextField(
         blank=True,
-        help_text="The custodian's declaration in the certificate of authenticity; "
-        "blank for the platform's default text.",
+        help_text=_(
+            "The custodian's declaration in the certificate of authenticity; "
+            "blank for the platform's default text."
+        ),
     )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["country"]
-        verbose_name_plural = "country policies"
+        verbose_name_plural = _("country policies")
 
     def __str__(self) -> str:
         return f"{self.country} policy"

@@ -3,6 +3,8 @@
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext, ngettext
+
 from accounts.models import Agency
 from portal.problems import Problem
 from requests_app.policy.models import PolicyRule
@@ -33,32 +35,46 @@ def policy_check(
     rule = policy_rule_for(country=country, kind=kind)
     if rule is None or not rule.allowed:
         raise _violation(
-            "kind_not_allowed", f"Requests of kind {kind} are not accepted from {country}."
+            "kind_not_allowed",
+            gettext("Requests of kind %(kind)s are not accepted from %(country)s.")
+            % {"kind": kind, "country": country},
         )
     refused = sorted(set(request["data_categories"]) - set(rule.disclosable_categories))
     if refused:
         raise _violation(
             "category_not_disclosable",
-            f"Not disclosable for {kind}: {', '.join(refused)}.",
+            gettext("Not disclosable for %(kind)s: %(categories)s.")
+            % {"kind": kind, "categories": ", ".join(refused)},
         )
     if rule.document_required and not any(a.media_type == "application/pdf" for a in attachments):
         raise _violation(
-            "document_required", f"A {kind} request needs its legal document as a PDF."
+            "document_required",
+            gettext("A %(kind)s request needs its legal document as a PDF.") % {"kind": kind},
         )
     period = request.get("period")
     if period is None:
-        raise _violation("period_required", "The request must name the period it covers.")
+        raise _violation("period_required", gettext("The request must name the period it covers."))
     if (period["to"] - period["from"]).days + 1 > rule.max_period_days:
         raise _violation(
-            "period_too_long", f"A {kind} request covers at most {rule.max_period_days} days."
+            "period_too_long",
+            ngettext(
+                "A %(kind)s request covers at most %(days)d day.",
+                "A %(kind)s request covers at most %(days)d days.",
+                rule.max_period_days,
+            )
+            % {"kind": kind, "days": rule.max_period_days},
         )
     if period["from"] > today:
-        raise _violation("period_in_future", "The period starts in the future.")
+        raise _violation("period_in_future", gettext("The period starts in the future."))
     non_disclosure = request.get("non_disclosure")
     if non_disclosure is not None and non_disclosure["until"] <= today:
-        raise _violation("non_disclosure_expired", "The non-disclosure order has already ended.")
+        raise _violation(
+            "non_disclosure_expired", gettext("The non-disclosure order has already ended.")
+        )
     if non_disclosure is not None and non_disclosure["until"] > today + timedelta(days=3 * 366):
         raise _violation(
-            "non_disclosure_too_long", "A non-disclosure order runs at most three years."
+            "non_disclosure_too_long",
+            # Translators: a non-disclosure order forbids telling the affected users.
+            gettext("A non-disclosure order runs at most three years."),
         )
     return rule

@@ -82,26 +82,37 @@ def policy_terms_problems(*, country: str, kind: str, terms: PolicyTerms) -> lis
     unknown = sorted({str(c) for c in terms.disclosable_categories} - set(DataCategory.values))
     if unknown:
         problems.append(
-            ("disclosable_categories", f"Unknown data categories: {', '.join(unknown)}.")
+            (
+                "disclosable_categories",
+                _("Unknown data categories: %(categories)s.") % {"categories": ", ".join(unknown)},
+            )
         )
     elif terms.allowed and not terms.disclosable_categories:
         problems.append(
             (
                 "disclosable_categories",
-                "An accepted kind needs at least one disclosable category; "
-                "to refuse the kind, mark it refused instead.",
+                _(
+                    "An accepted kind needs at least one disclosable category; "
+                    "to refuse the kind, mark it refused instead."
+                ),
             )
         )
     if not _is_count(terms.deadline_hours) or not 1 <= terms.deadline_hours <= DEADLINE_HOURS_MAX:
         problems.append(
-            ("deadline_hours", f"Give a whole number of hours from 1 to {DEADLINE_HOURS_MAX}.")
+            (
+                "deadline_hours",
+                _("Give a whole number of hours from 1 to %(max)d.") % {"max": DEADLINE_HOURS_MAX},
+            )
         )
     if (
         not _is_count(terms.max_period_days)
         or not 1 <= terms.max_period_days <= MAX_PERIOD_DAYS_MAX
     ):
         problems.append(
-            ("max_period_days", f"Give a whole number of days from 1 to {MAX_PERIOD_DAYS_MAX}.")
+            (
+                "max_period_days",
+                _("Give a whole number of days from 1 to %(max)d.") % {"max": MAX_PERIOD_DAYS_MAX},
+            )
         )
     # The European Production Order exists only between the states bound by the e-Evidence
     # Regulation (every EU member state but Denmark): accepting it by default, or from any
@@ -110,8 +121,10 @@ def policy_terms_problems(*, country: str, kind: str, terms: PolicyTerms) -> lis
         problems.append(
             (
                 "allowed",
-                "A European Production Order can be accepted only from an EU member state "
-                "bound by the e-Evidence Regulation (not Denmark).",
+                _(
+                    "A European Production Order can be accepted only from an EU member state "
+                    "bound by the e-Evidence Regulation (not Denmark)."
+                ),
             )
         )
     return problems
@@ -125,9 +138,16 @@ def _require_vetting_admin(actor: User) -> None:
 def _clean_reason(reason: str) -> str:
     text = (reason or "").strip()
     if not text:
-        raise PolicyRefused([("reason", "Say why the rule changes.")])
+        raise PolicyRefused([("reason", _("Say why the rule changes."))])
     if len(text) > REASON_MAX_LENGTH:
-        raise PolicyRefused([("reason", f"Keep the reason under {REASON_MAX_LENGTH} characters.")])
+        raise PolicyRefused(
+            [
+                (
+                    "reason",
+                    _("Keep the reason under %(count)d characters.") % {"count": REASON_MAX_LENGTH},
+                )
+            ]
+        )
     return text
 
 
@@ -186,8 +206,10 @@ def policy_rule_update(
                 [
                     (
                         "",
-                        "Someone else changed this rule after you opened it. "
-                        "Check its current terms and make your change again.",
+                        _(
+                            "Someone else changed this rule after you opened it. "
+                            "Check its current terms and make your change again."
+                        ),
                     )
                 ]
             )
@@ -202,7 +224,7 @@ def policy_rule_update(
         )
         before = PolicyTerms.of(locked)
         if after == before:
-            raise PolicyRefused([("", "These are the rule's current terms: nothing to change.")])
+            raise PolicyRefused([("", _("These are the rule's current terms: nothing to change."))])
         locked.allowed = after.allowed
         locked.disclosable_categories = after.disclosable_categories
         locked.document_required = after.document_required
@@ -255,9 +277,9 @@ def policy_rule_create(
     country = (country or "").strip().upper()
     problems: list[tuple[str, str]] = []
     if not country or country not in countries:
-        problems.append(("country", "Choose a country."))
+        problems.append(("country", _("Choose a country.")))
     if kind not in RequestKind.values:
-        problems.append(("kind", "Choose a request kind."))
+        problems.append(("kind", _("Choose a request kind.")))
     if problems:
         raise PolicyRefused(problems)
     reason = _clean_reason(reason)
@@ -271,7 +293,13 @@ def policy_rule_create(
         kind=kind,
     )
     exists = PolicyRefused(
-        [("country", f"{countries.name(country)} has its own {kind} rule already: edit that one.")]
+        [
+            (
+                "country",
+                _("%(country)s has its own %(kind)s rule already: edit that one.")
+                % {"country": countries.name(country), "kind": kind},
+            )
+        ]
     )
     with transaction.atomic():
         # Lock the default so that "before" is the default as it stands when we commit.

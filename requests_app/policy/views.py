@@ -15,6 +15,9 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from django_countries import countries
@@ -50,13 +53,13 @@ vetting_admin = role_required(Role.VETTING_ADMIN)
 # --- Jurisdiction policy: how terms read ----------------------------------------------
 
 # Short names for tables; the form shows DataCategory's full labels.
-CATEGORY_LABELS: dict[str, str] = {
-    DataCategory.SUBSCRIBER_INFO: "subscriber information",
-    DataCategory.PHONE_NUMBER: "phone number",
-    DataCategory.EMAIL_ADDRESS: "email address",
-    DataCategory.IP_ADDRESSES: "IP addresses",
-    DataCategory.LOGIN_HISTORY: "login history",
-    DataCategory.DEVICE_INFO: "device information",
+CATEGORY_LABELS: dict[str, str | Promise] = {
+    DataCategory.SUBSCRIBER_INFO: _("subscriber information"),
+    DataCategory.PHONE_NUMBER: _("phone number"),
+    DataCategory.EMAIL_ADDRESS: _("email address"),
+    DataCategory.IP_ADDRESSES: _("IP addresses"),
+    DataCategory.LOGIN_HISTORY: _("login history"),
+    DataCategory.DEVICE_INFO: _("device information"),
 }
 KIND_LABELS = dict(RequestKind.choices)
 
@@ -64,21 +67,25 @@ KIND_LABELS = dict(RequestKind.choices)
 def hours_label(hours: int) -> str:
     if hours % 24 == 0 and hours >= 24:
         days = hours // 24
-        return f"{days} day{'s' if days != 1 else ''} ({hours} hours)"
-    return f"{hours} hour{'s' if hours != 1 else ''}"
+        return ngettext(
+            "%(days)d day (%(hours)d hours)", "%(days)d days (%(hours)d hours)", days
+        ) % {"days": days, "hours": hours}
+    return ngettext("%(hours)d hour", "%(hours)d hours", hours) % {"hours": hours}
 
 
 def days_label(days: int) -> str:
-    return f"{days} day{'s' if days != 1 else ''}"
+    return ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
 
 
 def categories_label(categories: list[str]) -> str:
     if not categories:
-        return "none"
+        return gettext("none")
     if set(categories) == set(DataCategory.values):
-        text = "all: " + ", ".join(CATEGORY_LABELS[c] for c in DataCategory.values)
+        text = gettext("all: %(categories)s") % {
+            "categories": ", ".join(str(CATEGORY_LABELS[c]) for c in DataCategory.values)
+        }
     else:
-        text = ", ".join(CATEGORY_LABELS.get(c, c) for c in categories)
+        text = ", ".join(str(CATEGORY_LABELS.get(c, c)) for c in categories)
     return text[:1].upper() + text[1:]
 
 
@@ -96,11 +103,14 @@ class TermRow:
 
 def _term_values(terms: PolicyTerms) -> list[tuple[str, str]]:
     return [
-        ("Accepted", "Accepted" if terms.allowed else "Refused"),
-        ("Disclosable data categories", categories_label(terms.disclosable_categories)),
-        ("Legal document", "Required" if terms.document_required else "Not required"),
-        ("Service deadline", hours_label(terms.deadline_hours)),
-        ("Longest period a request may cover", days_label(terms.max_period_days)),
+        (gettext("Accepted"), gettext("Accepted") if terms.allowed else gettext("Refused")),
+        (gettext("Disclosable data categories"), categories_label(terms.disclosable_categories)),
+        (
+            gettext("Legal document"),
+            gettext("Required") if terms.document_required else gettext("Not required"),
+        ),
+        (gettext("Service deadline"), hours_label(terms.deadline_hours)),
+        (gettext("Longest period a request may cover"), days_label(terms.max_period_days)),
     ]
 
 
@@ -108,7 +118,7 @@ def term_rows(before: PolicyTerms | None, after: PolicyTerms) -> list[TermRow]:
     """Each term before and after, for the confirmation page."""
     old = _term_values(before) if before is not None else None
     rows = [
-        TermRow(label, old[n][1] if old is not None else "no rule", value)
+        TermRow(label, old[n][1] if old is not None else gettext("no rule"), value)
         for n, (label, value) in enumerate(_term_values(after))
     ]
     if before is not None:
@@ -117,8 +127,11 @@ def term_rows(before: PolicyTerms | None, after: PolicyTerms) -> list[TermRow]:
         ]
         added = [c for c in after.disclosable_categories if c not in before.disclosable_categories]
         parts = [
-            f"{verb}: {', '.join(CATEGORY_LABELS.get(c, c) for c in found)}"
-            for verb, found in (("No longer", removed), ("Newly", added))
+            text % {"categories": ", ".join(str(CATEGORY_LABELS.get(c, c)) for c in found)}
+            for text, found in (
+                (gettext("No longer: %(categories)s"), removed),
+                (gettext("Newly: %(categories)s"), added),
+            )
             if found
         ]
         rows[1] = TermRow(rows[1].label, rows[1].before, rows[1].after, "; ".join(parts))
@@ -134,7 +147,7 @@ class PolicyRow:
 
 def _policy_row(rule: PolicyRule) -> PolicyRow:
     return PolicyRow(
-        rule, KIND_LABELS.get(rule.kind, rule.kind), _term_values(PolicyTerms.of(rule))
+        rule, str(KIND_LABELS.get(rule.kind, rule.kind)), _term_values(PolicyTerms.of(rule))
     )
 
 
@@ -151,49 +164,49 @@ class PolicyTermsForm(forms.Form):
     """The terms of a rule, checked with the service's own rules (``policy_terms_problems``)."""
 
     allowed = forms.TypedChoiceField(
-        label="Accept this kind of request",
+        label=_("Accept this kind of request"),
         choices=[
-            ("yes", "Accepted: intake passes it on to review"),
-            ("no", "Refused: intake answers policy_violation (kind_not_allowed)"),
+            ("yes", _("Accepted: intake passes it on to review")),
+            ("no", _("Refused: intake answers policy_violation (kind_not_allowed)")),
         ],
         coerce=_yes_no,
         widget=forms.RadioSelect,
     )
     disclosable_categories = forms.MultipleChoiceField(
-        label="Data categories that may be asked for",
+        label=_("Data categories that may be asked for"),
         choices=DataCategory.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="A request that asks for any other category is refused at intake.",
+        help_text=_("A request that asks for any other category is refused at intake."),
     )
     document_required = forms.TypedChoiceField(
-        label="Legal document",
+        label=_("Legal document"),
         choices=[
-            ("yes", "Required: the legal order must be attached as a PDF"),
-            ("no", "Not required"),
+            ("yes", _("Required: the legal order must be attached as a PDF")),
+            ("no", _("Not required")),
         ],
         coerce=_yes_no,
         widget=forms.RadioSelect,
     )
     deadline_hours = forms.IntegerField(
-        label="Service deadline, in hours",
-        help_text="From receipt to when the answer is due: 240 hours is 10 days.",
+        label=_("Service deadline, in hours"),
+        help_text=_("From receipt to when the answer is due: 240 hours is 10 days."),
         widget=forms.NumberInput(
             attrs={"min": 1, "max": DEADLINE_HOURS_MAX, "class": "short-number"}
         ),
     )
     max_period_days = forms.IntegerField(
-        label="Longest period a request may cover, in days",
+        label=_("Longest period a request may cover, in days"),
         widget=forms.NumberInput(
             attrs={"min": 1, "max": MAX_PERIOD_DAYS_MAX, "class": "short-number"}
         ),
     )
     reason = forms.CharField(
-        label="Reason for the change",
+        label=_("Reason for the change"),
         max_length=REASON_MAX_LENGTH,
-        error_messages={"required": "Say why the rule changes."},
+        error_messages={"required": _("Say why the rule changes.")},
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Kept in the audit log: the legal basis or the decision you act on.",
+        help_text=_("Kept in the audit log: the legal basis or the decision you act on."),
     )
 
     def __init__(self, *args: Any, country: str = "", kind: str = "", **kwargs: Any) -> None:
@@ -246,24 +259,28 @@ class PolicyEditForm(PolicyTermsForm):
         try:
             return datetime.fromisoformat(raw)
         except ValueError:
-            raise forms.ValidationError("Reload the page and make your change again.") from None
+            raise forms.ValidationError(
+                gettext("Reload the page and make your change again.")
+            ) from None
 
 
-COUNTRY_CHOICES = [("", "Choose a country"), *((str(c.code), str(c.name)) for c in countries)]
-KIND_CHOICES = [("", "Choose a kind"), *RequestKind.choices]
+COUNTRY_CHOICES = [("", _("Choose a country")), *((str(c.code), str(c.name)) for c in countries)]
+KIND_CHOICES = [("", _("Choose a kind")), *RequestKind.choices]
 
 
 class PolicyTargetForm(forms.Form):
     """Step one of adding a rule: which country, which kind."""
 
-    country = forms.ChoiceField(label="Country", choices=COUNTRY_CHOICES)
-    kind = forms.ChoiceField(label="Kind of request", choices=KIND_CHOICES)
+    country = forms.ChoiceField(label=_("Country"), choices=COUNTRY_CHOICES)
+    kind = forms.ChoiceField(label=_("Kind of request"), choices=KIND_CHOICES)
 
 
 class PolicyCreateForm(PolicyTermsForm):
-    country = forms.ChoiceField(label="Country", choices=COUNTRY_CHOICES, widget=forms.HiddenInput)
+    country = forms.ChoiceField(
+        label=_("Country"), choices=COUNTRY_CHOICES, widget=forms.HiddenInput
+    )
     kind = forms.ChoiceField(
-        label="Kind of request", choices=KIND_CHOICES, widget=forms.HiddenInput
+        label=_("Kind of request"), choices=KIND_CHOICES, widget=forms.HiddenInput
     )
     field_order = ["country", "kind"]
 
@@ -307,7 +324,7 @@ def _rule_name(rule: PolicyRule) -> str:
     kind = KIND_LABELS.get(rule.kind, rule.kind)
     if country_code(rule):
         return f"{kind}, {countries.name(country_code(rule))}"
-    return f"{kind}, default"
+    return gettext("%(kind)s, default") % {"kind": kind}
 
 
 def _edit_page(
@@ -350,23 +367,23 @@ def policy_edit(request: AuthedRequest, rule_id: int) -> HttpResponse:
         return _edit_page(request, rule, form)
     terms = form.terms()
     if terms == PolicyTerms.of(rule):
-        form.add_error(None, "These are the rule's current terms: nothing to change.")
+        form.add_error(None, gettext("These are the rule's current terms: nothing to change."))
         return _edit_page(request, rule, form, status=400)
     if request.POST.get("step") != "save":
         return render(
             request,
             "requests_app/staff/policy_confirm.html",
             {
-                "title": f"Change the rule: {_rule_name(rule)}?",
-                "before_label": "Now",
-                "after_label": "After the change",
+                "title": gettext("Change the rule: %(rule)s?") % {"rule": _rule_name(rule)},
+                "before_label": gettext("Now"),
+                "after_label": gettext("After the change"),
                 "rows": term_rows(PolicyTerms.of(rule), terms),
                 "reason": form.cleaned_data["reason"],
                 "form": form,
                 "action": reverse("staff-policy-edit", args=[rule.pk]),
                 "cancel_url": reverse("staff-policy") + f"#rule-{rule.pk}",
                 "scope": _scope(rule),
-                "button": "Save the rule",
+                "button": gettext("Save the rule"),
             },
         )
     try:
@@ -385,17 +402,23 @@ def policy_edit(request: AuthedRequest, rule_id: int) -> HttpResponse:
         form.is_valid()
         form.add_refusal(refused)
         return _edit_page(request, rule, form, status=409)
-    messages.success(request, f"The rule “{_rule_name(saved)}” is saved; intake applies it now.")
+    messages.success(
+        request,
+        gettext("The rule “%(rule)s” is saved; intake applies it now.")
+        % {"rule": _rule_name(saved)},
+    )
     return HttpResponseRedirect(reverse("staff-policy") + f"#rule-{saved.pk}")
 
 
 def _scope(rule: PolicyRule) -> str:
     if country_code(rule):
-        return f"Every {rule.kind} request from {countries.name(country_code(rule))} from now on."
-    return (
-        f"Every {rule.kind} request from now on, from every country without its own "
-        f"{rule.kind} rule."
-    )
+        return gettext("Every %(kind)s request from %(country)s from now on.") % {
+            "kind": rule.kind,
+            "country": countries.name(country_code(rule)),
+        }
+    return gettext(
+        "Every %(kind)s request from now on, from every country without its own %(kind)s rule."
+    ) % {"kind": rule.kind}
 
 
 def _add_page(
@@ -442,7 +465,9 @@ def policy_add(request: AuthedRequest) -> HttpResponse:
         existing = policy_rule_existing(user=request.user, country=country, kind=kind)
         if existing is not None:
             choose.add_error(
-                "country", f"{countries.name(country)} has its own {kind} rule already."
+                "country",
+                gettext("%(country)s has its own %(kind)s rule already.")
+                % {"country": countries.name(country), "kind": kind},
             )
             return _add_page(request, choose=choose, existing=existing, status=409)
         default = policy_default_rule(user=request.user, kind=kind)
@@ -467,17 +492,22 @@ def policy_add(request: AuthedRequest) -> HttpResponse:
             request,
             "requests_app/staff/policy_confirm.html",
             {
-                "title": f"Add a rule: {KIND_LABELS[kind]}, {countries.name(country)}?",
-                "before_label": "Until now (the default)",
-                "after_label": f"{countries.name(country)}'s own rule",
+                "title": gettext("Add a rule: %(kind)s, %(country)s?")
+                % {"kind": KIND_LABELS[kind], "country": countries.name(country)},
+                "before_label": gettext("Until now (the default)"),
+                "after_label": gettext("%(country)s's own rule")
+                % {"country": countries.name(country)},
                 "rows": term_rows(PolicyTerms.of(default) if default else None, terms),
                 "reason": form.cleaned_data["reason"],
                 "form": form,
                 "action": reverse("staff-policy-add"),
                 "cancel_url": reverse("staff-policy"),
-                "scope": f"Every {kind} request from {countries.name(country)} from now on; "
-                "later changes to the default no longer apply to it.",
-                "button": "Add the rule",
+                "scope": gettext(
+                    "Every %(kind)s request from %(country)s from now on; "
+                    "later changes to the default no longer apply to it."
+                )
+                % {"kind": kind, "country": countries.name(country)},
+                "button": gettext("Add the rule"),
             },
         )
     try:
@@ -492,5 +522,9 @@ def policy_add(request: AuthedRequest) -> HttpResponse:
         form.add_refusal(refused)
         existing = policy_rule_existing(user=request.user, country=country, kind=kind)
         return _add_page(request, form=form, target=(country, kind), existing=existing, status=409)
-    messages.success(request, f"The rule “{_rule_name(rule)}” is added; intake applies it now.")
+    messages.success(
+        request,
+        gettext("The rule “%(rule)s” is added; intake applies it now.")
+        % {"rule": _rule_name(rule)},
+    )
     return HttpResponseRedirect(reverse("staff-policy") + f"#rule-{rule.pk}")

@@ -9,9 +9,12 @@ scope again by ``records_within_scope``, so the preview is exactly what delivery
 from typing import Any
 
 from django.db import transaction
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
 from portal.audit import audit_append
+from portal.templatetags.portal_time import when_html
 from requests_app.lifecycle.models import DataCategory, TargetType
 from requests_app.lifecycle.scope import (
     COLUMN_LABELS,
@@ -22,7 +25,14 @@ from requests_app.lifecycle.scope import (
 )
 from requests_app.review.models import Decision
 from requests_app.review.services import ReviewRefused, disclosure_previewed
-from requests_app.sources.base import DataSource, Scope, Target, TargetRecords, records_within_scope
+from requests_app.sources.base import (
+    TIMESTAMP_KEY,
+    DataSource,
+    Scope,
+    Target,
+    TargetRecords,
+    records_within_scope,
+)
 
 __all__ = ["disclosure_preview", "disclosure_previewed"]
 
@@ -50,7 +60,9 @@ def disclosure_preview(
     if scope is not None:
         raise TypeError("Give either a decision or a scope, not both.")
     if decision.outcome == Decision.Outcome.REJECT or decision.state not in PREVIEWABLE:
-        raise ReviewRefused("Only a proposed or confirmed approval has records to preview.")
+        raise ReviewRefused(
+            gettext("Only a proposed or confirmed approval has records to preview.")
+        )
     records = decision_records(decision, source)
     if viewer is not None:
         _preview_audit(decision, viewer, records)
@@ -105,6 +117,26 @@ def scope_summary(decision: Decision) -> dict[str, Any] | None:
     }
 
 
+# Columns holding an RFC 3339 time: shown in the viewer's zone, so labelled without "UTC".
+TIME_COLUMNS = {
+    TIMESTAMP_KEY: gettext_lazy("Time"),
+    "registered_at": gettext_lazy("Registered at"),
+}
+
+
+def _column_label(column: str) -> str:
+    return str(TIME_COLUMNS.get(column) or COLUMN_LABELS.get(column) or column)
+
+
+def _cell(column: str, value: object) -> object:
+    """A record's value for the page; a time in the viewer's zone (``{% when %}``)."""
+    if column in TIME_COLUMNS and isinstance(value, str) and value:
+        moment = parse_datetime(value)
+        if moment is not None:
+            return when_html(moment)
+    return value
+
+
 def record_rows(records: list[TargetRecords]) -> list[dict[str, object]]:
     """Shape lookup answers for the page: per target, per category, a table of values."""
     rows: list[dict[str, object]] = []
@@ -118,8 +150,15 @@ def record_rows(records: list[TargetRecords]) -> list[dict[str, object]]:
                 {
                     "name": category,
                     "label": _category_label(category),
-                    "columns": [COLUMN_LABELS.get(column, column) for column in columns],
-                    "rows": [[item.get(column, "") for column in columns] for item in items],
+                    "columns": [_column_label(column) for column in columns],
+                    # Each cell with its column's label, for the stacked rows of a phone.
+                    "rows": [
+                        [
+                            (_column_label(column), _cell(column, item.get(column, "")))
+                            for column in columns
+                        ]
+                        for item in items
+                    ],
                     "events": isinstance(value, list),
                 }
             )
@@ -133,7 +172,7 @@ def record_rows(records: list[TargetRecords]) -> list[dict[str, object]]:
                     {
                         "name": file.name,
                         "category": _category_label(file.category),
-                        "at": file.at or "",
+                        "at": _cell(TIMESTAMP_KEY, file.at or ""),
                         "media_type": file.media_type,
                         "size": file.size,
                         "sha256": file.sha256,

@@ -35,7 +35,7 @@ from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import Role, User
 from portal import crypto
@@ -59,8 +59,8 @@ KEY_ID_HEADER = "X-Portal-Key-Id"
 def emergency_waiting() -> Notice:
     """The email: that an emergency waits, nothing of which (``lifecycle.notify``)."""
     return Notice(
-        gettext("An emergency request is waiting"),
-        gettext(
+        gettext_lazy("An emergency request is waiting"),
+        gettext_lazy(
             "An emergency request on the authority portal has not been claimed by any "
             "reviewer.\nLog in to the portal and claim it from the review queue now.\n"
         ),

@@ -7,16 +7,20 @@ nothing can be smuggled into an action by adding it to the POST.
 """
 
 from datetime import date
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
 from portal.forms import form_errors  # noqa: F401  (the views import it from here)
 from requests_app.lifecycle.models import DataCategory, LegalRequest
 from requests_app.review.models import AssessmentItem, EmergencyCallback, RejectionReason
+
+if TYPE_CHECKING:  # the stubs' name for a string or a lazy translation
+    from django_stubs_ext import StrOrPromise
 
 NOTE_MAX = 2000
 MESSAGE_MAX = 5000
@@ -36,14 +40,16 @@ class StrictForm(forms.Form):
         unexpected = sorted(set(self.data) - set(self.fields) - ALWAYS_ALLOWED)
         if unexpected:
             raise ValidationError(
-                "This form does not take %(names)s; nothing was done.",
+                gettext("This form does not take %(names)s; nothing was done."),
                 code="unexpected_fields",
                 params={"names": ", ".join(unexpected)},
             )
         return cleaned
 
 
-def _note_field(label: str, help_text: str = "", *, required: bool = False) -> forms.CharField:
+def _note_field(
+    label: "StrOrPromise", help_text: "StrOrPromise" = "", *, required: bool = False
+) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=required,
@@ -53,7 +59,9 @@ def _note_field(label: str, help_text: str = "", *, required: bool = False) -> f
     )
 
 
-def _message_field(label: str, help_text: str, *, required: bool) -> forms.CharField:
+def _message_field(
+    label: "StrOrPromise", help_text: "StrOrPromise", *, required: bool
+) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=required,
@@ -74,10 +82,10 @@ class ReviewerChoiceField(forms.ModelChoiceField):
 
 class AssignForm(StrictForm):
     assignee = ReviewerChoiceField(
-        label="Give to",
+        label=_("Give to"),
         queryset=User.objects.none(),
         empty_label=None,
-        help_text="A colleague of the legal team; they see it in their queue at once.",
+        help_text=_("A colleague of the legal team; they see it in their queue at once."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -88,7 +96,7 @@ class AssignForm(StrictForm):
         )
 
 
-ASSESSMENT_CHOICES = [("yes", "Satisfied"), ("no", "Not satisfied")]
+ASSESSMENT_CHOICES = [("yes", _("Satisfied")), ("no", _("Not satisfied"))]
 
 
 class AssessmentForm(StrictForm):
@@ -107,7 +115,7 @@ class AssessmentForm(StrictForm):
                 required=False,
                 initial="yes" if ok is True else "no" if ok is False else None,
             )
-            note = _note_field(f"Note: {item.label.lower()}")
+            note = _note_field(gettext("Note: %(item)s") % {"item": str(item.label).lower()})
             note.initial = saved.get("note", "")
             self.fields[f"{item.value}_note"] = note
 
@@ -118,10 +126,12 @@ class AssessmentForm(StrictForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if not any(cleaned.get(item.value) for item in AssessmentItem):
-            raise ValidationError("Judge at least one item of the checklist.", code="empty")
+            raise ValidationError(
+                gettext("Judge at least one item of the checklist."), code="empty"
+            )
         for item in AssessmentItem:
             if cleaned.get(item.value) == "no" and not cleaned.get(f"{item.value}_note"):
-                self.add_error(f"{item.value}_note", "Say why this item is not satisfied.")
+                self.add_error(f"{item.value}_note", gettext("Say why this item is not satisfied."))
         return cleaned
 
     def items(self) -> dict[str, dict[str, Any]]:
@@ -138,37 +148,41 @@ class AssessmentForm(StrictForm):
 
 class ClarificationForm(StrictForm):
     body = _message_field(
-        "Question for the authority",
-        "The officer reads this in the portal and through the API. The deadline clock "
-        "stops until they answer.",
+        _("Question for the authority"),
+        _(
+            "The officer reads this in the portal and through the API. The deadline clock "
+            "stops until they answer."
+        ),
         required=True,
     )
 
 
 class ResumeForm(StrictForm):
     note = _note_field(
-        "Why review resumes without the authority's answer",
-        "For example: the officer answered by phone. Kept in the request's history; the "
-        "deadline clock runs again from now.",
+        _("Why review resumes without the authority's answer"),
+        _(
+            "For example: the officer answered by phone. Kept in the request's history; the "
+            "deadline clock runs again from now."
+        ),
         required=True,
     )
 
 
 class CloseForm(StrictForm):
     note = _note_field(
-        "Why the request is closed",
-        "Kept in the request's history. A closed request takes no further action.",
+        _("Why the request is closed"),
+        _("Kept in the request's history. A closed request takes no further action."),
         required=True,
     )
 
 
 class EmergencyCallbackForm(StrictForm):
     outcome = forms.ChoiceField(
-        label="Outcome of the call",
+        label=_("Outcome of the call"),
         choices=EmergencyCallback.Outcome.choices,
         widget=forms.RadioSelect,
     )
-    note = _note_field("Note", "Who answered, their role, and what they confirmed.")
+    note = _note_field(_("Note"), _("Who answered, their role, and what they confirmed."))
 
 
 def _category_label(value: str) -> str:
@@ -179,24 +193,26 @@ class ProposeApprovalForm(StrictForm):
     """Approve in full or in part: every choice is limited to what the authority asked."""
 
     targets = forms.TypedMultipleChoiceField(
-        label="Targets",
+        label=_("Targets"),
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Only the targets named in the request can be chosen.",
+        help_text=_("Only the targets named in the request can be chosen."),
     )
     categories = forms.MultipleChoiceField(
-        label="Data categories",
+        label=_("Data categories"),
         widget=forms.CheckboxSelectMultiple,
-        help_text="Only the categories the authority asked for can be chosen.",
+        help_text=_("Only the categories the authority asked for can be chosen."),
     )
-    period_from = forms.DateField(label="Period from")
-    period_to = forms.DateField(label="Period to (inclusive)")
+    period_from = forms.DateField(label=_("Period from"))
+    period_to = forms.DateField(label=_("Period to (inclusive)"))
     message = _message_field(
-        "Message for the authority",
-        "Optional. Sent with the response, for instance why the approval is partial.",
+        _("Message for the authority"),
+        _("Optional. Sent with the response, for instance why the approval is partial."),
         required=False,
     )
-    note = _note_field("Internal note", "Read by the second reviewer, never by the authority.")
+    note = _note_field(
+        _("Internal note"), _("Read by the second reviewer, never by the authority.")
+    )
 
     def __init__(self, *args: Any, legal_request: LegalRequest, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -219,9 +235,9 @@ class ProposeApprovalForm(StrictForm):
                 attrs["max"] = asked_to.isoformat()
             field.widget = forms.DateInput(attrs=attrs, format="%Y-%m-%d")
         if asked_from or asked_to:
-            self.fields["period_from"].help_text = "Within the asked period: " + _period_text(
-                asked_from, asked_to
-            )
+            self.fields["period_from"].help_text = gettext(
+                "Within the asked period: %(period)s"
+            ) % {"period": _period_text(asked_from, asked_to)}
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -229,54 +245,62 @@ class ProposeApprovalForm(StrictForm):
         end: date | None = cleaned.get("period_to")
         asked_from, asked_to = self.legal_request.period_from, self.legal_request.period_to
         if start and asked_from and start < asked_from:
-            self.add_error("period_from", "The period cannot start before the asked period.")
+            self.add_error(
+                "period_from", gettext("The period cannot start before the asked period.")
+            )
         if end and asked_to and end > asked_to:
-            self.add_error("period_to", "The period cannot end after the asked period.")
+            self.add_error("period_to", gettext("The period cannot end after the asked period."))
         if start and end and start > end:
-            self.add_error("period_to", "The period ends before it starts.")
+            self.add_error("period_to", gettext("The period ends before it starts."))
         return cleaned
 
 
 def _period_text(start: date | None, end: date | None) -> str:
-    return f"{start.isoformat() if start else 'open'} to {end.isoformat() if end else 'open'}"
+    open_end = gettext("open")
+    return gettext("%(start)s to %(end)s") % {
+        "start": start.isoformat() if start else open_end,
+        "end": end.isoformat() if end else open_end,
+    }
 
 
 class SendBackForm(StrictForm):
     note = _note_field(
-        "Why it is not confirmed",
-        "Kept with the decision and in the audit log; the proposer reads it.",
+        _("Why it is not confirmed"),
+        _("Kept with the decision and in the audit log; the proposer reads it."),
         required=True,
     )
 
     def __init__(self, *args: Any, own: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if own:
-            self.fields["note"].label = "Why you withdraw it"
-            self.fields["note"].help_text = "Kept with the decision and in the audit log."
+            self.fields["note"].label = gettext("Why you withdraw it")
+            self.fields["note"].help_text = gettext("Kept with the decision and in the audit log.")
 
 
 class RejectForm(StrictForm):
     reason_code = forms.ChoiceField(
-        label="Reason",
+        label=_("Reason"),
         choices=RejectionReason.choices,
         widget=forms.RadioSelect,
-        help_text="The EU grounds for non-execution are among these.",
+        help_text=_("The EU grounds for non-execution are among these."),
     )
     message = _message_field(
-        "Message for the authority",
-        "The officer reads this; say what is missing or wrong and whether a new request "
-        "could succeed.",
+        _("Message for the authority"),
+        _(
+            "The officer reads this; say what is missing or wrong and whether a new request "
+            "could succeed."
+        ),
         required=True,
     )
-    note = _note_field("Internal note", "Never shown to the authority.")
+    note = _note_field(_("Internal note"), _("Never shown to the authority."))
 
 
 class DiscloseForm(StrictForm):
     """Hand a confirmed approval to delivery; the scope is the decision's, never the form's."""
 
     note = _message_field(
-        "Note for the authority",
-        "Optional; sealed with the response. Without one the approval's message is used.",
+        _("Note for the authority"),
+        _("Optional; sealed with the response. Without one the approval's message is used."),
         required=False,
     )
 

@@ -5,16 +5,17 @@ The checklist, decisions, emergency callbacks and user notices.
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from requests_app.lifecycle.models import DecisionOutcome, LegalRequest
 
 
 class AssessmentItem(models.TextChoices):
-    LEGAL_BASIS = "legal_basis", "Legal basis valid for the jurisdiction"
-    AUTHORITY_COMPETENT = "authority_competent", "Issuing authority competent"
-    TARGETS_IDENTIFIABLE = "targets_identifiable", "Targets identifiable"
-    SCOPE_PROPORTIONATE = "scope_proportionate", "Scope proportionate"
-    NO_ABUSE = "no_abuse", "No sign of political persecution or abuse"
+    LEGAL_BASIS = "legal_basis", _("Legal basis valid for the jurisdiction")
+    AUTHORITY_COMPETENT = "authority_competent", _("Issuing authority competent")
+    TARGETS_IDENTIFIABLE = "targets_identifiable", _("Targets identifiable")
+    SCOPE_PROPORTIONATE = "scope_proportionate", _("Scope proportionate")
+    NO_ABUSE = "no_abuse", _("No sign of political persecution or abuse")
 
 
 class Assessment(models.Model):
@@ -43,21 +44,21 @@ class Assessment(models.Model):
 
 
 class RejectionReason(models.TextChoices):
-    INCOMPLETE = "incomplete", "Incomplete"
-    MANIFEST_ERRORS = "manifest_errors", "Manifest errors"
-    INSUFFICIENT_INFORMATION = "insufficient_information", "Insufficient information"
-    DATA_NOT_STORED = "data_not_stored", "Data not stored"
+    INCOMPLETE = "incomplete", _("Incomplete")
+    MANIFEST_ERRORS = "manifest_errors", _("Manifest errors")
+    INSUFFICIENT_INFORMATION = "insufficient_information", _("Insufficient information")
+    DATA_NOT_STORED = "data_not_stored", _("Data not stored")
     IMPOSSIBLE_NOT_ATTRIBUTABLE = (
         "impossible_not_attributable",
-        "Impossibility not attributable to the platform",
+        _("Impossibility not attributable to the platform"),
     )
     AUTHORITY_NOT_COMPETENT = (
         "authority_not_competent",
-        "Not issued or validated by a competent authority",
+        _("Not issued or validated by a competent authority"),
     )
-    NOT_PROPORTIONATE = "not_proportionate", "Not necessary or proportionate"
-    FUNDAMENTAL_RIGHTS = "fundamental_rights", "Manifest breach of fundamental rights"
-    NO_ACCOUNT = "no_account", "No account matches the targets"
+    NOT_PROPORTIONATE = "not_proportionate", _("Not necessary or proportionate")
+    FUNDAMENTAL_RIGHTS = "fundamental_rights", _("Manifest breach of fundamental rights")
+    NO_ACCOUNT = "no_account", _("No account matches the targets")
 
 
 class Decision(models.Model):
@@ -66,10 +67,10 @@ class Decision(models.Model):
     Outcome = DecisionOutcome
 
     class State(models.TextChoices):
-        PROPOSED = "proposed", "Waiting for a second reviewer"
-        CONFIRMED = "confirmed", "Confirmed"
-        WITHDRAWN = "withdrawn", "Withdrawn"
-        OVERRULED = "overruled", "Not confirmed by the second reviewer"
+        PROPOSED = "proposed", _("Waiting for a second reviewer")
+        CONFIRMED = "confirmed", _("Confirmed")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        OVERRULED = "overruled", _("Not confirmed by the second reviewer")
 
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="decisions")
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
@@ -100,9 +101,9 @@ class EmergencyCallback(models.Model):
     """A call to the agency's number on file confirming an emergency request."""
 
     class Outcome(models.TextChoices):
-        CONFIRMED = "confirmed", "Confirmed genuine"
-        NOT_CONFIRMED = "not_confirmed", "Not confirmed"
-        NO_ANSWER = "no_answer", "No answer"
+        CONFIRMED = "confirmed", _("Confirmed genuine")
+        NOT_CONFIRMED = "not_confirmed", _("Not confirmed")
+        NO_ANSWER = "no_answer", _("No answer")
 
     request = models.ForeignKey(
         LegalRequest, on_delete=models.CASCADE, related_name="emergency_callbacks"
@@ -124,9 +125,9 @@ class UserNotice(models.Model):
     """A request whose affected users the platform may now tell (no order, or it lapsed)."""
 
     class State(models.TextChoices):
-        DUE = "due", "Notice due"
-        DONE = "done", "Users notified"
-        WAIVED = "waived", "Not notified (recorded reason)"
+        DUE = "due", _("Notice due")
+        DONE = "done", _("Users notified")
+        WAIVED = "waived", _("Not notified (recorded reason)")
 
     request = models.OneToOneField(LegalRequest, on_delete=models.CASCADE, related_name="notice")
     due_since = models.DateTimeField(default=timezone.now)

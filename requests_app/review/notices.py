@@ -24,6 +24,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -113,17 +114,19 @@ def user_notices_sweep(*, now: datetime | None = None) -> int:
 
 def _require_reviewer(user: User) -> None:
     if user.role != Role.REVIEWER or not user.is_active:
-        raise ReviewRefused("Only reviewers of the platform's legal team may do this.")
+        raise ReviewRefused(_("Only reviewers of the platform's legal team may do this."))
 
 
 def _handle(*, notice: UserNotice, reviewer: User, state: str, note: str) -> UserNotice:
     _require_reviewer(reviewer)
     if len(note) > MAX_NOTE_LENGTH:
-        raise ReviewRefused(f"A note has at most {MAX_NOTE_LENGTH} characters.")
+        raise ReviewRefused(
+            _("A note has at most %(count)d characters.") % {"count": MAX_NOTE_LENGTH}
+        )
     with transaction.atomic():
         notice = UserNotice.objects.select_for_update().select_related("request").get(pk=notice.pk)
         if notice.state != UserNotice.State.DUE:
-            raise ReviewRefused("This notice was already handled.")
+            raise ReviewRefused(_("This notice was already handled."))
         notice.state = state
         notice.handled_by = reviewer
         notice.handled_at = timezone.now()
@@ -152,7 +155,7 @@ def user_notice_mark_done(*, notice: UserNotice, reviewer: User, note: str = "")
 def user_notice_waive(*, notice: UserNotice, reviewer: User, note: str) -> UserNotice:
     """Record that the users will not be told, and why (the reason is required)."""
     if not note.strip():
-        raise ReviewRefused("Say why the users will not be told.")
+        raise ReviewRefused(_("Say why the users will not be told."))
     return _handle(
         notice=notice, reviewer=reviewer, state=UserNotice.State.WAIVED, note=note.strip()
     )
@@ -247,19 +250,31 @@ def notice_handle(request: AuthedRequest, notice_id: int) -> HttpResponse:
     notice = user_notice_get_for_reviewer(user=request.user, notice_id=notice_id)
     form = NoticeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose whether the users were notified.")
+        messages.error(request, _("Choose whether the users were notified."))
         return HttpResponseRedirect(reverse("user-notices"))
     try:
         if form.cleaned_data["outcome"] == UserNotice.State.DONE:
             user_notice_mark_done(
                 notice=notice, reviewer=request.user, note=form.cleaned_data["note"]
             )
-            messages.success(request, f"{notice.request.reference}: users notified, recorded.")
+            messages.success(
+                request,
+                _("%(reference)s: users notified, recorded.")
+                % {"reference": notice.request.reference},
+            )
         else:
             user_notice_waive(notice=notice, reviewer=request.user, note=form.cleaned_data["note"])
-            messages.success(request, f"{notice.request.reference}: not notified, reason recorded.")
+            messages.success(
+                request,
+                _("%(reference)s: not notified, reason recorded.")
+                % {"reference": notice.request.reference},
+            )
     except ReviewRefused as refused:
-        messages.error(request, f"{notice.request.reference}: {refused}")
+        messages.error(
+            request,
+            _("%(reference)s: %(refusal)s")
+            % {"reference": notice.request.reference, "refusal": refused},
+        )
     return HttpResponseRedirect(reverse("user-notices"))
 
 

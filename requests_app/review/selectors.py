@@ -34,6 +34,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 from django_countries import countries
 from django_countries.fields import Country
 
@@ -54,6 +56,7 @@ from requests_app.lifecycle.clocks import (
 from requests_app.lifecycle.models import (
     Attachment,
     DataCategory,
+    DecisionOutcome,
     LegalRequest,
     Message,
     MessageAttachment,
@@ -62,7 +65,7 @@ from requests_app.lifecycle.models import (
 )
 from requests_app.lifecycle.states import OPEN_STATES
 from requests_app.lifecycle.targets import target_value_normalise
-from requests_app.review.models import Decision, RejectionReason
+from requests_app.review.models import Decision, EmergencyCallback, RejectionReason
 
 S = LegalRequest.Status
 
@@ -197,51 +200,68 @@ class TimelineEntry:
     detail: str = ""
 
 
+def _label(choices: Any, value: Any) -> str:
+    """A stored choice's label in the active language; an unknown value as it is."""
+    return str(dict(choices.choices).get(str(value or ""), str(value or "").replace("_", " ")))
+
+
 def _channel_text(data: dict[str, Any]) -> str:
-    return {"api": "the API", "web": "the web form"}.get(str(data.get("channel")), "intake")
+    channel = str(data.get("channel"))
+    if channel == "api":
+        return gettext("Through the API, signed with %(key)s")
+    if channel == "web":
+        return gettext("Through the web form, signed with %(key)s")
+    return gettext("Through intake, signed with %(key)s")
 
 
 # action -> (what happened, a detail read from the event's data)
-TIMELINE_TEXT: dict[str, tuple[str, Any]] = {
+TIMELINE_TEXT: dict[str, tuple[str | Promise, Any]] = {
     "legal_request.received": (
-        "Received and verified",
-        lambda d: f"Through {_channel_text(d)}, signed with {d.get('key_id', 'a key')}",
+        gettext_lazy("Received and verified"),
+        lambda d: _channel_text(d) % {"key": d.get("key_id") or gettext("a key")},
     ),
-    "legal_request.claim": ("Claimed for review", lambda d: d.get("assignee", "")),
-    "legal_request.assigned": ("Assigned to another reviewer", None),
-    "assessment.saved": ("Checklist saved", None),
-    "legal_request.ask_clarification": ("Clarification asked of the authority", None),
+    "legal_request.claim": (gettext_lazy("Claimed for review"), lambda d: d.get("assignee", "")),
+    "legal_request.assigned": (gettext_lazy("Assigned to another reviewer"), None),
+    "assessment.saved": (gettext_lazy("Checklist saved"), None),
+    "legal_request.ask_clarification": (gettext_lazy("Clarification asked of the authority"), None),
     "legal_request.authority_replies": (
-        "The authority answered; the clock runs again",
+        gettext_lazy("The authority answered; the clock runs again"),
         lambda d: (
-            f"Paused for {duration_text(timedelta(seconds=int(d['paused_seconds'])))}"
+            gettext("Paused for %(duration)s")
+            % {"duration": duration_text(timedelta(seconds=int(d["paused_seconds"])))}
             if d.get("paused_seconds")
             else ""
         ),
     ),
-    "legal_request.resume": ("Review resumed", None),
-    "message.received": ("Message from the authority", None),
+    "legal_request.resume": (gettext_lazy("Review resumed"), None),
+    "message.received": (gettext_lazy("Message from the authority"), None),
     "emergency_callback.recorded": (
-        "Emergency callback recorded",
-        lambda d: f"{d.get('number', '')}: {str(d.get('outcome', '')).replace('_', ' ')}",
+        gettext_lazy("Emergency callback recorded"),
+        lambda d: f"{d.get('number', '')}: {_label(EmergencyCallback.Outcome, d.get('outcome'))}",
     ),
     "decision.proposed": (
-        "Approval proposed, waiting for a second reviewer",
-        lambda d: str(d.get("outcome", "")).replace("_", " "),
+        gettext_lazy("Approval proposed, waiting for a second reviewer"),
+        lambda d: _label(DecisionOutcome, d.get("outcome")),
     ),
-    "legal_request.confirm_approval": ("Approval confirmed by a second reviewer", None),
-    "decision.withdrawn": ("Proposed approval withdrawn by its proposer", None),
-    "decision.overruled": ("Proposed approval not confirmed", None),
+    "legal_request.confirm_approval": (
+        gettext_lazy("Approval confirmed by a second reviewer"),
+        None,
+    ),
+    "decision.withdrawn": (gettext_lazy("Proposed approval withdrawn by its proposer"), None),
+    "decision.overruled": (gettext_lazy("Proposed approval not confirmed"), None),
     "legal_request.reject": (
-        "Rejected",
+        gettext_lazy("Rejected"),
         lambda d: str(dict(RejectionReason.choices).get(d.get("reason", ""), "")),
     ),
-    "disclosure.created": ("Handed to delivery for sealing", None),
-    "legal_request.deliver": ("Response delivered", None),
-    "legal_request.close": ("Closed", None),
-    "legal_request.withdraw": ("Withdrawn by the authority", lambda d: d.get("reason", "")),
+    "disclosure.created": (gettext_lazy("Handed to delivery for sealing"), None),
+    "legal_request.deliver": (gettext_lazy("Response delivered"), None),
+    "legal_request.close": (gettext_lazy("Closed"), None),
+    "legal_request.withdraw": (
+        gettext_lazy("Withdrawn by the authority"),
+        lambda d: d.get("reason", ""),
+    ),
     "attachment.downloaded": (
-        "Legal document downloaded",
+        gettext_lazy("Legal document downloaded"),
         lambda d: f"{d.get('filename', '')} (SHA-256 {str(d.get('sha256', ''))[:16]}…)",
     ),
 }
@@ -260,7 +280,7 @@ def _timeline_entry(event: AuditEvent) -> TimelineEntry:
         seq=event.seq,
         at=event.created_at,
         actor=actor,
-        text=text,
+        text=str(text),
         before=str(STATUS_LABELS[before]) if is_change else "",
         after=str(STATUS_LABELS[after]) if is_change else "",
         detail=str(detail(data) or "") if detail else "",
@@ -377,7 +397,7 @@ def _opened_and_recorded(
 class QueueOrder:
     """A sort of the queue: group columns (equality phases), then a one-direction tail."""
 
-    label: str
+    label: str | Promise
     groups: tuple[tuple[str, bool], ...]  # (field, descending)
     tail: tuple[str, str]  # (field, "id")
     tail_descending: bool = False
@@ -396,29 +416,39 @@ class QueueOrder:
 URGENCY = ("emergency", True)
 QUEUE_ORDERS: dict[str, QueueOrder] = {
     "urgency": QueueOrder(
-        "Most urgent first: emergencies, then by due date", (URGENCY,), ("due_at", "id")
+        gettext_lazy("Most urgent first: emergencies, then by due date"),
+        (URGENCY,),
+        ("due_at", "id"),
     ),
     "status": QueueOrder(
-        "By state, then most urgent first", (("status", False), URGENCY), ("due_at", "id")
+        gettext_lazy("By state, then most urgent first"),
+        (("status", False), URGENCY),
+        ("due_at", "id"),
     ),
     "kind": QueueOrder(
-        "By kind, then most urgent first", (("kind", False), URGENCY), ("due_at", "id")
+        gettext_lazy("By kind, then most urgent first"),
+        (("kind", False), URGENCY),
+        ("due_at", "id"),
     ),
     "country": QueueOrder(
-        "By country, then most urgent first", (("country", False), URGENCY), ("due_at", "id")
+        gettext_lazy("By country, then most urgent first"),
+        (("country", False), URGENCY),
+        ("due_at", "id"),
     ),
-    "received": QueueOrder("Newest first", (), ("received_at", "id"), tail_descending=True),
+    "received": QueueOrder(
+        gettext_lazy("Newest first"), (), ("received_at", "id"), tail_descending=True
+    ),
 }
 DEFAULT_ORDER = "urgency"
 # Where no sort is asked for: the urgent first for open work; for the archive, where
 # urgency means nothing, the newest first (an order its indexes also give quickly).
 ARCHIVE_ORDER = "received"
 
-DUE_WITHIN: dict[str, str] = {
-    "overdue": "Overdue",
-    "today": "Overdue or due today",
-    "48h": "Overdue or due within 48 hours",
-    "7d": "Overdue or due within 7 days",
+DUE_WITHIN: dict[str, str | Promise] = {
+    "overdue": gettext_lazy("Overdue"),
+    "today": gettext_lazy("Overdue or due today"),
+    "48h": gettext_lazy("Overdue or due within 48 hours"),
+    "7d": gettext_lazy("Overdue or due within 7 days"),
 }
 
 

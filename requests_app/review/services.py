@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Officer, Role, User
 from portal.audit import audit_append
@@ -47,13 +48,14 @@ class ReviewRefused(Exception):
 
 def _require_reviewer(user: User) -> None:
     if user.role != Role.REVIEWER or not user.is_active:
-        raise ReviewRefused("Only reviewers of the platform's legal team may do this.")
+        raise ReviewRefused(_("Only reviewers of the platform's legal team may do this."))
 
 
 def _require_open(request: LegalRequest) -> None:
     if request.status not in OPEN_STATES:
         raise ReviewRefused(
-            f"A request that is {request.get_status_display().lower()} is no longer worked on."
+            _("A request that is %(state)s is no longer worked on.")
+            % {"state": request.get_status_display().lower()}
         )
 
 
@@ -120,7 +122,9 @@ def assessment_save(
     _require_reviewer(reviewer)
     unknown = set(items) - set(AssessmentItem.values)
     if unknown:
-        raise ReviewRefused(f"Unknown checklist items: {', '.join(sorted(unknown))}.")
+        raise ReviewRefused(
+            _("Unknown checklist items: %(items)s.") % {"items": ", ".join(sorted(unknown))}
+        )
     clean = {
         key: {"ok": value.get("ok"), "note": str(value.get("note") or "")[:2000]}
         for key, value in items.items()
@@ -128,8 +132,8 @@ def assessment_save(
     with transaction.atomic():
         locked = _lock(request)
         if locked.status != LegalRequest.Status.IN_REVIEW:
-            raise ReviewRefused("Only a request in review is assessed.")
-        assessment, _ = Assessment.objects.select_for_update().get_or_create(
+            raise ReviewRefused(_("Only a request in review is assessed."))
+        assessment, _created = Assessment.objects.select_for_update().get_or_create(
             request=locked, defaults={"updated_by": reviewer, "items": {}}
         )
         before = assessment.items
@@ -150,7 +154,7 @@ def clarification_ask(*, request: LegalRequest, reviewer: User, body: str) -> Me
     """Ask the authority a question; the deadline clock stops until it answers."""
     _require_reviewer(reviewer)
     if not body.strip():
-        raise ReviewRefused("Write the question for the authority.")
+        raise ReviewRefused(_("Write the question for the authority."))
     with transaction.atomic():
         locked = _lock(request)
         message = Message.objects.create(
@@ -191,11 +195,11 @@ def message_from_authority(
     what its audit event adds (the key, the payload's hash, the documents).
     """
     if not body.strip():
-        raise ReviewRefused("Write your message.")
+        raise ReviewRefused(_("Write your message."))
     with transaction.atomic():
         locked = _lock(request)
         if locked.status in (LegalRequest.Status.CLOSED, LegalRequest.Status.WITHDRAWN):
-            raise ReviewRefused("This request is closed.")
+            raise ReviewRefused(_("This request is closed."))
         message = Message.objects.create(
             request=locked,
             side=Message.Side.AUTHORITY,
@@ -227,7 +231,7 @@ def message_from_authority(
 def _reason(note: str) -> str:
     reason = note.strip()[:2000]
     if not reason:
-        raise ReviewRefused("Say why; the reason is kept in the request's history.")
+        raise ReviewRefused(_("Say why; the reason is kept in the request's history."))
     return reason
 
 
@@ -241,7 +245,7 @@ def clarification_resume(*, request: LegalRequest, reviewer: User, note: str) ->
     with transaction.atomic():
         locked = _lock(request)
         if locked.status != LegalRequest.Status.AWAITING_CLARIFICATION:
-            raise ReviewRefused("Only a request awaiting clarification is resumed.")
+            raise ReviewRefused(_("Only a request awaiting clarification is resumed."))
         paused = _resume_clock(locked, review_state(locked))
         _transition(
             locked,
@@ -260,7 +264,7 @@ def emergency_callback_record(
     """Record a call to the agency's number on file (the number is copied, not typed)."""
     _require_reviewer(reviewer)
     if outcome not in EmergencyCallback.Outcome.values:
-        raise ReviewRefused("Choose the outcome of the call.")
+        raise ReviewRefused(_("Choose the outcome of the call."))
     with transaction.atomic():
         locked = _lock(request)
         callback = EmergencyCallback.objects.create(
@@ -292,15 +296,17 @@ def _scope_within_request(
 ) -> None:
     asked_targets = set(request.targets.values_list("pk", flat=True))
     if not target_ids or not set(target_ids) <= asked_targets:
-        raise ReviewRefused("The approved targets must be among those the authority named.")
+        raise ReviewRefused(_("The approved targets must be among those the authority named."))
     if not categories or not set(categories) <= set(request.data_categories):
-        raise ReviewRefused("The approved categories must be among those the authority asked for.")
+        raise ReviewRefused(
+            _("The approved categories must be among those the authority asked for.")
+        )
     if period_from is None or period_to is None or period_from > period_to:
-        raise ReviewRefused("Give the approved period.")
+        raise ReviewRefused(_("Give the approved period."))
     if request.period_from and period_from < request.period_from:
-        raise ReviewRefused("The approved period cannot start before the asked period.")
+        raise ReviewRefused(_("The approved period cannot start before the asked period."))
     if request.period_to and period_to > request.period_to:
-        raise ReviewRefused("The approved period cannot end after the asked period.")
+        raise ReviewRefused(_("The approved period cannot end after the asked period."))
 
 
 def decision_propose_approval(
@@ -319,13 +325,15 @@ def decision_propose_approval(
     with transaction.atomic():
         locked = _lock(request)
         if locked.status != LegalRequest.Status.IN_REVIEW:
-            raise ReviewRefused("Only a request in review can be approved.")
+            raise ReviewRefused(_("Only a request in review can be approved."))
         assessment = Assessment.objects.filter(request=locked).first()
         if assessment is None or not assessment.all_ok:
-            raise ReviewRefused("Complete the checklist, every item satisfied, before approving.")
+            raise ReviewRefused(
+                _("Complete the checklist, every item satisfied, before approving.")
+            )
         _scope_within_request(locked, target_ids, categories, period_from, period_to)
         if locked.decisions.filter(state=Decision.State.PROPOSED).exists():
-            raise ReviewRefused("A proposed decision is already waiting for a second reviewer.")
+            raise ReviewRefused(_("A proposed decision is already waiting for a second reviewer."))
         full = (
             set(target_ids) == set(locked.targets.values_list("pk", flat=True))
             and set(categories) == set(locked.data_categories)
@@ -401,14 +409,14 @@ def decision_confirm(*, decision: Decision, reviewer: User) -> Decision:
         locked = _lock(decision.request)
         decision = Decision.objects.select_for_update().get(pk=decision.pk)
         if decision.state != Decision.State.PROPOSED:
-            raise ReviewRefused("This decision is not waiting for confirmation.")
+            raise ReviewRefused(_("This decision is not waiting for confirmation."))
         if decision.proposed_by_id == reviewer.pk:
             raise ReviewRefused(
-                "A second reviewer must confirm: nobody approves their own decision."
+                _("A second reviewer must confirm: nobody approves their own decision.")
             )
         if not disclosure_previewed(decision=decision, user=reviewer):
             raise ReviewRefused(
-                "Look at the records this approval would disclose before confirming it."
+                _("Look at the records this approval would disclose before confirming it.")
             )
         if (
             locked.emergency
@@ -418,7 +426,7 @@ def decision_confirm(*, decision: Decision, reviewer: User) -> Decision:
             ).exists()
         ):
             raise ReviewRefused(
-                "An emergency needs a confirmed callback to the agency's number on file first."
+                _("An emergency needs a confirmed callback to the agency's number on file first.")
             )
         decision.state = Decision.State.CONFIRMED
         decision.confirmed_by = reviewer
@@ -442,12 +450,12 @@ def decision_send_back(*, decision: Decision, reviewer: User, note: str) -> Deci
     """The second reviewer does not confirm: the proposal is set aside with a note."""
     _require_reviewer(reviewer)
     if not note.strip():
-        raise ReviewRefused("Say why the proposal is not confirmed.")
+        raise ReviewRefused(_("Say why the proposal is not confirmed."))
     with transaction.atomic():
         _lock(decision.request)
         decision = Decision.objects.select_for_update().get(pk=decision.pk)
         if decision.state != Decision.State.PROPOSED:
-            raise ReviewRefused("This decision is not waiting for confirmation.")
+            raise ReviewRefused(_("This decision is not waiting for confirmation."))
         if decision.proposed_by_id == reviewer.pk:
             decision.state = Decision.State.WITHDRAWN
         else:
@@ -475,9 +483,9 @@ def decision_reject(
     """Reject with a reason code and a message the authority reads."""
     _require_reviewer(reviewer)
     if reason_code not in RejectionReason.values:
-        raise ReviewRefused("Choose a reason for the rejection.")
+        raise ReviewRefused(_("Choose a reason for the rejection."))
     if not message.strip():
-        raise ReviewRefused("Write the message the authority will read.")
+        raise ReviewRefused(_("Write the message the authority will read."))
     with transaction.atomic():
         locked = _lock(request)
         decision = Decision.objects.create(
@@ -509,14 +517,14 @@ def disclosure_create(*, decision: Decision, reviewer: User, note: str = "") -> 
         locked = _lock(decision.request)
         decision = Decision.objects.select_for_update().get(pk=decision.pk)
         if locked.status != LegalRequest.Status.APPROVED:
-            raise ReviewRefused("Only an approved request is disclosed.")
+            raise ReviewRefused(_("Only an approved request is disclosed."))
         if (
             decision.state != Decision.State.CONFIRMED
             or decision.outcome == Decision.Outcome.REJECT
         ):
-            raise ReviewRefused("Only a confirmed approval is disclosed.")
+            raise ReviewRefused(_("Only a confirmed approval is disclosed."))
         if decision_handed_over(decision):
-            raise ReviewRefused("This approval was already handed to delivery.")
+            raise ReviewRefused(_("This approval was already handed to delivery."))
         disclosure = disclosure_hand_over(
             request=locked, decision=decision, reviewer=reviewer, note=note.strip()
         )
@@ -543,7 +551,7 @@ def request_close(*, request: LegalRequest, reviewer: User, note: str) -> LegalR
     with transaction.atomic():
         locked = _lock(request)
         if sealing_pending(locked):
-            raise ReviewRefused("A response is still being sealed; close it once delivered.")
+            raise ReviewRefused(_("A response is still being sealed; close it once delivered."))
         state = review_state(locked)
         _transition(locked, "close", reviewer, note=reason)
         state.closed_at = timezone.now()

@@ -183,16 +183,16 @@ def _refusal(refused: ReviewRefused) -> Errors:
 
 
 ACTION_TITLES = {
-    "claim": "Claim the request",
-    "assign": "Give the request to a colleague",
-    "assess": "Assessment checklist",
-    "clarify": "Ask the authority for clarification",
-    "callback": "Record the emergency callback",
-    "propose": "Approve in full or in part",
+    "claim": gettext_lazy("Claim the request"),
+    "assign": gettext_lazy("Give the request to a colleague"),
+    "assess": gettext_lazy("Assessment checklist"),
+    "clarify": gettext_lazy("Ask the authority for clarification"),
+    "callback": gettext_lazy("Record the emergency callback"),
+    "propose": gettext_lazy("Approve in full or in part"),
     "decide": gettext_lazy("Checklist and proposal"),
-    "reject": "Reject the request",
-    "resume": "Resume review without the authority's answer",
-    "close": "Close the request",
+    "reject": gettext_lazy("Reject the request"),
+    "resume": gettext_lazy("Resume review without the authority's answer"),
+    "close": gettext_lazy("Close the request"),
 }
 # Actions on a decision are refused on the decision's own page (preview or hand-over).
 DECISION_PAGES = {
@@ -268,7 +268,13 @@ def _decision_page(
             status = 409
         except SourceUnavailable:
             errors.append(
-                ("", "The platform's data source did not answer, so no record is shown. Try again.")
+                (
+                    "",
+                    gettext(
+                        "The platform's data source did not answer, so no record is shown. "
+                        "Try again."
+                    ),
+                )
             )
             status = 503
     tools = review_tools(legal_request=legal_request, user=request.user)
@@ -353,7 +359,7 @@ def claim(request: AuthedRequest, reference: str) -> HttpResponse:
         action="claim",
         form=EmptyForm(request.POST),
         perform=perform,
-        done=f"{legal_request.reference} is yours.",
+        done=gettext("%(reference)s is yours.") % {"reference": legal_request.reference},
     )
 
 
@@ -377,7 +383,10 @@ def assign(request: AuthedRequest, reference: str) -> HttpResponse:
         action="assign",
         form=form,
         perform=perform,
-        done=lambda data: f"{legal_request.reference} is now with {data['assignee'].full_name}.",
+        done=lambda data: (
+            gettext("%(reference)s is now with %(name)s.")
+            % {"reference": legal_request.reference, "name": data["assignee"].full_name}
+        ),
     )
 
 
@@ -402,7 +411,7 @@ def assess(request: AuthedRequest, reference: str) -> HttpResponse:
         action="assess",
         form=form,
         perform=perform,
-        done="The checklist is saved.",
+        done=gettext("The checklist is saved."),
     )
 
 
@@ -423,7 +432,9 @@ def clarify(request: AuthedRequest, reference: str) -> HttpResponse:
         action="clarify",
         form=ClarificationForm(request.POST),
         perform=perform,
-        done="The question was sent. The deadline clock is paused until the authority answers.",
+        done=gettext(
+            "The question was sent. The deadline clock is paused until the authority answers."
+        ),
     )
 
 
@@ -449,7 +460,8 @@ def callback(request: AuthedRequest, reference: str) -> HttpResponse:
         action="callback",
         form=EmergencyCallbackForm(request.POST),
         perform=perform,
-        done=f"The call to {legal_request.agency.callback_phone} was recorded.",
+        done=gettext("The call to %(number)s was recorded.")
+        % {"number": legal_request.agency.callback_phone},
     )
 
 
@@ -483,7 +495,7 @@ def propose(request: AuthedRequest, reference: str) -> HttpResponse:
         action="propose",
         form=form,
         perform=perform,
-        done=(
+        done=gettext(
             "The approval is proposed. Check the records below: a second reviewer must "
             "confirm it before anything is disclosed."
         ),
@@ -567,7 +579,9 @@ def preview(request: AuthedRequest, reference: str, decision_id: int) -> HttpRes
             request,
             legal_request,
             decision,
-            errors=[("", "A preview shows the decision's own scope; it takes no parameters.")],
+            errors=[
+                ("", gettext("A preview shows the decision's own scope; it takes no parameters."))
+            ],
             status=400,
             look_up=False,
         )
@@ -592,7 +606,7 @@ def confirm(request: AuthedRequest, reference: str, decision_id: int) -> HttpRes
         action="confirm",
         form=EmptyForm(request.POST),
         perform=perform,
-        done="The approval is confirmed. Hand it to delivery when you are ready.",
+        done=gettext("The approval is confirmed. Hand it to delivery when you are ready."),
         decision=decision,
     )
 
@@ -616,7 +630,9 @@ def send_back(request: AuthedRequest, reference: str, decision_id: int) -> HttpR
         action="send_back",
         form=SendBackForm(request.POST, own=own),
         perform=perform,
-        done="You withdrew your proposal." if own else "The proposal was sent back.",
+        done=gettext("You withdrew your proposal.")
+        if own
+        else gettext("The proposal was sent back."),
         decision=decision,
     )
 
@@ -640,7 +656,7 @@ def resume(request: AuthedRequest, reference: str) -> HttpResponse:
         action="resume",
         form=ResumeForm(request.POST),
         perform=perform,
-        done="Review resumed; the deadline clock runs again.",
+        done=gettext("Review resumed; the deadline clock runs again."),
     )
 
 
@@ -661,7 +677,7 @@ def close(request: AuthedRequest, reference: str) -> HttpResponse:
         action="close",
         form=CloseForm(request.POST),
         perform=perform,
-        done=f"{legal_request.reference} is closed.",
+        done=gettext("%(reference)s is closed.") % {"reference": legal_request.reference},
     )
 
 
@@ -688,7 +704,8 @@ def reject(request: AuthedRequest, reference: str) -> HttpResponse:
         action="reject",
         form=RejectForm(request.POST),
         perform=perform,
-        done=f"{legal_request.reference} is rejected; the authority was told.",
+        done=gettext("%(reference)s is rejected; the authority was told.")
+        % {"reference": legal_request.reference},
     )
 
 
@@ -715,7 +732,9 @@ def disclose(request: AuthedRequest, reference: str, decision_id: int) -> HttpRe
         action="disclose",
         form=form,
         perform=perform,
-        done="Handed to delivery: the response is sealed to the authority's keys and they are "
-        "told it is ready.",
+        done=gettext(
+            "Handed to delivery: the response is sealed to the authority's keys and they are "
+            "told it is ready."
+        ),
         decision=decision,
     )

@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -106,43 +107,43 @@ class QueueFilterForm(forms.Form):
         ),
     )
     status = forms.ChoiceField(
-        label="State",
+        label=_("State"),
         required=False,
-        help_text="Open work: received, in review, awaiting clarification, approved.",
+        help_text=_("Open work: received, in review, awaiting clarification, approved."),
         choices=[
-            ("", "Open work"),
-            ("all", "Every state"),
+            ("", _("Open work")),
+            ("all", _("Every state")),
             *LegalRequest.Status.choices,
         ],
         widget=QuickSelect,
     )
     kind = forms.ChoiceField(
-        label="Kind",
+        label=_("Kind"),
         required=False,
-        choices=[("", "Any kind"), *RequestKind.choices],
+        choices=[("", _("Any kind")), *RequestKind.choices],
         widget=QuickSelect,
     )
-    country = forms.ChoiceField(label="Country", required=False, widget=QuickSelect)
+    country = forms.ChoiceField(label=_("Country"), required=False, widget=QuickSelect)
     agency = forms.TypedChoiceField(
-        label="Agency", required=False, coerce=int, empty_value=None, widget=QuickSelect
+        label=_("Agency"), required=False, coerce=int, empty_value=None, widget=QuickSelect
     )
     due = forms.ChoiceField(
-        label="Due",
+        label=_("Due"),
         required=False,
-        choices=[("", "Any due date"), *DUE_WITHIN.items()],
+        choices=[("", _("Any due date")), *DUE_WITHIN.items()],
         widget=QuickSelect,
     )
-    assignee = forms.ChoiceField(label="Assigned to", required=False, widget=QuickSelect)
+    assignee = forms.ChoiceField(label=_("Assigned to"), required=False, widget=QuickSelect)
     second = forms.BooleanField(
         label=_("Only proposals waiting for my second approval"),
         required=False,
     )
     sort = forms.ChoiceField(
-        label="Order",
+        label=pgettext_lazy("sorting", "Order"),
         required=False,
-        help_text="Usual: the most urgent first; closed states newest first.",
+        help_text=_("Usual: the most urgent first; closed states newest first."),
         choices=[
-            ("", "Usual order"),
+            ("", _("Usual order")),
             *((key, order.label) for key, order in QUEUE_ORDERS.items()),
         ],
         widget=QuickSelect,
@@ -151,17 +152,17 @@ class QueueFilterForm(forms.Form):
     def __init__(self, *args: Any, options: QueueOptions, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["country"]).choices = [
-            ("", "Any country"),
+            ("", _("Any country")),
             *options.countries,
         ]
         cast(forms.ChoiceField, self.fields["agency"]).choices = [
-            ("", "Any agency"),
+            ("", _("Any agency")),
             *((str(pk), f"{name} ({country})") for pk, name, country in options.agencies),
         ]
         cast(forms.ChoiceField, self.fields["assignee"]).choices = [
-            ("", "Anyone or nobody"),
-            ("mine", "Me"),
-            ("unassigned", "Nobody yet"),
+            ("", _("Anyone or nobody")),
+            ("mine", _("Me")),
+            ("unassigned", _("Nobody yet")),
             *((str(pk), full_name) for pk, full_name in options.reviewers),
         ]
 
@@ -205,7 +206,11 @@ def queue(request: AuthedRequest) -> HttpResponse:
             ],
             "filtered": any(value for name, value in form.cleaned_data.items() if name != "sort"),
             "errors": [
-                (form[name].auto_id, f"{form[name].label}: {errors[0]}")
+                (
+                    form[name].auto_id,
+                    gettext("%(field)s: %(error)s")
+                    % {"field": form[name].label, "error": errors[0]},
+                )
                 for name, errors in form.errors.items()
             ],
         },
@@ -270,8 +275,10 @@ def message_document_download(
 def _unreadable(reference: str) -> HttpResponse:
     logger.exception("A stored legal document of %s does not open", reference)
     return HttpResponse(
-        "This document cannot be opened: what is stored is not the document the "
-        "authority sent. Nothing was shown; tell the portal's administrators.",
+        gettext(
+            "This document cannot be opened: what is stored is not the document the "
+            "authority sent. Nothing was shown; tell the portal's administrators."
+        ),
         status=500,
         content_type="text/plain; charset=utf-8",
     )

@@ -471,7 +471,7 @@ def queue_load(*, user: User, now: datetime | None = None) -> QueueLoad:
     )
     return QueueLoad(
         now=now,
-        by_status=[(str(s), S(s).label, per_status.get(s, 0)) for s in QUEUE_STATES],
+        by_status=[(str(s), str(S(s).label), per_status.get(s, 0)) for s in QUEUE_STATES],
         total=totals["open"],
         emergency=totals["emergency"],
         overdue=totals["overdue"],

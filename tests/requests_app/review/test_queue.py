@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from accounts.models import Role
 from requests_app.lifecycle.models import LegalRequest, ReviewState
@@ -153,13 +153,15 @@ def test_deadline_badges_say_overdue_due_today_due_soon_and_paused_in_words(
     response = reviewer_client.get(QUEUE, {"status": "all"})
 
     assert "Overdue" in row_of(response, overdue.reference)
-    assert "overdue by 2 hours" in row_of(response, overdue.reference)
+    # The Due column says how far away the deadline is, in the viewer's language.
+    assert '<span class="relative">(2 hr ago)</span>' in row_of(response, overdue.reference)
     if today.due_at > now:
         assert "Due today" in row_of(response, today.reference)
     assert "Due within 48 hours" in row_of(response, soon.reference)
     assert "Paused: awaiting clarification" in row_of(response, paused.reference)
     # Frozen while paused: the deadline moves on with the pause.
-    assert "3 days 4 hours left" in row_of(response, paused.reference)
+    paused_row = row_of(response, paused.reference)
+    assert re.search(r'<span class="relative">\(in 3 days (4 hr|3 hr)\)</span>', paused_row)
     for quiet in (later, closed):
         row = row_of(response, quiet.reference)
         assert 'class="clock clock-' not in row
@@ -455,3 +457,24 @@ def test_the_filter_choices_are_escaped_and_keep_what_was_chosen(reviewer_client
     assert f'<option value="{agency.pk}" selected>' in page
     assert '<option value="preservation" selected>' in page
     assert '<select name="agency" id="id_agency">' in page
+
+
+# --- Times in the viewer's zone ------------------------------------------------------------
+
+
+def test_the_due_column_names_the_viewers_zone_and_says_how_far_away_the_deadline_is(
+    reviewer_client,
+):
+    due_at = timezone.now().replace(microsecond=0) + timedelta(hours=30, minutes=30)
+    request = make_legal_request(due_at=due_at)
+
+    with timezone.override("America/Sao_Paulo"):
+        shown = formats.date_format(timezone.localtime(due_at), "DATETIME_FORMAT")
+        response = reviewer_client.get(QUEUE)
+
+    cell = row_of(response, request.reference).split('data-label="Due"', 1)[1]
+    cell = cell.split("</td>", 1)[0]
+    machine = due_at.isoformat().replace("+00:00", "Z")
+    # São Paulo's local time and abbreviation for people, the UTC instant for machines.
+    assert f'<time datetime="{machine}">{shown} -03</time>' in cell
+    assert re.search(r'<span class="relative">\(in 1 day 6 hr( \d+ min)?\)</span>', cell), cell
