@@ -110,11 +110,10 @@ class AccountStandingMiddleware:
 
 
 class PreferencesMiddleware:
-    """Show each page in the viewer's saved language, if any.
+    """Show each page in the viewer's saved language, if any, and in their time zone.
 
     Anonymous visitors get the language of ``LocaleMiddleware`` (their cookie or
-    Accept-Language, else English). Times stay in UTC page-wide for now
-    (``accounts.preferences.activate_for`` says why).
+    Accept-Language, else English) and UTC, the one zone a page can name without asking.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

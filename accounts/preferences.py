@@ -12,7 +12,7 @@ from typing import Any
 
 from babel.core import get_global
 from django.conf import settings
-from django.utils import translation
+from django.utils import timezone, translation
 
 # Countries spanning several zones default to the zone of their capital (or seat of
 # government); a single-zone country uses its only zone (CLDR, through Babel).
@@ -74,16 +74,15 @@ def user_zone(user: Any) -> str:
 
 
 def activate_for(user: Any) -> None:
-    """Activate the user's saved language, if they chose one.
+    """Activate the user's saved language (if they chose one) and their time zone.
 
-    Their time zone is not activated for every page yet: many templates still print
-    times with a hard-coded "UTC", and would then show local times under that label.
-    Pages that render times with ``{% when %}`` in the user's zone use ``user_zone``
-    (``timezone.override``); activation waits until every template does (issue #13).
+    Every page renders times with ``{% when %}``/``{% deadline %}``, which show the active
+    zone and its abbreviation; an unknown saved zone falls back to the default.
     """
     language = getattr(user, "language", "") or ""
     if language_valid(language):
         translation.activate(language)
+    timezone.activate(zoneinfo.ZoneInfo(user_zone(user)))
 
 
 def zone_choices() -> list[tuple[str, str]]:
