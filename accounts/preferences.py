@@ -7,12 +7,14 @@ cookie or form field can change nothing but the user's own view.
 """
 
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 from babel.core import get_global
 from django.conf import settings
-from django.utils import translation
+from django.utils import timezone, translation
 
 # Countries spanning several zones default to the zone of their capital (or seat of
 # government); a single-zone country uses its only zone (CLDR, through Babel).
@@ -84,6 +86,24 @@ def activate_for(user: Any) -> None:
     language = getattr(user, "language", "") or ""
     if language_valid(language):
         translation.activate(language)
+
+
+def user_language(user: Any) -> str:
+    """The language a user reads: their own choice, else the site's default (English)."""
+    chosen = getattr(user, "language", "") or ""
+    return chosen if language_valid(chosen) else settings.LANGUAGE_CODE
+
+
+@contextmanager
+def recipient_locale(user: Any) -> Iterator[None]:
+    """Render what is inside (a mail's subject and body) in the user's language and zone.
+
+    Mails are written for their recipient, not for whoever's request sent them: an
+    officer in São Paulo reads a notice in Portuguese with Brasília times even when a
+    vetting administrator in Dublin triggered it.
+    """
+    with translation.override(user_language(user)), timezone.override(user_zone(user)):
+        yield
 
 
 def zone_choices() -> list[tuple[str, str]]:

@@ -30,6 +30,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from portal.audit import audit_append
 from portal.models import AuditEvent
@@ -44,6 +46,7 @@ from ..domains import (
     official_domain_problem,
 )
 from ..models import Agency, AgencyDomain, Officer, Role, User
+from ..preferences import recipient_locale
 from .throttle import auth_failure_record, auth_failures_clear, lockout_seconds
 from .unconfirmed import EXPIRED, registration_discard, registration_expired, stale_claims_release
 
@@ -241,16 +244,20 @@ def _mailbox_link_url(officer: Officer, *, view: str = "mailbox-verify") -> str:
     return settings.PORTAL_AUDIENCE + reverse(view, args=[token])
 
 
-def _mail(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
-    EmailMessage(subject=subject, body=render_to_string(template, context), to=[to]).send()
+def _mail(*, to: User, subject: str | Promise, template: str, context: dict[str, Any]) -> None:
+    """Render and send one mail in its recipient's language and time zone."""
+    with recipient_locale(to):
+        body = render_to_string(template, context)
+        subject_text = str(subject)
+    EmailMessage(subject=subject_text, body=body, to=[to.email]).send()
 
 
 def _mail_mailbox_link(officer: Officer) -> None:
     transaction.on_commit(
         partial(
             _mail,
-            to=officer.user.email,
-            subject="Confirm your mailbox for the authority portal",
+            to=officer.user,
+            subject=_("Confirm your mailbox for the authority portal"),
             template="accounts/email/mailbox_link.txt",
             # Nothing the registrant typed goes into the message: the portal must not carry
             # someone's text to an official mailbox that is not theirs.
@@ -287,8 +294,8 @@ def _registration_repeated(*, user: User, password: str, ip: str | None) -> None
             transaction.on_commit(
                 partial(
                     _mail,
-                    to=user.email,
-                    subject="Someone tried to register with your address",
+                    to=user,
+                    subject=_("Someone tried to register with your address"),
                     template="accounts/email/registration_repeated.txt",
                     context={
                         "email": user.email,

@@ -28,6 +28,7 @@ from portal import crypto
 from portal.audit import audit_append
 
 from ..models import Agency, ApiToken, Officer, Role, User
+from ..preferences import recipient_locale
 
 TOKEN_PREFIX = "ptk_"  # noqa: S105  (a public marker, not a secret)
 TOKEN_RANDOM_BYTES = 32  # token_urlsafe(32) is 43 characters
@@ -154,21 +155,19 @@ def api_token_created_notify(*, token: ApiToken, user: User) -> None:
     one made by someone else in their session. The mail names the token and when it was
     made; it carries neither the secret nor a link to follow.
     """
-    body = render_to_string(
-        "accounts/email/api_token_created.txt",
-        {
-            "name": token.name,
-            "prefix": token.prefix,
-            "at": token.created_at,
-            "expires_at": token.expires_at,
-            "tokens_url": settings.PORTAL_AUDIENCE + reverse("api-tokens"),
-        },
-    )
-    message = EmailMessage(
-        subject=gettext("An API token was created for your authority portal account"),
-        body=body,
-        to=[user.email],
-    )
+    with recipient_locale(user):
+        body = render_to_string(
+            "accounts/email/api_token_created.txt",
+            {
+                "name": token.name,
+                "prefix": token.prefix,
+                "at": token.created_at,
+                "expires_at": token.expires_at,
+                "tokens_url": settings.PORTAL_AUDIENCE + reverse("api-tokens"),
+            },
+        )
+        subject = gettext("An API token was created for your authority portal account")
+    message = EmailMessage(subject=subject, body=body, to=[user.email])
     # robust: a mail server failure must not undo or hide a token that was made.
     transaction.on_commit(partial(message.send), robust=True)
 

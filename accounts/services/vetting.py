@@ -20,7 +20,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 
 from portal.audit import audit_append
@@ -46,6 +47,7 @@ from ..models import (
     SigningPasskey,
     User,
 )
+from ..preferences import recipient_locale
 from ..selectors import (
     CALLBACK_NUMBER_CHANGED,
     agency_verification_problems,
@@ -195,12 +197,19 @@ def _api_tokens_revoke(*, officer_ids: list[int], actor: User, because: str) -> 
     return len(tokens)
 
 
-def _notify_officer(*, officer: Officer, subject: str, body: str) -> None:
-    """Email the officer after the decision commits. Says what happened, nothing more."""
+def _notify_officer(*, officer: Officer, subject: Promise, body: Promise) -> None:
+    """Email the officer after the decision commits. Says what happened, nothing more.
+
+    ``subject`` and ``body`` are lazy translations, rendered in the officer's language.
+    """
     address = officer.user.email
-    message = EmailMessage(
-        subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[address]
-    )
+    with recipient_locale(officer.user):
+        message = EmailMessage(
+            subject=str(subject),
+            body=str(body),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[address],
+        )
     # robust: a mail server failure must not turn a committed decision into an error page.
     transaction.on_commit(message.send, robust=True)
 
@@ -532,17 +541,22 @@ def officer_approve(
             )
         _notify_officer(
             officer=locked,
-            subject="Your authority portal account is approved",
+            subject=gettext_lazy("Your authority portal account is approved"),
             body=(
-                "Your account on the authority portal has been approved.\n\n"
-                "Log in with your password and your passkey or authenticator app. Open the "
-                "portal from the address you already know rather than from a link in an "
-                "email.\n"
-                + (
-                    "\nYour passkey is approved too: it confirms the requests you send "
+                gettext_lazy(
+                    "Your account on the authority portal has been approved.\n\n"
+                    "Log in with your password and your passkey or authenticator app. Open "
+                    "the portal from the address you already know rather than from a link "
+                    "in an email.\n\n"
+                    "Your passkey is approved too: it confirms the requests you send "
                     "through the portal's web form.\n"
-                    if passkey is not None
-                    else ""
+                )
+                if passkey is not None
+                else gettext_lazy(
+                    "Your account on the authority portal has been approved.\n\n"
+                    "Log in with your password and your passkey or authenticator app. Open "
+                    "the portal from the address you already know rather than from a link "
+                    "in an email.\n"
                 )
             ),
         )
@@ -595,8 +609,8 @@ def _officer_decide(*, officer: Officer, actor: User, action: str, reason: str) 
         if action == "reject":
             _notify_officer(
                 officer=locked,
-                subject="Your authority portal registration",
-                body=(
+                subject=gettext_lazy("Your authority portal registration"),
+                body=gettext_lazy(
                     "Your registration on the authority portal was not approved.\n\n"
                     "If you think this is a mistake, ask your agency to contact the "
                     "platform through its official channels.\n"
@@ -693,8 +707,8 @@ def supervisor_appoint(*, officer: Officer, actor: User) -> Officer:
         )
         _notify_officer(
             officer=locked,
-            subject=_("You are now your agency's supervisor on the authority portal"),
-            body=_(
+            subject=gettext_lazy("You are now your agency's supervisor on the authority portal"),
+            body=gettext_lazy(
                 "The platform confirmed with your agency that you supervise its officers. "
                 "From your next visit, the portal shows you your agency's requests, its "
                 "officers, and their keys and tokens.\n\n"
