@@ -13,6 +13,7 @@ least one domain, so that it always has an address its officers can be matched a
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from portal.audit import audit_append
 
@@ -49,14 +50,14 @@ def agency_domain_problem(*, agency: Agency, domain: str) -> str | None:
     The same rules as a proposal at registration: see ``registration_refusals``.
     """
     if agency.status == Agency.Status.REJECTED:
-        return "This agency was rejected: its record is closed."
+        return gettext("This agency was rejected: its record is closed.")
     problem = official_domain_problem(domain) or lookalike_domain_problem(
         domain, country=str(agency.country), agency=agency
     )
     if problem is not None:
         return problem
     if agency.domains.filter(domain=domain).exists():
-        return "This domain is already one of the agency's domains."
+        return gettext("This domain is already one of the agency's domains.")
     owner = domain_owner(domain)
     if owner is not None and owner.agency_id != agency.pk:
         where = "it" if owner.domain == domain else f"its domain {owner.domain} and subdomains"
@@ -97,7 +98,7 @@ def agency_domain_add(
             )
     except IntegrityError:
         # Another administrator or a registration took the domain at the same moment.
-        raise VettingRefused("This domain was just taken; reload the page.") from None
+        raise VettingRefused(gettext("This domain was just taken; reload the page.")) from None
     return official
 
 
@@ -128,7 +129,7 @@ def _lock_domain(*, agency: Agency, domain_id: int) -> tuple[Agency, AgencyDomai
     locked = Agency.objects.select_for_update().get(pk=agency.pk)
     official = AgencyDomain.objects.select_for_update().filter(pk=domain_id, agency=locked).first()
     if official is None:
-        raise VettingRefused("That domain is no longer one of the agency's domains.")
+        raise VettingRefused(gettext("That domain is no longer one of the agency's domains."))
     return locked, official
 
 
@@ -141,8 +142,10 @@ def agency_domain_remove(*, agency: Agency, actor: User, domain_id: int, reason:
         remaining = list(locked.domains.exclude(pk=official.pk))
         if not remaining and locked.status == Agency.Status.VERIFIED:
             raise VettingRefused(
-                "A verified agency needs at least one official domain: add its new domain "
-                "before you remove the last one."
+                gettext(
+                    "A verified agency needs at least one official domain: add its new domain "
+                    "before you remove the last one."
+                )
             )
         stranded = domain_change_stranded(agency=locked, official=official, remove=True)
         before = _domain_record(official)
@@ -168,9 +171,9 @@ def agency_domain_subdomains_set(
     with transaction.atomic():
         locked, official = _lock_domain(agency=agency, domain_id=domain_id)
         if locked.status == Agency.Status.REJECTED:
-            raise VettingRefused("This agency was rejected: its record is closed.")
+            raise VettingRefused(gettext("This agency was rejected: its record is closed."))
         if official.allow_subdomains == allow:
-            state = "already accepted" if allow else "already not accepted"
+            state = gettext("already accepted") if allow else gettext("already not accepted")
             raise VettingRefused(f"Subdomains of {official.domain} are {state}.")
         before = _domain_record(official)
         stranded = domain_change_stranded(agency=locked, official=official, allow=allow)

@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn import exceptions as webauthn_errors
@@ -34,8 +34,8 @@ from .keys import KeyRefused, signing_passkey_enrol, signing_passkey_revoke_lock
 logger = logging.getLogger(__name__)
 
 BACKUP_CODE_COUNT = 10
-TOTP_NAME = "Authenticator app"
-BACKUP_NAME = "Backup codes"
+TOTP_NAME = "Authenticator app"  # stored as the device name: not translated
+BACKUP_NAME = "Backup codes"  # stored as the device name: not translated
 MAX_REASON_LENGTH = 2000
 
 
@@ -209,7 +209,7 @@ def second_factor_check(*, user: User, method: str, token: str) -> Any:
 class PasskeyKeptOnRecord(webauthn_errors.OTPWebAuthnApiError):
     status_code = 409
     default_code = "passkey_kept_on_record"
-    default_detail = "This passkey was registered before and is kept on record."
+    default_detail = gettext_lazy("This passkey was registered before and is kept on record.")
 
 
 class PasskeyHelper(WebAuthnHelper):
@@ -279,7 +279,7 @@ def passkey_remove(*, user: User, credential: WebAuthnCredential, reason: str) -
     """
     reason = (reason or "").strip()
     if not reason:
-        raise FactorRefused("Say why the passkey is removed; the reason is kept.")
+        raise FactorRefused(gettext("Say why the passkey is removed; the reason is kept."))
     if len(reason) > MAX_REASON_LENGTH:
         raise FactorRefused(f"The reason can be at most {MAX_REASON_LENGTH} characters.")
     with transaction.atomic():
@@ -289,13 +289,15 @@ def passkey_remove(*, user: User, credential: WebAuthnCredential, reason: str) -
             .first()
         )
         if locked is None:
-            raise FactorRefused("This passkey is already removed.")
+            raise FactorRefused(gettext("This passkey is already removed."))
         others = WebAuthnCredential.objects.filter(user=user, confirmed=True).exclude(pk=locked.pk)
         has_totp = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
         if not others.exists() and not has_totp:
             raise FactorRefused(
-                "This is your only second factor. Add an authenticator app or another "
-                "passkey first."
+                gettext(
+                    "This is your only second factor. Add an authenticator app or another "
+                    "passkey first."
+                )
             )
         signing = SigningPasskey.objects.select_for_update().filter(credential=locked).first()
         if signing is not None and signing.status in (KeyStatus.PENDING, KeyStatus.ACTIVE):
