@@ -1,13 +1,12 @@
 """Forms of the accounts pages: they read and check input; services decide and write."""
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
@@ -15,11 +14,16 @@ from .domains import DomainError, canonical_email, normalise_domain, official_do
 from .models import Agency, Role, User
 from .services.registration import AgencyProposal, registration_refusals
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+else:
+    StrOrPromise = str
+
 NEW_AGENCY = "new"
 
 
 def _text(
-    label: str | Promise, *, max_length: int, autocomplete: str, **kwargs: Any
+    label: StrOrPromise, *, max_length: int, autocomplete: str, **kwargs: Any
 ) -> forms.CharField:
     return forms.CharField(
         label=label,
@@ -29,12 +33,12 @@ def _text(
     )
 
 
-def agency_choices() -> list[tuple[str, Any]]:
+def agency_choices() -> list[tuple[StrOrPromise, Any]]:
     """Verified agencies grouped by country name, then the choice to propose a new one."""
     by_country: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for agency in Agency.objects.filter(status=Agency.Status.VERIFIED).order_by("name"):
         by_country[str(countries.name(str(agency.country)))].append((str(agency.pk), agency.name))
-    groups: list[tuple[str, Any]] = [("", _("Choose your agency"))]
+    groups: list[tuple[StrOrPromise, Any]] = [("", _("Choose your agency"))]
     groups += [(country, by_country[country]) for country in sorted(by_country)]
     groups.append((_("Not listed"), [(NEW_AGENCY, _("My agency is not listed: propose it"))]))
     return groups

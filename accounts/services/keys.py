@@ -22,6 +22,7 @@ from typing import Any, Final
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal import crypto
 from portal.audit import audit_append
@@ -85,7 +86,7 @@ def _clean_label(label: str) -> str:
 def _clean_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise KeyRefused("Say why the key is revoked; the reason is kept.", field="reason")
+        raise KeyRefused(gettext("Say why the key is revoked; the reason is kept."), field="reason")
     if len(reason) > MAX_REASON_LENGTH:
         raise KeyRefused(
             f"The reason can be at most {MAX_REASON_LENGTH} characters.", field="reason"
@@ -140,7 +141,7 @@ def signing_key_enrol(
                     key_id=key_id,
                 )
         except IntegrityError as exc:  # the same key, enrolled at the same moment
-            raise KeyRefused("This key is already enrolled.", field="public_key") from exc
+            raise KeyRefused(gettext("This key is already enrolled."), field="public_key") from exc
         audit_append(
             actor=actor,
             action="signing_key.enrolled",
@@ -157,13 +158,13 @@ def signing_key_enrol(
 
 def _duplicate_message(existing: SigningKey, officer: Officer) -> str:
     if existing.officer_id != officer.pk:
-        return "This key is already enrolled. Each officer makes and enrols their own key."
+        return gettext("This key is already enrolled. Each officer makes and enrols their own key.")
     if existing.status in (KeyStatus.REVOKED, KeyStatus.REJECTED):
         return (
             f"You enrolled this key before and it was {existing.get_status_display().lower()}. "
             "A key is never enrolled again: make a new one."
         )
-    return "You have already enrolled this key."
+    return gettext("You have already enrolled this key.")
 
 
 # --- Signing passkeys ----------------------------------------------------------------------
@@ -199,7 +200,7 @@ def signing_passkey_enrol(*, officer: Officer, credential: Any) -> SigningPasske
     key_id = passkey_key_id(bytes(credential.credential_id))
     if SigningPasskey.objects.filter(key_id=key_id).exists():
         raise KeyRefused(
-            "This passkey was registered before and is kept on record. Make a new passkey."
+            gettext("This passkey was registered before and is kept on record. Make a new passkey.")
         )
     key = SigningPasskey.objects.create(
         officer=officer,
@@ -271,7 +272,7 @@ def age_recipient_enrol(
                 )
         except IntegrityError as exc:
             raise KeyRefused(
-                "You have already enrolled this recipient.", field="recipient"
+                gettext("You have already enrolled this recipient."), field="recipient"
             ) from exc
         audit_append(
             actor=actor,
@@ -294,7 +295,7 @@ def _duplicate_recipient_message(existing: AgeRecipient) -> str:
             f"You enrolled this recipient before and it was "
             f"{existing.get_status_display().lower()}. Make a new key pair."
         )
-    return "You have already enrolled this recipient."
+    return gettext("You have already enrolled this recipient.")
 
 
 # --- Revoking, one routine for every kind of key and whoever revokes ----------------------

@@ -31,6 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.audit import audit_append
@@ -94,7 +95,7 @@ def _domains_for_people(agency: Agency) -> str:
     for official in agency.domains.all():
         shown = idna.decode(official.domain)
         names.append(f"{shown} (or a subdomain)" if official.allow_subdomains else shown)
-    return " or ".join(names) or "its official domain"
+    return " or ".join(names) or gettext("its official domain")
 
 
 def _taken_domain_message(owner: AgencyDomain) -> str:
@@ -103,7 +104,7 @@ def _taken_domain_message(owner: AgencyDomain) -> str:
             f"This domain belongs to {owner.agency.name}. If that is your agency, choose it "
             "from the list instead of proposing it."
         )
-    return (
+    return gettext(
         "This domain was already proposed for an agency that is waiting for verification. "
         "You can register once the platform has verified it."
     )
@@ -143,13 +144,13 @@ def registration_refusals(
             )
         same_name = Agency.objects.filter(country=proposal.country, name__iexact=proposal.name)
         if same_name.filter(holding_claims()).exists():
-            errors["new_agency_name"] = (
+            errors["new_agency_name"] = gettext(
                 "An agency of this name in this country is already known. Choose it from the "
                 "list, or wait until the platform has verified it."
             )
     elif agency is not None:
         if not agency.is_verified:
-            errors["agency"] = "Choose a verified agency from the list."
+            errors["agency"] = gettext("Choose a verified agency from the list.")
         owner = domain_owner(address_domain)
         if owner is None or owner.agency_id != agency.pk:
             errors.setdefault(
@@ -158,7 +159,7 @@ def registration_refusals(
                 f"Use your address at {_domains_for_people(agency)}.",
             )
     else:
-        errors["agency"] = "Choose your agency, or propose a new one."
+        errors["agency"] = gettext("Choose your agency, or propose a new one.")
     return errors
 
 
@@ -438,7 +439,7 @@ def officer_mailbox_password_check(
             return None
         locked = auth_failure_record(kind="password", email=user.email, ip=ip, user=user)
         if not locked:
-            return "That is not the password you chose when you registered."
+            return gettext("That is not the password you chose when you registered.")
     minutes = max(1, (locked + 59) // 60)
     return f"Too many failed attempts. Try again in {minutes} minutes."
 

@@ -109,7 +109,9 @@ def api_token_create(
     """Create a token for an active officer; return it with its secret (shown once)."""
     name = " ".join((name or "").split())
     if not name:
-        raise TokenRefused("Name the token after the system that will use it.", field="name")
+        raise TokenRefused(
+            gettext("Name the token after the system that will use it."), field="name"
+        )
     if len(name) > MAX_NAME_LENGTH:
         raise TokenRefused(f"The name can be at most {MAX_NAME_LENGTH} characters.", field="name")
     if not (MIN_LIFETIME_DAYS <= lifetime_days <= ApiToken.MAX_LIFETIME_DAYS):
@@ -119,7 +121,9 @@ def api_token_create(
         )
     standing = officer_standing_problem(officer)
     if standing is not None or actor.pk != officer.user_id:
-        raise TokenRefused("Only an active officer of a verified agency can create tokens.")
+        raise TokenRefused(
+            gettext("Only an active officer of a verified agency can create tokens.")
+        )
 
     secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_RANDOM_BYTES)
     now = timezone.now()
@@ -181,7 +185,7 @@ def api_token_revoke(*, token: ApiToken, actor: User, reason: str = "") -> ApiTo
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at is not None:
-            raise TokenRefused("This token is already revoked.")
+            raise TokenRefused(gettext("This token is already revoked."))
         token.revoked_at = timezone.now()
         token.revoked_by = actor
         token.save(update_fields=["revoked_at", "revoked_by"])
@@ -238,10 +242,12 @@ def officer_standing_problem(officer: Officer) -> TokenOwnerNotActive | None:
         or not officer.user.is_active
         or officer.user.role != Role.OFFICER
     ):
-        return TokenOwnerNotActive("officer_not_active", "The officer's account is not active.")
+        return TokenOwnerNotActive(
+            "officer_not_active", gettext("The officer's account is not active.")
+        )
     if officer.agency.status != Agency.Status.VERIFIED:
         return TokenOwnerNotActive(
-            "agency_not_verified", "The officer's agency is not verified or is suspended."
+            "agency_not_verified", gettext("The officer's agency is not verified or is suspended.")
         )
     return None
 

@@ -13,7 +13,7 @@ decisions about related objects cannot deadlock.
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -69,6 +69,11 @@ from .keys import (
     key_owner_lock,
     key_revoke,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+else:
+    StrOrPromise = str
 
 REASON_MAX_LENGTH = 2000
 
@@ -512,7 +517,7 @@ def officer_approve(
         callback = confirmed_callback(agency=locked.agency, officer=locked)
         vouch = None if callback is not None else vouch_counting(officer=locked)
         if callback is None and vouch is None:  # covered by the problems above
-            raise VettingRefused("No confirmed callback about this officer.")
+            raise VettingRefused(gettext("No confirmed callback about this officer."))
         if passkey is not None and passkey.officer_id != locked.pk:
             raise VettingRefused(gettext("That passkey is not this officer's."))
         locked.status = after
@@ -721,7 +726,7 @@ def supervisor_appoint(*, officer: Officer, actor: User) -> Officer:
 # --- Keys ------------------------------------------------------------------------------
 
 
-COMPARE_FINGERPRINT = "Confirm that you compared the fingerprint with the officer."
+COMPARE_FINGERPRINT = gettext_lazy("Confirm that you compared the fingerprint with the officer.")
 
 
 def signing_key_approve(
@@ -735,7 +740,7 @@ def signing_key_approve(
         except CryptoError:
             recomputed = ""
         if recomputed != locked.key_id:
-            return ["The stored key id does not match the stored public key."]
+            return [gettext("The stored key id does not match the stored public key.")]
         return []
 
     return _key_approve(
@@ -778,9 +783,9 @@ def signing_passkey_approve(
     def integrity(locked: SigningPasskey) -> list[str]:
         credential = locked.credential
         if credential is None or not credential.confirmed:
-            return ["The officer removed this passkey: it can no longer be approved."]
+            return [gettext("The officer removed this passkey: it can no longer be approved.")]
         if sha256_hex(bytes(credential.public_key)) != locked.public_key_sha256:
-            return ["The stored fingerprint does not match the passkey's public key."]
+            return [gettext("The stored fingerprint does not match the passkey's public key.")]
         return []
 
     return _key_approve(
@@ -821,7 +826,7 @@ def age_recipient_approve(
         except CryptoError:
             canonical = ""
         if canonical != locked.recipient:
-            return ["The stored recipient is not a valid age X25519 recipient."]
+            return [gettext("The stored recipient is not a valid age X25519 recipient.")]
         return []
 
     return _key_approve(
@@ -830,7 +835,7 @@ def age_recipient_approve(
         actor=actor,
         noun="recipient",
         fingerprint_confirmed=fingerprint_confirmed,
-        unconfirmed="Confirm that you compared the recipient with its owner.",
+        unconfirmed=gettext("Confirm that you compared the recipient with its owner."),
         integrity=integrity,
         identity=lambda locked: {"recipient": locked.recipient},
         note=note,
@@ -856,7 +861,7 @@ def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
     actor: User,
     noun: str,
     fingerprint_confirmed: bool,
-    unconfirmed: str,
+    unconfirmed: StrOrPromise,
     integrity: Callable[[K], list[str]],
     identity: Callable[[K], dict[str, object]],
     note: str = "",
@@ -876,7 +881,7 @@ def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
     """
     _require_vetting_admin(actor)
     if not fingerprint_confirmed:
-        raise VettingRefused(unconfirmed)
+        raise VettingRefused(str(unconfirmed))
     with transaction.atomic():
         key_owner_lock(officer_id=key.officer_id, agency_id=getattr(key, "agency_id", None))
         locked = model.objects.select_for_update().get(pk=key.pk)

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -38,7 +39,9 @@ class ReasonForm(forms.Form):
         label="Reason",
         max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Kept in the audit log. Say where you confirmed this (an official source).",
+        help_text=gettext_lazy(
+            "Kept in the audit log. Say where you confirmed this (an official source)."
+        ),
     )
 
 
@@ -47,10 +50,12 @@ class DomainAddForm(ReasonForm):
         label="Domain",
         max_length=253,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="The part after the @ of the agency's addresses, such as police.example.",
+        help_text=gettext_lazy(
+            "The part after the @ of the agency's addresses, such as police.example."
+        ),
     )
     allow_subdomains = forms.BooleanField(
-        label="Also accept addresses on any subdomain of this domain", required=False
+        label=gettext_lazy("Also accept addresses on any subdomain of this domain"), required=False
     )
     field_order = ["domain", "allow_subdomains", "reason"]
 
@@ -150,10 +155,12 @@ def _removal(official: AgencyDomain) -> DomainChange:
         consequences=[
             f"New registrations with an address at {official.domain} are refused, unless "
             "another of the agency's domains covers it.",
-            "Officers already registered keep their accounts: decide about each one listed "
-            "below on their own page.",
+            gettext(
+                "Officers already registered keep their accounts: decide about each one listed "
+                "below on their own page."
+            ),
         ],
-        button="Remove the domain",
+        button=gettext("Remove the domain"),
         done=f"{official.domain} was removed.",
     )
 
@@ -167,7 +174,7 @@ def _subdomains_change(official: AgencyDomain, allow: bool) -> DomainChange:
                 f"name@unit.{official.domain}) can register for this agency, unless another "
                 "agency holds that subdomain itself.",
             ],
-            button="Accept subdomains",
+            button=gettext("Accept subdomains"),
             done=f"Subdomains of {official.domain} are now accepted.",
             allow="1",
         )
@@ -175,10 +182,12 @@ def _subdomains_change(official: AgencyDomain, allow: bool) -> DomainChange:
         title=f"Stop accepting the subdomains of {official.domain}?",
         consequences=[
             f"Only addresses exactly at {official.domain} match it from now on.",
-            "Officers already registered keep their accounts: decide about each one listed "
-            "below on their own page.",
+            gettext(
+                "Officers already registered keep their accounts: decide about each one listed "
+                "below on their own page."
+            ),
         ],
-        button="Stop accepting subdomains",
+        button=gettext("Stop accepting subdomains"),
         done=f"Subdomains of {official.domain} are no longer accepted.",
         allow="0",
     )

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
@@ -31,7 +32,7 @@ from ..services.registration import (
 )
 from ..services.unconfirmed import NOT_ME, registration_discard
 
-SENT = (
+SENT = gettext_lazy(
     "We have sent a message to the address you gave. Follow the link in it to confirm "
     "that the mailbox is yours."
 )
@@ -55,7 +56,10 @@ def register(request: HttpRequest) -> HttpResponse:
         ip = client_ip(request)
         if not registration_allowed(ip=ip):
             form.add_error(
-                None, "Too many registrations came from your network in the last hour. Try later."
+                None,
+                gettext(
+                    "Too many registrations came from your network in the last hour. Try later."
+                ),
             )
         else:
             try:

@@ -8,7 +8,7 @@ for the reason, so they need no JavaScript.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.conf import settings
@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -51,6 +51,11 @@ from ..services.vetting import (
     actions_allowed,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+else:
+    StrOrPromise = str
+
 vetting_admin = role_required(Role.VETTING_ADMIN)
 
 
@@ -62,7 +67,7 @@ class ReasonForm(forms.Form):
         label="Reason",
         max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Kept in the audit log. Say what you found and where.",
+        help_text=gettext_lazy("Kept in the audit log. Say what you found and where."),
     )
 
 
@@ -310,12 +315,16 @@ def agency_callback_number(request: AuthedRequest, agency_id: int) -> HttpRespon
         subject=gettext("Number on file now: %(number)s")
         % {"number": international(agency.callback_phone)},
         consequences=[
-            "Every callback recorded so far stops counting for verifying the agency and "
-            "for approving its officers, even if the number is later changed back.",
-            "Take the new number only from an independent official source, never from "
-            "the person asking for the change.",
+            gettext(
+                "Every callback recorded so far stops counting for verifying the agency and "
+                "for approving its officers, even if the number is later changed back."
+            ),
+            gettext(
+                "Take the new number only from an independent official source, never from "
+                "the person asking for the change."
+            ),
         ],
-        button="Change the number",
+        button=gettext("Change the number"),
         danger=True,
         cancel_url=reverse("vetting-agency", args=[agency.pk]),
     )
@@ -329,39 +338,41 @@ def agency_callback_number(request: AuthedRequest, agency_id: int) -> HttpRespon
             )
         except VettingRefused as refused:
             return _confirm_page(request, confirm, form, _refusal(refused), status=409)
-        messages.success(request, "The callback number was changed; call the new number.")
+        messages.success(request, gettext("The callback number was changed; call the new number."))
         return HttpResponseRedirect(reverse("vetting-agency", args=[agency.pk]))
     errors = form_errors(form) if request.method == "POST" else []
     return _confirm_page(request, confirm, form, errors, status=400 if errors else 200)
 
 
-AGENCY_DECISIONS: dict[str, tuple[Callable[..., Agency], str, list[str], str]] = {
+AGENCY_DECISIONS: dict[str, tuple[Callable[..., Agency], StrOrPromise, list[StrOrPromise], str]] = {
     # action: (service, button, consequences, message on success)
     "reject": (
         services.agency_reject,
-        "Reject the agency",
+        gettext_lazy("Reject the agency"),
         [
-            "The agency will never be verified; its officers cannot log in.",
-            "This cannot be undone from the vetting pages.",
+            gettext_lazy("The agency will never be verified; its officers cannot log in."),
+            gettext_lazy("This cannot be undone from the vetting pages."),
         ],
         "{name} was rejected.",
     ),
     "suspend": (
         services.agency_suspend,
-        "Suspend the agency",
+        gettext_lazy("Suspend the agency"),
         [
-            "Every officer of the agency is logged out at their next request.",
-            "Every API token of its officers is revoked now; they will need new ones.",
-            "No request from the agency is accepted until it is reinstated.",
+            gettext_lazy("Every officer of the agency is logged out at their next request."),
+            gettext_lazy(
+                "Every API token of its officers is revoked now; they will need new ones."
+            ),
+            gettext_lazy("No request from the agency is accepted until it is reinstated."),
         ],
         "{name} is suspended. Its officers are logged out and their tokens revoked.",
     ),
     "reinstate": (
         services.agency_reinstate,
-        "Reinstate the agency",
+        gettext_lazy("Reinstate the agency"),
         [
-            "Its active officers can log in and submit again.",
-            "This needs a confirmed callback to the number on file.",
+            gettext_lazy("Its active officers can log in and submit again."),
+            gettext_lazy("This needs a confirmed callback to the number on file."),
         ],
         "{name} is reinstated.",
     ),
@@ -512,31 +523,36 @@ def officer_approve(request: AuthedRequest, officer_id: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("vetting-officer", args=[officer.pk]))
 
 
-OFFICER_DECISIONS: dict[str, tuple[Callable[..., Officer], str, list[str], str]] = {
+OFFICER_DECISIONS: dict[
+    str, tuple[Callable[..., Officer], StrOrPromise, list[StrOrPromise], str]
+] = {
     "reject": (
         services.officer_reject,
-        "Reject the officer",
+        gettext_lazy("Reject the officer"),
         [
-            "The officer cannot log in any more.",
-            "They are told by email that their registration was not approved, without the reason.",
+            gettext_lazy("The officer cannot log in any more."),
+            gettext_lazy(
+                "They are told by email that their registration was not approved, "
+                "without the reason."
+            ),
         ],
         "{name} was rejected and told by email.",
     ),
     "suspend": (
         services.officer_suspend,
-        "Suspend the officer",
+        gettext_lazy("Suspend the officer"),
         [
-            "The officer is logged out at their next request.",
-            "Every API token of the officer is revoked now; they will need new ones.",
+            gettext_lazy("The officer is logged out at their next request."),
+            gettext_lazy("Every API token of the officer is revoked now; they will need new ones."),
         ],
         "{name} is suspended, logged out and their tokens revoked.",
     ),
     "reinstate": (
         services.officer_reinstate,
-        "Reinstate the officer",
+        gettext_lazy("Reinstate the officer"),
         [
-            "The officer can log in and submit again.",
-            "The same checks as for approving apply, including a confirmed callback.",
+            gettext_lazy("The officer can log in and submit again."),
+            gettext_lazy("The same checks as for approving apply, including a confirmed callback."),
         ],
         "{name} is reinstated.",
     ),
@@ -810,17 +826,21 @@ def key_callback(request: AuthedRequest, kinds: str, key_id: int) -> HttpRespons
     return HttpResponseRedirect(reverse(kind.url_name, args=[key.pk]) + "#calls")
 
 
-KEY_DECISIONS: dict[str, tuple[str, list[str]]] = {
+KEY_DECISIONS: dict[str, tuple[str, list[StrOrPromise]]] = {
     "reject": (
         "Reject the {name}",
-        ["It never becomes active. It is kept for the record."],
+        [gettext_lazy("It never becomes active. It is kept for the record.")],
     ),
     "revoke": (
         "Revoke the {name}",
         [
-            "It stops counting at once: no submission signed with it is accepted and no "
-            "response is sealed to it.",
-            "It is kept for the record (never deleted), so earlier signatures stay verifiable.",
+            gettext_lazy(
+                "It stops counting at once: no submission signed with it is accepted and no "
+                "response is sealed to it."
+            ),
+            gettext_lazy(
+                "It is kept for the record (never deleted), so earlier signatures stay verifiable."
+            ),
         ],
     ),
 }
@@ -858,10 +878,10 @@ def key_decide(request: AuthedRequest, kinds: str, key_id: int, action: str) -> 
 
 @dataclass(frozen=True)
 class Confirmation:
-    title: str
+    title: StrOrPromise
     subject: str
-    consequences: list[str]
-    button: str
+    consequences: list[StrOrPromise]
+    button: StrOrPromise
     danger: bool
     cancel_url: str
 
