@@ -169,10 +169,10 @@ def official_domain_problem(domain: str) -> str | None:
         return gettext("Domains under .invalid are reserved and receive no mail.")
     label = mixed_script_label(domain)
     if label is not None:
-        return (
-            f"The name “{label}” mixes alphabets (for example a Cyrillic letter among Latin "
+        return gettext(
+            "The name “%(label)s” mixes alphabets (for example a Cyrillic letter among Latin "
             "ones), so it imitates another domain."
-        )
+        ) % {"label": label}
     return None
 
 

@@ -358,7 +358,8 @@ def officer_approval_problems(*, officer: Officer) -> list[str]:
         )
     if officer.agency.status != Agency.Status.VERIFIED:
         problems.append(
-            f"The agency is not verified (it is {officer.agency.get_status_display().lower()})."
+            gettext("The agency is not verified (it is %(status)s).")
+            % {"status": officer.agency.get_status_display().lower()}
         )
     if (
         confirmed_callback(agency=officer.agency, officer=officer) is None
@@ -432,13 +433,15 @@ def key_owner_problems(*, officer: Officer | None, agency: Agency | None) -> lis
         agency = officer.agency
         if officer.status != Officer.Status.ACTIVE or not officer.user.is_active:
             problems.append(
-                f"The officer is not active (they are {officer.get_status_display().lower()})."
+                gettext("The officer is not active (they are %(status)s).")
+                % {"status": officer.get_status_display().lower()}
             )
     if agency is None:
         problems.append(gettext("The key has no owner."))
     elif agency.status != Agency.Status.VERIFIED:
         problems.append(
-            f"The agency is not verified (it is {agency.get_status_display().lower()})."
+            gettext("The agency is not verified (it is %(status)s).")
+            % {"status": agency.get_status_display().lower()}
         )
     return problems
 

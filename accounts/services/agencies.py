@@ -38,9 +38,11 @@ def _require_vetting_admin(actor: User) -> None:
 def _reason_clean(reason: str) -> str:
     text = (reason or "").strip()
     if not text:
-        raise VettingRefused("Give a reason.")
+        raise VettingRefused(gettext("Give a reason."))
     if len(text) > REASON_MAX_LENGTH:
-        raise VettingRefused(f"Keep the reason under {REASON_MAX_LENGTH} characters.")
+        raise VettingRefused(
+            gettext("Keep the reason under %(count)d characters.") % {"count": REASON_MAX_LENGTH}
+        )
     return text
 
 
@@ -60,8 +62,13 @@ def agency_domain_problem(*, agency: Agency, domain: str) -> str | None:
         return gettext("This domain is already one of the agency's domains.")
     owner = domain_owner(domain)
     if owner is not None and owner.agency_id != agency.pk:
-        where = "it" if owner.domain == domain else f"its domain {owner.domain} and subdomains"
-        return f"This domain belongs to {owner.agency.name} ({owner.agency.country}) as {where}."
+        names = {"agency": owner.agency.name, "country": owner.agency.country}
+        if owner.domain == domain:
+            return gettext("This domain belongs to %(agency)s (%(country)s).") % names
+        return gettext(
+            "This domain belongs to %(agency)s (%(country)s) as a subdomain of its domain "
+            "%(domain)s."
+        ) % {**names, "domain": owner.domain}
     return None
 
 
@@ -173,8 +180,12 @@ def agency_domain_subdomains_set(
         if locked.status == Agency.Status.REJECTED:
             raise VettingRefused(gettext("This agency was rejected: its record is closed."))
         if official.allow_subdomains == allow:
-            state = gettext("already accepted") if allow else gettext("already not accepted")
-            raise VettingRefused(f"Subdomains of {official.domain} are {state}.")
+            message = (
+                gettext("Subdomains of %(domain)s are already accepted.")
+                if allow
+                else gettext("Subdomains of %(domain)s are already not accepted.")
+            )
+            raise VettingRefused(message % {"domain": official.domain})
         before = _domain_record(official)
         stranded = domain_change_stranded(agency=locked, official=official, allow=allow)
         official.allow_subdomains = allow

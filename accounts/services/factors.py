@@ -281,7 +281,10 @@ def passkey_remove(*, user: User, credential: WebAuthnCredential, reason: str) -
     if not reason:
         raise FactorRefused(gettext("Say why the passkey is removed; the reason is kept."))
     if len(reason) > MAX_REASON_LENGTH:
-        raise FactorRefused(f"The reason can be at most {MAX_REASON_LENGTH} characters.")
+        raise FactorRefused(
+            gettext("The reason can be at most %(count)d characters.")
+            % {"count": MAX_REASON_LENGTH}
+        )
     with transaction.atomic():
         locked = (
             WebAuthnCredential.objects.select_for_update()

@@ -79,7 +79,10 @@ class KeyOrigin(StrEnum):
 def _clean_label(label: str) -> str:
     label = " ".join((label or "").split())
     if len(label) > MAX_LABEL_LENGTH:
-        raise KeyRefused(f"The label can be at most {MAX_LABEL_LENGTH} characters.", field="label")
+        raise KeyRefused(
+            gettext("The label can be at most %(count)d characters.") % {"count": MAX_LABEL_LENGTH},
+            field="label",
+        )
     return label
 
 
@@ -89,7 +92,9 @@ def _clean_reason(reason: str) -> str:
         raise KeyRefused(gettext("Say why the key is revoked; the reason is kept."), field="reason")
     if len(reason) > MAX_REASON_LENGTH:
         raise KeyRefused(
-            f"The reason can be at most {MAX_REASON_LENGTH} characters.", field="reason"
+            gettext("The reason can be at most %(count)d characters.")
+            % {"count": MAX_REASON_LENGTH},
+            field="reason",
         )
     return reason
 
@@ -160,10 +165,10 @@ def _duplicate_message(existing: SigningKey, officer: Officer) -> str:
     if existing.officer_id != officer.pk:
         return gettext("This key is already enrolled. Each officer makes and enrols their own key.")
     if existing.status in (KeyStatus.REVOKED, KeyStatus.REJECTED):
-        return (
-            f"You enrolled this key before and it was {existing.get_status_display().lower()}. "
+        return gettext(
+            "You enrolled this key before and it was %(status)s. "
             "A key is never enrolled again: make a new one."
-        )
+        ) % {"status": existing.get_status_display().lower()}
     return gettext("You have already enrolled this key.")
 
 
@@ -291,10 +296,9 @@ def age_recipient_enrol(
 
 def _duplicate_recipient_message(existing: AgeRecipient) -> str:
     if existing.status in (KeyStatus.REVOKED, KeyStatus.REJECTED):
-        return (
-            f"You enrolled this recipient before and it was "
-            f"{existing.get_status_display().lower()}. Make a new key pair."
-        )
+        return gettext(
+            "You enrolled this recipient before and it was %(status)s. Make a new key pair."
+        ) % {"status": existing.get_status_display().lower()}
     return gettext("You have already enrolled this recipient.")
 
 
@@ -335,7 +339,10 @@ def key_revoke_locked[K: (SigningKey, SigningPasskey, AgeRecipient)](
     """
     before = key.status
     if before not in from_states:
-        raise KeyRefused(f"This key is {key.get_status_display().lower()}: it cannot be revoked.")
+        raise KeyRefused(
+            gettext("This key is %(status)s: it cannot be revoked.")
+            % {"status": key.get_status_display().lower()}
+        )
     key.status = KeyStatus.REVOKED
     key.revoked_by = actor
     key.revoked_at = timezone.now()

@@ -31,7 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.functional import Promise
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.audit import audit_append
@@ -94,16 +94,20 @@ def _domains_for_people(agency: Agency) -> str:
     names = []
     for official in agency.domains.all():
         shown = idna.decode(official.domain)
-        names.append(f"{shown} (or a subdomain)" if official.allow_subdomains else shown)
-    return " or ".join(names) or gettext("its official domain")
+        names.append(
+            gettext("%(domain)s (or a subdomain)") % {"domain": shown}
+            if official.allow_subdomains
+            else shown
+        )
+    return gettext(" or ").join(names) or gettext("its official domain")
 
 
 def _taken_domain_message(owner: AgencyDomain) -> str:
     if owner.agency.is_verified:
-        return (
-            f"This domain belongs to {owner.agency.name}. If that is your agency, choose it "
+        return gettext(
+            "This domain belongs to %(agency)s. If that is your agency, choose it "
             "from the list instead of proposing it."
-        )
+        ) % {"agency": owner.agency.name}
     return gettext(
         "This domain was already proposed for an agency that is waiting for verification. "
         "You can register once the platform has verified it."
@@ -140,7 +144,9 @@ def registration_refusals(
         elif address_domain != proposal.domain:
             shown = idna.decode(proposal.domain)
             errors.setdefault(
-                "email", f"Your address must be on the domain you propose: name@{shown}."
+                "email",
+                gettext("Your address must be on the domain you propose: name@%(domain)s.")
+                % {"domain": shown},
             )
         same_name = Agency.objects.filter(country=proposal.country, name__iexact=proposal.name)
         if same_name.filter(holding_claims()).exists():
@@ -155,8 +161,11 @@ def registration_refusals(
         if owner is None or owner.agency_id != agency.pk:
             errors.setdefault(
                 "email",
-                f"This address is not on an official domain of {agency.name}. "
-                f"Use your address at {_domains_for_people(agency)}.",
+                gettext(
+                    "This address is not on an official domain of %(agency)s. "
+                    "Use your address at %(domains)s."
+                )
+                % {"agency": agency.name, "domains": _domains_for_people(agency)},
             )
     else:
         errors["agency"] = gettext("Choose your agency, or propose a new one.")
@@ -441,7 +450,11 @@ def officer_mailbox_password_check(
         if not locked:
             return gettext("That is not the password you chose when you registered.")
     minutes = max(1, (locked + 59) // 60)
-    return f"Too many failed attempts. Try again in {minutes} minutes."
+    return ngettext(
+        "Too many failed attempts. Try again in %(count)d minute.",
+        "Too many failed attempts. Try again in %(count)d minutes.",
+        minutes,
+    ) % {"count": minutes}
 
 
 def officer_mailbox_verify(*, officer: Officer) -> Officer:

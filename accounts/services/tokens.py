@@ -113,10 +113,14 @@ def api_token_create(
             gettext("Name the token after the system that will use it."), field="name"
         )
     if len(name) > MAX_NAME_LENGTH:
-        raise TokenRefused(f"The name can be at most {MAX_NAME_LENGTH} characters.", field="name")
+        raise TokenRefused(
+            gettext("The name can be at most %(count)d characters.") % {"count": MAX_NAME_LENGTH},
+            field="name",
+        )
     if not (MIN_LIFETIME_DAYS <= lifetime_days <= ApiToken.MAX_LIFETIME_DAYS):
         raise TokenRefused(
-            f"A token lives between {MIN_LIFETIME_DAYS} and {ApiToken.MAX_LIFETIME_DAYS} days.",
+            gettext("A token lives between %(min)d and %(max)d days.")
+            % {"min": MIN_LIFETIME_DAYS, "max": ApiToken.MAX_LIFETIME_DAYS},
             field="lifetime_days",
         )
     standing = officer_standing_problem(officer)

@@ -132,7 +132,11 @@ def actions_allowed(table: Mapping[str, Transition], status: str) -> list[str]:
 def _next_status(table: Mapping[str, Transition], action: str, current: str, what: str) -> str:
     transition = table[action]
     if current not in transition.sources:
-        raise VettingRefused(f"This {what} is {current}: it cannot be {_past(action)} now.")
+        # Translators: a decision raced another one; %(status)s is the record's new state.
+        raise VettingRefused(
+            gettext("This is %(status)s now: that decision no longer applies. Reload the page.")
+            % {"status": current}
+        )
     return transition.target
 
 

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -59,11 +59,11 @@ logger = logging.getLogger(__name__)
 def _wait(seconds: int) -> str:
     """Say how long a lock lasts, rounded up to whole minutes."""
     minutes = max(1, (seconds + 59) // 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
 
 def _locked_message(seconds: int) -> str:
-    return f"Too many failed attempts. Try again in {_wait(seconds)}."
+    return gettext("Too many failed attempts. Try again in %(wait)s.") % {"wait": _wait(seconds)}
 
 
 def _second_factor_passed(request: HttpRequest, device: object, *, method: str) -> None:

@@ -46,17 +46,20 @@ CHANGED = gettext_lazy(
     "Your password is changed. You stay logged in here; every other session of your "
     "account has ended."
 )
-RESET_SENT = (
+RESET_SENT = gettext_lazy(
     "If an account with that address exists, we have sent it a link to choose a new "
-    f"password. At most {RESET_LINKS_PER_ACCOUNT_PER_HOUR} links are sent per hour."
+    "password. At most %(count)d links are sent per hour."
 )
 RESET_DONE = gettext_lazy("Your password is changed. Log in with it and your second factor.")
 
 
 def _locked_message(seconds: int) -> str:
     minutes = max(1, (seconds + 59) // 60)
-    wait = "1 minute" if minutes == 1 else f"{minutes} minutes"
-    return f"Too many failed attempts. Try again in {wait}."
+    return ngettext(
+        "Too many failed attempts. Try again in %(count)d minute.",
+        "Too many failed attempts. Try again in %(count)d minutes.",
+        minutes,
+    ) % {"count": minutes}
 
 
 class NewPasswordWording:
@@ -166,7 +169,7 @@ def password_reset_view(request: HttpRequest) -> HttpResponse:
         ip = client_ip(request)
         if password_reset_address_allowed(ip=ip):
             password_reset_request(email=form.cleaned_data["email"], ip=ip)
-            messages.success(request, RESET_SENT)
+            messages.success(request, RESET_SENT % {"count": RESET_LINKS_PER_ACCOUNT_PER_HOUR})
             return HttpResponseRedirect(reverse("password-reset"))
         form.add_error(
             None,

@@ -36,9 +36,9 @@ SENT = gettext_lazy(
     "We have sent a message to the address you gave. Follow the link in it to confirm "
     "that the mailbox is yours."
 )
-RESENT = (
+RESENT = gettext_lazy(
     "If an account with that address is waiting for its mailbox to be confirmed, we have "
-    f"sent it a new link. At most {LINKS_PER_OFFICER_PER_HOUR} links are sent per hour."
+    "sent it a new link. At most %(count)d links are sent per hour."
 )
 
 
@@ -82,7 +82,7 @@ def mailbox_pending(request: HttpRequest) -> HttpResponse:
     form = MailboxLinkResendForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         officer_mailbox_link_resend(email=form.cleaned_data["email"], ip=client_ip(request))
-        messages.success(request, RESENT)
+        messages.success(request, RESENT % {"count": LINKS_PER_OFFICER_PER_HOUR})
         return HttpResponseRedirect(reverse("register-mailbox"))
     return render(
         request,
