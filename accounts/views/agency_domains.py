@@ -107,7 +107,11 @@ def agency_domains(request: AuthedRequest, agency_id: int) -> HttpResponse:
     except VettingRefused as refused:
         errors = [("id_domain", problem) for problem in refused.problems]
         return _domains_page(request, agency, form=form, errors=errors, status=409)
-    messages.success(request, f"{added.domain} is now an official domain of {agency.name}.")
+    messages.success(
+        request,
+        gettext("%(domain)s is now an official domain of %(agency)s.")
+        % {"domain": added.domain, "agency": agency.name},
+    )
     return HttpResponseRedirect(_domains_url(agency))
 
 
@@ -151,44 +155,53 @@ def _domain_change_page(
 
 def _removal(official: AgencyDomain) -> DomainChange:
     return DomainChange(
-        title=f"Remove {official.domain}?",
+        title=gettext("Remove %(domain)s?") % {"domain": official.domain},
         consequences=[
-            f"New registrations with an address at {official.domain} are refused, unless "
-            "another of the agency's domains covers it.",
+            gettext(
+                "New registrations with an address at %(domain)s are refused, unless "
+                "another of the agency's domains covers it."
+            )
+            % {"domain": official.domain},
             gettext(
                 "Officers already registered keep their accounts: decide about each one listed "
                 "below on their own page."
             ),
         ],
         button=gettext("Remove the domain"),
-        done=f"{official.domain} was removed.",
+        done=gettext("%(domain)s was removed.") % {"domain": official.domain},
     )
 
 
 def _subdomains_change(official: AgencyDomain, allow: bool) -> DomainChange:
     if allow:
         return DomainChange(
-            title=f"Accept the subdomains of {official.domain}?",
+            title=gettext("Accept the subdomains of %(domain)s?") % {"domain": official.domain},
             consequences=[
-                f"Addresses on any subdomain of {official.domain} (such as "
-                f"name@unit.{official.domain}) can register for this agency, unless another "
-                "agency holds that subdomain itself.",
+                gettext(
+                    "Addresses on any subdomain of %(domain)s (such as name@unit.%(domain)s) "
+                    "can register for this agency, unless another agency holds that subdomain "
+                    "itself."
+                )
+                % {"domain": official.domain},
             ],
             button=gettext("Accept subdomains"),
-            done=f"Subdomains of {official.domain} are now accepted.",
+            done=gettext("Subdomains of %(domain)s are now accepted.")
+            % {"domain": official.domain},
             allow="1",
         )
     return DomainChange(
-        title=f"Stop accepting the subdomains of {official.domain}?",
+        title=gettext("Stop accepting the subdomains of %(domain)s?") % {"domain": official.domain},
         consequences=[
-            f"Only addresses exactly at {official.domain} match it from now on.",
+            gettext("Only addresses exactly at %(domain)s match it from now on.")
+            % {"domain": official.domain},
             gettext(
                 "Officers already registered keep their accounts: decide about each one listed "
                 "below on their own page."
             ),
         ],
         button=gettext("Stop accepting subdomains"),
-        done=f"Subdomains of {official.domain} are no longer accepted.",
+        done=gettext("Subdomains of %(domain)s are no longer accepted.")
+        % {"domain": official.domain},
         allow="0",
     )
 

@@ -311,7 +311,7 @@ def agency_callback_number(request: AuthedRequest, agency_id: int) -> HttpRespon
     agency = agency_get_for_vetting(user=request.user, agency_id=agency_id)
     form = CallbackNumberForm(request.POST if request.method == "POST" else None)
     confirm = Confirmation(
-        title=f"Change the callback number of {agency.name}",
+        title=gettext("Change the callback number of %(agency)s") % {"agency": agency.name},
         subject=gettext("Number on file now: %(number)s")
         % {"number": international(agency.callback_phone)},
         consequences=[
@@ -344,7 +344,9 @@ def agency_callback_number(request: AuthedRequest, agency_id: int) -> HttpRespon
     return _confirm_page(request, confirm, form, errors, status=400 if errors else 200)
 
 
-AGENCY_DECISIONS: dict[str, tuple[Callable[..., Agency], StrOrPromise, list[StrOrPromise], str]] = {
+AGENCY_DECISIONS: dict[
+    str, tuple[Callable[..., Agency], StrOrPromise, list[StrOrPromise], StrOrPromise]
+] = {
     # action: (service, button, consequences, message on success)
     "reject": (
         services.agency_reject,
@@ -353,7 +355,7 @@ AGENCY_DECISIONS: dict[str, tuple[Callable[..., Agency], StrOrPromise, list[StrO
             gettext_lazy("The agency will never be verified; its officers cannot log in."),
             gettext_lazy("This cannot be undone from the vetting pages."),
         ],
-        "{name} was rejected.",
+        gettext_lazy("%(name)s was rejected."),
     ),
     "suspend": (
         services.agency_suspend,
@@ -365,7 +367,9 @@ AGENCY_DECISIONS: dict[str, tuple[Callable[..., Agency], StrOrPromise, list[StrO
             ),
             gettext_lazy("No request from the agency is accepted until it is reinstated."),
         ],
-        "{name} is suspended. Its officers are logged out and their tokens revoked.",
+        gettext_lazy(
+            "%(name)s is suspended. Its officers are logged out and their tokens revoked."
+        ),
     ),
     "reinstate": (
         services.agency_reinstate,
@@ -374,7 +378,7 @@ AGENCY_DECISIONS: dict[str, tuple[Callable[..., Agency], StrOrPromise, list[StrO
             gettext_lazy("Its active officers can log in and submit again."),
             gettext_lazy("This needs a confirmed callback to the number on file."),
         ],
-        "{name} is reinstated.",
+        gettext_lazy("%(name)s is reinstated."),
     ),
 }
 
@@ -399,7 +403,7 @@ def agency_decide(request: AuthedRequest, agency_id: int, action: str) -> HttpRe
         request,
         confirm,
         run=lambda reason: service(agency=agency, actor=request.user, reason=reason),
-        done_message=done.format(name=agency.name),
+        done_message=done % {"name": agency.name},
         done_url=reverse("vetting-agency", args=[agency.pk]),
     )
 
@@ -524,7 +528,7 @@ def officer_approve(request: AuthedRequest, officer_id: int) -> HttpResponse:
 
 
 OFFICER_DECISIONS: dict[
-    str, tuple[Callable[..., Officer], StrOrPromise, list[StrOrPromise], str]
+    str, tuple[Callable[..., Officer], StrOrPromise, list[StrOrPromise], StrOrPromise]
 ] = {
     "reject": (
         services.officer_reject,
@@ -536,7 +540,7 @@ OFFICER_DECISIONS: dict[
                 "without the reason."
             ),
         ],
-        "{name} was rejected and told by email.",
+        gettext_lazy("%(name)s was rejected and told by email."),
     ),
     "suspend": (
         services.officer_suspend,
@@ -545,7 +549,7 @@ OFFICER_DECISIONS: dict[
             gettext_lazy("The officer is logged out at their next request."),
             gettext_lazy("Every API token of the officer is revoked now; they will need new ones."),
         ],
-        "{name} is suspended, logged out and their tokens revoked.",
+        gettext_lazy("%(name)s is suspended, logged out and their tokens revoked."),
     ),
     "reinstate": (
         services.officer_reinstate,
@@ -554,7 +558,7 @@ OFFICER_DECISIONS: dict[
             gettext_lazy("The officer can log in and submit again."),
             gettext_lazy("The same checks as for approving apply, including a confirmed callback."),
         ],
-        "{name} is reinstated.",
+        gettext_lazy("%(name)s is reinstated."),
     ),
 }
 
@@ -581,7 +585,7 @@ def officer_decide(request: AuthedRequest, officer_id: int, action: str) -> Http
         request,
         confirm,
         run=lambda reason: service(officer=officer, actor=request.user, reason=reason),
-        done_message=done.format(name=officer.user.full_name),
+        done_message=done % {"name": officer.user.full_name},
         done_url=reverse("vetting-officer", args=[officer.pk]),
     )
 
@@ -796,7 +800,7 @@ def key_approve(request: AuthedRequest, kinds: str, key_id: int) -> HttpResponse
         )
     except VettingRefused as refused:
         return _key_page(request, kind, key, form=form, errors=_refusal(refused), status=409)
-    messages.success(request, f"The {kind.name} is approved.")
+    messages.success(request, KEY_APPROVED[kind.url_name])
     return HttpResponseRedirect(reverse(kind.url_name, args=[key.pk]))
 
 
@@ -826,23 +830,51 @@ def key_callback(request: AuthedRequest, kinds: str, key_id: int) -> HttpRespons
     return HttpResponseRedirect(reverse(kind.url_name, args=[key.pk]) + "#calls")
 
 
-KEY_DECISIONS: dict[str, tuple[str, list[StrOrPromise]]] = {
-    "reject": (
-        "Reject the {name}",
-        [gettext_lazy("It never becomes active. It is kept for the record.")],
+KEY_APPROVED: dict[str, StrOrPromise] = {
+    "vetting-signing-key": gettext_lazy("The signing key is approved."),
+    "vetting-signing-passkey": gettext_lazy("The passkey is approved."),
+    "vetting-age-recipient": gettext_lazy("The age recipient is approved."),
+}
+
+# (kind's url_name, action): (button, message once done)
+KEY_DECISION_WORDS: dict[tuple[str, str], tuple[StrOrPromise, StrOrPromise]] = {
+    ("vetting-signing-key", "reject"): (
+        gettext_lazy("Reject the signing key"),
+        gettext_lazy("The signing key was rejected."),
     ),
-    "revoke": (
-        "Revoke the {name}",
-        [
-            gettext_lazy(
-                "It stops counting at once: no submission signed with it is accepted and no "
-                "response is sealed to it."
-            ),
-            gettext_lazy(
-                "It is kept for the record (never deleted), so earlier signatures stay verifiable."
-            ),
-        ],
+    ("vetting-signing-key", "revoke"): (
+        gettext_lazy("Revoke the signing key"),
+        gettext_lazy("The signing key was revoked."),
     ),
+    ("vetting-signing-passkey", "reject"): (
+        gettext_lazy("Reject the passkey"),
+        gettext_lazy("The passkey was rejected."),
+    ),
+    ("vetting-signing-passkey", "revoke"): (
+        gettext_lazy("Revoke the passkey"),
+        gettext_lazy("The passkey was revoked."),
+    ),
+    ("vetting-age-recipient", "reject"): (
+        gettext_lazy("Reject the age recipient"),
+        gettext_lazy("The age recipient was rejected."),
+    ),
+    ("vetting-age-recipient", "revoke"): (
+        gettext_lazy("Revoke the age recipient"),
+        gettext_lazy("The age recipient was revoked."),
+    ),
+}
+
+KEY_DECISIONS: dict[str, list[StrOrPromise]] = {
+    "reject": [gettext_lazy("It never becomes active. It is kept for the record.")],
+    "revoke": [
+        gettext_lazy(
+            "It stops counting at once: no submission signed with it is accepted and no "
+            "response is sealed to it."
+        ),
+        gettext_lazy(
+            "It is kept for the record (never deleted), so earlier signatures stay verifiable."
+        ),
+    ],
 }
 
 
@@ -853,14 +885,15 @@ def key_decide(request: AuthedRequest, kinds: str, key_id: int, action: str) -> 
     """Reject a pending key or revoke an active one, with a reason, after confirmation."""
     kind = KEY_KINDS[kinds]
     key = kind.get(request.user, key_id)
-    button, consequences = KEY_DECISIONS[action]
+    consequences = KEY_DECISIONS[action]
+    button, done = KEY_DECISION_WORDS[(kind.url_name, action)]
     identifier = _identifier(key)
     service = kind.reject if action == "reject" else kind.revoke
     confirm = Confirmation(
-        title=f"{button.format(name=kind.name)}?",
+        title=gettext("%(action)s?") % {"action": button},
         subject=f"{identifier} ({key.get_status_display().lower()})",
         consequences=consequences,
-        button=button.format(name=kind.name),
+        button=button,
         danger=True,
         cancel_url=reverse(kind.url_name, args=[key.pk]),
     )
@@ -868,7 +901,7 @@ def key_decide(request: AuthedRequest, kinds: str, key_id: int, action: str) -> 
         request,
         confirm,
         run=lambda reason: service(**{kind.argument: key}, actor=request.user, reason=reason),
-        done_message=f"The {kind.name} was {'rejected' if action == 'reject' else 'revoked'}.",
+        done_message=str(done),
         done_url=reverse(kind.url_name, args=[key.pk]),
     )
 
