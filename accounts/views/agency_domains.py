@@ -36,7 +36,7 @@ vetting_admin = role_required(Role.VETTING_ADMIN)
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        label="Reason",
+        label=gettext_lazy("Reason"),
         max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=gettext_lazy(
@@ -47,7 +47,7 @@ class ReasonForm(forms.Form):
 
 class DomainAddForm(ReasonForm):
     domain = forms.CharField(
-        label="Domain",
+        label=gettext_lazy("Domain"),
         max_length=253,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         help_text=gettext_lazy(

@@ -175,7 +175,7 @@ def backup_codes_renew(request: AuthedRequest) -> HttpResponse:
     """Replace the backup codes; needs a second factor used in the last minutes."""
     step_up = _step_up_redirect(request, reverse("factors"))
     if step_up is not None:
-        messages.info(request, "Confirm it is you, then make the new backup codes.")
+        messages.info(request, gettext("Confirm it is you, then make the new backup codes."))
         return step_up
     codes = backup_codes_generate(user=request.user)
     messages.success(request, gettext("New backup codes were made; the old ones no longer work."))

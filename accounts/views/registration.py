@@ -49,7 +49,7 @@ RESENT = gettext_lazy(
 def register(request: HttpRequest) -> HttpResponse:
     """Register an officer of a verified agency, or of an agency they propose."""
     if request.user.is_authenticated:
-        messages.info(request, "You already have an account and are logged in.")
+        messages.info(request, gettext("You already have an account and are logged in."))
         return HttpResponseRedirect(reverse("home"))
     form = RegistrationForm(request.POST if request.method == "POST" else None)
     if form.is_valid():

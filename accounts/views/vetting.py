@@ -64,7 +64,7 @@ vetting_admin = role_required(Role.VETTING_ADMIN)
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        label="Reason",
+        label=gettext_lazy("Reason"),
         max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=gettext_lazy("Kept in the audit log. Say what you found and where."),
