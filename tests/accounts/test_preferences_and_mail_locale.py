@@ -49,9 +49,7 @@ def test_a_mail_to_a_user_who_chose_portuguese_is_rendered_in_portuguese(
     assert translation.get_language() == "en"
     with django_capture_on_commit_callbacks(execute=True):
         factor_change_notify(user=user, change=FactorChange.PASSKEY_ADDED)
-    assert rendered_under == [
-        ("accounts/email/factor_changed.txt", "pt-br", "America/Sao_Paulo")
-    ]
+    assert rendered_under == [("accounts/email/factor_changed.txt", "pt-br", "America/Sao_Paulo")]
     (mail,) = mailoutbox
     assert mail.to == [user.email]
     # The sender's own language is back once the mail is written.
@@ -90,9 +88,7 @@ def test_times_in_a_mail_are_in_the_recipients_zone(
         created_at=MOMENT,
         expires_at=MOMENT + timedelta(days=30),
     )
-    with timezone.override("Pacific/Auckland"), django_capture_on_commit_callbacks(
-        execute=True
-    ):
+    with timezone.override("Pacific/Auckland"), django_capture_on_commit_callbacks(execute=True):
         api_token_created_notify(token=token, user=user)
     (mail,) = mailoutbox
     assert shown in mail.body, mail.body
