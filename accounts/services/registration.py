@@ -47,7 +47,7 @@ from ..domains import (
     official_domain_problem,
 )
 from ..models import Agency, AgencyDomain, Officer, Role, User
-from ..preferences import recipient_locale
+from ..preferences import language_valid, recipient_locale
 from .throttle import auth_failure_record, auth_failures_clear, lockout_seconds
 from .unconfirmed import EXPIRED, registration_discard, registration_expired, stale_claims_release
 
@@ -327,6 +327,7 @@ def officer_register(
     proposal: AgencyProposal | None = None,
     ip: str | None = None,
     supervisor: bool = False,
+    language: str = "",
 ) -> Officer | None:
     """Register an officer and mail the mailbox link; ``None`` if the address is taken.
 
@@ -366,6 +367,8 @@ def officer_register(
                 full_name=full_name,
                 role=Role.SUPERVISOR if supervisor else Role.OFFICER,
                 is_active=False,
+                # The language the form was read in: the mailbox link mail is written in it.
+                language=language if language_valid(language) else "",
             )
             if proposal is not None:
                 agency = Agency.objects.create(

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import get_language, gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
@@ -63,7 +63,7 @@ def register(request: HttpRequest) -> HttpResponse:
             )
         else:
             try:
-                officer_register(**form.registration(), ip=ip)
+                officer_register(**form.registration(), ip=ip, language=get_language() or "")
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:

@@ -12,7 +12,7 @@ from accounts.models import ApiToken, User
 from accounts.services.factors import FactorChange, factor_change_notify
 from accounts.services.tokens import api_token_created_notify
 from portal.models import AuditEvent
-from tests.factories import log_in, make_officer, make_user
+from tests.factories import log_in, make_officer, make_user, registration_form
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +135,29 @@ def test_an_unknown_language_cookie_falls_back_to_english_on_the_preferences_pag
     response = client.get(reverse("account-preferences"))
     assert response.status_code == 200
     assert 'lang="en"' in html_lang(response.content.decode())
+
+
+def test_a_registration_read_in_portuguese_keeps_portuguese_for_the_mailbox_mail(
+    client, police, monkeypatch, django_capture_on_commit_callbacks
+):
+    seen: list[str] = []
+    real = loader.render_to_string
+
+    def recording(template_name, context=None, request=None, using=None):
+        seen.append(translation.get_language())
+        return real(template_name, context, request, using)
+
+    monkeypatch.setattr("accounts.services.registration.render_to_string", recording)
+    form = registration_form(agency=police, email="ana.souza@police.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/register/", form, HTTP_ACCEPT_LANGUAGE="pt-BR,pt;q=0.9")
+    assert response.status_code == 302
+    assert User.objects.get(email="ana.souza@police.example").language == "pt-br"
+    assert seen == ["pt-br"]
+
+
+def test_a_registration_in_an_unknown_language_saves_none(client, police):
+    form = registration_form(agency=police, email="kahless@police.example")
+    response = client.post("/register/", form, HTTP_ACCEPT_LANGUAGE="tlh")
+    assert response.status_code == 302
+    assert User.objects.get(email="kahless@police.example").language in ("", "en")
