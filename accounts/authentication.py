@@ -14,6 +14,7 @@ every 401 into a 403.
 import logging
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import exceptions
 from rest_framework.authentication import (
     BaseAuthentication,
@@ -63,19 +64,19 @@ class ApiTokenAuthentication(BaseAuthentication):
             return None  # another scheme, or none: not ours to judge
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(
-                "The Authorization header must be: Bearer <token>."
+                gettext("The Authorization header must be: Bearer <token>.")
             )
         try:
             secret = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(
-                "The token is unknown, expired or revoked."
+                gettext("The token is unknown, expired or revoked.")
             ) from None
         try:
             token = api_token_authenticate(secret=secret, ip=client_ip(request._request))
         except TokenInvalid:
             raise exceptions.AuthenticationFailed(
-                "The token is unknown, expired or revoked."
+                gettext("The token is unknown, expired or revoked.")
             ) from None
         except TokenOwnerNotActive as problem:
             logger.warning(
@@ -102,7 +103,7 @@ class VerifiedSessionAuthentication(SessionAuthentication):
         if user.role in AGENCY_ROLES:
             officer = Officer.objects.select_related("user", "agency").filter(user=user).first()
             if officer is None:
-                raise _problem("officer_not_active", 403, "The account has no agency.")
+                raise _problem("officer_not_active", 403, gettext("The account has no agency."))
             problem = officer_standing_problem(officer)
             if problem is not None:
                 raise _refusal(problem)
@@ -127,14 +128,16 @@ def api_officer(request: Request) -> Officer:
     """
     officer = request_officer(request)
     if officer is None:
-        raise _problem("forbidden", 403, "Only officers of verified agencies use this endpoint.")
+        raise _problem(
+            "forbidden", 403, gettext("Only officers of verified agencies use this endpoint.")
+        )
     return officer
 
 
 class IsActiveOfficer(BasePermission):
     """Only an active officer of a verified agency (other roles: 403 ``forbidden``)."""
 
-    message = "Only officers of verified agencies use this endpoint."
+    message = gettext_lazy("Only officers of verified agencies use this endpoint.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         officer = request_officer(request)

@@ -67,17 +67,25 @@ def normalise_domain(domain: str) -> str:
     """Return the IDNA 2008 ASCII form of a domain, lower case, or raise ``DomainError``."""
     text = (domain or "").strip()
     if not text or text.endswith(".") or text.startswith(".") or ".." in text:
-        raise DomainError("The domain is empty or has an empty part (such as a trailing dot).")
+        raise DomainError(
+            gettext("The domain is empty or has an empty part (such as a trailing dot).")
+        )
     if "." not in text:
-        raise DomainError("The domain must have at least two parts, such as police.example.")
+        raise DomainError(
+            gettext("The domain must have at least two parts, such as police.example.")
+        )
     try:
         ascii_form = idna.encode(text, uts46=True, std3_rules=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise DomainError("The domain is not a valid internationalised domain name.") from exc
+        raise DomainError(
+            gettext("The domain is not a valid internationalised domain name.")
+        ) from exc
     # UTS 46 maps look-alike dots (。．｡) to "." and drops invisible characters, so an
     # empty label can appear only now: "police.example。" becomes "police.example.".
     if any(not label for label in ascii_form.split(".")):
-        raise DomainError("The domain is empty or has an empty part (such as a trailing dot).")
+        raise DomainError(
+            gettext("The domain is empty or has an empty part (such as a trailing dot).")
+        )
     return ascii_form.lower()
 
 
@@ -85,7 +93,7 @@ def email_domain(email: str) -> str:
     """Return the normalised domain of an email address, or raise ``DomainError``."""
     local, at, domain = (email or "").strip().rpartition("@")
     if not at or not local or '"' in local or any(c.isspace() for c in local):
-        raise DomainError("Enter an email address such as name@police.example.")
+        raise DomainError(gettext("Enter an email address such as name@police.example."))
     return normalise_domain(domain)
 
 
@@ -114,7 +122,7 @@ def canonical_email(email: str) -> str:
     try:
         validate_email(address)
     except ValidationError as exc:
-        raise DomainError("Enter an email address such as name@police.example.") from exc
+        raise DomainError(gettext("Enter an email address such as name@police.example.")) from exc
     return address
 
 
@@ -155,16 +163,16 @@ def mixed_script_label(domain: str) -> str | None:
 def official_domain_problem(domain: str) -> str | None:
     """Say why a normalised domain cannot be an agency's official domain, or ``None``."""
     if is_free_mail(domain):
-        return "Free-mail domains are not accepted; use your agency's own domain."
+        return gettext("Free-mail domains are not accepted; use your agency's own domain.")
     if domain == "invalid" or domain.endswith(".invalid"):
         # RFC 6761 reserves .invalid; discarded registrations park their address there.
-        return "Domains under .invalid are reserved and receive no mail."
+        return gettext("Domains under .invalid are reserved and receive no mail.")
     label = mixed_script_label(domain)
     if label is not None:
-        return (
-            f"The name “{label}” mixes alphabets (for example a Cyrillic letter among Latin "
+        return gettext(
+            "The name “%(label)s” mixes alphabets (for example a Cyrillic letter among Latin "
             "ones), so it imitates another domain."
-        )
+        ) % {"label": label}
     return None
 
 
@@ -438,5 +446,5 @@ def agency_domain_get_for_vetting(*, user: Any, agency: Agency, domain_id: int) 
         raise PermissionDenied
     found = AgencyDomain.objects.filter(pk=domain_id, agency=agency).first()
     if found is None:
-        raise Http404("No such domain of this agency.")
+        raise Http404(gettext("No such domain of this agency."))
     return found

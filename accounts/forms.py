@@ -1,7 +1,7 @@
 """Forms of the accounts pages: they read and check input; services decide and write."""
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from django import forms
@@ -14,10 +14,17 @@ from .domains import DomainError, canonical_email, normalise_domain, official_do
 from .models import Agency, Role, User
 from .services.registration import AgencyProposal, registration_refusals
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+else:
+    StrOrPromise = str
+
 NEW_AGENCY = "new"
 
 
-def _text(label: str, *, max_length: int, autocomplete: str, **kwargs: Any) -> forms.CharField:
+def _text(
+    label: StrOrPromise, *, max_length: int, autocomplete: str, **kwargs: Any
+) -> forms.CharField:
     return forms.CharField(
         label=label,
         max_length=max_length,
@@ -26,14 +33,14 @@ def _text(label: str, *, max_length: int, autocomplete: str, **kwargs: Any) -> f
     )
 
 
-def agency_choices() -> list[tuple[str, Any]]:
+def agency_choices() -> list[tuple[StrOrPromise, Any]]:
     """Verified agencies grouped by country name, then the choice to propose a new one."""
     by_country: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for agency in Agency.objects.filter(status=Agency.Status.VERIFIED).order_by("name"):
         by_country[str(countries.name(str(agency.country)))].append((str(agency.pk), agency.name))
-    groups: list[tuple[str, Any]] = [("", "Choose your agency")]
+    groups: list[tuple[StrOrPromise, Any]] = [("", _("Choose your agency"))]
     groups += [(country, by_country[country]) for country in sorted(by_country)]
-    groups.append(("Not listed", [(NEW_AGENCY, "My agency is not listed: propose it")]))
+    groups.append((_("Not listed"), [(NEW_AGENCY, _("My agency is not listed: propose it"))]))
     return groups
 
 
@@ -45,7 +52,10 @@ def e164(value: str) -> str:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
         raise ValidationError(
-            "Enter the number in international form with its country code, such as +49 30 1234567.",
+            _(
+                "Enter the number in international form with its country code, such as "
+                "+49 30 1234567."
+            ),
             code="phone",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -54,14 +64,14 @@ def e164(value: str) -> str:
 class RegistrationForm(forms.Form):
     """An officer's registration: who they are, their official address, their agency."""
 
-    full_name = _text("Full name", max_length=200, autocomplete="name")
+    full_name = _text(_("Full name"), max_length=200, autocomplete="name")
     title = _text(
-        "Title or rank",
+        _("Title or rank"),
         max_length=120,
         autocomplete="organization-title",
-        help_text="For example Detective Inspector, Public Prosecutor, Court Clerk.",
+        help_text=_("For example Detective Inspector, Public Prosecutor, Court Clerk."),
     )
-    badge_number = _text("Badge or staff number", max_length=60, autocomplete="off")
+    badge_number = _text(_("Badge or staff number"), max_length=60, autocomplete="off")
     as_supervisor = forms.BooleanField(
         label=_("I register as my agency's supervisor"),
         required=False,
@@ -73,58 +83,58 @@ class RegistrationForm(forms.Form):
         ),
     )
     email = forms.CharField(
-        label="Official email address",
+        label=_("Official email address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "username", "spellcheck": "false"}),
-        help_text=(
+        help_text=_(
             "Your own address at your agency, such as name@police.example. "
             "Free-mail addresses are not accepted."
         ),
     )
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=(
+        help_text=_(
             "At least 12 characters. Not a common password, not only digits, "
             "and not like your name or address."
         ),
     )
     password2 = forms.CharField(
-        label="Password again",
+        label=_("Password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     agency = forms.ChoiceField(
-        label="Your agency",
-        help_text="Verified agencies, grouped by country.",
+        label=_("Your agency"),
+        help_text=_("Verified agencies, grouped by country."),
     )
     new_agency_name = _text(
-        "Name of the agency", max_length=200, autocomplete="organization", required=False
+        _("Name of the agency"), max_length=200, autocomplete="organization", required=False
     )
     new_agency_country = forms.ChoiceField(
-        label="Country",
+        label=_("Country"),
         required=False,
         widget=forms.Select(attrs={"autocomplete": "country"}),
     )
     new_agency_kind = forms.ChoiceField(
-        label="Kind of agency",
+        label=_("Kind of agency"),
         required=False,
-        choices=[("", "Choose a kind"), *Agency.Kind.choices],
+        choices=[("", _("Choose a kind")), *Agency.Kind.choices],
     )
     new_agency_domain = _text(
-        "Official email domain",
+        _("Official email domain"),
         max_length=253,
         autocomplete="off",
         required=False,
-        help_text="The part after the @ of your agency's addresses, such as police.example.",
+        help_text=_("The part after the @ of your agency's addresses, such as police.example."),
     )
     new_agency_phone = forms.CharField(
-        label="Callback telephone number",
+        label=_("Callback telephone number"),
         max_length=32,
         required=False,
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
-        help_text=(
+        help_text=_(
             "Your agency's public switchboard, with its country code (+49 30 1234567). "
             "The platform calls it to confirm you work there."
         ),
@@ -142,7 +152,7 @@ class RegistrationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["agency"].choices = agency_choices()  # type: ignore[attr-defined]
         self.fields["new_agency_country"].choices = [  # type: ignore[attr-defined]
-            ("", "Choose a country"),
+            ("", _("Choose a country")),
             *[(country.code, country.name) for country in countries],
         ]
         self.chosen_agency: Agency | None = None
@@ -186,7 +196,7 @@ class RegistrationForm(forms.Form):
                 pk=choice, status=Agency.Status.VERIFIED
             ).first()
             if self.chosen_agency is None:
-                self.add_error("agency", "Choose a verified agency from the list.")
+                self.add_error("agency", _("Choose a verified agency from the list."))
         if "email" in data and (self.proposal or self.chosen_agency):
             refusals = registration_refusals(
                 email=data["email"], agency=self.chosen_agency, proposal=self.proposal
@@ -201,7 +211,7 @@ class RegistrationForm(forms.Form):
         if not password1:
             return
         if password2 and password1 != password2:
-            self.add_error("password2", "The two passwords are not the same.")
+            self.add_error("password2", _("The two passwords are not the same."))
         someone = User(
             email=data.get("email", ""), full_name=data.get("full_name", ""), role=Role.OFFICER
         )
@@ -212,11 +222,11 @@ class RegistrationForm(forms.Form):
 
     def _proposal(self, data: dict[str, Any]) -> AgencyProposal | None:
         labels = {
-            "new_agency_name": "Enter the name of your agency.",
-            "new_agency_country": "Choose the country of your agency.",
-            "new_agency_kind": "Choose what kind of agency it is.",
-            "new_agency_domain": "Enter your agency's official email domain.",
-            "new_agency_phone": "Enter your agency's callback telephone number.",
+            "new_agency_name": _("Enter the name of your agency."),
+            "new_agency_country": _("Choose the country of your agency."),
+            "new_agency_kind": _("Choose what kind of agency it is."),
+            "new_agency_domain": _("Enter your agency's official email domain."),
+            "new_agency_phone": _("Enter your agency's callback telephone number."),
         }
         for field, message in labels.items():
             if not data.get(field) and field not in self.errors:
@@ -248,7 +258,7 @@ class RegistrationForm(forms.Form):
 
 class MailboxLinkResendForm(forms.Form):
     email = forms.CharField(
-        label="Official email address",
+        label=_("Official email address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
     )
@@ -256,8 +266,8 @@ class MailboxLinkResendForm(forms.Form):
 
 class MailboxConfirmForm(forms.Form):
     password = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-        help_text="The password you chose when you registered.",
+        help_text=_("The password you chose when you registered."),
     )

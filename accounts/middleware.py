@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from portal.problems import is_api_request, problem_response
 
@@ -29,17 +30,17 @@ NAMESPACE_MARKERS = {
 def account_standing_problem(user: Any) -> str | None:
     """Return why a logged-in user may no longer use the portal, or ``None``."""
     if not user.is_active:
-        return "Your account has been deactivated."
+        return gettext("Your account has been deactivated.")
     if user.role in AGENCY_ROLES:
         officer = Officer.objects.select_related("agency").filter(user=user).first()
         if officer is None:
-            return "Your account has no agency."
+            return gettext("Your account has no agency.")
         if officer.status == Officer.Status.EMAIL_UNVERIFIED:
-            return "Confirm your mailbox first: follow the link we emailed you."
+            return gettext("Confirm your mailbox first: follow the link we emailed you.")
         if officer.status in (Officer.Status.SUSPENDED, Officer.Status.REJECTED):
-            return "Your account has been suspended or rejected. Contact the platform."
+            return gettext("Your account has been suspended or rejected. Contact the platform.")
         if officer.agency.status in ("suspended", "rejected"):
-            return "Your agency's access has been suspended. Contact the platform."
+            return gettext("Your agency's access has been suspended. Contact the platform.")
     return None
 
 
@@ -83,7 +84,7 @@ class AccountStandingMiddleware:
         if not user.is_verified():
             if is_api_request(request):
                 return problem_response(
-                    "unauthenticated", 401, "A verified second factor is required."
+                    "unauthenticated", 401, gettext("A verified second factor is required.")
                 )
             return HttpResponseRedirect(self._with_next(reverse("login-verify"), request))
         if ONBOARDING in markers:
@@ -91,7 +92,7 @@ class AccountStandingMiddleware:
         if is_onboarding_officer(user):
             if is_api_request(request):
                 return problem_response(
-                    "officer_not_active", 403, "Your account is waiting for vetting."
+                    "officer_not_active", 403, gettext("Your account is waiting for vetting.")
                 )
             return HttpResponseRedirect(reverse("officer-status"))
         return None
@@ -103,7 +104,7 @@ class AccountStandingMiddleware:
 
     def _to_login(self, request: HttpRequest, reason: str | None) -> HttpResponse:
         if is_api_request(request):
-            return problem_response("unauthenticated", 401, reason or "Log in first.")
+            return problem_response("unauthenticated", 401, reason or gettext("Log in first."))
         if reason:
             messages.error(request, reason)
         return HttpResponseRedirect(self._with_next(reverse("login"), request))

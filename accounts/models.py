@@ -10,14 +10,15 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 
 class Role(models.TextChoices):
-    OFFICER = "officer", "Officer"
-    REVIEWER = "reviewer", "Reviewer"
-    VETTING_ADMIN = "vetting_admin", "Vetting administrator"
+    OFFICER = "officer", gettext_lazy("Officer")
+    REVIEWER = "reviewer", gettext_lazy("Reviewer")
+    VETTING_ADMIN = "vetting_admin", gettext_lazy("Vetting administrator")
     # Answers for an agency's officers: sees the agency's requests, suspends its officers,
     # vouches for new ones, revokes their keys and tokens (accounts/services/supervision.py).
     SUPERVISOR = "supervisor", _("Agency supervisor")
@@ -52,7 +53,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     role = models.CharField(max_length=20, choices=Role.choices)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(
-        default=False, help_text="May log in to the Django admin (second factor required)."
+        default=False,
+        help_text=gettext_lazy("May log in to the Django admin (second factor required)."),
     )
     date_joined = models.DateTimeField(default=timezone.now)
     # The user's own choices (accounts.preferences); empty: the defaults.
@@ -95,23 +97,24 @@ class Agency(models.Model):
     """A police force, prosecution office, court or regulator that may ask for data."""
 
     class Kind(models.TextChoices):
-        POLICE = "police", "Police"
-        PROSECUTOR = "prosecutor", "Prosecutor"
-        COURT = "court", "Court"
-        REGULATOR = "regulator", "Regulator"
-        OTHER = "other", "Other"
+        POLICE = "police", gettext_lazy("Police")
+        PROSECUTOR = "prosecutor", gettext_lazy("Prosecutor")
+        COURT = "court", gettext_lazy("Court")
+        REGULATOR = "regulator", gettext_lazy("Regulator")
+        OTHER = "other", gettext_lazy("Other")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending verification"
-        VERIFIED = "verified", "Verified"
-        SUSPENDED = "suspended", "Suspended"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", gettext_lazy("Pending verification")
+        VERIFIED = "verified", gettext_lazy("Verified")
+        SUSPENDED = "suspended", gettext_lazy("Suspended")
+        REJECTED = "rejected", gettext_lazy("Rejected")
 
     name = models.CharField(max_length=200)
     country = CountryField()
     kind = models.CharField(max_length=20, choices=Kind.choices)
     callback_phone = models.CharField(
-        max_length=32, help_text="The number on file, E.164 (+4930...), for callbacks."
+        max_length=32,
+        help_text=gettext_lazy("The number on file, E.164 (+4930...), for callbacks."),
     )
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
@@ -147,7 +150,8 @@ class AgencyDomain(models.Model):
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="domains")
     domain = models.CharField(max_length=253, unique=True)
     allow_subdomains = models.BooleanField(
-        default=False, help_text="Also accept addresses on any subdomain of this domain."
+        default=False,
+        help_text=gettext_lazy("Also accept addresses on any subdomain of this domain."),
     )
 
     class Meta:
@@ -165,11 +169,11 @@ class Officer(models.Model):
     """
 
     class Status(models.TextChoices):
-        EMAIL_UNVERIFIED = "email_unverified", "Mailbox not yet verified"
-        PENDING = "pending", "Waiting for vetting"
-        ACTIVE = "active", "Active"
-        REJECTED = "rejected", "Rejected"
-        SUSPENDED = "suspended", "Suspended"
+        EMAIL_UNVERIFIED = "email_unverified", gettext_lazy("Mailbox not yet verified")
+        PENDING = "pending", gettext_lazy("Waiting for vetting")
+        ACTIVE = "active", gettext_lazy("Active")
+        REJECTED = "rejected", gettext_lazy("Rejected")
+        SUSPENDED = "suspended", gettext_lazy("Suspended")
 
     user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="officer")
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="officers")
@@ -212,9 +216,9 @@ class CallbackCheck(models.Model):
     """A phone call a vetting administrator made to an agency's number on file."""
 
     class Outcome(models.TextChoices):
-        CONFIRMED = "confirmed", "Confirmed"
-        NOT_CONFIRMED = "not_confirmed", "Not confirmed"
-        NO_ANSWER = "no_answer", "No answer"
+        CONFIRMED = "confirmed", gettext_lazy("Confirmed")
+        NOT_CONFIRMED = "not_confirmed", gettext_lazy("Not confirmed")
+        NO_ANSWER = "no_answer", gettext_lazy("No answer")
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="callbacks")
     officer = models.ForeignKey(
@@ -287,10 +291,10 @@ class OfficerVouch(models.Model):
 
 
 class KeyStatus(models.TextChoices):
-    PENDING = "pending", "Pending approval"
-    ACTIVE = "active", "Active"
-    REVOKED = "revoked", "Revoked"
-    REJECTED = "rejected", "Rejected"
+    PENDING = "pending", gettext_lazy("Pending approval")
+    ACTIVE = "active", gettext_lazy("Active")
+    REVOKED = "revoked", gettext_lazy("Revoked")
+    REJECTED = "rejected", gettext_lazy("Rejected")
 
 
 class EnrolledKey(models.Model):
@@ -442,8 +446,8 @@ class AuthFailure(models.Model):
     """
 
     class Kind(models.TextChoices):
-        PASSWORD = "password", "Password"
-        SECOND_FACTOR = "second_factor", "Second factor"
+        PASSWORD = "password", gettext_lazy("Password")
+        SECOND_FACTOR = "second_factor", gettext_lazy("Second factor")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     email = models.CharField(max_length=254, db_index=True)

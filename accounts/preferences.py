@@ -7,6 +7,8 @@ cookie or form field can change nothing but the user's own view.
 """
 
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -83,6 +85,24 @@ def activate_for(user: Any) -> None:
     if language_valid(language):
         translation.activate(language)
     timezone.activate(zoneinfo.ZoneInfo(user_zone(user)))
+
+
+def user_language(user: Any) -> str:
+    """The language a user reads: their own choice, else the site's default (English)."""
+    chosen = getattr(user, "language", "") or ""
+    return chosen if language_valid(chosen) else settings.LANGUAGE_CODE
+
+
+@contextmanager
+def recipient_locale(user: Any) -> Iterator[None]:
+    """Render what is inside (a mail's subject and body) in the user's language and zone.
+
+    Mails are written for their recipient, not for whoever's request sent them: an
+    officer in São Paulo reads a notice in Portuguese with Brasília times even when a
+    vetting administrator in Dublin triggered it.
+    """
+    with translation.override(user_language(user)), timezone.override(user_zone(user)):
+        yield
 
 
 def zone_choices() -> list[tuple[str, str]]:

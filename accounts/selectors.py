@@ -123,7 +123,7 @@ def agency_get_for_vetting(*, user: User, agency_id: int) -> Agency:
     agency = Agency.objects.select_related("proposed_by", "verified_by").filter(pk=agency_id)
     found = agency.first()
     if found is None:
-        raise Http404("No such agency.")
+        raise Http404(gettext("No such agency."))
     return found
 
 
@@ -133,7 +133,7 @@ def officer_get_for_vetting(*, user: User, officer_id: int) -> Officer:
         Officer.objects.select_related("user", "agency", "vetted_by").filter(pk=officer_id).first()
     )
     if found is None:
-        raise Http404("No such officer.")
+        raise Http404(gettext("No such officer."))
     return found
 
 
@@ -147,7 +147,7 @@ def signing_key_get_for_vetting(*, user: User, key_id: int) -> SigningKey:
         .first()
     )
     if found is None:
-        raise Http404("No such signing key.")
+        raise Http404(gettext("No such signing key."))
     return found
 
 
@@ -161,7 +161,7 @@ def signing_passkey_get_for_vetting(*, user: User, key_id: int) -> SigningPasske
         .first()
     )
     if found is None:
-        raise Http404("No such passkey.")
+        raise Http404(gettext("No such passkey."))
     return found
 
 
@@ -175,7 +175,7 @@ def age_recipient_get_for_vetting(*, user: User, recipient_id: int) -> AgeRecipi
         .first()
     )
     if found is None:
-        raise Http404("No such age recipient.")
+        raise Http404(gettext("No such age recipient."))
     return found
 
 
@@ -312,11 +312,13 @@ def agency_verification_problems(*, agency: Agency) -> list[str]:
             % {"number": number}
         )
     if not agency.domains.exists():
-        problems.append("The agency has no official email domain.")
+        problems.append(gettext("The agency has no official email domain."))
     if Agency.objects.filter(unconfirmed_proposal(), pk=agency.pk).exists():
         problems.append(
-            "Nobody at the agency has confirmed a mailbox yet: the proposal is only a claim "
-            "typed into the registration form."
+            gettext(
+                "Nobody at the agency has confirmed a mailbox yet: the proposal is only a claim "
+                "typed into the registration form."
+            )
         )
     return problems
 
@@ -334,7 +336,7 @@ def officer_domain_match(*, officer: Officer) -> DomainMatch:
     except DomainError as exc:
         return DomainMatch(None, str(exc))
     if domain is None:
-        return DomainMatch(None, "The email address is on none of the agency's domains.")
+        return DomainMatch(None, gettext("The email address is on none of the agency's domains."))
     return DomainMatch(domain, "")
 
 
@@ -343,16 +345,21 @@ def officer_approval_problems(*, officer: Officer) -> list[str]:
     problems = []
     user = officer.user
     if not user.is_active:
-        problems.append("The user account is deactivated.")
+        problems.append(gettext("The user account is deactivated."))
     if officer.email_verified_at is None:
-        problems.append("The officer has not verified their mailbox.")
+        problems.append(gettext("The officer has not verified their mailbox."))
     if officer_domain_match(officer=officer).domain is None:
-        problems.append("The officer's email address is not on one of the agency's domains.")
+        problems.append(
+            gettext("The officer's email address is not on one of the agency's domains.")
+        )
     if not factor_summary(user=user).complete_for(user):
-        problems.append("The officer has not enrolled both a passkey and an authenticator app.")
+        problems.append(
+            gettext("The officer has not enrolled both a passkey and an authenticator app.")
+        )
     if officer.agency.status != Agency.Status.VERIFIED:
         problems.append(
-            f"The agency is not verified (it is {officer.agency.get_status_display().lower()})."
+            gettext("The agency is not verified (it is %(status)s).")
+            % {"status": officer.agency.get_status_display().lower()}
         )
     if (
         confirmed_callback(agency=officer.agency, officer=officer) is None
@@ -426,13 +433,15 @@ def key_owner_problems(*, officer: Officer | None, agency: Agency | None) -> lis
         agency = officer.agency
         if officer.status != Officer.Status.ACTIVE or not officer.user.is_active:
             problems.append(
-                f"The officer is not active (they are {officer.get_status_display().lower()})."
+                gettext("The officer is not active (they are %(status)s).")
+                % {"status": officer.get_status_display().lower()}
             )
     if agency is None:
-        problems.append("The key has no owner.")
+        problems.append(gettext("The key has no owner."))
     elif agency.status != Agency.Status.VERIFIED:
         problems.append(
-            f"The agency is not verified (it is {agency.get_status_display().lower()})."
+            gettext("The agency is not verified (it is %(status)s).")
+            % {"status": agency.get_status_display().lower()}
         )
     return problems
 
@@ -575,7 +584,7 @@ def key_call_evidence(*, key: SigningKey | SigningPasskey | AgeRecipient) -> Key
     """Gather the calls about one key: the owner's agency's number and its history."""
     agency = key.officer.agency if key.officer is not None else getattr(key, "agency", None)
     if agency is None:  # a check constraint gives every recipient an owner
-        raise Http404("This key has no owner.")
+        raise Http404(gettext("This key has no owner."))
     field = {SigningKey: "signing_key", SigningPasskey: "signing_passkey"}.get(
         type(key), "age_recipient"
     )

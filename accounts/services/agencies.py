@@ -13,6 +13,7 @@ least one domain, so that it always has an address its officers can be matched a
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from portal.audit import audit_append
 
@@ -37,9 +38,11 @@ def _require_vetting_admin(actor: User) -> None:
 def _reason_clean(reason: str) -> str:
     text = (reason or "").strip()
     if not text:
-        raise VettingRefused("Give a reason.")
+        raise VettingRefused(gettext("Give a reason."))
     if len(text) > REASON_MAX_LENGTH:
-        raise VettingRefused(f"Keep the reason under {REASON_MAX_LENGTH} characters.")
+        raise VettingRefused(
+            gettext("Keep the reason under %(count)d characters.") % {"count": REASON_MAX_LENGTH}
+        )
     return text
 
 
@@ -49,18 +52,23 @@ def agency_domain_problem(*, agency: Agency, domain: str) -> str | None:
     The same rules as a proposal at registration: see ``registration_refusals``.
     """
     if agency.status == Agency.Status.REJECTED:
-        return "This agency was rejected: its record is closed."
+        return gettext("This agency was rejected: its record is closed.")
     problem = official_domain_problem(domain) or lookalike_domain_problem(
         domain, country=str(agency.country), agency=agency
     )
     if problem is not None:
         return problem
     if agency.domains.filter(domain=domain).exists():
-        return "This domain is already one of the agency's domains."
+        return gettext("This domain is already one of the agency's domains.")
     owner = domain_owner(domain)
     if owner is not None and owner.agency_id != agency.pk:
-        where = "it" if owner.domain == domain else f"its domain {owner.domain} and subdomains"
-        return f"This domain belongs to {owner.agency.name} ({owner.agency.country}) as {where}."
+        names = {"agency": owner.agency.name, "country": owner.agency.country}
+        if owner.domain == domain:
+            return gettext("This domain belongs to %(agency)s (%(country)s).") % names
+        return gettext(
+            "This domain belongs to %(agency)s (%(country)s) as a subdomain of its domain "
+            "%(domain)s."
+        ) % {**names, "domain": owner.domain}
     return None
 
 
@@ -97,7 +105,7 @@ def agency_domain_add(
             )
     except IntegrityError:
         # Another administrator or a registration took the domain at the same moment.
-        raise VettingRefused("This domain was just taken; reload the page.") from None
+        raise VettingRefused(gettext("This domain was just taken; reload the page.")) from None
     return official
 
 
@@ -128,7 +136,7 @@ def _lock_domain(*, agency: Agency, domain_id: int) -> tuple[Agency, AgencyDomai
     locked = Agency.objects.select_for_update().get(pk=agency.pk)
     official = AgencyDomain.objects.select_for_update().filter(pk=domain_id, agency=locked).first()
     if official is None:
-        raise VettingRefused("That domain is no longer one of the agency's domains.")
+        raise VettingRefused(gettext("That domain is no longer one of the agency's domains."))
     return locked, official
 
 
@@ -141,8 +149,10 @@ def agency_domain_remove(*, agency: Agency, actor: User, domain_id: int, reason:
         remaining = list(locked.domains.exclude(pk=official.pk))
         if not remaining and locked.status == Agency.Status.VERIFIED:
             raise VettingRefused(
-                "A verified agency needs at least one official domain: add its new domain "
-                "before you remove the last one."
+                gettext(
+                    "A verified agency needs at least one official domain: add its new domain "
+                    "before you remove the last one."
+                )
             )
         stranded = domain_change_stranded(agency=locked, official=official, remove=True)
         before = _domain_record(official)
@@ -168,10 +178,14 @@ def agency_domain_subdomains_set(
     with transaction.atomic():
         locked, official = _lock_domain(agency=agency, domain_id=domain_id)
         if locked.status == Agency.Status.REJECTED:
-            raise VettingRefused("This agency was rejected: its record is closed.")
+            raise VettingRefused(gettext("This agency was rejected: its record is closed."))
         if official.allow_subdomains == allow:
-            state = "already accepted" if allow else "already not accepted"
-            raise VettingRefused(f"Subdomains of {official.domain} are {state}.")
+            message = (
+                gettext("Subdomains of %(domain)s are already accepted.")
+                if allow
+                else gettext("Subdomains of %(domain)s are already not accepted.")
+            )
+            raise VettingRefused(message % {"domain": official.domain})
         before = _domain_record(official)
         stranded = domain_change_stranded(agency=locked, official=official, allow=allow)
         official.allow_subdomains = allow

@@ -16,6 +16,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn import exceptions as webauthn_errors
@@ -26,13 +28,14 @@ from portal.audit import audit_append
 from portal.crypto import TotpSeedUnreadable
 
 from ..models import AGENCY_ROLES, KeyStatus, Officer, Role, SigningPasskey, User
+from ..preferences import recipient_locale
 from .keys import KeyRefused, signing_passkey_enrol, signing_passkey_revoke_locked
 
 logger = logging.getLogger(__name__)
 
 BACKUP_CODE_COUNT = 10
-TOTP_NAME = "Authenticator app"
-BACKUP_NAME = "Backup codes"
+TOTP_NAME = "Authenticator app"  # stored as the device name: not translated
+BACKUP_NAME = "Backup codes"  # stored as the device name: not translated
 MAX_REASON_LENGTH = 2000
 
 
@@ -45,12 +48,28 @@ class FactorRefused(Exception):
 
 
 class FactorChange(StrEnum):
-    """A change of a user's second factors, as the notice email names it."""
+    """A change of a user's second factors; the notice email says which, as one sentence."""
 
-    PASSKEY_ADDED = "A passkey was added to"
-    PASSKEY_REMOVED = "A passkey was removed from"
-    TOTP_ADDED = "A new authenticator app was set up for"
-    BACKUP_CODES_MADE = "New backup codes were made for"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_REMOVED = "passkey_removed"
+    TOTP_ADDED = "totp_added"
+    BACKUP_CODES_MADE = "backup_codes_made"
+
+
+FACTOR_CHANGE_SUBJECTS: dict[FactorChange, Promise] = {
+    FactorChange.PASSKEY_ADDED: gettext_lazy(
+        "A passkey was added to your authority portal account"
+    ),
+    FactorChange.PASSKEY_REMOVED: gettext_lazy(
+        "A passkey was removed from your authority portal account"
+    ),
+    FactorChange.TOTP_ADDED: gettext_lazy(
+        "A new authenticator app was set up for your authority portal account"
+    ),
+    FactorChange.BACKUP_CODES_MADE: gettext_lazy(
+        "New backup codes were made for your authority portal account"
+    ),
+}
 
 
 def factor_change_notify(*, user: User, change: FactorChange) -> None:
@@ -59,18 +78,18 @@ def factor_change_notify(*, user: User, change: FactorChange) -> None:
     It says what changed and when, and what to do if it was not them; it carries no link
     to follow and nothing secret.
     """
-    body = render_to_string(
-        "accounts/email/factor_changed.txt",
-        {
-            "change": str(change),
-            "at": timezone.now(),
-            "officer": user.role == Role.OFFICER,
-            "factors_url": settings.PORTAL_AUDIENCE + reverse("factors"),
-        },
-    )
-    message = EmailMessage(
-        subject=f"{change} your authority portal account", body=body, to=[user.email]
-    )
+    with recipient_locale(user):
+        body = render_to_string(
+            "accounts/email/factor_changed.txt",
+            {
+                "change": str(change),
+                "at": timezone.now(),
+                "officer": user.role == Role.OFFICER,
+                "factors_url": settings.PORTAL_AUDIENCE + reverse("factors"),
+            },
+        )
+        subject = str(FACTOR_CHANGE_SUBJECTS[change])
+    message = EmailMessage(subject=subject, body=body, to=[user.email])
     # robust: a mail server failure must not undo or hide a change that was made.
     transaction.on_commit(partial(message.send), robust=True)
 
@@ -190,7 +209,7 @@ def second_factor_check(*, user: User, method: str, token: str) -> Any:
 class PasskeyKeptOnRecord(webauthn_errors.OTPWebAuthnApiError):
     status_code = 409
     default_code = "passkey_kept_on_record"
-    default_detail = "This passkey was registered before and is kept on record."
+    default_detail = gettext_lazy("This passkey was registered before and is kept on record.")
 
 
 class PasskeyHelper(WebAuthnHelper):
@@ -260,9 +279,12 @@ def passkey_remove(*, user: User, credential: WebAuthnCredential, reason: str) -
     """
     reason = (reason or "").strip()
     if not reason:
-        raise FactorRefused("Say why the passkey is removed; the reason is kept.")
+        raise FactorRefused(gettext("Say why the passkey is removed; the reason is kept."))
     if len(reason) > MAX_REASON_LENGTH:
-        raise FactorRefused(f"The reason can be at most {MAX_REASON_LENGTH} characters.")
+        raise FactorRefused(
+            gettext("The reason can be at most %(count)d characters.")
+            % {"count": MAX_REASON_LENGTH}
+        )
     with transaction.atomic():
         locked = (
             WebAuthnCredential.objects.select_for_update()
@@ -270,13 +292,15 @@ def passkey_remove(*, user: User, credential: WebAuthnCredential, reason: str) -
             .first()
         )
         if locked is None:
-            raise FactorRefused("This passkey is already removed.")
+            raise FactorRefused(gettext("This passkey is already removed."))
         others = WebAuthnCredential.objects.filter(user=user, confirmed=True).exclude(pk=locked.pk)
         has_totp = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
         if not others.exists() and not has_totp:
             raise FactorRefused(
-                "This is your only second factor. Add an authenticator app or another "
-                "passkey first."
+                gettext(
+                    "This is your only second factor. Add an authenticator app or another "
+                    "passkey first."
+                )
             )
         signing = SigningPasskey.objects.select_for_update().filter(credential=locked).first()
         if signing is not None and signing.status in (KeyStatus.PENDING, KeyStatus.ACTIVE):

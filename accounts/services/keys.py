@@ -22,6 +22,7 @@ from typing import Any, Final
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal import crypto
 from portal.audit import audit_append
@@ -78,17 +79,22 @@ class KeyOrigin(StrEnum):
 def _clean_label(label: str) -> str:
     label = " ".join((label or "").split())
     if len(label) > MAX_LABEL_LENGTH:
-        raise KeyRefused(f"The label can be at most {MAX_LABEL_LENGTH} characters.", field="label")
+        raise KeyRefused(
+            gettext("The label can be at most %(count)d characters.") % {"count": MAX_LABEL_LENGTH},
+            field="label",
+        )
     return label
 
 
 def _clean_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise KeyRefused("Say why the key is revoked; the reason is kept.", field="reason")
+        raise KeyRefused(gettext("Say why the key is revoked; the reason is kept."), field="reason")
     if len(reason) > MAX_REASON_LENGTH:
         raise KeyRefused(
-            f"The reason can be at most {MAX_REASON_LENGTH} characters.", field="reason"
+            gettext("The reason can be at most %(count)d characters.")
+            % {"count": MAX_REASON_LENGTH},
+            field="reason",
         )
     return reason
 
@@ -140,7 +146,7 @@ def signing_key_enrol(
                     key_id=key_id,
                 )
         except IntegrityError as exc:  # the same key, enrolled at the same moment
-            raise KeyRefused("This key is already enrolled.", field="public_key") from exc
+            raise KeyRefused(gettext("This key is already enrolled."), field="public_key") from exc
         audit_append(
             actor=actor,
             action="signing_key.enrolled",
@@ -157,13 +163,13 @@ def signing_key_enrol(
 
 def _duplicate_message(existing: SigningKey, officer: Officer) -> str:
     if existing.officer_id != officer.pk:
-        return "This key is already enrolled. Each officer makes and enrols their own key."
+        return gettext("This key is already enrolled. Each officer makes and enrols their own key.")
     if existing.status in (KeyStatus.REVOKED, KeyStatus.REJECTED):
-        return (
-            f"You enrolled this key before and it was {existing.get_status_display().lower()}. "
+        return gettext(
+            "You enrolled this key before and it was %(status)s. "
             "A key is never enrolled again: make a new one."
-        )
-    return "You have already enrolled this key."
+        ) % {"status": existing.get_status_display().lower()}
+    return gettext("You have already enrolled this key.")
 
 
 # --- Signing passkeys ----------------------------------------------------------------------
@@ -199,7 +205,7 @@ def signing_passkey_enrol(*, officer: Officer, credential: Any) -> SigningPasske
     key_id = passkey_key_id(bytes(credential.credential_id))
     if SigningPasskey.objects.filter(key_id=key_id).exists():
         raise KeyRefused(
-            "This passkey was registered before and is kept on record. Make a new passkey."
+            gettext("This passkey was registered before and is kept on record. Make a new passkey.")
         )
     key = SigningPasskey.objects.create(
         officer=officer,
@@ -271,7 +277,7 @@ def age_recipient_enrol(
                 )
         except IntegrityError as exc:
             raise KeyRefused(
-                "You have already enrolled this recipient.", field="recipient"
+                gettext("You have already enrolled this recipient."), field="recipient"
             ) from exc
         audit_append(
             actor=actor,
@@ -290,11 +296,10 @@ def age_recipient_enrol(
 
 def _duplicate_recipient_message(existing: AgeRecipient) -> str:
     if existing.status in (KeyStatus.REVOKED, KeyStatus.REJECTED):
-        return (
-            f"You enrolled this recipient before and it was "
-            f"{existing.get_status_display().lower()}. Make a new key pair."
-        )
-    return "You have already enrolled this recipient."
+        return gettext(
+            "You enrolled this recipient before and it was %(status)s. Make a new key pair."
+        ) % {"status": existing.get_status_display().lower()}
+    return gettext("You have already enrolled this recipient.")
 
 
 # --- Revoking, one routine for every kind of key and whoever revokes ----------------------
@@ -334,7 +339,10 @@ def key_revoke_locked[K: (SigningKey, SigningPasskey, AgeRecipient)](
     """
     before = key.status
     if before not in from_states:
-        raise KeyRefused(f"This key is {key.get_status_display().lower()}: it cannot be revoked.")
+        raise KeyRefused(
+            gettext("This key is %(status)s: it cannot be revoked.")
+            % {"status": key.get_status_display().lower()}
+        )
     key.status = KeyStatus.REVOKED
     key.revoked_by = actor
     key.revoked_at = timezone.now()

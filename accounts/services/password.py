@@ -29,7 +29,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
+from django.utils.functional import Promise
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext_lazy as _
 from redis.exceptions import RedisError
 
 from portal.audit import audit_append
@@ -37,6 +39,7 @@ from portal.models import AuditEvent
 
 from ..domains import DomainError, canonical_email
 from ..models import User
+from ..preferences import recipient_locale
 from .registration import mailbox_unconfirmed
 from .throttle import auth_failure_record
 from .tokens import api_tokens_revoke_all
@@ -106,16 +109,20 @@ def _reset_refusal(user: User) -> str | None:
 # --- Mail ----------------------------------------------------------------------------------
 
 
-def _mail(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
-    EmailMessage(subject=subject, body=render_to_string(template, context), to=[to]).send()
+def _mail(*, to: User, subject: str | Promise, template: str, context: dict[str, Any]) -> None:
+    """Render and send one mail in its recipient's language and time zone."""
+    with recipient_locale(to):
+        body = render_to_string(template, context)
+        subject_text = str(subject)
+    EmailMessage(subject=subject_text, body=body, to=[to.email]).send()
 
 
-def _notice_on_commit(*, user: User, subject: str, template: str) -> None:
+def _notice_on_commit(*, user: User, subject: str | Promise, template: str) -> None:
     """Tell the user what happened to their password, once it is committed."""
     transaction.on_commit(
         partial(
             _mail,
-            to=user.email,
+            to=user,
             subject=subject,
             template=template,
             context={
@@ -148,8 +155,8 @@ def password_reset_link_send(*, user_id: int) -> bool:
     if user is None or mailbox_unconfirmed(user=user):
         return False
     _mail(
-        to=user.email,
-        subject="Reset your password for the authority portal",
+        to=user,
+        subject=_("Reset your password for the authority portal"),
         template="accounts/email/password_reset_link.txt",
         context={
             "email": user.email,
@@ -190,7 +197,7 @@ def password_change(
         )
         _notice_on_commit(
             user=user,
-            subject="Your authority portal password was changed",
+            subject=_("Your authority portal password was changed"),
             template="accounts/email/password_changed.txt",
         )
     return revoked
@@ -260,7 +267,7 @@ def password_reset_complete(
         )
         _notice_on_commit(
             user=locked,
-            subject="Your authority portal password was reset",
+            subject=_("Your authority portal password was reset"),
             template="accounts/email/password_reset_done.txt",
         )
     return locked

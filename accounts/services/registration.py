@@ -30,6 +30,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.functional import Promise
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from portal.audit import audit_append
 from portal.models import AuditEvent
@@ -44,6 +47,7 @@ from ..domains import (
     official_domain_problem,
 )
 from ..models import Agency, AgencyDomain, Officer, Role, User
+from ..preferences import language_valid, recipient_locale
 from .throttle import auth_failure_record, auth_failures_clear, lockout_seconds
 from .unconfirmed import EXPIRED, registration_discard, registration_expired, stale_claims_release
 
@@ -90,17 +94,21 @@ def _domains_for_people(agency: Agency) -> str:
     names = []
     for official in agency.domains.all():
         shown = idna.decode(official.domain)
-        names.append(f"{shown} (or a subdomain)" if official.allow_subdomains else shown)
-    return " or ".join(names) or "its official domain"
+        names.append(
+            gettext("%(domain)s (or a subdomain)") % {"domain": shown}
+            if official.allow_subdomains
+            else shown
+        )
+    return gettext(" or ").join(names) or gettext("its official domain")
 
 
 def _taken_domain_message(owner: AgencyDomain) -> str:
     if owner.agency.is_verified:
-        return (
-            f"This domain belongs to {owner.agency.name}. If that is your agency, choose it "
+        return gettext(
+            "This domain belongs to %(agency)s. If that is your agency, choose it "
             "from the list instead of proposing it."
-        )
-    return (
+        ) % {"agency": owner.agency.name}
+    return gettext(
         "This domain was already proposed for an agency that is waiting for verification. "
         "You can register once the platform has verified it."
     )
@@ -136,26 +144,31 @@ def registration_refusals(
         elif address_domain != proposal.domain:
             shown = idna.decode(proposal.domain)
             errors.setdefault(
-                "email", f"Your address must be on the domain you propose: name@{shown}."
+                "email",
+                gettext("Your address must be on the domain you propose: name@%(domain)s.")
+                % {"domain": shown},
             )
         same_name = Agency.objects.filter(country=proposal.country, name__iexact=proposal.name)
         if same_name.filter(holding_claims()).exists():
-            errors["new_agency_name"] = (
+            errors["new_agency_name"] = gettext(
                 "An agency of this name in this country is already known. Choose it from the "
                 "list, or wait until the platform has verified it."
             )
     elif agency is not None:
         if not agency.is_verified:
-            errors["agency"] = "Choose a verified agency from the list."
+            errors["agency"] = gettext("Choose a verified agency from the list.")
         owner = domain_owner(address_domain)
         if owner is None or owner.agency_id != agency.pk:
             errors.setdefault(
                 "email",
-                f"This address is not on an official domain of {agency.name}. "
-                f"Use your address at {_domains_for_people(agency)}.",
+                gettext(
+                    "This address is not on an official domain of %(agency)s. "
+                    "Use your address at %(domains)s."
+                )
+                % {"agency": agency.name, "domains": _domains_for_people(agency)},
             )
     else:
-        errors["agency"] = "Choose your agency, or propose a new one."
+        errors["agency"] = gettext("Choose your agency, or propose a new one.")
     return errors
 
 
@@ -241,16 +254,20 @@ def _mailbox_link_url(officer: Officer, *, view: str = "mailbox-verify") -> str:
     return settings.PORTAL_AUDIENCE + reverse(view, args=[token])
 
 
-def _mail(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
-    EmailMessage(subject=subject, body=render_to_string(template, context), to=[to]).send()
+def _mail(*, to: User, subject: str | Promise, template: str, context: dict[str, Any]) -> None:
+    """Render and send one mail in its recipient's language and time zone."""
+    with recipient_locale(to):
+        body = render_to_string(template, context)
+        subject_text = str(subject)
+    EmailMessage(subject=subject_text, body=body, to=[to.email]).send()
 
 
 def _mail_mailbox_link(officer: Officer) -> None:
     transaction.on_commit(
         partial(
             _mail,
-            to=officer.user.email,
-            subject="Confirm your mailbox for the authority portal",
+            to=officer.user,
+            subject=_("Confirm your mailbox for the authority portal"),
             template="accounts/email/mailbox_link.txt",
             # Nothing the registrant typed goes into the message: the portal must not carry
             # someone's text to an official mailbox that is not theirs.
@@ -287,8 +304,8 @@ def _registration_repeated(*, user: User, password: str, ip: str | None) -> None
             transaction.on_commit(
                 partial(
                     _mail,
-                    to=user.email,
-                    subject="Someone tried to register with your address",
+                    to=user,
+                    subject=_("Someone tried to register with your address"),
                     template="accounts/email/registration_repeated.txt",
                     context={
                         "email": user.email,
@@ -310,6 +327,7 @@ def officer_register(
     proposal: AgencyProposal | None = None,
     ip: str | None = None,
     supervisor: bool = False,
+    language: str = "",
 ) -> Officer | None:
     """Register an officer and mail the mailbox link; ``None`` if the address is taken.
 
@@ -349,6 +367,8 @@ def officer_register(
                 full_name=full_name,
                 role=Role.SUPERVISOR if supervisor else Role.OFFICER,
                 is_active=False,
+                # The language the form was read in: the mailbox link mail is written in it.
+                language=language if language_valid(language) else "",
             )
             if proposal is not None:
                 agency = Agency.objects.create(
@@ -431,9 +451,13 @@ def officer_mailbox_password_check(
             return None
         locked = auth_failure_record(kind="password", email=user.email, ip=ip, user=user)
         if not locked:
-            return "That is not the password you chose when you registered."
+            return gettext("That is not the password you chose when you registered.")
     minutes = max(1, (locked + 59) // 60)
-    return f"Too many failed attempts. Try again in {minutes} minutes."
+    return ngettext(
+        "Too many failed attempts. Try again in %(count)d minute.",
+        "Too many failed attempts. Try again in %(count)d minutes.",
+        minutes,
+    ) % {"count": minutes}
 
 
 def officer_mailbox_verify(*, officer: Officer) -> Officer:

@@ -16,7 +16,7 @@ Every act checks, under the row locks, that the actor is an active supervisor of
 same agency as the officer or key, and writes its audit event in its transaction.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from functools import partial
 
 from django.conf import settings
@@ -25,9 +25,13 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from portal.audit import audit_append
+from portal.templatetags.portal_time import when_html
 
 from ..models import (
     Agency,
@@ -40,6 +44,7 @@ from ..models import (
     SigningPasskey,
     User,
 )
+from ..preferences import recipient_locale
 from ..selectors import confirmed_callback
 from ..supervision import reinstatement_asked_at, supervisor_of
 from .keys import REVOCABLE, KeyRefused, key_revoke
@@ -88,20 +93,23 @@ def _lock_supervised(*, supervisor: Officer, officer: Officer) -> Officer:
     return locked
 
 
-def vetting_admins_notify(*, subject: str, body: str) -> None:
-    """Email every active vetting administrator once the transaction commits."""
-    addresses = list(
-        User.objects.filter(role=Role.VETTING_ADMIN, is_active=True)
-        .order_by("pk")
-        .values_list("email", flat=True)
-    )
-    if not addresses:
-        return
-    message = EmailMessage(
-        subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=addresses
-    )
-    # robust: a mail server failure must not undo a suspension that was made.
-    transaction.on_commit(partial(message.send), robust=True)
+def vetting_admins_notify(*, subject: Promise, body: Promise, params: Mapping[str, object]) -> None:
+    """Email every active vetting administrator once the transaction commits.
+
+    ``subject`` and ``body`` are lazy translations with ``%(name)s`` placeholders: each
+    administrator gets their own message, in their own language.
+    """
+    admins = list(User.objects.filter(role=Role.VETTING_ADMIN, is_active=True).order_by("pk"))
+    for admin in admins:
+        with recipient_locale(admin):
+            message = EmailMessage(
+                subject=subject % params,
+                body=body % params,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[admin.email],
+            )
+        # robust: a mail server failure must not undo a suspension that was made.
+        transaction.on_commit(partial(message.send), robust=True)
 
 
 def _officer_page_url(officer: Officer) -> str:
@@ -143,16 +151,21 @@ def officer_suspend_by_supervisor(*, officer: Officer, actor: User, reason: str)
             officer_ids=[locked.pk], actor=actor, because="officer.suspended"
         )
         vetting_admins_notify(
-            subject=_("A supervisor suspended an officer of %(agency)s")
-            % {"agency": supervisor.agency.name},
-            body=_(
+            subject=gettext_lazy("A supervisor suspended an officer of %(agency)s"),
+            body=ngettext_lazy(
                 "%(supervisor)s, supervisor at %(agency)s, suspended the officer %(officer)s "
                 "(%(email)s) on the authority portal. Their sessions end at their next "
-                "request; %(tokens)d API token(s) were revoked.\n\n"
+                "request; %(tokens)d API token was revoked.\n\n"
                 "Reason given: %(reason)s\n\n"
-                "Only a vetting administrator can reinstate them: %(url)s\n"
-            )
-            % {
+                "Only a vetting administrator can reinstate them: %(url)s\n",
+                "%(supervisor)s, supervisor at %(agency)s, suspended the officer %(officer)s "
+                "(%(email)s) on the authority portal. Their sessions end at their next "
+                "request; %(tokens)d API tokens were revoked.\n\n"
+                "Reason given: %(reason)s\n\n"
+                "Only a vetting administrator can reinstate them: %(url)s\n",
+                "tokens",
+            ),
+            params={
                 "supervisor": supervisor.user.full_name,
                 "agency": supervisor.agency.name,
                 "officer": locked.user.full_name,
@@ -180,7 +193,7 @@ def officer_reinstatement_ask(*, officer: Officer, actor: User, reason: str) -> 
         if asked is not None:
             raise SupervisionRefused(
                 _("The platform was already asked on %(date)s; it will answer by email.")
-                % {"date": f"{asked:%Y-%m-%d %H:%M} UTC"}
+                % {"date": strip_tags(when_html(asked))}
             )
         audit_append(
             actor=actor,
@@ -189,15 +202,14 @@ def officer_reinstatement_ask(*, officer: Officer, actor: User, reason: str) -> 
             data={"reason": reason, "by_supervisor": supervisor.pk},
         )
         vetting_admins_notify(
-            subject=_("A supervisor asks to reinstate an officer of %(agency)s")
-            % {"agency": supervisor.agency.name},
-            body=_(
+            subject=gettext_lazy("A supervisor asks to reinstate an officer of %(agency)s"),
+            body=gettext_lazy(
                 "%(supervisor)s, supervisor at %(agency)s, asks the platform to reinstate the "
                 "suspended officer %(officer)s (%(email)s).\n\n"
                 "Reason given: %(reason)s\n\n"
                 "Reinstating needs the same checks as approving: %(url)s\n"
-            )
-            % {
+            ),
+            params={
                 "supervisor": supervisor.user.full_name,
                 "agency": supervisor.agency.name,
                 "officer": locked.user.full_name,

@@ -28,6 +28,7 @@ from portal import crypto
 from portal.audit import audit_append
 
 from ..models import Agency, ApiToken, Officer, Role, User
+from ..preferences import recipient_locale
 
 TOKEN_PREFIX = "ptk_"  # noqa: S105  (a public marker, not a secret)
 TOKEN_RANDOM_BYTES = 32  # token_urlsafe(32) is 43 characters
@@ -108,17 +109,25 @@ def api_token_create(
     """Create a token for an active officer; return it with its secret (shown once)."""
     name = " ".join((name or "").split())
     if not name:
-        raise TokenRefused("Name the token after the system that will use it.", field="name")
+        raise TokenRefused(
+            gettext("Name the token after the system that will use it."), field="name"
+        )
     if len(name) > MAX_NAME_LENGTH:
-        raise TokenRefused(f"The name can be at most {MAX_NAME_LENGTH} characters.", field="name")
+        raise TokenRefused(
+            gettext("The name can be at most %(count)d characters.") % {"count": MAX_NAME_LENGTH},
+            field="name",
+        )
     if not (MIN_LIFETIME_DAYS <= lifetime_days <= ApiToken.MAX_LIFETIME_DAYS):
         raise TokenRefused(
-            f"A token lives between {MIN_LIFETIME_DAYS} and {ApiToken.MAX_LIFETIME_DAYS} days.",
+            gettext("A token lives between %(min)d and %(max)d days.")
+            % {"min": MIN_LIFETIME_DAYS, "max": ApiToken.MAX_LIFETIME_DAYS},
             field="lifetime_days",
         )
     standing = officer_standing_problem(officer)
     if standing is not None or actor.pk != officer.user_id:
-        raise TokenRefused("Only an active officer of a verified agency can create tokens.")
+        raise TokenRefused(
+            gettext("Only an active officer of a verified agency can create tokens.")
+        )
 
     secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_RANDOM_BYTES)
     now = timezone.now()
@@ -154,21 +163,19 @@ def api_token_created_notify(*, token: ApiToken, user: User) -> None:
     one made by someone else in their session. The mail names the token and when it was
     made; it carries neither the secret nor a link to follow.
     """
-    body = render_to_string(
-        "accounts/email/api_token_created.txt",
-        {
-            "name": token.name,
-            "prefix": token.prefix,
-            "at": token.created_at,
-            "expires_at": token.expires_at,
-            "tokens_url": settings.PORTAL_AUDIENCE + reverse("api-tokens"),
-        },
-    )
-    message = EmailMessage(
-        subject=gettext("An API token was created for your authority portal account"),
-        body=body,
-        to=[user.email],
-    )
+    with recipient_locale(user):
+        body = render_to_string(
+            "accounts/email/api_token_created.txt",
+            {
+                "name": token.name,
+                "prefix": token.prefix,
+                "at": token.created_at,
+                "expires_at": token.expires_at,
+                "tokens_url": settings.PORTAL_AUDIENCE + reverse("api-tokens"),
+            },
+        )
+        subject = gettext("An API token was created for your authority portal account")
+    message = EmailMessage(subject=subject, body=body, to=[user.email])
     # robust: a mail server failure must not undo or hide a token that was made.
     transaction.on_commit(partial(message.send), robust=True)
 
@@ -182,7 +189,7 @@ def api_token_revoke(*, token: ApiToken, actor: User, reason: str = "") -> ApiTo
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at is not None:
-            raise TokenRefused("This token is already revoked.")
+            raise TokenRefused(gettext("This token is already revoked."))
         token.revoked_at = timezone.now()
         token.revoked_by = actor
         token.save(update_fields=["revoked_at", "revoked_by"])
@@ -239,10 +246,12 @@ def officer_standing_problem(officer: Officer) -> TokenOwnerNotActive | None:
         or not officer.user.is_active
         or officer.user.role != Role.OFFICER
     ):
-        return TokenOwnerNotActive("officer_not_active", "The officer's account is not active.")
+        return TokenOwnerNotActive(
+            "officer_not_active", gettext("The officer's account is not active.")
+        )
     if officer.agency.status != Agency.Status.VERIFIED:
         return TokenOwnerNotActive(
-            "agency_not_verified", "The officer's agency is not verified or is suspended."
+            "agency_not_verified", gettext("The officer's agency is not verified or is suspended.")
         )
     return None
 

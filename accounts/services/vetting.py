@@ -13,14 +13,15 @@ decisions about related objects cannot deadlock.
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 
 from portal.audit import audit_append
@@ -46,6 +47,7 @@ from ..models import (
     SigningPasskey,
     User,
 )
+from ..preferences import recipient_locale
 from ..selectors import (
     CALLBACK_NUMBER_CHANGED,
     agency_verification_problems,
@@ -67,6 +69,11 @@ from .keys import (
     key_owner_lock,
     key_revoke,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+else:
+    StrOrPromise = str
 
 REASON_MAX_LENGTH = 2000
 
@@ -125,7 +132,11 @@ def actions_allowed(table: Mapping[str, Transition], status: str) -> list[str]:
 def _next_status(table: Mapping[str, Transition], action: str, current: str, what: str) -> str:
     transition = table[action]
     if current not in transition.sources:
-        raise VettingRefused(f"This {what} is {current}: it cannot be {_past(action)} now.")
+        # Translators: a decision raced another one; %(status)s is the record's new state.
+        raise VettingRefused(
+            gettext("This is %(status)s now: that decision no longer applies. Reload the page.")
+            % {"status": current}
+        )
     return transition.target
 
 
@@ -195,12 +206,19 @@ def _api_tokens_revoke(*, officer_ids: list[int], actor: User, because: str) -> 
     return len(tokens)
 
 
-def _notify_officer(*, officer: Officer, subject: str, body: str) -> None:
-    """Email the officer after the decision commits. Says what happened, nothing more."""
+def _notify_officer(*, officer: Officer, subject: Promise, body: Promise) -> None:
+    """Email the officer after the decision commits. Says what happened, nothing more.
+
+    ``subject`` and ``body`` are lazy translations, rendered in the officer's language.
+    """
     address = officer.user.email
-    message = EmailMessage(
-        subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[address]
-    )
+    with recipient_locale(officer.user):
+        message = EmailMessage(
+            subject=str(subject),
+            body=str(body),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[address],
+        )
     # robust: a mail server failure must not turn a committed decision into an error page.
     transaction.on_commit(message.send, robust=True)
 
@@ -503,7 +521,7 @@ def officer_approve(
         callback = confirmed_callback(agency=locked.agency, officer=locked)
         vouch = None if callback is not None else vouch_counting(officer=locked)
         if callback is None and vouch is None:  # covered by the problems above
-            raise VettingRefused("No confirmed callback about this officer.")
+            raise VettingRefused(gettext("No confirmed callback about this officer."))
         if passkey is not None and passkey.officer_id != locked.pk:
             raise VettingRefused(gettext("That passkey is not this officer's."))
         locked.status = after
@@ -532,17 +550,22 @@ def officer_approve(
             )
         _notify_officer(
             officer=locked,
-            subject="Your authority portal account is approved",
+            subject=gettext_lazy("Your authority portal account is approved"),
             body=(
-                "Your account on the authority portal has been approved.\n\n"
-                "Log in with your password and your passkey or authenticator app. Open the "
-                "portal from the address you already know rather than from a link in an "
-                "email.\n"
-                + (
-                    "\nYour passkey is approved too: it confirms the requests you send "
+                gettext_lazy(
+                    "Your account on the authority portal has been approved.\n\n"
+                    "Log in with your password and your passkey or authenticator app. Open "
+                    "the portal from the address you already know rather than from a link "
+                    "in an email.\n\n"
+                    "Your passkey is approved too: it confirms the requests you send "
                     "through the portal's web form.\n"
-                    if passkey is not None
-                    else ""
+                )
+                if passkey is not None
+                else gettext_lazy(
+                    "Your account on the authority portal has been approved.\n\n"
+                    "Log in with your password and your passkey or authenticator app. Open "
+                    "the portal from the address you already know rather than from a link "
+                    "in an email.\n"
                 )
             ),
         )
@@ -595,8 +618,8 @@ def _officer_decide(*, officer: Officer, actor: User, action: str, reason: str) 
         if action == "reject":
             _notify_officer(
                 officer=locked,
-                subject="Your authority portal registration",
-                body=(
+                subject=gettext_lazy("Your authority portal registration"),
+                body=gettext_lazy(
                     "Your registration on the authority portal was not approved.\n\n"
                     "If you think this is a mistake, ask your agency to contact the "
                     "platform through its official channels.\n"
@@ -693,8 +716,8 @@ def supervisor_appoint(*, officer: Officer, actor: User) -> Officer:
         )
         _notify_officer(
             officer=locked,
-            subject=_("You are now your agency's supervisor on the authority portal"),
-            body=_(
+            subject=gettext_lazy("You are now your agency's supervisor on the authority portal"),
+            body=gettext_lazy(
                 "The platform confirmed with your agency that you supervise its officers. "
                 "From your next visit, the portal shows you your agency's requests, its "
                 "officers, and their keys and tokens.\n\n"
@@ -707,7 +730,7 @@ def supervisor_appoint(*, officer: Officer, actor: User) -> Officer:
 # --- Keys ------------------------------------------------------------------------------
 
 
-COMPARE_FINGERPRINT = "Confirm that you compared the fingerprint with the officer."
+COMPARE_FINGERPRINT = gettext_lazy("Confirm that you compared the fingerprint with the officer.")
 
 
 def signing_key_approve(
@@ -721,7 +744,7 @@ def signing_key_approve(
         except CryptoError:
             recomputed = ""
         if recomputed != locked.key_id:
-            return ["The stored key id does not match the stored public key."]
+            return [gettext("The stored key id does not match the stored public key.")]
         return []
 
     return _key_approve(
@@ -764,9 +787,9 @@ def signing_passkey_approve(
     def integrity(locked: SigningPasskey) -> list[str]:
         credential = locked.credential
         if credential is None or not credential.confirmed:
-            return ["The officer removed this passkey: it can no longer be approved."]
+            return [gettext("The officer removed this passkey: it can no longer be approved.")]
         if sha256_hex(bytes(credential.public_key)) != locked.public_key_sha256:
-            return ["The stored fingerprint does not match the passkey's public key."]
+            return [gettext("The stored fingerprint does not match the passkey's public key.")]
         return []
 
     return _key_approve(
@@ -807,7 +830,7 @@ def age_recipient_approve(
         except CryptoError:
             canonical = ""
         if canonical != locked.recipient:
-            return ["The stored recipient is not a valid age X25519 recipient."]
+            return [gettext("The stored recipient is not a valid age X25519 recipient.")]
         return []
 
     return _key_approve(
@@ -816,7 +839,7 @@ def age_recipient_approve(
         actor=actor,
         noun="recipient",
         fingerprint_confirmed=fingerprint_confirmed,
-        unconfirmed="Confirm that you compared the recipient with its owner.",
+        unconfirmed=gettext("Confirm that you compared the recipient with its owner."),
         integrity=integrity,
         identity=lambda locked: {"recipient": locked.recipient},
         note=note,
@@ -842,7 +865,7 @@ def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
     actor: User,
     noun: str,
     fingerprint_confirmed: bool,
-    unconfirmed: str,
+    unconfirmed: StrOrPromise,
     integrity: Callable[[K], list[str]],
     identity: Callable[[K], dict[str, object]],
     note: str = "",
@@ -862,7 +885,7 @@ def _key_approve[K: (SigningKey, SigningPasskey, AgeRecipient)](
     """
     _require_vetting_admin(actor)
     if not fingerprint_confirmed:
-        raise VettingRefused(unconfirmed)
+        raise VettingRefused(str(unconfirmed))
     with transaction.atomic():
         key_owner_lock(officer_id=key.officer_id, agency_id=getattr(key, "agency_id", None))
         locked = model.objects.select_for_update().get(pk=key.pk)

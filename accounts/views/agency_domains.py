@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -35,22 +36,26 @@ vetting_admin = role_required(Role.VETTING_ADMIN)
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        label="Reason",
+        label=gettext_lazy("Reason"),
         max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Kept in the audit log. Say where you confirmed this (an official source).",
+        help_text=gettext_lazy(
+            "Kept in the audit log. Say where you confirmed this (an official source)."
+        ),
     )
 
 
 class DomainAddForm(ReasonForm):
     domain = forms.CharField(
-        label="Domain",
+        label=gettext_lazy("Domain"),
         max_length=253,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="The part after the @ of the agency's addresses, such as police.example.",
+        help_text=gettext_lazy(
+            "The part after the @ of the agency's addresses, such as police.example."
+        ),
     )
     allow_subdomains = forms.BooleanField(
-        label="Also accept addresses on any subdomain of this domain", required=False
+        label=gettext_lazy("Also accept addresses on any subdomain of this domain"), required=False
     )
     field_order = ["domain", "allow_subdomains", "reason"]
 
@@ -102,7 +107,11 @@ def agency_domains(request: AuthedRequest, agency_id: int) -> HttpResponse:
     except VettingRefused as refused:
         errors = [("id_domain", problem) for problem in refused.problems]
         return _domains_page(request, agency, form=form, errors=errors, status=409)
-    messages.success(request, f"{added.domain} is now an official domain of {agency.name}.")
+    messages.success(
+        request,
+        gettext("%(domain)s is now an official domain of %(agency)s.")
+        % {"domain": added.domain, "agency": agency.name},
+    )
     return HttpResponseRedirect(_domains_url(agency))
 
 
@@ -146,40 +155,53 @@ def _domain_change_page(
 
 def _removal(official: AgencyDomain) -> DomainChange:
     return DomainChange(
-        title=f"Remove {official.domain}?",
+        title=gettext("Remove %(domain)s?") % {"domain": official.domain},
         consequences=[
-            f"New registrations with an address at {official.domain} are refused, unless "
-            "another of the agency's domains covers it.",
-            "Officers already registered keep their accounts: decide about each one listed "
-            "below on their own page.",
+            gettext(
+                "New registrations with an address at %(domain)s are refused, unless "
+                "another of the agency's domains covers it."
+            )
+            % {"domain": official.domain},
+            gettext(
+                "Officers already registered keep their accounts: decide about each one listed "
+                "below on their own page."
+            ),
         ],
-        button="Remove the domain",
-        done=f"{official.domain} was removed.",
+        button=gettext("Remove the domain"),
+        done=gettext("%(domain)s was removed.") % {"domain": official.domain},
     )
 
 
 def _subdomains_change(official: AgencyDomain, allow: bool) -> DomainChange:
     if allow:
         return DomainChange(
-            title=f"Accept the subdomains of {official.domain}?",
+            title=gettext("Accept the subdomains of %(domain)s?") % {"domain": official.domain},
             consequences=[
-                f"Addresses on any subdomain of {official.domain} (such as "
-                f"name@unit.{official.domain}) can register for this agency, unless another "
-                "agency holds that subdomain itself.",
+                gettext(
+                    "Addresses on any subdomain of %(domain)s (such as name@unit.%(domain)s) "
+                    "can register for this agency, unless another agency holds that subdomain "
+                    "itself."
+                )
+                % {"domain": official.domain},
             ],
-            button="Accept subdomains",
-            done=f"Subdomains of {official.domain} are now accepted.",
+            button=gettext("Accept subdomains"),
+            done=gettext("Subdomains of %(domain)s are now accepted.")
+            % {"domain": official.domain},
             allow="1",
         )
     return DomainChange(
-        title=f"Stop accepting the subdomains of {official.domain}?",
+        title=gettext("Stop accepting the subdomains of %(domain)s?") % {"domain": official.domain},
         consequences=[
-            f"Only addresses exactly at {official.domain} match it from now on.",
-            "Officers already registered keep their accounts: decide about each one listed "
-            "below on their own page.",
+            gettext("Only addresses exactly at %(domain)s match it from now on.")
+            % {"domain": official.domain},
+            gettext(
+                "Officers already registered keep their accounts: decide about each one listed "
+                "below on their own page."
+            ),
         ],
-        button="Stop accepting subdomains",
-        done=f"Subdomains of {official.domain} are no longer accepted.",
+        button=gettext("Stop accepting subdomains"),
+        done=gettext("Subdomains of %(domain)s are no longer accepted.")
+        % {"domain": official.domain},
         allow="0",
     )
 

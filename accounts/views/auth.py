@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -58,11 +59,11 @@ logger = logging.getLogger(__name__)
 def _wait(seconds: int) -> str:
     """Say how long a lock lasts, rounded up to whole minutes."""
     minutes = max(1, (seconds + 59) // 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
 
 def _locked_message(seconds: int) -> str:
-    return f"Too many failed attempts. Try again in {_wait(seconds)}."
+    return gettext("Too many failed attempts. Try again in %(wait)s.") % {"wait": _wait(seconds)}
 
 
 def _second_factor_passed(request: HttpRequest, device: object, *, method: str) -> None:
@@ -110,7 +111,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "locked": "Too many failed attempts. Try again in %(wait)s.",
+        "locked": gettext_lazy("Too many failed attempts. Try again in %(wait)s."),
         "account_locked": _(
             "Too many failed attempts on this account from many places. Try again in "
             "%(wait)s, or log in with your passkey now."
@@ -154,7 +155,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
                 and user.check_password(self.cleaned_data.get("password") or "")
             ):
                 raise ValidationError(
-                    "Confirm your mailbox first: follow the link we emailed you.",
+                    gettext("Confirm your mailbox first: follow the link we emailed you."),
                     code="mailbox_unverified",
                 ) from None
             locked = auth_failure_record(kind="password", email=email, ip=ip, user=user)
@@ -237,7 +238,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         audit_append(actor=request.user, action="auth.logout", target=request.user)
     logout(request)
-    messages.success(request, "You have logged out.")
+    messages.success(request, gettext("You have logged out."))
     return HttpResponseRedirect(reverse("login"))
 
 
@@ -283,7 +284,7 @@ def second_factor_attempt(request: AuthedRequest) -> tuple[bool, str]:
     )
     if locked:
         return False, _locked_message(locked)
-    return False, "That code is not right, or it was already used. Try the next code."
+    return False, gettext("That code is not right, or it was already used. Try the next code.")
 
 
 @before_second_factor
@@ -326,7 +327,7 @@ def second_factor_page(
 class PasskeyLockedOut(webauthn_errors.OTPWebAuthnApiError):
     status_code = 429
     default_code = "locked_out"
-    default_detail = "Too many failed attempts. Try again later."
+    default_detail = gettext_lazy("Too many failed attempts. Try again later.")
 
 
 class BoundedJSONMixin:

@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -150,7 +151,9 @@ def totp_enrol(request: AuthedRequest) -> HttpResponse:
             factor_change_notify(user=user, change=FactorChange.TOTP_ADDED)
             codes = backup_codes_generate(user=user, notify=False)
             return render(request, "accounts/backup_codes.html", {"codes": codes, "first": True})
-        error = "That code is not right. Check the time on your phone and enter the newest code."
+        error = gettext(
+            "That code is not right. Check the time on your phone and enter the newest code."
+        )
     uri = totp_uri(device, user.email, settings.OTP_TOTP_ISSUER)
     secret = base64.b32encode(device.bin_key).decode("ascii").rstrip("=")
     return render(
@@ -172,10 +175,10 @@ def backup_codes_renew(request: AuthedRequest) -> HttpResponse:
     """Replace the backup codes; needs a second factor used in the last minutes."""
     step_up = _step_up_redirect(request, reverse("factors"))
     if step_up is not None:
-        messages.info(request, "Confirm it is you, then make the new backup codes.")
+        messages.info(request, gettext("Confirm it is you, then make the new backup codes."))
         return step_up
     codes = backup_codes_generate(user=request.user)
-    messages.success(request, "New backup codes were made; the old ones no longer work.")
+    messages.success(request, gettext("New backup codes were made; the old ones no longer work."))
     return render(request, "accounts/backup_codes.html", {"codes": codes, "first": False})
 
 
@@ -215,7 +218,7 @@ def passkey_remove_view(request: AuthedRequest, credential_pk: int) -> HttpRespo
         except FactorRefused as refused:
             refusal = refused.message
         else:
-            messages.success(request, "The passkey is removed. We emailed you about it.")
+            messages.success(request, gettext("The passkey is removed. We emailed you about it."))
             return HttpResponseRedirect(reverse("factors"))
     signing = signing_passkeys_of_credentials(credentials=[credential]).get(credential.pk)
     return render(
@@ -235,7 +238,9 @@ def passkey_remove_view(request: AuthedRequest, credential_pk: int) -> HttpRespo
 class StepUpRequired(webauthn_errors.OTPWebAuthnApiError):
     status_code = 403
     default_code = "step_up_required"
-    default_detail = "Confirm it is you first: reload this page and use your second factor again."
+    default_detail = gettext_lazy(
+        "Confirm it is you first: reload this page and use your second factor again."
+    )
 
 
 class PasskeyRegistrationMixin(BoundedJSONMixin):

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -117,8 +118,11 @@ def signing_key_add(request: AuthedRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Key {key.key_id} was enrolled. It can sign requests once an administrator "
-                "has compared its fingerprint with you and approved it.",
+                gettext(
+                    "Key %(key_id)s was enrolled. It can sign requests once an administrator "
+                    "has compared its fingerprint with you and approved it."
+                )
+                % {"key_id": key.key_id},
             )
             return HttpResponseRedirect(reverse("keys"))
     _scrub_secret(form, "public_key")
@@ -152,8 +156,11 @@ def age_recipient_add(request: AuthedRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Recipient {recipient.recipient} was enrolled. Responses are sealed to it "
-                "once an administrator has approved it.",
+                gettext(
+                    "Recipient %(recipient)s was enrolled. Responses are sealed to it "
+                    "once an administrator has approved it."
+                )
+                % {"recipient": recipient.recipient},
             )
             return HttpResponseRedirect(reverse("keys"))
     _scrub_secret(form, "recipient")
@@ -206,7 +213,9 @@ def signing_key_revoke_view(request: AuthedRequest, key_pk: int) -> HttpResponse
         except KeyRefused as refusal:
             form.add_error(None, refusal.message)
         else:
-            messages.success(request, f"Key {key.key_id} is revoked.")
+            messages.success(
+                request, gettext("Key %(key_id)s is revoked.") % {"key_id": key.key_id}
+            )
             return HttpResponseRedirect(reverse("keys"))
     return _revoke_page(
         request,
@@ -237,7 +246,10 @@ def age_recipient_revoke_view(request: AuthedRequest, recipient_pk: int) -> Http
         except KeyRefused as refusal:
             form.add_error(None, refusal.message)
         else:
-            messages.success(request, f"Recipient {recipient.recipient} is revoked.")
+            messages.success(
+                request,
+                gettext("Recipient %(recipient)s is revoked.") % {"recipient": recipient.recipient},
+            )
             return HttpResponseRedirect(reverse("keys"))
     return _revoke_page(
         request,

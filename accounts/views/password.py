@@ -16,8 +16,8 @@ from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -38,25 +38,28 @@ from ..services.password import (
 )
 from ..services.throttle import lockout_seconds
 
-STRENGTH_HINT = (
+STRENGTH_HINT = gettext_lazy(
     "At least 12 characters. Not a common password, not only digits, "
     "and not like your name or address."
 )
-CHANGED = (
+CHANGED = gettext_lazy(
     "Your password is changed. You stay logged in here; every other session of your "
     "account has ended."
 )
-RESET_SENT = (
+RESET_SENT = gettext_lazy(
     "If an account with that address exists, we have sent it a link to choose a new "
-    f"password. At most {RESET_LINKS_PER_ACCOUNT_PER_HOUR} links are sent per hour."
+    "password. At most %(count)d links are sent per hour."
 )
-RESET_DONE = "Your password is changed. Log in with it and your second factor."
+RESET_DONE = gettext_lazy("Your password is changed. Log in with it and your second factor.")
 
 
 def _locked_message(seconds: int) -> str:
     minutes = max(1, (seconds + 59) // 60)
-    wait = "1 minute" if minutes == 1 else f"{minutes} minutes"
-    return f"Too many failed attempts. Try again in {wait}."
+    return ngettext(
+        "Too many failed attempts. Try again in %(count)d minute.",
+        "Too many failed attempts. Try again in %(count)d minutes.",
+        minutes,
+    ) % {"count": minutes}
 
 
 class NewPasswordWording:
@@ -66,7 +69,7 @@ class NewPasswordWording:
 
     def word_new_password(self) -> None:
         self.fields["new_password1"].help_text = STRENGTH_HINT
-        self.fields["new_password2"].label = "New password again"
+        self.fields["new_password2"].label = gettext("New password again")
         self.fields["new_password2"].help_text = ""
 
 
@@ -79,7 +82,7 @@ class NewPasswordForm(NewPasswordWording, SetPasswordForm):
 class CurrentPasswordChangeForm(NewPasswordWording, PasswordChangeForm):
     error_messages = {
         **PasswordChangeForm.error_messages,
-        "password_incorrect": "That is not your current password.",
+        "password_incorrect": gettext_lazy("That is not your current password."),
     }
     # Offered to officers, the only users with API tokens (removed for the others).
     revoke_tokens = forms.BooleanField(
@@ -94,7 +97,7 @@ class CurrentPasswordChangeForm(NewPasswordWording, PasswordChangeForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["old_password"].label = "Current password"
+        self.fields["old_password"].label = gettext("Current password")
         self.word_new_password()
         if getattr(self.user, "role", None) != Role.OFFICER:
             del self.fields["revoke_tokens"]
@@ -102,10 +105,10 @@ class CurrentPasswordChangeForm(NewPasswordWording, PasswordChangeForm):
 
 class PasswordResetRequestForm(forms.Form):
     email = forms.CharField(
-        label="Email address",
+        label=gettext_lazy("Email address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
-        help_text="The address you log in with.",
+        help_text=gettext_lazy("The address you log in with."),
     )
 
 
@@ -166,10 +169,11 @@ def password_reset_view(request: HttpRequest) -> HttpResponse:
         ip = client_ip(request)
         if password_reset_address_allowed(ip=ip):
             password_reset_request(email=form.cleaned_data["email"], ip=ip)
-            messages.success(request, RESET_SENT)
+            messages.success(request, RESET_SENT % {"count": RESET_LINKS_PER_ACCOUNT_PER_HOUR})
             return HttpResponseRedirect(reverse("password-reset"))
         form.add_error(
-            None, "Too many reset requests came from your network in the last hour. Try later."
+            None,
+            gettext("Too many reset requests came from your network in the last hour. Try later."),
         )
         status = 429
     elif form.errors:

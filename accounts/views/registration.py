@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import get_language, gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
@@ -31,13 +32,13 @@ from ..services.registration import (
 )
 from ..services.unconfirmed import NOT_ME, registration_discard
 
-SENT = (
+SENT = gettext_lazy(
     "We have sent a message to the address you gave. Follow the link in it to confirm "
     "that the mailbox is yours."
 )
-RESENT = (
+RESENT = gettext_lazy(
     "If an account with that address is waiting for its mailbox to be confirmed, we have "
-    f"sent it a new link. At most {LINKS_PER_OFFICER_PER_HOUR} links are sent per hour."
+    "sent it a new link. At most %(count)d links are sent per hour."
 )
 
 
@@ -48,18 +49,21 @@ RESENT = (
 def register(request: HttpRequest) -> HttpResponse:
     """Register an officer of a verified agency, or of an agency they propose."""
     if request.user.is_authenticated:
-        messages.info(request, "You already have an account and are logged in.")
+        messages.info(request, gettext("You already have an account and are logged in."))
         return HttpResponseRedirect(reverse("home"))
     form = RegistrationForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         ip = client_ip(request)
         if not registration_allowed(ip=ip):
             form.add_error(
-                None, "Too many registrations came from your network in the last hour. Try later."
+                None,
+                gettext(
+                    "Too many registrations came from your network in the last hour. Try later."
+                ),
             )
         else:
             try:
-                officer_register(**form.registration(), ip=ip)
+                officer_register(**form.registration(), ip=ip, language=get_language() or "")
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
@@ -78,7 +82,7 @@ def mailbox_pending(request: HttpRequest) -> HttpResponse:
     form = MailboxLinkResendForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         officer_mailbox_link_resend(email=form.cleaned_data["email"], ip=client_ip(request))
-        messages.success(request, RESENT)
+        messages.success(request, RESENT % {"count": LINKS_PER_OFFICER_PER_HOUR})
         return HttpResponseRedirect(reverse("register-mailbox"))
     return render(
         request,

@@ -125,5 +125,9 @@ def api_token_revoke_view(request: AuthedRequest, token_pk: int) -> HttpResponse
     except TokenRefused as refusal:
         messages.error(request, refusal.message)
     else:
-        messages.success(request, f"The token “{token.name}” ({token.prefix}…) is revoked.")
+        messages.success(
+            request,
+            gettext("The token “%(name)s” (%(prefix)s…) is revoked.")
+            % {"name": token.name, "prefix": token.prefix},
+        )
     return HttpResponseRedirect(reverse("api-tokens"))

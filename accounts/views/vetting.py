@@ -8,7 +8,7 @@ for the reason, so they need no JavaScript.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.conf import settings
@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -51,6 +51,11 @@ from ..services.vetting import (
     actions_allowed,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+else:
+    StrOrPromise = str
+
 vetting_admin = role_required(Role.VETTING_ADMIN)
 
 
@@ -59,10 +64,10 @@ vetting_admin = role_required(Role.VETTING_ADMIN)
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        label="Reason",
+        label=gettext_lazy("Reason"),
         max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Kept in the audit log. Say what you found and where.",
+        help_text=gettext_lazy("Kept in the audit log. Say what you found and where."),
     )
 
 
@@ -306,16 +311,20 @@ def agency_callback_number(request: AuthedRequest, agency_id: int) -> HttpRespon
     agency = agency_get_for_vetting(user=request.user, agency_id=agency_id)
     form = CallbackNumberForm(request.POST if request.method == "POST" else None)
     confirm = Confirmation(
-        title=f"Change the callback number of {agency.name}",
+        title=gettext("Change the callback number of %(agency)s") % {"agency": agency.name},
         subject=gettext("Number on file now: %(number)s")
         % {"number": international(agency.callback_phone)},
         consequences=[
-            "Every callback recorded so far stops counting for verifying the agency and "
-            "for approving its officers, even if the number is later changed back.",
-            "Take the new number only from an independent official source, never from "
-            "the person asking for the change.",
+            gettext(
+                "Every callback recorded so far stops counting for verifying the agency and "
+                "for approving its officers, even if the number is later changed back."
+            ),
+            gettext(
+                "Take the new number only from an independent official source, never from "
+                "the person asking for the change."
+            ),
         ],
-        button="Change the number",
+        button=gettext("Change the number"),
         danger=True,
         cancel_url=reverse("vetting-agency", args=[agency.pk]),
     )
@@ -329,41 +338,47 @@ def agency_callback_number(request: AuthedRequest, agency_id: int) -> HttpRespon
             )
         except VettingRefused as refused:
             return _confirm_page(request, confirm, form, _refusal(refused), status=409)
-        messages.success(request, "The callback number was changed; call the new number.")
+        messages.success(request, gettext("The callback number was changed; call the new number."))
         return HttpResponseRedirect(reverse("vetting-agency", args=[agency.pk]))
     errors = form_errors(form) if request.method == "POST" else []
     return _confirm_page(request, confirm, form, errors, status=400 if errors else 200)
 
 
-AGENCY_DECISIONS: dict[str, tuple[Callable[..., Agency], str, list[str], str]] = {
+AGENCY_DECISIONS: dict[
+    str, tuple[Callable[..., Agency], StrOrPromise, list[StrOrPromise], StrOrPromise]
+] = {
     # action: (service, button, consequences, message on success)
     "reject": (
         services.agency_reject,
-        "Reject the agency",
+        gettext_lazy("Reject the agency"),
         [
-            "The agency will never be verified; its officers cannot log in.",
-            "This cannot be undone from the vetting pages.",
+            gettext_lazy("The agency will never be verified; its officers cannot log in."),
+            gettext_lazy("This cannot be undone from the vetting pages."),
         ],
-        "{name} was rejected.",
+        gettext_lazy("%(name)s was rejected."),
     ),
     "suspend": (
         services.agency_suspend,
-        "Suspend the agency",
+        gettext_lazy("Suspend the agency"),
         [
-            "Every officer of the agency is logged out at their next request.",
-            "Every API token of its officers is revoked now; they will need new ones.",
-            "No request from the agency is accepted until it is reinstated.",
+            gettext_lazy("Every officer of the agency is logged out at their next request."),
+            gettext_lazy(
+                "Every API token of its officers is revoked now; they will need new ones."
+            ),
+            gettext_lazy("No request from the agency is accepted until it is reinstated."),
         ],
-        "{name} is suspended. Its officers are logged out and their tokens revoked.",
+        gettext_lazy(
+            "%(name)s is suspended. Its officers are logged out and their tokens revoked."
+        ),
     ),
     "reinstate": (
         services.agency_reinstate,
-        "Reinstate the agency",
+        gettext_lazy("Reinstate the agency"),
         [
-            "Its active officers can log in and submit again.",
-            "This needs a confirmed callback to the number on file.",
+            gettext_lazy("Its active officers can log in and submit again."),
+            gettext_lazy("This needs a confirmed callback to the number on file."),
         ],
-        "{name} is reinstated.",
+        gettext_lazy("%(name)s is reinstated."),
     ),
 }
 
@@ -388,7 +403,7 @@ def agency_decide(request: AuthedRequest, agency_id: int, action: str) -> HttpRe
         request,
         confirm,
         run=lambda reason: service(agency=agency, actor=request.user, reason=reason),
-        done_message=done.format(name=agency.name),
+        done_message=done % {"name": agency.name},
         done_url=reverse("vetting-agency", args=[agency.pk]),
     )
 
@@ -512,33 +527,38 @@ def officer_approve(request: AuthedRequest, officer_id: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("vetting-officer", args=[officer.pk]))
 
 
-OFFICER_DECISIONS: dict[str, tuple[Callable[..., Officer], str, list[str], str]] = {
+OFFICER_DECISIONS: dict[
+    str, tuple[Callable[..., Officer], StrOrPromise, list[StrOrPromise], StrOrPromise]
+] = {
     "reject": (
         services.officer_reject,
-        "Reject the officer",
+        gettext_lazy("Reject the officer"),
         [
-            "The officer cannot log in any more.",
-            "They are told by email that their registration was not approved, without the reason.",
+            gettext_lazy("The officer cannot log in any more."),
+            gettext_lazy(
+                "They are told by email that their registration was not approved, "
+                "without the reason."
+            ),
         ],
-        "{name} was rejected and told by email.",
+        gettext_lazy("%(name)s was rejected and told by email."),
     ),
     "suspend": (
         services.officer_suspend,
-        "Suspend the officer",
+        gettext_lazy("Suspend the officer"),
         [
-            "The officer is logged out at their next request.",
-            "Every API token of the officer is revoked now; they will need new ones.",
+            gettext_lazy("The officer is logged out at their next request."),
+            gettext_lazy("Every API token of the officer is revoked now; they will need new ones."),
         ],
-        "{name} is suspended, logged out and their tokens revoked.",
+        gettext_lazy("%(name)s is suspended, logged out and their tokens revoked."),
     ),
     "reinstate": (
         services.officer_reinstate,
-        "Reinstate the officer",
+        gettext_lazy("Reinstate the officer"),
         [
-            "The officer can log in and submit again.",
-            "The same checks as for approving apply, including a confirmed callback.",
+            gettext_lazy("The officer can log in and submit again."),
+            gettext_lazy("The same checks as for approving apply, including a confirmed callback."),
         ],
-        "{name} is reinstated.",
+        gettext_lazy("%(name)s is reinstated."),
     ),
 }
 
@@ -565,7 +585,7 @@ def officer_decide(request: AuthedRequest, officer_id: int, action: str) -> Http
         request,
         confirm,
         run=lambda reason: service(officer=officer, actor=request.user, reason=reason),
-        done_message=done.format(name=officer.user.full_name),
+        done_message=done % {"name": officer.user.full_name},
         done_url=reverse("vetting-officer", args=[officer.pk]),
     )
 
@@ -780,7 +800,7 @@ def key_approve(request: AuthedRequest, kinds: str, key_id: int) -> HttpResponse
         )
     except VettingRefused as refused:
         return _key_page(request, kind, key, form=form, errors=_refusal(refused), status=409)
-    messages.success(request, f"The {kind.name} is approved.")
+    messages.success(request, KEY_APPROVED[kind.url_name])
     return HttpResponseRedirect(reverse(kind.url_name, args=[key.pk]))
 
 
@@ -810,19 +830,51 @@ def key_callback(request: AuthedRequest, kinds: str, key_id: int) -> HttpRespons
     return HttpResponseRedirect(reverse(kind.url_name, args=[key.pk]) + "#calls")
 
 
-KEY_DECISIONS: dict[str, tuple[str, list[str]]] = {
-    "reject": (
-        "Reject the {name}",
-        ["It never becomes active. It is kept for the record."],
+KEY_APPROVED: dict[str, StrOrPromise] = {
+    "vetting-signing-key": gettext_lazy("The signing key is approved."),
+    "vetting-signing-passkey": gettext_lazy("The passkey is approved."),
+    "vetting-age-recipient": gettext_lazy("The age recipient is approved."),
+}
+
+# (kind's url_name, action): (button, message once done)
+KEY_DECISION_WORDS: dict[tuple[str, str], tuple[StrOrPromise, StrOrPromise]] = {
+    ("vetting-signing-key", "reject"): (
+        gettext_lazy("Reject the signing key"),
+        gettext_lazy("The signing key was rejected."),
     ),
-    "revoke": (
-        "Revoke the {name}",
-        [
+    ("vetting-signing-key", "revoke"): (
+        gettext_lazy("Revoke the signing key"),
+        gettext_lazy("The signing key was revoked."),
+    ),
+    ("vetting-signing-passkey", "reject"): (
+        gettext_lazy("Reject the passkey"),
+        gettext_lazy("The passkey was rejected."),
+    ),
+    ("vetting-signing-passkey", "revoke"): (
+        gettext_lazy("Revoke the passkey"),
+        gettext_lazy("The passkey was revoked."),
+    ),
+    ("vetting-age-recipient", "reject"): (
+        gettext_lazy("Reject the age recipient"),
+        gettext_lazy("The age recipient was rejected."),
+    ),
+    ("vetting-age-recipient", "revoke"): (
+        gettext_lazy("Revoke the age recipient"),
+        gettext_lazy("The age recipient was revoked."),
+    ),
+}
+
+KEY_DECISIONS: dict[str, list[StrOrPromise]] = {
+    "reject": [gettext_lazy("It never becomes active. It is kept for the record.")],
+    "revoke": [
+        gettext_lazy(
             "It stops counting at once: no submission signed with it is accepted and no "
-            "response is sealed to it.",
-            "It is kept for the record (never deleted), so earlier signatures stay verifiable.",
-        ],
-    ),
+            "response is sealed to it."
+        ),
+        gettext_lazy(
+            "It is kept for the record (never deleted), so earlier signatures stay verifiable."
+        ),
+    ],
 }
 
 
@@ -833,14 +885,15 @@ def key_decide(request: AuthedRequest, kinds: str, key_id: int, action: str) -> 
     """Reject a pending key or revoke an active one, with a reason, after confirmation."""
     kind = KEY_KINDS[kinds]
     key = kind.get(request.user, key_id)
-    button, consequences = KEY_DECISIONS[action]
+    consequences = KEY_DECISIONS[action]
+    button, done = KEY_DECISION_WORDS[(kind.url_name, action)]
     identifier = _identifier(key)
     service = kind.reject if action == "reject" else kind.revoke
     confirm = Confirmation(
-        title=f"{button.format(name=kind.name)}?",
+        title=gettext("%(action)s?") % {"action": button},
         subject=f"{identifier} ({key.get_status_display().lower()})",
         consequences=consequences,
-        button=button.format(name=kind.name),
+        button=button,
         danger=True,
         cancel_url=reverse(kind.url_name, args=[key.pk]),
     )
@@ -848,7 +901,7 @@ def key_decide(request: AuthedRequest, kinds: str, key_id: int, action: str) -> 
         request,
         confirm,
         run=lambda reason: service(**{kind.argument: key}, actor=request.user, reason=reason),
-        done_message=f"The {kind.name} was {'rejected' if action == 'reject' else 'revoked'}.",
+        done_message=str(done),
         done_url=reverse(kind.url_name, args=[key.pk]),
     )
 
@@ -858,10 +911,10 @@ def key_decide(request: AuthedRequest, kinds: str, key_id: int, action: str) -> 
 
 @dataclass(frozen=True)
 class Confirmation:
-    title: str
+    title: StrOrPromise
     subject: str
-    consequences: list[str]
-    button: str
+    consequences: list[StrOrPromise]
+    button: StrOrPromise
     danger: bool
     cancel_url: str
 
