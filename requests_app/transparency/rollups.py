@@ -257,12 +257,14 @@ def _first_seen_add(delta: Counter[tuple[str, int, int]]) -> None:
         return
     table = _table(AccountFirstSeen)
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} (scope, month, previous, accounts) VALUES (%s, %s, %s, %s)"  # noqa: S608
-            " ON CONFLICT (scope, month, previous)"
-            f" DO UPDATE SET accounts = {table}.accounts + excluded.accounts",
-            changes,
-        )
+        for part in _chunks(changes, 500):
+            rows = ", ".join(["(%s, %s, %s, %s)"] * len(part))
+            cursor.execute(
+                f"INSERT INTO {table} (scope, month, previous, accounts) VALUES {rows}"  # noqa: S608
+                " ON CONFLICT (scope, month, previous)"
+                f" DO UPDATE SET accounts = {table}.accounts + excluded.accounts",
+                [value for change in part for value in change],
+            )
         cursor.execute(f"DELETE FROM {table} WHERE accounts = 0")  # noqa: S608
 
 
