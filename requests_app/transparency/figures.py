@@ -202,9 +202,7 @@ def _accounts(period: Period, countries: list[str] | None) -> dict[str, int]:
     return {key: int(value or 0) for key, value in _per_country_and_all(_DISTINCT, rows).items()}
 
 
-def scope_figures_raw(
-    *, period: Period, countries: list[str] | None
-) -> tuple[int, float | None]:
+def scope_figures_raw(*, period: Period, countries: list[str] | None) -> tuple[int, float | None]:
     """``scope_figures`` from the requests themselves: the reference implementation."""
     return _accounts(period, countries).get(ALL, 0), _medians(period, countries).get(ALL)
 

@@ -123,11 +123,17 @@ class PendingRequest(models.Model):
 
     request_id = models.BigIntegerField(db_index=True)
 
+    def __str__(self) -> str:
+        return f"request {self.request_id} pending"
+
 
 class PendingRejectionMonth(models.Model):
     """A month (``year * 12 + month - 1``, UTC) whose intake rejections changed."""
 
     month = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"rejections of month {self.month} pending"
 
 
 class RequestFact(models.Model):
@@ -166,6 +172,9 @@ class RequestFact(models.Model):
             models.Index(fields=["country", "month"], name="report_fact_country"),
         ]
 
+    def __str__(self) -> str:
+        return f"facts of request {self.request_id}"
+
 
 class AccountFact(models.Model):
     """An account a sealed disclosure of a request named (``type:lower(value)``)."""
@@ -177,6 +186,9 @@ class AccountFact(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["country", "month"], name="report_account_country")]
+
+    def __str__(self) -> str:
+        return f"{self.account} in request {self.request_id}"
 
 
 class MonthlyCounts(models.Model):
@@ -196,6 +208,9 @@ class MonthlyCounts(models.Model):
             models.UniqueConstraint(fields=["month", "country"], name="report_counts_cell")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.country} {self.month}"
+
 
 class MonthlyAnswerTimes(models.Model):
     """How many of a country's requests of a month were answered within each bucket."""
@@ -207,10 +222,11 @@ class MonthlyAnswerTimes(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["month", "country", "bucket"], name="report_times_cell"
-            )
+            models.UniqueConstraint(fields=["month", "country", "bucket"], name="report_times_cell")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.country} {self.month} bucket {self.bucket}"
 
 
 class AccountFirstSeen(models.Model):
@@ -231,9 +247,14 @@ class AccountFirstSeen(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["month", "previous"], include=["scope", "accounts"], name="report_first_seen"
+                fields=["month", "previous"],
+                include=["scope", "accounts"],
+                name="report_first_seen",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.month} after {self.previous}"
 
 
 class MonthlyRejections(models.Model):
@@ -247,3 +268,6 @@ class MonthlyRejections(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["month", "agency_id"], name="report_rejections_cell")
         ]
+
+    def __str__(self) -> str:
+        return f"agency {self.agency_id} {self.month}"

@@ -4,114 +4,185 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('transparency', '0003_report_indexes'),
+        ("transparency", "0003_report_indexes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PendingRejectionMonth',
+            name="PendingRejectionMonth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.IntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.IntegerField()),
             ],
         ),
         migrations.CreateModel(
-            name='PendingRequest',
+            name="PendingRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('request_id', models.BigIntegerField(db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("request_id", models.BigIntegerField(db_index=True)),
             ],
         ),
         migrations.CreateModel(
-            name='AccountFact',
+            name="AccountFact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('request_id', models.BigIntegerField(db_index=True)),
-                ('month', models.IntegerField()),
-                ('country', models.CharField(max_length=2)),
-                ('account', models.TextField(db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("request_id", models.BigIntegerField(db_index=True)),
+                ("month", models.IntegerField()),
+                ("country", models.CharField(max_length=2)),
+                ("account", models.TextField(db_index=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['country', 'month'], name='report_account_country')],
+                "indexes": [
+                    models.Index(fields=["country", "month"], name="report_account_country")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AccountFirstSeen',
+            name="AccountFirstSeen",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(max_length=2)),
-                ('month', models.IntegerField()),
-                ('previous', models.IntegerField()),
-                ('accounts', models.IntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("scope", models.CharField(max_length=2)),
+                ("month", models.IntegerField()),
+                ("previous", models.IntegerField()),
+                ("accounts", models.IntegerField()),
             ],
             options={
-                'indexes': [models.Index(fields=['month', 'previous'], include=('scope', 'accounts'), name='report_first_seen')],
-                'constraints': [models.UniqueConstraint(fields=('scope', 'month', 'previous'), name='report_first_seen_cell')],
+                "indexes": [
+                    models.Index(
+                        fields=["month", "previous"],
+                        include=("scope", "accounts"),
+                        name="report_first_seen",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("scope", "month", "previous"), name="report_first_seen_cell"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MonthlyAnswerTimes',
+            name="MonthlyAnswerTimes",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.IntegerField()),
-                ('country', models.CharField(max_length=2)),
-                ('bucket', models.IntegerField()),
-                ('answered', models.IntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.IntegerField()),
+                ("country", models.CharField(max_length=2)),
+                ("bucket", models.IntegerField()),
+                ("answered", models.IntegerField()),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('month', 'country', 'bucket'), name='report_times_cell')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("month", "country", "bucket"), name="report_times_cell"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MonthlyCounts',
+            name="MonthlyCounts",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.IntegerField()),
-                ('country', models.CharField(max_length=2)),
-                ('properly_formed', models.IntegerField()),
-                ('emergency', models.IntegerField()),
-                ('preservation', models.IntegerField()),
-                ('answered', models.IntegerField()),
-                ('answered_within_deadline', models.IntegerField()),
-                ('with_data_disclosed', models.IntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.IntegerField()),
+                ("country", models.CharField(max_length=2)),
+                ("properly_formed", models.IntegerField()),
+                ("emergency", models.IntegerField()),
+                ("preservation", models.IntegerField()),
+                ("answered", models.IntegerField()),
+                ("answered_within_deadline", models.IntegerField()),
+                ("with_data_disclosed", models.IntegerField()),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('month', 'country'), name='report_counts_cell')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("month", "country"), name="report_counts_cell")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MonthlyRejections',
+            name="MonthlyRejections",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.IntegerField()),
-                ('agency_id', models.BigIntegerField()),
-                ('rejections', models.IntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.IntegerField()),
+                ("agency_id", models.BigIntegerField()),
+                ("rejections", models.IntegerField()),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('month', 'agency_id'), name='report_rejections_cell')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("month", "agency_id"), name="report_rejections_cell"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RequestFact',
+            name="RequestFact",
             fields=[
-                ('request_id', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('month', models.IntegerField()),
-                ('received_at', models.DateTimeField()),
-                ('country', models.CharField(max_length=2)),
-                ('emergency', models.BooleanField()),
-                ('preservation', models.BooleanField()),
-                ('answered', models.BooleanField()),
-                ('answered_within_deadline', models.BooleanField()),
-                ('clock_running', models.BooleanField()),
-                ('due_at', models.DateTimeField()),
-                ('disclosed', models.BooleanField()),
-                ('seconds_to_answer', models.FloatField(null=True)),
-                ('bucket', models.IntegerField(null=True)),
+                ("request_id", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("month", models.IntegerField()),
+                ("received_at", models.DateTimeField()),
+                ("country", models.CharField(max_length=2)),
+                ("emergency", models.BooleanField()),
+                ("preservation", models.BooleanField()),
+                ("answered", models.BooleanField()),
+                ("answered_within_deadline", models.BooleanField()),
+                ("clock_running", models.BooleanField()),
+                ("due_at", models.DateTimeField()),
+                ("disclosed", models.BooleanField()),
+                ("seconds_to_answer", models.FloatField(null=True)),
+                ("bucket", models.IntegerField(null=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['month', 'country'], name='report_fact_month'), models.Index(condition=models.Q(('clock_running', True)), fields=['received_at'], include=('country', 'due_at'), name='report_fact_running'), models.Index(condition=models.Q(('bucket__isnull', False)), fields=['bucket', 'month'], include=('country', 'seconds_to_answer'), name='report_fact_bucket'), models.Index(fields=['country', 'month'], name='report_fact_country')],
+                "indexes": [
+                    models.Index(fields=["month", "country"], name="report_fact_month"),
+                    models.Index(
+                        condition=models.Q(("clock_running", True)),
+                        fields=["received_at"],
+                        include=("country", "due_at"),
+                        name="report_fact_running",
+                    ),
+                    models.Index(
+                        condition=models.Q(("bucket__isnull", False)),
+                        fields=["bucket", "month"],
+                        include=("country", "seconds_to_answer"),
+                        name="report_fact_bucket",
+                    ),
+                    models.Index(fields=["country", "month"], name="report_fact_country"),
+                ],
             },
         ),
     ]
