@@ -184,7 +184,7 @@ def _cells_recount(cells: set[tuple[int, str]]) -> None:
             for part in _chunks(sorted(countries)):
                 marks = ", ".join(["%s"] * len(part))
                 where = f"month = %s AND country IN ({marks})"
-                params = (month, *part)
+                params: list[Any] = [month, *part]
                 for model in (MonthlyCounts, MonthlyAnswerTimes):
                     cursor.execute(f"DELETE FROM {_table(model)} WHERE {where}", params)  # noqa: S608
                 cursor.execute(
@@ -505,8 +505,8 @@ def period_rows(*, period: Period, as_of: datetime) -> PeriodRows:
             with_data_disclosed=Sum("with_data_disclosed"),
         )
     )
-    for row in counted:
-        values = dict(row)
+    for counted_row in counted:
+        values: dict[str, Any] = dict(counted_row)
         row_of(str(values.pop("country"))).update(values)
     late = (
         RequestFact.objects.filter(
@@ -519,8 +519,8 @@ def period_rows(*, period: Period, as_of: datetime) -> PeriodRows:
         .order_by()
         .annotate(n=Count("pk"))
     )
-    for row in late:
-        row_of(row["country"])["unanswered_past_deadline"] = row["n"]
+    for late_row in late:
+        row_of(late_row["country"])["unanswered_past_deadline"] = late_row["n"]
     rejected = (
         MonthlyRejections.objects.filter(month__gte=first, month__lte=last)
         .values("agency_id")
@@ -546,11 +546,11 @@ def period_rows(*, period: Period, as_of: datetime) -> PeriodRows:
         .order_by()
         .annotate(n=Sum("accounts"))
     )
-    for row in accounts:
-        if row["scope"] == WORLD:
-            found.accounts = row["n"]
-        elif row["n"]:
-            row_of(row["scope"])["accounts_affected"] = row["n"]
+    for scope, n in accounts.values_list("scope", "n"):
+        if scope == WORLD:
+            found.accounts = n
+        elif n:
+            row_of(scope)["accounts_affected"] = n
     for scope, median in _medians(first, last).items():
         if scope == WORLD:
             found.median = median
@@ -572,12 +572,14 @@ def scope_figures(*, period: Period, countries: list[str]) -> tuple[int, float |
         .distinct()
         .count()
     )
-    seconds = sorted(
-        RequestFact.objects.filter(
+    seconds: list[float] = sorted(
+        value
+        for value in RequestFact.objects.filter(
             country__in=countries,
             month__gte=first,
             month__lte=last,
             seconds_to_answer__isnull=False,
         ).values_list("seconds_to_answer", flat=True)
+        if value is not None
     )
     return accounts, (_middle(seconds) if seconds else None)
