@@ -157,15 +157,14 @@ class RequestFact(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["month", "country"], name="report_fact_month"),
+            # Key columns rather than INCLUDE (which SQLite lacks): index-only either way.
             models.Index(
-                fields=["received_at"],
-                include=["country", "due_at"],
+                fields=["received_at", "country", "due_at"],
                 condition=models.Q(clock_running=True),
                 name="report_fact_running",
             ),
             models.Index(
-                fields=["bucket", "month"],
-                include=["country", "seconds_to_answer"],
+                fields=["bucket", "month", "country", "seconds_to_answer"],
                 condition=models.Q(bucket__isnull=False),
                 name="report_fact_bucket",
             ),
@@ -247,9 +246,7 @@ class AccountFirstSeen(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["month", "previous"],
-                include=["scope", "accounts"],
-                name="report_first_seen",
+                fields=["month", "previous", "scope", "accounts"], name="report_first_seen"
             )
         ]
 
