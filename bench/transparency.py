@@ -473,9 +473,6 @@ class ColdCluster:
         connections.close_all()
         self.postgres.stop("fast")
 
-    def version(self) -> str:
-        return self.postgres.version()
-
 
 ROLLUPS = "rollups"
 RAW = "raw aggregate"
@@ -504,7 +501,7 @@ def measure(cluster: ColdCluster, period: Any, rounds: int) -> dict[str, dict[st
         for kind in order:
             run = found[kind]
             compute = _compute(kind, period)
-            key = f"{period.key}:bench:{kind}"
+            key = f"{period.key}:bench:{kind.replace(' ', '-')}"
             cache.delete(live_key(key))
             cluster.restart_cold()
             connection.ensure_connection()  # the connection is not what is measured
@@ -688,11 +685,12 @@ def _commit() -> str:
 
 def _versions(cluster: ColdCluster) -> str:
     import django
+    from django.db import connection
 
-    return (
-        f"Python {platform.python_version()}, Django {django.get_version()}, "
-        f"PostgreSQL {cluster.version()}"
-    )
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
+    return f"Python {platform.python_version()}, Django {django.get_version()}, PostgreSQL {server}"
 
 
 def _timed(what: str, step: Callable[[], Any]) -> Any:
