@@ -401,16 +401,16 @@ QUERY_NAMES = (
     ("pg_advisory_xact_lock", "fold: anything pending?"),
     ("transparency_monthlycounts", "monthly counts by country"),
     ("transparency_monthlyrejections", "intake rejections by month and agency"),
-    ("accounts_agency", "intake rejections by month and agency"),
     ("transparency_accountfirstseen", "distinct accounts (first seen)"),
     ("transparency_monthlyanswertimes", "median: answer-time histogram"),
     ("ROW_NUMBER", "median: the middle answers in their buckets"),
     ("clock_running", "unanswered past the deadline (open requests)"),
-    ("SELECT DISTINCT", "raw: distinct accounts, per country and world"),
-    ("MATERIALIZED", "raw: median, per country and world"),
-    ("requests_app_intakerejection", "raw: intake rejections by country"),
-    ("requests_app_disclosure", "raw: requests with data disclosed by country"),
-    ("requests_app_legalrequest", "raw: requests by country (counts, deadline)"),
+    ("SELECT DISTINCT", "distinct accounts, per country and world"),
+    ("MATERIALIZED", "median, per country and world"),
+    ("requests_app_intakerejection", "intake rejections by country"),
+    ("accounts_agency", "intake rejections by month and agency"),
+    ("requests_app_disclosure", "requests with data disclosed by country"),
+    ("requests_app_legalrequest", "requests by country (counts, deadline)"),
 )
 
 
