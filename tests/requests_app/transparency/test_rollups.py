@@ -263,3 +263,15 @@ def test_rebuild_gives_the_same_figures_as_the_incremental_folds() -> None:
     rollups.rebuild()
 
     assert [period_figures(period=p, as_of=AS_OF) for p in PERIODS] == incremental
+
+
+def test_the_fold_is_scheduled_with_celery_beat() -> None:
+    from django.conf import settings
+
+    from portal.celery import app
+
+    app.loader.import_default_modules()
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+    assert "requests_app.transparency.tasks.rollups_fold" in scheduled
+    assert "requests_app.transparency.tasks.rollups_fold" in app.tasks
