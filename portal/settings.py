@@ -337,7 +337,11 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_IMPORTS = ["requests_app.delivery.tasks", "requests_app.review.tasks"]
+CELERY_IMPORTS = [
+    "requests_app.delivery.tasks",
+    "requests_app.review.tasks",
+    "requests_app.transparency.tasks",
+]
 CELERY_BEAT_SCHEDULE = {
     "audit-sequence": {
         "task": "portal.tasks.audit_sequence",
@@ -376,6 +380,12 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-registrations": {
         "task": "accounts.tasks.registrations_expired_purge",
         "schedule": timedelta(hours=1),
+    },
+    # Reads fold what is pending first; this keeps that little (transparency/rollups.py).
+    "transparency-rollups-fold": {
+        "task": "requests_app.transparency.tasks.rollups_fold",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
     },
     # Each run sends only the notices that are due (every EMERGENCY_ESCALATE_MINUTES).
     "emergency-escalations": {

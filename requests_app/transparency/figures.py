@@ -14,104 +14,24 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from django.db import NotSupportedError, connection
-from django.db.models import (
-    BooleanField,
-    Count,
-    Exists,
-    Expression,
-    F,
-    FloatField,
-    Func,
-    OuterRef,
-    Q,
-    QuerySet,
-    Value,
-)
-from django.db.models.functions import Concat, Lower
+from django.db import connection
+from django.db.models import Count, Exists, F, Q, QuerySet
 from django.utils import timezone
 
 from requests_app.delivery.models import Disclosure
 from requests_app.intake.models import IntakeRejection
 from requests_app.lifecycle.models import LegalRequest, RequestKind, RequestTarget
+from requests_app.transparency import rollups
+from requests_app.transparency.expressions import (
+    CLOCK_RUNNING,
+    JsonArrayHas,
+    account_key,
+    sealed_disclosure,
+    seconds_to_answer,
+)
 from requests_app.transparency.periods import Period
 
-S = LegalRequest.Status
-# The deadline clock runs in these states; awaiting clarification it stands still.
-CLOCK_RUNNING = (S.RECEIVED, S.IN_REVIEW)
-
-
-# --- SQL building blocks --------------------------------------------------------------------
-
-
-class _PostgresOrSqlite(Func):
-    """A function written out for PostgreSQL and SQLite (``as_postgresql``, ``as_sqlite``)."""
-
-    def as_sql(
-        self,
-        compiler: Any,
-        connection: Any,
-        function: str | None = None,
-        template: str | None = None,
-        arg_joiner: str | None = None,
-        **extra: Any,
-    ) -> Any:
-        raise NotSupportedError(f"{type(self).__name__} is written for SQLite and PostgreSQL only.")
-
-
-class SecondsBetween(_PostgresOrSqlite):
-    """Seconds from the second timestamp to the first (``later - earlier``).
-
-    To the microsecond on PostgreSQL, to the second on SQLite (development and tests).
-    """
-
-    arity = 2
-    output_field = FloatField()
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return Func.as_sql(  # Django's own rendering, with this template
-            self,
-            compiler,
-            connection,
-            template="EXTRACT(EPOCH FROM (%(expressions)s))::double precision",
-            arg_joiner=" - ",
-            **extra,
-        )
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        # Django stores SQLite datetimes as UTC text, which strftime('%s') reads to the
-        # second; "%%" because the backend turns "%%" into "%" with the parameters.
-        later, earlier = (compiler.compile(e) for e in self.get_source_expressions())
-        sql = (
-            f"(CAST(strftime('%%s', {later[0]}) AS REAL)"
-            f" - CAST(strftime('%%s', {earlier[0]}) AS REAL))"
-        )
-        return sql, (*later[1], *earlier[1])
-
-
-class JsonArrayHas(_PostgresOrSqlite):
-    """True when a JSON array column holds the given number (an id)."""
-
-    arity = 2
-    output_field = BooleanField()
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        # A JSON array contains a bare number it holds (jsonb containment's array rule).
-        array, item = (compiler.compile(e) for e in self.get_source_expressions())
-        return f"({array[0]} @> to_jsonb({item[0]}))", (*array[1], *item[1])
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        array, item = (compiler.compile(e) for e in self.get_source_expressions())
-        # S608: both parts are SQL compiled by Django from expressions; their parameters
-        # are passed on, never spliced in; no user text.
-        sql = f"EXISTS (SELECT 1 FROM json_each({array[0]}) WHERE json_each.value = {item[0]})"  # noqa: S608
-        return sql, (*array[1], *item[1])
-
-
-def _seconds_to_answer() -> Expression:
-    """Receipt to decision, less the time the clock stood still for a clarification."""
-    return SecondsBetween(F("review__decided_at"), F("received_at")) - F("review__paused_seconds")
-
+__all__ = ["CLOCK_RUNNING", "Figures", "PeriodFigures", "period_figures", "scope_figures"]
 
 # --- The figures ----------------------------------------------------------------------------
 
@@ -184,10 +104,6 @@ class PeriodFigures:
 def _requests_in(period: Period, countries: list[str] | None = None) -> QuerySet[LegalRequest]:
     found = LegalRequest.objects.filter(received_at__gte=period.start, received_at__lt=period.end)
     return found if countries is None else found.filter(country__in=countries)
-
-
-def _sealed_disclosure() -> QuerySet[Disclosure]:
-    return Disclosure.objects.filter(request=OuterRef("pk"), state=Disclosure.State.SEALED)
 
 
 def _disclosed_targets(period: Period, countries: list[str] | None) -> QuerySet[RequestTarget]:
@@ -264,7 +180,7 @@ def _medians(period: Period, countries: list[str] | None) -> dict[str, float | N
     rows = (
         _requests_in(period, countries)
         .filter(review__decided_at__isnull=False)
-        .values("country", item=_seconds_to_answer())
+        .values("country", item=seconds_to_answer())
         .order_by()  # the model's ordering would sort rows that are aggregated anyway
     )
     template = _MEDIAN_POSTGRESQL if connection.vendor == "postgresql" else _MEDIAN_BY_WINDOW
@@ -280,22 +196,75 @@ def _accounts(period: Period, countries: list[str] | None) -> dict[str, int]:
     """
     rows = (
         _disclosed_targets(period, countries)
-        .values(country=F("request__country"), item=Concat("type", Value(":"), Lower("value")))
+        .values(country=F("request__country"), item=account_key())
         .order_by()
     )
     return {key: int(value or 0) for key, value in _per_country_and_all(_DISTINCT, rows).items()}
 
 
+def scope_figures_raw(*, period: Period, countries: list[str] | None) -> tuple[int, float | None]:
+    """``scope_figures`` from the requests themselves: the reference implementation."""
+    return _accounts(period, countries).get(ALL, 0), _medians(period, countries).get(ALL)
+
+
 def scope_figures(*, period: Period, countries: list[str] | None) -> tuple[int, float | None]:
     """The two figures that do not add up, over several countries (``None``: all).
 
-    Returns (accounts affected, median seconds to answer).
+    Returns (accounts affected, median seconds to answer). From the rollups (folded
+    first) when the period is whole months and countries are named, else from the
+    requests.
     """
-    return _accounts(period, countries).get(ALL, 0), _medians(period, countries).get(ALL)
+    if countries is not None and rollups.months_of(period) is not None:
+        rollups.fold()
+        return rollups.scope_figures(period=period, countries=countries)
+    return scope_figures_raw(period=period, countries=countries)
 
 
 def period_figures(*, period: Period, as_of: datetime | None = None) -> PeriodFigures:
     """Count every figure of a period, per country and for the world (never cached here).
+
+    A period of whole months (every quarter and year, the public report's periods) is
+    counted from the rollups, after folding whatever changed since the last fold, so a
+    change is in the next read: O(months x countries) rows instead of every request of
+    the period. Any other range is counted from the requests (``period_figures_raw``).
+    """
+    as_of = as_of or timezone.now()
+    if rollups.months_of(period) is None:
+        return period_figures_raw(period=period, as_of=as_of)
+    rollups.fold()
+    found = rollups.period_rows(period=period, as_of=as_of)
+    return _assemble(period, as_of, found.rows, found.unattributed, found.accounts, found.median)
+
+
+def _assemble(
+    period: Period,
+    as_of: datetime,
+    rows: dict[str, dict[str, Any]],
+    unattributed: int,
+    accounts_all: int,
+    median_all: float | None,
+) -> PeriodFigures:
+    countries = {code: Figures(**values) for code, values in sorted(rows.items())}
+    unattributed_figures = Figures(rejected_at_intake=unattributed)
+    world = replace(
+        figures_sum([*countries.values(), unattributed_figures]),
+        accounts_affected=accounts_all,
+        median_seconds_to_answer=median_all,
+    )
+    return PeriodFigures(
+        period=period,
+        as_of=as_of,
+        countries=countries,
+        unattributed=unattributed_figures,
+        world=world,
+    )
+
+
+def period_figures_raw(*, period: Period, as_of: datetime | None = None) -> PeriodFigures:
+    """Every figure of a period counted from the requests themselves.
+
+    The reference implementation: what the rollups must equal (tests check it), and
+    what ranges that are not whole months are counted with.
 
     Five statements whatever the number of countries: the request counts, the requests
     with data disclosed, the intake rejections, the medians and the distinct accounts
@@ -327,7 +296,7 @@ def period_figures(*, period: Period, as_of: datetime | None = None) -> PeriodFi
 
     disclosed = (
         _requests_in(period)
-        .filter(Exists(_sealed_disclosure()))
+        .filter(Exists(sealed_disclosure()))
         .values("country")
         .order_by()
         .annotate(n=Count("pk"))
@@ -357,17 +326,4 @@ def period_figures(*, period: Period, as_of: datetime | None = None) -> PeriodFi
         if code != ALL:
             row_of(code)["accounts_affected"] = count
 
-    countries = {code: Figures(**values) for code, values in sorted(rows.items())}
-    unattributed_figures = Figures(rejected_at_intake=unattributed)
-    world = replace(
-        figures_sum([*countries.values(), unattributed_figures]),
-        accounts_affected=accounts.get(ALL, 0),
-        median_seconds_to_answer=medians.get(ALL),
-    )
-    return PeriodFigures(
-        period=period,
-        as_of=as_of,
-        countries=countries,
-        unattributed=unattributed_figures,
-        world=world,
-    )
+    return _assemble(period, as_of, rows, unattributed, accounts.get(ALL, 0), medians.get(ALL))

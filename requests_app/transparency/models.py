@@ -108,3 +108,163 @@ class ReviewTeamMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.team_id}"
+
+
+# --- Rollups: the report's figures kept up to date as requests change (rollups.py) ----------
+#
+# Triggers (migration 0005) mark every legal request whose row, review, targets, decisions
+# or disclosures change, and every month whose intake rejections change; ``rollups.fold``
+# turns the marks into the rows below. None of them is a source of truth: they can be
+# rebuilt from the requests at any time (``rollups.rebuild``).
+
+
+class PendingRequest(models.Model):
+    """A legal request whose figures changed since the last fold (written by triggers)."""
+
+    request_id = models.BigIntegerField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"request {self.request_id} pending"
+
+
+class PendingRejectionMonth(models.Model):
+    """A month (``year * 12 + month - 1``, UTC) whose intake rejections changed."""
+
+    month = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"rejections of month {self.month} pending"
+
+
+class RequestFact(models.Model):
+    """What the report counts of one legal request, as of the last fold."""
+
+    request_id = models.BigIntegerField(primary_key=True)
+    month = models.IntegerField()  # year * 12 + month - 1 of received_at (UTC)
+    received_at = models.DateTimeField()
+    country = models.CharField(max_length=2)
+    emergency = models.BooleanField()
+    preservation = models.BooleanField()
+    answered = models.BooleanField()
+    answered_within_deadline = models.BooleanField()
+    clock_running = models.BooleanField()
+    due_at = models.DateTimeField()
+    disclosed = models.BooleanField()
+    seconds_to_answer = models.FloatField(null=True)
+    # seconds_to_answer in coarse steps (rollups.BUCKET_SECONDS); orders like it.
+    bucket = models.IntegerField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["month", "country"], name="report_fact_month"),
+            # Key columns rather than INCLUDE (which SQLite lacks): index-only either way.
+            models.Index(
+                fields=["received_at", "country", "due_at"],
+                condition=models.Q(clock_running=True),
+                name="report_fact_running",
+            ),
+            models.Index(
+                fields=["bucket", "month", "country", "seconds_to_answer"],
+                condition=models.Q(bucket__isnull=False),
+                name="report_fact_bucket",
+            ),
+            models.Index(fields=["country", "month"], name="report_fact_country"),
+        ]
+
+    def __str__(self) -> str:
+        return f"facts of request {self.request_id}"
+
+
+class AccountFact(models.Model):
+    """An account a sealed disclosure of a request named (``type:lower(value)``)."""
+
+    request_id = models.BigIntegerField(db_index=True)
+    month = models.IntegerField()
+    country = models.CharField(max_length=2)
+    account = models.TextField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["country", "month"], name="report_account_country")]
+
+    def __str__(self) -> str:
+        return f"{self.account} in request {self.request_id}"
+
+
+class MonthlyCounts(models.Model):
+    """The additive figures of one country's requests received in one month."""
+
+    month = models.IntegerField()
+    country = models.CharField(max_length=2)
+    properly_formed = models.IntegerField()
+    emergency = models.IntegerField()
+    preservation = models.IntegerField()
+    answered = models.IntegerField()
+    answered_within_deadline = models.IntegerField()
+    with_data_disclosed = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["month", "country"], name="report_counts_cell")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country} {self.month}"
+
+
+class MonthlyAnswerTimes(models.Model):
+    """How many of a country's requests of a month were answered within each bucket."""
+
+    month = models.IntegerField()
+    country = models.CharField(max_length=2)
+    bucket = models.IntegerField()
+    answered = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["month", "country", "bucket"], name="report_times_cell")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country} {self.month} bucket {self.bucket}"
+
+
+class AccountFirstSeen(models.Model):
+    """Accounts disclosed in ``month`` whose previous disclosure (in ``scope``) was in
+    ``previous`` (-1: none before): the distinct accounts of months m0..m1 are those with
+    ``previous < m0``. ``scope`` is a country or ``*`` (the world)."""
+
+    scope = models.CharField(max_length=2)
+    month = models.IntegerField()
+    previous = models.IntegerField()
+    accounts = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "month", "previous"], name="report_first_seen_cell"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["month", "previous", "scope", "accounts"], name="report_first_seen"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.month} after {self.previous}"
+
+
+class MonthlyRejections(models.Model):
+    """Intake rejections of one month by agency (0: sender not recognised)."""
+
+    month = models.IntegerField()
+    agency_id = models.BigIntegerField()
+    rejections = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["month", "agency_id"], name="report_rejections_cell")
+        ]
+
+    def __str__(self) -> str:
+        return f"agency {self.agency_id} {self.month}"

@@ -8,7 +8,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from requests_app.transparency.figures import Figures, period_figures, scope_figures
+from requests_app.transparency import rollups
+from requests_app.transparency.figures import (
+    Figures,
+    period_figures,
+    period_figures_raw,
+    scope_figures,
+)
 from requests_app.transparency.periods import Period
 from requests_app.transparency.report import public_document
 from tests.factories import make_agency, make_officer
@@ -125,18 +131,26 @@ def test_the_period_boundaries_are_midnight_utc(quarter) -> None:
 def test_figures_take_a_fixed_number_of_queries_whatever_the_number_of_countries(
     quarter,
 ) -> None:
+    rollups.fold()
     with CaptureQueriesContext(connection) as before:
         period_figures(period=PERIOD, as_of=AS_OF)
+    with CaptureQueriesContext(connection) as raw_before:
+        period_figures_raw(period=PERIOD, as_of=AS_OF)
     make_legal_request(
         officer=make_officer(agency=make_agency(country="JP")),
         received_at=quarter.requests["d1"].received_at,
         audited=False,
     )
+    rollups.fold()
     with CaptureQueriesContext(connection) as after:
         figures = period_figures(period=PERIOD, as_of=AS_OF)
+    with CaptureQueriesContext(connection) as raw_after:
+        raw = period_figures_raw(period=PERIOD, as_of=AS_OF)
 
     assert "JP" in figures.countries
-    assert len(before) == len(after) == 5
+    assert figures == raw
+    assert len(before) == len(after)
+    assert len(raw_before) == len(raw_after) == 5
 
 
 def test_the_public_document_names_only_countries_with_three_requests_or_more(quarter) -> None:
