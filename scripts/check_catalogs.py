@@ -9,10 +9,12 @@ English):
    code without its translations, fails here;
 2. no entry is untranslated or fuzzy (``msgfmt --statistics``);
 3. every catalog compiles (``msgfmt --check``: the placeholders of each msgstr are those
-   of its msgid).
+   of its msgid), and the committed ``.mo`` beside it is exactly what ``msgfmt`` makes of it
+   (the compiled catalogs are committed so that ``make run`` needs no GNU gettext).
 
     python scripts/check_catalogs.py               # exit 1 and one line per finding
     python scripts/check_catalogs.py --regenerate  # what `make messages` runs
+    python scripts/check_catalogs.py --compile     # the .mo files again, after translating
 
 ``--root DIR`` checks another tree laid out like this one (the tests use small ones).
 `make messages` regenerates the catalogs with the options below; translate the new
@@ -139,12 +141,37 @@ def problems(root: Path = ROOT) -> list[str]:
                 if line.startswith(f"{path}:") and "warning: header field" not in line
             ]
             found.append(f"{where}: does not compile: {' / '.join(errors)}")
+        compiled = path.with_suffix(".mo")
+        if result.returncode == 0 and compiled_bytes(path) != (
+            compiled.read_bytes() if compiled.is_file() else None
+        ):
+            found.append(
+                f"{compiled.relative_to(root)}: not what msgfmt makes of {path.name} "
+                "(run `make messages`)"
+            )
         stats = result.stderr
         for kind in ("untranslated", "fuzzy"):
             count = re.search(rf"(\d+) {kind}", stats)
             if count and int(count.group(1)):
                 found.append(f"{where}: {count.group(1)} {kind} entries")
     return found
+
+
+def compiled_bytes(po: Path) -> bytes:
+    """What ``msgfmt`` makes of a catalog: the ``.mo`` file that is committed beside it.
+
+    The compiled catalogs are committed (like ``static/dist``) so that ``make run`` needs no
+    GNU gettext; this check and ``make messages`` keep them equal to their sources.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "django.mo"
+        subprocess.run([MSGFMT, "-o", str(out), str(po)], check=True)  # noqa: S603
+        return out.read_bytes()
+
+
+def compile_all(root: Path) -> None:
+    for po in sorted((root / "locale").glob("*/LC_MESSAGES/*.po")):
+        po.with_suffix(".mo").write_bytes(compiled_bytes(po))
 
 
 MSGID = re.compile(r'^msgid "(.*)"\n((?:".*"\n)*)', re.M)
@@ -168,11 +195,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run makemessages for every language in place (what `make messages` does)",
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="compile every catalog to its committed .mo (after translating new entries)",
+    )
     args = parser.parse_args(argv)
     root = args.root.resolve()
+    if args.compile:
+        compile_all(root)
+        print(f"catalogs compiled under {root / 'locale'}")
+        return 0
     if args.regenerate:
         run_makemessages(root, locales(root))
-        print(f"catalogs regenerated under {root / 'locale'}: translate the new entries")
+        compile_all(root)
+        print(f"catalogs regenerated and compiled under {root / 'locale'}: translate new entries")
         return 0
     found = problems(root)
     for line in found:

@@ -86,6 +86,8 @@ def pristine(tmp_path_factory) -> Path:
     assert regenerated.returncode == 0, regenerated.stderr
     for domain in ("django", "djangojs"):
         translate(tree / PT_BR / f"{domain}.po", TRANSLATIONS)
+    compiled = check(tree, "--compile")
+    assert compiled.returncode == 0, compiled.stderr
     return tree
 
 
@@ -191,3 +193,23 @@ def test_a_catalog_of_a_language_the_portal_does_not_offer_fails(tree):
 
     assert result.returncode == 1
     assert "locale/it: not a language of settings.LANGUAGES" in result.stdout
+
+
+def test_a_compiled_catalog_older_than_its_source_fails(tree):
+    """The committed .mo is what the portal reads: a translation not compiled is not shown."""
+    po = tree / PT_BR / "django.po"
+    po.write_text(po.read_text().replace("Ordem de preservação", "Ordem de conservação"))
+
+    result = check(tree)
+
+    assert result.returncode == 1
+    assert "locale/pt_BR/LC_MESSAGES/django.mo: not what msgfmt makes of django.po" in result.stdout
+
+
+def test_a_missing_compiled_catalog_fails(tree):
+    (tree / PT_BR / "djangojs.mo").unlink()
+
+    result = check(tree)
+
+    assert result.returncode == 1
+    assert "locale/pt_BR/LC_MESSAGES/djangojs.mo: not what msgfmt makes of" in result.stdout
