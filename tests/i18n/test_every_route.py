@@ -182,6 +182,7 @@ NOT_RENDERED = {
             "api-submission-receipt",
             "api-submission-withdraw",
             "api-audit-inclusion",
+            "api-submission-audit-events",
             "api-submission-responses",
             "api-response-download",
             "api-audit-tree-head-latest",
