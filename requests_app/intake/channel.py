@@ -1,11 +1,16 @@
 """Step 2: the channel is recognised, and the signing key is the officer's own, active key."""
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from accounts.models import Officer, SigningKey
 from portal.problems import Problem
 from requests_app.lifecycle.models import Channel
+
+
+# Subqueries to read with the sender's key, built for the sender's officer: name -> expression.
+Lookups = Callable[[Officer], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,8 @@ class Sender:
     channel: str
     signing_key: SigningKey | None  # API channel
     webauthn_credential: Any = None  # web channel
+    # What the caller's ``lookups`` read in the same query as the key (by name).
+    looked_up: Mapping[str, Any] = field(default_factory=dict)
 
 
 def officer_standing_check(officer: Officer | None) -> Officer:
@@ -29,19 +36,33 @@ def officer_standing_check(officer: Officer | None) -> Officer:
     return officer
 
 
-def api_sender(*, officer: Officer | None, signature: dict[str, Any]) -> Sender:
-    """Resolve the sender of an API submission: the token's officer and their key."""
+def api_sender(
+    *,
+    officer: Officer | None,
+    signature: dict[str, Any],
+    lookups: Lookups | None = None,
+) -> Sender:
+    """Resolve the sender of an API submission: the token's officer and their key.
+
+    ``lookups(officer)`` gives subqueries (name -> expression) read in the same query as
+    the key, so that the reads intake's later steps need cost no round trip of their own;
+    their values come back in ``Sender.looked_up``.
+    """
     officer = officer_standing_check(officer)
     if signature["alg"] != "ed25519":
         raise Problem("unknown_key", 401, "The API channel takes ed25519 signatures.")
-    key = (
-        SigningKey.objects.filter(key_id=signature["key_id"], officer=officer)
-        .select_related("officer")
-        .first()
-    )
+    extra = lookups(officer) if lookups else {}
+    keys = SigningKey.objects.filter(key_id=signature["key_id"], officer=officer)
+    key = keys.annotate(**extra).first()
     if key is None:
         # Another officer's key id is answered like an unknown one.
         raise Problem("unknown_key", 401, "No signing key with this id is enrolled for you.")
     if not key.is_active:
         raise Problem("key_not_active", 403, f"This key is {key.get_status_display().lower()}.")
-    return Sender(officer=officer, channel=Channel.API, signing_key=key)
+    key.officer = officer  # the officer the token brought: no second read
+    return Sender(
+        officer=officer,
+        channel=Channel.API,
+        signing_key=key,
+        looked_up={name: getattr(key, name) for name in extra},
+    )
