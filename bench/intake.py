@@ -443,7 +443,11 @@ TIMED = [
     ("accounts.authentication", "api_token_authenticate", "bearer token"),
     ("rest_framework.views", "APIView.check_throttles", "rate limits (one Redis script)"),
     ("requests_app.intake.pipeline", "envelope_parse", "1 parse, schema, RFC 8785"),
-    ("requests_app.intake.pipeline", "api_sender", "2 key, with the nonce and the rule (one query)"),
+    (
+        "requests_app.intake.pipeline",
+        "api_sender",
+        "2 key, with the nonce and the rule (one query)",
+    ),
     ("requests_app.intake.pipeline", "ed25519_signature_check", "3 signature"),
     ("requests_app.intake.pipeline", "freshness_check", "4 audience, clock, nonce"),
     ("requests_app.intake.pipeline", "attachments_check", "5 attachments (hash, PDF)"),

@@ -109,9 +109,7 @@ class SubmissionRateLimits(BaseThrottle):
             return True
         now = time.time()
         idents = {
-            scope: ident
-            for scope in self.scopes
-            if (ident := _ident(scope, request)) is not None
+            scope: ident for scope in self.scopes if (ident := _ident(scope, request)) is not None
         }
         backend = caches[DEFAULT_CACHE_ALIAS]
         if isinstance(backend, RedisCache):

@@ -281,7 +281,9 @@ def test_a_count_that_stopped_at_the_cap_is_shown_as_more_than_the_cap(
     page = reviewer_client.get(QUEUE).content.decode()
 
     hidden = '<span class="visually-hidden">more than </span>'
-    assert re.search(rf'status=in_review[^"]*">In review <span class="count">{hidden}2\+</span>', page)
+    assert re.search(
+        rf'status=in_review[^"]*">In review <span class="count">{hidden}2\+</span>', page
+    )
     # Exactly the cap is not "more than" it.
     assert re.search(r'status=closed[^"]*">Closed <span class="count">2</span>', page)
     assert f'<span class="count count-overdue">{hidden}2+</span>' in page
