@@ -8,7 +8,6 @@ from accounts.models import Officer, SigningKey
 from portal.problems import Problem
 from requests_app.lifecycle.models import Channel
 
-
 # Subqueries to read with the sender's key, built for the sender's officer: name -> expression.
 Lookups = Callable[[Officer], Mapping[str, Any]]
 

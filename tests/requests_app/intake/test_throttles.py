@@ -10,7 +10,6 @@ from redis.exceptions import RedisError
 
 from requests_app.intake.throttles import ADDRESS, OFFICER, TOKEN, SubmissionRateLimits, rate_parse
 
-
 REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 
 
