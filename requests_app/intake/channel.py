@@ -4,12 +4,29 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import QuerySet
+
 from accounts.models import Officer, SigningKey
 from portal.problems import Problem
+from requests_app.intake.compiled import first_compiled
 from requests_app.lifecycle.models import Channel
 
-# Subqueries to read with the sender's key, built for the sender's officer: name -> expression.
-Lookups = Callable[[Officer], Mapping[str, Any]]
+
+@dataclass(frozen=True)
+class Lookups:
+    """Subqueries to read in the same statement as the sender's key.
+
+    ``build(**values)`` makes them (name -> expression) from ``values(officer)``, this
+    request's values: text and integers only, so that the statement can be compiled once
+    (``intake.compiled``). ``json`` names the ones whose value is a JSON object.
+    """
+
+    build: Callable[..., Mapping[str, Any]]
+    values: Callable[[Officer], Mapping[str, Any]]
+    json: tuple[str, ...] = ()
+
+    def expressions(self, officer: Officer) -> Mapping[str, Any]:
+        return self.build(**self.values(officer))
 
 
 @dataclass(frozen=True)
@@ -50,9 +67,7 @@ def api_sender(
     officer = officer_standing_check(officer)
     if signature["alg"] != "ed25519":
         raise Problem("unknown_key", 401, "The API channel takes ed25519 signatures.")
-    extra = lookups(officer) if lookups else {}
-    keys = SigningKey.objects.filter(key_id=signature["key_id"], officer=officer)
-    key = keys.annotate(**extra).first()
+    key = _key_read(officer=officer, key_id=signature["key_id"], lookups=lookups)
     if key is None:
         # Another officer's key id is answered like an unknown one.
         raise Problem("unknown_key", 401, "No signing key with this id is enrolled for you.")
@@ -63,5 +78,23 @@ def api_sender(
         officer=officer,
         channel=Channel.API,
         signing_key=key,
-        looked_up={name: getattr(key, name) for name in extra},
+        looked_up={name: getattr(key, name) for name in lookups.json} if lookups else {},
+    )
+
+
+def _key_read(*, officer: Officer, key_id: str, lookups: Lookups | None) -> SigningKey | None:
+    """The officer's key with this id, with ``lookups`` read in the same statement."""
+    if lookups is None:
+        return SigningKey.objects.filter(key_id=key_id, officer=officer).first()
+
+    def build(*, key_id: str, officer_id: int, **values: Any) -> QuerySet[SigningKey]:
+        keys = SigningKey.objects.filter(key_id=key_id, officer_id=officer_id)
+        return keys.annotate(**lookups.build(**values)).order_by("-created_at", "-pk")
+
+    return first_compiled(
+        ("api_sender", lookups.build),
+        SigningKey,
+        build,
+        {"key_id": key_id, "officer_id": officer.pk, **lookups.values(officer)},
+        json_columns=lookups.json,
     )

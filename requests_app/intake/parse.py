@@ -57,7 +57,7 @@ def schema_validator(schema: type[serializers.Serializer]) -> serializers.Serial
     return validator
 
 
-def _fields_build(field: serializers.Field) -> None:
+def _fields_build(field: serializers.Field | None) -> None:
     # Nested serializers build their fields on first use; build them all now, once.
     if isinstance(field, serializers.ListSerializer):
         _fields_build(field.child)

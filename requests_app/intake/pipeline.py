@@ -75,6 +75,16 @@ def _nonce_holder(nonce: str) -> LegalRequest | None:
     return LegalRequest.objects.filter(nonce=nonce).first()
 
 
+def _checks_subqueries(*, nonce: str, country: str, kind: str) -> dict[str, Any]:
+    holders = LegalRequest.objects.filter(nonce=nonce).values(
+        holder=JSONObject(id="id", officer_id="officer_id", envelope_sha256="envelope_sha256")
+    )
+    return {
+        "nonce_holder": Subquery(holders[:1]),
+        "policy_rule": policy_rule_subquery(country=country, kind=kind),
+    }
+
+
 def _checks_lookups(envelope: ParsedEnvelope) -> Lookups:
     """What steps 2 to 6 read besides the key, folded into the key's query (one round trip).
 
@@ -84,17 +94,15 @@ def _checks_lookups(envelope: ParsedEnvelope) -> Lookups:
     """
     nonce = envelope.payload["nonce"]
     kind = envelope.payload["request"]["kind"]
-
-    def lookups(officer: Officer) -> dict[str, Any]:
-        holders = LegalRequest.objects.filter(nonce=nonce).values(
-            holder=JSONObject(id="id", officer_id="officer_id", envelope_sha256="envelope_sha256")
-        )
-        return {
-            "nonce_holder": Subquery(holders[:1]),
-            "policy_rule": policy_rule_subquery(country=str(officer.agency.country), kind=kind),
-        }
-
-    return lookups
+    return Lookups(
+        build=_checks_subqueries,
+        values=lambda officer: {
+            "nonce": nonce,
+            "country": str(officer.agency.country),
+            "kind": kind,
+        },
+        json=("nonce_holder", "policy_rule"),
+    )
 
 
 def _looked_up_holder(

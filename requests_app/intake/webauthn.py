@@ -99,7 +99,7 @@ def web_sender(
         credential_id = b64url_decode_strict(key_id.removeprefix(KEY_ID_PREFIX))
     except ValueError:
         raise _unknown_key("A passkey's key id is webauthn: and its credential id.") from None
-    extra = lookups(officer) if lookups else {}
+    extra = lookups.expressions(officer) if lookups else {}
     credential = (
         WebAuthnCredential.objects.filter(
             credential_id_sha256=WebAuthnCredential.get_credential_id_sha256(credential_id),

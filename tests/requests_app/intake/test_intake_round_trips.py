@@ -16,6 +16,7 @@ from redis.connection import AbstractConnection
 from accounts.models import KeyStatus, SigningKey
 from accounts.services.keys import signing_key_revoke
 from portal.models import AuditEvent
+from requests_app.intake import compiled
 from requests_app.intake.models import IntakeRejection
 from requests_app.lifecycle.models import LegalRequest
 from requests_app.policy.models import PolicyRule
@@ -103,6 +104,8 @@ def test_an_accepted_submission_reads_twice_writes_once_and_asks_redis_once(
     key_query = queries.captured_queries[1]["sql"]
     assert "requests_app_legalrequest" in key_query  # the nonce's holder
     assert "requests_app_policyrule" in key_query  # the rule
+    # ... sent as SQL compiled once, not rebuilt by the ORM for each submission.
+    assert [sql for (name, *_), (sql, _) in compiled._compiled.items() if name[0] == "api_sender"]
     # The three rate limits: one script, one round trip.
     assert len(redis_round_trips) == 1, redis_round_trips
     assert b"EVALSHA" in b"".join(redis_round_trips[0])
