@@ -82,10 +82,10 @@ def first_compiled[M: models.Model](
     """
     connection = connections[using]
     cache_key = (key, connection.vendor, connection.settings_dict.get("NAME"))
-    compiled = _compiled.get(cache_key, False)
-    if compiled is False:
+    if cache_key not in _compiled:
         with _lock:
-            compiled = _compiled[cache_key] = _compile(build, values, using)
+            _compiled[cache_key] = _compile(build, values, using)
+    compiled = _compiled[cache_key]
     if compiled is None:
         found = build(**values)[:1]
         rows = list(found)
