@@ -105,7 +105,9 @@ def test_an_accepted_submission_reads_twice_writes_once_and_asks_redis_once(
     assert "requests_app_legalrequest" in key_query  # the nonce's holder
     assert "requests_app_policyrule" in key_query  # the rule
     # ... sent as SQL compiled once, not rebuilt by the ORM for each submission.
-    assert [sql for (name, *_), (sql, _) in compiled._compiled.items() if name[0] == "api_sender"]
+    statements_compiled = [v for k, v in compiled._compiled.items() if k[0][0] == "api_sender"]
+    assert statements_compiled
+    assert None not in statements_compiled
     # The three rate limits: one script, one round trip.
     assert len(redis_round_trips) == 1, redis_round_trips
     assert b"EVALSHA" in b"".join(redis_round_trips[0])
