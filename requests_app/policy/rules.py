@@ -1,5 +1,6 @@
 """Step 6: the jurisdiction policy allows the request (PROTOCOL §3.6)."""
 
+import json
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,11 @@ def policy_rule_from_json(value: dict[str, Any] | None) -> PolicyRule | None:
     """The rule read by ``policy_rule_subquery`` (never saved: it is a read of one moment)."""
     if value is None:
         return None
-    return PolicyRule(**{name: value[name] for name in _RULE_COLUMNS})
+    columns = {name: value[name] for name in _RULE_COLUMNS}
+    if isinstance(columns["disclosable_categories"], str):
+        # SQLite's json_object() nests a JSON column as its text; PostgreSQL's as JSON.
+        columns["disclosable_categories"] = json.loads(columns["disclosable_categories"])
+    return PolicyRule(**columns)
 
 
 def _violation(rule: str, detail: str) -> Problem:
