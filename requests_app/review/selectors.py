@@ -708,15 +708,20 @@ def overdue_count(now: datetime, *, cap: int | None = None) -> int:
     page's number. With ``cap``, counting stops there (``COUNT(*)`` over a ``LIMIT``)."""
     if cap is None:
         return LegalRequest.objects.filter(overdue_q(now)).count()
-    # One bounded statement per branch of the rule (their states differ, so no request
-    # is counted twice): each an index range the planner sees at once, where the whole
-    # OR cost it far more to plan than to run. No ordering: any rows will do.
-    found = 0
+    # One statement, one bounded subquery per branch of the rule (their states differ, so
+    # no request is counted twice): each an index range the planner sees at once, where
+    # the whole OR cost it far more to plan than to run. No ordering: any rows will do.
+    parts, params = [], []
     for branch in overdue_q_by_state(now):
-        found += LegalRequest.objects.filter(branch).order_by().values("pk")[: cap - found].count()
-        if found >= cap:
-            break
-    return found
+        rows = LegalRequest.objects.filter(branch).order_by().values("pk")[:cap]
+        sql, branch_params = rows.query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS branch)")  # noqa: S608 (Django's SQL)
+        params += branch_params
+    with connection.cursor() as cursor:
+        # S608: Django compiled each branch; its values are parameters.
+        cursor.execute("SELECT " + " + ".join(parts), params)  # noqa: S608
+        (found,) = cursor.fetchone()
+    return min(int(found), cap)
 
 
 def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list[QueueRow]:
