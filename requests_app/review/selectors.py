@@ -711,7 +711,8 @@ def overdue_count(now: datetime, *, cap: int | None = None) -> int:
     # One statement, one bounded subquery per branch of the rule (their states differ, so
     # no request is counted twice): each an index range the planner sees at once, where
     # the whole OR cost it far more to plan than to run. No ordering: any rows will do.
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for branch in overdue_q_by_state(now):
         rows = LegalRequest.objects.filter(branch).order_by().values("pk")[:cap]
         sql, branch_params = rows.query.sql_with_params()
