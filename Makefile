@@ -63,7 +63,7 @@ format: $(STAMP)  ## apply ruff's formatting and safe fixes
 # ones (fewer rounds, smaller tables, shorter loads): a smoke run, not figures to publish.
 ifdef QUICK
 BENCH_INTAKE := --rounds 1 --seconds 5 --requests 150 --warmup 20 --step-requests 40
-BENCH_QUEUE := --sizes 1000,10000,100000 --requests 30 --warmup 5
+BENCH_QUEUE := --sizes 1000,10000,100000 --requests 30 --warmup 5 --rounds 2
 BENCH_SEAL := --size 128MiB --rounds 1
 BENCH_LOAD := --seconds 20
 BENCH_FAULTS := --seconds 20 --fault-at 5 --outage 5

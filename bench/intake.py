@@ -20,7 +20,8 @@ What it does, in one run:
 
 The endpoints: ``/api/v1/submissions`` (all of intake's checks), ``/api/bench/bare`` (the
 same writes and receipt, no checks) and ``/api/bench/bare-row`` (one row, nothing else); see
-bench/bare.py. The headline is full / bare: what the checks together cost.
+bench/bare.py. The headlines are full / bare (what the checks together cost) and full /
+bare-row (against a one-row create), each with its ratio per round.
 """
 
 import sys
@@ -62,7 +63,9 @@ TARGETS = {
     "bare": "/api/bench/bare",
     "bare-row": "/api/bench/bare-row",
 }
-AIM = 0.30  # the checks together should cost less than this share of the bare throughput
+# Issue 17: the full endpoint makes at least this share of each baseline's submissions/s.
+AIM_BARE = 0.85  # against the same writes without a check ("bare")
+AIM_ROW = 0.50  # against a one-row create ("bare-row")
 
 
 # --- Setup: database, cache, settings ----------------------------------------------------
@@ -154,6 +157,12 @@ def portal_key_write(path: Path) -> None:
     path.chmod(0o600)
 
 
+def totp_seed_key_write(path: Path) -> None:
+    """The key of stored TOTP seeds: 32 random bytes in base64, as README says."""
+    path.write_text(base64.b64encode(secrets.token_bytes(32)).decode() + "\n", encoding="ascii")
+    path.chmod(0o600)
+
+
 def portal_env(args: argparse.Namespace, workdir: Path) -> dict[str, str]:
     """The environment of every portal process: production mode, the bench's services."""
     ours = {
@@ -169,15 +178,19 @@ def portal_env(args: argparse.Namespace, workdir: Path) -> dict[str, str]:
         "EMAIL_URL": "consolemail://",
         "PORTAL_SIGNING_KEY_FILE": str(workdir / "portal-signing-key.pem"),
         "PORTAL_STORAGE_KEY_FILE": str(workdir / "portal-storage-key.txt"),
+        "TOTP_SEED_KEY_FILE": str(workdir / "totp-seed-key.txt"),
+        # Production has no default for it; intake never asks the platform for data.
+        "PLATFORM_DATA_SOURCE": "http",
+        "PLATFORM_API_URL": "https://lookup.platform.invalid",
         "SEALED_STORAGE_DIR": str(workdir / "sealed"),
         "STATIC_ROOT": str(workdir / "static"),
         # Plain HTTP on loopback: no TLS proxy in front of the benchmark.
         "SECURE_SSL_REDIRECT": "false",
-        # The limits still run on every request (one cache read, one write) but must not refuse
-        # the benchmark's one token. DRF keeps every request of the window in the cache
-        # entry, so a per-minute window would hold thousands of timestamps where
-        # production's limits (30, 60, 120 a minute) hold at most 120: a one-second window
-        # keeps the entries about as small as production's.
+        # The limits still run on every request (one Redis script) but must not refuse the
+        # benchmark's one token. Each window keeps every submission it counted, so a
+        # per-minute window would hold thousands of entries where production's limits
+        # (30, 60, 120 a minute) hold at most 120: a one-second window keeps them about as
+        # small as production's.
         "INTAKE_RATE_PER_TOKEN": "1000000/s",
         "INTAKE_RATE_PER_OFFICER": "1000000/s",
         "INTAKE_RATE_PER_ADDRESS": "1000000/s",
@@ -428,14 +441,17 @@ def client(args: argparse.Namespace) -> None:
 TIMED = [
     ("rest_framework.views", "APIView.dispatch", "the whole view"),
     ("accounts.authentication", "api_token_authenticate", "bearer token"),
-    ("rest_framework.views", "APIView.check_throttles", "rate limits (one cache read, one write)"),
+    ("rest_framework.views", "APIView.check_throttles", "rate limits (one Redis script)"),
     ("requests_app.intake.pipeline", "envelope_parse", "1 parse, schema, RFC 8785"),
-    ("requests_app.intake.pipeline", "api_sender", "2 channel and key"),
-    ("requests_app.intake.pipeline", "_nonce_holder", "nonce and retry look-up"),
+    (
+        "requests_app.intake.pipeline",
+        "api_sender",
+        "2 key, with the nonce and the rule (one query)",
+    ),
     ("requests_app.intake.pipeline", "ed25519_signature_check", "3 signature"),
-    ("requests_app.intake.pipeline", "freshness_check", "4 audience, clock"),
+    ("requests_app.intake.pipeline", "freshness_check", "4 audience, clock, nonce"),
     ("requests_app.intake.pipeline", "attachments_check", "5 attachments (hash, PDF)"),
-    ("requests_app.intake.pipeline", "policy_check", "6 policy"),
+    ("requests_app.intake.pipeline", "policy_rule_check", "6 policy (the rule read in step 2)"),
     ("requests_app.intake.pipeline", "_create", "the writes, receipt, audit, commit"),
 ]
 
@@ -616,6 +632,16 @@ def totals(phases: list[dict[str, Any]], target: str) -> dict[str, Any]:
     }
 
 
+def round_ratios(phases: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """Per round: (full / bare, full / bare-row), from the three phases of that round."""
+    ratios = []
+    for start in range(0, len(phases) - len(TARGETS) + 1, len(TARGETS)):
+        rate = {p["target"]: p["per_second"] for p in phases[start : start + len(TARGETS)]}
+        if rate.get("bare") and rate.get("bare-row"):
+            ratios.append((rate["full"] / rate["bare"], rate["full"] / rate["bare-row"]))
+    return ratios
+
+
 WHAT = {
     "full": "every intake check, the writes, the receipt",
     "bare": "the same writes and receipt, no checks",
@@ -629,18 +655,24 @@ def results_markdown(
     summary = {target: totals(phases, target) for target in TARGETS}
     full, bare, row = summary["full"], summary["bare"], summary["bare-row"]
     ratio = full["per_second"] / bare["per_second"] if bare["per_second"] else 0.0
-    cost = 1 - ratio
-    verdict = "met" if cost < AIM else "not met"
+    ratio_row = full["per_second"] / row["per_second"] if row["per_second"] else 0.0
+    rounds = round_ratios(phases)
     lines = [
         "## Intake: signed submissions per second",
         "",
-        "Written by `bench/intake.py` (how to run it: `bench/README.md`). Numbers from one",
-        "machine are comparable with each other, not with another machine's.",
+        "Written by `bench/intake.py` (how to run it: `bench/README.md`). **Baselines, "
+        "measured in the same run, rounds alternating: `bare` (the same writes and receipt, "
+        "no check) and `bare-row` (a one-row create).** Numbers from one machine are "
+        "comparable with each other, not with another machine's.",
         "",
-        f"**The full endpoint made {full['per_second']:.1f} submissions/s, {ratio:.0%} of "
-        f"the bare endpoint's {bare['per_second']:.1f}/s: all checks together cost "
-        f"{cost:.0%} of the bare throughput. Aim (under {AIM:.0%}): {verdict}.** The "
-        f"one-row floor made {row['per_second']:.1f}/s.",
+        f"**full / bare = {ratio:.2f} (aim at least {AIM_BARE:.2f}: "
+        f"{'met' if ratio >= AIM_BARE else 'not met'}); full / bare-row = {ratio_row:.2f} "
+        f"(aim at least {AIM_ROW:.2f}: {'met' if ratio_row >= AIM_ROW else 'not met'}).** "
+        f"The full endpoint made {full['per_second']:.1f} submissions/s, bare "
+        f"{bare['per_second']:.1f}/s, bare-row {row['per_second']:.1f}/s. By round: full / "
+        f"bare {', '.join(f'{r[0]:.2f}' for r in rounds)}; full / bare-row "
+        f"{', '.join(f'{r[1]:.2f}' for r in rounds)}. Load average (1, 5, 15 min) "
+        f"{facts['load_before']} before, {facts['load_after']} after.",
         "",
     ]
     if facts["busy"]:
@@ -729,6 +761,7 @@ def run(args: argparse.Namespace) -> int:
         (workdir / folder).mkdir()
     portal_key_write(workdir / "portal-signing-key.pem")
     storage_key_write(workdir / "portal-storage-key.txt")
+    totp_seed_key_write(workdir / "totp-seed-key.txt")
     env = portal_env(args, workdir)
     load_before = _load()
     print(f"database {args.database_url}, cache {args.redis_url}, files in {workdir}")

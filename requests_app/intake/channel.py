@@ -1,13 +1,33 @@
 """Step 2: the channel is recognised, and the signing key is the officer's own, active key."""
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import Officer, SigningKey
 from portal.problems import Problem
+from requests_app.intake.compiled import first_compiled
 from requests_app.lifecycle.models import Channel
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """Subqueries to read in the same statement as the sender's key.
+
+    ``build(**values)`` makes them (name -> expression) from ``values(officer)``, this
+    request's values: text and integers only, so that the statement can be compiled once
+    (``intake.compiled``). ``json`` names the ones whose value is a JSON object.
+    """
+
+    build: Callable[..., Mapping[str, Any]]
+    values: Callable[[Officer], Mapping[str, Any]]
+    json: tuple[str, ...] = ()
+
+    def expressions(self, officer: Officer) -> Mapping[str, Any]:
+        return self.build(**self.values(officer))
 
 
 @dataclass(frozen=True)
@@ -18,6 +38,8 @@ class Sender:
     channel: str
     signing_key: SigningKey | None  # API channel
     webauthn_credential: Any = None  # web channel
+    # What the caller's ``lookups`` read in the same query as the key (by name).
+    looked_up: Mapping[str, Any] = field(default_factory=dict)
 
 
 def officer_standing_check(officer: Officer | None) -> Officer:
@@ -31,16 +53,22 @@ def officer_standing_check(officer: Officer | None) -> Officer:
     return officer
 
 
-def api_sender(*, officer: Officer | None, signature: dict[str, Any]) -> Sender:
-    """Resolve the sender of an API submission: the token's officer and their key."""
+def api_sender(
+    *,
+    officer: Officer | None,
+    signature: dict[str, Any],
+    lookups: Lookups | None = None,
+) -> Sender:
+    """Resolve the sender of an API submission: the token's officer and their key.
+
+    ``lookups(officer)`` gives subqueries (name -> expression) read in the same query as
+    the key, so that the reads intake's later steps need cost no round trip of their own;
+    their values come back in ``Sender.looked_up``.
+    """
     officer = officer_standing_check(officer)
     if signature["alg"] != "ed25519":
         raise Problem("unknown_key", 401, _("The API channel takes ed25519 signatures."))
-    key = (
-        SigningKey.objects.filter(key_id=signature["key_id"], officer=officer)
-        .select_related("officer")
-        .first()
-    )
+    key = _key_read(officer=officer, key_id=signature["key_id"], lookups=lookups)
     if key is None:
         # Another officer's key id is answered like an unknown one.
         raise Problem("unknown_key", 401, _("No signing key with this id is enrolled for you."))
@@ -50,4 +78,28 @@ def api_sender(*, officer: Officer | None, signature: dict[str, Any]) -> Sender:
             403,
             _("This key’s state is “%(state)s”.") % {"state": key.get_status_display()},
         )
-    return Sender(officer=officer, channel=Channel.API, signing_key=key)
+    key.officer = officer  # the officer the token brought: no second read
+    return Sender(
+        officer=officer,
+        channel=Channel.API,
+        signing_key=key,
+        looked_up={name: getattr(key, name) for name in lookups.json} if lookups else {},
+    )
+
+
+def _key_read(*, officer: Officer, key_id: str, lookups: Lookups | None) -> SigningKey | None:
+    """The officer's key with this id, with ``lookups`` read in the same statement."""
+    if lookups is None:
+        return SigningKey.objects.filter(key_id=key_id, officer=officer).first()
+
+    def build(*, key_id: str, officer_id: int, **values: Any) -> QuerySet[SigningKey]:
+        keys = SigningKey.objects.filter(key_id=key_id, officer_id=officer_id)
+        return keys.annotate(**lookups.build(**values)).order_by("-created_at", "-pk")
+
+    return first_compiled(
+        ("api_sender", lookups.build),
+        SigningKey,
+        build,
+        {"key_id": key_id, "officer_id": officer.pk, **lookups.values(officer)},
+        json_columns=lookups.json,
+    )

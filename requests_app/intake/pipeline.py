@@ -13,6 +13,8 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,7 +24,7 @@ from portal.audit import audit_append
 from portal.audit_api import inclusion_path
 from portal.problems import Problem
 from requests_app.intake.attachments import VerifiedAttachment, attachments_check
-from requests_app.intake.channel import Sender, api_sender
+from requests_app.intake.channel import Lookups, Sender, api_sender
 from requests_app.intake.freshness import freshness_check
 from requests_app.intake.models import IntakeRejection
 from requests_app.intake.parse import ParsedEnvelope, envelope_parse
@@ -31,7 +33,11 @@ from requests_app.intake.webauthn import b64url_encode, web_sender, webauthn_sig
 from requests_app.lifecycle.access import officer_of
 from requests_app.lifecycle.models import Attachment, LegalRequest, RequestTarget
 from requests_app.lifecycle.storage import sealed_save
-from requests_app.policy.rules import policy_check
+from requests_app.policy.rules import (
+    policy_rule_check,
+    policy_rule_from_json,
+    policy_rule_subquery,
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,51 @@ def _nonce_holder(nonce: str) -> LegalRequest | None:
     envelope always finds its own request here; any other holder makes it a replay.
     """
     return LegalRequest.objects.filter(nonce=nonce).first()
+
+
+def _checks_subqueries(*, nonce: str, country: str, kind: str) -> dict[str, Any]:
+    holders = LegalRequest.objects.filter(nonce=nonce).values(
+        holder=JSONObject(id="id", officer_id="officer_id", envelope_sha256="envelope_sha256")
+    )
+    return {
+        "nonce_holder": Subquery(holders[:1]),
+        "policy_rule": policy_rule_subquery(country=country, kind=kind),
+    }
+
+
+def _checks_lookups(envelope: ParsedEnvelope) -> Lookups:
+    """What steps 2 to 6 read besides the key, folded into the key's query (one round trip).
+
+    The holder of the nonce (the retry and replay checks) and the policy rule for the
+    officer's country and the request's kind: both read afresh on every submission, so a
+    policy edit applies to the very next one, as a key's revocation does.
+    """
+    nonce = envelope.payload["nonce"]
+    kind = envelope.payload["request"]["kind"]
+    return Lookups(
+        build=_checks_subqueries,
+        values=lambda officer: {
+            "nonce": nonce,
+            "country": str(officer.agency.country),
+            "kind": kind,
+        },
+        json=("nonce_holder", "policy_rule"),
+    )
+
+
+def _looked_up_holder(
+    sender: Sender, *, envelope: ParsedEnvelope
+) -> tuple[LegalRequest | None, bool]:
+    """(the request to answer a retry with, or ``None``; whether the nonce was used)."""
+    holder = sender.looked_up["nonce_holder"]
+    if holder is None:
+        return None, False
+    if holder["officer_id"] == sender.officer.pk and (
+        holder["envelope_sha256"] == envelope.envelope_sha256
+    ):
+        # A retry (rare): only now the whole request, for the original answer.
+        return LegalRequest.objects.get(pk=holder["id"]), True
+    return None, True
 
 
 def nonce_accepted(nonce: str) -> bool:
@@ -231,13 +282,15 @@ def submission_accept_api(
     try:
         envelope = envelope_parse(raw_envelope)  # 1
         key_id = envelope.signature["key_id"]
-        sender = api_sender(officer=officer, signature=envelope.signature)  # 2
-        holder = _nonce_holder(envelope.payload["nonce"])
-        if holder is not None and _retry_of(holder, sender=sender, envelope=envelope):
-            return Accepted(holder, created=False)  # a client's retry
+        sender = api_sender(  # 2
+            officer=officer, signature=envelope.signature, lookups=_checks_lookups(envelope)
+        )
+        retried, nonce_used = _looked_up_holder(sender, envelope=envelope)
+        if retried is not None:
+            return Accepted(retried, created=False)  # a client's retry
         ed25519_signature_check(envelope=envelope, key=sender.signing_key)  # 3
         return _accept_checked(
-            envelope=envelope, sender=sender, uploads=uploads, now=now, nonce_used=bool(holder)
+            envelope=envelope, sender=sender, uploads=uploads, now=now, nonce_used=nonce_used
         )
     except Problem as problem:
         rejection_record(
@@ -273,15 +326,20 @@ def submission_accept_web(
     try:
         envelope = envelope_parse(raw_envelope)  # 1
         key_id = envelope.signature["key_id"]
-        sender = web_sender(user=user, verified=verified, signature=envelope.signature)  # 2
-        holder = _nonce_holder(envelope.payload["nonce"])
-        if holder is not None and _retry_of(holder, sender=sender, envelope=envelope):
+        sender = web_sender(  # 2
+            user=user,
+            verified=verified,
+            signature=envelope.signature,
+            lookups=_checks_lookups(envelope),
+        )
+        retried, nonce_used = _looked_up_holder(sender, envelope=envelope)
+        if retried is not None:
             # A retry of the same bytes (a double click, a lost answer): checked before the
             # signature, whose counter the first attempt has already moved on.
-            return Accepted(holder, created=False)
+            return Accepted(retried, created=False)
         webauthn_signature_check(envelope=envelope, credential=sender.webauthn_credential)  # 3
         return _accept_checked(
-            envelope=envelope, sender=sender, uploads=uploads, now=now, nonce_used=bool(holder)
+            envelope=envelope, sender=sender, uploads=uploads, now=now, nonce_used=nonce_used
         )
     except Problem as problem:
         rejection_record(
@@ -308,9 +366,13 @@ def _accept_checked(
     freshness_check(envelope=envelope, now=now, nonce_used=nonce_used)  # 4
     body = envelope.payload["request"]
     attachments = attachments_check(declared=body.get("attachments", []), uploads=uploads)  # 5
-    rule = policy_check(
-        agency=sender.officer.agency, request=body, attachments=attachments, today=now.date()
-    )  # 6
+    rule = policy_rule_check(  # 6, with the rule read in step 2's query
+        policy_rule_from_json(sender.looked_up["policy_rule"]),
+        country=str(sender.officer.agency.country),
+        request=body,
+        attachments=attachments,
+        today=now.date(),
+    )
     try:
         with transaction.atomic():
             request = _create(

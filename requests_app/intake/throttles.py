@@ -2,20 +2,23 @@
 
 Counts live in Django's cache: Redis in production, so every worker shares them. Each
 limit is a sliding window (the times of the submissions it allowed within its period),
-as DRF's ``SimpleRateThrottle`` keeps them; the three limits are read with one
-``get_many`` and written with one ``set_many``, so a submission costs two round trips to
-the cache instead of six. Like DRF's, the read and the write are not one atomic step:
-two submissions at the same instant may both pass the last free place in a window. A
-refused submission is not counted against any limit.
+as DRF's ``SimpleRateThrottle`` keeps them. On Redis the three limits are checked and
+counted by one Lua script (``_SCRIPT``): one round trip per submission, and the check
+and the count are one atomic step, so two submissions at the same instant cannot both
+take the last free place in a window. Another cache (the development server's local
+memory) reads the limits with one ``get_many`` and writes them with one ``set_many``.
+A refused submission is not counted against any limit.
 """
 
 import logging
+import secrets
 import time
 from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
@@ -35,6 +38,48 @@ def rate_parse(rate: str) -> tuple[int, int]:
     """``"30/min"`` -> (30 submissions, 60 seconds)."""
     count, _, period = rate.partition("/")
     return int(count), PERIODS[period]
+
+
+# KEYS: one sorted set per limit (member: a submission, score: its time).
+# ARGV: now, whether to count ("1"), the new member, then each limit's count and period.
+# Answers nil when every limit lets the submission through (and counts it if asked), else
+# the seconds until the fullest window frees a place, as text (Lua numbers are integers
+# in a Redis reply).
+_SCRIPT = """
+local now = tonumber(ARGV[1])
+local wait = nil
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 + 2 * i])
+  local period = tonumber(ARGV[3 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local left = tonumber(oldest[2]) + period - now
+    if wait == nil or left > wait then wait = left end
+  end
+end
+if wait ~= nil then return tostring(wait) end
+if ARGV[2] == '1' then
+  for i, key in ipairs(KEYS) do
+    redis.call('ZADD', key, now, ARGV[3])
+    redis.call('EXPIRE', key, tonumber(ARGV[3 + 2 * i]))
+  end
+end
+return nil
+"""
+_script: list[Any] = []  # the registered script, once
+
+
+def _redis_run(backend: RedisCache, keys: list[str], args: list[Any]) -> Any:
+    """Run the script with the cache's own Redis client (its pool, its options).
+
+    ``EVALSHA``: one round trip; Redis is sent the script's text only when it does not
+    know it yet (after a restart).
+    """
+    client = backend._cache.get_client(write=True)
+    if not _script:
+        _script.append(client.register_script(_SCRIPT))
+    return _script[0](keys=keys, args=args, client=client)
 
 
 def _ident(scope: str, request: Any) -> str | None:
@@ -63,11 +108,13 @@ class SubmissionRateLimits(BaseThrottle):
         if request.method != "POST":
             return True
         now = time.time()
-        keys = {
-            scope: f"throttle_{scope}_{ident}"
-            for scope in self.scopes
-            if (ident := _ident(scope, request)) is not None
+        idents = {
+            scope: ident for scope in self.scopes if (ident := _ident(scope, request)) is not None
         }
+        backend = caches[DEFAULT_CACHE_ALIAS]
+        if isinstance(backend, RedisCache):
+            return self._allow_redis(backend, idents, now=now, count=count)
+        keys = {scope: f"throttle_{scope}_{ident}" for scope, ident in idents.items()}
         try:
             histories = cache.get_many(list(keys.values()))
         except CACHE_DOWN:
@@ -98,6 +145,27 @@ class SubmissionRateLimits(BaseThrottle):
         except CACHE_DOWN:
             logger.warning("Submission rate limits not counted: the cache is unavailable")
         return True
+
+    def _allow_redis(
+        self, backend: RedisCache, idents: dict[str, str], *, now: float, count: bool
+    ) -> bool:
+        """The same limits in one round trip: the script checks and counts atomically."""
+        keys, limits = [], []
+        for scope, ident in idents.items():
+            limit, period = rate_parse(settings.INTAKE_RATE_LIMITS[scope])
+            keys.append(backend.make_key(f"throttle_window_{scope}_{ident}"))
+            limits += [limit, period]
+        try:
+            wait = _redis_run(
+                backend, keys, [repr(now), "1" if count else "0", secrets.token_hex(8), *limits]
+            )
+        except CACHE_DOWN:
+            logger.warning("Submission rate limits not enforced: the cache is unavailable")
+            return True
+        if wait is None:
+            return True
+        self._wait = float(wait)
+        return False
 
     def wait(self) -> float | None:
         return self._wait

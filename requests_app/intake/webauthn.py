@@ -36,7 +36,7 @@ from webauthn.helpers.structs import (
 from accounts.models import SigningPasskey
 from accounts.services.keys import passkey_public_key_sha256
 from portal.problems import Problem
-from requests_app.intake.channel import Sender, officer_standing_check
+from requests_app.intake.channel import Lookups, Sender, officer_standing_check
 from requests_app.intake.parse import ParsedEnvelope
 from requests_app.lifecycle.access import officer_of
 from requests_app.lifecycle.models import Channel
@@ -69,7 +69,13 @@ def _bad_signature(detail: str) -> Problem:
     return Problem("bad_signature", 401, detail)
 
 
-def web_sender(*, user: Any, verified: bool, signature: dict[str, Any]) -> Sender:
+def web_sender(
+    *,
+    user: Any,
+    verified: bool,
+    signature: dict[str, Any],
+    lookups: Lookups | None = None,
+) -> Sender:
     """Resolve the sender of a web submission: the session's officer and their passkey.
 
     The session must have passed a second factor; the passkey named by ``key_id`` must be
@@ -77,6 +83,7 @@ def web_sender(*, user: Any, verified: bool, signature: dict[str, Any]) -> Sende
     officer's passkey is answered like an unknown one; the officer's own passkey that is
     pending, rejected or revoked is ``key_not_active``, as an Ed25519 key in that state is
     on the API channel. A passkey logs in while pending; it signs only once approved.
+    ``lookups`` are read in the same query as the credential, as ``api_sender``'s are.
     """
     if user is None or not getattr(user, "is_authenticated", False):
         raise Problem("unauthenticated", 401, _("Log in to submit a request."))
@@ -92,11 +99,16 @@ def web_sender(*, user: Any, verified: bool, signature: dict[str, Any]) -> Sende
         credential_id = b64url_decode_strict(key_id.removeprefix(KEY_ID_PREFIX))
     except ValueError:
         raise _unknown_key("A passkey's key id is webauthn: and its credential id.") from None
-    credential = WebAuthnCredential.objects.filter(
-        credential_id_sha256=WebAuthnCredential.get_credential_id_sha256(credential_id),
-        user_id=officer.user_id,
-        confirmed=True,
-    ).first()
+    extra = lookups.expressions(officer) if lookups else {}
+    credential = (
+        WebAuthnCredential.objects.filter(
+            credential_id_sha256=WebAuthnCredential.get_credential_id_sha256(credential_id),
+            user_id=officer.user_id,
+            confirmed=True,
+        )
+        .annotate(**extra)
+        .first()
+    )
     if credential is None or bytes(credential.credential_id) != credential_id:
         raise _unknown_key()
     signing = SigningPasskey.objects.filter(credential=credential, officer=officer).first()
@@ -114,7 +126,11 @@ def web_sender(*, user: Any, verified: bool, signature: dict[str, Any]) -> Sende
     if passkey_public_key_sha256(credential) != signing.public_key_sha256:
         raise Problem("key_not_active", 403, _("This passkey is not the one that was approved."))
     return Sender(
-        officer=officer, channel=Channel.WEB, signing_key=None, webauthn_credential=credential
+        officer=officer,
+        channel=Channel.WEB,
+        signing_key=None,
+        webauthn_credential=credential,
+        looked_up={name: getattr(credential, name) for name in extra},
     )
 
 

@@ -1,19 +1,29 @@
 """The submission limits per token, per officer and per address, checked together."""
 
+import contextlib
 from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
 from django.test import RequestFactory
+from redis.exceptions import RedisError
 
 from requests_app.intake.throttles import ADDRESS, OFFICER, TOKEN, SubmissionRateLimits, rate_parse
 
+REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
+
+@pytest.fixture(autouse=True, params=["local memory", "redis"])
+def backend(request, settings):
+    """Every test twice: on the development server's cache, and on Redis (production's,
+    where one script checks and counts the limits)."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        settings.CACHES = {"default": {"BACKEND": REDIS_CACHE, "LOCATION": url}}
     cache.clear()
-    yield
-    cache.clear()
+    yield request.param
+    with contextlib.suppress(RedisError):  # a test may have pointed it at nothing
+        cache.clear()
 
 
 def submission(*, token: int, user: int, address: str):
@@ -71,7 +81,7 @@ def test_reading_is_never_limited(settings):
 
 
 def test_while_the_cache_is_down_signed_submissions_still_pass_and_it_is_logged(
-    settings, monkeypatch, caplog
+    settings, monkeypatch, caplog, backend
 ):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -80,7 +90,44 @@ def test_while_the_cache_is_down_signed_submissions_still_pass_and_it_is_logged(
     def down(*args, **kwargs):
         raise RedisConnectionError("Connection refused")
 
-    monkeypatch.setattr(cache, "get_many", down)
+    if backend == "redis":  # nothing listens on port 1
+        settings.CACHES = {"default": {"BACKEND": REDIS_CACHE, "LOCATION": "redis://127.0.0.1:1/0"}}
+    else:
+        monkeypatch.setattr(cache, "get_many", down)
     for _ in range(3):
         assert allowed(submission(token=1, user=1, address="192.0.2.1"))[0]
     assert "rate limits not enforced" in caplog.text
+
+
+def test_on_redis_the_three_limits_cost_one_round_trip(settings, backend, monkeypatch):
+    from redis.connection import AbstractConnection
+
+    if backend != "redis":
+        pytest.skip("the local memory cache has no round trips")
+    settings.INTAKE_RATE_LIMITS = {TOKEN: "2/min", OFFICER: "100/min", ADDRESS: "100/min"}
+    assert allowed(submission(token=1, user=1, address="192.0.2.1"))[0]  # the script loaded
+    sent = []
+    original = AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    assert allowed(submission(token=1, user=1, address="192.0.2.1"))[0]
+    assert len(sent) == 1
+    assert not allowed(submission(token=1, user=1, address="192.0.2.1"))[0]  # refused
+    assert len(sent) == 2
+
+
+def test_on_redis_a_script_the_server_forgot_is_sent_again(settings, backend):
+    import redis
+
+    if backend != "redis":
+        pytest.skip("only Redis runs the script")
+    settings.INTAKE_RATE_LIMITS = {TOKEN: "1/min", OFFICER: "100/min", ADDRESS: "100/min"}
+    assert allowed(submission(token=1, user=1, address="192.0.2.1"))[0]
+    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).script_flush()  # a restart
+    refused, wait = allowed(submission(token=1, user=1, address="192.0.2.1"))
+    assert not refused
+    assert 59 < wait <= 60

@@ -174,7 +174,7 @@ def test_deadline_badges_say_overdue_due_today_due_soon_and_paused_in_words(
 # --- Counts --------------------------------------------------------------------------------
 
 
-def test_the_counts_per_state_come_from_one_query_and_the_archive_stops_at_the_cap(
+def test_the_counts_per_state_come_from_one_query_and_every_count_stops_at_the_cap(
     reviewer, monkeypatch
 ):
     monkeypatch.setattr(selectors, "COUNT_CAP", 2)
@@ -196,13 +196,18 @@ def test_the_counts_per_state_come_from_one_query_and_the_archive_stops_at_the_c
     make_legal_request(status=S.APPROVED, due_at=now - timedelta(hours=1), audited=False)
 
     with CaptureQueriesContext(connection) as queries:
-        counts, overdue = selectors._state_counts(now)
+        counts, overdue, overdue_capped = selectors._state_counts_capped(now)
 
-    # One statement for the states, one for the overdue (the home page's query too).
+    # One statement for the states, one for the overdue (a subquery per branch of the
+    # rule); each count reads at most COUNT_CAP + 1 rows (a LIMIT in every subquery),
+    # whatever the size of the table.
     assert len(queries) == 2
+    states_sql, overdue_sql = (q["sql"] for q in queries.captured_queries)
+    assert states_sql.count("LIMIT") == len(counts) == 8
+    assert overdue_sql.count("LIMIT") == 3
     by_state = {c.status: (c.count, c.capped) for c in counts}
     assert by_state == {
-        S.RECEIVED: (4, False),
+        S.RECEIVED: (2, True),
         S.IN_REVIEW: (1, False),
         S.AWAITING_CLARIFICATION: (2, False),
         S.APPROVED: (1, False),
@@ -211,7 +216,80 @@ def test_the_counts_per_state_come_from_one_query_and_the_archive_stops_at_the_c
         S.CLOSED: (2, True),
         S.WITHDRAWN: (0, False),
     }
-    assert overdue == 2
+    assert (overdue, overdue_capped) == (2, False)
+    make_legal_request(due_at=now - timedelta(hours=2), audited=False)
+    assert selectors._state_counts_capped(now)[1:] == (2, True)
+
+
+def test_the_counts_equal_the_raw_counts_after_a_sequence_of_changes(reviewer):
+    from collections import Counter
+
+    from requests_app.lifecycle.clocks import overdue_q
+    from requests_app.review.services import clarification_ask, request_claim, request_withdraw
+
+    now = timezone.now()
+    requests = [make_legal_request(audited=False) for _ in range(6)]
+    requests += [
+        make_legal_request(status=S.APPROVED, due_at=now - timedelta(hours=3), audited=False),
+        make_legal_request(status=S.REJECTED, audited=False),
+        make_legal_request(status=S.DISCLOSED, audited=False),
+    ]
+
+    def shown() -> tuple[dict[str, int], int]:
+        counts, overdue, capped = selectors._state_counts_capped(now)
+        assert not capped
+        assert not any(c.capped for c in counts)
+        return {c.status: c.count for c in counts if c.count}, overdue
+
+    def expected() -> tuple[dict[str, int], int]:
+        by_state = Counter(LegalRequest.objects.values_list("status", flat=True))
+        return dict(by_state), LegalRequest.objects.filter(overdue_q(now)).count()
+
+    assert shown() == expected()
+    request_claim(request=requests[0], reviewer=reviewer)  # received -> in review
+    request_claim(request=requests[1], reviewer=reviewer)
+    assert shown() == expected()
+    clarification_ask(request=requests[1], reviewer=reviewer, body="Which account?")
+    request_withdraw(request=requests[2], officer=requests[2].officer, reason="Solved")
+    assert shown() == expected()
+    # Deadlines pass: the overdue count follows the rows, nothing to keep in step.
+    LegalRequest.objects.filter(pk__in=[requests[3].pk, requests[4].pk]).update(
+        due_at=now - timedelta(hours=1)
+    )
+    make_legal_request(status=S.CLOSED, audited=False)
+    assert shown() == expected()
+    assert expected()[0] == {
+        S.RECEIVED: 3,
+        S.IN_REVIEW: 1,
+        S.AWAITING_CLARIFICATION: 1,
+        S.WITHDRAWN: 1,
+        S.APPROVED: 1,
+        S.REJECTED: 1,
+        S.DISCLOSED: 1,
+        S.CLOSED: 1,
+    }
+    assert expected()[1] == 3
+
+
+def test_a_count_that_stopped_at_the_cap_is_shown_as_more_than_the_cap(
+    reviewer_client, monkeypatch
+):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    now = timezone.now()
+    for _ in range(3):
+        make_legal_request(status=S.IN_REVIEW, due_at=now - timedelta(hours=1), audited=False)
+    for _ in range(2):
+        make_legal_request(status=S.CLOSED, audited=False)
+
+    page = reviewer_client.get(QUEUE).content.decode()
+
+    hidden = '<span class="visually-hidden">more than </span>'
+    assert re.search(
+        rf'status=in_review[^"]*">In review <span class="count">{hidden}2\+</span>', page
+    )
+    # Exactly the cap is not "more than" it.
+    assert re.search(r'status=closed[^"]*">Closed <span class="count">2</span>', page)
+    assert f'<span class="count count-overdue">{hidden}2+</span>' in page
 
 
 def test_the_page_shows_the_counts_as_links_to_each_state(reviewer_client):
