@@ -48,18 +48,21 @@ class UserManager(BaseUserManager["User"]):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    email = models.EmailField(unique=True)
-    full_name = models.CharField(max_length=200)
-    role = models.CharField(max_length=20, choices=Role.choices)
-    is_active = models.BooleanField(default=True)
+    email = models.EmailField(_("email address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=200)
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(
+        _("staff status"),
         default=False,
         help_text=gettext_lazy("May log in to the Django admin (second factor required)."),
     )
-    date_joined = models.DateTimeField(default=timezone.now)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
     # The user's own choices (accounts.preferences); empty: the defaults.
-    language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES)
-    time_zone = models.CharField(max_length=64, blank=True)
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES
+    )
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
 
     objects = UserManager()
 

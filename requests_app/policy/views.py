@@ -264,20 +264,24 @@ class PolicyEditForm(PolicyTermsForm):
             ) from None
 
 
-COUNTRY_CHOICES = [("", _("Choose a country")), *((str(c.code), str(c.name)) for c in countries)]
+def country_choices() -> list[tuple[str, str]]:
+    """Every country, named and sorted in the viewer's language (read when the form is)."""
+    return [("", str(_("Choose a country"))), *((str(code), str(name)) for code, name in countries)]
+
+
 KIND_CHOICES = [("", _("Choose a kind")), *RequestKind.choices]
 
 
 class PolicyTargetForm(forms.Form):
     """Step one of adding a rule: which country, which kind."""
 
-    country = forms.ChoiceField(label=_("Country"), choices=COUNTRY_CHOICES)
+    country = forms.ChoiceField(label=_("Country"), choices=country_choices)
     kind = forms.ChoiceField(label=_("Kind of request"), choices=KIND_CHOICES)
 
 
 class PolicyCreateForm(PolicyTermsForm):
     country = forms.ChoiceField(
-        label=_("Country"), choices=COUNTRY_CHOICES, widget=forms.HiddenInput
+        label=_("Country"), choices=country_choices, widget=forms.HiddenInput
     )
     kind = forms.ChoiceField(
         label=_("Kind of request"), choices=KIND_CHOICES, widget=forms.HiddenInput

@@ -30,13 +30,14 @@ from requests_app.policy.services import (
     certificate_statement_set,
 )
 
-COUNTRY_CHOICES = [("", gettext_lazy("Choose a country"))] + [
-    (str(c.code), str(c.name)) for c in countries
-]
+
+def country_choices() -> list[tuple[str, str]]:
+    """Every country, named and sorted in the viewer's language (read when the form is)."""
+    return [("", str(gettext_lazy("Choose a country"))), *((str(c), str(n)) for c, n in countries)]
 
 
 class StatementForm(forms.Form):
-    country = forms.ChoiceField(label=gettext_lazy("Country"), choices=COUNTRY_CHOICES)
+    country = forms.ChoiceField(label=gettext_lazy("Country"), choices=country_choices)
     statement = forms.CharField(
         label=gettext_lazy("The custodian's statement"),
         required=False,

@@ -263,6 +263,15 @@ TIMELINE_TEXT: dict[str, tuple[str | Promise, Any]] = {
         gettext_lazy("Withdrawn by the authority"),
         lambda d: d.get("reason", ""),
     ),
+    "disclosure.previewed": (gettext_lazy("Records previewed before sealing"), None),
+    "disclosure.seal_failed": (gettext_lazy("Sealing the response failed"), None),
+    "response.sealed": (gettext_lazy("Response sealed to the authority's keys"), None),
+    "response.downloaded": (gettext_lazy("Response downloaded by the authority"), None),
+    "response.purged": (gettext_lazy("Sealed response deleted after its retention period"), None),
+    "preservation.extended": (gettext_lazy("Preservation extended"), None),
+    "request.shared": (gettext_lazy("Shared with a colleague"), None),
+    "request.unshared": (gettext_lazy("No longer shared with a colleague"), None),
+    "user_notice.due": (gettext_lazy("User notice due"), None),
     "attachment.downloaded": (
         gettext_lazy("Legal document downloaded"),
         lambda d: f"{d.get('filename', '')} (SHA-256 {str(d.get('sha256', ''))[:16]}…)",
@@ -272,8 +281,9 @@ TIMELINE_TEXT: dict[str, tuple[str | Promise, Any]] = {
 
 def _timeline_entry(event: AuditEvent) -> TimelineEntry:
     data = event.data if isinstance(event.data, dict) else {}
+    # An action without its own words (a new kind of event) still shows, by its code.
     text, detail = TIMELINE_TEXT.get(
-        event.action, (event.action.replace("_", " ").replace(".", ": ").capitalize(), None)
+        event.action, (gettext("Recorded: %(action)s") % {"action": event.action}, None)
     )
     before, after = str(data.get("before")), str(data.get("after"))
     is_change = before in STATUS_LABELS and after in STATUS_LABELS
