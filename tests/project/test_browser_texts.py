@@ -100,10 +100,22 @@ def test_the_catalog_is_the_portals_own_script_in_the_callers_language(client: C
 
 
 def test_a_page_loads_the_catalog_before_its_bundle() -> None:
+    """Every template that loads one of the portal's bundles includes the catalog first."""
+    bundles = 0
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        source = path.read_text()
+        for bundle in re.finditer(r"\{% static 'dist/[a-z-]+\.js' %\}", source):
+            bundles += 1
+            catalog = source.rfind('{% include "portal/_js_catalog.html" %}', 0, bundle.start())
+            assert catalog != -1, f"{path.name}: {bundle.group()} without the catalog before it"
+    assert bundles >= 5
+
+
+def test_the_catalog_script_names_the_page_language_and_nothing_inline() -> None:
     template = engines["django"].from_string(
         '{% extends "base.html" %}{% load static %}'
-        '{% block scripts %}<script type="module" src="{% static \'dist/submit.js\' %}">'
-        "</script>{% endblock %}"
+        '{% block scripts %}{% include "portal/_js_catalog.html" %}'
+        '<script type="module" src="{% static \'dist/submit.js\' %}"></script>{% endblock %}'
     )
     request = RequestFactory().get("/")
     request.user = AnonymousUser()

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.forms import formset_factory
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -145,6 +146,19 @@ def _window_input() -> forms.DateTimeInput:
     )
 
 
+class UTCDateTimeField(forms.DateTimeField):
+    """A time typed in UTC whatever the viewer's zone (IP logs are kept in UTC; the label
+    says "UTC"): Django's field would read it in the active zone, the viewer's own."""
+
+    def to_python(self, value: Any) -> Any:
+        with timezone.override(UTC):
+            return super().to_python(value)
+
+    def prepare_value(self, value: Any) -> Any:
+        with timezone.override(UTC):
+            return super().prepare_value(value)
+
+
 class TargetForm(forms.Form):
     """One account, phone number, address or channel the request is about.
 
@@ -159,13 +173,13 @@ class TargetForm(forms.Form):
         max_length=200,
         widget=forms.TextInput(attrs={"spellcheck": "false"}),
     )
-    window_from = forms.DateTimeField(
+    window_from = UTCDateTimeField(
         label=gettext_lazy("Used from (UTC)"),
         required=False,
         input_formats=WINDOW_FORMATS,
         widget=_window_input(),
     )
-    window_to = forms.DateTimeField(
+    window_to = UTCDateTimeField(
         label=gettext_lazy("Used until (UTC)"),
         required=False,
         input_formats=WINDOW_FORMATS,
