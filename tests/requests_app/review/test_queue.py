@@ -541,14 +541,16 @@ def test_the_filter_choices_are_escaped_and_keep_what_was_chosen(reviewer_client
 
 
 def test_the_due_column_names_the_viewers_zone_and_says_how_far_away_the_deadline_is(
-    reviewer_client,
+    reviewer_client, reviewer
 ):
     due_at = timezone.now().replace(microsecond=0) + timedelta(hours=30, minutes=30)
     request = make_legal_request(due_at=due_at)
+    reviewer.time_zone = "America/Sao_Paulo"  # the reviewer's own choice
+    reviewer.save(update_fields=["time_zone"])
 
+    response = reviewer_client.get(QUEUE)
     with timezone.override("America/Sao_Paulo"):
         shown = formats.date_format(timezone.localtime(due_at), "DATETIME_FORMAT")
-        response = reviewer_client.get(QUEUE)
 
     cell = row_of(response, request.reference).split('data-label="Due"', 1)[1]
     cell = cell.split("</td>", 1)[0]
