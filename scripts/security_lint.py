@@ -60,6 +60,9 @@ ALLOWED: dict[str, dict[str, str]] = {
         "requests_app/transparency/demo.py": "demo data for the transparency report",
         "requests_app/transparency/selectors.py": "counts for the public report, no rows out",
         "requests_app/transparency/figures.py": "counts for the public report, no rows out",
+        "requests_app/transparency/rollups.py": (
+            "folds requests into the report's rollups: counts only, no rows out"
+        ),
     },
     "sealed-response-gate": {
         "requests_app/delivery/selectors.py": "the gate itself",
@@ -95,6 +98,10 @@ ALLOWED: dict[str, dict[str, str]] = {
         "requests_app/review/selectors.py::overdue_count": (
             "adds up subqueries that Django compiled, whose parameters are passed as "
             "parameters; no user text"
+        ),
+        "requests_app/transparency/rollups.py": (
+            "statements over the rollup tables: only table and column names from the models' "
+            "metadata and SQL that Django compiled are formatted in; every value is a parameter"
         ),
         "requests_app/transparency/figures.py::_per_country_and_all": (
             "fills a fixed template with SQL that Django compiled, whose parameters are "

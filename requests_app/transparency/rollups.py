@@ -99,7 +99,7 @@ def _listed(values: Sequence[Any], sql_type: str = "bigint") -> RawSQL:
     bind than the statement takes to run (an array on PostgreSQL, JSON on SQLite)."""
     if connection.vendor == "postgresql":
         return RawSQL(f"SELECT unnest(%s::{sql_type}[])", (list(values),))  # noqa: S611  (a fixed type name)
-    return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(list(values)),))  # noqa: S611
+    return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(list(values)),))  # noqa: S611  (a fixed statement; the values are one parameter)
 
 
 # --- Folding ----------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def _facts_sql(ids: Sequence[int]) -> tuple[str, tuple[Any, ...]]:
     inner, params = rows.query.sql_with_params()
     columns = ", ".join(FACT_COLUMNS)
     picked = ", ".join(f'q."f_{name}"' for name in FACT_COLUMNS)
-    sql = f"INSERT INTO {_table(RequestFact)} ({columns}) SELECT {picked} FROM ({inner}) q"  # noqa: S608
+    sql = f"INSERT INTO {_table(RequestFact)} ({columns}) SELECT {picked} FROM ({inner}) q"  # noqa: S608  (model table names; values are parameters)
     return sql, params
 
 
@@ -177,7 +177,7 @@ def _account_facts_sql(ids: Sequence[int]) -> tuple[str, tuple[Any, ...]]:
     )
     inner, params = rows.query.sql_with_params()
     sql = (
-        f"INSERT INTO {_table(AccountFact)} (request_id, month, country, account) "  # noqa: S608
+        f"INSERT INTO {_table(AccountFact)} (request_id, month, country, account) "  # noqa: S608  (model table names; values are parameters)
         f'SELECT q."f_request_id", q."f_month", q."f_country", q."f_account" FROM ({inner}) q'
     )
     return sql, params
@@ -196,9 +196,9 @@ def _cells_recount(cells: set[tuple[int, str]]) -> None:
                 where = f"month = %s AND country IN ({marks})"
                 params: list[Any] = [month, *part]
                 for model in (MonthlyCounts, MonthlyAnswerTimes):
-                    cursor.execute(f"DELETE FROM {_table(model)} WHERE {where}", params)  # noqa: S608
+                    cursor.execute(f"DELETE FROM {_table(model)} WHERE {where}", params)  # noqa: S608  (model table names; values are parameters)
                 cursor.execute(
-                    f"INSERT INTO {_table(MonthlyCounts)} (month, country, properly_formed,"  # noqa: S608
+                    f"INSERT INTO {_table(MonthlyCounts)} (month, country, properly_formed,"  # noqa: S608  (model table names; values are parameters)
                     " emergency, preservation, answered, answered_within_deadline,"
                     " with_data_disclosed)"
                     " SELECT month, country, COUNT(*),"
@@ -211,7 +211,7 @@ def _cells_recount(cells: set[tuple[int, str]]) -> None:
                     params,
                 )
                 cursor.execute(
-                    f"INSERT INTO {_table(MonthlyAnswerTimes)} (month, country, bucket, answered)"  # noqa: S608
+                    f"INSERT INTO {_table(MonthlyAnswerTimes)} (month, country, bucket, answered)"  # noqa: S608  (model table names; values are parameters)
                     f" SELECT month, country, bucket, COUNT(*) FROM {facts}"
                     f" WHERE {where} AND bucket IS NOT NULL GROUP BY month, country, bucket",
                     params,
@@ -270,12 +270,12 @@ def _first_seen_add(delta: Counter[tuple[str, int, int]]) -> None:
         for part in _chunks(changes, 500):
             rows = ", ".join(["(%s, %s, %s, %s)"] * len(part))
             cursor.execute(
-                f"INSERT INTO {table} (scope, month, previous, accounts) VALUES {rows}"  # noqa: S608
+                f"INSERT INTO {table} (scope, month, previous, accounts) VALUES {rows}"  # noqa: S608  (model table names; values are parameters)
                 " ON CONFLICT (scope, month, previous)"
                 f" DO UPDATE SET accounts = {table}.accounts + excluded.accounts",
                 [value for change in part for value in change],
             )
-        cursor.execute(f"DELETE FROM {table} WHERE accounts = 0")  # noqa: S608
+        cursor.execute(f"DELETE FROM {table} WHERE accounts = 0")  # noqa: S608  (model table names; values are parameters)
 
 
 def _fold_requests(ids: Sequence[int]) -> None:
@@ -389,9 +389,9 @@ def rebuild() -> int:
         rejections = _table(IntakeRejection)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {_table(PendingRequest)} (request_id) SELECT id FROM {requests}"  # noqa: S608
+                f"INSERT INTO {_table(PendingRequest)} (request_id) SELECT id FROM {requests}"  # noqa: S608  (model table names; values are parameters)
             )
-            cursor.execute(f"SELECT MIN(at), MAX(at) FROM {rejections}")  # noqa: S608
+            cursor.execute(f"SELECT MIN(at), MAX(at) FROM {rejections}")  # noqa: S608  (model table names; values are parameters)
             first, last = cursor.fetchone()
         if first is not None:
             if isinstance(first, str):  # SQLite without a declared type on an aggregate
@@ -462,7 +462,7 @@ def _medians(first: int, last: int) -> dict[str, float]:
             buckets = sorted({b for _, b, _ in part})
             marks = ", ".join(["%s"] * len(buckets))
             cursor.execute(
-                f"WITH needed (country, bucket, position) AS (VALUES {needed}),"  # noqa: S608
+                f"WITH needed (country, bucket, position) AS (VALUES {needed}),"  # noqa: S608  (model table names; values are parameters)
                 " ranked AS (SELECT f.country, f.bucket, f.seconds_to_answer AS item,"
                 " ROW_NUMBER() OVER (PARTITION BY f.country, f.bucket"
                 " ORDER BY f.seconds_to_answer) AS position"
@@ -481,7 +481,7 @@ def _medians(first: int, last: int) -> dict[str, float]:
             marks = ", ".join(["%s"] * len(buckets))
             positions = sorted({r for _, r in world})
             cursor.execute(
-                "SELECT bucket, position, item FROM (SELECT bucket, seconds_to_answer AS item,"  # noqa: S608
+                "SELECT bucket, position, item FROM (SELECT bucket, seconds_to_answer AS item,"  # noqa: S608  (model table names; values are parameters)
                 " ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY seconds_to_answer) AS position"
                 f" FROM {facts} WHERE bucket IN ({marks}) AND month BETWEEN %s AND %s) ranked"
                 f" WHERE position IN ({', '.join(['%s'] * len(positions))})",

@@ -338,6 +338,7 @@ def route_kwargs(world_users: dict[str, User]) -> dict[str, list[dict[str, Any]]
     from requests_app.intake.web.forms import kind_option_for
     from requests_app.lifecycle.models import LegalRequest, RequestKind
     from requests_app.policy.models import PolicyRule
+    from requests_app.review.disclosure import PREVIEWABLE
     from requests_app.review.models import Decision, UserNotice
     from tests.factories import mailbox_link_path, make_signing_passkey, registration_form
     from tests.requests_app.factories import make_legal_request
@@ -349,8 +350,16 @@ def route_kwargs(world_users: dict[str, User]) -> dict[str, list[dict[str, Any]]
         or LegalRequest.objects.filter(officer=ana).first()
     )
     of_agency = LegalRequest.objects.filter(agency=supervisor.agency).first()
-    # A decision with its request, for the reviewers' preview of what it would disclose.
-    decision = Decision.objects.select_related("request").order_by("pk").first()
+    # A decision with its request, for the reviewers' preview of what it would disclose: one
+    # that can be previewed (proposed or confirmed, not a rejection; the demo has several,
+    # and which one has the lowest key depends on what the database held before).
+    decision = (
+        Decision.objects.select_related("request")
+        .filter(state__in=PREVIEWABLE)
+        .exclude(outcome=Decision.Outcome.REJECT)
+        .order_by("pk")
+        .first()
+    )
     response = answered.sealed_responses.first()
     draft = SubmissionDraft.objects.create(
         officer=ana, kind="subscriber_data", fields={"case_reference": "IPL 2026.0001"}
