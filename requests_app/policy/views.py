@@ -8,6 +8,7 @@ change, and asks for a reason kept in the audit log.
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -26,6 +27,7 @@ from accounts.access import AuthedRequest, role_required
 from accounts.models import Role
 from portal.forms import form_errors
 from requests_app.lifecycle.models import DataCategory, RequestKind
+from requests_app.policy.countries import country_choices
 from requests_app.policy.models import PolicyRule
 from requests_app.policy.selectors import (
     country_code,
@@ -264,9 +266,7 @@ class PolicyEditForm(PolicyTermsForm):
             ) from None
 
 
-def country_choices() -> list[tuple[str, str]]:
-    """Every country, named and sorted in the viewer's language (read when the form is)."""
-    return [("", str(_("Choose a country"))), *((str(code), str(name)) for code, name in countries)]
+rule_countries = partial(country_choices, _("Choose a country"))
 
 
 KIND_CHOICES = [("", _("Choose a kind")), *RequestKind.choices]
@@ -275,13 +275,13 @@ KIND_CHOICES = [("", _("Choose a kind")), *RequestKind.choices]
 class PolicyTargetForm(forms.Form):
     """Step one of adding a rule: which country, which kind."""
 
-    country = forms.ChoiceField(label=_("Country"), choices=country_choices)
+    country = forms.ChoiceField(label=_("Country"), choices=rule_countries)
     kind = forms.ChoiceField(label=_("Kind of request"), choices=KIND_CHOICES)
 
 
 class PolicyCreateForm(PolicyTermsForm):
     country = forms.ChoiceField(
-        label=_("Country"), choices=country_choices, widget=forms.HiddenInput
+        label=_("Country"), choices=rule_countries, widget=forms.HiddenInput
     )
     kind = forms.ChoiceField(
         label=_("Kind of request"), choices=KIND_CHOICES, widget=forms.HiddenInput

@@ -5,6 +5,7 @@ reads, ``policy.services.certificate_statement_set`` changes one country's text,
 reason kept in the audit log; a blank text returns the country to the default.
 """
 
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -21,6 +22,7 @@ from django_countries import countries
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Role
 from portal.forms import form_errors
+from requests_app.policy.countries import country_choices
 from requests_app.policy.defaults import DEFAULT_CERTIFICATE_STATEMENT
 from requests_app.policy.selectors import certificate_statements, country_policy_get_for_staff
 from requests_app.policy.services import (
@@ -30,14 +32,11 @@ from requests_app.policy.services import (
     certificate_statement_set,
 )
 
-
-def country_choices() -> list[tuple[str, str]]:
-    """Every country, named and sorted in the viewer's language (read when the form is)."""
-    return [("", str(gettext_lazy("Choose a country"))), *((str(c), str(n)) for c, n in countries)]
+statement_countries = partial(country_choices, gettext_lazy("Choose a country"))
 
 
 class StatementForm(forms.Form):
-    country = forms.ChoiceField(label=gettext_lazy("Country"), choices=country_choices)
+    country = forms.ChoiceField(label=gettext_lazy("Country"), choices=statement_countries)
     statement = forms.CharField(
         label=gettext_lazy("The custodian's statement"),
         required=False,

@@ -21,6 +21,7 @@ from django_countries import countries
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Role
 from portal.forms import form_errors
+from requests_app.policy.countries import country_choices
 from requests_app.policy.help import (
     BASES_MAX_LENGTH,
     EXAMPLE_MAX_LENGTH,
@@ -29,12 +30,6 @@ from requests_app.policy.help import (
     country_help_set,
 )
 from requests_app.policy.services import REASON_MAX_LENGTH, PolicyRefused
-
-
-def _country_choices() -> list[tuple[str, str]]:
-    return [("", _("Every other country (the fallback)"))] + [
-        (str(c.code), str(c.name)) for c in countries
-    ]
 
 
 class CountryHelpForm(forms.Form):
@@ -64,7 +59,7 @@ class CountryHelpForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["country"].choices = _country_choices()  # type: ignore[attr-defined]
+        self.fields["country"].choices = country_choices(_("Every other country (the fallback)"))  # type: ignore[attr-defined]
 
     def add_refusal(self, refused: PolicyRefused) -> None:
         for name, message in refused.problems:
