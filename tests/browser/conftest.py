@@ -1,7 +1,8 @@
 """Playwright driving Debian's chromium (never a browser downloaded by Playwright)."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -122,18 +123,70 @@ class VirtualAuthenticator:
         return self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})["credentials"]
 
 
+@contextmanager
+def passkey_page_in(chromium, origin: str, name: str, **context_options) -> Iterator[object]:
+    """A page in a browser context of its own (``context_options``: a viewport, a locale,
+    a time zone) on ``origin``, watched as ``page`` is, with a virtual passkey
+    authenticator attached (``page.authenticator``); screenshot ``name`` when done."""
+    context = chromium.new_context(base_url=origin, **context_options)
+    page = context.new_page()
+    page.watch = PageWatch(page, origin)
+    page.authenticator = VirtualAuthenticator(context, page)
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    context.close()
+
+
 @pytest.fixture
 def passkey_page(chromium, webauthn_origin, request) -> Iterator[object]:
     """A page on the localhost origin with a virtual passkey authenticator attached
     (``page.authenticator``) and the same watch as ``page``."""
-    context = chromium.new_context(base_url=webauthn_origin)
-    page = context.new_page()
-    page.watch = PageWatch(page, webauthn_origin)
-    page.authenticator = VirtualAuthenticator(context, page)
-    yield page
+    with passkey_page_in(chromium, webauthn_origin, request.node.name) as page:
+        yield page
+
+
+@pytest.fixture
+def other_browser(chromium, webauthn_origin, request) -> Iterator[Callable[..., object]]:
+    """Open a page in a browser context of its own (its own cookies) on the passkey origin:
+    ``other_browser("vetting")``, or with context options such as ``locale="en-GB"``."""
+    opened: list[tuple[str, object, object]] = []
+
+    def open_page(name: str, **context_options):
+        context = chromium.new_context(base_url=webauthn_origin, **context_options)
+        page = context.new_page()
+        page.watch = PageWatch(page, webauthn_origin)
+        opened.append((name, context, page))
+        return page
+
+    yield open_page
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
+    for name, context, page in opened:
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"), full_page=True)
+        context.close()
+
+
+@pytest.fixture
+def policy_storage_and_limits(settings, tmp_path) -> Iterator[Path]:
+    """The default policy rules, files stored under ``tmp_path`` (the answer: where), and
+    the rate limits' counts cleared: for a module's ``usefixtures``."""
+    from django.core.cache import cache
+
+    from requests_app.policy.defaults import policy_defaults_load
+    from requests_app.policy.models import PolicyRule
+
+    policy_defaults_load(PolicyRule)  # a flushed transactional database has lost them
+    location = tmp_path / "storage"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(location)},
+        },
+    }
+    cache.clear()  # the rate limits count per address, and every browser is 127.0.0.1
+    yield location
+    cache.clear()
 
 
 def log_in_with_password(page, email: str) -> None:

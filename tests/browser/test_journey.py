@@ -15,149 +15,65 @@ valid signature.
 
 Setup creates only what comes from outside the portal's pages: the verified agency with
 its domain and callback number, the vetting administrator, the two reviewers, and the
-platform's own data about the account the request names.
+platform's own data about the account the request names. That setup and the staff's steps
+are tests/browser/journey_steps.py's, shared with the Brazilian journey.
 """
 
-import base64
 import re
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
-from django_otp.oath import totp
 
 from portal import crypto
 from portal.audit import audit_chain_verify
 from portal.models import AuditEvent
 from requests_app.delivery.models import SealedResponse
-from requests_app.demo_source.directory import platform_file_store
-from requests_app.demo_source.models import PlatformAccount, PlatformIpEvent
 from requests_app.lifecycle.models import LegalRequest
-from requests_app.policy.defaults import policy_defaults_load
-from requests_app.policy.models import PolicyRule
-from tests.browser.conftest import ARTIFACTS, PageWatch
-from tests.browser.conftest import log_in_with_totp as log_in
-from tests.factories import (
-    PASSWORD,
-    mailbox_link_path,
-    make_agency,
-    make_vetting_admin,
+from tests.browser import journey_steps as steps
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.journey_steps import (
+    CONNECTIONS_FILE,
+    Journey,
+    clean,
+    code_from_shown_secret,
+    emails_to,
+    go,
 )
-from tests.requests_app.factories import make_reviewer
+from tests.factories import PASSWORD, mailbox_link_path
 from tests.requests_app.signing import pdf_bytes
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("policy_storage_and_limits"),
 ]
 
-OFFICER_EMAIL = "anna.schmidt@polizei.example.de"
-CALLBACK_NUMBER = "+4930123456"
-CALLBACK_NUMBER_SHOWN = "+49 30 123456"  # in international format, a tel: link
-IP_LOGIN = "203.0.113.80"
-SUSPECT_PHONE = "+4915100000801"
-CONNECTIONS_CSV = b"at,ip,port\n2026-02-03T10:00:00Z,203.0.113.80,40112\n"
-
-
-@pytest.fixture(autouse=True)
-def _policy_storage_and_limits(settings, tmp_path) -> Iterator[None]:
-    policy_defaults_load(PolicyRule)  # a flushed transactional database has lost them
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-    cache.clear()  # the rate limits count per address, and every browser is 127.0.0.1
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def other_browser(chromium, webauthn_origin, request) -> Iterator[Callable[[str], object]]:
-    """Open a page in a browser context of its own (its own cookies) on the passkey origin."""
-    opened: list[tuple[str, object, object]] = []
-
-    def open_page(name: str):
-        context = chromium.new_context(base_url=webauthn_origin)
-        page = context.new_page()
-        page.watch = PageWatch(page, webauthn_origin)
-        opened.append((name, context, page))
-        return page
-
-    yield open_page
-    ARTIFACTS.mkdir(exist_ok=True)
-    for name, context, page in opened:
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"), full_page=True)
-        context.close()
-
-
-def clean(page) -> None:
-    """The page so far broke no CSP rule, logged no error and asked no other origin."""
-    page.watch.assert_clean()
-
-
-def go(page, label: str) -> None:
-    """Follow a link of the main navigation, as a user does."""
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True).click()
-    page.wait_for_load_state("load")
-
-
-def log_in_with_totp(page, user) -> None:
-    log_in(page, user)
-    page.get_by_role("heading", name=f"Welcome, {user.full_name}").wait_for()
-    clean(page)
-
-
-def code_from_shown_secret(shown: str) -> str:
-    """What an authenticator app shows for the key the page printed in groups of four."""
-    secret = shown.replace(" ", "")
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    return f"{totp(key):06d}"
-
-
-def emails_to(address: str) -> list[str]:
-    return [message.subject for message in mail.outbox if message.to == [address]]
+JOURNEY = Journey(
+    officer_email="anna.schmidt@polizei.example.de",
+    officer_name="Anna Schmidt",
+    officer_title="Detective Inspector",
+    agency_name="Landespolizei Example",
+    agency_country="DE",
+    agency_domain="polizei.example.de",
+    callback_number="+4930123456",
+    callback_shown="+49 30 123456",  # in international format, a tel: link
+    callback_tel="tel:+49-30-123456",
+    user_id="800001",
+    username="suspect_one",
+    ip_login="203.0.113.80",
+    suspect_phone="+4915100000801",
+)
+OFFICER_EMAIL = JOURNEY.officer_email
+IP_LOGIN = JOURNEY.ip_login
+SUSPECT_PHONE = JOURNEY.suspect_phone
 
 
 def test_an_officer_goes_from_registration_to_a_response_opened_in_the_browser(
     passkey_page, other_browser, webauthn_origin, tmp_path: Path, request
 ) -> None:
     # --- Given: what exists outside the portal's pages -----------------------------------
-    agency = make_agency(
-        name="Landespolizei Example",
-        country="DE",
-        domain="polizei.example.de",
-        callback_phone=CALLBACK_NUMBER,
-    )
-    admin = make_vetting_admin(full_name="Vera Vetting")
-    first_reviewer = make_reviewer(full_name="Ada First")
-    second_reviewer = make_reviewer(full_name="Bo Second")
-    account = PlatformAccount.objects.create(
-        user_id="800001",
-        username="suspect_one",
-        phone_number=SUSPECT_PHONE,
-        registered_at=datetime(2024, 1, 1, tzinfo=UTC),
-    )
-    PlatformIpEvent.objects.create(
-        account=account,
-        kind=PlatformIpEvent.Kind.LOGIN,
-        ip=IP_LOGIN,
-        port=40112,
-        at=datetime(2026, 2, 3, 10, tzinfo=UTC),
-    )
-    platform_file_store(
-        account=account,
-        name="connections-2026-02-03.csv",
-        media_type="text/csv",
-        category="ip_addresses",
-        data=CONNECTIONS_CSV,
-        at=datetime(2026, 2, 3, 10, tzinfo=UTC),
-    )
+    cast = steps.outside_the_portal(JOURNEY)
     officer = passkey_page
     vetting = other_browser("vetting")
 
@@ -171,7 +87,7 @@ def test_an_officer_goes_from_registration_to_a_response_opened_in_the_browser(
     officer.get_by_label("Official email address").fill(OFFICER_EMAIL)
     officer.get_by_label("Password", exact=True).fill(PASSWORD)
     officer.get_by_label("Password again").fill(PASSWORD)
-    officer.get_by_label("Your agency").select_option(label=agency.name)
+    officer.get_by_label("Your agency").select_option(label=cast.agency.name)
     clean(officer)
     officer.get_by_role("button", name="Register").click()
     officer.wait_for_url("**/register/mailbox/")
@@ -244,28 +160,9 @@ def test_an_officer_goes_from_registration_to_a_response_opened_in_the_browser(
     clean(officer)
 
     # --- Vetting, in the administrator's own browser: the callback, then approval ------
-    log_in_with_totp(vetting, admin)
-    go(vetting, "Vetting")
-    vetting.locator("#officers").get_by_role("link", name="Anna Schmidt").click()
-    vetting.get_by_role("heading", name="Anna Schmidt").wait_for()
-    assert vetting.get_by_role("heading", level=1).get_by_text("Waiting for vetting").is_visible()
-    assert vetting.get_by_text("Call the agency's number on file:").is_visible()
-    dial = vetting.locator("#record-callback-heading").locator("..")
-    assert dial.get_by_role("link", name=CALLBACK_NUMBER_SHOWN).get_attribute("href") == (
-        "tel:+49-30-123456"
+    steps.vet_the_officer(
+        vetting, cast.admin, JOURNEY, "Duty desk confirmed Anna Schmidt works in unit K 11."
     )
-    clean(vetting)
-    vetting.get_by_label("Confirmed", exact=True).check()
-    vetting.get_by_label("Note").fill("Duty desk confirmed Anna Schmidt works in unit K 11.")
-    vetting.get_by_role("button", name="Record the call").click()
-    vetting.get_by_text(f"The call to {CALLBACK_NUMBER_SHOWN} was recorded.").wait_for()
-    callbacks = vetting.locator("#callbacks")
-    assert callbacks.get_by_role("row").filter(has_text="Confirmed").get_by_text("Yes").is_visible()
-    clean(vetting)
-    vetting.get_by_role("button", name="Approve Anna Schmidt").click()
-    vetting.get_by_text("Anna Schmidt is approved and was told by email.").wait_for()
-    assert vetting.get_by_role("heading", level=1).get_by_text("Active").is_visible()
-    clean(vetting)
     assert emails_to(OFFICER_EMAIL)[-1] == "Your authority portal account is approved"
 
     # --- The officer logs in afresh, with the passkey this time ------------------------
@@ -301,18 +198,7 @@ def test_an_officer_goes_from_registration_to_a_response_opened_in_the_browser(
     clean(officer)
 
     # The administrator reads the recipient with the officer and approves it.
-    go(vetting, "Vetting")
-    vetting.locator("#age-recipients").get_by_role("link", name=recipient[:20]).click()
-    vetting.get_by_role("heading", name="Recipient, to read out by phone").wait_for()
-    groups = vetting.get_by_role("list", name="Recipient in groups of four").get_by_role("listitem")
-    assert "".join(groups.all_inner_texts()) == recipient
-    vetting.get_by_label("I read every group of the fingerprint with the owner").check()
-    clean(vetting)
-    vetting.get_by_role("button", name="Approve the age recipient").click()
-    vetting.get_by_text("The age recipient is approved.").wait_for()
-    assert vetting.get_by_role("heading", level=1).get_by_text("Active").is_visible()
-    assert vetting.get_by_text("Approved by Vera Vetting, on").is_visible()
-    clean(vetting)
+    steps.approve_the_recipient(vetting, recipient)
 
     officer.reload()
     assert officer.get_by_role("row").filter(has_text=recipient).get_by_text("Active").is_visible()
@@ -328,19 +214,7 @@ def test_an_officer_goes_from_registration_to_a_response_opened_in_the_browser(
     read_out = passkey_row.locator("code.key-fingerprint").text_content()
     clean(officer)
 
-    go(vetting, "Vetting")
-    vetting.locator("#signing-passkeys").get_by_role("link").first.click()
-    vetting.get_by_role("heading", name="Fingerprint, to read out by phone").wait_for()
-    groups = vetting.get_by_role("list", name="Fingerprint in groups of four").get_by_role(
-        "listitem"
-    )
-    assert " ".join(groups.all_inner_texts()) == read_out
-    vetting.get_by_label("I read every group of the fingerprint with the owner").check()
-    clean(vetting)
-    vetting.get_by_role("button", name="Approve the passkey").click()
-    vetting.get_by_text("The passkey is approved.").wait_for()
-    assert vetting.get_by_role("heading", level=1).get_by_text("Active").is_visible()
-    clean(vetting)
+    steps.approve_the_passkey(vetting, read_out)
 
     # --- A request through the web channel, confirmed with the passkey -----------------
     go(officer, "New request")
@@ -385,60 +259,13 @@ def test_an_officer_goes_from_registration_to_a_response_opened_in_the_browser(
 
     # --- The first reviewer: claim, checklist, propose, see the records ----------------
     first = other_browser("first-reviewer")
-    log_in_with_totp(first, first_reviewer)
-    go(first, "Review queue")
-    first.get_by_role("link", name=reference).click()
-    first.get_by_role("heading", name=reference).wait_for()
-    provenance = first.locator("#provenance")
-    assert provenance.get_by_text("Web (confirmed with a passkey)").is_visible()
-    assert provenance.get_by_text("Anna Schmidt, Detective Inspector").is_visible()
-    clean(first)
-    first.get_by_role("button", name="Claim this request").click()
-    # The checklist and the proposal are one form, saved in one step.
-    first.get_by_role("heading", name="Checklist and proposal").wait_for()
-    items = first.locator("fieldset.checklist-item")
-    assert items.count() == 5
-    for index in range(items.count()):
-        items.nth(index).get_by_label("Satisfied", exact=True).check()
-    first.get_by_label("Note: scope proportionate").fill("Two categories, three months.")
-    clean(first)
-    first.get_by_role("button", name="Save and propose the approval").click()
-    first.get_by_role("heading", name="What this approval would disclose").wait_for()
-    records = first.locator("section.records")
-    assert records.get_by_role("cell", name=IP_LOGIN, exact=True).is_visible()
-    assert records.get_by_role("cell", name=SUSPECT_PHONE).is_visible()
-    assert records.get_by_text("connections-2026-02-03.csv").is_visible()
-    assert first.get_by_role("heading", name="Waiting for a second reviewer").is_visible()
-    assert first.get_by_role("button", name="Confirm the approval").count() == 0
-    clean(first)
+    steps.first_reviewer_proposes(
+        first, cast.first_reviewer, reference, JOURNEY, "Two categories, three months."
+    )
 
     # --- The second reviewer: the same records, confirm, hand to delivery --------------
     second = other_browser("second-reviewer")
-    log_in_with_totp(second, second_reviewer)
-    go(second, "Review queue")
-    second.get_by_role("link", name=reference).click()
-    second.get_by_role("heading", name=reference).wait_for()
-    clean(second)
-    second.get_by_role("link", name="Review the records and decide").click()
-    second.get_by_role("heading", name="What this approval would disclose").wait_for()
-    records = second.locator("section.records")
-    assert records.get_by_role("cell", name=IP_LOGIN, exact=True).is_visible()
-    assert records.get_by_role("cell", name=SUSPECT_PHONE).is_visible()
-    clean(second)
-    second.get_by_role("button", name="Confirm the approval").click()
-    second.get_by_role("heading", name="Hand to delivery").wait_for()
-    assert second.get_by_text("The approval is confirmed.").is_visible()
-    clean(second)
-    # Sealing is a Celery task (eager in tests) that PortalTask enqueues only when the
-    # hand-over's transaction commits. In a transactional test the live server's requests
-    # commit for real, so the on-commit callback runs, and the sealing with it, before the
-    # answer to this click: the page it leads to shows the sealed state, with no sweeper.
-    second.get_by_role("button", name="Hand to delivery").click()
-    second.get_by_text("Handed to delivery: the response is sealed").wait_for()
-    handed = second.locator("#disclosures")
-    assert handed.get_by_text("Sealed", exact=True).is_visible()
-    assert SealedResponse.objects.count() == 1
-    clean(second)
+    steps.second_reviewer_hands_over(second, cast.second_reviewer, reference, JOURNEY)
 
     # --- The officer opens the response in the page, with the identity kept earlier ----
     assert emails_to(OFFICER_EMAIL)[-1] == "A response is ready"
@@ -461,9 +288,7 @@ def test_an_officer_goes_from_registration_to_a_response_opened_in_the_browser(
     phone = answer.get_by_role("table", name="Phone number")
     assert phone.get_by_role("cell", name=SUSPECT_PHONE).is_visible()
     document = (
-        officer.locator("#response-files")
-        .get_by_role("row")
-        .filter(has_text="connections-2026-02-03.csv")
+        officer.locator("#response-files").get_by_role("row").filter(has_text=CONNECTIONS_FILE)
     )
     assert document.get_by_text("Matches its listing").is_visible()
     clean(officer)

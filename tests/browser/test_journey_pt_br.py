@@ -18,67 +18,62 @@ Those three are collected over the whole journey and reported together at the en
 The officer's pages are driven by what does not depend on the language (names, ids,
 addresses), so the test keeps working as the catalogs change. The platform's vetting
 administrator and reviewers are other people in other browsers, working in English; their
-steps are those of the English journey.
+steps, and what exists before the journey, are tests/browser/journey_steps.py's, shared
+with the English journey.
 """
 
-import base64
 import re
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
-from django_otp.oath import totp
 
 from accounts.models import User
-from requests_app.delivery.models import SealedResponse
-from requests_app.demo_source.directory import platform_file_store
-from requests_app.demo_source.models import PlatformAccount, PlatformIpEvent
-from requests_app.policy.defaults import policy_defaults_load
-from requests_app.policy.models import PolicyRule
-from tests.browser.conftest import ARTIFACTS, PageWatch
-from tests.browser.conftest import log_in_with_totp as log_in
-from tests.factories import PASSWORD, mailbox_link_path, make_agency, make_vetting_admin
-from tests.requests_app.factories import make_reviewer
+from tests.browser import journey_steps as steps
+from tests.browser.conftest import ARTIFACTS, passkey_page_in
+from tests.browser.journey_steps import Journey
+from tests.factories import PASSWORD, mailbox_link_path
 from tests.requests_app.signing import pdf_bytes
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("policy_storage_and_limits"),
+]
 
 PHONE = {"width": 390, "height": 844}
 ZONE = "America/Sao_Paulo"
-OFFICER_EMAIL = "ana.lima@pf.gov.example.br"
-AGENCY = "Polícia Federal (teste)"
-CALLBACK_NUMBER = "+556120248000"
-IP_LOGIN = "203.0.113.81"
-SUSPECT_PHONE = "+5511999990801"
-CONNECTIONS_CSV = b"at,ip,port\n2026-02-03T10:00:00Z,203.0.113.81,40112\n"
-
-
-@pytest.fixture(autouse=True)
-def _policy_storage_and_limits(settings, tmp_path) -> Iterator[None]:
-    policy_defaults_load(PolicyRule)  # a flushed transactional database has lost them
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-    cache.clear()  # the rate limits count per address, and every browser is 127.0.0.1
-    yield
-    cache.clear()
+STAFF_LOCALE = "en-GB"  # the platform's staff work in English, on a desktop
+JOURNEY = Journey(
+    officer_email="ana.lima@pf.gov.example.br",
+    officer_name="Ana Lima",
+    officer_title="Delegada",
+    agency_name="Polícia Federal (teste)",
+    agency_country="BR",
+    agency_domain="pf.gov.example.br",
+    callback_number="+556120248000",
+    callback_shown="+55 61 2024-8000",
+    callback_tel="tel:+55-61-2024-8000",
+    user_id="800002",
+    username="suspeito_um",
+    ip_login="203.0.113.81",
+    suspect_phone="+5511999990801",
+)
+OFFICER_EMAIL = JOURNEY.officer_email
+IP_LOGIN = JOURNEY.ip_login
+SUSPECT_PHONE = JOURNEY.suspect_phone
 
 
 @pytest.fixture
 def phone(chromium, webauthn_origin, request) -> Iterator[object]:
     """The officer's phone: 390×844, touch, pt-BR, São Paulo, with a virtual passkey."""
-    from tests.browser.conftest import VirtualAuthenticator
-
-    context = chromium.new_context(
-        base_url=webauthn_origin,
+    with passkey_page_in(
+        chromium,
+        webauthn_origin,
+        request.node.name,
         viewport=PHONE,
         device_scale_factor=3,
         is_mobile=True,
@@ -86,35 +81,10 @@ def phone(chromium, webauthn_origin, request) -> Iterator[object]:
         locale="pt-BR",
         timezone_id=ZONE,
         accept_downloads=True,
-    )
-    page = context.new_page()
-    page.watch = PageWatch(page, webauthn_origin)
-    page.authenticator = VirtualAuthenticator(context, page)
-    page.checked = []
-    page.problems = []
-    yield page
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
-
-
-@pytest.fixture
-def other_browser(chromium, webauthn_origin, request) -> Iterator[Callable[[str], object]]:
-    """A desktop browser of its own (its own cookies), in English, for platform staff."""
-    opened: list[tuple[str, object, object]] = []
-
-    def open_page(name: str):
-        context = chromium.new_context(base_url=webauthn_origin, locale="en-GB")
-        page = context.new_page()
-        page.watch = PageWatch(page, webauthn_origin)
-        opened.append((name, context, page))
-        return page
-
-    yield open_page
-    ARTIFACTS.mkdir(exist_ok=True)
-    for name, context, page in opened:
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"), full_page=True)
-        context.close()
+    ) as page:
+        page.checked = []
+        page.problems = []
+        yield page
 
 
 def check(page) -> None:
@@ -162,51 +132,13 @@ def open_menu(page) -> None:
         summary.click()
 
 
-def go(page, label: str) -> None:
-    """Follow a link of the main navigation (platform staff, in English)."""
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True).click()
-    page.wait_for_load_state("load")
-
-
-def code_from_shown_secret(shown: str) -> str:
-    secret = shown.replace(" ", "")
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    return f"{totp(key):06d}"
-
-
 def test_a_brazilian_officer_goes_from_registration_to_a_response_on_a_phone_in_portuguese(
     phone, other_browser, webauthn_origin, tmp_path: Path, request
 ) -> None:
     # --- Given: what exists outside the portal's pages -----------------------------------
-    agency = make_agency(
-        name=AGENCY, country="BR", domain="pf.gov.example.br", callback_phone=CALLBACK_NUMBER
-    )
-    admin = make_vetting_admin(full_name="Vera Vetting")
-    first_reviewer = make_reviewer(full_name="Ada First")
-    second_reviewer = make_reviewer(full_name="Bo Second")
-    account = PlatformAccount.objects.create(
-        user_id="800002",
-        username="suspeito_um",
-        phone_number=SUSPECT_PHONE,
-        registered_at=datetime(2024, 1, 1, tzinfo=UTC),
-    )
-    PlatformIpEvent.objects.create(
-        account=account,
-        kind=PlatformIpEvent.Kind.LOGIN,
-        ip=IP_LOGIN,
-        port=40112,
-        at=datetime(2026, 2, 3, 10, tzinfo=UTC),
-    )
-    platform_file_store(
-        account=account,
-        name="connections-2026-02-03.csv",
-        media_type="text/csv",
-        category="ip_addresses",
-        data=CONNECTIONS_CSV,
-        at=datetime(2026, 2, 3, 10, tzinfo=UTC),
-    )
+    cast = steps.outside_the_portal(JOURNEY)
     officer = phone
-    vetting = other_browser("vetting")
+    vetting = other_browser("vetting", locale=STAFF_LOCALE)
 
     # --- Registration, from the home page; the language comes from Accept-Language -----
     officer.goto("/")
@@ -221,7 +153,7 @@ def test_a_brazilian_officer_goes_from_registration_to_a_response_on_a_phone_in_
     form.locator("[name=email]").fill(OFFICER_EMAIL)
     form.locator("[name=password1]").fill(PASSWORD)
     form.locator("[name=password2]").fill(PASSWORD)
-    form.locator("[name=agency]").select_option(str(agency.pk))
+    form.locator("[name=agency]").select_option(str(cast.agency.pk))
     submit(officer, "form[action='/register/']")
     officer.wait_for_url("**/register/mailbox/")
     check(officer)
@@ -245,7 +177,7 @@ def test_a_brazilian_officer_goes_from_registration_to_a_response_on_a_phone_in_
     officer.goto("/account/factors/totp/")
     check(officer)
     shown_secret = officer.locator("code.secret").text_content()
-    officer.locator("#totp-code").fill(code_from_shown_secret(shown_secret))
+    officer.locator("#totp-code").fill(steps.code_from_shown_secret(shown_secret))
     submit(officer, "main form:has(#totp-code)")
     officer.locator("main a.button[href='/account/factors/']").wait_for()
     check(officer)  # the backup codes, shown once (the answer to the POST)
@@ -274,15 +206,7 @@ def test_a_brazilian_officer_goes_from_registration_to_a_response_on_a_phone_in_
     assert (user.language, user.time_zone) == ("pt-br", ZONE)
 
     # --- Vetting, by the administrator: the callback, then approval --------------------
-    log_in(vetting, admin)
-    go(vetting, "Vetting")
-    vetting.locator("#officers").get_by_role("link", name="Ana Lima").click()
-    vetting.get_by_role("heading", name="Ana Lima").wait_for()
-    vetting.get_by_label("Confirmed", exact=True).check()
-    vetting.get_by_label("Note").fill("O plantão confirmou Ana Lima.")
-    vetting.get_by_role("button", name="Record the call").click()
-    vetting.get_by_role("button", name="Approve Ana Lima").click()
-    vetting.get_by_text("Ana Lima is approved and was told by email.").wait_for()
+    steps.vet_the_officer(vetting, cast.admin, JOURNEY, "O plantão confirmou Ana Lima.")
 
     # --- Logged in afresh with the passkey ---------------------------------------------
     officer.goto("/")
@@ -314,17 +238,13 @@ def test_a_brazilian_officer_goes_from_registration_to_a_response_on_a_phone_in_
     officer.wait_for_url("**/account/keys/")
     check(officer)
 
-    go(vetting, "Vetting")
-    vetting.locator("#age-recipients").get_by_role("link", name=recipient[:20]).click()
-    vetting.get_by_label("I read every group of the fingerprint with the owner").check()
-    vetting.get_by_role("button", name="Approve the age recipient").click()
-    vetting.get_by_text("The age recipient is approved.").wait_for()
+    steps.approve_the_recipient(vetting, recipient)
 
-    go(vetting, "Vetting")
-    vetting.locator("#signing-passkeys").get_by_role("link").first.click()
-    vetting.get_by_label("I read every group of the fingerprint with the owner").check()
-    vetting.get_by_role("button", name="Approve the passkey").click()
-    vetting.get_by_text("The passkey is approved.").wait_for()
+    # The officer reads out the passkey's fingerprint from the keys page.
+    officer.goto("/account/keys/")
+    check(officer)
+    passkey_row = officer.get_by_role("row").filter(has_text="webauthn:")
+    steps.approve_the_passkey(vetting, passkey_row.locator("code.key-fingerprint").text_content())
 
     officer.goto("/account/keys/")
     check(officer)
@@ -340,7 +260,7 @@ def test_a_brazilian_officer_goes_from_registration_to_a_response_on_a_phone_in_
     form.locator("[name=legal_basis]").fill("Art. 22, Lei 12.965/2014 (Marco Civil da Internet)")
     form.locator("[name=authority_name]").fill("Juíza A. Exemplo")
     form.locator("[name=authority_role]").select_option("judge")
-    form.locator("[name=authority_contact]").fill(CALLBACK_NUMBER)
+    form.locator("[name=authority_contact]").fill(JOURNEY.callback_number)
     form.locator("#target-rows input[name$='-value']").first.fill("suspeito_um")
     form.locator("[name=data_categories][value=ip_addresses]").check()
     form.locator("[name=data_categories][value=phone_number]").check()
@@ -375,27 +295,12 @@ def test_a_brazilian_officer_goes_from_registration_to_a_response_on_a_phone_in_
     check(officer)
 
     # --- Two reviewers: propose, confirm, hand to delivery (the English journey) -------
-    first = other_browser("first-reviewer")
-    log_in(first, first_reviewer)
-    first.goto(f"/review/{reference}/")
-    first.get_by_role("button", name="Claim this request").click()
-    first.get_by_role("heading", name="Checklist and proposal").wait_for()
-    items = first.locator("fieldset.checklist-item")
-    for index in range(items.count()):
-        items.nth(index).get_by_label("Satisfied", exact=True).check()
-    first.get_by_label("Note: scope proportionate").fill("Duas categorias, três meses.")
-    first.get_by_role("button", name="Save and propose the approval").click()
-    first.get_by_role("heading", name="What this approval would disclose").wait_for()
-
-    second = other_browser("second-reviewer")
-    log_in(second, second_reviewer)
-    second.goto(f"/review/{reference}/")
-    second.get_by_role("link", name="Review the records and decide").click()
-    second.get_by_role("button", name="Confirm the approval").click()
-    second.get_by_role("heading", name="Hand to delivery").wait_for()
-    second.get_by_role("button", name="Hand to delivery").click()
-    second.get_by_text("Handed to delivery: the response is sealed").wait_for()
-    assert SealedResponse.objects.count() == 1
+    first = other_browser("first-reviewer", locale=STAFF_LOCALE)
+    steps.first_reviewer_proposes(
+        first, cast.first_reviewer, reference, JOURNEY, "Duas categorias, três meses."
+    )
+    second = other_browser("second-reviewer", locale=STAFF_LOCALE)
+    steps.second_reviewer_hands_over(second, cast.second_reviewer, reference, JOURNEY)
 
     # --- The officer opens the response in the page ------------------------------------
     officer.goto("/responses/")

@@ -12,42 +12,28 @@ import hashlib
 from collections.abc import Iterator
 
 import pytest
-from django.core.cache import cache
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import SigningPasskey
 from accounts.services.vetting import signing_passkey_approve
 from requests_app.lifecycle.models import LegalRequest, MessageAttachment
-from requests_app.policy.defaults import policy_defaults_load
-from requests_app.policy.models import PolicyRule
 from requests_app.review.services import clarification_ask, request_claim
 from tests.browser.conftest import PageWatch, log_in_with_totp
 from tests.factories import make_officer, make_user, make_vetting_admin
 from tests.requests_app.officer_helpers import submitted
 from tests.requests_app.signing import pdf_bytes
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("policy_storage_and_limits"),
+]
 
 PHONE = 390
 WIDER_THAN_PHONE = (
     "selector => Array.from(document.querySelectorAll(selector))"
     f".filter(e => e.getBoundingClientRect().right > {PHONE}).map(e => e.outerHTML.slice(0, 80))"
 )
-
-
-@pytest.fixture(autouse=True)
-def _policy_storage_and_limits(settings, tmp_path) -> Iterator[None]:
-    policy_defaults_load(PolicyRule)  # a flushed transactional database has lost them
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

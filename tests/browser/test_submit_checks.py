@@ -16,18 +16,14 @@ holds.
 
 import base64
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from django.core.cache import cache
 
 from requests_app.intake.models import DraftDocument, IntakeRejection, SubmissionDraft
 from requests_app.lifecycle.models import Attachment, LegalRequest
-from requests_app.policy.defaults import policy_defaults_load
-from requests_app.policy.models import PolicyRule
 from tests.browser.conftest import log_in_with_totp
 from tests.factories import SoftPasskey, make_officer, make_signing_passkey
 from tests.requests_app.signing import pdf_bytes
@@ -58,19 +54,9 @@ CANCEL_NEXT_PROMPT = """() => {
 
 
 @pytest.fixture(autouse=True)
-def storage(settings, tmp_path) -> Iterator[Path]:
-    policy_defaults_load(PolicyRule)  # a flushed transactional database has lost them
-    location = tmp_path / "storage"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(location)},
-        },
-    }
-    cache.clear()  # the rate limits count per address, and every test comes from 127.0.0.1
-    yield location
-    cache.clear()
+def storage(policy_storage_and_limits: Path) -> Path:
+    """Where the portal stores files in these tests (conftest's policy_storage_and_limits)."""
+    return policy_storage_and_limits
 
 
 def stored(location: Path) -> list[str]:

@@ -9,11 +9,9 @@ The request is stored with its web provenance, and the page never broke the stri
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
 
 import pytest
 import rfc8785
-from django.core.cache import cache
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import SigningPasskey
@@ -21,30 +19,14 @@ from accounts.services.vetting import signing_passkey_approve
 from portal.models import AuditEvent
 from requests_app.intake.models import IntakeRejection
 from requests_app.lifecycle.models import LegalRequest
-from requests_app.policy.defaults import policy_defaults_load
-from requests_app.policy.models import PolicyRule
 from tests.factories import PASSWORD, make_officer, make_vetting_admin, totp_code
 from tests.requests_app.signing import pdf_bytes
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("policy_storage_and_limits"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _policy_storage_and_limits(settings, tmp_path) -> Iterator[None]:
-    policy_defaults_load(PolicyRule)  # a flushed transactional database has lost them
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
-    cache.clear()  # the rate limits count per address, and every test comes from 127.0.0.1
-    yield
-    cache.clear()
 
 
 def b64url(data: bytes) -> str:
