@@ -20,15 +20,8 @@
 import { Decrypter, identityToRecipient } from "age-encryption";
 import { unzipSync } from "fflate";
 
-import {
-  appendSentence,
-  formatMoment,
-  formatNumber,
-  gettext,
-  interpolate,
-  ngettext,
-  pgettext,
-} from "./i18n.js";
+import { humanSize, sha256, toHex } from "./bytes.js";
+import { appendSentence, formatMoment, gettext, interpolate, pgettext } from "./i18n.js";
 
 const MAX_IDENTITY_FILE = 64 * 1024;
 const RESPONSE_JSON = "response.json";
@@ -55,27 +48,8 @@ class Refusal extends Error {}
 
 // --- Bytes and text -------------------------------------------------------------------
 
-function toHex(bytes) {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 async function sha256Hex(data) {
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
-}
-
-function humanSize(bytes) {
-  const decimal = { minimumFractionDigits: 1, maximumFractionDigits: 1 };
-  if (bytes < 1024) {
-    return interpolate(ngettext("%(count)s byte", "%(count)s bytes", bytes), {
-      count: formatNumber(bytes),
-    });
-  }
-  if (bytes < 1024 * 1024) {
-    return interpolate(gettext("%(size)s KB"), { size: formatNumber(bytes / 1024, decimal) });
-  }
-  return interpolate(gettext("%(size)s MB"), {
-    size: formatNumber(bytes / (1024 * 1024), decimal),
-  });
+  return toHex(await sha256(data));
 }
 
 function derOfPem(pem) {

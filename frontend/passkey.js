@@ -1,11 +1,12 @@
 // What the pages that sign with a passkey share (PROTOCOL §2.5): the web submission
-// (submit.js) and a reply with documents (reply.js). Bytes and text, the files' checks
-// and hashes, the portal's JSON answers, and the passkey's assertion over a payload's
-// SHA-256, put in the envelope the portal checks.
+// (submit.js) and a reply with documents (reply.js): the files' checks and hashes, the
+// portal's JSON answers, the passkey's assertion over a payload's SHA-256 put in the
+// envelope the portal checks, and the confirm button's work (sign, send, tell the answer).
 //
 // Bundled into each page's script by `make assets` (esbuild); see package.json.
 
-import { formatNumber, gettext, interpolate, ngettext } from "./i18n.js";
+import { fromBase64url, humanSize, sha256, toBase64url, toHex } from "./bytes.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 
 const MEDIA_TYPES_BY_EXTENSION = {
   pdf: "application/pdf",
@@ -13,42 +14,6 @@ const MEDIA_TYPES_BY_EXTENSION = {
   jpg: "image/jpeg",
   jpeg: "image/jpeg",
 };
-
-// --- Bytes and text -------------------------------------------------------------------
-
-export function toBase64url(buffer) {
-  let text = "";
-  for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte);
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-export function fromBase64url(text) {
-  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
-  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
-}
-
-export function toHex(bytes) {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-export async function sha256(data) {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-}
-
-export function humanSize(bytes) {
-  const decimal = { minimumFractionDigits: 1, maximumFractionDigits: 1 };
-  if (bytes < 1024) {
-    return interpolate(ngettext("%(count)s byte", "%(count)s bytes", bytes), {
-      count: formatNumber(bytes),
-    });
-  }
-  if (bytes < 1024 * 1024) {
-    return interpolate(gettext("%(size)s KB"), { size: formatNumber(bytes / 1024, decimal) });
-  }
-  return interpolate(gettext("%(size)s MB"), {
-    size: formatNumber(bytes / (1024 * 1024), decimal),
-  });
-}
 
 export function mediaTypeOf(file, allowed) {
   if (allowed.includes(file.type)) return file.type;
@@ -94,25 +59,33 @@ export function fileSelectionProblem(files, config) {
   return "";
 }
 
+/** A file with its declaration: {file, filename, media_type, sha256, size}. */
+export async function declareFile(file, config) {
+  return {
+    file,
+    filename: file.name,
+    media_type: mediaTypeOf(file, config.mediaTypes),
+    sha256: toHex(await sha256(await file.arrayBuffer())),
+    size: file.size,
+  };
+}
+
+/** What to say when a chosen file is one already declared. */
+export function sameFileProblem(file) {
+  return interpolate(gettext("%(name)s is the same file as another one chosen."), {
+    name: file.name,
+  });
+}
+
 /** Each file with its declaration (name, type, SHA-256, size); throws on a duplicate. */
 export async function declareFiles(files, config) {
   const declared = [];
   for (const file of files) {
-    const digest = toHex(await sha256(await file.arrayBuffer()));
-    if (declared.some((item) => item.sha256 === digest)) {
-      throw new Error(
-        interpolate(gettext("%(name)s is the same file as another one chosen."), {
-          name: file.name,
-        }),
-      );
+    const item = await declareFile(file, config);
+    if (declared.some((other) => other.sha256 === item.sha256)) {
+      throw new Error(sameFileProblem(file));
     }
-    declared.push({
-      file,
-      filename: file.name,
-      media_type: mediaTypeOf(file, config.mediaTypes),
-      sha256: digest,
-      size: file.size,
-    });
+    declared.push(item);
   }
   return declared;
 }
@@ -163,9 +136,13 @@ export function postWithToken(url, body, csrfToken) {
 // --- The passkey signs the payload's hash ----------------------------------------------
 
 /** Ask one of the officer's approved passkeys (``config.credentials``) to sign ``digest``,
- * with user verification. */
-export function passkeyAssertion(config, digest) {
-  return navigator.credentials.get({
+ * with user verification. Rejects with the DOMException the browser gave, or a
+ * NotSupportedError (no WebAuthn here) or NotAllowedError (no credential) of its own. */
+export async function passkeyAssertion(config, digest) {
+  if (!window.PublicKeyCredential || !navigator.credentials) {
+    throw new DOMException("no WebAuthn", "NotSupportedError");
+  }
+  const credential = await navigator.credentials.get({
     publicKey: {
       challenge: digest,
       rpId: config.rpId,
@@ -178,6 +155,8 @@ export function passkeyAssertion(config, digest) {
       timeout: config.timeoutMs,
     },
   });
+  if (!credential) throw new DOMException("no credential", "NotAllowedError");
+  return credential;
 }
 
 /** The envelope of PROTOCOL §2.5: the payload and the passkey's assertion over it. */
@@ -193,4 +172,83 @@ export function envelopeText(payload, credential) {
       value: toBase64url(response.signature),
     },
   });
+}
+
+// --- Confirm and send: what the submission and the reply do alike ----------------------
+
+/** The envelope for ``signing`` ({payload, digest, at, envelope}), made once and kept in
+ * ``signing.envelope`` so that a retry sends the same bytes; null when there is nothing to
+ * send yet, with what to do said in ``status``: the payload was older than the portal
+ * accepts (``refresh()`` asked for a new one, and ``stale`` is said once it came), or the
+ * passkey did not sign (``problemOf(error)`` says why, never the browser's own words). */
+export async function signedEnvelope(config, signing, status, { refresh, stale, problemOf }) {
+  if (signing.envelope) return signing.envelope;
+  if (Date.now() - signing.at > config.freshSeconds * 1000) {
+    // The portal accepts a signature made within five minutes of signed_at.
+    if (await refresh()) status.textContent = stale;
+    return null;
+  }
+  status.textContent = gettext("Confirm with your passkey: follow your browser's prompt.");
+  let credential;
+  try {
+    credential = await passkeyAssertion(config, signing.digest);
+  } catch (error) {
+    status.textContent = problemOf(error);
+    console.warn("passkey assertion failed", error && error.name);
+    return null;
+  }
+  signing.envelope = envelopeText(signing.payload, credential);
+  return signing.envelope;
+}
+
+/** The body the API takes (PROTOCOL §2.5): the envelope, then each file it declares
+ * (``listed``), taken from the ``chosen`` ones by its SHA-256. */
+export function envelopeForm(envelope, listed, chosen) {
+  const body = new FormData();
+  body.append("envelope", new Blob([envelope], { type: "application/json" }), "envelope.json");
+  for (const item of listed) {
+    const file = chosen.find((f) => f.sha256 === item.sha256);
+    body.append("attachment", file.file, item.filename);
+  }
+  return body;
+}
+
+/** What the confirm button does on both pages (``page``: its elements, texts and
+ * callbacks): the passkey signs (``signedEnvelope``, with ``page.refresh``, ``page.stale``
+ * and ``page.problemOf``), ``page.body(envelope)`` is posted to ``page.url``, and the
+ * portal's answer is told: ``page.accepted(answer)`` on 201, ``page.refused(answer)`` on a
+ * refusal. After a lost answer the button sends the same bytes again, which the portal
+ * answers with what it already has and never stores twice; a refused signature is never
+ * sent again. */
+export async function confirmAndSend(config, signing, page) {
+  const { button, status } = page;
+  button.disabled = true;
+  try {
+    const envelope = await signedEnvelope(config, signing, status, page);
+    if (!envelope) return;
+    status.textContent = page.sending;
+    let response;
+    try {
+      response = await postWithToken(page.url, page.body(envelope), page.csrfToken);
+    } catch {
+      status.textContent = page.lost;
+      button.textContent = page.sendAgain;
+      return;
+    }
+    const answer = await jsonOf(response);
+    if (answer === null) {
+      status.textContent = sessionEnded();
+      return;
+    }
+    if (response.status === 201) {
+      page.accepted(answer);
+      return;
+    }
+    status.textContent = "";
+    signing.envelope = null; // a refused signature is never sent again
+    button.textContent = gettext("Confirm with your passkey");
+    page.refused(answer);
+  } finally {
+    button.disabled = false;
+  }
 }

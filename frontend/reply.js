@@ -13,19 +13,17 @@
 
 import canonicalize from "canonicalize";
 
+import { humanSize, sha256, toHex } from "./bytes.js";
 import { gettext, interpolate } from "./i18n.js";
 import {
+  confirmAndSend,
   declarations,
   declareFiles,
-  envelopeText,
+  envelopeForm,
   fileSelectionProblem,
-  humanSize,
   jsonOf,
-  passkeyAssertion,
   postWithToken,
   sessionEnded,
-  sha256,
-  toHex,
 } from "./passkey.js";
 
 function setup(form) {
@@ -183,69 +181,26 @@ function setup(form) {
   confirmButton.addEventListener("click", async () => {
     if (!signing) return;
     problemBox.hidden = true;
-    confirmButton.disabled = true;
-    try {
-      if (!signing.envelope) {
-        if (Date.now() - signing.at > config.freshSeconds * 1000) {
-          // The portal accepts a signature made within five minutes of signed_at.
-          if (await preview()) {
-            confirmStatus.textContent =
-              gettext("The reply was prepared a few minutes ago, so the portal prepared it again with the current time. Check it, then confirm.");
-          }
-          return;
-        }
-        confirmStatus.textContent = gettext("Confirm with your passkey: follow your browser's prompt.");
-        let credential;
-        try {
-          credential = await passkeyAssertion(config, signing.digest);
-        } catch (error) {
-          confirmStatus.textContent =
-            gettext("The passkey did not confirm the reply (cancelled, timed out, or not one of your passkeys). Nothing was sent.");
-          console.warn("passkey assertion failed", error);
-          return;
-        }
-        signing.envelope = envelopeText(signing.payload, credential);
-      }
-      confirmStatus.textContent = gettext("Sending the reply…");
-      const data = new FormData();
-      data.append(
-        "envelope",
-        new Blob([signing.envelope], { type: "application/json" }),
-        "envelope.json",
-      );
-      for (const item of signing.payload.message.attachments) {
-        const chosen = declared.find((f) => f.sha256 === item.sha256);
-        data.append("attachment", chosen.file, item.filename);
-      }
-      let response;
-      try {
-        response = await postWithToken(config.submitUrl, data, csrfToken);
-      } catch {
-        // The same bytes may be sent again: the portal answers a retry with the message
-        // it already has, and never stores it twice.
-        confirmStatus.textContent =
-          gettext("The answer did not arrive. Press the button again to send the same signed reply.");
-        confirmButton.textContent = gettext("Send the signed reply again");
-        return;
-      }
-      const answer = await jsonOf(response);
-      if (answer === null) {
-        confirmStatus.textContent = sessionEnded();
-        return;
-      }
-      if (response.status === 201) {
+    await confirmAndSend(config, signing, {
+      button: confirmButton,
+      status: confirmStatus,
+      refresh: preview,
+      stale: gettext("The reply was prepared a few minutes ago, so the portal prepared it again with the current time. Check it, then confirm."),
+      problemOf: () =>
+        gettext("The passkey did not confirm the reply (cancelled, timed out, or not one of your passkeys). Nothing was sent."),
+      url: config.submitUrl,
+      csrfToken,
+      body: (envelope) => envelopeForm(envelope, signing.payload.message.attachments, declared),
+      sending: gettext("Sending the reply…"),
+      lost: gettext("The answer did not arrive. Press the button again to send the same signed reply."),
+      sendAgain: gettext("Send the signed reply again"),
+      accepted: () => {
         confirmStatus.textContent = gettext("Sent.");
         window.location.assign(config.threadUrl);
         window.location.reload();
-        return;
-      }
-      confirmStatus.textContent = "";
-      signing.envelope = null; // a refused signature is never sent again
-      confirmButton.textContent = gettext("Confirm with your passkey");
-      showProblem(answer);
-    } finally {
-      confirmButton.disabled = false;
-    }
+      },
+      refused: showProblem,
+    });
   });
 }
 

@@ -19,82 +19,24 @@
 
 import canonicalize from "canonicalize";
 
-import { formatMoment, formatNumber, gettext, interpolate, ngettext } from "./i18n.js";
-
-const MEDIA_TYPES_BY_EXTENSION = {
-  pdf: "application/pdf",
-  png: "image/png",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-};
-
-// --- Bytes and text -------------------------------------------------------------------
-
-function toBase64url(buffer) {
-  let text = "";
-  for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte);
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64url(text) {
-  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
-  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
-}
-
-function toHex(bytes) {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function sha256(data) {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-}
-
-function humanSize(bytes) {
-  const decimal = { minimumFractionDigits: 1, maximumFractionDigits: 1 };
-  if (bytes < 1024) {
-    return interpolate(ngettext("%(count)s byte", "%(count)s bytes", bytes), {
-      count: formatNumber(bytes),
-    });
-  }
-  if (bytes < 1024 * 1024) {
-    return interpolate(gettext("%(size)s KB"), { size: formatNumber(bytes / 1024, decimal) });
-  }
-  return interpolate(gettext("%(size)s MB"), {
-    size: formatNumber(bytes / (1024 * 1024), decimal),
-  });
-}
-
-function mediaTypeOf(file, allowed) {
-  if (allowed.includes(file.type)) return file.type;
-  const extension = file.name.includes(".") ? file.name.split(".").pop().toLowerCase() : "";
-  return MEDIA_TYPES_BY_EXTENSION[extension] || "";
-}
+import { humanSize, sha256, toHex } from "./bytes.js";
+import { formatMoment, gettext, interpolate, ngettext } from "./i18n.js";
+import {
+  confirmAndSend,
+  declarations,
+  declareFile,
+  envelopeForm,
+  fileSelectionProblem,
+  jsonOf,
+  postWithToken,
+  sameFileProblem,
+  sessionEnded,
+} from "./passkey.js";
 
 function cell(text) {
   const td = document.createElement("td");
   td.textContent = text;
   return td;
-}
-
-// --- HTTP ----------------------------------------------------------------------------
-
-/** The JSON body of an answer, or null when the answer is not the portal's JSON
- * (a redirect to the login page once the session ended, a CSRF refusal page). */
-async function jsonOf(response) {
-  if (response.type === "opaqueredirect") return null;
-  const type = response.headers.get("Content-Type") || "";
-  if (!type.includes("json")) return null;
-  try {
-    return await response.json();
-  } catch {
-    return null;
-  }
-}
-
-function sessionEnded() {
-  return gettext(
-    "Your session has ended or the page is out of date. Log in again in another tab, then try again here.",
-  );
 }
 
 function setup(root) {
@@ -115,18 +57,10 @@ function setup(root) {
   const draftButton = root.querySelector("#draft-button");
   let declaredFiles = []; // [{file, filename, media_type, sha256, size}]
   let fileProblem = "";
-  let signing = null; // {payload, canonical, digest, at, envelopeText}
+  let signing = null; // {payload, canonical, digest, at, envelope}
   let draftId = config.draftId;
 
-  function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      body,
-      credentials: "same-origin",
-      redirect: "manual",
-      headers: { "X-CSRFToken": csrfToken, Accept: "application/json" },
-    });
-  }
+  const post = (url, body) => postWithToken(url, body, csrfToken);
 
   function setStep(id) {
     let done = true;
@@ -364,51 +298,9 @@ function setup(root) {
   const fileStatus = root.querySelector("#attachment-status");
   const declaredInput = form.elements.attachments;
 
-  function fileSelectionProblem(files) {
-    if (files.length > config.maxAttachments) {
-      return interpolate(
-        ngettext(
-          "Attach at most %(count)s file.",
-          "Attach at most %(count)s files.",
-          config.maxAttachments,
-        ),
-        { count: config.maxAttachments },
-      );
-    }
-    let total = 0;
-    for (const file of files) {
-      if (!mediaTypeOf(file, config.mediaTypes)) {
-        return interpolate(gettext("%(name)s: only PDF, PNG and JPEG files are accepted."), {
-          name: file.name,
-        });
-      }
-      if (file.size === 0) return interpolate(gettext("%(name)s is empty."), { name: file.name });
-      if (file.size > config.maxAttachmentBytes) {
-        return interpolate(gettext("%(name)s is larger than %(size)s."), {
-          name: file.name,
-          size: humanSize(config.maxAttachmentBytes),
-        });
-      }
-      total += file.size;
-    }
-    if (total > config.maxTotalBytes) {
-      return interpolate(gettext("The files are larger than %(size)s together."), {
-        size: humanSize(config.maxTotalBytes),
-      });
-    }
-    return "";
-  }
-
   /** Show the chosen files, and declare them (name, type, size, hash) for the portal. */
   function renderFiles() {
-    declaredInput.value = JSON.stringify(
-      declaredFiles.map(({ filename, media_type, sha256: hash, size }) => ({
-        filename,
-        media_type,
-        sha256: hash,
-        size,
-      })),
-    );
+    declaredInput.value = JSON.stringify(declarations(declaredFiles));
     const body = fileTable.tBodies[0];
     body.replaceChildren();
     for (const item of declaredFiles) {
@@ -451,34 +343,21 @@ function setup(root) {
       : "";
   }
 
-  async function declare(file) {
-    return {
-      file,
-      filename: file.name,
-      media_type: mediaTypeOf(file, config.mediaTypes),
-      sha256: toHex(await sha256(await file.arrayBuffer())),
-      size: file.size,
-    };
-  }
-
   // Chosen files join those already there (a draft's, or chosen before).
   fileInput.addEventListener("change", async () => {
     const files = Array.from(fileInput.files);
     fileInput.value = "";
     if (files.length === 0) return;
-    fileProblem = fileSelectionProblem([...declaredFiles.map((f) => f.file), ...files]);
+    fileProblem = fileSelectionProblem([...declaredFiles.map((f) => f.file), ...files], config);
     setFieldError("attachments", fileProblem);
     if (fileProblem) return;
     fileStatus.textContent = gettext("Computing the SHA-256 of each file…");
     previewButton.disabled = true;
     try {
       for (const file of files) {
-        const item = await declare(file);
+        const item = await declareFile(file, config);
         if (declaredFiles.some((f) => f.sha256 === item.sha256)) {
-          fileProblem = interpolate(
-            gettext("%(name)s is the same file as another one chosen."),
-            { name: file.name },
-          );
+          fileProblem = sameFileProblem(file);
           setFieldError("attachments", fileProblem);
           continue;
         }
@@ -505,7 +384,7 @@ function setup(root) {
         if (!response.ok) throw new Error(`status ${response.status}`);
         const blob = await response.blob();
         const file = new File([blob], document_.filename, { type: document_.media_type });
-        const item = await declare(file);
+        const item = await declareFile(file, config);
         if (item.sha256 !== document_.sha256) throw new Error("the document changed");
         declaredFiles.push(item);
       }
@@ -580,7 +459,7 @@ function setup(root) {
     }
     const canonical = canonicalize(payload);
     const digest = await sha256(new TextEncoder().encode(canonical));
-    signing = { payload, canonical, digest, at: Date.now(), envelopeText: null };
+    signing = { payload, canonical, digest, at: Date.now(), envelope: null };
 
     renderSummary(summary);
     root.querySelector("#preview-payload").textContent = JSON.stringify(
@@ -682,22 +561,6 @@ function setup(root) {
 
   // --- Confirm: the passkey signs the payload's hash ---------------------------------
 
-  async function assertionFor(digest) {
-    return navigator.credentials.get({
-      publicKey: {
-        challenge: digest,
-        rpId: config.rpId,
-        allowCredentials: config.credentials.map((c) => ({
-          type: "public-key",
-          id: fromBase64url(c.id),
-          transports: c.transports,
-        })),
-        userVerification: "required",
-        timeout: config.timeoutMs,
-      },
-    });
-  }
-
   /** What to do, in a sentence, for each way the browser's passkey prompt can fail; the
    * browser's own message is never shown. */
   function passkeyProblem(error) {
@@ -714,20 +577,6 @@ function setup(root) {
       default:
         return text.passkeyFailed;
     }
-  }
-
-  function envelopeText(payload, credential) {
-    const response = credential.response;
-    return JSON.stringify({
-      payload,
-      signature: {
-        alg: "webauthn",
-        key_id: `webauthn:${toBase64url(credential.rawId)}`,
-        authenticator_data: toBase64url(response.authenticatorData),
-        client_data_json: toBase64url(response.clientDataJSON),
-        value: toBase64url(response.signature),
-      },
-    });
   }
 
   function showProblem(problem) {
@@ -767,73 +616,29 @@ function setup(root) {
   confirmButton.addEventListener("click", async () => {
     if (!signing) return;
     problemBox.hidden = true;
-    confirmButton.disabled = true;
-    try {
-      if (!signing.envelopeText) {
-        if (Date.now() - signing.at > config.freshSeconds * 1000) {
-          // The portal accepts a signature made within five minutes of signed_at.
-          if (await requestPreview()) {
-            confirmStatus.textContent =
-              gettext("The preview was a few minutes old, so the portal made it again with the current time. Check it, then confirm.");
-          }
-          return;
-        }
-        confirmStatus.textContent = gettext("Confirm with your passkey: follow your browser's prompt.");
-        let credential;
-        try {
-          if (!window.PublicKeyCredential || !navigator.credentials) {
-            throw new DOMException("no WebAuthn", "NotSupportedError");
-          }
-          credential = await assertionFor(signing.digest);
-          if (!credential) throw new DOMException("no credential", "NotAllowedError");
-        } catch (error) {
-          confirmStatus.textContent = passkeyProblem(error);
-          console.warn("passkey assertion failed", error && error.name);
-          return;
-        }
-        signing.envelopeText = envelopeText(signing.payload, credential);
-      }
-
-      confirmStatus.textContent = gettext("Sending the request…");
-      const body = new FormData();
-      body.append(
-        "envelope",
-        new Blob([signing.envelopeText], { type: "application/json" }),
-        "envelope.json",
-      );
-      for (const item of signing.payload.request.attachments || []) {
-        const chosen = declaredFiles.find((f) => f.sha256 === item.sha256);
-        body.append("attachment", chosen.file, item.filename);
-      }
-      if (draftId) body.append("draft", String(draftId)); // the draft goes once accepted
-      let response;
-      try {
-        response = await post(config.submitUrl, body);
-      } catch {
-        // The same bytes may be sent again: the portal answers a retry with the original
-        // reference and never makes a second request.
-        confirmStatus.textContent =
-          gettext("The answer did not arrive. Press the button again to send the same signed request.");
-        confirmButton.textContent = gettext("Send the signed request again");
-        return;
-      }
-      const answer = await jsonOf(response);
-      if (answer === null) {
-        confirmStatus.textContent = sessionEnded();
-        return;
-      }
-      if (response.status === 201) {
+    await confirmAndSend(config, signing, {
+      button: confirmButton,
+      status: confirmStatus,
+      refresh: requestPreview,
+      stale: gettext("The preview was a few minutes old, so the portal made it again with the current time. Check it, then confirm."),
+      problemOf: passkeyProblem,
+      url: config.submitUrl,
+      csrfToken,
+      body: (envelope) => {
+        const listed = signing.payload.request.attachments || [];
+        const body = envelopeForm(envelope, listed, declaredFiles);
+        if (draftId) body.append("draft", String(draftId)); // the draft goes once accepted
+        return body;
+      },
+      sending: gettext("Sending the request…"),
+      lost: gettext("The answer did not arrive. Press the button again to send the same signed request."),
+      sendAgain: gettext("Send the signed request again"),
+      accepted: (answer) => {
         confirmStatus.textContent = "";
         showResult(answer);
-        return;
-      }
-      confirmStatus.textContent = "";
-      signing.envelopeText = null; // a refused signature is never sent again
-      confirmButton.textContent = gettext("Confirm with your passkey");
-      showProblem(answer);
-    } finally {
-      confirmButton.disabled = false;
-    }
+      },
+      refused: showProblem,
+    });
   });
 }
 
