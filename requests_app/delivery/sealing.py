@@ -205,18 +205,24 @@ def seal_to_file(
     and age use the cores side by side. A failure anywhere ends all three.
     """
     plain_read, plain_write = _pipe()
-    cipher_read, cipher_write = _pipe()
+    try:
+        cipher_read, cipher_write = _pipe()
+    except BaseException:
+        os.close(plain_read)
+        os.close(plain_write)
+        raise
     try:
         age = crypto.AgeEncryption(recipients, source=plain_read, sink=cipher_write)
     except BaseException:
         os.close(plain_write)
         os.close(cipher_read)
         raise
+    ciphertext = open(cipher_read, "rb", buffering=0)
     archive = _Archive(files, plain_write)
-    archive.start()
     hashing = HashingWriter(out)
     try:
-        with open(cipher_read, "rb", buffering=0) as ciphertext:
+        with ciphertext:
+            archive.start()
             piece = memoryview(bytearray(PIPE_CHUNK))
             while size := ciphertext.readinto(piece):
                 hashing.write(piece[:size])
@@ -224,23 +230,35 @@ def seal_to_file(
         # age ends, its end of the plaintext's pipe with it: the archive thread's next
         # write is refused, and it ends too.
         age.stop()
-        archive.join()
-        _raise_archive_failure(archive)
+        if archive.ident is not None:
+            archive.join()
+        else:  # it never started: its end of the pipe is still open
+            os.close(plain_write)
+        _raise_archive_failure(archive, age_failed=True)
         raise
     try:
         age.finish()
-    finally:
+    except BaseException:
         archive.join()
-        _raise_archive_failure(archive)
+        _raise_archive_failure(archive, age_failed=True)
+        raise
+    archive.join()
+    _raise_archive_failure(archive, age_failed=False)
     out.flush()
     return hashing
 
 
-def _raise_archive_failure(archive: _Archive) -> None:
-    """The archive's own failure, if any, is the seal's reason (not a pipe closed on it)."""
+def _raise_archive_failure(archive: _Archive, *, age_failed: bool) -> None:
+    """The archive's own failure, if any, is the seal's reason.
+
+    A pipe closed on it is what an age that failed or was stopped leaves: then age's
+    reason stands. After an age that ended well it is a failure all the same: the archive
+    was not read to its end, so it was not sealed.
+    """
     failure = archive.failure
-    if failure is not None and not isinstance(failure, BrokenPipeError):
-        raise crypto.SealError(f"building the archive failed: {failure}") from failure
+    if failure is None or (age_failed and isinstance(failure, BrokenPipeError)):
+        return
+    raise crypto.SealError(f"building the archive failed: {failure}") from failure
 
 
 def _mark_failed(disclosure: Disclosure, reason: str) -> None:

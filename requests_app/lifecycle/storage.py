@@ -76,7 +76,7 @@ def _unnamed_file(name: str) -> BinaryIO | None:
         handle = os.open(folder, tmpfile | os.O_RDWR, 0o600)
     except OSError:  # a file system without them
         return None
-    return open(handle, "wb", buffering=0)  # noqa: SIM115 (closed by storage_write)
+    return open(handle, "wb", buffering=0)  # closed by storage_write
 
 
 def _name_file(handle: int, name: str) -> str:
