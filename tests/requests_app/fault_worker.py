@@ -32,6 +32,7 @@ from requests_app.delivery import sealing  # noqa: E402
 __all__ = ["app"]
 
 AGE_CHUNK = 64 * 1024
+SLICE = 4 * 1024
 
 if visibility := os.environ.get("FAULT_VISIBILITY_SECONDS"):
     app.conf.broker_transport_options = {
@@ -52,11 +53,12 @@ if _pause_at == "stream":
     _write = sealing.HashingWriter.write
 
     def _write_then_pause(self: sealing.HashingWriter, data: memoryview) -> int:
-        # The seal writes what the pipe from age holds, up to a MiB at a time: written
-        # here an age chunk at a time, so that the pause comes right after the second.
-        for start in range(0, len(data), AGE_CHUNK):
+        # The seal writes what the pipe from age holds, up to a MiB at a time (a small
+        # response whole): written here in 4 KiB slices, so that the pause comes just
+        # after the first age chunk, well before the end.
+        for start in range(0, len(data), SLICE):
             before = self.size
-            _write(self, data[start : start + AGE_CHUNK])
+            _write(self, data[start : start + SLICE])
             if before <= AGE_CHUNK < self.size:
                 _pause(f"stream {self.size}")
         return len(data)
