@@ -14,6 +14,7 @@ import os
 
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -90,3 +91,16 @@ class PortalTask(DjangoTask):
 app = Celery("portal", task_cls=PortalTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _pdf_engine_load(**_kwargs: object) -> None:
+    """Each worker process loads the PDF engine as it starts, not at its first seal.
+
+    Loading WeasyPrint, Pango and the fonts costs about a second of CPU, which the first
+    certificate of authenticity (the first seal) or receipt would otherwise add to its own
+    time; the prefork pool's processes and the solo pool both send this signal.
+    """
+    from portal.pdf import pdf_engine_load
+
+    pdf_engine_load()

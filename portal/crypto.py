@@ -8,6 +8,8 @@ import base64
 import functools
 import hashlib
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -332,18 +334,57 @@ def storage_open(source: Readable, sink: BinaryIO) -> None:
 # --- age sealing -------------------------------------------------------------------------------
 
 
-def age_seal_stream(source: BinaryIO, sink: BinaryIO, recipients: list[str]) -> None:
-    """Encrypt everything ``source`` yields to ``recipients`` (age X25519), into ``sink``.
+# pyrage (1.4) holds the GIL for as long as it encrypts: a thread beside it runs only when it
+# calls back into Python. A seal hashes and frames as many bytes as it encrypts, so age runs
+# in a process of its own, pyrage's encrypt_file from its standard input to its standard
+# output: the two processes use two cores, and nothing in between is Python.
+_AGE_CHILD = (
+    "import sys, pyrage\n"
+    "recipients = [pyrage.x25519.Recipient.from_str(r) for r in sys.argv[1:]]\n"
+    "pyrage.encrypt_file('/dev/stdin', '/dev/stdout', recipients)\n"
+)
 
-    Streams with bounded memory (pyrage's encrypt_io); ``source`` may be a pipe.
+
+class AgeEncryption:
+    """age (pyrage) encrypting, in a child process, what the pipe ``source`` brings into ``sink``.
+
+    ``source`` and ``sink`` are file descriptors (the read end of the plaintext's pipe, the
+    write end of the ciphertext's); the child gets them as its standard input and output,
+    and they are closed here. The ciphertext ends when the plaintext does. ``finish`` waits
+    for the child and raises ``SealError`` if it failed; ``stop`` ends it at once.
     """
-    if not recipients:
-        raise SealError("There is no recipient to seal to.")
-    try:
-        parsed = [pyrage.x25519.Recipient.from_str(r) for r in recipients]
-        pyrage.encrypt_io(source, sink, parsed)
-    except (pyrage.RecipientError, pyrage.EncryptError) as exc:
-        raise SealError(f"age encryption failed: {exc}") from exc
+
+    def __init__(self, recipients: list[str], *, source: int, sink: int) -> None:
+        try:
+            if not recipients:
+                raise SealError("There is no recipient to seal to.")
+            try:
+                for recipient in recipients:  # refused here, with pyrage's reason
+                    pyrage.x25519.Recipient.from_str(recipient)
+            except pyrage.RecipientError as exc:
+                raise SealError(f"age encryption failed: {exc}") from exc
+            self.process = subprocess.Popen(  # noqa: S603 (our interpreter, public keys)
+                [sys.executable, "-I", "-c", _AGE_CHILD, *recipients],
+                stdin=source,
+                stdout=sink,
+                stderr=subprocess.PIPE,
+                env={},
+            )
+        finally:
+            os.close(source)
+            os.close(sink)
+
+    def finish(self) -> None:
+        _out, errors = self.process.communicate()
+        if self.process.returncode != 0:
+            reason = errors.decode(errors="replace").strip().splitlines()[-1:] or [
+                f"exit status {self.process.returncode}"
+            ]
+            raise SealError(f"age encryption failed: {reason[0]}")
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.communicate()
 
 
 # --- TOTP seeds at rest --------------------------------------------------------------------

@@ -1,28 +1,29 @@
 """Seal a disclosure: build the ZIP, stream it through age, store only the ciphertext.
 
-The plaintext exists only in memory, a few pieces at a time: ``ZipStream`` writes the
-archive only as fast as it is read, on a thread of its own, and hands it to age through
-a bounded queue; a third thread hashes and writes the ciphertext (``seal_to_file``).
-The plaintext is never written to disk or to the database, and memory stays bounded
-however large the members. Running twice for one disclosure stores one sealed response
-(a unique constraint); a run that dies half-way leaves no row, and the retry starts over.
+The plaintext exists only in memory, a piece at a time: a thread writes the archive into
+an OS pipe, age (pyrage) encrypts it in a process of its own into a second pipe, and the
+calling thread hashes the ciphertext and writes it straight into the storage's folder,
+in a file that gets its name only once it is complete (``seal_to_file``,
+``lifecycle.storage.storage_write``). The plaintext is never written to disk or to the
+database, and memory stays bounded however large the members. Running twice for one
+disclosure stores one sealed response (a unique constraint); a run that dies half-way
+leaves no row (and no file, until its ciphertext is complete), and the retry starts over.
 """
 
+import contextlib
+import fcntl
 import hashlib
-import io
 import logging
-import tempfile
+import os
 import threading
 import uuid
 import zipfile
-from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from django import db
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
@@ -42,137 +43,44 @@ from requests_app.delivery.models import Disclosure, SealedResponse
 from requests_app.lifecycle.models import LegalRequest
 from requests_app.lifecycle.scope import decision_records
 from requests_app.lifecycle.states import next_state
-from requests_app.lifecycle.storage import storage_save
+from requests_app.lifecycle.storage import storage_write
 from requests_app.sources.base import TargetFile
 
 logger = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
-
-# Between the threads of a seal, bytes move in pieces this large: hashlib and zlib release
-# the GIL on a large buffer, so a thread hashing a piece runs beside the thread encrypting.
+# The ZIP goes to age, and the ciphertext comes back, through OS pipes grown to this size
+# (Linux lets a pipe grow to 1 MiB without privilege; elsewhere it keeps its 64 KiB), and
+# the ciphertext is hashed and written in pieces of at most this size: what is in flight
+# stays bounded, and the plaintext is never written to disk.
 PIPE_CHUNK = 1024 * 1024
-# At most this many pieces wait in each hand-off: the memory a seal holds stays bounded.
-PIPE_DEPTH = 2
-_END = object()
 
 
-class _Cancelled(Exception):
-    """The other side of a hand-off failed: stop, the seal has already failed."""
-
-
-class _Handoff:
-    """A bounded queue of byte pieces from one thread to another, that either side can cancel.
-
-    ``put`` waits while the queue is full and ``get`` while it is empty, unless the hand-off
-    was cancelled (a failure on either side): then both raise, so no thread waits forever.
-    """
-
-    def __init__(self) -> None:
-        self._items: deque[Any] = deque()
-        self._ready = threading.Condition()
-        self._cancelled = False
-
-    def put(self, item: Any) -> None:
-        with self._ready:
-            while len(self._items) >= PIPE_DEPTH and not self._cancelled:
-                self._ready.wait()
-            if self._cancelled:
-                raise _Cancelled
-            self._items.append(item)
-            self._ready.notify_all()
-
-    def get(self) -> Any:
-        with self._ready:
-            while not self._items and not self._cancelled:
-                self._ready.wait()
-            if self._cancelled:
-                raise _Cancelled
-            item = self._items.popleft()
-            self._ready.notify_all()
-            return item
-
-    def cancel(self) -> None:
-        with self._ready:
-            self._cancelled = True
-            self._items.clear()
-            self._ready.notify_all()
+def _pipe() -> tuple[int, int]:
+    """An OS pipe (read end, write end), grown to ``PIPE_CHUNK`` where the system allows."""
+    read_end, write_end = os.pipe()
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_size is not None:
+        with contextlib.suppress(OSError):  # over the system's limit: the default size
+            fcntl.fcntl(write_end, set_size, PIPE_CHUNK)
+    return read_end, write_end
 
 
 class HashingWriter:
-    """A write-only file that counts and hashes what passes into the file it wraps.
-
-    age hands it 64 KiB pieces; they are gathered into ``PIPE_CHUNK``-sized ones that a
-    thread of their own hashes and writes into ``sink``, while age encrypts the next.
-    ``close`` waits for that thread and raises what it met (a full disk). ``size`` counts
-    what was written to it, at once; ``digest`` is complete once ``close`` returned.
-    """
+    """Counts and hashes the ciphertext as it passes into ``sink``."""
 
     def __init__(self, sink: BinaryIO) -> None:
         self.sink = sink
         self.digest = hashlib.sha256()
         self.size = 0
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-        self._handoff = _Handoff()
-        self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._drain, name="seal-ciphertext", daemon=True)
-        self._thread.start()
 
-    def _drain(self) -> None:
-        try:
-            while (piece := self._handoff.get()) is not _END:
-                self.digest.update(piece)
-                self.sink.write(piece)
-        except _Cancelled:
-            pass
-        except BaseException as exc:
-            self._failure = exc
-            self._handoff.cancel()
-
-    def _raise_failure(self) -> None:
-        if self._failure is not None:
-            raise self._failure
-
-    def write(self, data: bytes) -> int:
-        self._raise_failure()
-        self._pending.append(bytes(data))  # bytes as they are; anything else copied
-        self._pending_size += len(data)
+    def write(self, data: memoryview) -> int:
+        self.digest.update(data)
+        left = data
+        while left:  # a raw file may take a part of it
+            left = left[self.sink.write(left) :]
         self.size += len(data)
-        if self._pending_size >= PIPE_CHUNK:
-            self._send()
         return len(data)
-
-    def _send(self) -> None:
-        piece = b"".join(self._pending)
-        self._pending, self._pending_size = [], 0
-        try:
-            self._handoff.put(piece)
-        except _Cancelled:
-            self._raise_failure()
-            raise
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        """Write what is left, wait for the writing thread, and raise what it met."""
-        if self._thread.is_alive():
-            try:
-                if self._pending:
-                    self._send()
-                self._handoff.put(_END)
-            except _Cancelled:
-                pass  # the writing thread failed: its reason is raised below
-            finally:
-                self._thread.join()
-        self._raise_failure()
-        self.sink.flush()
-
-    def abandon(self) -> None:
-        """Stop the writing thread without finishing (the seal failed)."""
-        self._handoff.cancel()
-        self._thread.join()
 
 
 def recipients_for(disclosure: Disclosure) -> list[str]:
@@ -195,101 +103,6 @@ def _chunks(data: Member) -> Iterator[bytes]:
             yield chunk
     else:
         yield from data
-
-
-class _Pieces:
-    """Where the ZIP writer puts its bytes: kept as written, without a copy, until read."""
-
-    def __init__(self) -> None:
-        self.queue: deque[memoryview] = deque()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        # A chunk given as bytes cannot change; anything else is copied now.
-        piece = memoryview(data if isinstance(data, bytes) else bytes(data))
-        if piece.nbytes:
-            self.queue.append(piece)
-            self.size += piece.nbytes
-        return piece.nbytes
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class ZipStream(io.RawIOBase):
-    """The ZIP archive of ``files``, as a readable stream that is written as it is read.
-
-    Each read runs the ZIP writer just until it has produced enough bytes, so about one
-    chunk of plaintext is in memory at a time; ``seal_to_file`` runs it on its own thread.
-    Members given as bytes are deflated (``response.json``); members given as a stream
-    are stored as they are: they are documents and media that are compressed already,
-    and deflating them would cost far more than encrypting them.
-    """
-
-    def __init__(self, files: Iterable[tuple[str, Member]]) -> None:
-        self._pieces = _Pieces()
-        self._steps = self._write(files)
-        self._finished = False
-        self.failure: BaseException | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def _write(self, files: Iterable[tuple[str, Member]]) -> Iterator[None]:
-        with zipfile.ZipFile(self._pieces, "w") as archive:
-            for name, data in files:
-                info = zipfile.ZipInfo(name)
-                info.compress_type = (
-                    zipfile.ZIP_DEFLATED if isinstance(data, bytes) else zipfile.ZIP_STORED
-                )
-                # force_zip64: a streamed member's size is unknown until its end.
-                with archive.open(info, "w", force_zip64=not isinstance(data, bytes)) as member:
-                    for chunk in _chunks(data):
-                        member.write(chunk)
-                        yield
-        yield
-
-    def _produce(self, wanted: int) -> None:
-        """Run the ZIP writer until ``wanted`` bytes wait, or the archive is complete."""
-        pieces = self._pieces
-        while pieces.size < wanted and not self._finished:
-            try:
-                next(self._steps)
-            except StopIteration:
-                self._finished = True
-            except BaseException as exc:
-                self.failure = exc  # age sees only that the read failed
-                raise
-
-    def read_piece(self, wanted: int) -> bytes:
-        """About ``wanted`` bytes of the archive as one piece (b"" at its end), copied once."""
-        self._produce(wanted)
-        pieces = self._pieces
-        taken = list(pieces.queue)
-        pieces.queue.clear()
-        pieces.size = 0
-        return b"".join(taken)
-
-    def readinto(self, buffer: Any) -> int:
-        pieces = self._pieces
-        wanted = len(buffer)
-        self._produce(wanted)
-        filled = 0
-        with memoryview(buffer) as target:
-            while filled < wanted and pieces.queue:
-                piece = pieces.queue[0]
-                take = min(piece.nbytes, wanted - filled)
-                target[filled : filled + take] = piece[:take]
-                filled += take
-                if take == piece.nbytes:
-                    pieces.queue.popleft()
-                else:
-                    pieces.queue[0] = piece[take:]
-        pieces.size -= filled
-        return filled
 
 
 class FileMismatch(Exception):
@@ -341,44 +154,43 @@ def archive_members(
             yield placed.path, verified_chunks(placed.path, placed.file)
 
 
-class _PlaintextReader(io.RawIOBase):
-    """What age reads: the pieces of the ZIP that another thread builds, in order."""
+class _Archive(threading.Thread):
+    """Writes the ZIP of ``files`` into the write end of a pipe, on a thread of its own.
 
-    def __init__(self, handoff: _Handoff) -> None:
-        self._handoff = handoff
-        self._piece = memoryview(b"")
-        self._ended = False
+    Members given as bytes are deflated (``response.json``); members given as a stream are
+    stored as they are: they are documents and media that are compressed already, and
+    deflating them would cost far more than encrypting them. The pipe's write end is
+    closed at the end, or at the first failure, which is kept in ``failure``: age then
+    reads the end of its input, and ``seal_to_file`` refuses what it encrypted (never
+    stored). A pipe closed on it (age stopped) ends it with a ``BrokenPipeError``.
+    """
 
-    def readable(self) -> bool:
-        return True
+    def __init__(self, files: Iterable[tuple[str, Member]], write_end: int) -> None:
+        super().__init__(name="seal-archive", daemon=True)
+        self.files = files
+        self.write_end = write_end
+        self.failure: BaseException | None = None
 
-    def readinto(self, buffer: Any) -> int:
-        while not self._piece.nbytes and not self._ended:
-            piece = self._handoff.get()
-            if piece is _END:
-                self._ended = True
-            else:
-                self._piece = memoryview(piece)
-        take = min(len(buffer), self._piece.nbytes)
-        buffer[:take] = self._piece[:take]
-        self._piece = self._piece[take:]
-        return take
-
-
-def _build_archive(source: ZipStream, handoff: _Handoff) -> None:
-    """Run the ZIP writer (its CRC-32, the files' SHA-256 checks) and hand on its pieces."""
-    try:
-        while piece := source.read_piece(PIPE_CHUNK):
-            handoff.put(piece)
-        handoff.put(_END)
-    except _Cancelled:
-        pass
-    except BaseException:  # ZipStream keeps it in source.failure; age sees the cancel
-        handoff.cancel()
-    finally:
-        # A data source that reads the database while its file streams did so on this
-        # thread's own connection: close it with the thread.
-        db.connections.close_all()
+    def run(self) -> None:
+        try:
+            with (
+                open(self.write_end, "wb", buffering=PIPE_CHUNK) as pipe,
+                zipfile.ZipFile(pipe, "w") as archive,
+            ):
+                for name, data in self.files:
+                    stored = not isinstance(data, bytes)
+                    info = zipfile.ZipInfo(name)
+                    info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+                    # force_zip64: a streamed member's size is unknown until its end.
+                    with archive.open(info, "w", force_zip64=stored) as member:
+                        for chunk in _chunks(data):
+                            member.write(chunk)
+        except BaseException as exc:
+            self.failure = exc
+        finally:
+            # A data source that reads the database while its file streams did so on this
+            # thread's own connection: close it with the thread.
+            db.connections.close_all()
 
 
 def seal_to_file(
@@ -386,35 +198,67 @@ def seal_to_file(
 ) -> HashingWriter:
     """Stream the ZIP of ``files`` through age into ``out``; return its size and hash.
 
-    Three threads, each on large pieces: one builds the archive (deflate, CRC-32 and the
-    files' SHA-256 checks), this one encrypts (pyrage, which holds the GIL while it
-    encrypts), one hashes the ciphertext and writes it. hashlib, zlib and file writes
-    release the GIL on large buffers, so the hashing runs beside the encryption instead
-    of after it, and at most a few pieces per hand-off are held in memory.
+    Three at work, each on large pieces: a thread builds the archive (deflate, CRC-32, the
+    files' SHA-256 checks) into a pipe; age encrypts it in a process of its own
+    (``crypto.AgeEncryption``) into a second pipe; this thread hashes the ciphertext and
+    writes it into ``out``. hashlib, zlib and the pipes release the GIL, so the two threads
+    and age use the cores side by side. A failure anywhere ends all three.
     """
-    source = ZipStream(files)
-    plaintext = _Handoff()
-    builder = threading.Thread(
-        target=_build_archive, args=(source, plaintext), name="seal-archive", daemon=True
-    )
-    hashing = HashingWriter(out)
-    builder.start()
+    plain_read, plain_write = _pipe()
     try:
-        reader = io.BufferedReader(_PlaintextReader(plaintext), buffer_size=PIPE_CHUNK)
-        crypto.age_seal_stream(reader, hashing, recipients)  # type: ignore[arg-type]
-        hashing.close()
+        cipher_read, cipher_write = _pipe()
     except BaseException:
-        plaintext.cancel()
-        hashing.abandon()
-        builder.join()
-        if source.failure is not None:
-            raise crypto.SealError(
-                f"building the archive failed: {source.failure}"
-            ) from source.failure
+        os.close(plain_read)
+        os.close(plain_write)
         raise
-    finally:
-        builder.join()
+    try:
+        age = crypto.AgeEncryption(recipients, source=plain_read, sink=cipher_write)
+    except BaseException:
+        os.close(plain_write)
+        os.close(cipher_read)
+        raise
+    ciphertext = open(cipher_read, "rb", buffering=0)
+    archive = _Archive(files, plain_write)
+    hashing = HashingWriter(out)
+    try:
+        with ciphertext:
+            archive.start()
+            piece = memoryview(bytearray(PIPE_CHUNK))
+            while size := ciphertext.readinto(piece):
+                hashing.write(piece[:size])
+    except BaseException:
+        # age ends, its end of the plaintext's pipe with it: the archive thread's next
+        # write is refused, and it ends too.
+        age.stop()
+        if archive.ident is not None:
+            archive.join()
+        else:  # it never started: its end of the pipe is still open
+            os.close(plain_write)
+        _raise_archive_failure(archive, age_failed=True)
+        raise
+    try:
+        age.finish()
+    except BaseException:
+        archive.join()
+        _raise_archive_failure(archive, age_failed=True)
+        raise
+    archive.join()
+    _raise_archive_failure(archive, age_failed=False)
+    out.flush()
     return hashing
+
+
+def _raise_archive_failure(archive: _Archive, *, age_failed: bool) -> None:
+    """The archive's own failure, if any, is the seal's reason.
+
+    A pipe closed on it is what an age that failed or was stopped leaves: then age's
+    reason stands. After an age that ended well it is a failure all the same: the archive
+    was not read to its end, so it was not sealed.
+    """
+    failure = archive.failure
+    if failure is None or (age_failed and isinstance(failure, BrokenPipeError)):
+        return
+    raise crypto.SealError(f"building the archive failed: {failure}") from failure
 
 
 def _mark_failed(disclosure: Disclosure, reason: str) -> None:
@@ -470,13 +314,14 @@ def response_seal(*, disclosure_id: int) -> SealedResponse | None:
     del records
 
     name = f"sealed/{disclosure.request.reference}-{uuid.uuid4().hex}.age"
-    with tempfile.TemporaryFile() as ciphertext:  # ciphertext only: safe on disk
-        written = seal_to_file(
-            archive_members(body, signature, layout, certificate), recipients, ciphertext
-        )
-        del body, layout
-        ciphertext.seek(0)
-        stored = storage_save(name, File(ciphertext, name=name))
+    members = archive_members(body, signature, layout, certificate)
+    del body, layout  # the members hold what they need, as long as they need it
+    written: list[HashingWriter] = []
+    # The ciphertext goes straight into the storage's folder, named only once complete.
+    stored = storage_write(
+        name, lambda ciphertext: written.append(seal_to_file(members, recipients, ciphertext))
+    )
+    (hashed,) = written
 
     try:
         with transaction.atomic():
@@ -485,8 +330,8 @@ def response_seal(*, disclosure_id: int) -> SealedResponse | None:
                 disclosure=disclosure,
                 request=locked,
                 file=stored,
-                size=written.size,
-                sha256=written.digest.hexdigest(),
+                size=hashed.size,
+                sha256=hashed.digest.hexdigest(),
                 recipients=recipients,
                 expires_at=now + timedelta(days=settings.SEALED_RESPONSE_RETENTION_DAYS),
             )

@@ -91,3 +91,22 @@ def test_a_worker_on_redis_completes_the_audit_verification_task(worker: str, tm
     assert outcome["ok"] is True
     assert (outcome["events"], outcome["tree_size"]) == (3, 3)
     assert result.status == "SUCCESS"
+
+
+def test_a_worker_process_loads_the_pdf_engine_as_it_starts_not_at_its_first_seal(
+    subprocess_env: dict[str, str],
+):
+    code = (
+        "import sys, django\n"
+        "django.setup()\n"
+        "import portal.celery\n"
+        "from celery.signals import worker_process_init\n"
+        "before = 'weasyprint' in sys.modules\n"
+        "worker_process_init.send(sender=None)\n"
+        "print(before, 'weasyprint' in sys.modules)\n"
+    )
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]

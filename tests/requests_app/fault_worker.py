@@ -11,8 +11,9 @@ process the test starts.
 ``FAULT_PAUSE_AT`` = ``stream`` | ``stored``, with ``FAULT_MARKER`` and ``FAULT_PAUSE_SECONDS``
     Pause the first seal at that point, after writing the marker file, long enough for
     the test to SIGKILL the worker there: ``stream`` once more than one age chunk of
-    ciphertext has been written (in the middle of encryption), ``stored`` once the
-    sealed file is in storage but before its row is created.
+    ciphertext has been written (in the middle of encryption, into the storage's folder
+    but still without a name), ``stored`` once the sealed file is in storage but before
+    its row is created.
 """
 
 import os
@@ -27,11 +28,11 @@ from portal.celery import app
 django.setup()
 
 from requests_app.delivery import sealing  # noqa: E402
-from requests_app.lifecycle import storage as orphans  # noqa: E402  (needs the apps loaded)
 
 __all__ = ["app"]
 
 AGE_CHUNK = 64 * 1024
+SLICE = 4 * 1024
 
 if visibility := os.environ.get("FAULT_VISIBILITY_SECONDS"):
     app.conf.broker_transport_options = {
@@ -51,28 +52,26 @@ _pause_at = os.environ.get("FAULT_PAUSE_AT")
 if _pause_at == "stream":
     _write = sealing.HashingWriter.write
 
-    def _write_then_pause(self: sealing.HashingWriter, data: bytes) -> int:
-        before = self.size
-        written = _write(self, data)
-        if before <= AGE_CHUNK < self.size:
-            _pause(f"stream {self.size}")
-        return written
+    def _write_then_pause(self: sealing.HashingWriter, data: memoryview) -> int:
+        # The seal writes what the pipe from age holds, up to a MiB at a time (a small
+        # response whole): written here in 4 KiB slices, so that the pause comes just
+        # after the first age chunk, well before the end.
+        for start in range(0, len(data), SLICE):
+            before = self.size
+            _write(self, data[start : start + SLICE])
+            if before <= AGE_CHUNK < self.size:
+                _pause(f"stream {self.size}")
+        return len(data)
 
     sealing.HashingWriter.write = _write_then_pause  # type: ignore[method-assign]
 
 elif _pause_at == "stored":
+    _storage_write = sealing.storage_write
 
-    class _PausingStorage:
-        def __init__(self, storage: Any) -> None:
-            self._storage = storage
+    def _store_then_pause(name: str, write: Any) -> str:
+        stored = _storage_write(name, write)
+        _pause(f"stored {stored}")
+        return stored
 
-        def save(self, name: str, content: Any, **kwargs: Any) -> str:
-            stored = self._storage.save(name, content, **kwargs)
-            _pause(f"stored {stored}")
-            return stored
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._storage, name)
-
-    # Sealing stores through requests_app.lifecycle.storage.storage_save: pause right after it.
-    orphans.default_storage = _PausingStorage(orphans.default_storage)  # type: ignore[assignment]
+    # Sealing stores through requests_app.lifecycle.storage.storage_write: pause right after it.
+    sealing.storage_write = _store_then_pause  # type: ignore[assignment]

@@ -278,6 +278,30 @@ def test_a_sink_that_fails_fails_the_seal_and_leaves_no_thread_behind(room_mib):
     assert threading.active_count() == before
 
 
+def test_an_age_process_that_fails_fails_the_seal_with_its_reason_and_leaves_nothing_running(
+    monkeypatch,
+):
+    before = threading.active_count()
+    # age's process stops at once, as one that crashed or was killed would.
+    monkeypatch.setattr(
+        crypto, "_AGE_CHILD", "import sys; sys.stderr.write('out of memory\\n'); sys.exit(3)"
+    )
+    sink = io.BytesIO()
+
+    def chunks():  # more than the pipes hold: the archive thread is left writing
+        for number in range(8):
+            yield bytes([number]) * (1024 * 1024)
+
+    with pytest.raises(crypto.SealError, match="age encryption failed: out of memory"):
+        seal_to_file(
+            [("files/big.bin", chunks())],
+            [str(pyrage.x25519.Identity.generate().to_public())],
+            sink,
+        )
+    assert threading.active_count() == before
+    assert sink.getvalue() == b""
+
+
 # --- Files under files/ -----------------------------------------------------------------------
 
 

@@ -1,11 +1,10 @@
 """Stored files that no row names (an interrupted write) are swept; a failed write cleans up."""
 
-import errno
 import os
+import resource
 from datetime import timedelta
 
 import pytest
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from portal.models import AuditEvent
@@ -60,21 +59,21 @@ def test_no_folders_yet_is_nothing_to_do(settings, tmp_path):
 
 
 def test_a_seal_that_cannot_write_its_file_leaves_nothing_and_stores_no_row(
-    client, settings, tmp_path, monkeypatch
+    client, settings, tmp_path
 ):
     storage = tmp_storage(settings, tmp_path)
     delivery = approved_disclosure(client)
 
-    def half_written(name, content, **kwargs):
-        (storage / name).parent.mkdir(parents=True, exist_ok=True)
-        (storage / name).write_bytes(b"age-encryption.org/v1\n")  # what the disk took
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(default_storage, "save", half_written)
-    with pytest.raises(OSError, match="No space"):
-        response_seal(disclosure_id=delivery.disclosure.pk)
+    # The disk takes 1 KiB of the ciphertext, then refuses (a file-size limit: the same
+    # refusal from the kernel as a full disk, for this process alone).
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, limits[1]))
+    try:
+        with pytest.raises(OSError, match="File too large"):
+            response_seal(disclosure_id=delivery.disclosure.pk)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
 
     assert not list((storage / "sealed").iterdir())
     assert not SealedResponse.objects.exists()
-    monkeypatch.undo()
     assert response_seal(disclosure_id=delivery.disclosure.pk) is not None  # once there is room
