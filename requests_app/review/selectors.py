@@ -599,6 +599,7 @@ def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[L
         "country",
         "due_at",
         "received_at",
+        "paused_late",
         "agency__name",
         "agency__country",
         "review__paused_since",
@@ -748,9 +749,9 @@ def overdue_count(now: datetime, *, cap: int | None = None) -> int:
     page's number. With ``cap``, counting stops there (``COUNT(*)`` over a ``LIMIT``)."""
     if cap is None:
         return LegalRequest.objects.filter(overdue_q(now)).count()
-    # One statement, one bounded subquery per branch of the rule (their states differ, so
-    # no request is counted twice): each an index range the planner sees at once, where
-    # the whole OR cost it far more to plan than to run. No ordering: any rows will do.
+    # One statement, one bounded subquery per branch of the rule (no request is in two,
+    # so none is counted twice): each an index range the planner sees at once, where the
+    # whole OR cost it far more to plan than to run. No ordering: any rows will do.
     parts: list[str] = []
     params: list[Any] = []
     for branch in overdue_q_by_state(now):
