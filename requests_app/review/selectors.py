@@ -63,6 +63,7 @@ from requests_app.lifecycle.models import (
     LegalRequest,
     Message,
     MessageAttachment,
+    RequestKind,
     RequestTarget,
     ReviewState,
 )
@@ -506,6 +507,12 @@ class QueueRow:
     claimable: bool  # open, and not already the viewer's
     overdue: bool = False  # clocks.overdue_since: late work, whatever the state
     overdue_text: str = ""
+    # In the active language, translated once a page (``get_FOO_display`` translates
+    # every choice of the field on each call, to hash them: a page of rows made that
+    # hundreds of translations).
+    kind_label: str = ""
+    status_label: str = ""
+    country_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -767,8 +774,14 @@ def overdue_count(now: datetime, *, cap: int | None = None) -> int:
 
 
 def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list[QueueRow]:
+    kinds = {value: str(label) for value, label in RequestKind.choices}
+    states = {value: str(label) for value, label in S.choices}
+    country_names: dict[str, str] = {}
     rows = []
     for request in found:
+        code = cast(Country, request.country).code
+        if code not in country_names:
+            country_names[code] = str(countries.name(code))
         review = review_row(request)
         clock = deadline_clock(request, review, now=now)
         late = overdue_since(request, review, now=now)
@@ -787,6 +800,9 @@ def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list
                 claimable=request.status in OPEN_STATES and not mine,
                 overdue=late is not None,
                 overdue_text=overdue_text(late, now=now) if late is not None else "",
+                kind_label=kinds.get(request.kind, request.kind),
+                status_label=states.get(request.status, request.status),
+                country_name=country_names[code],
             )
         )
     return rows

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 
 from accounts.models import Role
-from requests_app.lifecycle.models import LegalRequest, ReviewState
+from requests_app.lifecycle.models import LegalRequest, RequestKind, ReviewState
 from requests_app.review import selectors
 from requests_app.review.selectors import QUEUE_ORDERS, QueueFilters, request_queue
 from tests.factories import PASSWORD, log_in, make_agency, make_officer, make_user
@@ -60,6 +60,31 @@ def test_the_queue_shows_emergencies_first_then_overdue_then_by_due_date(reviewe
         soon.reference,
         later.reference,
     ]
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_a_row_names_the_kind_the_state_the_agency_and_its_country_in_the_viewers_language(
+    reviewer_client, language
+):
+    from django.utils import translation
+    from django_countries import countries
+
+    agency = make_agency(country="FR")
+    request = make_legal_request(
+        status=S.IN_REVIEW, kind="court_order", officer=make_officer(agency=agency)
+    )
+
+    response = reviewer_client.get(QUEUE, headers={"accept-language": language})
+
+    row = row_of(response, request.reference)
+    with translation.override(language):
+        kind, state = str(RequestKind.COURT_ORDER.label), str(S.IN_REVIEW.label)
+        country = str(countries.name("FR"))
+    if language != "en":
+        assert (kind, state, country) != ("Court order", "In review", "France")
+    assert f'data-label="{"Art" if language == "de" else "Kind"}">{kind}</td>' in row
+    assert f'<span class="status status-in_review">{state}</span>' in row
+    assert f'{agency.name}<br><span class="hint">{country}</span>' in row
 
 
 def test_the_queue_shows_open_work_by_default_and_any_state_when_asked(reviewer_client):
