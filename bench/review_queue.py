@@ -5,6 +5,8 @@ PostgreSQL on loopback:
 
     .venv/bin/python bench/review_queue.py                      # 10k, 100k, 1M; about 5 minutes
     .venv/bin/python bench/review_queue.py --sizes 10000,100000 --requests 50 --no-write
+    .venv/bin/python bench/review_queue.py --keep-database   # then, without filling again:
+    .venv/bin/python bench/review_queue.py --reuse
 
 What it does:
 
@@ -137,6 +139,26 @@ def database_drop(database_url: str) -> None:
     maintenance = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
     with psycopg.connect(maintenance, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_exists(database_url: str) -> bool:
+    import psycopg
+
+    maintenance = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [_database_name(database_url)]
+        ).fetchone()
+    return found is not None
+
+
+def rows_check(size: int) -> None:
+    """Stop unless the current database holds the requests of a filled ``size``."""
+    from requests_app.lifecycle.models import LegalRequest
+
+    found = LegalRequest.objects.filter(reference__startswith="LR-B-").count()
+    if found != size:
+        sys.exit(f"--reuse: the database holds {found:,} benchmark requests, not {size:,}")
 
 
 def database_use(database_url: str) -> None:
@@ -312,6 +334,14 @@ JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS i
 WHERE r.id > %(after)s AND r.status <> 'received'
 """
 
+# What ``review.services.clarification_ask`` records: the question came after the deadline.
+PAUSED_LATE_SQL = """
+UPDATE requests_app_legalrequest r SET paused_late = true
+FROM requests_app_reviewstate s
+WHERE s.request_id = r.id AND r.id > %(after)s AND r.status = 'awaiting_clarification'
+  AND s.paused_since > r.due_at
+"""
+
 
 def grow(to_rows: int, have: int, now: datetime, stop_all: int) -> float:
     """Add requests have+1 .. to_rows; return the seconds it took (with VACUUM ANALYZE)."""
@@ -333,6 +363,7 @@ def grow(to_rows: int, have: int, now: datetime, stop_all: int) -> float:
             },
         )
         cursor.execute(REVIEW_SQL, {"after": after, "reviewers": REVIEWERS})
+        cursor.execute(PAUSED_LATE_SQL, {"after": after})
     connection.close()  # VACUUM cannot run inside the connection's transaction block
     import psycopg
 
@@ -455,10 +486,11 @@ def count_times(requests: int) -> list[float]:
     return times
 
 
-def count_server_ms() -> float:
-    """The counts' two statements as PostgreSQL times them (planning and execution, from
-    ``EXPLAIN ANALYZE``): the server's own time, without the round trips and the client's
-    waits for a CPU that dominate on a busy machine."""
+def count_server_ms() -> list[float]:
+    """The counts' two statements (the states, the overdue) as PostgreSQL times them
+    (planning and execution, from ``EXPLAIN ANALYZE``), each: the server's own time,
+    without the round trips and the client's waits for a CPU that dominate on a busy
+    machine."""
     import json
 
     from django.db import connection
@@ -474,14 +506,14 @@ def count_server_ms() -> float:
 
     with connection.execute_wrapper(capture):
         _state_counts_capped(timezone.now())
-    total = 0.0
+    each = []
     with connection.cursor() as cursor:
         for sql, params in statements:
             cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]
             plan = json.loads(plan) if isinstance(plan, str) else plan
-            total += plan[0]["Planning Time"] + plan[0]["Execution Time"]
-    return total
+            each.append(plan[0]["Planning Time"] + plan[0]["Execution Time"])
+    return each
 
 
 def summary(times: list[float], cpu: list[float], logged: dict[str, Any]) -> dict[str, Any]:
@@ -533,8 +565,13 @@ def report(results: dict[int, dict[str, dict[str, Any]]], meta: dict[str, Any]) 
         + f" | | 2 | {counts[sizes[-1]]['median'] / counts[sizes[0]]['median']:.2f}x |"
     )
     lines.append(
-        "| the counts' SQL in PostgreSQL (`EXPLAIN ANALYZE`: planning + execution, median) | "
-        + " | ".join(f"{counts[size]['server']:.2f}" for size in sizes)
+        "| the counts' SQL in PostgreSQL (`EXPLAIN ANALYZE`: planning + execution, median; "
+        "the states + the overdue) | "
+        + " | ".join(
+            f"{counts[size]['server']:.2f} ({counts[size]['server_each'][0]:.2f} + "
+            f"{counts[size]['server_each'][1]:.2f})"
+            for size in sizes
+        )
         + f" | | 2 | {counts[sizes[-1]]['server'] / counts[sizes[0]]['server']:.2f}x |"
     )
     default = names[0]
@@ -563,8 +600,13 @@ def report(results: dict[int, dict[str, dict[str, Any]]], meta: dict[str, Any]) 
         "",
         "SQL time of one default page (from the query log): "
         + ", ".join(f"{size:,}: {results[size][default]['sql_ms']:.1f} ms" for size in sizes)
-        + ". Loading the rows: "
-        + ", ".join(f"{size:,}: {meta['fill'][size]:.0f} s" for size in sizes)
+        + (
+            ". Loading the rows: "
+            + ", ".join(f"{size:,}: {meta['fill'][size]:.0f} s" for size in sizes)
+            if meta["fill"]
+            else ". The rows were not loaded by this run: it reused the databases of an earlier "
+            "one (`--reuse`), migrated to the code measured"
+        )
         + f". Indexes the benchmark created (not yet in the migrations): "
         f"{', '.join(meta['indexes_made']) or 'none'}.",
     ]
@@ -584,21 +626,35 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=4, help="rounds over the sizes")
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse the databases a run with --keep-database left (migrated to the current "
+        "code, not filled again); they are kept",
+    )
     parser.add_argument("--no-write", dest="write", action="store_false")
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
     urls = {size: size_url(args.database_url, size) for size in sizes}
 
     load_before = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    # The template: migrated, indexed and seeded once, then copied for every size.
-    database_recreate(args.database_url)
-    django_start(args.database_url)
+    if args.reuse:
+        missing = [url for url in urls.values() if not database_exists(url)]
+        if missing:
+            sys.exit(f"--reuse: no database {', '.join(map(_database_name, missing))}")
+        django_start(urls[sizes[0]])
+    else:
+        # The template: migrated, indexed and seeded once, then copied for every size.
+        database_recreate(args.database_url)
+        django_start(args.database_url)
     from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    made = indexes_create()
-    seed()
+    made: list[str] = []
+    if not args.reuse:
+        call_command("migrate", verbosity=0)
+        made = indexes_create()
+        seed()
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         postgres = cursor.fetchone()[0]
@@ -608,11 +664,24 @@ def main() -> int:
     clients: dict[int, Any] = {}
     pages: dict[int, dict[str, dict[str, str]]] = {}
     for size in sizes:
-        database_clone(args.database_url, urls[size])
-        database_use(urls[size])
-        print(f"filling {urls[size]} with {size:,} requests", flush=True)
-        # Each database is a portal whose newest request came in just now.
-        fill[size] = grow(size, 0, now, size)
+        if args.reuse:
+            # The rows stay as they were filled; the schema follows the code measured.
+            database_use(urls[size])
+            call_command("migrate", verbosity=0)
+            made += [name for name in indexes_create() if name not in made]
+            rows_check(size)
+            connection.close()  # VACUUM cannot run inside the connection's transaction block
+            import psycopg
+
+            with psycopg.connect(urls[size], autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")  # what a migration rewrote, as autovacuum would
+            print(f"reusing {urls[size]} ({size:,} requests)", flush=True)
+        else:
+            database_clone(args.database_url, urls[size])
+            database_use(urls[size])
+            print(f"filling {urls[size]} with {size:,} requests", flush=True)
+            # Each database is a portal whose newest request came in just now.
+            fill[size] = grow(size, 0, now, size)
         clients[size] = reviewer_client()  # one login per database
         pages[size] = scenarios(clients[size])
     names = list(pages[sizes[0]])
@@ -620,7 +689,7 @@ def main() -> int:
     logged: dict[int, dict[str, dict[str, Any]]] = {size: {} for size in sizes}
     times = {size: {name: ([], []) for name in names} for size in sizes}
     counts: dict[int, list[float]] = {size: [] for size in sizes}
-    server: dict[int, list[float]] = {size: [] for size in sizes}
+    server: dict[int, list[list[float]]] = {size: [] for size in sizes}
     share = max(1, args.requests // args.rounds)
     for number in range(args.rounds):
         order = sizes if number % 2 == 0 else list(reversed(sizes))
@@ -647,13 +716,16 @@ def main() -> int:
                 f"{size:>9,} {name:42} median {r['median']:6.1f} ms  p95 {r['p95']:6.1f} ms  "
                 f"Python CPU {r['cpu']:5.1f} ms  {r['queries']} queries  {r['rows']} rows"
             )
+        states, overdue = (statistics.median(each) for each in zip(*server[size], strict=True))
         print(
-            f"{size:>9,} counts: median {statistics.median(counts[size]):.2f} ms, "
-            f"in PostgreSQL {statistics.median(server[size]):.2f} ms"
+            f"{size:>9,} counts: median {statistics.median(counts[size]):.2f} ms, in PostgreSQL "
+            f"{statistics.median(map(sum, server[size])):.2f} ms (the states {states:.2f}, "
+            f"the overdue {overdue:.2f})"
         )
-    database_use(args.database_url)
     connection.close()
-    if not args.keep_database:
+    if not (args.keep_database or args.reuse):
+        database_use(args.database_url)
+        connection.close()
         for url in [*urls.values(), args.database_url]:
             database_drop(url)
     load_after = " ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -675,7 +747,10 @@ def main() -> int:
                 "p95": statistics.quantiles(counts[size], n=20)[18]
                 if len(counts[size]) > 1
                 else counts[size][0],
-                "server": statistics.median(server[size]),
+                "server": statistics.median(map(sum, server[size])),
+                "server_each": [
+                    statistics.median(each) for each in zip(*server[size], strict=True)
+                ],
             }
             for size in sizes
         },

@@ -27,7 +27,6 @@ from django.db.models import (
     DateTimeField,
     Exists,
     ExpressionWrapper,
-    F,
     OuterRef,
     Q,
     Value,
@@ -302,9 +301,8 @@ def overdue_since(
     if request.status in (S.RECEIVED, S.IN_REVIEW):
         return request.due_at if request.due_at < now else None
     if request.status == S.AWAITING_CLARIFICATION:
-        paused_since = state.paused_since if state is not None else None
-        late = paused_since is not None and request.due_at < paused_since
-        return request.due_at if late else None
+        # Recorded when the question was asked: the deadline had passed then.
+        return request.due_at if request.paused_late else None
     if request.status == S.APPROVED:
         moments = [request.due_at]
         preservation = preservation_clock(request, state, now=now)
@@ -326,17 +324,24 @@ def overdue_q(now: datetime) -> Q:
     without one falls back on the days of the request's jurisdiction, as
     ``preservation_clock`` does.
     """
-    running, paused_late, approved_late = overdue_q_by_state(now)
-    return running | paused_late | approved_late
+    branches = overdue_q_by_state(now)
+    found = branches[0]
+    for branch in branches[1:]:
+        found |= branch
+    return found
 
 
-def overdue_q_by_state(now: datetime) -> tuple[Q, Q, Q]:
-    """``overdue_q`` in its three branches, each for states of its own (no request is in
-    two): running late (received, in review), paused past the deadline (awaiting
-    clarification), approved and not handed over in time. A count can read each with an
-    index range of its own, where the whole OR leaves the planner a filtered scan."""
+def overdue_q_by_state(now: datetime) -> tuple[Q, Q, Q, Q]:
+    """``overdue_q`` in four branches that no request is in two of, each an index range
+    of its own (where the whole OR leaves the planner a filtered scan), so that a count
+    can stop each after a few entries: running late (received, in review: index
+    ``lr_queue_status`` up to now); paused past the deadline (``paused_late``: the
+    partial index ``lr_overdue_paused``, nothing else read); approved and past the
+    deadline (``lr_queue_status`` again); approved, not yet due, with its preservation
+    lapsed (reads only the approved requests not yet due: as many as arrive in a
+    deadline's time, whatever the size of the archive)."""
     running = Q(status__in=(S.RECEIVED, S.IN_REVIEW), due_at__lt=now)
-    paused_late = Q(status=S.AWAITING_CLARIFICATION, review__paused_since__gt=F("due_at"))
+    paused_late = Q(status=S.AWAITING_CLARIFICATION, paused_late=True)
     eu = Q(country__in=EVIDENCE_REGULATION_STATES)
     default_expiry_passed = Q(review__preservation_expires_at__isnull=True) & (
         (eu & Q(received_at__lt=now - timedelta(days=EU_PRESERVATION_DAYS)))
@@ -345,8 +350,9 @@ def overdue_q_by_state(now: datetime) -> tuple[Q, Q, Q]:
     preservation_lapsed = Q(kind=RequestKind.PRESERVATION) & (
         Q(review__preservation_expires_at__lt=now) | default_expiry_passed
     )
-    approved_late = Q(status=S.APPROVED) & (Q(due_at__lt=now) | preservation_lapsed)
-    return running, paused_late, approved_late
+    approved_past_due = Q(status=S.APPROVED, due_at__lt=now)
+    approved_lapsed = Q(status=S.APPROVED, due_at__gte=now) & preservation_lapsed
+    return running, paused_late, approved_past_due, approved_lapsed
 
 
 def overdue_text(since: datetime, *, now: datetime) -> str:

@@ -80,6 +80,8 @@ class Channel(models.TextChoices):
 # The queue's order (most urgent first) and the states that are open work for reviewers.
 QUEUE_ORDER = ["-emergency", "due_at", "id"]
 OPEN_WORK = models.Q(status__in=["received", "in_review", "awaiting_clarification", "approved"])
+PAUSED_LATE = models.Q(status="awaiting_clarification", paused_late=True)
+APPROVED_PRESERVATION = models.Q(status="approved", kind="preservation")
 
 
 class LegalRequest(models.Model):
@@ -132,6 +134,12 @@ class LegalRequest(models.Model):
     received_at = models.DateTimeField(db_index=True)
     due_at = models.DateTimeField(db_index=True)
     receipt = models.JSONField()
+    # Asked for clarification after its deadline had passed: while it awaits the answer it
+    # is overdue work (``lifecycle.clocks``). Recorded when the question is asked (with the
+    # review row's ``paused_since``) and cleared when the clock restarts
+    # (``review.services``). Kept beside the status, so that one partial index holds
+    # exactly the late paused requests and their count reads nothing else.
+    paused_late = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-emergency", "due_at"]
@@ -153,6 +161,12 @@ class LegalRequest(models.Model):
             ),
             models.Index(
                 fields=["-received_at", "-id"], name="lr_queue_open_recv", condition=OPEN_WORK
+            ),
+            # Two branches of the overdue count (``clocks.overdue_q_by_state``): the late
+            # paused requests, and the approved preservations by deadline.
+            models.Index(fields=["id"], name="lr_overdue_paused", condition=PAUSED_LATE),
+            models.Index(
+                fields=["due_at"], name="lr_approved_preservation", condition=APPROVED_PRESERVATION
             ),
         ]
 

@@ -63,6 +63,7 @@ from requests_app.lifecycle.models import (
     LegalRequest,
     Message,
     MessageAttachment,
+    RequestKind,
     RequestTarget,
     ReviewState,
 )
@@ -506,6 +507,12 @@ class QueueRow:
     claimable: bool  # open, and not already the viewer's
     overdue: bool = False  # clocks.overdue_since: late work, whatever the state
     overdue_text: str = ""
+    # In the active language, translated once a page (``get_FOO_display`` translates
+    # every choice of the field on each call, to hash them: a page of rows made that
+    # hundreds of translations).
+    kind_label: str = ""
+    status_label: str = ""
+    country_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -599,6 +606,7 @@ def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[L
         "country",
         "due_at",
         "received_at",
+        "paused_late",
         "agency__name",
         "agency__country",
         "review__paused_since",
@@ -748,9 +756,9 @@ def overdue_count(now: datetime, *, cap: int | None = None) -> int:
     page's number. With ``cap``, counting stops there (``COUNT(*)`` over a ``LIMIT``)."""
     if cap is None:
         return LegalRequest.objects.filter(overdue_q(now)).count()
-    # One statement, one bounded subquery per branch of the rule (their states differ, so
-    # no request is counted twice): each an index range the planner sees at once, where
-    # the whole OR cost it far more to plan than to run. No ordering: any rows will do.
+    # One statement, one bounded subquery per branch of the rule (no request is in two,
+    # so none is counted twice): each an index range the planner sees at once, where the
+    # whole OR cost it far more to plan than to run. No ordering: any rows will do.
     parts: list[str] = []
     params: list[Any] = []
     for branch in overdue_q_by_state(now):
@@ -766,8 +774,14 @@ def overdue_count(now: datetime, *, cap: int | None = None) -> int:
 
 
 def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list[QueueRow]:
+    kinds = {value: str(label) for value, label in RequestKind.choices}
+    states = {value: str(label) for value, label in S.choices}
+    country_names: dict[str, str] = {}
     rows = []
     for request in found:
+        code = cast(Country, request.country).code
+        if code not in country_names:
+            country_names[code] = str(countries.name(code))
         review = review_row(request)
         clock = deadline_clock(request, review, now=now)
         late = overdue_since(request, review, now=now)
@@ -786,6 +800,9 @@ def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list
                 claimable=request.status in OPEN_STATES and not mine,
                 overdue=late is not None,
                 overdue_text=overdue_text(late, now=now) if late is not None else "",
+                kind_label=kinds.get(request.kind, request.kind),
+                status_label=states.get(request.status, request.status),
+                country_name=country_names[code],
             )
         )
     return rows

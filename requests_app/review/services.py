@@ -63,14 +63,17 @@ def _lock(request: LegalRequest) -> LegalRequest:
     return LegalRequest.objects.select_for_update().get(pk=request.pk)
 
 
-def _transition(request: LegalRequest, action: str, actor: User, **data: Any) -> str:
+def _transition(
+    request: LegalRequest, action: str, actor: User, *, also: tuple[str, ...] = (), **data: Any
+) -> str:
+    """Move the request to its next state (saving ``also`` with it) and audit the change."""
     before = request.status
     try:
         after = next_state(before, action)
     except TransitionRefused as refused:
         raise ReviewRefused(str(refused)) from None
     request.status = after
-    request.save(update_fields=["status"])
+    request.save(update_fields=["status", *also])
     audit_append(
         actor=actor,
         action=f"legal_request.{action}",
@@ -163,7 +166,11 @@ def clarification_ask(*, request: LegalRequest, reviewer: User, body: str) -> Me
         state = review_state(locked)
         state.paused_since = timezone.now()
         state.save(update_fields=["paused_since"])
-        _transition(locked, "ask_clarification", reviewer, message_id=message.pk)
+        # Asked after the deadline: overdue work while it waits (lifecycle.clocks).
+        locked.paused_late = locked.due_at < state.paused_since
+        _transition(
+            locked, "ask_clarification", reviewer, also=("paused_late",), message_id=message.pk
+        )
         _notify_officer(locked)
     return message
 
@@ -171,13 +178,17 @@ def clarification_ask(*, request: LegalRequest, reviewer: User, body: str) -> Me
 def _resume_clock(request: LegalRequest, state: ReviewState) -> int:
     """Add the paused time to the deadline; return the seconds added."""
     if state.paused_since is None:
+        if request.paused_late:
+            request.paused_late = False
+            request.save(update_fields=["paused_late"])
         return 0
     paused = int((timezone.now() - state.paused_since).total_seconds())
     state.paused_seconds += paused
     state.paused_since = None
     state.save(update_fields=["paused_seconds", "paused_since"])
     request.due_at = request.due_at + timedelta(seconds=paused)
-    request.save(update_fields=["due_at"])
+    request.paused_late = False
+    request.save(update_fields=["due_at", "paused_late"])
     return paused
 
 

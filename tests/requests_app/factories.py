@@ -49,7 +49,9 @@ def make_legal_request(
     """A request that passed intake, with targets, and its review row when it has one.
 
     ``due_in`` sets the deadline from now unless ``due_at`` is given. ``assignee`` and
-    ``paused_since`` make the review row; ``audited`` writes the intake audit event.
+    ``paused_since`` make the review row (a request awaiting clarification paused after
+    its deadline is ``paused_late``, as ``review.services.clarification_ask`` records it);
+    ``audited`` writes the intake audit event.
     """
     if officer is None:
         officer = make_officer(agency=agency or make_agency())
@@ -88,6 +90,9 @@ def make_legal_request(
         "period_to": date(2026, 3, 31),
         "channel": "api",
         "key_id": "ed25519:" + hashlib.sha256(f"key {number}".encode()).hexdigest(),
+        "paused_late": status == LegalRequest.Status.AWAITING_CLARIFICATION
+        and paused_since is not None
+        and due_at < paused_since,
     }
     defaults.update(fields)
     request = LegalRequest.objects.create(

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 
 from accounts.models import Role
-from requests_app.lifecycle.models import LegalRequest, ReviewState
+from requests_app.lifecycle.models import LegalRequest, RequestKind, ReviewState
 from requests_app.review import selectors
 from requests_app.review.selectors import QUEUE_ORDERS, QueueFilters, request_queue
 from tests.factories import PASSWORD, log_in, make_agency, make_officer, make_user
@@ -60,6 +60,31 @@ def test_the_queue_shows_emergencies_first_then_overdue_then_by_due_date(reviewe
         soon.reference,
         later.reference,
     ]
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_a_row_names_the_kind_the_state_the_agency_and_its_country_in_the_viewers_language(
+    reviewer_client, language
+):
+    from django.utils import translation
+    from django_countries import countries
+
+    agency = make_agency(country="FR")
+    request = make_legal_request(
+        status=S.IN_REVIEW, kind="court_order", officer=make_officer(agency=agency)
+    )
+
+    response = reviewer_client.get(QUEUE, headers={"accept-language": language})
+
+    row = row_of(response, request.reference)
+    with translation.override(language):
+        kind, state = str(RequestKind.COURT_ORDER.label), str(S.IN_REVIEW.label)
+        country = str(countries.name("FR"))
+    if language != "en":
+        assert (kind, state, country) != ("Court order", "In review", "France")
+    assert f'data-label="{"Art" if language == "de" else "Kind"}">{kind}</td>' in row
+    assert f'<span class="status status-in_review">{state}</span>' in row
+    assert f'{agency.name}<br><span class="hint">{country}</span>' in row
 
 
 def test_the_queue_shows_open_work_by_default_and_any_state_when_asked(reviewer_client):
@@ -204,7 +229,7 @@ def test_the_counts_per_state_come_from_one_query_and_every_count_stops_at_the_c
     assert len(queries) == 2
     states_sql, overdue_sql = (q["sql"] for q in queries.captured_queries)
     assert states_sql.count("LIMIT") == len(counts) == 8
-    assert overdue_sql.count("LIMIT") == 3
+    assert overdue_sql.count("LIMIT") == 4
     by_state = {c.status: (c.count, c.capped) for c in counts}
     assert by_state == {
         S.RECEIVED: (2, True),
@@ -219,6 +244,69 @@ def test_the_counts_per_state_come_from_one_query_and_every_count_stops_at_the_c
     assert (overdue, overdue_capped) == (2, False)
     make_legal_request(due_at=now - timedelta(hours=2), audited=False)
     assert selectors._state_counts_capped(now)[1:] == (2, True)
+
+
+def test_the_overdue_branches_that_need_an_index_of_their_own_are_its_condition():
+    """PostgreSQL reads a partial index for a query only when the query's conditions imply
+    the index's: the paused branch of the overdue count is exactly ``lr_overdue_paused``'s
+    condition (a change to either would send the count back to reading every paused
+    request and its review row), and the approved preservations' branch lies within
+    ``lr_approved_preservation``."""
+    from requests_app.lifecycle.clocks import overdue_q_by_state
+
+    indexes = {index.name: index for index in LegalRequest._meta.indexes}
+    _, paused, _, approved_lapsed = overdue_q_by_state(timezone.now())
+    assert paused == indexes["lr_overdue_paused"].condition
+
+    def required(q) -> set:
+        """The conditions a Q requires of every row it matches (its ANDed leaves)."""
+        if q.connector != "AND" or q.negated:
+            return set()
+        return set().union(
+            *(required(child) if hasattr(child, "children") else {child} for child in q.children)
+        )
+
+    condition = indexes["lr_approved_preservation"].condition
+    assert required(condition) == {("status", S.APPROVED), ("kind", "preservation")}
+    assert required(condition) <= required(approved_lapsed)
+    assert indexes["lr_approved_preservation"].fields == ["due_at"]
+    assert any(name == "due_at__gte" for name, _ in required(approved_lapsed))
+
+
+def test_the_migration_flags_the_requests_already_paused_after_their_deadline():
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "requests_app.migrations.0017_paused_late_and_overdue_indexes"
+    )
+    now = timezone.now()
+    late = make_legal_request(
+        status=S.AWAITING_CLARIFICATION,
+        due_at=now - timedelta(hours=5),
+        paused_since=now - timedelta(hours=1),
+        audited=False,
+    )
+    in_time = make_legal_request(
+        status=S.AWAITING_CLARIFICATION,
+        due_at=now - timedelta(hours=1),
+        paused_since=now - timedelta(hours=5),
+        audited=False,
+    )
+    answered = make_legal_request(
+        status=S.IN_REVIEW,
+        due_at=now - timedelta(hours=5),
+        paused_since=now - timedelta(hours=1),
+        audited=False,
+    )
+    LegalRequest.objects.update(paused_late=False)
+
+    migration.paused_late_backfill(apps, None)
+
+    flags = dict(LegalRequest.objects.values_list("pk", "paused_late"))
+    # Paused after the deadline and still waiting; not paused in time, nor answered.
+    assert (flags[late.pk], flags[in_time.pk], flags[answered.pk]) == (True, False, False)
 
 
 def test_the_counts_equal_the_raw_counts_after_a_sequence_of_changes(reviewer):

@@ -490,6 +490,40 @@ def test_resuming_without_an_answer_also_moves_the_deadline_by_the_time_paused(c
     assert ReviewState.objects.get(request=request).paused_since is None
 
 
+def test_a_question_asked_after_the_deadline_keeps_the_request_overdue_until_the_answer(clock):
+    """Whether the deadline had passed is recorded when the question is asked
+    (``paused_late``, what the queue's overdue count reads); the row's flag and the filter
+    follow it, and the answer clears it."""
+    from requests_app.lifecycle.clocks import overdue_q, overdue_since
+    from requests_app.review.selectors import overdue_count
+
+    a, _ = reviewers()
+    late = make_request(received_at=clock.now, due_at=clock.now + timedelta(hours=1))
+    in_time = make_request(received_at=clock.now, due_at=clock.now + timedelta(hours=3))
+    for request in (late, in_time):
+        services.request_claim(request=request, reviewer=a)
+    clock.advance(hours=2)
+    for request in (late, in_time):
+        services.clarification_ask(request=request, reviewer=a, body="Which account?")
+    clock.advance(hours=5)  # in_time's deadline passes during the pause: not late work
+
+    assert (fresh(late).paused_late, fresh(in_time).paused_late) == (True, False)
+    assert set(LegalRequest.objects.filter(overdue_q(clock.now))) == {late}
+    assert overdue_count(clock.now, cap=10) == 1
+    assert overdue_since(fresh(late), late.review, now=clock.now) == late.due_at
+    assert overdue_since(fresh(in_time), in_time.review, now=clock.now) is None
+
+    services.message_from_authority(request=late, officer=late.officer, body="This one.")
+    services.clarification_resume(request=in_time, reviewer=a, note="Answered by phone.")
+
+    assert (fresh(late).paused_late, fresh(in_time).paused_late) == (False, False)
+    # The clock runs again, 5 hours later than it was due: late as running work now, and
+    # counted once.
+    assert fresh(late).due_at == late.due_at + timedelta(hours=5)
+    assert set(LegalRequest.objects.filter(overdue_q(clock.now))) == {late}
+    assert overdue_count(clock.now, cap=10) == 1
+
+
 @pytest.mark.usefixtures("storage")
 def test_a_request_is_not_closed_while_its_response_is_being_sealed():
     close = _service("request_close")
