@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -306,12 +306,12 @@ def _token_statement(
     for model, alias, parent, pointer in _TOKEN_JOIN:
         fields = list(model._meta.concrete_fields)
         cols = [field.get_col(alias) for field in fields]
-        columns += [f"{alias}.{quote(field.column)}" for field in fields]
+        columns += [f"{alias}.{quote(str(field.column))}" for field in fields]
         table = f"{quote(model._meta.db_table)} {alias}"
         if parent:
             via = models_by_alias[parent]._meta.get_field(pointer)
             assert isinstance(via, models.ForeignKey)  # noqa: S101 (fixed joins, by name)
-            on = f"{alias}.{quote(model._meta.pk.column)} = {parent}.{quote(via.column)}"
+            on = f"{alias}.{quote(str(model._meta.pk.column))} = {parent}.{quote(via.column)}"
             table = f"INNER JOIN {table} ON {on}"
         tables.append(table)
         converters = [
@@ -319,8 +319,9 @@ def _token_statement(
             for col in cols
         ]
         layout.append((model, [field.attname for field in fields], converters))
-    where = quote(ApiToken._meta.get_field("token_hash").column)
-    sql = f"SELECT {', '.join(columns)} FROM {' '.join(tables)} WHERE t.{where} = %s"
+    where = quote(str(ApiToken._meta.get_field("token_hash").column))
+    # Only table and column names from the models' metadata; the hash is a parameter.
+    sql = f"SELECT {', '.join(columns)} FROM {' '.join(tables)} WHERE t.{where} = %s"  # noqa: S608  (names)
     return sql, layout
 
 
@@ -341,9 +342,9 @@ def _token_read(digest: str) -> ApiToken | None:
             for function in functions:
                 values[index] = function(values[index], col, connection)
         loaded.append(model.from_db(connection.alias, attnames, values))
-    token, officer, user, agency = loaded
-    officer.user = user
-    officer.agency = agency
+    token, officer = cast(ApiToken, loaded[0]), cast(Officer, loaded[1])
+    officer.user = cast(User, loaded[2])
+    officer.agency = cast(Agency, loaded[3])
     token.officer = officer
     return token
 
