@@ -89,12 +89,16 @@ def audit_append(
     target_type: str = "",
     target_id: str = "",
     data: dict[str, Any] | None = None,
+    seq: int | None = None,
 ) -> AuditEvent:
     """Write one event, in the caller's transaction: one INSERT, no lock.
 
     ``actor`` is a user or ``None`` for the system; ``target`` a model instance, or
     ``target_type``/``target_id`` given directly. ``data`` holds before/after values
     and anything else an auditor needs; it must be JSON with numbers below 2**53.
+    ``seq`` is a number the caller took in this transaction with ``audit_seq_next_sql``
+    (PostgreSQL), to write it into its own row before the event exists; otherwise the
+    INSERT takes the next one.
     """
     if target is not None:
         target_type = target._meta.label_lower
@@ -119,8 +123,12 @@ def audit_append(
         for field in _insert_fields()
     ]
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, values)
-        (event.seq,) = cursor.fetchone()
+        if seq is None:
+            cursor.execute(_INSERT_SQL, values)
+            (event.seq,) = cursor.fetchone()
+        else:
+            cursor.execute(_INSERT_SEQ_SQL, [seq, *values])
+            event.seq = seq
     event._state.adding = False
     event._state.db = connection.alias
     return event
@@ -151,6 +159,25 @@ _INSERT_SQL = (
     '"target_type", "target_id", "data", "prev_hash") '
     'VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING "seq"'
 )
+_INSERT_SEQ_SQL = (
+    'INSERT INTO "portal_auditevent" ("seq", "created_at", "actor_id", "actor_label", '
+    '"action", "target_type", "target_id", "data", "prev_hash") '
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def audit_seq_next_sql() -> str | None:
+    """SQL that takes the next event number from the events' sequence, for a caller that
+    writes the number into a row of its own (in the same transaction, before the event)
+    and then gives it to ``audit_append(seq=...)``.
+
+    PostgreSQL only (``None`` elsewhere: SQLite numbers an event as it inserts it, and its
+    sequencer relies on that). A number taken in a transaction that rolls back is a gap,
+    as a rolled-back event's is.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    return "nextval(pg_get_serial_sequence('portal_auditevent', 'seq'))"
 
 
 # --- Verification ---------------------------------------------------------------------------

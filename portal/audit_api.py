@@ -91,9 +91,12 @@ INCLUSION = inline_serializer(
 )
 
 
+INCLUSION_PATH_PREFIX = "/api/v1/audit/inclusion?event="
+
+
 def inclusion_path(seq: int) -> str:
     """Where an officer gets the inclusion proof of event ``seq`` (PROTOCOL §4.11)."""
-    return f"/api/v1/audit/inclusion?event={seq}"
+    return f"{INCLUSION_PATH_PREFIX}{seq}"
 
 
 class AuditTreeHeadQuery(serializers.Serializer):

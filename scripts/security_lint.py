@@ -103,6 +103,10 @@ ALLOWED: dict[str, dict[str, str]] = {
             "statements over the rollup tables: only table and column names from the models' "
             "metadata and SQL that Django compiled are formatted in; every value is a parameter"
         ),
+        "requests_app/intake/pipeline.py::_receipt_naming_its_event": (
+            "formats in only portal.audit's fixed SQL that takes the events' next number; "
+            "the receipt and the path are parameters"
+        ),
         "requests_app/transparency/figures.py::_per_country_and_all": (
             "fills a fixed template with SQL that Django compiled, whose parameters are "
             "passed as parameters; no user text"

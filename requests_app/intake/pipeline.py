@@ -6,6 +6,7 @@ nothing else: no request, no attachment, no audit event. An accepted submission 
 a ``LegalRequest`` with its targets, attachments and audit event in one transaction.
 """
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,15 +14,16 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Subquery
+from django.db.models import JSONField, Subquery
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Officer
 from portal import crypto
-from portal.audit import audit_append
-from portal.audit_api import inclusion_path
+from portal.audit import audit_append, audit_seq_next_sql
+from portal.audit_api import INCLUSION_PATH_PREFIX, inclusion_path
 from portal.problems import Problem
 from requests_app.intake.attachments import VerifiedAttachment, attachments_check
 from requests_app.intake.channel import Lookups, Sender, api_sender
@@ -213,8 +215,14 @@ def _create(
         signature_verified_at=now,
         received_at=now,
         due_at=due_at,
-        receipt=receipt,
+        receipt=_receipt_naming_its_event(receipt),
     )
+    # The receipt names its audit event (PROTOCOL §6.6). On PostgreSQL the event's number
+    # was taken by the INSERT above, which wrote it into the receipt; elsewhere it exists
+    # only once the event does, and the row is updated then, in the same transaction. The
+    # position in the tree comes from the sequencer seconds after the commit, so the
+    # receipt says where to ask for it rather than guess it.
+    audit_seq: int | None = request.receipt.get("audit_event")
     RequestTarget.objects.bulk_create(
         [
             RequestTarget(
@@ -250,13 +258,26 @@ def _create(
             "due_at": _rfc3339(due_at),
             "attachments": [a.sha256 for a in attachments],
         },
+        seq=audit_seq,
     )
-    # The receipt names its audit event (PROTOCOL §6.6): its number now, in the same
-    # transaction; the position in the tree comes from the sequencer seconds after the
-    # commit, so the receipt says where to ask for it rather than guess it.
-    request.receipt = {**receipt, **receipt_audit_fields(received.seq)}
-    request.save(update_fields=["receipt"])
+    if audit_seq is None:
+        request.receipt = {**receipt, **receipt_audit_fields(received.seq)}
+        request.save(update_fields=["receipt"])
     return request
+
+
+def _receipt_naming_its_event(receipt: dict[str, Any]) -> Any:
+    """The receipt with its audit fields, the event's number taken by the INSERT itself
+    (one number, used twice); the receipt as it is where numbers are not taken so."""
+    take = audit_seq_next_sql()
+    if take is None:
+        return receipt
+    return RawSQL(  # noqa: S611  (portal.audit's fixed SQL; the values are parameters)
+        "(SELECT %s::jsonb || jsonb_build_object('audit_event', taken.seq, "  # noqa: S608  (idem)
+        f"'audit_inclusion', %s || taken.seq::text) FROM (SELECT {take} AS seq) AS taken)",
+        (json.dumps(receipt), INCLUSION_PATH_PREFIX),
+        output_field=JSONField(),
+    )
 
 
 def receipt_audit_fields(seq: int) -> dict[str, Any]:

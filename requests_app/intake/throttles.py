@@ -13,6 +13,7 @@ A refused submission is not counted against any limit.
 import logging
 import secrets
 import time
+import weakref
 from collections import defaultdict
 from typing import Any
 
@@ -68,6 +69,11 @@ end
 return nil
 """
 _script: list[Any] = []  # the registered script, once
+# The writing Redis client of each of the cache's clients, made once: Django's
+# ``get_client`` makes a new client object on every call, whose set-up (its table of reply
+# callbacks) cost more CPU than the script's round trip. It holds nothing but the cache's
+# own connection pool.
+_clients: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def _redis_run(backend: RedisCache, keys: list[str], args: list[Any]) -> Any:
@@ -76,7 +82,9 @@ def _redis_run(backend: RedisCache, keys: list[str], args: list[Any]) -> Any:
     ``EVALSHA``: one round trip; Redis is sent the script's text only when it does not
     know it yet (after a restart).
     """
-    client = backend._cache.get_client(write=True)
+    client = _clients.get(backend._cache)
+    if client is None:
+        client = _clients.setdefault(backend._cache, backend._cache.get_client(write=True))
     if not _script:
         _script.append(client.register_script(_SCRIPT))
     return _script[0](keys=keys, args=args, client=client)

@@ -13,12 +13,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from redis.connection import AbstractConnection
 
-from accounts.models import KeyStatus, SigningKey
+from accounts.models import Agency, ApiToken, KeyStatus, Officer, SigningKey, User
 from accounts.services.keys import signing_key_revoke
+from accounts.services.tokens import api_token_revoke
 from portal.models import AuditEvent
 from requests_app.intake import compiled
 from requests_app.intake.models import IntakeRejection
-from requests_app.lifecycle.models import LegalRequest
+from requests_app.lifecycle.models import Attachment, LegalRequest
 from requests_app.policy.models import PolicyRule
 from tests.problems import assert_problem
 from tests.requests_app.signing import post_envelope, submission
@@ -77,8 +78,10 @@ def redis_round_trips(monkeypatch):
 
 
 def test_an_accepted_submission_reads_twice_writes_once_and_asks_redis_once(
-    client, signer, token, redis_cache, redis_round_trips
+    postgres, client, signer, token, redis_cache, redis_round_trips
 ):
+    # PostgreSQL, as in production: SQLite numbers an audit event only as it inserts it,
+    # so there the receipt's audit fields cost an UPDATE after the event's INSERT.
     first = submission()
     assert post_envelope(client, first.sign(signer), first.files, token).status_code == 201
     # Warm: the token's last use is recorded (at most once a minute), Redis knows the script.
@@ -101,13 +104,18 @@ def test_an_accepted_submission_reads_twice_writes_once_and_asks_redis_once(
         "INSERT requests_app_requesttarget",
         "INSERT requests_app_attachment",
         "INSERT portal_auditevent",
-        # the receipt names its audit event (PROTOCOL §6.6), whose number exists only now
-        "UPDATE requests_app_legalrequest",
+        # no UPDATE: the request's INSERT took the number of its audit event and wrote it
+        # into the receipt (PROTOCOL §6.6); the event was inserted with that number
         "RELEASE SAVEPOINT",
     ]
     key_query = queries.captured_queries[1]["sql"]
     assert "requests_app_legalrequest" in key_query  # the nonce's holder
     assert "requests_app_policyrule" in key_query  # the rule
+    assert "nextval(" in queries.captured_queries[3]["sql"]  # the request's INSERT
+    request = LegalRequest.objects.get(reference=response.json()["reference"])
+    received = AuditEvent.objects.get(action="legal_request.received", target_id=str(request.pk))
+    assert response.json()["receipt"]["audit_event"] == received.seq
+    assert request.receipt["audit_event"] == received.seq
     # ... sent as SQL compiled once, not rebuilt by the ORM for each submission.
     statements_compiled = [v for k, v in compiled._compiled.items() if k[0][0] == "api_sender"]
     assert statements_compiled
@@ -135,6 +143,53 @@ def test_a_key_revoked_between_two_submissions_refuses_the_second_and_stores_not
     assert LegalRequest.objects.count() == 1
     assert AuditEvent.objects.filter(action="legal_request.received").count() == 1
     assert list(IntakeRejection.objects.values_list("code", flat=True)) == ["key_not_active"]
+
+
+def _token_revoked(officer):
+    api_token_revoke(token=ApiToken.objects.get(officer=officer), actor=officer.user)
+
+
+def _user_deactivated(officer):
+    User.objects.filter(pk=officer.user_id).update(is_active=False)
+
+
+def _officer_suspended(officer):
+    # Directly, tokens left live: the vetting service would also revoke them, and this is
+    # the standing check that the token's own statement reads.
+    Officer.objects.filter(pk=officer.pk).update(status=Officer.Status.SUSPENDED)
+
+
+def _agency_suspended(officer):
+    Agency.objects.filter(pk=officer.agency_id).update(status=Agency.Status.SUSPENDED)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        (_token_revoked, 401, "unauthenticated"),
+        (_user_deactivated, 403, "officer_not_active"),
+        (_officer_suspended, 403, "officer_not_active"),
+        (_agency_suspended, 403, "agency_not_verified"),
+    ],
+)
+def test_a_token_or_standing_lost_between_two_submissions_refuses_the_second_and_stores_nothing(
+    client, officer, signer, token, change, status, code
+):
+    # The token's statement is written once per process; what it reads is read afresh.
+    first = submission()
+    assert post_envelope(client, first.sign(signer), first.files, token).status_code == 201
+    change(officer)
+
+    second = submission()
+    assert_problem(
+        post_envelope(client, second.sign(signer), second.files, token),
+        status=status,
+        code=code,
+    )
+    assert LegalRequest.objects.count() == 1
+    assert Attachment.objects.count() == 1
+    assert AuditEvent.objects.filter(action="legal_request.received").count() == 1
+    assert list(IntakeRejection.objects.values_list("code", flat=True)) == [code]
 
 
 def test_a_policy_rule_changed_between_two_submissions_applies_to_the_second(
