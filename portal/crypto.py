@@ -315,10 +315,22 @@ def storage_identity() -> pyrage.x25519.Identity:
     return _storage_identity(str(settings.PORTAL_STORAGE_KEY_FILE), not settings.PRODUCTION)
 
 
+@functools.cache
+def _storage_recipient(path: str, create: bool) -> pyrage.x25519.Recipient:
+    return _storage_identity(path, create).to_public()
+
+
 def storage_seal(source: Readable, sink: BinaryIO) -> None:
-    """Encrypt ``source`` to the portal's storage key, into ``sink`` (streamed)."""
+    """Encrypt ``source`` to the portal's storage key, into ``sink`` (streamed).
+
+    The recipient is derived from the identity once per process (a scalar multiplication
+    that every stored attachment would otherwise repeat).
+    """
+    from django.conf import settings
+
+    recipient = _storage_recipient(str(settings.PORTAL_STORAGE_KEY_FILE), not settings.PRODUCTION)
     try:
-        pyrage.encrypt_io(source, sink, [storage_identity().to_public()])
+        pyrage.encrypt_io(source, sink, [recipient])
     except pyrage.EncryptError as exc:
         raise SealError(f"age encryption failed: {exc}") from exc
 
