@@ -67,7 +67,7 @@ from requests_app.lifecycle.models import (
     ReviewState,
 )
 from requests_app.lifecycle.states import OPEN_STATES
-from requests_app.lifecycle.targets import target_value_normalise
+from requests_app.lifecycle.targets import target_search_normalise
 from requests_app.review.models import Decision, EmergencyCallback, RejectionReason
 
 S = LegalRequest.Status
@@ -590,7 +590,7 @@ def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[L
             | Q(agency_id__in=agencies)
         )
     if filters.target:
-        value = target_value_normalise(filters.target).value
+        value = target_search_normalise(filters.target).value
         rows = rows.filter(
             Exists(RequestTarget.objects.filter(request_id=OuterRef("pk"), value=value))
         )
@@ -851,7 +851,7 @@ def target_search_digest(value: str) -> str:
     the audit log alone cannot recover a phone number by hashing every possible one, and an
     auditor who has a value asks the portal for its digest and finds every search for it.
     """
-    normalised = target_value_normalise(value).value
+    normalised = target_search_normalise(value).value
     return salted_hmac(_TARGET_DIGEST_SALT, normalised, algorithm="sha256").hexdigest()
 
 
@@ -863,7 +863,7 @@ def target_search_record(*, user: User, value: str, found: int, more: bool) -> A
     someone who is in no request at all (the log must not become a list of people a
     reviewer looked for), and the append-only log could never forget it.
     """
-    normalised = target_value_normalise(value)
+    normalised = target_search_normalise(value)
     with transaction.atomic():
         return audit_append(
             actor=user,
