@@ -15,13 +15,10 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from accounts.models import Officer
 from requests_app.lifecycle.models import LegalRequest
-from requests_app.review.services import clarification_ask, request_claim
-from tests.factories import SoftPasskey, log_in, make_api_token, make_officer, make_signing_passkey
+from tests.factories import make_api_token, make_officer
 from tests.requests_app.intake.test_web_channel import passkey_signature
 from tests.requests_app.officer.test_signed_replies import (
-    PAGE_2,
     assert_problem,
     declared,
     post_reply,
@@ -30,20 +27,11 @@ from tests.requests_app.officer.test_signed_replies import (
     state,
 )
 from tests.requests_app.officer.test_signed_replies_web import post_signed, preview_url
-from tests.requests_app.officer_helpers import reviewer, submitted
-from tests.requests_app.signing import Signer, enrol_signing_key, pdf_bytes
+from tests.requests_app.officer_helpers import asked_of
+from tests.requests_app.signing import enrol_signing_key
 
-pytestmark = pytest.mark.django_db
-
-
-def asked_of(officer: Officer) -> LegalRequest:
-    """A request of ``officer`` whose reviewer asked for page 2 of the order."""
-    request = submitted(officer)  # empties the cache: make requests before counting
-    handler = reviewer()
-    request_claim(request=request, reviewer=handler)
-    clarification_ask(request=request, reviewer=handler, body="Please send page 2 of the order.")
-    request.refresh_from_db()
-    return request
+# officer, signer, token, passkey, session, page_2: tests/requests_app/officer/conftest.py.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("storage")]
 
 
 def text_reply(client: Client, reference: str, token: str, body: str = "Here it is."):
@@ -62,37 +50,10 @@ def assert_rate_limited(response) -> None:
     assert problem["retry_after"] == wait
 
 
-@pytest.fixture(autouse=True)
-def storage(settings, tmp_path):
-    from tests.requests_app.delivery_helpers import tmp_storage
-
-    return tmp_storage(settings, tmp_path / "storage")
-
-
-@pytest.fixture
-def officer() -> Officer:
-    return make_officer()
-
-
-@pytest.fixture
-def token(officer) -> str:
-    return make_api_token(officer=officer)[1]
-
-
-@pytest.fixture
-def signer(officer) -> Signer:
-    return enrol_signing_key(officer)
-
-
 @pytest.fixture
 def two_asked(officer) -> tuple[LegalRequest, LegalRequest]:
     """Two requests awaiting the officer's answer: one to spend the limit, one to refuse."""
     return asked_of(officer), asked_of(officer)
-
-
-@pytest.fixture
-def page_2() -> list[tuple[str, bytes, str]]:
-    return [(PAGE_2[0], pdf_bytes("Order, page 2"), PAGE_2[1])]
 
 
 def one_reply_per_officer(settings) -> None:
@@ -185,20 +146,6 @@ def test_replies_do_not_spend_the_submissions_budget(client, settings, officer, 
 
 
 # --- The page ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def session(officer) -> Client:
-    browser = Client()
-    log_in(browser, officer.user)
-    return browser
-
-
-@pytest.fixture
-def passkey(officer) -> SoftPasskey:
-    key = SoftPasskey()
-    make_signing_passkey(officer=officer, passkey=key)
-    return key
 
 
 def page_reply(session: Client, reference: str, body: str = "Here it is."):
