@@ -7,20 +7,14 @@ from .views import supervision
 
 urlpatterns = [
     path("officers/", supervision.officers, name="supervisor-officers"),
-    path(
-        "officers/<int:officer_id>/suspend/",
-        supervision.officer_suspend,
-        name="supervisor-officer-suspend",
-    ),
-    path(
-        "officers/<int:officer_id>/reinstatement/",
-        supervision.officer_reinstatement,
-        name="supervisor-officer-reinstatement",
-    ),
-    path(
-        "officers/<int:officer_id>/vouch/",
-        supervision.officer_vouch_view,
-        name="supervisor-officer-vouch",
+    *(
+        path(
+            f"officers/<int:officer_id>/{act}/",
+            supervision.officer_act,
+            {"act": act},
+            name=f"supervisor-officer-{act}",
+        )
+        for act in supervision.OFFICER_ACTS
     ),
     path("keys/", supervision.keys, name="supervisor-keys"),
     *(

@@ -454,6 +454,9 @@ INTAKE_RATE_LIMITS = {
     "submission_token": env.str("INTAKE_RATE_PER_TOKEN", default="30/min"),
     "submission_officer": env.str("INTAKE_RATE_PER_OFFICER", default="60/min"),
     "submission_address": env.str("INTAKE_RATE_PER_ADDRESS", default="120/min"),
+    # Clarification replies (text or signed, API and web): a budget of their own.
+    "reply_officer": env.str("INTAKE_REPLY_RATE_PER_OFFICER", default="10/min"),
+    "reply_address": env.str("INTAKE_REPLY_RATE_PER_ADDRESS", default="60/min"),
 }
 
 # --- Review and delivery -------------------------------------------------------------------

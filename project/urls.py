@@ -39,7 +39,7 @@ urlpatterns = [
     path("staff/", include("requests_app.policy.urls")),
     path("staff/", include("requests_app.review.urls_on_call")),
     path("transparency/", include("requests_app.transparency.urls")),
-    path("review/notices/", include("requests_app.review.notices")),
+    path("review/notices/", include("requests_app.review.urls_notices")),
     path("review/", include("requests_app.review.urls")),
     path("review/", include("requests_app.review.urls_actions")),
     path("requests/", include("requests_app.intake.web.urls")),

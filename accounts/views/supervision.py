@@ -7,6 +7,7 @@ audit log, so none needs JavaScript. The agency's requests are in
 ``requests_app.supervisor``.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -172,95 +174,95 @@ def _who(officer: Officer) -> str:
     )
 
 
-@supervisor_only
-@never_cache
-@require_http_methods(["GET", "POST"])
-def officer_suspend(request: AuthedRequest, officer_id: int) -> HttpResponse:
-    """Suspend an officer of the agency at once, with a reason, after confirmation."""
-    supervisor = page_supervisor(request)
-    officer = officer_get_for_supervisor(supervisor=supervisor, officer_id=officer_id)
-    confirm = Confirmation(
-        title=_("Suspend %(name)s?") % {"name": officer.user.full_name},
-        subject=_who(officer),
-        consequences=[
-            _("They are logged out at their next page or API call, and cannot log in."),
-            _("Every API token of theirs is revoked now."),
-            _("The platform's vetting team is told at once. Only the platform reinstates."),
-        ],
-        button=_("Suspend now"),
+@dataclass(frozen=True)
+class OfficerAct:
+    """An act on an officer of the agency, in the words of its confirmation page (``title``
+    and ``done`` name the officer as ``%(name)s``), and the service that does it: called
+    with the officer, the supervisor, and the form's ``field`` under the same name."""
+
+    title: str | Promise
+    consequences: tuple[str | Promise, ...]
+    button: str | Promise
+    done: str | Promise
+    service: Callable[..., object]
+    danger: bool = False
+    field: str = "reason"
+    form_class: type[forms.Form] = ReasonForm
+
+
+# The acts of the officers' page, by the last part of their address (urls_supervision).
+OFFICER_ACTS: dict[str, OfficerAct] = {
+    "suspend": OfficerAct(
+        title=gettext_lazy("Suspend %(name)s?"),
+        consequences=(
+            gettext_lazy("They are logged out at their next page or API call, and cannot log in."),
+            gettext_lazy("Every API token of theirs is revoked now."),
+            gettext_lazy(
+                "The platform's vetting team is told at once. Only the platform reinstates."
+            ),
+        ),
+        button=gettext_lazy("Suspend now"),
+        done=gettext_lazy("%(name)s is suspended; the platform was told."),
+        service=officer_suspend_by_supervisor,
         danger=True,
-        cancel_url=reverse("supervisor-officers"),
-    )
-    return _decide(
-        request,
-        confirm,
-        form_class=ReasonForm,
-        run=lambda data: officer_suspend_by_supervisor(
-            officer=officer, actor=request.user, reason=data["reason"]
+    ),
+    "reinstatement": OfficerAct(
+        title=gettext_lazy("Ask the platform to reinstate %(name)s?"),
+        consequences=(
+            gettext_lazy("The platform's vetting team is asked by email, with your reason."),
+            gettext_lazy("They decide, and may call your agency's number on file first."),
         ),
-        done=_("%(name)s is suspended; the platform was told.") % {"name": officer.user.full_name},
-        done_url=reverse("supervisor-officers"),
-    )
-
-
-@supervisor_only
-@never_cache
-@require_http_methods(["GET", "POST"])
-def officer_reinstatement(request: AuthedRequest, officer_id: int) -> HttpResponse:
-    """Ask the platform to reinstate a suspended officer of the agency."""
-    supervisor = page_supervisor(request)
-    officer = officer_get_for_supervisor(supervisor=supervisor, officer_id=officer_id)
-    confirm = Confirmation(
-        title=_("Ask the platform to reinstate %(name)s?") % {"name": officer.user.full_name},
-        subject=_who(officer),
-        consequences=[
-            _("The platform's vetting team is asked by email, with your reason."),
-            _("They decide, and may call your agency's number on file first."),
-        ],
-        button=_("Ask to reinstate"),
-        danger=False,
-        cancel_url=reverse("supervisor-officers"),
-    )
-    return _decide(
-        request,
-        confirm,
-        form_class=ReasonForm,
-        run=lambda data: officer_reinstatement_ask(
-            officer=officer, actor=request.user, reason=data["reason"]
-        ),
-        done=_("The platform is asked to reinstate %(name)s.") % {"name": officer.user.full_name},
-        done_url=reverse("supervisor-officers"),
-    )
-
-
-@supervisor_only
-@never_cache
-@require_http_methods(["GET", "POST"])
-def officer_vouch_view(request: AuthedRequest, officer_id: int) -> HttpResponse:
-    """Vouch for a registration of the agency waiting for vetting."""
-    supervisor = page_supervisor(request)
-    officer = officer_get_for_supervisor(supervisor=supervisor, officer_id=officer_id)
-    confirm = Confirmation(
-        title=_("Vouch for %(name)s?") % {"name": officer.user.full_name},
-        subject=_who(officer),
-        consequences=[
-            _(
+        button=gettext_lazy("Ask to reinstate"),
+        done=gettext_lazy("The platform is asked to reinstate %(name)s."),
+        service=officer_reinstatement_ask,
+    ),
+    "vouch": OfficerAct(
+        title=gettext_lazy("Vouch for %(name)s?"),
+        consequences=(
+            gettext_lazy(
                 "The platform's vetting team sees that you vouched, and when. While your own "
                 "callback is recent, your word replaces a call to your agency about them."
             ),
-            _("The platform still approves the registration."),
-        ],
-        button=_("Vouch for them"),
-        danger=False,
-        cancel_url=reverse("supervisor-officers"),
+            gettext_lazy("The platform still approves the registration."),
+        ),
+        button=gettext_lazy("Vouch for them"),
+        done=gettext_lazy("You vouched for %(name)s."),
+        service=officer_vouch,
+        field="note",
+        form_class=VouchForm,
+    ),
+}
+
+
+@supervisor_only
+@never_cache
+@require_http_methods(["GET", "POST"])
+def officer_act(request: AuthedRequest, officer_id: int, act: str) -> HttpResponse:
+    """Suspend an officer of the agency, ask the platform to reinstate one, or vouch for a
+    registration waiting for vetting: a confirmation page, then the act (``OFFICER_ACTS``).
+    Another agency's officer is a 404."""
+    supervisor = page_supervisor(request)
+    officer = officer_get_for_supervisor(supervisor=supervisor, officer_id=officer_id)
+    chosen = OFFICER_ACTS[act]
+    named = {"name": officer.user.full_name}
+    officers_url = reverse("supervisor-officers")
+    confirm = Confirmation(
+        title=str(chosen.title) % named,
+        subject=_who(officer),
+        consequences=[str(consequence) for consequence in chosen.consequences],
+        button=str(chosen.button),
+        danger=chosen.danger,
+        cancel_url=officers_url,
     )
     return _decide(
         request,
         confirm,
-        form_class=VouchForm,
-        run=lambda data: officer_vouch(officer=officer, actor=request.user, note=data["note"]),
-        done=_("You vouched for %(name)s.") % {"name": officer.user.full_name},
-        done_url=reverse("supervisor-officers"),
+        form_class=chosen.form_class,
+        run=lambda data: chosen.service(
+            officer=officer, actor=request.user, **{chosen.field: data[chosen.field]}
+        ),
+        done=str(chosen.done) % named,
+        done_url=officers_url,
     )
 
 

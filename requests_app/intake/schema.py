@@ -9,14 +9,14 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from requests_app.intake.targets import (
+from requests_app.lifecycle.models import DataCategory, Offence, RequestKind, TargetType
+from requests_app.lifecycle.targets import (
     TargetValueError,
     target_value_check,
     window_message,
     window_order_message,
     window_outside_period,
 )
-from requests_app.lifecycle.models import DataCategory, Offence, RequestKind, TargetType
 
 # \Z, not $: a $ would also match before a final newline.
 NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,200}\Z")  # base64url, at least 128 bits
@@ -147,7 +147,7 @@ class TargetWindow(StrictSerializer):
 
 
 class Target(StrictSerializer):
-    """One target: its ``value`` must be of its ``type`` (``intake.targets``); an
+    """One target: its ``value`` must be of its ``type`` (``lifecycle.targets``); an
     ``ip_address`` carries the ``window`` in which it was used, and no other type does."""
 
     type = serializers.ChoiceField(choices=TargetType.choices)

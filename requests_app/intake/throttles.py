@@ -1,4 +1,5 @@
-"""Rate limits on submissions, per token, per officer and per address (429 + Retry-After).
+"""Rate limits on submissions (per token, per officer and per address) and on clarification
+replies (per officer and per address, a budget of their own): 429 + Retry-After.
 
 Counts live in Django's cache: Redis in production, so every worker shares them. Each
 limit is a sliding window (the times of the submissions it allowed within its period),
@@ -7,10 +8,12 @@ counted by one Lua script (``_SCRIPT``): one round trip per submission, and the 
 and the count are one atomic step, so two submissions at the same instant cannot both
 take the last free place in a window. Another cache (the development server's local
 memory) reads the limits with one ``get_many`` and writes them with one ``set_many``.
-A refused submission is not counted against any limit.
+A refused submission is not counted against any limit. Replies go through the same
+machinery with their own scopes (``ReplyRateLimits``, PROTOCOL §5.4).
 """
 
 import logging
+import math
 import secrets
 import time
 import weakref
@@ -32,6 +35,8 @@ CACHE_DOWN = (RedisError, OSError)
 TOKEN = "submission_token"  # noqa: S105 (a cache scope's name, not a secret)
 OFFICER = "submission_officer"
 ADDRESS = "submission_address"
+REPLY_OFFICER = "reply_officer"
+REPLY_ADDRESS = "reply_address"
 PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
 
 
@@ -94,16 +99,17 @@ def _ident(scope: str, request: Any) -> str | None:
     if scope == TOKEN:
         pk = getattr(getattr(request, "auth", None), "pk", None)
         return None if pk is None else str(pk)
-    if scope == OFFICER:
+    if scope in (OFFICER, REPLY_OFFICER):
         user = getattr(request, "user", None)
         return str(user.pk) if user is not None and user.is_authenticated else None
     return client_ip(request) or "unknown"
 
 
-class SubmissionRateLimits(BaseThrottle):
-    """The submission limits in ``settings.INTAKE_RATE_LIMITS``, checked together."""
+class RateLimits(BaseThrottle):
+    """The limits of ``scopes`` in ``settings.INTAKE_RATE_LIMITS``, checked together."""
 
-    scopes: tuple[str, ...] = (TOKEN, OFFICER, ADDRESS)
+    scopes: tuple[str, ...] = ()
+    name = "The"  # the log says "<name> rate limits not enforced"
 
     def __init__(self, scopes: tuple[str, ...] | None = None) -> None:
         if scopes is not None:
@@ -111,8 +117,9 @@ class SubmissionRateLimits(BaseThrottle):
         self._wait: float | None = None
 
     def allow_request(self, request: Any, view: Any, *, count: bool = True) -> bool:
-        """Whether the limits let this submission through; it counts unless ``count`` is
-        false (the web page's check step asks before the passkey, and sends nothing yet)."""
+        """Whether the limits let this submission (or reply) through; it counts unless
+        ``count`` is false (the web pages' check steps ask before the passkey, and send
+        nothing yet)."""
         if request.method != "POST":
             return True
         now = time.time()
@@ -129,7 +136,7 @@ class SubmissionRateLimits(BaseThrottle):
             # The limits hold back a vetted officer's flood; they are not what makes a
             # submission genuine (the signature is). While the cache is down, signed
             # submissions (an emergency among them) still go through, and it is logged.
-            logger.warning("Submission rate limits not enforced: the cache is unavailable")
+            logger.warning("%s rate limits not enforced: the cache is unavailable", self.name)
             return True
         kept: dict[str, tuple[list[float], int]] = {}
         waits: list[float] = []
@@ -151,7 +158,7 @@ class SubmissionRateLimits(BaseThrottle):
             for period, values in by_period.items():
                 cache.set_many(values, timeout=period)
         except CACHE_DOWN:
-            logger.warning("Submission rate limits not counted: the cache is unavailable")
+            logger.warning("%s rate limits not counted: the cache is unavailable", self.name)
         return True
 
     def _allow_redis(
@@ -168,7 +175,7 @@ class SubmissionRateLimits(BaseThrottle):
                 backend, keys, [repr(now), "1" if count else "0", secrets.token_hex(8), *limits]
             )
         except CACHE_DOWN:
-            logger.warning("Submission rate limits not enforced: the cache is unavailable")
+            logger.warning("%s rate limits not enforced: the cache is unavailable", self.name)
             return True
         if wait is None:
             return True
@@ -177,3 +184,25 @@ class SubmissionRateLimits(BaseThrottle):
 
     def wait(self) -> float | None:
         return self._wait
+
+
+class SubmissionRateLimits(RateLimits):
+    """A submission's limits: per token, per officer, per address."""
+
+    scopes = (TOKEN, OFFICER, ADDRESS)
+    name = "Submission"
+
+
+class ReplyRateLimits(RateLimits):
+    """A clarification reply's limits: per officer, per address (not the submissions')."""
+
+    scopes = (REPLY_OFFICER, REPLY_ADDRESS)
+    name = "Reply"
+
+
+def limits_wait(limits: RateLimits, request: Any, *, count: bool = True) -> int | None:
+    """For the web pages: ``None`` when ``limits`` let ``request`` through (counted unless
+    ``count`` is false), else the whole seconds to wait, at least 1 (Retry-After)."""
+    if limits.allow_request(request, None, count=count):
+        return None
+    return max(1, math.ceil(limits.wait() or 1))

@@ -7,7 +7,8 @@ request is reached only through ``selectors.request_access_for_officer``: anothe
 agency's, or a colleague's that was not shared, is ``404 not_found``. Refusals are problem
 documents: ``400 malformed``, ``403 forbidden`` (a delegate withdrawing), ``409
 invalid_state`` (a closed request, a second withdrawal; the body carries the request's
-state as ``request_status``), and a signed reply's refusals are intake's (§4.5).
+state as ``request_status``), ``429 rate_limited`` (a reply over the reply limits, §5.4,
+checked before anything else), and a signed reply's refusals are intake's (§4.5).
 """
 
 from typing import Any
@@ -31,6 +32,7 @@ from portal.problems import Problem
 from requests_app.delivery.api import AnyAccept
 from requests_app.intake.api import envelope_bytes
 from requests_app.intake.schema import StrictSerializer
+from requests_app.intake.throttles import ReplyRateLimits
 from requests_app.lifecycle.access import (
     RequestAccess,
     messages_for_officer,
@@ -156,6 +158,8 @@ class SubmissionMessagesView(APIView):
     # JSON for text; multipart only with a signed envelope (a garbled multipart body reads
     # as an empty form, which has no envelope and is refused: see SubmissionWithdrawView).
     parser_classes = [JSONParser, MultiPartParser]
+    # Per officer and per address, on POST only (PROTOCOL §5.4); a refused reply stores nothing.
+    throttle_classes = [ReplyRateLimits]
 
     @extend_schema(
         operation_id="submission_messages_list",
@@ -178,6 +182,7 @@ class SubmissionMessagesView(APIView):
             413: PROBLEM,
             415: PROBLEM,
             422: PROBLEM,
+            429: PROBLEM,
         },
     )
     def post(self, request: Request, reference: str) -> Response:

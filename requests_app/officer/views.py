@@ -29,6 +29,7 @@ from portal.problems import Problem, problem_response
 from requests_app.delivery.selectors import sealed_responses_for_access
 from requests_app.intake.attachments import ALLOWED_MEDIA_TYPES
 from requests_app.intake.drafts import drafts_for_officer
+from requests_app.intake.throttles import ReplyRateLimits, limits_wait
 from requests_app.intake.webauthn import b64url_encode
 from requests_app.lifecycle.access import (
     RequestAccess,
@@ -149,6 +150,7 @@ def _detail_page(
     *,
     reply_form: ReplyForm | None = None,
     share_form: ShareForm | None = None,
+    status: int | None = None,
 ) -> HttpResponse:
     legal_request = access.request
     decision = decision_for_officer(access=access)
@@ -178,7 +180,7 @@ def _detail_page(
             "reply_config": _reply_config(access),
             "share_form": share_form or ShareForm(),
         },
-        status=400 if bound else 200,
+        status=status or (400 if bound else 200),
     )
 
 
@@ -212,6 +214,12 @@ def request_reply(request: AuthedRequest, reference: str) -> HttpResponse:
     """Write in the clarification thread."""
     access = _access(request, reference)
     form = ReplyForm(request.POST)
+    wait = limits_wait(ReplyRateLimits(), request)
+    if wait is not None:
+        form.add_error(None, _too_many_replies(wait).message)
+        response = _detail_page(request, access, reply_form=form, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     if request.FILES or request.POST.get("documents"):
         # Documents travel only in a reply the officer's passkey signed (request_reply_signed).
         form.add_error(
@@ -248,7 +256,26 @@ def request_reply_preview(request: AuthedRequest, reference: str) -> HttpRespons
         )
     except Problem as problem:
         return _problem(problem)
+    wait = limits_wait(ReplyRateLimits(), request, count=False)  # before the passkey is asked
+    if wait is not None:
+        return _problem(_too_many_replies(wait))
     return JsonResponse({"payload": payload})
+
+
+def _too_many_replies(wait: int) -> Problem:
+    """A reply over the reply limits (PROTOCOL §5.4): nothing of it is stored."""
+    problem = Problem(
+        "rate_limited",
+        429,
+        _(
+            "You have sent many messages in a short time. "
+            "Wait %(seconds)d seconds, then send again. Nothing was sent."
+        )
+        % {"seconds": wait},
+        retry_after=wait,
+    )
+    problem.headers["Retry-After"] = str(wait)
+    return problem
 
 
 def _problem(problem: Problem) -> HttpResponse:
@@ -285,6 +312,9 @@ def request_reply_signed(request: AuthedRequest, reference: str) -> HttpResponse
 
 @csrf_protect
 def _reply_signed(request: AuthedRequest, reference: str) -> HttpResponse:
+    wait = limits_wait(ReplyRateLimits(), request)
+    if wait is not None:
+        return _problem(_too_many_replies(wait))
     access = _access(request, reference)
     try:
         part = request.FILES.get("envelope")

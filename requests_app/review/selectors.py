@@ -68,7 +68,7 @@ from requests_app.lifecycle.models import (
     ReviewState,
 )
 from requests_app.lifecycle.states import OPEN_STATES
-from requests_app.lifecycle.targets import target_value_normalise
+from requests_app.lifecycle.targets import target_search_normalise
 from requests_app.review.models import Decision, EmergencyCallback, RejectionReason
 
 S = LegalRequest.Status
@@ -218,6 +218,14 @@ def _channel_text(data: dict[str, Any]) -> str:
     return gettext("Through intake, signed with %(key)s")
 
 
+def _document_text(data: dict[str, Any]) -> str:
+    return f"{data.get('filename', '')} (SHA-256 {str(data.get('sha256', ''))[:16]}…)"
+
+
+# A reviewer read a document: saved as a file, or opened in the request page's viewer.
+DOCUMENT_DOWNLOADED = "attachment.downloaded"
+DOCUMENT_VIEWED = "document.viewed"
+
 # action -> (what happened, a detail read from the event's data)
 TIMELINE_TEXT: dict[str, tuple[str | Promise, Any]] = {
     "legal_request.received": (
@@ -273,10 +281,8 @@ TIMELINE_TEXT: dict[str, tuple[str | Promise, Any]] = {
     "request.shared": (gettext_lazy("Shared with a colleague"), None),
     "request.unshared": (gettext_lazy("No longer shared with a colleague"), None),
     "user_notice.due": (gettext_lazy("User notice due"), None),
-    "attachment.downloaded": (
-        gettext_lazy("Legal document downloaded"),
-        lambda d: f"{d.get('filename', '')} (SHA-256 {str(d.get('sha256', ''))[:16]}…)",
-    ),
+    "attachment.downloaded": (gettext_lazy("Legal document downloaded"), _document_text),
+    DOCUMENT_VIEWED: (gettext_lazy("Legal document opened in the viewer"), _document_text),
 }
 
 
@@ -339,9 +345,10 @@ def attachment_plaintext(attachment: Attachment | MessageAttachment) -> File:
 
 
 def attachment_open_for_reviewer(
-    *, user: User, reference: str, attachment_id: int
+    *, user: User, reference: str, attachment_id: int, action: str = DOCUMENT_DOWNLOADED
 ) -> tuple[Attachment, File]:
-    """Open a legal document of a request for a reviewer, and record who read it.
+    """Open a legal document of a request for a reviewer, and record who read it, and how
+    (``action``: downloaded, or ``DOCUMENT_VIEWED`` in the request page's viewer).
 
     The gatekeeper of the documents: one of *this* request's attachments or 404. The
     file is opened first, so that the audit event (in the chain, on the request's
@@ -352,7 +359,7 @@ def attachment_open_for_reviewer(
     if attachment is None:
         raise Http404("No such document.")
     return attachment, _opened_and_recorded(
-        user=user, request=request, document=attachment, attachment_id=attachment.pk
+        user=user, request=request, document=attachment, action=action, attachment_id=attachment.pk
     )
 
 
@@ -374,13 +381,19 @@ def message_document_open_for_reviewer(
         user=user,
         request=request,
         document=document,
+        action=DOCUMENT_DOWNLOADED,
         message_id=message_id,
         message_document_id=document.pk,
     )
 
 
 def _opened_and_recorded(
-    *, user: User, request: LegalRequest, document: Attachment | MessageAttachment, **ids: int
+    *,
+    user: User,
+    request: LegalRequest,
+    document: Attachment | MessageAttachment,
+    action: str,
+    **ids: int,
 ) -> File:
     """The document's bytes, opened first, and then the audit event that a reviewer read it
     (so that the event exists exactly when the reviewer gets the bytes)."""
@@ -389,7 +402,7 @@ def _opened_and_recorded(
         with transaction.atomic():
             audit_append(
                 actor=user,
-                action="attachment.downloaded",
+                action=action,
                 target=request,
                 data={
                     "reference": request.reference,
@@ -584,7 +597,7 @@ def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[L
             | Q(agency_id__in=agencies)
         )
     if filters.target:
-        value = target_value_normalise(filters.target).value
+        value = target_search_normalise(filters.target).value
         rows = rows.filter(
             Exists(RequestTarget.objects.filter(request_id=OuterRef("pk"), value=value))
         )
@@ -855,7 +868,7 @@ def target_search_digest(value: str) -> str:
     the audit log alone cannot recover a phone number by hashing every possible one, and an
     auditor who has a value asks the portal for its digest and finds every search for it.
     """
-    normalised = target_value_normalise(value).value
+    normalised = target_search_normalise(value).value
     return salted_hmac(_TARGET_DIGEST_SALT, normalised, algorithm="sha256").hexdigest()
 
 
@@ -867,7 +880,7 @@ def target_search_record(*, user: User, value: str, found: int, more: bool) -> A
     someone who is in no request at all (the log must not become a list of people a
     reviewer looked for), and the append-only log could never forget it.
     """
-    normalised = target_value_normalise(value)
+    normalised = target_search_normalise(value)
     with transaction.atomic():
         return audit_append(
             actor=user,

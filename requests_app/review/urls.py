@@ -16,6 +16,11 @@ urlpatterns = [
         name="review-document",
     ),
     path(
+        "<str:reference>/documents/<int:attachment_id>/view/",
+        views.document_view,
+        name="review-document-view",
+    ),
+    path(
         "<str:reference>/messages/<int:message_id>/documents/<int:document_id>/",
         views.message_document_download,
         name="review-message-document",

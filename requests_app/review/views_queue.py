@@ -37,6 +37,8 @@ from requests_app.lifecycle.models import (
     RequestKind,
 )
 from requests_app.review.selectors import (
+    DOCUMENT_DOWNLOADED,
+    DOCUMENT_VIEWED,
     DUE_WITHIN,
     QUEUE_ORDERS,
     DocumentUnreadable,
@@ -247,9 +249,26 @@ def document_download(
     request: AuthedRequest, reference: str, attachment_id: int
 ) -> FileResponse | HttpResponse:
     """Download a legal document: always as a file, never shown in the portal's origin."""
+    return _legal_document(request, reference, attachment_id, action=DOCUMENT_DOWNLOADED)
+
+
+@reviewer_only
+@never_cache
+@require_GET
+def document_view(
+    request: AuthedRequest, reference: str, attachment_id: int
+) -> FileResponse | HttpResponse:
+    """A legal document for the request page's viewer (frontend/document-viewer.js): the
+    same bytes and headers as a download, audited as an opening in the viewer."""
+    return _legal_document(request, reference, attachment_id, action=DOCUMENT_VIEWED)
+
+
+def _legal_document(
+    request: AuthedRequest, reference: str, attachment_id: int, *, action: str
+) -> FileResponse | HttpResponse:
     try:
         attachment, handle = attachment_open_for_reviewer(
-            user=request.user, reference=reference, attachment_id=attachment_id
+            user=request.user, reference=reference, attachment_id=attachment_id, action=action
         )
     except DocumentUnreadable:
         return _unreadable(reference)

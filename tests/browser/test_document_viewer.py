@@ -79,9 +79,10 @@ def test_the_order_is_read_beside_the_checklist_and_nothing_leaves_the_origin(
     decision = page.locator(".decision-column").bounding_box()
     assert documents["x"] + documents["width"] <= decision["x"]
     assert page.get_by_role("heading", name="Checklist and proposal").is_visible()
-    # The reading is recorded, once, with the reviewer's name.
-    reads = AuditEvent.objects.filter(action="attachment.downloaded", actor=reviewer)
+    # The reading is recorded, once, with the reviewer's name, as an opening in the viewer.
+    reads = AuditEvent.objects.filter(action="document.viewed", actor=reviewer)
     assert [e.data["attachment_id"] for e in reads] == [attachment.pk]
+    assert not AuditEvent.objects.filter(action="attachment.downloaded").exists()
     # Every request the page made stayed on the portal's origin, the worker's included.
     assert page.all_requests
     assert all(url.startswith(live_server.url + "/") for url in page.all_requests), [

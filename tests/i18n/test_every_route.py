@@ -155,6 +155,7 @@ NOT_RENDERED = {
     **dict.fromkeys(
         [
             "review-document",
+            "review-document-view",
             "review-message-document",
             "submission-draft-document",
             "officer-request-receipt",

@@ -30,6 +30,25 @@ def submitted(officer: Officer, **request_overrides) -> LegalRequest:
     return LegalRequest.objects.get(reference=response.json()["reference"])
 
 
+# The document the reviewers ask for in ``asked_of``'s request: (file name, media type).
+PAGE_2 = ("order-page-2.pdf", "application/pdf")
+
+
+def asked_of(officer: Officer) -> LegalRequest:
+    """A request of ``officer`` whose reviewer asked the authority for page 2 of the order.
+
+    Like ``submitted``, it empties the cache (the rate-limit counts): make requests first.
+    """
+    from requests_app.review.services import clarification_ask, request_claim
+
+    request = submitted(officer)
+    handler = reviewer()
+    request_claim(request=request, reviewer=handler)
+    clarification_ask(request=request, reviewer=handler, body="Please send page 2 of the order.")
+    request.refresh_from_db()
+    return request
+
+
 def preservation_submitted(officer: Officer) -> LegalRequest:
     return submitted(officer, kind="preservation", data_categories=["ip_addresses"])
 

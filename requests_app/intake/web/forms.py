@@ -35,7 +35,6 @@ from requests_app.intake.attachments import (
     type_not_accepted_message,
 )
 from requests_app.intake.schema import MAX_TARGETS, DeclaredAttachment, RequestBody
-from requests_app.intake.targets import TargetValueError, target_value_normalise, window_message
 from requests_app.lifecycle.models import (
     DataCategory,
     LegalRequest,
@@ -43,6 +42,7 @@ from requests_app.lifecycle.models import (
     RequestKind,
     TargetType,
 )
+from requests_app.lifecycle.targets import TargetValueError, target_value_normalise, window_message
 from requests_app.policy.models import PolicyRule
 from requests_app.policy.rules import policy_check, policy_rule_for
 from requests_app.sources.base import utc_text
@@ -163,7 +163,7 @@ class TargetForm(forms.Form):
     """One account, phone number, address or channel the request is about.
 
     The value is written in its type's form before anything is signed
-    (``intake.targets``): a phone number in E.164, read for the agency's country when it
+    (``lifecycle.targets``): a phone number in E.164, read for the agency's country when it
     has no country code; an IP address as RFC 5952 writes it, with the window of its use.
     """
 

@@ -7,7 +7,6 @@ answers JSON, and a session that may not submit is refused there, by intake step
 that the refusal is logged.
 """
 
-import math
 import re
 from typing import Any
 
@@ -59,7 +58,7 @@ from requests_app.intake.drafts import (
 )
 from requests_app.intake.models import SubmissionDraft
 from requests_app.intake.pipeline import rejection_record, submission_accept_web
-from requests_app.intake.throttles import ADDRESS, OFFICER, SubmissionRateLimits
+from requests_app.intake.throttles import ADDRESS, OFFICER, SubmissionRateLimits, limits_wait
 from requests_app.intake.web.forms import (
     KindOption,
     RequestForm,
@@ -284,9 +283,8 @@ def submission_check(request: AuthedRequest, kind: str) -> HttpResponse:
         return problem_response(
             "malformed", 400, _("Some fields need your attention."), errors=checked.errors
         )
-    limits = SubmissionRateLimits(scopes=(OFFICER, ADDRESS))
-    if not limits.allow_request(request, None, count=False):
-        wait = max(1, math.ceil(limits.wait() or 1))
+    wait = limits_wait(SubmissionRateLimits(scopes=(OFFICER, ADDRESS)), request, count=False)
+    if wait is not None:
         return problem_response(
             "rate_limited",
             429,
@@ -477,9 +475,8 @@ def _refuse(request: HttpRequest, problem: Problem) -> HttpResponse:
 
 def _throttle_check(request: HttpRequest) -> None:
     """The API's limits per officer and per address; one budget for both channels."""
-    limits = SubmissionRateLimits(scopes=(OFFICER, ADDRESS))
-    if not limits.allow_request(request, None):
-        wait = max(1, math.ceil(limits.wait() or 1))
+    wait = limits_wait(SubmissionRateLimits(scopes=(OFFICER, ADDRESS)), request)
+    if wait is not None:
         problem = Problem(
             "rate_limited", 429, _("Too many submissions; try again later."), retry_after=wait
         )

@@ -1,4 +1,5 @@
-"""The submission limits per token, per officer and per address, checked together."""
+"""The submission limits per token, per officer and per address, checked together; the
+reply limits per officer and per address, with a budget of their own."""
 
 import contextlib
 from types import SimpleNamespace
@@ -8,7 +9,16 @@ from django.core.cache import cache
 from django.test import RequestFactory
 from redis.exceptions import RedisError
 
-from requests_app.intake.throttles import ADDRESS, OFFICER, TOKEN, SubmissionRateLimits, rate_parse
+from requests_app.intake.throttles import (
+    ADDRESS,
+    OFFICER,
+    REPLY_ADDRESS,
+    REPLY_OFFICER,
+    TOKEN,
+    ReplyRateLimits,
+    SubmissionRateLimits,
+    rate_parse,
+)
 
 REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 
@@ -71,6 +81,26 @@ def test_a_refused_submission_does_not_use_up_the_other_limits(settings):
         assert not allowed(submission(token=1, user=1, address="192.0.2.1"))[0]
     assert allowed(submission(token=2, user=1, address="192.0.2.1"))[0]
     assert not allowed(submission(token=3, user=1, address="192.0.2.1"))[0]  # officer: 2/min
+
+
+def test_replies_and_submissions_have_separate_budgets(settings):
+    settings.INTAKE_RATE_LIMITS = {
+        TOKEN: "100/min",
+        OFFICER: "1/min",
+        ADDRESS: "100/min",
+        REPLY_OFFICER: "2/min",
+        REPLY_ADDRESS: "100/min",
+    }
+    request = submission(token=1, user=1, address="192.0.2.1")
+    assert allowed(request)[0]
+    assert not allowed(request)[0]  # the officer's one submission is spent
+    replies = ReplyRateLimits()
+    assert replies.allow_request(request, None)  # replies still have their two
+    assert replies.allow_request(request, None)
+    assert not replies.allow_request(request, None)
+    assert 0 < (replies.wait() or 0) <= 60
+    # Another officer from the same address is held back by neither.
+    assert ReplyRateLimits().allow_request(submission(token=2, user=2, address="192.0.2.1"), None)
 
 
 def test_reading_is_never_limited(settings):

@@ -24,20 +24,18 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from accounts.models import KeyStatus, Officer
+from accounts.models import KeyStatus
 from portal.models import AuditEvent
 from requests_app.delivery.orphans import ORPHAN_AGE, orphan_files_purge
 from requests_app.lifecycle.models import LegalRequest, Message, MessageAttachment
 from requests_app.review.selectors import attachment_plaintext
-from requests_app.review.services import clarification_ask, request_claim, request_withdraw
+from requests_app.review.services import request_withdraw
 from tests.factories import log_in, make_api_token, make_officer, make_user
-from tests.requests_app.delivery_helpers import tmp_storage
-from tests.requests_app.officer_helpers import reviewer, submitted
+from tests.requests_app.officer_helpers import PAGE_2, submitted
 from tests.requests_app.signing import Signer, enrol_signing_key, now_rfc3339, pdf_bytes
 
-pytestmark = pytest.mark.django_db
-
-PAGE_2 = ("order-page-2.pdf", "application/pdf")
+# officer, signer, token, asked, page_2: tests/requests_app/officer/conftest.py.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("storage")]
 
 
 # --- Building a signed reply as a case system does -------------------------------------------
@@ -132,45 +130,6 @@ def assert_problem(response, code: str, status: int) -> dict:
     problem = response.json()
     assert (problem["code"], problem["status"]) == (code, status)
     return problem
-
-
-# --- Fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def storage(settings, tmp_path):
-    return tmp_storage(settings, tmp_path / "storage")
-
-
-@pytest.fixture
-def officer() -> Officer:
-    return make_officer()
-
-
-@pytest.fixture
-def signer(officer) -> Signer:
-    return enrol_signing_key(officer)
-
-
-@pytest.fixture
-def token(officer) -> str:
-    return make_api_token(officer=officer)[1]
-
-
-@pytest.fixture
-def asked(officer) -> LegalRequest:
-    """A request whose reviewer asked the authority for page 2 of the order."""
-    request = submitted(officer)
-    handler = reviewer()
-    request_claim(request=request, reviewer=handler)
-    clarification_ask(request=request, reviewer=handler, body="Please send page 2 of the order.")
-    request.refresh_from_db()
-    return request
-
-
-@pytest.fixture
-def page_2() -> list[tuple[str, bytes, str]]:
-    return [(PAGE_2[0], pdf_bytes("Order, page 2"), PAGE_2[1])]
 
 
 # --- Accepted ----------------------------------------------------------------------------------

@@ -13,23 +13,22 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from accounts.models import KeyStatus, Officer
+from accounts.models import KeyStatus
 from requests_app.lifecycle.models import LegalRequest, MessageAttachment
-from requests_app.review.services import clarification_ask, request_claim
 from tests.factories import SoftPasskey, log_in, make_officer, make_signing_passkey
 from tests.requests_app.intake.test_web_channel import passkey_signature
 from tests.requests_app.officer.test_signed_replies import (
-    PAGE_2,
     assert_problem,
     declared,
     reply_payload,
     signed,
     state,
 )
-from tests.requests_app.officer_helpers import reviewer, submitted
+from tests.requests_app.officer_helpers import PAGE_2
 from tests.requests_app.signing import enrol_signing_key, pdf_bytes
 
-pytestmark = pytest.mark.django_db
+# officer, passkey, session, asked, page_2: tests/requests_app/officer/conftest.py.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("storage")]
 
 
 def preview_url(reference: str) -> str:
@@ -48,48 +47,6 @@ def post_signed(client: Client, reference: str, envelope: dict[str, Any] | bytes
     if files:
         data["attachment"] = [SimpleUploadedFile(n, b, t) for n, b, t in files]
     return client.post(signed_url(reference), data=data)
-
-
-@pytest.fixture(autouse=True)
-def storage(settings, tmp_path):
-    from tests.requests_app.delivery_helpers import tmp_storage
-
-    return tmp_storage(settings, tmp_path / "storage")
-
-
-@pytest.fixture
-def officer() -> Officer:
-    return make_officer()
-
-
-@pytest.fixture
-def passkey(officer) -> SoftPasskey:
-    """The officer's passkey, approved to sign."""
-    key = SoftPasskey()
-    make_signing_passkey(officer=officer, passkey=key)
-    return key
-
-
-@pytest.fixture
-def session(officer) -> Client:
-    browser = Client()
-    log_in(browser, officer.user)
-    return browser
-
-
-@pytest.fixture
-def asked(officer) -> LegalRequest:
-    request = submitted(officer)
-    handler = reviewer()
-    request_claim(request=request, reviewer=handler)
-    clarification_ask(request=request, reviewer=handler, body="Please send page 2 of the order.")
-    request.refresh_from_db()
-    return request
-
-
-@pytest.fixture
-def page_2() -> list[tuple[str, bytes, str]]:
-    return [(PAGE_2[0], pdf_bytes("Order, page 2"), PAGE_2[1])]
 
 
 def test_the_page_offers_documents_with_the_passkeys_that_may_confirm_them(

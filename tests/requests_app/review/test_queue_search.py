@@ -12,7 +12,7 @@ from accounts.models import Role
 from portal.models import AuditEvent
 from requests_app.lifecycle.clocks import is_overdue, overdue_q
 from requests_app.lifecycle.models import LegalRequest, ReviewState
-from requests_app.lifecycle.targets import target_value_normalise
+from requests_app.lifecycle.targets import target_search_normalise
 from requests_app.review.selectors import (
     TARGET_SEARCHED,
     QueueFilters,
@@ -89,11 +89,11 @@ def test_a_search_without_a_target_is_not_recorded(reviewer_client):
 
 
 def test_the_normalised_value_is_e164_for_phones_lower_case_for_addresses():
-    assert target_value_normalise("+49 (30) 123-4567").value == PHONE
-    assert target_value_normalise("0049 30 1234567").value == PHONE
-    assert target_value_normalise("  Suspect@Example.ORG ").value == "suspect@example.org"
-    assert target_value_normalise("Suspect_One").value == "Suspect_One"
-    assert [target_value_normalise(v).kind for v in (PHONE, "a@b.example", "x")] == [
+    assert target_search_normalise("+49 (30) 123-4567").value == PHONE
+    assert target_search_normalise("0049 30 1234567").value == PHONE
+    assert target_search_normalise("  Suspect@Example.ORG ").value == "suspect@example.org"
+    assert target_search_normalise("Suspect_One").value == "Suspect_One"
+    assert [target_search_normalise(v).kind for v in (PHONE, "a@b.example", "x")] == [
         "phone",
         "email",
         "identifier",

@@ -46,6 +46,11 @@ def document_url(request: LegalRequest, attachment) -> str:
     return f"/review/{request.reference}/documents/{attachment.pk}/"
 
 
+def viewer_url(request: LegalRequest, attachment) -> str:
+    """Where the request page's viewer (PDF.js) fetches a document from."""
+    return f"/review/{request.reference}/documents/{attachment.pk}/view/"
+
+
 def section(page: str, section_id: str) -> str:
     start = page.index(f'<section id="{section_id}"')
     return page[start : page.index("</section>", start)]
@@ -292,6 +297,43 @@ def test_a_document_downloads_as_an_attachment_never_inline_and_the_reading_is_a
     assert events[0].data["sha256"] == attachment.sha256
     timeline = section(reviewer_client.get(page_url(request)).content.decode(), "timeline")
     assert "Legal document downloaded" in timeline
+    assert "opened in the viewer" not in timeline
+
+
+def test_an_opening_in_the_viewer_is_audited_as_a_viewing_not_a_download(reviewer_client, reviewer):
+    request = make_legal_request()
+    content = b"%PDF-1.4\n% the order\n"
+    attachment = make_attachment(request, content=content, filename="order.pdf")
+    mark = audit_mark()
+
+    viewed = reviewer_client.get(viewer_url(request, attachment))
+    downloaded = reviewer_client.get(document_url(request, attachment))
+
+    # The same bytes and the same defensive headers as a download.
+    for response in (viewed, downloaded):
+        assert response.status_code == 200
+        assert b"".join(response.streaming_content) == content
+        assert response["Content-Disposition"] == 'attachment; filename="order.pdf"'
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in response["Content-Security-Policy"]
+        assert "no-store" in response["Cache-Control"]
+    events = list(AuditEvent.objects.filter(seq__gt=mark).order_by("seq"))
+    assert [(e.action, e.actor_id, e.target_id) for e in events] == [
+        ("document.viewed", reviewer.pk, str(request.pk)),
+        ("attachment.downloaded", reviewer.pk, str(request.pk)),
+    ]
+    assert events[0].data == events[1].data
+    assert events[0].data["attachment_id"] == attachment.pk
+    assert events[0].data["sha256"] == attachment.sha256
+    # Each with its own words on the timeline, the opening first.
+    page = reviewer_client.get(page_url(request)).content.decode()
+    timeline = section(page, "timeline")
+    assert timeline.index("Legal document opened in the viewer") < timeline.index(
+        "Legal document downloaded"
+    )
+    # The page's viewer fetches from the viewing address; the link downloads.
+    assert f'data-document-url="{viewer_url(request, attachment)}"' in page
+    assert f'<a href="{document_url(request, attachment)}" download' in page
 
 
 def test_a_document_whose_stored_type_is_not_allowed_downloads_as_bytes(reviewer_client):
@@ -335,11 +377,14 @@ def test_a_document_of_another_request_is_not_found_and_nothing_is_audited(revie
     mark = audit_mark()
 
     response = reviewer_client.get(document_url(request, attachment))
+    viewed = reviewer_client.get(viewer_url(request, attachment))
     missing = reviewer_client.get(f"/review/{request.reference}/documents/999999/")
 
     assert response.status_code == 404
+    assert viewed.status_code == 404
     assert missing.status_code == 404
     assert b"other-order.pdf" not in response.content
+    assert b"other-order.pdf" not in viewed.content
     assert audit_mark() == mark
 
 
@@ -378,6 +423,8 @@ def test_the_request_page_and_its_documents_refuse_everyone_but_a_reviewer_and_l
         client.get(document_url(request, attachment)),
         client.get("/review/LR-2026-NOSUCH/"),
         client.get("/review/LR-2026-NOSUCH/documents/1/"),
+        client.get(viewer_url(request, attachment)),
+        client.get("/review/LR-2026-NOSUCH/documents/1/view/"),
     ]
 
     for response in responses:
@@ -395,7 +442,8 @@ def test_the_request_page_and_its_documents_refuse_everyone_but_a_reviewer_and_l
     # An existing and an unknown reference get the same answer: no way to probe for one.
     assert responses[0].status_code == responses[2].status_code
     assert responses[1].status_code == responses[3].status_code
-    assert not AuditEvent.objects.filter(seq__gt=mark, action="attachment.downloaded").exists()
+    assert responses[4].status_code == responses[5].status_code
+    assert not AuditEvent.objects.filter(seq__gt=mark).exists()
 
 
 def test_the_gatekeeper_answers_not_found_to_anyone_but_an_active_reviewer():
