@@ -18,7 +18,6 @@ def paused_late_backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0008_user_verbose_names"),
         ("requests_app", "0016_default_country_help"),
     ]
 
