@@ -8,6 +8,7 @@ away it is, as a localized duration ("in 7 hr 53 min", "2 days ago"; CLDR units,
 Babel). Nothing here builds a date string by hand.
 """
 
+import functools
 from datetime import UTC, date, datetime, timedelta
 
 from babel import Locale, UnknownLocaleError
@@ -21,11 +22,19 @@ from django.utils.translation import gettext
 register = template.Library()
 
 
-def _babel_locale() -> Locale:
+@functools.lru_cache(maxsize=64)
+def _babel_locale_of(language: str) -> Locale:
     try:
-        return Locale.parse(translation.to_locale(translation.get_language() or "en"))
+        return Locale.parse(translation.to_locale(language))
     except (UnknownLocaleError, ValueError):
         return Locale.parse("en")
+
+
+@functools.lru_cache(maxsize=4096)
+def _unit_text(value: int, unit: str, language: str) -> str:
+    """One CLDR unit ("7 hr") in a language: Babel's formatting is the costly part of a
+    deadline, and a page of fifty deadlines repeats few (value, unit) pairs."""
+    return format_unit(value, unit, length="short", locale=_babel_locale_of(language))
 
 
 def duration_text(delta: timedelta) -> str:
@@ -39,10 +48,8 @@ def duration_text(delta: timedelta) -> str:
         (minutes, "duration-minute"),
     ]
     shown = [(value, unit) for value, unit in parts if value][:2] or [(0, "duration-minute")]
-    locale = _babel_locale()
-    return " ".join(
-        format_unit(value, unit, length="short", locale=locale) for value, unit in shown
-    )
+    language = translation.get_language() or "en"
+    return " ".join(_unit_text(value, unit, language) for value, unit in shown)
 
 
 def relative_text(moment: datetime, now: datetime | None = None) -> str:

@@ -54,3 +54,9 @@ def test_a_deadline_names_how_far_away_it_is_in_the_active_language() -> None:
         assert relative_text(now, now=DUE) == "7 hr 53 min ago"
     with translation.override("de"):
         assert relative_text(DUE, now=now) != "in 7 hr 53 min"
+        german = relative_text(DUE, now=now)
+    # The units are cached per (value, unit, language): each language keeps its own words.
+    with translation.override("en"):
+        assert relative_text(DUE, now=now) == "in 7 hr 53 min"
+    with translation.override("de"):
+        assert relative_text(DUE, now=now) == german
