@@ -1,5 +1,6 @@
 """System checks for configurations that would run but be unsafe."""
 
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -112,3 +113,23 @@ def configuration_without_debug(app_configs: Any, **kwargs: Any) -> list[Error]:
                 )
             )
     return errors
+
+
+@register()
+def age_tool(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """AGE_TOOL, when set, is the absolute path of an executable file (every mode, every run)."""
+    tool = settings.AGE_TOOL
+    if not tool:
+        return []
+    path = Path(tool)
+    if path.is_absolute() and path.is_file() and os.access(path, os.X_OK):
+        return []
+    return [
+        Error(
+            f"AGE_TOOL ({tool}) is not the absolute path of an executable file: no response "
+            "could be sealed.",
+            hint="Install the age tool (Debian: apt-get install age) and set AGE_TOOL to its "
+            "path (/usr/bin/age), or set AGE_TOOL= (empty) to seal with pyrage instead.",
+            id="portal.E009",
+        )
+    ]

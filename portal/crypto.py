@@ -346,10 +346,13 @@ def storage_open(source: Readable, sink: BinaryIO) -> None:
 # --- age sealing -------------------------------------------------------------------------------
 
 
-# pyrage (1.4) holds the GIL for as long as it encrypts: a thread beside it runs only when it
-# calls back into Python. A seal hashes and frames as many bytes as it encrypts, so age runs
-# in a process of its own, pyrage's encrypt_file from its standard input to its standard
-# output: the two processes use two cores, and nothing in between is Python.
+# A seal hashes and frames as many bytes as it encrypts, so age runs in a process of its own,
+# from its standard input (the ZIP's pipe) to its standard output (the ciphertext's): the
+# Python threads and age use the cores side by side. That process is the age tool itself
+# (AGE_TOOL, the reference implementation in Go: `age --encrypt -r R ...`) where it is
+# installed, and otherwise a Python interpreter running pyrage (which holds the GIL for as
+# long as it encrypts, and encrypts at about two thirds of age's speed: bench/README.md).
+# Both write the same age v1 format to the same recipients.
 _AGE_CHILD = (
     "import sys, pyrage\n"
     "recipients = [pyrage.x25519.Recipient.from_str(r) for r in sys.argv[1:]]\n"
@@ -357,16 +360,44 @@ _AGE_CHILD = (
 )
 
 
-class AgeEncryption:
-    """age (pyrage) encrypting, in a child process, what the pipe ``source`` brings into ``sink``.
+def age_encryption_command(recipients: list[str], tool: str) -> list[str]:
+    """The child's argv: the age tool at ``tool``, or (``tool`` empty) pyrage in Python.
 
-    ``source`` and ``sink`` are file descriptors (the read end of the plaintext's pipe, the
-    write end of the ciphertext's); the child gets them as its standard input and output,
-    and they are closed here. The ciphertext ends when the plaintext does. ``finish`` waits
-    for the child and raises ``SealError`` if it failed; ``stop`` ends it at once.
+    The recipients have been checked (``age1...``, so none reads as an option); no shell,
+    nothing from the environment.
+    """
+    if tool:
+        return [tool, "--encrypt", *(arg for r in recipients for arg in ("-r", r))]
+    return [sys.executable, "-I", "-c", _AGE_CHILD, *recipients]
+
+
+def _age_reason(errors: bytes, returncode: int) -> str:
+    """The child's reason from its standard error.
+
+    The age tool writes ``age: error: REASON`` and then a line asking for a bug report;
+    pyrage's child ends with the exception. Either way the reason is one line.
+    """
+    lines = errors.decode(errors="replace").strip().splitlines()
+    for line in lines:
+        if line.startswith("age: error: "):
+            return line.removeprefix("age: error: ")
+    return lines[-1] if lines else f"exit status {returncode}"
+
+
+class AgeEncryption:
+    """age encrypting, in a child process, what the pipe ``source`` brings into ``sink``.
+
+    The child is the age tool named by the AGE_TOOL setting, or pyrage in a Python child
+    where that is empty. ``source`` and ``sink`` are file descriptors (the read end of the
+    plaintext's pipe, the write end of the ciphertext's); the child gets them as its
+    standard input and output, and they are closed here. The ciphertext ends when the
+    plaintext does. ``finish`` waits for the child and raises ``SealError`` if it failed;
+    ``stop`` ends it at once.
     """
 
     def __init__(self, recipients: list[str], *, source: int, sink: int) -> None:
+        from django.conf import settings
+
         try:
             if not recipients:
                 raise SealError("There is no recipient to seal to.")
@@ -375,13 +406,23 @@ class AgeEncryption:
                     pyrage.x25519.Recipient.from_str(recipient)
             except pyrage.RecipientError as exc:
                 raise SealError(f"age encryption failed: {exc}") from exc
-            self.process = subprocess.Popen(  # noqa: S603 (our interpreter, public keys)
-                [sys.executable, "-I", "-c", _AGE_CHILD, *recipients],
-                stdin=source,
-                stdout=sink,
-                stderr=subprocess.PIPE,
-                env={},
-            )
+            tool = settings.AGE_TOOL
+            self.command = age_encryption_command(recipients, tool)
+            try:
+                self.process = subprocess.Popen(  # noqa: S603 (the age tool or our interpreter)
+                    self.command,
+                    stdin=source,
+                    stdout=sink,
+                    stderr=subprocess.PIPE,
+                    env={},
+                )
+            except OSError as exc:
+                if not tool:
+                    raise
+                raise SealError(
+                    f"age encryption failed: the age tool {tool} (AGE_TOOL) cannot be run: "
+                    f"{exc.strerror or exc}"
+                ) from exc
         finally:
             os.close(source)
             os.close(sink)
@@ -389,10 +430,8 @@ class AgeEncryption:
     def finish(self) -> None:
         _out, errors = self.process.communicate()
         if self.process.returncode != 0:
-            reason = errors.decode(errors="replace").strip().splitlines()[-1:] or [
-                f"exit status {self.process.returncode}"
-            ]
-            raise SealError(f"age encryption failed: {reason[0]}")
+            reason = _age_reason(errors, self.process.returncode)
+            raise SealError(f"age encryption failed: {reason}")
 
     def stop(self) -> None:
         self.process.kill()

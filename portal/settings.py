@@ -7,6 +7,7 @@ start with an ``ImproperlyConfigured`` naming the variable. Every variable is do
 in ``.env.example``.
 """
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -484,6 +485,13 @@ PLATFORM_URL_HOSTS = [
 # Platform policy: tell users of a disclosure that had no non-disclosure order.
 USER_NOTICE_WITHOUT_ORDER = env.bool("USER_NOTICE_WITHOUT_ORDER", default=True)
 SEALED_RESPONSE_RETENTION_DAYS = env.int("SEALED_RESPONSE_RETENTION_DAYS", default=30)
+# The age tool that encrypts each sealed response (portal.crypto.AgeEncryption): the
+# absolute path of the reference implementation's binary (Go; Debian's package `age`),
+# run as `age --encrypt -r ... ` between two pipes. By default the `age` found on PATH as
+# the settings load; empty (or no age installed) seals with pyrage in a Python child
+# process instead: the same age v1 output, slower (bench/README.md). portal.E009 refuses
+# a path that is not an executable file.
+AGE_TOOL = env.str("AGE_TOOL", default=shutil.which("age") or "")
 # The platform's name as its records custodian signs for it in a response's certificate of
 # authenticity (certificate.pdf, PROTOCOL §6.8).
 PLATFORM_NAME = env.str("PLATFORM_NAME", default="The platform")

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import zipfile
 from datetime import UTC, date, datetime, timedelta
@@ -278,28 +279,173 @@ def test_a_sink_that_fails_fails_the_seal_and_leaves_no_thread_behind(room_mib):
     assert threading.active_count() == before
 
 
+def child_processes() -> set[int]:
+    """This process's child processes, ended or not, until waited for (Linux's /proc)."""
+    return {
+        int(pid)
+        for children in Path("/proc/self/task").glob("*/children")
+        for pid in children.read_text().split()
+    }
+
+
+def tool_script(folder: Path, body: str) -> str:
+    """An executable shell script standing in for the age tool (AGE_TOOL)."""
+    path = folder / "age"
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize("child", ["age-tool", "pyrage"])
 def test_an_age_process_that_fails_fails_the_seal_with_its_reason_and_leaves_nothing_running(
-    monkeypatch,
+    monkeypatch, settings, tmp_path, child
 ):
-    before = threading.active_count()
-    # age's process stops at once, as one that crashed or was killed would.
-    monkeypatch.setattr(
-        crypto, "_AGE_CHILD", "import sys; sys.stderr.write('out of memory\\n'); sys.exit(3)"
-    )
+    before, processes = threading.active_count(), child_processes()
+    # age's process stops at once, as one that crashed or was killed would: the age tool
+    # (its way of reporting, then the line asking for a bug report), or pyrage's child.
+    if child == "age-tool":
+        settings.AGE_TOOL = tool_script(
+            tmp_path,
+            "echo 'age: error: out of memory' >&2\n"
+            "echo 'age: report unexpected or unhelpful errors at https://filippo.io/age/report'"
+            " >&2\n"
+            "exit 3",
+        )
+    else:
+        settings.AGE_TOOL = ""
+        monkeypatch.setattr(
+            crypto, "_AGE_CHILD", "import sys; sys.stderr.write('out of memory\\n'); sys.exit(3)"
+        )
     sink = io.BytesIO()
 
     def chunks():  # more than the pipes hold: the archive thread is left writing
         for number in range(8):
             yield bytes([number]) * (1024 * 1024)
 
-    with pytest.raises(crypto.SealError, match="age encryption failed: out of memory"):
+    with pytest.raises(crypto.SealError, match="^age encryption failed: out of memory$"):
         seal_to_file(
             [("files/big.bin", chunks())],
             [str(pyrage.x25519.Identity.generate().to_public())],
             sink,
         )
     assert threading.active_count() == before
+    assert child_processes() == processes
     assert sink.getvalue() == b""
+
+
+@pytest.fixture(params=["age-tool", "pyrage"])
+def age_child(request, settings, monkeypatch) -> list[list[str]]:
+    """Seal through each child in turn: the age tool (Debian's), and pyrage (AGE_TOOL empty).
+
+    Returns the commands the seal ran, as it runs them.
+    """
+    if request.param == "age-tool":
+        if not shutil.which("age"):
+            service_missing("needs Debian's age binary (apt-get install age)")
+        settings.AGE_TOOL = shutil.which("age")
+    else:
+        settings.AGE_TOOL = ""
+    commands: list[list[str]] = []
+    command = crypto.age_encryption_command
+
+    def recorded(recipients: list[str], tool: str) -> list[str]:
+        commands.append(command(recipients, tool))
+        return commands[-1]
+
+    monkeypatch.setattr(crypto, "age_encryption_command", recorded)
+    return commands
+
+
+def test_a_response_sealed_through_each_age_child_opens_with_pyrage_and_with_age(
+    client, tmp_path, settings, age_child
+):
+    disclosure, identity = approved_disclosure(client)
+    video = os.urandom(3 * 1024 * 1024 + 777)  # more than a pipe's worth, with a ragged end
+    store_file("video.mp4", "ip_addresses", video, datetime(2026, 2, 1, tzinfo=UTC))
+
+    sealed = response_seal(disclosure_id=disclosure.pk)
+
+    (command,) = age_child
+    recipient = str(identity.to_public())
+    if settings.AGE_TOOL:  # the age tool itself, from its standard input to its output
+        assert command == [settings.AGE_TOOL, "--encrypt", "-r", recipient]
+    else:
+        assert command[:3] == [sys.executable, "-I", "-c"]
+        assert command[-1] == recipient
+    ciphertext = sealed.file.read()
+    assert ciphertext.startswith(b"age-encryption.org/v1\n-> X25519 ")
+    assert (sealed.size, sealed.sha256) == (len(ciphertext), hashlib.sha256(ciphertext).hexdigest())
+    archive = zipfile.ZipFile(io.BytesIO(pyrage.decrypt(ciphertext, [identity])))
+    assert archive.read("files/1-username-suspect_one/video.mp4") == video
+    if shutil.which("age"):
+        (tmp_path / "identity.txt").write_text(str(identity) + "\n")
+        (tmp_path / "response.age").write_bytes(ciphertext)
+        opened_by_age = subprocess.run(  # noqa: S603
+            ["age", "-d", "-i", "identity.txt", "response.age"],  # noqa: S607
+            cwd=tmp_path,
+            capture_output=True,
+            check=True,
+        ).stdout
+        assert opened_by_age == pyrage.decrypt(ciphertext, [identity])
+
+
+def nothing_sealed(disclosure: Disclosure, storage: Path) -> None:
+    assert not SealedResponse.objects.exists()
+    assert not (storage / "sealed").exists() or not any((storage / "sealed").iterdir())
+    disclosure.refresh_from_db()
+    assert disclosure.state == Disclosure.State.PENDING  # retried later, not lost
+    assert not AuditEvent.objects.filter(action="response.sealed").exists()
+
+
+def test_an_age_tool_that_fails_fails_the_seal_with_nothing_stored_and_no_process_left(
+    client, storage, settings
+):
+    disclosure, _identity = approved_disclosure(client)
+    processes = child_processes()
+    settings.AGE_TOOL = shutil.which("false")  # exits 1 at once, says nothing
+
+    with pytest.raises(crypto.SealError, match="^age encryption failed: exit status 1$"):
+        response_seal(disclosure_id=disclosure.pk)
+
+    nothing_sealed(disclosure, storage)
+    assert child_processes() == processes
+
+
+@pytest.mark.parametrize("kind", ["missing", "not-executable", "relative"])
+def test_an_age_tool_that_cannot_be_run_is_refused_by_the_checks_and_at_seal_time(
+    client, storage, settings, tmp_path, kind
+):
+    from portal.checks import age_tool
+
+    disclosure, _identity = approved_disclosure(client)
+    if kind == "missing":
+        settings.AGE_TOOL = str(tmp_path / "no-such-age")
+    elif kind == "not-executable":
+        (tmp_path / "age").write_bytes(Path(shutil.which("true")).read_bytes())
+        (tmp_path / "age").chmod(0o644)
+        settings.AGE_TOOL = str(tmp_path / "age")
+    else:
+        settings.AGE_TOOL = "age"  # found on PATH or not, a path that depends on where it runs
+
+    (error,) = age_tool(None)
+    assert error.id == "portal.E009"
+    assert settings.AGE_TOOL in error.msg
+    if kind == "relative":
+        return  # the check is the refusal: a relative name may well run here
+    processes = child_processes()
+    with pytest.raises(crypto.SealError, match=r"the age tool .* \(AGE_TOOL\) cannot be run"):
+        response_seal(disclosure_id=disclosure.pk)
+    nothing_sealed(disclosure, storage)
+    assert child_processes() == processes
+
+
+def test_the_checks_accept_the_age_tool_and_its_absence(settings):
+    from portal.checks import age_tool
+
+    settings.AGE_TOOL = ""
+    assert age_tool(None) == []
+    settings.AGE_TOOL = shutil.which("true")  # an executable file: what it is, age says at seal
+    assert age_tool(None) == []
 
 
 # --- Files under files/ -----------------------------------------------------------------------
