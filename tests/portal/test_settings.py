@@ -217,3 +217,16 @@ def test_production_refuses_a_missing_or_broken_totp_seed_key(tmp_path) -> None:
         result = manage("check", "--deploy", env=PRODUCTION_ENV | {"TOTP_SEED_KEY_FILE": str(path)})
         assert result.returncode != 0
         assert "portal.E008" in result.stderr
+
+
+def test_an_age_tool_that_is_not_there_stops_manage_py_in_every_mode(tmp_path) -> None:
+    """portal.E009 is no deploy check: runserver and migrate stop on it too."""
+    missing = str(tmp_path / "bin" / "age")
+    for env in ({}, PRODUCTION_ENV):
+        result = manage("check", env=env | {"AGE_TOOL": missing})
+        assert result.returncode != 0
+        assert "portal.E009" in result.stderr
+        assert missing in result.stderr
+    # Empty: sealed with pyrage, and nothing to report.
+    result = manage("check", env={"AGE_TOOL": ""})
+    assert result.returncode == 0, result.stdout + result.stderr
