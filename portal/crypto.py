@@ -1,7 +1,8 @@
 """Every cryptographic operation of the portal, behind typed exceptions.
 
-Nothing else in the code imports ``cryptography`` or ``pyrage``: a reviewer checking how
-keys are parsed, signatures verified or responses sealed reads this one module.
+Nothing else in the code imports ``cryptography`` or ``pyrage``, or runs the age tool: a
+reviewer checking how keys are parsed, signatures verified or responses sealed reads this
+one module.
 """
 
 import base64

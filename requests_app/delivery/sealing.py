@@ -1,9 +1,10 @@
 """Seal a disclosure: build the ZIP, stream it through age, store only the ciphertext.
 
 The plaintext exists only in memory, a piece at a time: a thread writes the archive into
-an OS pipe, age (pyrage) encrypts it in a process of its own into a second pipe, and the
-calling thread hashes the ciphertext and writes it straight into the storage's folder,
-in a file that gets its name only once it is complete (``seal_to_file``,
+an OS pipe, age encrypts it in a process of its own into a second pipe (the age tool,
+AGE_TOOL, or pyrage where that is empty: ``crypto.AgeEncryption``), and the calling
+thread hashes the ciphertext and writes it straight into the storage's folder, in a file
+that gets its name only once it is complete (``seal_to_file``,
 ``lifecycle.storage.storage_write``). The plaintext is never written to disk or to the
 database, and memory stays bounded however large the members. Running twice for one
 disclosure stores one sealed response (a unique constraint); a run that dies half-way
@@ -200,9 +201,10 @@ def seal_to_file(
 
     Three at work, each on large pieces: a thread builds the archive (deflate, CRC-32, the
     files' SHA-256 checks) into a pipe; age encrypts it in a process of its own
-    (``crypto.AgeEncryption``) into a second pipe; this thread hashes the ciphertext and
-    writes it into ``out``. hashlib, zlib and the pipes release the GIL, so the two threads
-    and age use the cores side by side. A failure anywhere ends all three.
+    (``crypto.AgeEncryption``: the age tool, or pyrage) into a second pipe; this thread
+    hashes the ciphertext and writes it into ``out``. hashlib, zlib and the pipes release
+    the GIL, so the two threads and age use the cores side by side. A failure anywhere
+    ends all three.
     """
     plain_read, plain_write = _pipe()
     try:
