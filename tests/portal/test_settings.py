@@ -230,3 +230,16 @@ def test_an_age_tool_that_is_not_there_stops_manage_py_in_every_mode(tmp_path) -
     # Empty: sealed with pyrage, and nothing to report.
     result = manage("check", env={"AGE_TOOL": ""})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_the_age_tool_on_path_the_portal_seals_with_pyrage(tmp_path) -> None:
+    """A fresh developer machine (no age package): AGE_TOOL is empty and nothing complains."""
+    shown = "from django.conf import settings; print(repr(settings.AGE_TOOL))"
+    without = manage("shell", "--no-imports", "-c", shown, env={"PATH": str(tmp_path)})
+    assert without.returncode == 0, without.stdout + without.stderr
+    assert without.stdout.strip() == "''"
+    assert manage("check", env={"PATH": str(tmp_path)}).returncode == 0
+    if shutil.which("age", path="/usr/bin:/bin") is None:
+        service_missing("needs Debian's age (apt-get install age)")
+    with_age = manage("shell", "--no-imports", "-c", shown, env={})
+    assert with_age.stdout.strip() == repr(shutil.which("age", path="/usr/bin:/bin"))
