@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from portal.countries import countries_by_name, name_key
+
 from .domains import DomainError, canonical_email, normalise_domain, official_domain_problem
 from .models import Agency, Role, User
 from .services.registration import AgencyProposal, registration_refusals
@@ -39,7 +41,7 @@ def agency_choices() -> list[tuple[StrOrPromise, Any]]:
     for agency in Agency.objects.filter(status=Agency.Status.VERIFIED).order_by("name"):
         by_country[str(countries.name(str(agency.country)))].append((str(agency.pk), agency.name))
     groups: list[tuple[StrOrPromise, Any]] = [("", _("Choose your agency"))]
-    groups += [(country, by_country[country]) for country in sorted(by_country)]
+    groups += [(country, by_country[country]) for country in sorted(by_country, key=name_key)]
     groups.append((_("Not listed"), [(NEW_AGENCY, _("My agency is not listed: propose it"))]))
     return groups
 
@@ -153,7 +155,7 @@ class RegistrationForm(forms.Form):
         self.fields["agency"].choices = agency_choices()  # type: ignore[attr-defined]
         self.fields["new_agency_country"].choices = [  # type: ignore[attr-defined]
             ("", _("Choose a country")),
-            *[(country.code, country.name) for country in countries],
+            *countries_by_name(),
         ]
         self.chosen_agency: Agency | None = None
         self.proposal: AgencyProposal | None = None

@@ -115,6 +115,17 @@ export async function jsonOf(response) {
   }
 }
 
+/** Show the portal's refusal (a problem document, PROTOCOL §5.1) in ``box``, the page's
+ * hidden alert, and move the focus there: its ``detail`` (else its ``title``) in the
+ * element ``#<box id>-detail``, and its ``code`` (else its status) in ``#<box id>-code``,
+ * for the platform's support. */
+export function showProblem(box, problem) {
+  box.querySelector(`#${box.id}-detail`).textContent = problem.detail || problem.title;
+  box.querySelector(`#${box.id}-code`).textContent = problem.code || String(problem.status);
+  box.hidden = false;
+  box.focus();
+}
+
 /** What to say when the portal answered with something else than its JSON. */
 export function sessionEnded() {
   return gettext(

@@ -24,6 +24,7 @@ import {
   jsonOf,
   postWithToken,
   sessionEnded,
+  showProblem,
 } from "./passkey.js";
 
 function setup(form) {
@@ -170,14 +171,6 @@ function setup(form) {
     body.focus();
   });
 
-  function showProblem(problem) {
-    document.getElementById("reply-problem-detail").textContent = problem.detail || problem.title;
-    document.getElementById("reply-problem-code").textContent =
-      problem.code || String(problem.status);
-    problemBox.hidden = false;
-    problemBox.focus();
-  }
-
   confirmButton.addEventListener("click", async () => {
     if (!signing) return;
     problemBox.hidden = true;
@@ -199,7 +192,7 @@ function setup(form) {
         window.location.assign(config.threadUrl);
         window.location.reload();
       },
-      refused: showProblem,
+      refused: (problem) => showProblem(problemBox, problem),
     });
   });
 }

@@ -31,6 +31,7 @@ import {
   postWithToken,
   sameFileProblem,
   sessionEnded,
+  showProblem,
 } from "./passkey.js";
 
 function cell(text) {
@@ -579,13 +580,6 @@ function setup(root) {
     }
   }
 
-  function showProblem(problem) {
-    root.querySelector("#confirm-problem-detail").textContent = problem.detail || problem.title;
-    root.querySelector("#confirm-problem-code").textContent = problem.code || String(problem.status);
-    problemBox.hidden = false;
-    problemBox.focus();
-  }
-
   function showResult(answer) {
     root.querySelector("#result-reference").textContent = answer.reference;
     const status = root.querySelector("#result-status");
@@ -637,7 +631,7 @@ function setup(root) {
         confirmStatus.textContent = "";
         showResult(answer);
       },
-      refused: showProblem,
+      refused: (problem) => showProblem(problemBox, problem),
     });
   });
 }

@@ -549,7 +549,9 @@ LANGUAGES = [
     ("de", "Deutsch"),
     ("hi", "हिन्दी"),
 ]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The portal's catalogs, then the country names django-countries does not translate (Hindi),
+# generated from CLDR by scripts/country_catalogs.py.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_countries"]
 # The language cookie says nothing secret, but is sent only over HTTPS in production.
 LANGUAGE_COOKIE_SECURE = PRODUCTION
 LANGUAGE_COOKIE_HTTPONLY = True

@@ -10,7 +10,11 @@ English):
 2. no entry is untranslated or fuzzy (``msgfmt --statistics``);
 3. every catalog compiles (``msgfmt --check``: the placeholders of each msgstr are those
    of its msgid), and the committed ``.mo`` beside it is exactly what ``msgfmt`` makes of it
-   (the compiled catalogs are committed so that ``make run`` needs no GNU gettext).
+   (the compiled catalogs are committed so that ``make run`` needs no GNU gettext);
+4. the country names django-countries does not translate (Hindi's), generated from CLDR
+   under ``locale_countries/`` by ``scripts/country_catalogs.py``, are exactly what that
+   script writes today (none missing, stale or left over), and their ``.mo`` is what
+   ``msgfmt`` makes of each.
 
     python scripts/check_catalogs.py               # exit 1 and one line per finding
     python scripts/check_catalogs.py --regenerate  # what `make messages` runs
@@ -39,6 +43,8 @@ DOMAINS = {
     "djangojs": ["--no-location", "--no-obsolete", "--ignore=node_modules/*", "--ignore=static/*"],
 }
 MSGFMT = shutil.which("msgfmt") or "msgfmt"  # GNU gettext (Debian: gettext)
+COUNTRY_SCRIPT = Path(__file__).resolve().parent / "country_catalogs.py"
+COUNTRY_DIRECTORY = "locale_countries"  # country_catalogs.DIRECTORY
 HEADER_NOISE = re.compile(r'^"(POT-Creation-Date|PO-Revision-Date): .*\\n"$', re.M)
 # The settings module's languages, read the way manage.py reads them (no app is loaded).
 LANGUAGES_OF_TREE = (
@@ -126,7 +132,10 @@ def problems(root: Path = ROOT) -> list[str]:
                 if ids
             )
             found.append(f"{path}: makemessages would change it (run `make messages`){detail}")
-    for path in sorted((root / "locale").glob("*/LC_MESSAGES/*.po")):
+    found += country_problems(root)
+    for path in sorted(
+        [*(root / "locale").glob("*/LC_MESSAGES/*.po"), *country_catalog_paths(root)]
+    ):
         result = subprocess.run(  # noqa: S603  (fixed arguments)
             [MSGFMT, "--check", "--statistics", "-o", "/dev/null", str(path)],
             capture_output=True,
@@ -157,6 +166,62 @@ def problems(root: Path = ROOT) -> list[str]:
     return found
 
 
+def country_catalog_paths(root: Path) -> list[Path]:
+    return sorted((root / COUNTRY_DIRECTORY).glob("*/LC_MESSAGES/*.po"))
+
+
+def country_catalogs(root: Path, *, write: bool = False) -> dict[str, str]:
+    """What scripts/country_catalogs.py makes of the tree (``{path: text}``), run with the
+    tree's settings; with ``write``, it writes them and their .mo."""
+    result = subprocess.run(  # noqa: S603  (our own script, fixed arguments)
+        [sys.executable, str(COUNTRY_SCRIPT), "--root", str(root), *([] if write else ["--print"])],
+        cwd=root,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/country_catalogs.py failed:\n{result.stderr}")
+    return {} if write else json.loads(result.stdout)
+
+
+def country_problems(root: Path) -> list[str]:
+    """The country catalogs that are not what scripts/country_catalogs.py writes now."""
+    try:
+        wanted = country_catalogs(root)
+    except RuntimeError as error:
+        return [f"{COUNTRY_DIRECTORY}: {str(error).strip().splitlines()[-1]}"]
+    have = {str(path.relative_to(root)): path.read_text() for path in country_catalog_paths(root)}
+    found = []
+    for path in sorted(set(wanted) | set(have)):
+        if path not in have:
+            found.append(f"{path}: missing (run `python scripts/country_catalogs.py`)")
+        elif path not in wanted:
+            found.append(
+                f"{path}: not wanted (django-countries names every country in this "
+                "language, or the portal no longer offers it; run "
+                "`python scripts/country_catalogs.py`)"
+            )
+        elif have[path] != wanted[path]:
+            now, then = _entries(wanted[path]), _entries(have[path])
+            differ = sum(1 for msgid in now.keys() & then.keys() if now[msgid] != then[msgid])
+            found.append(
+                f"{path}: not what CLDR and django-countries give now "
+                f"({len(now.keys() ^ then.keys())} names added or removed, {differ} "
+                "translations differ; run `python scripts/country_catalogs.py`)"
+            )
+    return found
+
+
+ENTRY = re.compile(r'^msgid "(.+)"\nmsgstr "(.*)"$', re.M)
+
+
+def _entries(text: str) -> dict[str, str]:
+    """``{msgid: msgstr}`` of a catalog written one line per msgid and msgstr."""
+    return dict(ENTRY.findall(text))
+
+
 def compiled_bytes(po: Path) -> bytes:
     """What ``msgfmt`` makes of a catalog: the ``.mo`` file that is committed beside it.
 
@@ -170,7 +235,7 @@ def compiled_bytes(po: Path) -> bytes:
 
 
 def compile_all(root: Path) -> None:
-    for po in sorted((root / "locale").glob("*/LC_MESSAGES/*.po")):
+    for po in sorted([*(root / "locale").glob("*/LC_MESSAGES/*.po"), *country_catalog_paths(root)]):
         po.with_suffix(".mo").write_bytes(compiled_bytes(po))
 
 
@@ -208,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.regenerate:
         run_makemessages(root, locales(root))
+        country_catalogs(root, write=True)
         compile_all(root)
         print(f"catalogs regenerated and compiled under {root / 'locale'}: translate new entries")
         return 0

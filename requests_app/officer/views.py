@@ -211,15 +211,17 @@ def pdf_attachment(data: bytes, filename: str) -> HttpResponse:
 @never_cache
 @require_POST
 def request_reply(request: AuthedRequest, reference: str) -> HttpResponse:
-    """Write in the clarification thread."""
-    access = _access(request, reference)
+    """Write in the clarification thread.
+
+    The reply limits are counted before the request is looked up (PROTOCOL §4.5, "The
+    limits come first"), as on every way of replying: a reply to a reference the officer
+    may not read counts, then is 404.
+    """
     form = ReplyForm(request.POST)
     wait = limits_wait(ReplyRateLimits(), request)
     if wait is not None:
-        form.add_error(None, _too_many_replies(wait).message)
-        response = _detail_page(request, access, reply_form=form, status=429)
-        response["Retry-After"] = str(wait)
-        return response
+        return _reply_limited(request, reference, form, wait)
+    access = _access(request, reference)
     if request.FILES or request.POST.get("documents"):
         # Documents travel only in a reply the officer's passkey signed (request_reply_signed).
         form.add_error(
@@ -241,11 +243,38 @@ def request_reply(request: AuthedRequest, reference: str) -> HttpResponse:
     return HttpResponseRedirect(_detail_url(reference, "thread"))
 
 
+def _reply_limited(
+    request: AuthedRequest, reference: str, form: ReplyForm, wait: int
+) -> HttpResponse:
+    """A text reply over the limits: 429, the wait, nothing sent. The request page again,
+    the text kept in its form, for a request the officer may read; for any other
+    reference a page with the wait alone, which does not say whether the request exists."""
+    message = _too_many_replies(wait).message
+    try:
+        access = _access(request, reference)
+    except Http404:
+        response = render(
+            request, "requests_app/officer/reply_limited.html", {"message": message}, status=429
+        )
+    else:
+        form.add_error(None, message)
+        response = _detail_page(request, access, reply_form=form, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 @officer_only
 @never_cache
 @require_POST
 def request_reply_preview(request: AuthedRequest, reference: str) -> HttpResponse:
-    """Check a reply with documents; answer the payload to sign, or what to correct."""
+    """Check a reply with documents; answer the payload to sign, or what to correct.
+
+    The limits are read (not counted) first, before the request is looked up: a spent
+    limit is 429 whatever the reference (PROTOCOL §4.5).
+    """
+    wait = limits_wait(ReplyRateLimits(), request, count=False)  # before the passkey is asked
+    if wait is not None:
+        return _problem(_too_many_replies(wait))
     access = _access(request, reference)
     try:
         payload = reply_payload_for_signing(
@@ -256,9 +285,6 @@ def request_reply_preview(request: AuthedRequest, reference: str) -> HttpRespons
         )
     except Problem as problem:
         return _problem(problem)
-    wait = limits_wait(ReplyRateLimits(), request, count=False)  # before the passkey is asked
-    if wait is not None:
-        return _problem(_too_many_replies(wait))
     return JsonResponse({"payload": payload})
 
 
@@ -312,6 +338,7 @@ def request_reply_signed(request: AuthedRequest, reference: str) -> HttpResponse
 
 @csrf_protect
 def _reply_signed(request: AuthedRequest, reference: str) -> HttpResponse:
+    # Counted before the request is looked up, as every reply is (PROTOCOL §4.5).
     wait = limits_wait(ReplyRateLimits(), request)
     if wait is not None:
         return _problem(_too_many_replies(wait))

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django_countries import countries
+from portal.countries import countries_by_name
 
 
 def country_choices(blank: Any) -> list[tuple[str, str]]:
@@ -11,4 +11,4 @@ def country_choices(blank: Any) -> list[tuple[str, str]]:
     Called when a form is built (a field's ``choices`` may be a callable), so that the names
     are those of the viewer's language, not of whatever was active at import.
     """
-    return [("", str(blank)), *((str(code), str(name)) for code, name in countries)]
+    return [("", str(blank)), *countries_by_name()]

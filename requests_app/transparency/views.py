@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from django_countries import countries as all_countries
 
 from accounts.access import public
+from portal.countries import name_key
 from portal.tree_heads import latest_head_for_page
 from requests_app.transparency.charts import Series, bar_chart, column_chart
 from requests_app.transparency.forms import ReportChoiceForm
@@ -64,13 +65,14 @@ DOWNLOAD_MAX_AGE = 300
 
 
 def _country_choices(report: PublishedReport) -> list[tuple[str, str]]:
-    return [(row["country"], area_label(row["country"])) for row in report.document["countries"]]
+    named = [(row["country"], area_label(row["country"])) for row in report.document["countries"]]
+    return sorted(named, key=lambda choice: name_key(choice[1]))
 
 
 def _by_received(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The named countries, most requests first, each named in the reader's language."""
     rows = [{**row, "name": area_label(row["country"])} for row in document["countries"]]
-    return sorted(rows, key=lambda row: (-row["received"], row["name"]))
+    return sorted(rows, key=lambda row: (-row["received"], name_key(row["name"])))
 
 
 def _by_country_chart(document: dict[str, Any]) -> Any:

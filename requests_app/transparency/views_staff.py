@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import AuthedRequest, role_required
 from accounts.models import Role
+from portal.countries import name_key
 from portal.forms import form_errors
 from requests_app.transparency.cache import LIVE_SECONDS
 from requests_app.transparency.charts import Series, bar_chart, strip_chart
@@ -81,7 +82,8 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
     period = form.chosen() if form.is_bound else default
     figures = live_figures(user=request.user, period=period, fresh=bool(request.GET.get("fresh")))
     countries = sorted(
-        figures.countries.items(), key=lambda item: (-item[1].received, area_label(item[0]))
+        figures.countries.items(),
+        key=lambda item: (-item[1].received, name_key(area_label(item[0]))),
     )
     rejections = rejections_by_code(user=request.user, period=period)
     labels = [_bucket_label(rejections.unit, day) for day in rejections.buckets]

@@ -16,7 +16,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import SigningPasskey
 from accounts.services.vetting import signing_passkey_approve
-from requests_app.lifecycle.models import LegalRequest, MessageAttachment
+from requests_app.lifecycle.models import LegalRequest, Message, MessageAttachment
 from requests_app.review.services import clarification_ask, request_claim
 from tests.browser.conftest import PageWatch, log_in_with_totp
 from tests.factories import make_officer, make_user, make_vetting_admin
@@ -80,6 +80,28 @@ def test_an_officer_sends_page_2_with_a_passkey_and_the_reviewer_downloads_it(
     page.get_by_role("button", name="Send to the platform").click()
     page.get_by_role("heading", name="Confirm your reply with your passkey").wait_for()
     assert page.locator("#reply-canonical").text_content().startswith('{"message":')
+
+    # A refusal is shown in the page, with the portal's words and its code, and the focus
+    # goes there; nothing is stored. Here the passkey was disabled after the page loaded.
+    credential = WebAuthnCredential.objects.get()
+    WebAuthnCredential.objects.filter(pk=credential.pk).update(confirmed=False)
+    page.get_by_role("button", name="Confirm with your passkey").click()
+    page.locator("#reply-problem").wait_for()
+    assert page.locator("#reply-problem-code").text_content() == "unknown_key"
+    assert page.locator("#reply-problem-detail").text_content().strip()
+    assert page.evaluate("document.activeElement.id") == "reply-problem"
+    assert (
+        Message.objects.filter(side=Message.Side.AUTHORITY).count(),
+        MessageAttachment.objects.count(),
+    ) == (0, 0)
+    # Chromium reports every 4xx answer of a fetch on the console; this one was expected.
+    assert page.watch.console_errors == [
+        "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+    ]
+    page.watch.console_errors.clear()
+
+    # Enabled again, the passkey signs afresh (a refused signature is never sent again).
+    WebAuthnCredential.objects.filter(pk=credential.pk).update(confirmed=True)
     page.get_by_role("button", name="Confirm with your passkey").click()
     page.get_by_text("Your message and its documents were sent").wait_for()
     assert page.locator("#thread").get_by_text("order-page-2.pdf").is_visible()

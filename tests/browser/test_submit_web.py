@@ -129,6 +129,8 @@ def test_an_officer_submits_a_request_confirmed_with_a_passkey(passkey_page, web
     page.get_by_role("button", name="Confirm with your passkey").click()
     page.get_by_role("heading", name="The portal did not accept the request").wait_for()
     assert page.locator("#confirm-problem-code").text_content() == "unknown_key"
+    assert page.locator("#confirm-problem-detail").text_content().strip()  # the portal's words
+    assert page.evaluate("document.activeElement.id") == "confirm-problem"  # read out first
     rejection = IntakeRejection.objects.get()
     assert (rejection.channel, rejection.code, rejection.officer) == ("web", "unknown_key", officer)
     assert LegalRequest.objects.count() == 0

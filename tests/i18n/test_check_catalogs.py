@@ -213,3 +213,127 @@ def test_a_missing_compiled_catalog_fails(tree):
 
     assert result.returncode == 1
     assert "locale/pt_BR/LC_MESSAGES/djangojs.mo: not what msgfmt makes of" in result.stdout
+
+
+# --- The country names from CLDR (scripts/country_catalogs.py) -----------------------------------
+
+COUNTRY_SETTINGS = """\
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = "tiny tree of the catalog check, with countries"
+INSTALLED_APPS = ["django_countries"]
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("hi", "Hindi")]
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_countries"]
+USE_I18N = True
+"""
+# The tiny tree's own strings, in Hindi (its test data, not the portal's catalogs).
+HINDI = {
+    "Requests awaiting review": "समीक्षा की प्रतीक्षा में अनुरोध",
+    "Due %(when)s": "नियत %(when)s",
+    "Preservation order": "संरक्षण आदेश",
+    "Open the response": "उत्तर खोलें",
+}
+COUNTRIES_HI = Path("locale_countries/hi/LC_MESSAGES")
+
+
+@pytest.fixture(scope="module")
+def pristine_with_countries(pristine: Path, tmp_path_factory) -> Path:
+    """The tiny tree with django-countries installed and Hindi offered: its catalogs and the
+    Hindi country names made by ``--regenerate``, its own strings translated."""
+    tree = tmp_path_factory.mktemp("countries") / "tree"
+    shutil.copytree(pristine, tree, ignore=shutil.ignore_patterns("locale"))
+    (tree / "portal" / "settings.py").write_text(COUNTRY_SETTINGS)
+    regenerated = check(tree, "--regenerate")
+    assert regenerated.returncode == 0, regenerated.stderr
+    for domain in ("django", "djangojs"):
+        translate(tree / "locale" / "hi" / "LC_MESSAGES" / f"{domain}.po", HINDI)
+    compiled = check(tree, "--compile")
+    assert compiled.returncode == 0, compiled.stderr
+    return tree
+
+
+@pytest.fixture
+def countries_tree(pristine_with_countries: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "tree"
+    shutil.copytree(pristine_with_countries, copy)
+    return copy
+
+
+def india(tree: Path) -> str:
+    """The Hindi name of India in the tree's country catalog."""
+    text = (tree / COUNTRIES_HI / "django.po").read_text()
+    return re.search(r'#\. IN\nmsgid "India"\nmsgstr "([^"]+)"', text).group(1)
+
+
+def test_the_regenerated_country_catalog_holds_cldr_s_names_and_passes(countries_tree):
+    import babel
+
+    result = check(countries_tree)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert india(countries_tree) == babel.Locale.parse("hi").territories["IN"]
+    assert (countries_tree / COUNTRIES_HI / "django.mo").is_file()
+
+
+def test_a_stale_country_name_fails(countries_tree):
+    """A name CLDR no longer gives (or one typed by hand) is found, and so is its .mo."""
+    po = countries_tree / COUNTRIES_HI / "django.po"
+    po.write_text(po.read_text().replace(india(countries_tree), "इंडिया"))
+    (countries_tree / COUNTRIES_HI / "django.mo").write_bytes(
+        subprocess.run(  # noqa: S603  (fixed arguments)
+            ["msgfmt", "-o", "-", str(po)], capture_output=True, check=True
+        ).stdout
+    )
+
+    result = check(countries_tree)
+
+    assert result.returncode == 1
+    assert (
+        "locale_countries/hi/LC_MESSAGES/django.po: not what CLDR and django-countries give "
+        "now (0 names added or removed, 1 translations differ" in result.stdout
+    ), result.stdout
+
+
+def test_a_country_missing_from_the_catalog_fails(countries_tree):
+    po = countries_tree / COUNTRIES_HI / "django.po"
+    entry = f'\n#. IN\nmsgid "India"\nmsgstr "{india(countries_tree)}"\n'
+    po.write_text(po.read_text().replace(entry, ""))
+
+    result = check(countries_tree)
+
+    assert result.returncode == 1
+    assert "(1 names added or removed, 0 translations differ" in result.stdout
+    assert "locale_countries/hi/LC_MESSAGES/django.mo: not what msgfmt makes of" in result.stdout
+
+
+def test_a_missing_country_catalog_fails(countries_tree):
+    shutil.rmtree(countries_tree / "locale_countries")
+
+    result = check(countries_tree)
+
+    assert result.returncode == 1
+    assert "locale_countries/hi/LC_MESSAGES/django.po: missing" in result.stdout
+
+
+def test_a_country_catalog_django_merges_nowhere_fails(countries_tree):
+    settings = countries_tree / "portal" / "settings.py"
+    settings.write_text(settings.read_text().replace(', BASE_DIR / "locale_countries"]', "]"))
+
+    result = check(countries_tree)
+
+    assert result.returncode == 1
+    assert "settings.LOCALE_PATHS does not list" in result.stdout
+
+
+def test_a_country_catalog_no_longer_wanted_fails(countries_tree):
+    """A language whose names django-countries (or no one) needs from CLDR: left over."""
+    shutil.copytree(
+        countries_tree / "locale_countries" / "hi", countries_tree / "locale_countries" / "en"
+    )
+
+    result = check(countries_tree)
+
+    assert result.returncode == 1
+    assert "locale_countries/en/LC_MESSAGES/django.po: not wanted" in result.stdout

@@ -5,7 +5,10 @@ their mailboxes, with replies, and fill the storage with documents. Over a limit
 way of replying (API text and signed, the page's form and its signed reply) answers
 ``429 rate_limited`` with ``Retry-After``, and nothing of the refused reply is stored: no
 message, no document or file, no audit event, no change of state. Reading the thread is
-never limited, and the page's preview reads the limits without counting.
+never limited, and the page's preview reads the limits without counting. Every way of
+replying checks the limits before it looks the request up (PROTOCOL §4.5, "The limits come
+first"): tries at references the officer may not read are counted, answered 404 alike, and
+store nothing.
 """
 
 import json
@@ -225,3 +228,131 @@ def test_the_preview_reads_the_limit_without_counting(
 
     # Once it is spent, the preview says so before the passkey is asked.
     assert_rate_limited(preview(session, refused.reference, page_2))
+
+
+# --- The limits come before the lookup (PROTOCOL §4.5) -----------------------------------------
+#
+# An officer (or a stolen session or token) trying references through the reply endpoints:
+# a reference that does not exist, another agency's request, a colleague's that was not
+# shared. Each try is counted before the lookup, is answered 404 the same way, and stores
+# nothing; once the tries have spent the limit, every reply is 429, the officer's own too.
+
+UNKNOWN = "LR-2026-000000000000"
+
+
+@pytest.fixture
+def not_theirs(officer) -> tuple[LegalRequest, LegalRequest]:
+    """Two requests ``officer`` may not read, both awaiting an answer: another agency's,
+    and a colleague's that was not shared."""
+    return asked_of(make_officer()), asked_of(make_officer(agency=officer.agency))
+
+
+def everything(*requests: LegalRequest) -> list[tuple]:
+    return [state(request) for request in requests]
+
+
+def replies_allowed(settings, count: int) -> None:
+    settings.INTAKE_RATE_LIMITS = {**settings.INTAKE_RATE_LIMITS, "reply_officer": f"{count}/min"}
+
+
+def same_not_found(responses) -> None:
+    """Each a 404 not_found, all alike: the answer does not tell a request that does not exist
+    from one the caller may not read."""
+    bodies = []
+    for response in responses:
+        problem = assert_problem(response, "not_found", 404)
+        bodies.append({k: v for k, v in problem.items() if k != "instance"})
+    assert all(body == bodies[0] for body in bodies)
+
+
+def test_api_replies_to_references_the_officer_may_not_read_count_and_store_nothing(
+    client, settings, asked, not_theirs, token, signer, page_2
+) -> None:
+    foreign, colleagues = not_theirs
+    replies_allowed(settings, 3)
+    before = everything(asked, foreign, colleagues)
+
+    tries = [
+        text_reply(client, UNKNOWN, token),
+        text_reply(client, foreign.reference, token),
+        post_reply(
+            client,
+            colleagues.reference,
+            signed(reply_payload(colleagues.reference, page_2), signer),
+            page_2,
+            token,
+        ),
+    ]
+
+    same_not_found(tries)
+    # The three tries spent the limit: the next try, whatever it names, and the officer's
+    # own reply to their own request are refused by the limit.
+    for reference in (UNKNOWN, foreign.reference, asked.reference):
+        assert_rate_limited(text_reply(client, reference, token))
+    assert everything(asked, foreign, colleagues) == before
+
+
+def test_page_replies_to_references_the_officer_may_not_read_count_and_store_nothing(
+    session, settings, asked, not_theirs, passkey, page_2
+) -> None:
+    foreign, colleagues = not_theirs
+    replies_allowed(settings, 3)
+    payload = preview(session, asked.reference, page_2).json()["payload"]  # does not count
+    before = everything(asked, foreign, colleagues)
+
+    tries = [
+        page_reply(session, UNKNOWN),
+        page_reply(session, foreign.reference),
+        post_signed(  # a payload signed for another request, sent to the colleague's
+            session,
+            colleagues.reference,
+            {"payload": payload, "signature": passkey_signature(passkey, payload)},
+            page_2,
+        ),
+    ]
+
+    assert [response.status_code for response in tries] == [404, 404, 404]
+    # Spent: a reference the officer may not read gets the wait alone, not the request.
+    for reference in (UNKNOWN, foreign.reference):
+        response = page_reply(session, reference, body="Probe.")
+        assert response.status_code == 429
+        wait = int(response["Retry-After"])
+        page = response.content.decode()
+        assert f"Wait {wait} seconds, then send again. Nothing was sent." in page
+        assert "<h1>Too many messages</h1>" in page
+        # Nothing of the request: not its case, not its thread (the reviewer's question).
+        assert foreign.case_reference not in page
+        assert "Please send page 2 of the order." not in page
+    # Their own request's page says the same, and keeps the text to send later.
+    own = page_reply(session, asked.reference, body="Sent after the probes.")
+    assert own.status_code == 429
+    assert "Sent after the probes." in own.content.decode()
+    assert_rate_limited(
+        post_signed(
+            session,
+            asked.reference,
+            {"payload": payload, "signature": passkey_signature(passkey, payload)},
+            page_2,
+        )
+    )
+    assert everything(asked, foreign, colleagues) == before
+
+
+def test_the_preview_answers_a_spent_limit_before_the_lookup_and_the_checks(
+    session, settings, two_asked, not_theirs, page_2
+) -> None:
+    spent, own = two_asked
+    foreign, _ = not_theirs
+    replies_allowed(settings, 1)
+    # Before the limit is spent, a preview of a reference the officer may not read is 404
+    # and does not count.
+    assert preview(session, UNKNOWN, page_2).status_code == 404
+    assert preview(session, foreign.reference, page_2).status_code == 404
+    assert page_reply(session, spent.reference).status_code == 302
+    before = everything(own, foreign)
+
+    for reference in (UNKNOWN, foreign.reference, own.reference):
+        assert_rate_limited(preview(session, reference, page_2))
+    # A reply with errors (no text, no documents) is told the wait first too.
+    assert_rate_limited(session.post(preview_url(own.reference), {"body": "", "attachments": ""}))
+    assert everything(own, foreign) == before

@@ -2,8 +2,10 @@
 
 import re
 
+import babel
 import pytest
 
+from portal.countries import name_key
 from requests_app.transparency.services import snapshot_publish
 from tests.factories import make_vetting_admin
 from tests.requests_app.factories import make_legal_request
@@ -135,3 +137,21 @@ def test_a_corrected_period_says_when_and_why(client, published) -> None:
     assert "(Changed: World, Germany.)" in page
     assert '<span class="figure">12</span>' in page
     assert page.count("/transparency/versions/") == 4  # two versions, CSV and JSON each
+
+
+def test_a_hindi_reader_sees_the_countries_named_and_ordered_in_hindi(client, published) -> None:
+    """django-countries has no Hindi names: they come from CLDR (locale_countries), and
+    the country choice is in Hindi order (Germany before France there, not in English)."""
+    hindi = babel.Locale.parse("hi").territories
+    page = _text(client.get("/transparency/", HTTP_ACCEPT_LANGUAGE="hi"))
+
+    assert hindi["DE"] in page
+    assert hindi["FR"] in page
+    assert "Germany" not in page
+    assert "France" not in page
+    choice = re.search(r'<select name="country"[^>]*>(.*?)</select>', page).group(1)
+    named = re.findall(r'<option value="([A-Z]{2})"', choice)
+    assert named == sorted(["DE", "FR"], key=lambda code: name_key(hindi[code])) == ["DE", "FR"]
+    english = _text(client.get("/transparency/", HTTP_ACCEPT_LANGUAGE="en"))
+    choice = re.search(r'<select name="country"[^>]*>(.*?)</select>', english).group(1)
+    assert re.findall(r'<option value="([A-Z]{2})"', choice) == ["FR", "DE"]
