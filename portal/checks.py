@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -131,5 +131,21 @@ def age_tool(app_configs: Any, **kwargs: Any) -> list[Error]:
             hint="Install the age tool (Debian: apt-get install age) and set AGE_TOOL to its "
             "path (/usr/bin/age), or set AGE_TOOL= (empty) to seal with pyrage instead.",
             id="portal.E009",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def production_age_tool(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """Production seals with the age tool: pyrage is the developer machine's fallback."""
+    if not settings.PRODUCTION or settings.AGE_TOOL:
+        return []
+    return [
+        Warning(
+            "AGE_TOOL is empty: responses would be sealed with pyrage, in a Python process, "
+            "at about two thirds of the age tool's speed (bench/README.md).",
+            hint="Install the age tool (Debian: apt-get install age); AGE_TOOL then defaults "
+            "to the age on PATH, or set it to its path (/usr/bin/age).",
+            id="portal.W001",
         )
     ]

@@ -232,6 +232,16 @@ def test_an_age_tool_that_is_not_there_stops_manage_py_in_every_mode(tmp_path) -
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_production_without_the_age_tool_is_warned_by_check_deploy() -> None:
+    """The pyrage fallback is for developer machines: check --deploy names it in production."""
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV | {"AGE_TOOL": ""}
+    )
+    assert result.returncode != 0
+    assert "portal.W001" in result.stderr
+    assert manage("check", env={"AGE_TOOL": ""}).returncode == 0  # development: no warning
+
+
 def test_without_the_age_tool_on_path_the_portal_seals_with_pyrage(tmp_path) -> None:
     """A fresh developer machine (no age package): AGE_TOOL is empty and nothing complains."""
     shown = "from django.conf import settings; print(repr(settings.AGE_TOOL))"
