@@ -9,18 +9,15 @@ Using a token proves nothing about the officer's standing: every use checks that
 officer is active and the agency verified, so suspending either ends its tokens at once.
 """
 
-import functools
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, cast
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import connection, models, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -29,6 +26,7 @@ from django.utils.translation import gettext
 
 from portal import crypto
 from portal.audit import audit_append
+from portal.compiled import compiled_first
 
 from ..models import Agency, ApiToken, Officer, Role, User
 from ..preferences import recipient_locale
@@ -279,74 +277,19 @@ def api_token_authenticate(*, secret: str, ip: str | None) -> ApiToken:
     return token
 
 
-# The token read of every API call: the token with its officer, the officer's user and
-# agency, as ``select_related("officer__user", "officer__agency")`` would read them, in one
-# statement. Its SQL is written out once per process from the models' columns: building
-# and compiling that queryset through the ORM on every call cost several times what the
-# statement itself costs (bench/intake.py). The row is read afresh on every call; only the
-# text of the statement is kept.
-_TOKEN_JOIN: tuple[tuple[type[models.Model], str, str, str], ...] = (
-    # (model, its alias, the alias of the row that points at it, the pointing field)
-    (ApiToken, "t", "", ""),
-    (Officer, "o", "t", "officer"),
-    (User, "u", "o", "user"),
-    (Agency, "a", "o", "agency"),
-)
-type _Converter = Callable[[Any, Any, Any], Any]
-
-
-@functools.cache
-def _token_statement(
-    vendor: str,
-) -> tuple[str, list[tuple[type[models.Model], list[str], list[tuple[Any, list[_Converter]]]]]]:
-    """The statement's SQL, and per model its attribute names and each column's converters."""
-    quote = connection.ops.quote_name
-    models_by_alias = {alias: model for model, alias, _, _ in _TOKEN_JOIN}
-    columns, tables, layout = [], [], []
-    for model, alias, parent, pointer in _TOKEN_JOIN:
-        fields = list(model._meta.concrete_fields)
-        cols = [field.get_col(alias) for field in fields]
-        columns += [f"{alias}.{quote(str(field.column))}" for field in fields]
-        table = f"{quote(model._meta.db_table)} {alias}"
-        if parent:
-            via = models_by_alias[parent]._meta.get_field(pointer)
-            assert isinstance(via, models.ForeignKey)  # noqa: S101 (fixed joins, by name)
-            on = f"{alias}.{quote(str(model._meta.pk.column))} = {parent}.{quote(via.column)}"
-            table = f"INNER JOIN {table} ON {on}"
-        tables.append(table)
-        converters = [
-            (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
-            for col in cols
-        ]
-        layout.append((model, [field.attname for field in fields], converters))
-    where = quote(str(ApiToken._meta.get_field("token_hash").column))
-    # Only table and column names from the models' metadata; the hash is a parameter.
-    sql = f"SELECT {', '.join(columns)} FROM {' '.join(tables)} WHERE t.{where} = %s"  # noqa: S608  (names)
-    return sql, layout
+def _token_query(*, digest: str) -> QuerySet[ApiToken]:
+    return ApiToken.objects.select_related("officer__user", "officer__agency").filter(
+        token_hash=digest
+    )
 
 
 def _token_read(digest: str) -> ApiToken | None:
-    """The token with this hash, its officer, user and agency loaded with it; or ``None``."""
-    sql, layout = _token_statement(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [digest])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    loaded = []
-    start = 0
-    for model, attnames, converters in layout:
-        values = list(row[start : start + len(attnames)])
-        start += len(attnames)
-        for index, (col, functions) in enumerate(converters):
-            for function in functions:
-                values[index] = function(values[index], col, connection)
-        loaded.append(model.from_db(connection.alias, attnames, values))
-    token, officer = cast(ApiToken, loaded[0]), cast(Officer, loaded[1])
-    officer.user = cast(User, loaded[2])
-    officer.agency = cast(Agency, loaded[3])
-    token.officer = officer
-    return token
+    """The token with this hash, its officer, user and agency loaded with it; or ``None``.
+
+    Every API call reads it: its SQL is compiled once per process (``portal.compiled``),
+    the row read afresh each time.
+    """
+    return compiled_first("accounts.api_token", _token_query, {"digest": digest})
 
 
 def _record_use(token: ApiToken, *, now: datetime, ip: str | None) -> None:

@@ -1,5 +1,6 @@
 """Step 2: the channel is recognised, and the signing key is the officer's own, active key."""
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -8,8 +9,8 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import Officer, SigningKey
+from portal.compiled import compiled_first
 from portal.problems import Problem
-from requests_app.intake.compiled import first_compiled
 from requests_app.lifecycle.models import Channel
 
 
@@ -19,7 +20,7 @@ class Lookups:
 
     ``build(**values)`` makes them (name -> expression) from ``values(officer)``, this
     request's values: text and integers only, so that the statement can be compiled once
-    (``intake.compiled``). ``json`` names the ones whose value is a JSON object.
+    (``portal.compiled``). ``json`` names the ones whose value is a JSON object.
     """
 
     build: Callable[..., Mapping[str, Any]]
@@ -96,10 +97,16 @@ def _key_read(*, officer: Officer, key_id: str, lookups: Lookups | None) -> Sign
         keys = SigningKey.objects.filter(key_id=key_id, officer_id=officer_id)
         return keys.annotate(**lookups.build(**values)).order_by("-created_at", "-pk")
 
-    return first_compiled(
+    key = compiled_first(
         ("api_sender", lookups.build),
-        SigningKey,
         build,
         {"key_id": key_id, "officer_id": officer.pk, **lookups.values(officer)},
-        json_columns=lookups.json,
     )
+    if key is not None:
+        for name in lookups.json:
+            # A JSON annotation arrives decoded (its field's converter); as text if the
+            # database gave it so.
+            value = getattr(key, name, None)
+            if isinstance(value, str | bytes | bytearray):
+                setattr(key, name, json.loads(value))
+    return key

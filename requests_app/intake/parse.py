@@ -2,6 +2,7 @@
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ import rfc8785
 from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from portal.crypto import sha256_hex
 from portal.jsondepth import JSONTooDeep, json_depth_check
@@ -58,8 +60,29 @@ def schema_validator(schema: type[serializers.Serializer]) -> serializers.Serial
     return validator
 
 
+# A UTF-16 surrogate on its own: JSON can write one ("\ud800"), and Python reads it as such.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class SurrogatesProhibited(ProhibitSurrogateCharactersValidator):
+    """DRF's refusal of surrogates in text, the same answer for the same first surrogate,
+    found by one regular-expression search instead of a Python loop over every character
+    (the loop was a fifth of the schema's time)."""
+
+    def __call__(self, value: Any) -> None:
+        found = _SURROGATE.search(str(value))
+        if found is not None:
+            message = self.message.format(code_point=ord(found.group()))
+            raise serializers.ValidationError(message, code=self.code)
+
+
 def _fields_build(field: serializers.Field | None) -> None:
     # Nested serializers build their fields on first use; build them all now, once.
+    if isinstance(field, serializers.CharField):
+        field.validators = [
+            SurrogatesProhibited() if type(v) is ProhibitSurrogateCharactersValidator else v
+            for v in field.validators
+        ]
     if isinstance(field, serializers.ListSerializer):
         _fields_build(field.child)
     elif isinstance(field, serializers.Serializer):

@@ -191,6 +191,24 @@ def test_an_unknown_field_is_malformed_not_ignored(client, signer, token):
     } in problem["errors"]
 
 
+def test_a_lone_surrogate_in_text_is_malformed_on_its_field(client, signer, token):
+    # JSON can write a lone UTF-16 surrogate ("\\udfff"); no text field takes one, and the
+    # first one is named (DRF's words, found by the schema's own faster search).
+    sub = submission()
+    envelope = sub.sign(signer)
+    envelope["payload"]["request"]["case_reference"] = "PF-\udfff-\ud800"
+    problem = assert_problem(
+        post_envelope(client, envelope, sub.files, token), status=400, code="malformed"
+    )
+    assert_only_the_rejection_logged("malformed", channel="api", body_hashed=True)
+    assert problem["errors"] == [
+        {
+            "field": "payload.request.case_reference",
+            "message": "Surrogate characters are not allowed: U+DFFF.",
+        }
+    ]
+
+
 def test_each_schema_error_is_listed_by_field(client, signer, token):
     sub = submission(kind="coffee", targets=[{"type": "username"}])
     problem = assert_problem(
