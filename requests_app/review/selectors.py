@@ -32,7 +32,8 @@ from typing import Any, cast
 
 from django.core.files.base import File
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Lower
 from django.http import Http404
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -597,10 +598,17 @@ def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[L
             | Q(agency_id__in=agencies)
         )
     if filters.target:
-        value = target_search_normalise(filters.target).value
-        rows = rows.filter(
-            Exists(RequestTarget.objects.filter(request_id=OuterRef("pk"), value=value))
+        searched = target_search_normalise(filters.target)
+        # Both through the index on the value in lower case (``RequestTarget``'s): an
+        # email address whatever its case on either side (intake keeps the local part as
+        # the authority wrote it, and an API caller may send the domain in capitals),
+        # any other value exactly. Both sides are lowered by the database, never by Python.
+        targets = RequestTarget.objects.alias(value_lower=Lower("value")).filter(
+            request_id=OuterRef("pk"), value_lower=Lower(Value(searched.value))
         )
+        if searched.kind != "email":
+            targets = targets.filter(value=searched.value)
+        rows = rows.filter(Exists(targets))
     # EXISTS rather than a join: the planner then walks the queue's index in order and
     # stops after a page, instead of hashing every review row.
     assigned = ReviewState.objects.filter(request_id=OuterRef("pk"))
