@@ -274,6 +274,21 @@ def test_the_overdue_branches_that_need_an_index_of_their_own_are_its_condition(
     assert any(name == "due_at__gte" for name, _ in required(approved_lapsed))
 
 
+def test_the_overdue_count_statement_compiled_once_is_the_one_compiled_at_each_moment():
+    """The capped overdue count is compiled once per process (its parameters ``now`` plus
+    an offset, or constants) and must send what compiling it afresh would, at any time."""
+    from datetime import UTC, datetime
+
+    cap = selectors.COUNT_CAP + 1
+    assert selectors._overdue_compile(cap) is not None
+    for now in (
+        timezone.now(),
+        datetime(2027, 3, 28, 1, 30, 0, 1, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ):
+        assert selectors._overdue_statement(now, cap) == selectors._overdue_sql(now, cap)
+
+
 @pytest.mark.parametrize("due", ["overdue", "today", "48h", "7d"])
 def test_the_due_filters_read_only_the_requests_own_row(due):
     """The due filters (and the overdue rule in them) are a condition on the request's own
