@@ -29,9 +29,11 @@ from django.db.models import (
     ExpressionWrapper,
     OuterRef,
     Q,
+    Subquery,
     Value,
 )
 from django.db.models.functions import Cast
+from django.db.models.lookups import IsNull, LessThan
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -343,12 +345,22 @@ def overdue_q_by_state(now: datetime) -> tuple[Q, Q, Q, Q]:
     running = Q(status__in=(S.RECEIVED, S.IN_REVIEW), due_at__lt=now)
     paused_late = Q(status=S.AWAITING_CLARIFICATION, paused_late=True)
     eu = Q(country__in=EVIDENCE_REGULATION_STATES)
-    default_expiry_passed = Q(review__preservation_expires_at__isnull=True) & (
+    # The review row's expiry as a scalar subquery (NULL without a row, as a LEFT JOIN
+    # would give), not a join: the whole rule then reads only the request's own row, so
+    # that PostgreSQL takes it as a filter of that table, proves it implies a queue
+    # index's condition and walks that index in the page's order (a join in one branch
+    # made the rule a join filter: at 1M requests the "due within 48 hours" page sorted
+    # every open request instead, 0.9 s). One index probe of the review row per request
+    # that reaches this branch (approved preservations); never a hash of every review row.
+    expiry = Subquery(
+        ReviewState.objects.filter(request_id=OuterRef("pk")).values("preservation_expires_at")[:1]
+    )
+    default_expiry_passed = Q(IsNull(expiry, True)) & (
         (eu & Q(received_at__lt=now - timedelta(days=EU_PRESERVATION_DAYS)))
         | (~eu & Q(received_at__lt=now - timedelta(days=PRESERVATION_DAYS)))
     )
     preservation_lapsed = Q(kind=RequestKind.PRESERVATION) & (
-        Q(review__preservation_expires_at__lt=now) | default_expiry_passed
+        Q(LessThan(expiry, Value(now))) | default_expiry_passed
     )
     approved_past_due = Q(status=S.APPROVED, due_at__lt=now)
     approved_lapsed = Q(status=S.APPROVED, due_at__gte=now) & preservation_lapsed

@@ -7,6 +7,7 @@ thread, and the colleagues it is shared with.
 from datetime import UTC
 
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
@@ -185,6 +186,9 @@ class RequestTarget(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # The reviewers' search by a target's value (``review.selectors``): an email
+        # address whatever its case, any other value exactly, both through this index.
+        indexes = [models.Index(Lower("value"), name="request_target_value_lower")]
         constraints = [
             models.CheckConstraint(
                 condition=(

@@ -166,7 +166,12 @@ class NormalisedTarget:
 
 def target_search_normalise(value: str) -> NormalisedTarget:
     """A searched value in the form intake stores: a phone number (with ``+`` or ``00``)
-    in E.164, an email address in lower case, any other identifier as given (trimmed)."""
+    in E.164, an email address in lower case, any other identifier as given (trimmed).
+
+    Intake keeps an email address's local part as the authority wrote it (``_email``
+    lowers only the domain), so the queue matches an ``email`` value case-insensitively
+    (``review.selectors``), and the audit's digest of a search is the same whatever the
+    case the reviewer typed."""
     text = value.strip()
     if "@" in text:
         return NormalisedTarget("email", text.lower())

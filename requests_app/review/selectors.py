@@ -22,19 +22,22 @@ of rows (plus one bounded count query):
 
 import base64
 import binascii
+import functools
 import hashlib
 import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
+from django.conf import settings
 from django.core.files.base import File
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Lower
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy
@@ -46,6 +49,7 @@ from portal import crypto
 from portal.audit import audit_append
 from portal.models import AuditEvent
 from requests_app.lifecycle.clocks import (
+    BADGE_LABELS,
     DUE_SOON,
     DeadlineClock,
     deadline_clock,
@@ -513,8 +517,7 @@ class QueueRow:
     review: ReviewState | None
     deadline: DeadlineClock
     badge: str  # deadline_clock's badge: "overdue", "today", "soon", "paused", ...
-    badge_label: str
-    time_left: str
+    badge_label: str  # translated once a page per badge, like the labels below
     assignee: User | None
     mine: bool  # assigned to the viewer
     claimable: bool  # open, and not already the viewer's
@@ -597,10 +600,17 @@ def _filtered(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[L
             | Q(agency_id__in=agencies)
         )
     if filters.target:
-        value = target_search_normalise(filters.target).value
-        rows = rows.filter(
-            Exists(RequestTarget.objects.filter(request_id=OuterRef("pk"), value=value))
+        searched = target_search_normalise(filters.target)
+        # Both through the index on the value in lower case (``RequestTarget``'s): an
+        # email address whatever its case on either side (intake keeps the local part as
+        # the authority wrote it, and an API caller may send the domain in capitals),
+        # any other value exactly. Both sides are lowered by the database, never by Python.
+        targets = RequestTarget.objects.alias(value_lower=Lower("value")).filter(
+            request_id=OuterRef("pk"), value_lower=Lower(Value(searched.value))
         )
+        if searched.kind != "email":
+            targets = targets.filter(value=searched.value)
+        rows = rows.filter(Exists(targets))
     # EXISTS rather than a join: the planner then walks the queue's index in order and
     # stops after a page, instead of hashing every review row.
     assigned = ReviewState.objects.filter(request_id=OuterRef("pk"))
@@ -769,9 +779,20 @@ def overdue_count(now: datetime, *, cap: int | None = None) -> int:
     page's number. With ``cap``, counting stops there (``COUNT(*)`` over a ``LIMIT``)."""
     if cap is None:
         return LegalRequest.objects.filter(overdue_q(now)).count()
-    # One statement, one bounded subquery per branch of the rule (no request is in two,
-    # so none is counted twice): each an index range the planner sees at once, where the
-    # whole OR cost it far more to plan than to run. No ordering: any rows will do.
+    sql, params = _overdue_statement(now, cap)
+    with connection.cursor() as cursor:
+        # Django's SQL (``_overdue_sql``); every value is a parameter.
+        cursor.execute(sql, params)
+        (found,) = cursor.fetchone()
+    return min(int(found), cap)
+
+
+def _overdue_sql(now: datetime, cap: int) -> tuple[str, list[Any]]:
+    """The capped overdue count's statement and its parameters at ``now``.
+
+    One statement, one bounded subquery per branch of the rule (no request is in two, so
+    none is counted twice): each an index range the planner sees at once, where the whole
+    OR cost it far more to plan than to run. No ordering: any rows will do."""
     parts: list[str] = []
     params: list[Any] = []
     for branch in overdue_q_by_state(now):
@@ -779,24 +800,77 @@ def overdue_count(now: datetime, *, cap: int | None = None) -> int:
         sql, branch_params = rows.query.sql_with_params()
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS branch)")  # noqa: S608 (Django's SQL)
         params += branch_params
-    with connection.cursor() as cursor:
-        # S608: Django compiled each branch; its values are parameters.
-        cursor.execute("SELECT " + " + ".join(parts), params)  # noqa: S608
-        (found,) = cursor.fetchone()
-    return min(int(found), cap)
+    return "SELECT " + " + ".join(parts), params  # noqa: S608 (Django's SQL)
+
+
+# The overdue count's statement per cap, compiled once per process: each parameter either
+# a constant or ``now`` plus a fixed offset. Building and compiling the four branches'
+# querysets on every page cost more CPU than running the statement (bench/README.md).
+_OVERDUE_COMPILED: dict[tuple[str, int], tuple[str, list[Any]] | None] = {}
+_SENTINEL = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+_SENTINEL_SHIFT = timedelta(days=1001, microseconds=7)
+
+
+@dataclass(frozen=True)
+class _SinceNow:
+    offset: timedelta
+
+
+def _overdue_compile(cap: int) -> tuple[str, list[Any]] | None:
+    sql, first = _overdue_sql(_SENTINEL, cap)
+    again, second = _overdue_sql(_SENTINEL + _SENTINEL_SHIFT, cap)
+    if again != sql or len(first) != len(second):
+        return None
+    slots: list[Any] = []
+    for a, b in zip(first, second, strict=True):
+        if a == b:
+            slots.append(a)
+        elif isinstance(a, datetime) and b - a == _SENTINEL_SHIFT:
+            slots.append(_SinceNow(a - _SENTINEL))
+        else:
+            return None
+    return sql, slots
+
+
+def _overdue_statement(now: datetime, cap: int) -> tuple[str, list[Any]]:
+    """``_overdue_sql(now, cap)``, from the statement compiled once: compiled at two
+    instants, a parameter that moved with them by exactly their distance is ``now`` plus
+    its offset, one that did not is a constant; anything else (the rule gained a time
+    that does not follow ``now``) is compiled afresh every time."""
+    key = (connection.vendor, cap)
+    if key not in _OVERDUE_COMPILED:
+        _OVERDUE_COMPILED[key] = _overdue_compile(cap)
+    compiled = _OVERDUE_COMPILED[key]
+    if compiled is None:
+        return _overdue_sql(now, cap)
+    sql, slots = compiled
+    return sql, [now + slot.offset if isinstance(slot, _SinceNow) else slot for slot in slots]
+
+
+@functools.lru_cache(maxsize=2048)
+def _country_name_in(code: str, language: str) -> str:
+    with translation.override(language):
+        return str(countries.name(code))
+
+
+def country_name(code: str) -> str:
+    """A country's name in the active language: django-countries translates its whole
+    list to find one name, and the queue shows dozens a page (its rows and its filter)."""
+    return _country_name_in(code, translation.get_language() or settings.LANGUAGE_CODE)
 
 
 def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list[QueueRow]:
     kinds = {value: str(label) for value, label in RequestKind.choices}
     states = {value: str(label) for value, label in S.choices}
-    country_names: dict[str, str] = {}
+    badge_labels: dict[str, str] = {}
     rows = []
     for request in found:
         code = cast(Country, request.country).code
-        if code not in country_names:
-            country_names[code] = str(countries.name(code))
         review = review_row(request)
         clock = deadline_clock(request, review, now=now)
+        badge = clock.badge
+        if badge not in badge_labels:
+            badge_labels[badge] = str(BADGE_LABELS.get(badge, ""))
         late = overdue_since(request, review, now=now)
         assignee = review.assignee if review is not None else None
         mine = assignee is not None and assignee.pk == user.pk
@@ -805,9 +879,8 @@ def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list
                 request=request,
                 review=review,
                 deadline=clock,
-                badge=clock.badge,
-                badge_label=clock.badge_label,
-                time_left=clock.time_left_text,
+                badge=badge,
+                badge_label=badge_labels[badge],
                 assignee=assignee,
                 mine=mine,
                 claimable=request.status in OPEN_STATES and not mine,
@@ -815,7 +888,7 @@ def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list
                 overdue_text=overdue_text(late, now=now) if late is not None else "",
                 kind_label=kinds.get(request.kind, request.kind),
                 status_label=states.get(request.status, request.status),
-                country_name=country_names[code],
+                country_name=country_name(code),
             )
         )
     return rows
@@ -905,7 +978,7 @@ class QueueOptions:
     def countries(self) -> list[tuple[str, str]]:
         """(code, name) of every country an agency is in, by name."""
         codes = {code for _, _, code in self.agencies}
-        return sorted(((code, str(countries.name(code))) for code in codes), key=lambda c: c[1])
+        return sorted(((code, country_name(code)) for code in codes), key=lambda c: c[1])
 
 
 def queue_options(*, user: User) -> QueueOptions:

@@ -17,6 +17,7 @@ from django import forms
 from django.core.files.base import File
 from django.forms.utils import flatatt
 from django.http import FileResponse, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -36,6 +37,7 @@ from requests_app.lifecycle.models import (
     MessageAttachment,
     RequestKind,
 )
+from requests_app.review.queue_table import queue_rows_html
 from requests_app.review.selectors import (
     DOCUMENT_DOWNLOADED,
     DOCUMENT_VIEWED,
@@ -195,17 +197,18 @@ def queue(request: AuthedRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET, options=options)
     filters = form.filters()
     page = request_queue(user=request.user, filters=filters, cursor=request.GET.get("after", ""))
-    page_url, claim_url = _url_for_each("review-request"), _url_for_each("review-claim")
     return render(
         request,
         "requests_app/review/queue.html",
         {
             "form": form,
             "page": page,
-            "rows": [
-                (row, page_url(row.request.reference), claim_url(row.request.reference))
-                for row in page.rows
-            ],
+            "rows_html": queue_rows_html(
+                page.rows,
+                page_url=_url_for_each("review-request"),
+                claim_url=_url_for_each("review-claim"),
+                csrf_token=get_token(request),
+            ),
             "filtered": any(value for name, value in form.cleaned_data.items() if name != "sort"),
             "errors": [
                 (

@@ -12,7 +12,7 @@ from accounts.models import Role
 from portal.models import AuditEvent
 from requests_app.lifecycle.clocks import is_overdue, overdue_q
 from requests_app.lifecycle.models import LegalRequest, ReviewState
-from requests_app.lifecycle.targets import target_search_normalise
+from requests_app.lifecycle.targets import target_search_normalise, target_value_normalise
 from requests_app.review.selectors import (
     TARGET_SEARCHED,
     QueueFilters,
@@ -133,6 +133,50 @@ def test_a_target_search_matches_the_normalised_value_exactly_and_is_audited(
     stored = json.dumps([e.data for e in events])
     for form in (PHONE, "301234567", "suspect@example.org", "Suspect@Example.org", "4930123"):
         assert form not in stored
+
+
+def test_an_email_target_is_found_whatever_the_case_of_its_local_part(reviewer_client):
+    # Intake keeps the local part as the authority wrote it and lowers only the domain;
+    # an API caller's signed value is stored as sent, capitals in the domain included.
+    stored = target_value_normalise("email", "John@Example.ORG", region="DE")
+    assert stored == "John@example.org"
+    john = make_legal_request(targets=[("email", stored)])
+    jane = make_legal_request(targets=[("email", "Jane.Doe@EXAMPLE.org")])
+    make_legal_request(targets=[("email", "jon@example.org")])
+
+    def found(value: str) -> set[str]:
+        return references(reviewer_client.get(QUEUE, {"target": value}))
+
+    for typed in ("john@example.org", "John@example.org", "JOHN@EXAMPLE.ORG", " John@Example.org"):
+        assert found(typed) == {john.reference}, typed
+    assert found("jane.doe@example.org") == {jane.reference}
+    assert found("johnny@example.org") == set()
+
+
+def test_an_identifier_target_is_still_matched_exactly(reviewer_client):
+    one = make_legal_request(targets=[("username", "Suspect_One")])
+
+    assert references(reviewer_client.get(QUEUE, {"target": "Suspect_One"})) == {one.reference}
+    assert references(reviewer_client.get(QUEUE, {"target": "suspect_one"})) == set()
+    assert references(reviewer_client.get(QUEUE, {"target": "SUSPECT_ONE"})) == set()
+
+
+@pytest.mark.parametrize("value", ["John@example.org", PHONE, "Suspect_One"])
+def test_a_target_search_can_read_the_index_on_the_lowered_value(postgres, reviewer, value):
+    """Whatever was typed, the search's condition is the index's expression (PostgreSQL):
+    with sequential scans priced out, the plan reads ``request_target_value_lower``."""
+    from django.db import connection
+
+    from requests_app.review.selectors import _filtered
+
+    rows = _filtered(user=reviewer, filters=QueueFilters(target=value), now=timezone.now())
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "request_target_value_lower" in plan
+    assert "Seq Scan on requests_app_requesttarget" not in plan
 
 
 def test_the_digest_is_keyed_so_that_hashing_every_number_finds_nothing(settings):
