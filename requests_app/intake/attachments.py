@@ -1,7 +1,6 @@
 """Step 5: every declared attachment was uploaded, matches its size, hash and type; nothing else."""
 
 import hashlib
-import io
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -53,17 +52,23 @@ def _head(upload: UploadedFile, length: int = 16) -> bytes:
 
 
 def pdf_is_valid(upload: UploadedFile) -> bool:
-    """A PDF must really be one: the header, and a document pypdf can read pages from."""
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    """A PDF must really be one: the header, and a document qpdf reads pages from.
+
+    qpdf (through pikepdf) reads the cross-reference table as written, with its recovery
+    turned off: a damaged file is refused rather than rebuilt by guesswork, as the pypdf
+    check it replaces refused it in strict mode. It reads a page-long PDF about four
+    times faster than pypdf did, which counted on every submission (bench/intake.py).
+    """
+    import pikepdf
 
     if not _head(upload, 5) == b"%PDF-":
         return False
     try:
         upload.seek(0)
-        reader = PdfReader(io.BytesIO(upload.read()), strict=True)
-        valid = len(reader.pages) > 0
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
+        # The upload's own file (in memory, or on disk for a large one): no copy made.
+        with pikepdf.open(upload.file, attempt_recovery=False) as document:
+            valid = len(document.pages) > 0
+    except (pikepdf.PdfError, pikepdf.PasswordError, ValueError, RuntimeError, OSError):
         valid = False
     finally:
         upload.seek(0)

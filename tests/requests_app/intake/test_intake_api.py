@@ -400,6 +400,62 @@ def test_a_file_declared_as_pdf_that_is_not_a_pdf_is_refused(client, signer, tok
     assert_only_the_rejection_logged("attachment_mismatch", channel="api", body_hashed=True)
 
 
+def _damaged_pdfs() -> dict[str, bytes]:
+    """PDFs a lenient reader would open after rebuilding them; the check must not."""
+    import io
+
+    from pypdf import PdfWriter
+
+    good = pdf_bytes("the order")
+    offset = good[good.rindex(b"startxref") + len(b"startxref") :].split()[0]
+    no_pages = PdfWriter()
+    no_pages_out = io.BytesIO()
+    no_pages.write(no_pages_out)
+    locked = PdfWriter()
+    locked.add_blank_page(width=612, height=792)
+    locked.encrypt(user_password="only-the-sender-knows", algorithm="AES-256")
+    locked_out = io.BytesIO()
+    locked.write(locked_out)
+    return {
+        # The cross-reference table's offset points elsewhere: readable only by guessing.
+        "a wrong startxref": good.replace(b"startxref\n" + offset, b"startxref\n7"),
+        "no cross-reference table": good.replace(b"xref\n", b"xxxx\n", 1),
+        "cut short": good[: len(good) // 2],
+        "no page": no_pages_out.getvalue(),
+        "a password to open it": locked_out.getvalue(),
+    }
+
+
+@pytest.mark.parametrize("damage", list(_damaged_pdfs()))
+def test_a_damaged_or_locked_pdf_is_refused_and_nothing_is_stored(client, signer, token, damage):
+    """The PDF check reads the file as written (no recovery, no password): a reviewer
+    must be able to open what was accepted."""
+    sub = submission(files=[("order.pdf", _damaged_pdfs()[damage], "application/pdf")])
+    problem = assert_problem(
+        post_envelope(client, sub.sign(signer), sub.files, token),
+        status=422,
+        code="attachment_mismatch",
+    )
+    assert "order.pdf is not a valid PDF" in problem["detail"]
+    assert_only_the_rejection_logged("attachment_mismatch", channel="api", body_hashed=True)
+
+
+def test_a_whole_pdf_of_many_pages_is_accepted(client, signer, token):
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(40):
+        writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    sub = submission(files=[("order.pdf", out.getvalue(), "application/pdf")])
+    response = post_envelope(client, sub.sign(signer), sub.files, token)
+    assert response.status_code == 201, response.content
+    assert Attachment.objects.get().size == len(out.getvalue())
+
+
 def test_a_kind_the_country_may_not_use_is_a_policy_violation(client, token, officer, signer):
     assert officer.agency.country.code == "DE"
     us_officer = make_officer(agency=None)
