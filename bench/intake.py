@@ -195,6 +195,9 @@ def portal_env(args: argparse.Namespace, workdir: Path) -> dict[str, str]:
         "INTAKE_RATE_PER_OFFICER": "1000000/s",
         "INTAKE_RATE_PER_ADDRESS": "1000000/s",
         "LOG_LEVEL": "WARNING",
+        # Connections kept longer than a run lasts (production's default is 60 s): a backend
+        # that closed mid-phase would take its CPU time out of the server's measure.
+        "DATABASE_CONN_MAX_AGE": "3600",
     }
     inherited = {
         k: v
@@ -581,8 +584,88 @@ def gunicorn_stop(server: subprocess.Popen) -> None:
         server.wait(timeout=30)
 
 
-def run_phase(args: argparse.Namespace, spec_path: Path, port: int, target: str, count: int):
-    """Run one client process against one endpoint; return its summary."""
+# --- The server's CPU time (gunicorn's workers, the database's backends, Redis) -----------
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """The CPU seconds (user and system) a live process has used, or ``None``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after the command, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15)
+
+
+def _proc_cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def server_processes(gunicorn_pid: int, database: str) -> list[int]:
+    """What serves a submission: gunicorn's master and workers (its process group), the
+    PostgreSQL backends connected to the benchmark's database, and redis-server."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            if os.getpgid(pid) == gunicorn_pid:
+                found.append(pid)
+                continue
+        except OSError:
+            continue
+        command = _proc_cmdline(pid)
+        if command.startswith("postgres: ") and f" {database} " in command:
+            found.append(pid)
+        elif command.startswith("redis-server"):
+            found.append(pid)
+    return found
+
+
+class ServerCpu:
+    """The CPU seconds the server's processes used between ``start`` and ``stop``.
+
+    Processes are listed again at the end: a backend that appears during the phase counts
+    from its start. One that exits during it would lose its time, so the run keeps the
+    database connections open longer than a phase lasts (``DATABASE_CONN_MAX_AGE``).
+    """
+
+    def __init__(self, gunicorn_pid: int, database: str) -> None:
+        self.gunicorn_pid, self.database = gunicorn_pid, database
+        self.before: dict[int, float] = {}
+
+    def _read(self) -> dict[int, float]:
+        found = {}
+        for pid in server_processes(self.gunicorn_pid, self.database):
+            used = _proc_cpu(pid)
+            if used is not None:
+                found[pid] = used
+        return found
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def stop(self) -> float:
+        after = self._read()
+        return sum(used - self.before.get(pid, 0.0) for pid, used in after.items())
+
+
+def run_phase(
+    args: argparse.Namespace,
+    spec_path: Path,
+    port: int,
+    target: str,
+    count: int,
+    meter: "ServerCpu | None" = None,
+):
+    """Run one client process against one endpoint; return its summary, with the server's
+    CPU seconds during it when ``meter`` is given."""
     command = _this(
         "client",
         *("--spec", str(spec_path), "--port", str(port), "--target", target),
@@ -590,10 +673,16 @@ def run_phase(args: argparse.Namespace, spec_path: Path, port: int, target: str,
         *("--clients", str(args.clients)),
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The client signs its submissions before it sends any (the server is idle then).
+    if meter is not None:
+        meter.start()
     done = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=args.seconds + 300, env=env
     )
-    return json.loads(done.stdout)
+    summary = json.loads(done.stdout)
+    if meter is not None:
+        summary["server_cpu_s"] = meter.stop()
+    return summary
 
 
 def _git(*arguments: str) -> str:
@@ -617,11 +706,19 @@ def _load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def cpu_per_submission(phase: dict[str, Any]) -> float:
+    """The server's CPU seconds per accepted submission in one phase."""
+    return phase["server_cpu_s"] / phase["created"] if phase["created"] else 0.0
+
+
 def totals(phases: list[dict[str, Any]], target: str) -> dict[str, Any]:
     mine = [p for p in phases if p["target"] == target]
     created = sum(p["created"] for p in mine)
     seconds = sum(p["seconds"] for p in mine)
+    cpu = sum(p["server_cpu_s"] for p in mine)
     return {
+        "cpu_ms": 1000 * cpu / created if created else 0.0,
+        "cpu_rounds": [round(1000 * cpu_per_submission(p), 2) for p in mine],
         "sent": sum(p["sent"] for p in mine),
         "created": created,
         "seconds": seconds,
@@ -632,11 +729,19 @@ def totals(phases: list[dict[str, Any]], target: str) -> dict[str, Any]:
     }
 
 
-def round_ratios(phases: list[dict[str, Any]]) -> list[tuple[float, float]]:
-    """Per round: (full / bare, full / bare-row), from the three phases of that round."""
+def round_ratios(phases: list[dict[str, Any]], by: str = "rate") -> list[tuple[float, float]]:
+    """Per round: (full / bare, full / bare-row), from the three phases of that round, by
+    submissions per second, or by the server's CPU time per submission (``by="cpu"``:
+    the baseline's cost over full's, so that both read "full makes this share")."""
     ratios = []
     for start in range(0, len(phases) - len(TARGETS) + 1, len(TARGETS)):
-        rate = {p["target"]: p["per_second"] for p in phases[start : start + len(TARGETS)]}
+        mine = phases[start : start + len(TARGETS)]
+        if by == "cpu":
+            cost = {p["target"]: cpu_per_submission(p) for p in mine}
+            if cost.get("full"):
+                ratios.append((cost["bare"] / cost["full"], cost["bare-row"] / cost["full"]))
+            continue
+        rate = {p["target"]: p["per_second"] for p in mine}
         if rate.get("bare") and rate.get("bare-row"):
             ratios.append((rate["full"] / rate["bare"], rate["full"] / rate["bare-row"]))
     return ratios
@@ -657,6 +762,9 @@ def results_markdown(
     ratio = full["per_second"] / bare["per_second"] if bare["per_second"] else 0.0
     ratio_row = full["per_second"] / row["per_second"] if row["per_second"] else 0.0
     rounds = round_ratios(phases)
+    cpu_rounds = round_ratios(phases, by="cpu")
+    cpu_ratio = bare["cpu_ms"] / full["cpu_ms"] if full["cpu_ms"] else 0.0
+    cpu_ratio_row = row["cpu_ms"] / full["cpu_ms"] if full["cpu_ms"] else 0.0
     lines = [
         "## Intake: signed submissions per second",
         "",
@@ -674,6 +782,16 @@ def results_markdown(
         f"{', '.join(f'{r[1]:.2f}' for r in rounds)}. Load average (1, 5, 15 min) "
         f"{facts['load_before']} before, {facts['load_after']} after.",
         "",
+        f"**By the server's CPU time per submission** (gunicorn's workers, the database's "
+        f"backends and Redis, read from `/proc`; the client left out): full "
+        f"{full['cpu_ms']:.2f} ms, bare {bare['cpu_ms']:.2f} ms, bare-row "
+        f"{row['cpu_ms']:.2f} ms, so full costs what **{cpu_ratio:.2f}** of bare's "
+        f"submissions cost and {cpu_ratio_row:.2f} of bare-row's. By round: "
+        f"{', '.join(f'{r[0]:.2f}' for r in cpu_rounds)} and "
+        f"{', '.join(f'{r[1]:.2f}' for r in cpu_rounds)}. Where the machine's speed drifts "
+        "between phases, this moves less than submissions per second: the client's share "
+        "of the CPUs and the time spent waiting are left out of it.",
+        "",
     ]
     if facts["busy"]:
         lines += [
@@ -684,15 +802,17 @@ def results_markdown(
             "",
         ]
     lines += [
-        "| endpoint | does | requests | 201 | s | per second | by round | p50 ms | p95 ms |",
-        "|---|---|---:|---:|---:|---:|---|---:|---:|",
+        "| endpoint | does | requests | 201 | s | per second | by round | p50 ms | p95 ms "
+        "| server CPU ms each | by round |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|",
     ]
     for target, path in TARGETS.items():
         t = summary[target]
         lines.append(
             f"| `{path}` | {WHAT[target]} | {t['sent']} | {t['created']} | {t['seconds']:.1f} "
             f"| {t['per_second']:.1f} | {', '.join(map(str, t['rounds']))} "
-            f"| {t['p50_ms']:.1f} | {t['p95_ms']:.1f} |"
+            f"| {t['p50_ms']:.1f} | {t['p95_ms']:.1f} | {t['cpu_ms']:.2f} "
+            f"| {', '.join(map(str, t['cpu_rounds']))} |"
         )
     lines += [
         "",
@@ -782,14 +902,16 @@ def run(args: argparse.Namespace) -> int:
         for target in TARGETS:
             warm = run_phase(args, spec_path, port, target, args.warmup)
             print(f"warm-up {target:8} {warm['per_second']:7.1f}/s {warm['statuses']}")
+        meter = ServerCpu(server.pid, _maintenance_url(args.database_url)[1])
         for number in range(args.rounds):
             order = list(TARGETS) if number % 2 == 0 else list(reversed(TARGETS))
             for target in order:
-                phase = run_phase(args, spec_path, port, target, args.requests)
+                phase = run_phase(args, spec_path, port, target, args.requests, meter)
                 phases.append(phase)
                 print(
                     f"round {number + 1} {target:8} {phase['per_second']:7.1f}/s "
                     f"p50 {phase['p50_ms']:6.1f} ms p95 {phase['p95_ms']:6.1f} ms "
+                    f"server CPU {1000 * cpu_per_submission(phase):5.2f} ms "
                     f"{phase['statuses']} {phase['first_error']}"
                 )
     finally:
