@@ -7,8 +7,8 @@ from rest_framework.permissions import AllowAny
 from portal.access import public
 
 urlpatterns = [
+    path("", include("requests_app.intake.api_urls")),  # submissions, the busiest, first
     path("", include("accounts.api_urls")),
-    path("", include("requests_app.intake.api_urls")),
     path("", include("requests_app.officer.api_urls")),
     path("", include("requests_app.delivery.api_urls")),
     path("audit/", include("portal.audit_urls")),

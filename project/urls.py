@@ -21,6 +21,9 @@ handler404 = "portal.views.page_not_found"
 handler500 = "portal.views.server_error"
 
 urlpatterns = [
+    # The API first: every submission resolves its address, and no page's address starts
+    # with api/, so the pages' forty-odd patterns need not be tried before it.
+    path("api/v1/", include("project.api_urls")),
     path("", project_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
@@ -33,7 +36,6 @@ urlpatterns = [
         name="javascript-catalog",
     ),
     path("", include("accounts.urls")),
-    path("api/v1/", include("project.api_urls")),
     path("staff/transparency/", include("requests_app.transparency.urls_staff")),
     path("staff/", include("requests_app.intake.staff_urls")),
     path("staff/", include("requests_app.policy.urls")),
