@@ -3,10 +3,16 @@
 an answer; another holds the approved preservations by deadline. The review queue's
 overdue count reads these instead of every paused or approved request and its review
 row. The requests already waiting get the flag from their review row, by the rule it
-replaces (paused after the deadline)."""
+replaces (paused after the deadline).
+
+The indexes are built concurrently on PostgreSQL (``portal.migration_ops``), so that
+requests go on being written meanwhile; the new column (a constant default: no rewrite
+of the table) and the backfill each run in a transaction of their own."""
 
 from django.db import migrations, models
 from django.db.models import F
+
+import portal.migration_ops
 
 
 def paused_late_backfill(apps, schema_editor):
@@ -17,6 +23,8 @@ def paused_late_backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY runs outside a transaction
+
     dependencies = [
         ("requests_app", "0016_default_country_help"),
     ]
@@ -27,8 +35,8 @@ class Migration(migrations.Migration):
             name="paused_late",
             field=models.BooleanField(db_default=False, default=False),
         ),
-        migrations.RunPython(paused_late_backfill, migrations.RunPython.noop),
-        migrations.AddIndex(
+        migrations.RunPython(paused_late_backfill, migrations.RunPython.noop, atomic=True),
+        portal.migration_ops.IndexConcurrently(
             model_name="legalrequest",
             index=models.Index(
                 condition=models.Q(("paused_late", True), ("status", "awaiting_clarification")),
@@ -36,7 +44,7 @@ class Migration(migrations.Migration):
                 name="lr_overdue_paused",
             ),
         ),
-        migrations.AddIndex(
+        portal.migration_ops.IndexConcurrently(
             model_name="legalrequest",
             index=models.Index(
                 condition=models.Q(("kind", "preservation"), ("status", "approved")),
