@@ -987,9 +987,9 @@ def main() -> int:
     for p in (parser, run_args):
         p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
         p.add_argument("--clients", type=int, default=8, help="concurrent connections")
-        p.add_argument("--requests", type=int, default=600, help="at most, per phase")
+        p.add_argument("--requests", type=int, default=1000, help="at most, per phase")
         p.add_argument("--seconds", type=float, default=20, help="at most, per phase")
-        p.add_argument("--rounds", type=int, default=3)
+        p.add_argument("--rounds", type=int, default=5)
         p.add_argument("--warmup", type=int, default=60, help="requests per endpoint")
         p.add_argument(
             "--step-requests", type=int, default=150, help="per endpoint, for the breakdown"
