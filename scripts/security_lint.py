@@ -81,8 +81,9 @@ ALLOWED: dict[str, dict[str, str]] = {
         ),
         "requests_app/review/queue_table.py::queue_rows_html": (
             "the queue's fifty rows written in one pass for speed: every value is escaped "
-            "with html.escape (quotes included) before it is joined; the deadline is the "
-            "escaped output of the {% deadline %} tag's own function "
+            "with html.escape (quotes included) before it is joined; the deadline and the "
+            "badges are the escaped output of the {% deadline %} and {% clock_badge %} "
+            "tags' own functions "
             "(tests/requests_app/review/test_queue.py tries markup in an agency's name)"
         ),
     },

@@ -4,9 +4,10 @@ The queue shows fifty rows a page; written through the template, each row's fort
 nodes (its variables, conditions, translations, the deadline tag, a CSRF field) cost
 more CPU than the page's queries. Here the words every row shares are translated once a
 page, each value is escaped as the template's autoescaping would (``html.escape``, quotes
-included), and the deadline comes from the same function as ``{% deadline %}``, so the
-rows read exactly as the template wrote them (``tests/requests_app/review/test_queue.py``
-checks them).
+included), the deadline comes from the same function as ``{% deadline %}`` and the badges
+from the same as ``{% clock_badge %}`` (each written once a page), so the rows read
+exactly as the template wrote them (``tests/requests_app/review/test_queue.py`` checks
+them).
 """
 
 from collections.abc import Callable, Sequence
@@ -15,11 +16,10 @@ from html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
+from portal.templatetags.portal_badges import clock_badge
 from portal.templatetags.portal_time import deadline
 from requests_app.review.selectors import QueueRow
 
-# The badge's sign beside its words (aria-hidden: the words say it).
-_BADGE_SIGNS = {"overdue": "⚠", "paused": "‖"}
 _EMERGENCY_ROW = ' class="emergency"'
 
 
@@ -38,42 +38,34 @@ def queue_rows_html(
     if not rows:
         return mark_safe("")  # noqa: S308 (empty)
     # The words of every row, translated (and escaped) once for the page.
-    emergency = escape(gettext("Emergency"))
     kind_header = escape(gettext("Kind"))
     from_header = escape(gettext("From"))
     state_header = escape(gettext("State"))
     due_header = escape(gettext("Due"))
     assignee_header = escape(gettext("Assigned to"))
     action_header = escape(gettext("Action"))
-    overdue = escape(gettext("Overdue"))
     you = escape(gettext("You"))
     nobody = escape(gettext("Nobody"))
     take_over = escape(gettext("Take over"))
     claim = escape(gettext("Claim"))
+    # The badges, written once for the page (a deadline's: once per kind and words).
+    emergency_badge = clock_badge("emergency", gettext("Emergency"))
+    overdue_flag = clock_badge("overdue", gettext("Overdue"), "overdue-flag")
+    deadline_badges: dict[tuple[str, str], str] = {}
     csrf_input = f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
     parts: list[str] = []
     for row in rows:
         request = row.request
         reference = escape(request.reference)
-        flag = (
-            f'<br><span class="clock clock-overdue"><span aria-hidden="true">‼ </span>'
-            f"{emergency}</span>"
-            if request.emergency
-            else ""
-        )
+        flag = f"<br>{emergency_badge}" if request.emergency else ""
         due = f"{deadline(row.deadline.due_at)}\n"
         if row.badge_label:
-            sign = _BADGE_SIGNS.get(row.badge, "◷")
-            due += (
-                f'<br><span class="clock clock-{escape(row.badge)}"><span aria-hidden="true">'
-                f"{sign} </span>{escape(row.badge_label)}</span>"
-            )
+            key = (row.badge, row.badge_label)
+            if key not in deadline_badges:
+                deadline_badges[key] = clock_badge(*key)
+            due += f"<br>{deadline_badges[key]}"
         if row.overdue and row.badge != "overdue":
-            due += (
-                f'<br><span class="clock clock-overdue overdue-flag"><span aria-hidden="true">'
-                f'⚠ </span>{overdue}</span><br><span class="hint">{escape(row.overdue_text)}'
-                "</span>"
-            )
+            due += f'<br>{overdue_flag}<br><span class="hint">{escape(row.overdue_text)}</span>'
         if row.mine:
             assignee = you
         elif row.assignee is not None:
@@ -101,6 +93,6 @@ def queue_rows_html(
             f'<td data-label="{assignee_header}">{assignee}</td>\n'
             f'<td data-label="{action_header}">{action}\n</td>\n</tr>\n'
         )
-    # Every value above is escaped (html.escape, quotes included); the deadline is
-    # portal_time's, already safe HTML.
+    # Every value above is escaped (html.escape, quotes included); the deadline and the
+    # badges are portal_time's and portal_badges' (format_html), already safe HTML.
     return mark_safe("".join(parts))  # noqa: S308

@@ -100,7 +100,9 @@ def test_the_officers_home_page_counts_what_their_list_pages_show(officer_client
     assert "Paused" in section(home, "waiting")
     # Due soon: the rows of the list with a near or passed deadline, and a preservation
     # that ends within a week.
-    badges = len(re.findall(r"clock-(?:today|soon|overdue)\">(?!Emergency)", listing))
+    # (A deadline's badge: ⚠ or ◷; an emergency's is ‼.)
+    deadline_badge = r'clock-(?:today|soon|overdue)"><span aria-hidden="true">[⚠◷] '
+    badges = len(re.findall(deadline_badge, listing))
     assert count_on(home, "due") == badges + listing.count("Ends soon") == 3
     for item in (due_soon, overdue, ending):
         assert f'href="/requests/mine/{item.reference}/"' in section(home, "due-soon")
