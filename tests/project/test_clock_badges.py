@@ -180,3 +180,13 @@ def test_the_tag_and_the_function_write_the_same_escaped_badge():
     assert rendered == clock_badge("soon", label) + clock_badge("overdue", label, "overdue-flag")
     with pytest.raises(ValueError, match="'late'"):
         clock_badge("late", "Late")
+
+
+def test_every_deadline_badge_the_clock_can_show_has_its_sign():
+    """A new badge of the deadline clock must be added to the table, or its pages fail."""
+    from portal.templatetags.portal_badges import clock_badge
+    from requests_app.lifecycle.clocks import BADGE_LABELS
+
+    for kind, label in BADGE_LABELS.items():
+        if label:
+            assert 'aria-hidden="true"' in clock_badge(kind, str(label))
