@@ -28,7 +28,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
 from django.conf import settings
@@ -47,6 +47,7 @@ from django_countries.fields import Country
 from accounts.models import Agency, Role, User
 from portal import crypto
 from portal.audit import audit_append
+from portal.compiled import compiled_statement
 from portal.models import AuditEvent
 from requests_app.lifecycle.clocks import (
     BADGE_LABELS,
@@ -803,48 +804,14 @@ def _overdue_sql(now: datetime, cap: int) -> tuple[str, list[Any]]:
     return "SELECT " + " + ".join(parts), params  # noqa: S608 (Django's SQL)
 
 
-# The overdue count's statement per cap, compiled once per process: each parameter either
-# a constant or ``now`` plus a fixed offset. Building and compiling the four branches'
-# querysets on every page cost more CPU than running the statement (bench/README.md).
-_OVERDUE_COMPILED: dict[tuple[str, int], tuple[str, list[Any]] | None] = {}
-_SENTINEL = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
-_SENTINEL_SHIFT = timedelta(days=1001, microseconds=7)
-
-
-@dataclass(frozen=True)
-class _SinceNow:
-    offset: timedelta
-
-
-def _overdue_compile(cap: int) -> tuple[str, list[Any]] | None:
-    sql, first = _overdue_sql(_SENTINEL, cap)
-    again, second = _overdue_sql(_SENTINEL + _SENTINEL_SHIFT, cap)
-    if again != sql or len(first) != len(second):
-        return None
-    slots: list[Any] = []
-    for a, b in zip(first, second, strict=True):
-        if a == b:
-            slots.append(a)
-        elif isinstance(a, datetime) and b - a == _SENTINEL_SHIFT:
-            slots.append(_SinceNow(a - _SENTINEL))
-        else:
-            return None
-    return sql, slots
-
-
 def _overdue_statement(now: datetime, cap: int) -> tuple[str, list[Any]]:
-    """``_overdue_sql(now, cap)``, from the statement compiled once: compiled at two
-    instants, a parameter that moved with them by exactly their distance is ``now`` plus
-    its offset, one that did not is a constant; anything else (the rule gained a time
-    that does not follow ``now``) is compiled afresh every time."""
-    key = (connection.vendor, cap)
-    if key not in _OVERDUE_COMPILED:
-        _OVERDUE_COMPILED[key] = _overdue_compile(cap)
-    compiled = _OVERDUE_COMPILED[key]
-    if compiled is None:
-        return _overdue_sql(now, cap)
-    sql, slots = compiled
-    return sql, [now + slot.offset if isinstance(slot, _SinceNow) else slot for slot in slots]
+    """``_overdue_sql(now, cap)``, from the statement compiled once per process and cap
+    (``portal.compiled``): each parameter ``now`` plus a fixed offset, or a constant.
+    Building and compiling the four branches' querysets on every page cost more CPU than
+    running the statement (bench/README.md)."""
+    return compiled_statement(
+        ("review.overdue_count", cap), functools.partial(_overdue_sql, cap=cap), {"now": now}
+    )
 
 
 @functools.lru_cache(maxsize=2048)
