@@ -31,23 +31,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from django.conf import settings
 from django.core.files.base import File
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 from django.http import Http404
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy
-from django_countries import countries
 from django_countries.fields import Country
 
 from accounts.models import Agency, Role, User
 from portal import crypto
 from portal.audit import audit_append
 from portal.compiled import compiled_statement
+from portal.countries import country_name
 from portal.models import AuditEvent
 from requests_app.lifecycle.clocks import (
     BADGE_LABELS,
@@ -812,18 +811,6 @@ def _overdue_statement(now: datetime, cap: int) -> tuple[str, list[Any]]:
     return compiled_statement(
         ("review.overdue_count", cap), functools.partial(_overdue_sql, cap=cap), {"now": now}
     )
-
-
-@functools.lru_cache(maxsize=2048)
-def _country_name_in(code: str, language: str) -> str:
-    with translation.override(language):
-        return str(countries.name(code))
-
-
-def country_name(code: str) -> str:
-    """A country's name in the active language: django-countries translates its whole
-    list to find one name, and the queue shows dozens a page (its rows and its filter)."""
-    return _country_name_in(code, translation.get_language() or settings.LANGUAGE_CODE)
 
 
 def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list[QueueRow]:
