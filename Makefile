@@ -37,7 +37,7 @@ test: $(STAMP)  ## run the whole test suite
 lint: $(STAMP)  ## ruff, mypy, the layer contracts, no import circle, complete catalogs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy portal accounts requests_app project
+	$(VENV)/bin/mypy portal accounts requests_app project scripts bench
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) scripts/import_cycles.py
 	$(PY) scripts/check_catalogs.py

@@ -8,9 +8,8 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-from django_countries import countries
 
-from portal.countries import countries_by_name, name_key
+from portal.countries import countries_by_name, country_name, name_key
 
 from .domains import DomainError, canonical_email, normalise_domain, official_domain_problem
 from .models import Agency, Role, User
@@ -39,7 +38,7 @@ def agency_choices() -> list[tuple[StrOrPromise, Any]]:
     """Verified agencies grouped by country name, then the choice to propose a new one."""
     by_country: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for agency in Agency.objects.filter(status=Agency.Status.VERIFIED).order_by("name"):
-        by_country[str(countries.name(str(agency.country)))].append((str(agency.pk), agency.name))
+        by_country[country_name(agency.country)].append((str(agency.pk), agency.name))
     groups: list[tuple[StrOrPromise, Any]] = [("", _("Choose your agency"))]
     groups += [(country, by_country[country]) for country in sorted(by_country, key=name_key)]
     groups.append((_("Not listed"), [(NEW_AGENCY, _("My agency is not listed: propose it"))]))

@@ -66,7 +66,7 @@ def signed_envelope(*, private_key: Any, key_id: str, username: str, document: b
     """A freshly signed submission (new nonce, ``signed_at`` now) declaring ``document``."""
     import rfc8785
 
-    payload = {
+    payload: dict[str, Any] = {
         "portal": AUDIENCE,
         "nonce": secrets.token_urlsafe(24),
         "signed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -728,9 +728,13 @@ def check(args: argparse.Namespace) -> None:
     bad_attachments = []
     referenced = set()
     for attachment in Attachment.objects.select_related("request").iterator():
-        referenced.add(attachment.file.name)
+        name = attachment.file.name
+        referenced.add(name)
+        if not name:
+            bad_attachments.append(f"{attachment.request.reference}: the row names no file")
+            continue
         try:
-            data = document_read(attachment.file.name)
+            data = document_read(name)
         except Exception as exc:
             bad_attachments.append(f"{attachment.request.reference}: {exc!r}"[:200])
             continue
@@ -754,6 +758,9 @@ def check(args: argparse.Namespace) -> None:
     for sealed in sealed_rows:
         per_disclosure[sealed.disclosure_id] = per_disclosure.get(sealed.disclosure_id, 0) + 1
         sealed_names.add(sealed.file.name)
+        if not sealed.file.name:
+            bad_sealed.append(f"{sealed.request.reference}: the row names no file")
+            continue
         try:
             with default_storage.open(sealed.file.name) as handle:
                 data = handle.read()

@@ -49,7 +49,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-from collections import Counter  # noqa: E402
+from collections import Counter, defaultdict  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import urlsplit, urlunsplit  # noqa: E402
@@ -333,7 +333,7 @@ def signed_envelopes(spec: dict[str, Any], count: int, document: bytes) -> list[
     signed_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     envelopes = []
     for _ in range(count):
-        payload = {
+        payload: dict[str, Any] = {
             "portal": AUDIENCE,
             "nonce": secrets.token_urlsafe(24),
             "signed_at": signed_at,
@@ -472,7 +472,7 @@ def steps(args: argparse.Namespace) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    spent: Counter[str] = Counter()
+    spent: defaultdict[str, float] = defaultdict(float)
     for module_name, attribute, label in TIMED:
         owner: Any = importlib.import_module(module_name)
         *path, name = attribute.split(".")

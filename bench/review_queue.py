@@ -687,7 +687,10 @@ def main() -> int:
     names = list(pages[sizes[0]])
 
     logged: dict[int, dict[str, dict[str, Any]]] = {size: {} for size in sizes}
-    times = {size: {name: ([], []) for name in names} for size in sizes}
+    # size -> page -> (wall times, CPU times), in ms
+    times: dict[int, dict[str, tuple[list[float], list[float]]]] = {
+        size: {name: ([], []) for name in names} for size in sizes
+    }
     counts: dict[int, list[float]] = {size: [] for size in sizes}
     server: dict[int, list[list[float]]] = {size: [] for size in sizes}
     share = max(1, args.requests // args.rounds)

@@ -158,7 +158,6 @@ def child_seal(disclosure_id: int, size: int) -> dict[str, Any]:
     """Seal the disclosure again from scratch, timing ``response_seal`` alone."""
     django_setup()
     from django.conf import settings
-    from django.core.files.storage import default_storage
 
     from portal.pdf import pdf_engine_load
     from requests_app.delivery.models import Disclosure, SealedResponse
@@ -169,7 +168,7 @@ def child_seal(disclosure_id: int, size: int) -> dict[str, Any]:
     pdf_engine_load()
     engine_seconds = time.perf_counter() - started
     for earlier in SealedResponse.objects.filter(disclosure_id=disclosure_id):
-        default_storage.delete(earlier.file.name)
+        earlier.file.delete(save=False)
         earlier.delete()
     Disclosure.objects.filter(pk=disclosure_id).update(state=Disclosure.State.PENDING)
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -197,7 +196,7 @@ def child_seal(disclosure_id: int, size: int) -> dict[str, Any]:
         "maxrss_mb": after.ru_maxrss / 1024,
         "maxrss_before_mb": before.ru_maxrss / 1024,
         "calling_thread_cpu_seconds": thread_cpu,
-        "file": default_storage.path(sealed.file.name),
+        "file": sealed.file.path,
         "sealed_size": sealed.size,
         "recipients": sealed.recipients,
     }

@@ -320,7 +320,7 @@ def load(rows: int, rejections: int, years: int) -> dict[str, float]:
 
     start = datetime(YEAR - years + 1, 1, 1, tzinfo=UTC)
     span = (datetime(YEAR + 1, 1, 1, tzinfo=UTC) - start).total_seconds()
-    params = {
+    params: dict[str, Any] = {
         "rows": rows,
         "start": start,
         "span": span,

@@ -9,12 +9,20 @@ sorts as ICU's collation for each of the portal's languages does on the country 
 collations): the name's canonical decomposition, compared first without its accents and
 the Devanagari nukta (so "Österreich" sorts with the O's and "क़तर" with the क's) and with
 spaces and punctuation before letters, then as written.
+
+``country_name`` names one country, kept per code and language: django-countries
+translates its whole list to find one name, and a page of rows (the review queue, the
+policy tables) names dozens.
 """
 
+import functools
 import unicodedata
 from typing import Any
 
+from django.conf import settings
+from django.utils import translation
 from django_countries import countries
+from django_countries.fields import Country
 
 # Marks that tell letters apart only at the second level of a collation: the Latin,
 # Greek and Cyrillic diacritics, and the Devanagari nukta (क़ is a क for the order).
@@ -41,3 +49,15 @@ def countries_by_name() -> list[tuple[str, str]]:
     """Every country as ``(code, name)``, named and sorted in the active language."""
     named = [(str(code), str(name)) for code, name in countries]
     return sorted(named, key=lambda country: name_key(country[1]))
+
+
+@functools.lru_cache(maxsize=2048)
+def _name_in(code: str, language: str) -> str:
+    with translation.override(language):
+        return str(countries.name(code))
+
+
+def country_name(code: str | Country, language: str | None = None) -> str:
+    """A country's name (by its code, or a model's ``Country``) in ``language``, by
+    default the active one; ``""`` for a code that is no country."""
+    return _name_in(str(code), language or translation.get_language() or settings.LANGUAGE_CODE)

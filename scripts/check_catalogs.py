@@ -119,19 +119,19 @@ def problems(root: Path = ROOT) -> list[str]:
             shutil.copytree(root / "locale", tree / "locale")
         run_makemessages(tree, names)
         regenerated = catalogs(tree)
-    for path in sorted(set(committed) | set(regenerated)):
-        if path not in committed:
-            found.append(f"{path}: missing (run `make messages`, then translate)")
-        elif committed.get(path) != regenerated.get(path):
-            new = _msgids(regenerated.get(path, "")) - _msgids(committed.get(path, ""))
-            gone = _msgids(committed.get(path, "")) - _msgids(regenerated.get(path, ""))
+    for catalog in sorted(set(committed) | set(regenerated)):
+        if catalog not in committed:
+            found.append(f"{catalog}: missing (run `make messages`, then translate)")
+        elif committed.get(catalog) != regenerated.get(catalog):
+            new = _msgids(regenerated.get(catalog, "")) - _msgids(committed.get(catalog, ""))
+            gone = _msgids(committed.get(catalog, "")) - _msgids(regenerated.get(catalog, ""))
             detail = "".join(
                 f"; {label} {', '.join(repr(m) for m in sorted(ids)[:3])}"
                 + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
                 for label, ids in (("new:", new), ("no longer in the code:", gone))
                 if ids
             )
-            found.append(f"{path}: makemessages would change it (run `make messages`){detail}")
+            found.append(f"{catalog}: makemessages would change it (run `make messages`){detail}")
     found += country_problems(root)
     for path in sorted(
         [*(root / "locale").glob("*/LC_MESSAGES/*.po"), *country_catalog_paths(root)]

@@ -17,7 +17,7 @@ from django_countries import countries
 
 from accounts.models import Role, User
 from portal.audit import audit_append
-from portal.countries import name_key
+from portal.countries import country_name, name_key
 from requests_app.policy.models import CountryHelp
 from requests_app.policy.services import REASON_MAX_LENGTH, PolicyRefused
 
@@ -62,7 +62,7 @@ def country_help_all(*, user: User) -> list[CountryHelp]:
     _require_vetting_admin(user)
     rows = list(CountryHelp.objects.all())
     return sorted(
-        rows, key=lambda row: (bool(str(row.country)), name_key(countries.name(str(row.country))))
+        rows, key=lambda row: (bool(str(row.country)), name_key(country_name(row.country)))
     )
 
 

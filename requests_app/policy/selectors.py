@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django_countries import countries
 
 from accounts.models import Role, User
-from portal.countries import name_key
+from portal.countries import country_name, name_key
 from requests_app.lifecycle.models import RequestKind
 from requests_app.policy.defaults import DEFAULT_CERTIFICATE_STATEMENT
 from requests_app.policy.models import CountryPolicy, PolicyRule
@@ -45,7 +44,7 @@ def policy_table(*, user: User) -> PolicyTable:
     defaults = sorted((r for r in rules if not country_code(r)), key=lambda r: kind_order[r.kind])
     own = sorted(
         (r for r in rules if country_code(r)),
-        key=lambda r: (name_key(countries.name(country_code(r))), kind_order[r.kind]),
+        key=lambda r: (name_key(country_name(country_code(r))), kind_order[r.kind]),
     )
     return PolicyTable(
         defaults=defaults,
@@ -108,7 +107,7 @@ def certificate_statements(*, user: User) -> list[CountryPolicy]:
     """The countries whose legal text differs from the default, by country name."""
     _require_vetting_admin(user)
     rows = CountryPolicy.objects.exclude(certificate_statement="")
-    return sorted(rows, key=lambda row: name_key(countries.name(str(row.country))))
+    return sorted(rows, key=lambda row: name_key(country_name(row.country)))
 
 
 def country_policy_get_for_staff(*, user: User, country: str) -> CountryPolicy | None:

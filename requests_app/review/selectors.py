@@ -28,25 +28,25 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from django.conf import settings
 from django.core.files.base import File
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 from django.http import Http404
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy
-from django_countries import countries
 from django_countries.fields import Country
 
 from accounts.models import Agency, Role, User
 from portal import crypto
 from portal.audit import audit_append
+from portal.compiled import compiled_statement
+from portal.countries import country_name
 from portal.models import AuditEvent
 from requests_app.lifecycle.clocks import (
     BADGE_LABELS,
@@ -803,60 +803,14 @@ def _overdue_sql(now: datetime, cap: int) -> tuple[str, list[Any]]:
     return "SELECT " + " + ".join(parts), params  # noqa: S608 (Django's SQL)
 
 
-# The overdue count's statement per cap, compiled once per process: each parameter either
-# a constant or ``now`` plus a fixed offset. Building and compiling the four branches'
-# querysets on every page cost more CPU than running the statement (bench/README.md).
-_OVERDUE_COMPILED: dict[tuple[str, int], tuple[str, list[Any]] | None] = {}
-_SENTINEL = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
-_SENTINEL_SHIFT = timedelta(days=1001, microseconds=7)
-
-
-@dataclass(frozen=True)
-class _SinceNow:
-    offset: timedelta
-
-
-def _overdue_compile(cap: int) -> tuple[str, list[Any]] | None:
-    sql, first = _overdue_sql(_SENTINEL, cap)
-    again, second = _overdue_sql(_SENTINEL + _SENTINEL_SHIFT, cap)
-    if again != sql or len(first) != len(second):
-        return None
-    slots: list[Any] = []
-    for a, b in zip(first, second, strict=True):
-        if a == b:
-            slots.append(a)
-        elif isinstance(a, datetime) and b - a == _SENTINEL_SHIFT:
-            slots.append(_SinceNow(a - _SENTINEL))
-        else:
-            return None
-    return sql, slots
-
-
 def _overdue_statement(now: datetime, cap: int) -> tuple[str, list[Any]]:
-    """``_overdue_sql(now, cap)``, from the statement compiled once: compiled at two
-    instants, a parameter that moved with them by exactly their distance is ``now`` plus
-    its offset, one that did not is a constant; anything else (the rule gained a time
-    that does not follow ``now``) is compiled afresh every time."""
-    key = (connection.vendor, cap)
-    if key not in _OVERDUE_COMPILED:
-        _OVERDUE_COMPILED[key] = _overdue_compile(cap)
-    compiled = _OVERDUE_COMPILED[key]
-    if compiled is None:
-        return _overdue_sql(now, cap)
-    sql, slots = compiled
-    return sql, [now + slot.offset if isinstance(slot, _SinceNow) else slot for slot in slots]
-
-
-@functools.lru_cache(maxsize=2048)
-def _country_name_in(code: str, language: str) -> str:
-    with translation.override(language):
-        return str(countries.name(code))
-
-
-def country_name(code: str) -> str:
-    """A country's name in the active language: django-countries translates its whole
-    list to find one name, and the queue shows dozens a page (its rows and its filter)."""
-    return _country_name_in(code, translation.get_language() or settings.LANGUAGE_CODE)
+    """``_overdue_sql(now, cap)``, from the statement compiled once per process and cap
+    (``portal.compiled``): each parameter ``now`` plus a fixed offset, or a constant.
+    Building and compiling the four branches' querysets on every page cost more CPU than
+    running the statement (bench/README.md)."""
+    return compiled_statement(
+        ("review.overdue_count", cap), functools.partial(_overdue_sql, cap=cap), {"now": now}
+    )
 
 
 def _queue_rows(found: list[LegalRequest], *, user: User, now: datetime) -> list[QueueRow]:

@@ -19,8 +19,8 @@ from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
-from django_countries import countries as country_names
 
+from portal import countries
 from requests_app.transparency.figures import Figures, PeriodFigures, figures_sum, scope_figures
 
 SCHEMA_VERSION = 1
@@ -110,8 +110,7 @@ CSV_COLUMN_MEANINGS = {
 
 def country_name(code: str) -> str:
     """The country's English name, as the published document and the downloads keep it."""
-    with translation.override("en"):
-        return str(country_names.name(code)) or code
+    return countries.country_name(code, "en") or code
 
 
 def area_name(area: str) -> str:
@@ -122,7 +121,7 @@ def area_label(area: str) -> str:
     """The area's name in the reader's language, for the page."""
     if area in AREA_LABELS:
         return str(AREA_LABELS[area])
-    return str(country_names.name(area)) or area
+    return countries.country_name(area) or area
 
 
 def figures_public(figures: Figures) -> dict[str, Any]:

@@ -69,6 +69,19 @@ def translate(path: Path, translations: dict[str, str]) -> None:
     path.write_text(text)
 
 
+def translated(tree: Path, folder: Path, translations: dict[str, str]) -> Path:
+    """``tree`` with its catalogs made by the script's own ``--regenerate``, both domains'
+    catalogs in ``folder`` (relative to the tree) filled in from ``translations``, and
+    compiled by its ``--compile``."""
+    regenerated = check(tree, "--regenerate")
+    assert regenerated.returncode == 0, regenerated.stderr
+    for domain in ("django", "djangojs"):
+        translate(tree / folder / f"{domain}.po", translations)
+    compiled = check(tree, "--compile")
+    assert compiled.returncode == 0, compiled.stderr
+    return tree
+
+
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     """The tiny tree with complete, current catalogs (made by the script's own regeneration)."""
@@ -82,13 +95,7 @@ def pristine(tmp_path_factory) -> Path:
     (tree / "frontend").mkdir()
     (tree / "frontend" / "reply.js").write_text(SCRIPT_JS)
     shutil.copy2(ROOT / "manage.py", tree / "manage.py")
-    regenerated = check(tree, "--regenerate")
-    assert regenerated.returncode == 0, regenerated.stderr
-    for domain in ("django", "djangojs"):
-        translate(tree / PT_BR / f"{domain}.po", TRANSLATIONS)
-    compiled = check(tree, "--compile")
-    assert compiled.returncode == 0, compiled.stderr
-    return tree
+    return translated(tree, PT_BR, TRANSLATIONS)
 
 
 @pytest.fixture
@@ -235,6 +242,7 @@ HINDI = {
     "Preservation order": "संरक्षण आदेश",
     "Open the response": "उत्तर खोलें",
 }
+HI = Path("locale/hi/LC_MESSAGES")
 COUNTRIES_HI = Path("locale_countries/hi/LC_MESSAGES")
 
 
@@ -245,13 +253,7 @@ def pristine_with_countries(pristine: Path, tmp_path_factory) -> Path:
     tree = tmp_path_factory.mktemp("countries") / "tree"
     shutil.copytree(pristine, tree, ignore=shutil.ignore_patterns("locale"))
     (tree / "portal" / "settings.py").write_text(COUNTRY_SETTINGS)
-    regenerated = check(tree, "--regenerate")
-    assert regenerated.returncode == 0, regenerated.stderr
-    for domain in ("django", "djangojs"):
-        translate(tree / "locale" / "hi" / "LC_MESSAGES" / f"{domain}.po", HINDI)
-    compiled = check(tree, "--compile")
-    assert compiled.returncode == 0, compiled.stderr
-    return tree
+    return translated(tree, HI, HINDI)
 
 
 @pytest.fixture

@@ -1,14 +1,18 @@
 """``portal.compiled``: the SQL compiled once answers as the queryset would, every time.
 
-Its two users are the token read of every API call (``accounts.services.tokens``, with
-``select_related``) and intake's key read (``intake.channel``, with subqueries annotated).
+Its users are the token read of every API call (``accounts.services.tokens``, with
+``select_related``), intake's key read (``intake.channel``, with subqueries annotated) and
+the queue's capped overdue count (``review.selectors``, its parameters moments).
 """
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.db.models import JSONField, OuterRef, Subquery
 from django.db.models.functions import JSONObject
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import Agency, ApiToken, KeyStatus, Officer, SigningKey, User
 from accounts.services.tokens import token_hash
@@ -167,3 +171,118 @@ def test_on_postgresql_the_statement_is_prepared_and_still_read_afresh(postgres,
     found = compiled.compiled_first("test-prepared", tokens, {"digest": digest})
     assert found is not None
     assert found.officer.status == Officer.Status.SUSPENDED
+
+
+def recent_tokens(*, officer_id: int, now: datetime):
+    """The officer's tokens made in the 30 days before ``now`` and not expired at it."""
+    return ApiToken.objects.filter(
+        officer_id=officer_id, created_at__gte=now - timedelta(days=30), expires_at__gt=now
+    ).order_by("pk")
+
+
+def test_a_moment_plus_an_offset_is_each_calls_moment_and_a_changed_row_is_seen(postgres, officer):
+    # (On SQLite Django sends a datetime as text: a moment is not compiled there.)
+    token, _ = make_api_token(officer=officer)
+    now = timezone.now()
+
+    def read(at: datetime) -> ApiToken | None:
+        return compiled.compiled_first(
+            "test-moments", recent_tokens, {"officer_id": officer.pk, "now": at}
+        )
+
+    found = read(now)
+    assert found is not None
+    assert found.pk == token.pk
+    (statement,) = [v for k, v in compiled._compiled.items() if k[0] == "test-moments"]
+    assert statement is not None
+    assert {slot.offset for slot in statement.slots if isinstance(slot, compiled._Since)} == {
+        timedelta(0),
+        -timedelta(days=30),
+    }
+    # Each call's moment, with each offset: 31 days later the token is too old, and a
+    # moment after its expiry finds nothing either.
+    assert read(now + timedelta(days=31)) is None
+    assert read(token.expires_at + timedelta(seconds=1)) is None
+    assert (
+        read(now + timedelta(days=29))
+        == recent_tokens(officer_id=officer.pk, now=now + timedelta(days=29)).first()
+    )
+    # Anything but an aware datetime for the moment is refused, not sent.
+    with pytest.raises(TypeError, match="now: the statement was compiled for datetime, not str"):
+        read(now.isoformat())
+    with pytest.raises(TypeError, match="now: a moment must be an aware datetime"):
+        read(now.replace(tzinfo=None))
+    # A change of the row is read by the next call.
+    ApiToken.objects.filter(pk=token.pk).update(created_at=now - timedelta(days=31))
+    assert read(now) is None
+    ApiToken.objects.filter(pk=token.pk).update(created_at=now - timedelta(days=29))
+    again = read(now)
+    assert again is not None
+    assert again.created_at == now - timedelta(days=29)
+
+
+def recent_token_ids(*, officer_id: int, now: datetime) -> tuple[str, tuple]:
+    return recent_tokens(officer_id=officer_id, now=now).values("pk").query.sql_with_params()
+
+
+def test_a_statement_with_moments_is_the_one_compiled_at_each_moment(postgres, officer):
+    token, _ = make_api_token(officer=officer)
+    now = timezone.now()
+
+    def ids(at: datetime) -> list[int]:
+        sql, params = compiled.compiled_statement(
+            "test-moment-statement", recent_token_ids, {"officer_id": officer.pk, "now": at}
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]
+
+    assert ids(now) == [token.pk]
+    assert ids(now + timedelta(days=31)) == []
+    assert [v for k, v in compiled._compiled.items() if k[0] == "test-moment-statement"] != [None]
+    for at in (
+        now,
+        datetime(2027, 3, 28, 1, 30, 0, 1, tzinfo=UTC),
+        datetime(1999, 1, 1, tzinfo=UTC),
+    ):
+        sql, params = recent_token_ids(officer_id=officer.pk, now=at)
+        assert compiled.compiled_statement(
+            "test-moment-statement", recent_token_ids, {"officer_id": officer.pk, "now": at}
+        ) == (sql, list(params))
+
+
+def test_a_moment_used_otherwise_than_plus_an_offset_is_not_compiled(officer):
+    """The start of the moment's day moves with it, but not by exactly its distance: the
+    statement is built afresh on every call, and still answers as the queryset does."""
+    token, _ = make_api_token(officer=officer)
+
+    def made_before_the_day(*, officer_id: int, now: datetime):
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return ApiToken.objects.filter(officer_id=officer_id, created_at__lt=day).order_by("pk")
+
+    now = timezone.now()
+    values = {"officer_id": officer.pk, "now": now}
+    assert compiled.compiled_first("test-start-of-day", made_before_the_day, values) is None
+    assert [v for k, v in compiled._compiled.items() if k[0] == "test-start-of-day"] == [None]
+    ApiToken.objects.filter(pk=token.pk).update(created_at=now - timedelta(days=2))
+    found = compiled.compiled_first("test-start-of-day", made_before_the_day, values)
+    assert found is not None
+    assert found.pk == token.pk
+
+
+def test_a_value_of_the_wrong_kind_is_refused_naming_it(officer):
+    naive = timezone.now().replace(tzinfo=None)
+    with pytest.raises(TypeError, match="now: a moment must be an aware datetime"):
+        compiled.compiled_first(
+            "test-naive", recent_tokens, {"officer_id": officer.pk, "now": naive}
+        )
+    with pytest.raises(TypeError, match="officer_id: a boolean has no placeholder"):
+        compiled.compiled_first(
+            "test-boolean", recent_tokens, {"officer_id": True, "now": timezone.now()}
+        )
+    # Compiled for an integer, a call with text is refused, not sent.
+    signer = enrol_signing_key(officer)
+    values = {"key_id": signer.key_id, "officer_id": officer.pk, "status": KeyStatus.ACTIVE}
+    assert compiled.compiled_first("test-kinds", keys, values) is not None
+    with pytest.raises(TypeError, match="officer_id: the statement was compiled for int, not str"):
+        compiled.compiled_first("test-kinds", keys, {**values, "officer_id": str(officer.pk)})

@@ -14,8 +14,10 @@ from django.conf import settings
 from django.db import connection
 from django.utils import translation
 from django_countries import countries
+from django_countries.fields import Country
 
-from portal.countries import countries_by_name, name_key
+from portal import countries as portal_countries
+from portal.countries import countries_by_name, country_name, name_key
 
 # PostgreSQL's ICU collation of each language the portal offers.
 ICU = {"en": "en-x-icu", "pt-br": "pt-BR-x-icu", "es": "es-x-icu", "fr": "fr-x-icu",
@@ -56,6 +58,27 @@ def test_hindi_names_are_cldr_s_and_no_longer_english() -> None:
     with translation.override("en"):
         english_order = [code for code, _ in countries]
     assert list(named) != english_order
+
+
+def test_a_name_is_kept_per_language_and_read_in_the_active_one() -> None:
+    def uncached(code: str, language: str) -> str:
+        with translation.override(language):
+            return str(countries.name(code))
+
+    portal_countries._name_in.cache_clear()
+    for _ in range(2):  # each name read once, then from the cache
+        with translation.override("de"):
+            assert country_name("DE") == uncached("DE", "de") == "Deutschland"
+        with translation.override("fr"):
+            assert country_name("DE") == uncached("DE", "fr") == "Allemagne"
+        with translation.override("hi"):
+            assert country_name("DE") == HINDI["DE"]
+            assert country_name("DE", "de") == "Deutschland"
+    assert portal_countries._name_in.cache_info().misses == 3
+    # A model's Country names the same; an unknown code has no name.
+    with translation.override("fr"):
+        assert country_name(Country("DE")) == "Allemagne"
+        assert country_name("XX") == ""
 
 
 def test_the_key_sorts_accents_and_the_nukta_with_their_letter() -> None:

@@ -279,8 +279,14 @@ def test_the_overdue_count_statement_compiled_once_is_the_one_compiled_at_each_m
     an offset, or constants) and must send what compiling it afresh would, at any time."""
     from datetime import UTC, datetime
 
+    from portal import compiled
+
     cap = selectors.COUNT_CAP + 1
-    assert selectors._overdue_compile(cap) is not None
+    selectors._overdue_statement(timezone.now(), cap)
+    statements = [v for k, v in compiled._compiled.items() if k[0] == ("review.overdue_count", cap)]
+    assert len(statements) == 1
+    assert statements[0] is not None
+    assert any(isinstance(slot, compiled._Since) for slot in statements[0].slots)
     for now in (
         timezone.now(),
         datetime(2027, 3, 28, 1, 30, 0, 1, tzinfo=UTC),
