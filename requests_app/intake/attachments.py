@@ -4,7 +4,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -61,12 +61,13 @@ def pdf_is_valid(upload: UploadedFile) -> bool:
     """
     import pikepdf
 
-    if not _head(upload, 5) == b"%PDF-":
+    # The upload's own file (in memory, or on disk for a large one): no copy made.
+    source = upload.file
+    if source is None or not _head(upload, 5) == b"%PDF-":
         return False
     try:
         upload.seek(0)
-        # The upload's own file (in memory, or on disk for a large one): no copy made.
-        with pikepdf.open(upload.file, attempt_recovery=False) as document:
+        with pikepdf.open(cast(BinaryIO, source), attempt_recovery=False) as document:
             valid = len(document.pages) > 0
     except (pikepdf.PdfError, pikepdf.PasswordError, ValueError, RuntimeError, OSError):
         valid = False
