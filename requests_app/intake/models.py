@@ -12,6 +12,8 @@ class IntakeRejection(models.Model):
     """A submission that intake refused: who, which channel, which rule, a body hash.
 
     Nothing of the body is kept but its hash: a forged request must not become data.
+    ``detail`` is the refusal as the submitter read it, in ``language`` (the language the
+    refusal was answered in; blank on rows logged before it was recorded).
     """
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -19,6 +21,7 @@ class IntakeRejection(models.Model):
     code = models.CharField(max_length=40, db_index=True)
     status = models.PositiveSmallIntegerField()
     detail = models.CharField(max_length=300, blank=True)
+    language = models.CharField(max_length=10, blank=True, default="")
     officer = models.ForeignKey(
         Officer, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -18,6 +18,7 @@ from django.db.models import JSONField, Subquery
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from accounts.models import Officer
@@ -146,12 +147,17 @@ def rejection_record(
     officer: Officer | None = None,
     key_id: str = "",
 ) -> None:
-    """Log a refused submission (never its content) for administrators."""
+    """Log a refused submission (never its content) for administrators.
+
+    The detail is the refusal as it was answered, in the active language: that language
+    is recorded beside it, for administrators who read another.
+    """
     IntakeRejection.objects.create(
         channel=channel,
         code=problem.code,
         status=problem.status,
         detail=problem.message[:300],
+        language=(get_language() or "")[:10],
         officer=officer,
         agency=officer.agency if officer else None,
         key_id=key_id[:200],

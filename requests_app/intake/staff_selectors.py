@@ -14,30 +14,45 @@ from statistics import median
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDate
-from django.utils.translation import gettext
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import Agency, Role, User
 from requests_app.intake.models import IntakeRejection
 
 # Problem codes an attacker with a stolen token, a guessed key id or a forged body meets.
 SIGNATURE_CODES = ("bad_signature", "unknown_key")
-# The intake refusal codes of PROTOCOL §5.2, for the filter.
-REJECTION_CODES = (
-    "malformed",
-    "unauthenticated",
-    "unknown_key",
-    "bad_signature",
-    "key_not_active",
-    "officer_not_active",
-    "agency_not_verified",
-    "wrong_audience",
-    "stale",
-    "replay",
-    "attachment_mismatch",
-    "policy_violation",
-    "too_large",
-    "rate_limited",
-)
+# The intake refusal codes of PROTOCOL §5.2, each with what it means, in the reader's
+# language: the page shows them beside the codes and in the filter.
+REJECTION_MEANINGS: dict[str, Promise] = {
+    "malformed": gettext_lazy(
+        "The submission could not be read, or does not follow the protocol's format."
+    ),
+    "unauthenticated": gettext_lazy("No valid token or verified login came with the submission."),
+    "unknown_key": gettext_lazy("The key id is not one of the sender's own keys or passkeys."),
+    "bad_signature": gettext_lazy("The signature does not match the payload."),
+    "key_not_active": gettext_lazy("The signing key or passkey is not (or no longer) approved."),
+    "officer_not_active": gettext_lazy(
+        "The officer's account is not active, not yet vetted, or has no agency."
+    ),
+    "agency_not_verified": gettext_lazy(
+        "The officer's agency is not verified: pending, suspended or rejected."
+    ),
+    "wrong_audience": gettext_lazy("The signed payload names another portal."),
+    "stale": gettext_lazy("The payload was signed more than 5 minutes from the portal's clock."),
+    "replay": gettext_lazy(
+        "The nonce was already used by an accepted request, and this is not a retry of it."
+    ),
+    "attachment_mismatch": gettext_lazy(
+        "A document is missing, extra, or differs from what the payload declares."
+    ),
+    "policy_violation": gettext_lazy("The jurisdiction's policy refuses this request."),
+    "too_large": gettext_lazy("The submission or its documents exceed the size or number limits."),
+    "rate_limited": gettext_lazy(
+        "Too many submissions in a short time from this officer, token or address."
+    ),
+}
+REJECTION_CODES = tuple(REJECTION_MEANINGS)
 
 DEFAULT_DAYS = 30
 MAX_RANGE_DAYS = 366

@@ -26,7 +26,7 @@ from requests_app.intake.staff_selectors import (
     MAX_RANGE_DAYS,
     NO_AGENCY,
     PAGE_SIZE,
-    REJECTION_CODES,
+    REJECTION_MEANINGS,
     SIGNATURE_CODES,
     RejectionFilters,
     rejection_agency_choices,
@@ -49,11 +49,7 @@ class RejectionFilterForm(forms.Form):
     date_to = forms.DateField(
         label=gettext_lazy("To (UTC), inclusive"), required=False, widget=DateInput
     )
-    code = forms.ChoiceField(
-        label=gettext_lazy("Code"),
-        required=False,
-        choices=[("", gettext_lazy("Any code")), *((code, code) for code in REJECTION_CODES)],
-    )
+    code = forms.ChoiceField(label=gettext_lazy("Code"), required=False)
     agency = forms.ChoiceField(label=gettext_lazy("Agency"), required=False)
     channel = forms.ChoiceField(
         label=gettext_lazy("Channel"),
@@ -69,6 +65,14 @@ class RejectionFilterForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
+        code_field = cast(forms.ChoiceField, self.fields["code"])
+        code_field.choices = [
+            ("", gettext("Any code")),
+            *(
+                (code, gettext("%(code)s: %(meaning)s") % {"code": code, "meaning": meaning})
+                for code, meaning in REJECTION_MEANINGS.items()
+            ),
+        ]
         agency_field = cast(forms.ChoiceField, self.fields["agency"])
         agency_field.choices = [
             ("", gettext("Any agency")),

@@ -1,23 +1,36 @@
 """Intake's staff page of rejections: counts by code, agency, day and address.
 
 Counts are checked against a fixture whose numbers are worked out by hand below. Everyone
-but a verified vetting administrator is refused the page.
+but a verified vetting administrator is refused the page. A refusal's detail is kept in
+the language the submitter was answered in, and shown so, marked with that language; the
+codes are explained in the administrator's own.
 """
 
+import re
 from datetime import date, timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.html import escape
+from pytest_django.asserts import assertInHTML
 
+from portal.problems import TYPE_PREFIX, status_title
 from requests_app.intake import staff_selectors
 from requests_app.intake.models import IntakeRejection
-from requests_app.intake.staff_selectors import RejectionFilters, rejection_overview
+from requests_app.intake.staff_selectors import (
+    REJECTION_MEANINGS,
+    RejectionFilters,
+    rejection_overview,
+)
 from tests.factories import (
+    log_in,
     make_agency,
     make_officer,
 )
+from tests.requests_app.signing import pdf_bytes, post_envelope, submission
 from tests.requests_app.staff_pages import (
     REFUSED,
     assert_refused_to_all_but_a_verified_vetting_admin,
@@ -296,6 +309,155 @@ def test_the_rejections_page_needs_the_same_few_queries_however_large_the_log(
     assert len(large.captured_queries) == len(small.captured_queries), [
         q["sql"] for q in large.captured_queries
     ]
+
+
+# --- The language of a refusal's detail ---------------------------------------------------
+
+MISMATCH = "attachment_mismatch"
+
+
+def refused_in(language: str, signer, token) -> dict:
+    """Submit through the API, asking for ``language``, a document whose bytes differ from
+    its signed hash; the problem document the submitter is answered with."""
+    sub = submission()
+    tampered = [("order.pdf", pdf_bytes("another order"), "application/pdf")]
+    client = Client(headers={"Accept-Language": language})
+    response = post_envelope(client, sub.sign(signer), tampered, token)
+    assert response.status_code == 422, response.content
+    return response.json()
+
+
+def section(page: str, name: str) -> str:
+    """The page's ``<section id="name">``, for checks that must not match elsewhere."""
+    found = re.search(rf'<section id="{name}".*?</section>', page, re.S)
+    assert found, name
+    return found.group(0)
+
+
+def in_language(language: str, text) -> str:
+    with translation.override(language):
+        return str(text)
+
+
+def test_a_refusal_records_the_language_the_submitter_was_answered_in(signer, token):
+    answer = refused_in("de", signer, token)
+
+    rejection = IntakeRejection.objects.get()
+    assert (rejection.code, rejection.language) == (MISMATCH, "de")
+    assert rejection.detail == answer["detail"]
+    # The answer is the refusal it always was, in German: nothing was added or re-worded.
+    with translation.override("de"):
+        detail = translation.gettext(
+            "%(name)s was not sent, or its bytes differ from the SHA-256 declared "
+            "for it. Choose the file again."
+        ) % {"name": "order.pdf"}
+        title = status_title(422)
+    assert not detail.startswith("order.pdf was not sent")  # German, not English
+    assert answer == {
+        "type": TYPE_PREFIX + MISMATCH,
+        "title": title,
+        "status": 422,
+        "detail": detail,
+        "code": MISMATCH,
+        "index": 0,
+    }
+
+
+def test_a_web_refusal_records_the_officers_saved_language(officer):
+    officer.user.language = "pt-br"
+    officer.user.save(update_fields=["language"])
+    session = Client()
+    log_in(session, officer.user)
+
+    response = session.post("/requests/new/submit/", data={"envelope": ""})
+
+    assert response.status_code == 400, response.content
+    rejection = IntakeRejection.objects.get()
+    assert (rejection.channel, rejection.code, rejection.language) == ("web", "malformed", "pt-br")
+    assert rejection.detail == response.json()["detail"]
+
+
+def test_an_english_administrator_reads_the_code_explained_and_the_german_detail_marked(
+    signer, token, admin
+):
+    detail = refused_in("de", signer, token)["detail"]
+    admin.language = "en"
+    admin.save(update_fields=["language"])
+    staff = Client()
+    log_in(staff, admin)
+
+    page = staff.get("/staff/rejections/").content.decode()
+
+    meaning = "A document is missing, extra, or differs from what the payload declares."
+    assert in_language("en", REJECTION_MEANINGS[MISMATCH]) == meaning
+    entries = section(page, "entries")
+    assert meaning in entries
+    assertInHTML(f'<span class="hint" lang="de">{escape(detail)}</span>', entries)
+    assertInHTML('<span class="hint">(as sent, in German)</span>', entries)
+    assertInHTML(f'<span class="hint">{meaning}</span>', section(page, "by-code"))
+    assertInHTML(f'<option value="{MISMATCH}">{MISMATCH}: {meaning}</option>', page)
+
+
+def test_a_german_administrator_reads_the_meaning_in_german_and_no_hint_for_german(
+    signer, token, admin
+):
+    detail = refused_in("de", signer, token)["detail"]
+    english = refused_in("en", signer, token)["detail"]
+    admin.language = "de"
+    admin.save(update_fields=["language"])
+    staff = Client()
+    log_in(staff, admin)
+
+    page = staff.get("/staff/rejections/").content.decode()
+
+    meaning = in_language("de", REJECTION_MEANINGS[MISMATCH])
+    assert meaning != in_language("en", REJECTION_MEANINGS[MISMATCH])
+    entries = section(page, "entries")
+    assert meaning in entries
+    # The German detail is marked as German, without a hint; the English one is named.
+    assert entries.count("wie gesendet") == 1
+    assertInHTML(f'<span class="hint" lang="de">{escape(detail)}</span>', entries)
+    assertInHTML(f'<span class="hint" lang="en">{escape(english)}</span>', entries)
+    assertInHTML('<span class="hint">(wie gesendet; Sprache: Englisch)</span>', entries, count=1)
+    assertInHTML(f'<option value="{MISMATCH}">{MISMATCH}: {escape(meaning)}</option>', page)
+
+
+def test_a_detail_logged_before_its_language_was_recorded_is_shown_as_before(admin_client):
+    IntakeRejection.objects.create(
+        channel="api", code="stale", status=400, detail="signed_at is old.", body_sha256="e" * 64
+    )
+    entries = section(admin_client.get("/staff/rejections/").content.decode(), "entries")
+    assertInHTML('<span class="hint">signed_at is old.</span>', entries)
+    assert "lang=" not in entries
+    assert "as sent" not in entries
+
+
+def test_markup_in_a_detail_and_its_language_is_shown_escaped(admin_client):
+    IntakeRejection.objects.create(
+        channel="api",
+        code="malformed",
+        status=400,
+        detail='Unbekanntes Feld "<b onmouseover=alert(1)>".',
+        language="de",
+        body_sha256="f" * 64,
+    )
+    IntakeRejection.objects.create(
+        channel="api",
+        code="malformed",
+        status=400,
+        detail="<i>x</i>",
+        language='"><i>',
+        body_sha256="e" * 64,
+    )
+    page = admin_client.get("/staff/rejections/").content.decode()
+    assert "<b onmouseover" not in page
+    assert "<i>" not in page
+    assertInHTML(
+        '<span class="hint" lang="de">Unbekanntes Feld "&lt;b onmouseover=alert(1)&gt;".</span>',
+        page,
+    )
+    assert 'lang="&quot;&gt;&lt;i&gt;"' in page
+    assertInHTML('<span class="hint">(as sent, in &quot;&gt;&lt;i&gt;)</span>', page)
 
 
 # --- Access ----------------------------------------------------------------------------
