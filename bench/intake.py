@@ -473,6 +473,7 @@ def steps(args: argparse.Namespace) -> None:
     from django.test.utils import CaptureQueriesContext
 
     spent: defaultdict[str, float] = defaultdict(float)
+    wrapped: list[tuple[Any, str, Any]] = []  # (owner, name, original), to undo
     for module_name, attribute, label in TIMED:
         owner: Any = importlib.import_module(module_name)
         *path, name = attribute.split(".")
@@ -489,6 +490,7 @@ def steps(args: argparse.Namespace) -> None:
             finally:
                 spent[_label] += time.perf_counter() - started
 
+        wrapped.append((owner, name, original))
         setattr(owner, name, functools.wraps(original)(timed))
 
     spec = json.loads(Path(args.spec).read_text())
@@ -530,10 +532,72 @@ def steps(args: argparse.Namespace) -> None:
             report["steps_ms"] = {
                 label: 1000 * spent[label] / count for _, _, label in TIMED if label in spent
             }
+    for owner, name, original in wrapped:  # the code as it ships, for what follows
+        setattr(owner, name, original)
+    report["alternating"] = alternating(spec, post, args.requests * 2, document)
     from requests_app.lifecycle.models import LegalRequest
 
     report["officer_requests"] = LegalRequest.objects.filter(officer_id=spec["officer_id"]).count()
     print(json.dumps(report))
+
+
+def _schedstat_ns(pid: int) -> int:
+    """The CPU time a process's main thread has used, in nanoseconds (its scheduler's
+    own count, finer than /proc's clock ticks)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def alternating(spec: dict[str, Any], post: Any, count: int, document: bytes) -> dict[str, Any]:
+    """The endpoints' costs with the requests alternating one by one (full, bare, bare-row,
+    full, ...), so that a change of the machine's speed falls on all three alike: per
+    endpoint, the wall time and the CPU time of this process, of its PostgreSQL backend
+    and of redis-server, per request, in batches whose ratios give the spread."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    redis_pids = [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _proc_cmdline(int(entry.name)).startswith("redis-server")
+    ]
+    envelopes = {target: signed_envelopes(spec, count, document) for target in TARGETS}
+    batches = 10
+    per_batch = max(1, count // batches)
+    kinds = ("wall", "portal", "database", "redis")
+    totals = {target: dict.fromkeys(kinds, 0.0) for target in TARGETS}
+    batch_cpu: list[dict[str, float]] = []
+    for batch in range(batches):
+        cpu_of_batch = dict.fromkeys(TARGETS, 0.0)
+        for index in range(batch * per_batch, (batch + 1) * per_batch):
+            for target in TARGETS:
+                database_ns = _schedstat_ns(backend)
+                redis_ns = sum(_schedstat_ns(pid) for pid in redis_pids)
+                cpu, wall = time.thread_time(), time.perf_counter()
+                post(target, envelopes[target][index])
+                wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+                database = (_schedstat_ns(backend) - database_ns) / 1e9
+                redis = (sum(_schedstat_ns(pid) for pid in redis_pids) - redis_ns) / 1e9
+                for kind, value in zip(kinds, (wall, cpu, database, redis), strict=True):
+                    totals[target][kind] += value
+                cpu_of_batch[target] += cpu + database + redis
+        batch_cpu.append(cpu_of_batch)
+    done = batches * per_batch
+    return {
+        "requests": done,
+        "ms": {
+            target: {kind: 1000 * value / done for kind, value in cost.items()}
+            for target, cost in totals.items()
+        },
+        # Per batch, by CPU (this process, its backend, Redis): bare / full, bare-row / full.
+        "batch_ratios": [
+            (b["bare"] / b["full"], b["bare-row"] / b["full"]) for b in batch_cpu if b["full"]
+        ],
+    }
 
 
 # --- The run ------------------------------------------------------------------------------
@@ -788,9 +852,9 @@ def results_markdown(
         f"{row['cpu_ms']:.2f} ms, so full costs what **{cpu_ratio:.2f}** of bare's "
         f"submissions cost and {cpu_ratio_row:.2f} of bare-row's. By round: "
         f"{', '.join(f'{r[0]:.2f}' for r in cpu_rounds)} and "
-        f"{', '.join(f'{r[1]:.2f}' for r in cpu_rounds)}. Where the machine's speed drifts "
-        "between phases, this moves less than submissions per second: the client's share "
-        "of the CPUs and the time spent waiting are left out of it.",
+        f"{', '.join(f'{r[1]:.2f}' for r in cpu_rounds)}. It leaves out the client's share "
+        "of the CPUs and the time spent waiting; where the CPUs' own speed drifts between "
+        "phases, it drifts with them (the alternating measure below does not).",
         "",
     ]
     if facts["busy"]:
@@ -830,6 +894,41 @@ def results_markdown(
             f"| `{path}` | {breakdown['per_request_ms'][target]:.2f} "
             f"| {breakdown['queries'][target]} |"
         )
+    alt = breakdown["alternating"]
+    cost = {
+        target: sum(alt["ms"][target][kind] for kind in ("portal", "database", "redis"))
+        for target in TARGETS
+    }
+    wall = {target: alt["ms"][target]["wall"] for target in TARGETS}
+    lines += [
+        "",
+        f"Then {alt['requests']} requests to each endpoint, **alternating one by one** (full, "
+        "bare, bare-row, full, ...), so that a change in the machine's speed falls on all "
+        "three alike; milliseconds per request of wall time, and of CPU time: the "
+        "portal's process, its PostgreSQL backend and redis-server (their own scheduler "
+        "counts, `/proc/<pid>/schedstat`).",
+        "",
+        "| endpoint | wall ms | portal CPU ms | PostgreSQL CPU ms | Redis CPU ms | CPU in all |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for target, path in TARGETS.items():
+        ms = alt["ms"][target]
+        lines.append(
+            f"| `{path}` | {ms['wall']:.2f} | {ms['portal']:.2f} | {ms['database']:.2f} "
+            f"| {ms['redis']:.3f} | {cost[target]:.2f} |"
+        )
+    ratios = alt["batch_ratios"]
+    lines += [
+        "",
+        f"Alternating, **bare / full = {cost['bare'] / cost['full']:.2f} by CPU** "
+        f"({wall['bare'] / wall['full']:.2f} by wall time), bare-row / full = "
+        f"{cost['bare-row'] / cost['full']:.2f} ({wall['bare-row'] / wall['full']:.2f}); "
+        f"by CPU in ten batches: {min(r[0] for r in ratios):.2f} to "
+        f"{max(r[0] for r in ratios):.2f} and {min(r[1] for r in ratios):.2f} to "
+        f"{max(r[1] for r in ratios):.2f}. One request at a time, without HTTP, the "
+        "share the checks take is larger than over HTTP, where the server's and the "
+        "client's work for each request is the same for all three endpoints.",
+    ]
     lines += [
         "",
         "Inside the full endpoint: each step's own time, nested steps included in their",
