@@ -612,11 +612,7 @@ def alternating(spec: dict[str, Any], count: int, document: bytes) -> dict[str, 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
-    redis_pids = [
-        int(entry.name)
-        for entry in Path("/proc").iterdir()
-        if entry.name.isdigit() and _proc_cmdline(int(entry.name)).startswith("redis-server")
-    ]
+    redis_pids = [pid for pid in _live_pids() if _is_redis(_proc_cmdline(pid))]
     post = wsgi_poster(spec["token"])
     bodies = {
         target: [
@@ -731,14 +727,21 @@ def _proc_cmdline(pid: int) -> str:
         return ""
 
 
+def _live_pids() -> list[int]:
+    """The processes running now (``/proc``'s numbered entries)."""
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _is_redis(command: str) -> bool:
+    """Whether a process's command line (``_proc_cmdline``) is redis-server's."""
+    return command.startswith("redis-server")
+
+
 def server_processes(gunicorn_pid: int, database: str) -> list[int]:
     """What serves a submission: gunicorn's master and workers (its process group), the
     PostgreSQL backends connected to the benchmark's database, and redis-server."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
+    for pid in _live_pids():
         try:
             if os.getpgid(pid) == gunicorn_pid:
                 found.append(pid)
@@ -746,9 +749,7 @@ def server_processes(gunicorn_pid: int, database: str) -> list[int]:
         except OSError:
             continue
         command = _proc_cmdline(pid)
-        if command.startswith("postgres: ") and f" {database} " in command:
-            found.append(pid)
-        elif command.startswith("redis-server"):
+        if (command.startswith("postgres: ") and f" {database} " in command) or _is_redis(command):
             found.append(pid)
     return found
 

@@ -33,7 +33,8 @@ annotations). On PostgreSQL its statement is also prepared on each connection th
 (a server-side prepared statement, made by its first run there): PostgreSQL then plans it
 once per connection rather than on every call, and planning the token's four-table join
 cost PostgreSQL more CPU than running it. The ORM's own statements are bound on the client
-and never prepared.
+and never prepared. ``prepared_cursor`` gives such a cursor to other statements whose text
+never changes (the review queue's counts).
 
 Nothing read is cached, only the text of the statement: the row is read on every call,
 so a token revoked or a key suspended a moment ago is seen by the very next one.
@@ -289,10 +290,15 @@ def _prepared_cursor_class() -> type:
     return PreparedCursor
 
 
-def _prepared_cursor(connection: BaseDatabaseWrapper) -> Any:
+def prepared_cursor(connection: BaseDatabaseWrapper) -> Any:
     """A cursor of ``connection`` whose statements PostgreSQL prepares, in Django's
     wrapper (logged, and run through the connection's execute wrappers, as any other).
-    Elsewhere, the connection's own cursor."""
+    Elsewhere, the connection's own cursor.
+
+    For a statement run with every page or call whose text never changes, only its
+    values: ``compiled_first``'s, and the review queue's counts. Its ``%s`` placeholders
+    are bound on the server, so its values are only ever values (a statement whose text
+    embeds one would be prepared anew for each)."""
     if connection.vendor != "postgresql":
         return connection.cursor()
     connection.ensure_connection()
@@ -343,7 +349,7 @@ def compiled_first[M: models.Model](
     params = compiled.params(values)
     rows: _Rows = compiled.made
     connection = connections[using]
-    with _prepared_cursor(connection) as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(compiled.sql, params)
         row = cursor.fetchone()
     if row is None:

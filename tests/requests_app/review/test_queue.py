@@ -247,6 +247,48 @@ def test_the_counts_per_state_come_from_one_query_and_every_count_stops_at_the_c
     assert selectors._state_counts_capped(now)[1:] == (2, True)
 
 
+def test_on_postgresql_the_states_count_is_planned_once_and_the_overdue_at_each_moment(
+    postgres, reviewer
+):
+    """The states' statement has no parameters and is prepared: PostgreSQL keeps one plan
+    for it per connection (planning it was a third of its time at 1M rows). The overdue
+    statement is not prepared: a plan made once for any moment would read every
+    overdue-looking row (84 ms at 1M rows, bench/README.md)."""
+    now = timezone.now()
+    make_legal_request(status=S.RECEIVED, audited=False)
+    for _ in range(7):  # past PostgreSQL's five custom plans, which it makes before choosing
+        counts, _, _ = selectors._state_counts_capped(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, parameter_types, generic_plans FROM pg_prepared_statements"
+        )
+        prepared = cursor.fetchall()
+    sql = selectors._states_sql(
+        (*selectors.WORKING_STATES, *selectors.ARCHIVE_STATES), selectors.COUNT_CAP + 1
+    )
+    states = [row for row in prepared if row[0] == sql]
+    assert len(states) == 1, prepared
+    statement, parameter_types, generic_plans = states[0]
+    assert statement.count("LIMIT") == 8
+    assert parameter_types == []
+    assert generic_plans >= 1
+    assert not any("AS branch" in row[0] for row in prepared), prepared
+    # Prepared, it still counts the rows as they are now.
+    assert {c.status: c.count for c in counts}[S.RECEIVED] == 1
+    make_legal_request(status=S.RECEIVED, audited=False)
+    counts, _, _ = selectors._state_counts_capped(now)
+    assert {c.status: c.count for c in counts}[S.RECEIVED] == 2
+
+
+def test_the_states_count_takes_only_the_codes_state_names_into_its_sql():
+    assert "'received'" in selectors._states_sql(("received",), 1001)
+    for state in ("received' OR 'a'='a", "Received", "", "x" * 41):
+        with pytest.raises(ValueError, match="constants of the code"):
+            selectors._states_sql((state,), 1001)
+    with pytest.raises(ValueError, match="constants of the code"):
+        selectors._states_sql(("received",), "1001; DROP TABLE x")
+
+
 def test_the_overdue_branches_that_need_an_index_of_their_own_are_its_condition():
     """PostgreSQL reads a partial index for a query only when the query's conditions imply
     the index's: the paused branch of the overdue count is exactly ``lr_overdue_paused``'s
