@@ -81,6 +81,22 @@ def test_a_name_is_kept_per_language_and_read_in_the_active_one() -> None:
         assert country_name("XX") == ""
 
 
+def test_the_template_filter_names_a_country_in_the_readers_language() -> None:
+    """``{{ country|country_name }}``, which the pages of many rows use (the vetting queue,
+    the policy tables), names as django-countries' ``Country.name`` does, code or model."""
+    from django.template import Context, Template
+
+    page = Template("{% load portal_countries %}[{{ a|country_name }}|{{ b|country_name }}]")
+    for language in ("de", "fr", "hi"):
+        with translation.override(language):
+            expected = Country("AT").name
+            shown = page.render(Context({"a": Country("AT"), "b": "AT"}))
+            assert shown == f"[{expected}|{expected}]"
+    with translation.override("de"):
+        assert page.render(Context({"a": Country("AT"), "b": ""})) == "[Österreich|]"
+        assert page.render(Context({"a": None, "b": Country("")})) == "[|]"
+
+
 def test_the_key_sorts_accents_and_the_nukta_with_their_letter() -> None:
     # Österreich sorts as "osterreich", the umlaut only breaking a tie: after Oman, before
     # Panama (by code points, Ö would come after every Latin letter).
