@@ -182,7 +182,12 @@ def test_a_vetting_administrator_sets_a_countrys_statement_with_a_reason(setting
     assert event.data["before"] == {"certificate_statement": ""}
     assert event.data["after"] == {"certificate_statement": "Ich versichere."}
     assert event.data["reason"] == "Advice of 2 May."
-    assert "Ich versichere." in admin.get("/staff/policy/certificate/?country=DE").content.decode()
+    shown = admin.get("/staff/policy/certificate/?country=DE").content.decode()
+    assert "Ich versichere." in shown
+    # The country's row names it, in the reader's language.
+    assert '<a href="?country=DE#statement-form">Germany</a>' in shown
+    in_german = admin.get("/staff/policy/certificate/", headers={"accept-language": "de"})
+    assert '<a href="?country=DE#statement-form">Deutschland</a>' in in_german.content.decode()
 
     # A blank text returns the country to the default statement.
     admin.post(
