@@ -148,9 +148,9 @@ else:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg's own default, which Django turns off: without a threshold psycopg prepares
     # nothing. The ORM binds its parameters on the client and is never prepared whatever
-    # this says; portal.compiled runs its few per-request reads prepared, and asks for that
-    # (a pooler in transaction mode must keep prepared statements: README, "Running it in
-    # production").
+    # this says; portal.compiled runs its few per-request reads prepared (and the queue's
+    # count of the states), and asks for that (a pooler in transaction mode must keep
+    # prepared statements: README, "Running it in production").
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
