@@ -318,7 +318,8 @@ def test_the_overdue_branches_that_need_an_index_of_their_own_are_its_condition(
 
 def test_the_overdue_count_statement_compiled_once_is_the_one_compiled_at_each_moment():
     """The capped overdue count is compiled once per process (its parameters ``now`` plus
-    an offset, or constants) and must send what compiling it afresh would, at any time."""
+    an offset, or constants) and must send what compiling it afresh would, at any time.
+    (SQLite is sent a moment as text, which is not compiled: it is built afresh there.)"""
     from datetime import UTC, datetime
 
     from portal import compiled
@@ -327,8 +328,11 @@ def test_the_overdue_count_statement_compiled_once_is_the_one_compiled_at_each_m
     selectors._overdue_statement(timezone.now(), cap)
     statements = [v for k, v in compiled._compiled.items() if k[0] == ("review.overdue_count", cap)]
     assert len(statements) == 1
-    assert statements[0] is not None
-    assert any(isinstance(slot, compiled._Since) for slot in statements[0].slots)
+    if connection.vendor == "postgresql":
+        assert statements[0] is not None
+        assert any(isinstance(slot, compiled._Since) for slot in statements[0].slots)
+    else:
+        assert statements[0] is None
     for now in (
         timezone.now(),
         datetime(2027, 3, 28, 1, 30, 0, 1, tzinfo=UTC),
