@@ -98,10 +98,6 @@ ALLOWED: dict[str, dict[str, str]] = {
         ),
     },
     "sql-formatting": {
-        "requests_app/review/selectors.py::_state_counts_capped": (
-            "only table and column names from the model's metadata are formatted in; "
-            "every value is a parameter"
-        ),
         "requests_app/transparency/rollups.py": (
             "statements over the rollup tables: only table and column names from the models' "
             "metadata and SQL that Django compiled are formatted in; every value is a parameter"
