@@ -1,13 +1,17 @@
 """The submission document's schema (PROTOCOL §2), strict: unknown fields are errors."""
 
+import functools
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField, empty, get_error_detail
 
 from requests_app.lifecycle.models import DataCategory, Offence, RequestKind, TargetType
 from requests_app.lifecycle.targets import (
@@ -29,42 +33,152 @@ MAX_TARGETS = 50
 MAX_ATTACHMENTS = 10
 
 
-def json_type_problem(field: serializers.Field, value: Any) -> str | None:
-    """Why ``value`` is not the JSON type ``field`` stands for, or ``None``.
+def json_type_expected(field: serializers.Field) -> type | None:
+    """The JSON type ``field`` stands for (``int`` or ``str``), or ``None`` for another kind.
 
     DRF converts on its way in: a number becomes text for a CharField, and "12", 12.0 or
     "12.0" become 12 for an IntegerField. The signed payload must mean one thing to every
     reader, so the protocol takes each value only in its own JSON type.
     """
-    if value is None:
-        return None  # the field's own rule for null answers
     if isinstance(field, serializers.IntegerField):
-        if not isinstance(value, int) or isinstance(value, bool):
-            return "Expected a JSON integer."
-    elif isinstance(field, serializers.CharField | serializers.ChoiceField | serializers.DateField):
-        if not isinstance(value, str):
-            return "Expected a JSON string."
+        return int
+    if isinstance(field, serializers.CharField | serializers.ChoiceField | serializers.DateField):
+        return str
     return None
 
 
+def json_type_problem(expected: type | None, value: Any) -> str | None:
+    """Why ``value`` is not of the JSON type ``expected`` (``json_type_expected``), or
+    ``None``."""
+    if value is None or expected is None:
+        return None  # null: the field's own rule answers; another kind: its own check
+    if expected is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return "Expected a JSON integer."
+    elif not isinstance(value, str):
+        return "Expected a JSON string."
+    return None
+
+
+# DRF's ``get_value`` methods that, given a plain dict (not an HTML form), answer
+# ``dict.get(field_name, empty)``: the plan reads such a field's value itself.
+_PLAIN_GET_VALUE = frozenset(
+    {
+        serializers.Field.get_value,
+        serializers.ListField.get_value,
+        serializers.DictField.get_value,
+        serializers.Serializer.get_value,
+        serializers.ListSerializer.get_value,
+    }
+)
+
+
+@dataclass(frozen=True)
+class _FieldRun:
+    """What running one field of a serializer needs, looked up once (``_Plan``)."""
+
+    field: serializers.Field
+    name: str
+    json_type: type | None
+    validate_method: Any  # the serializer's ``validate_<name>``, or None
+    source_attrs: tuple[str, ...]
+    reads_plainly: bool  # its ``get_value`` of a plain dict is ``dict.get(name, empty)``
+
+
+@dataclass(frozen=True)
+class _Plan:
+    names: frozenset[str]
+    writable: tuple[_FieldRun, ...]
+    read_only_defaults: bool  # whether any field has a read-only default to add
+
+
 class StrictSerializer(serializers.Serializer):
-    """A serializer that refuses fields it does not declare, and values of another type."""
+    """A serializer that refuses fields it does not declare, and values of another type.
+
+    Its fields run as DRF's own ``Serializer.to_internal_value`` runs them (the same
+    calls, answers and errors, in the same order), from a plan of the fields looked up
+    once per serializer instance. DRF looks each field's writability, source and
+    ``validate_<name>`` method up again for every document; for intake's schema, whose
+    one instance serves every submission (``parse.schema_validator``), that look-up was
+    more than a third of the schema's time (bench/intake.py). A document that is not a
+    plain ``dict`` (an HTML form's ``QueryDict``) goes to DRF's own loop.
+    """
+
+    @functools.cached_property
+    def _plan(self) -> _Plan:
+        fields = self.fields
+        return _Plan(
+            names=frozenset(fields),
+            writable=tuple(
+                _FieldRun(
+                    field=field,
+                    name=name,  # the field's ``field_name``: it was bound under it
+                    json_type=json_type_expected(field),
+                    validate_method=getattr(self, "validate_" + name, None),
+                    source_attrs=tuple(field.source_attrs),
+                    reads_plainly=type(field).get_value in _PLAIN_GET_VALUE,
+                )
+                for name, field in fields.items()
+                if not field.read_only
+            ),
+            read_only_defaults=any(
+                field.read_only and field.default is not empty for field in fields.values()
+            ),
+        )
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["This field is not part of the protocol."] for name in unknown}
+        if not isinstance(data, dict):
+            return super().to_internal_value(data)
+        plan = self._plan
+        if not plan.names.issuperset(data):
+            raise serializers.ValidationError(
+                {
+                    name: ["This field is not part of the protocol."]
+                    for name in sorted(set(data) - plan.names)
+                }
+            )
+        mistyped = {
+            run.name: [problem]
+            for run in plan.writable
+            if run.name in data and (problem := json_type_problem(run.json_type, data[run.name]))
+        }
+        if mistyped:
+            raise serializers.ValidationError(mistyped)
+        if type(data) is not dict:
+            return super().to_internal_value(data)
+        return self._fields_run(data, plan)
+
+    def _fields_run(self, data: dict[str, Any], plan: _Plan) -> dict[str, Any]:
+        """DRF's ``Serializer.to_internal_value`` loop for a plain ``dict``, over ``plan``."""
+        validated: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for run in plan.writable:
+            try:
+                value = run.field.run_validation(
+                    data.get(run.name, empty) if run.reads_plainly else run.field.get_value(data)
                 )
-            mistyped = {
-                name: [problem]
-                for name, field in self.fields.items()
-                if name in data and (problem := json_type_problem(field, data[name]))
-            }
-            if mistyped:
-                raise serializers.ValidationError(mistyped)
-        return super().to_internal_value(data)
+                if run.validate_method is not None:
+                    value = run.validate_method(value)
+            except serializers.ValidationError as exc:
+                errors[run.name] = exc.detail
+            except DjangoValidationError as exc:
+                errors[run.name] = get_error_detail(exc)
+            except SkipField:
+                pass
+            else:
+                if len(run.source_attrs) == 1:
+                    validated[run.source_attrs[0]] = value
+                else:
+                    self.set_value(validated, list(run.source_attrs), value)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return validated
+
+    def _read_only_defaults(self) -> dict[str, Any]:
+        # DRF builds this for every document; the strict serializers have no such field.
+        if not self._plan.read_only_defaults:
+            return {}
+        return super()._read_only_defaults()
 
 
 class StrictSerializerSchema(OpenApiSerializerExtension):

@@ -32,12 +32,14 @@ from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from rest_framework import serializers
 
 from accounts.models import Agency
 from portal.models import AuditEvent
 from portal.problems import Problem
 from requests_app.intake.models import IntakeRejection
-from requests_app.intake.parse import envelope_parse
+from requests_app.intake.parse import envelope_parse, schema_errors
+from requests_app.intake.schema import Envelope, StrictSerializer
 from requests_app.lifecycle.models import (
     Attachment,
     DataCategory,
@@ -682,3 +684,85 @@ def test_a_signed_payload_outside_the_protocols_shape_is_malformed_and_nothing_s
         problem = assert_refused_with_a_protocol_code(response, tmp_path / "storage")
         assert problem["code"] == "malformed", (how, problem)
         assert problem["errors"], problem
+
+
+# --- The schema's own loop over its fields is DRF's -----------------------------------------
+
+SIGNATURES = [
+    {"alg": "ed25519", "key_id": "k-1", "value": "c2lnbmF0dXJl"},
+    {"alg": "webauthn", "key_id": "k-1", "value": "c2ln", "authenticator_data": "YQ"},
+    {"alg": "ed25519", "key_id": "k-1", "value": "c2ln", "client_data_json": "e30"},
+    {"alg": "rsa", "key_id": "", "value": 7},
+    {"alg": "ed25519", "key_id": "k-1", "value": "c2ln", "extra": True},
+    "not an object",
+]
+
+
+def drf_own_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every strict serializer's fields through DRF's own ``to_internal_value`` loop
+    and ``_read_only_defaults`` instead of the plan's."""
+    monkeypatch.setattr(
+        StrictSerializer,
+        "_fields_run",
+        lambda self, data, plan: serializers.Serializer.to_internal_value(self, data),
+    )
+    monkeypatch.setattr(
+        StrictSerializer, "_read_only_defaults", serializers.Serializer._read_only_defaults
+    )
+
+
+@settings(examples, max_examples=150)
+@given(
+    data=st.data(),
+    how=st.sampled_from([None, *SCHEMA_ERRORS]),
+    signature=st.sampled_from(SIGNATURES),
+)
+def test_the_schema_answers_every_document_as_drfs_own_loop_does(data, how, signature):
+    # The plan (schema.StrictSerializer) only saves DRF's look-ups: any document, in the
+    # protocol's shape or not, must get the same typed values or the same errors, with
+    # the same codes, in the same order.
+    today = timezone.now().date()
+    payload = payload_around(data.draw(request_bodies(today), label="request"))
+    if how is not None:
+        data.draw(schema_error(payload, how), label="schema error")
+    document = {"payload": payload, "signature": signature}
+
+    planned = schema_errors(Envelope, document)
+    with pytest.MonkeyPatch.context() as patch:
+        drf_own_loop(patch)
+        drfs = schema_errors(Envelope, document)
+
+    assert planned == drfs
+    assert json.dumps(planned, default=str) == json.dumps(drfs, default=str)  # the order too
+    assert [getattr(e, "code", None) for e in _error_leaves(planned[1])] == [
+        getattr(e, "code", None) for e in _error_leaves(drfs[1])
+    ]
+    if how is None and signature is SIGNATURES[0]:
+        assert planned[1] is None, planned[1]  # the shape of PROTOCOL §2 passes
+
+
+def _error_leaves(detail: Any) -> list[Any]:
+    if isinstance(detail, dict):
+        return [leaf for value in detail.values() for leaf in _error_leaves(value)]
+    if isinstance(detail, list):
+        return [leaf for value in detail for leaf in _error_leaves(value)]
+    return [] if detail is None else [detail]
+
+
+def test_the_plan_is_not_taken_for_a_form_and_refuses_the_same():
+    # An HTML form's QueryDict is a dict whose get_value reads lists: DRF's loop reads it.
+    from django.http import QueryDict
+
+    from requests_app.officer.api import WithdrawIn
+
+    form = QueryDict("reason=No+longer+needed")
+    planned = WithdrawIn(data=form)
+    assert planned.is_valid(), planned.errors
+    with pytest.MonkeyPatch.context() as patch:
+        drf_own_loop(patch)
+        drfs = WithdrawIn(data=form)
+        assert drfs.is_valid()
+    assert planned.validated_data == drfs.validated_data
+    unknown = WithdrawIn(data=QueryDict("reason=x&sneaky=1"))
+    assert not unknown.is_valid()
+    assert unknown.errors == {"sneaky": ["This field is not part of the protocol."]}
