@@ -16,7 +16,7 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from portal.crypto import sha256_hex
 from portal.jsondepth import JSONTooDeep, json_depth_check
 from portal.problems import Problem, field_errors
-from requests_app.intake.schema import Envelope, utc_time_parse
+from requests_app.intake.schema import Envelope, utc_time_message, utc_time_parse
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,12 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse_signed_at(text: str) -> datetime:
-    """Parse an RFC 3339 UTC timestamp such as 2026-11-22T10:00:00Z."""
+    """Parse an RFC 3339 UTC timestamp such as 2026-11-22T10:00:00Z, or raise
+    ``ValueError`` with the reason in the active language (an ``errors[].message``)."""
     try:
         return utc_time_parse(text)
-    except ValueError as exc:
-        raise ValueError(f"signed_at {exc}") from None
+    except ValueError:
+        raise ValueError(utc_time_message()) from None
 
 
 @functools.cache

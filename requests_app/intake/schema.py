@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -54,9 +55,9 @@ def json_type_problem(expected: type | None, value: Any) -> str | None:
         return None  # null: the field's own rule answers; another kind: its own check
     if expected is int:
         if not isinstance(value, int) or isinstance(value, bool):
-            return "Expected a JSON integer."
+            return _("Expected a JSON integer.")
     elif not isinstance(value, str):
-        return "Expected a JSON string."
+        return _("Expected a JSON string.")
     return None
 
 
@@ -133,7 +134,7 @@ class StrictSerializer(serializers.Serializer):
         if not plan.names.issuperset(data):
             raise serializers.ValidationError(
                 {
-                    name: ["This field is not part of the protocol."]
+                    name: [_("This field is not part of the protocol.")]
                     for name in sorted(set(data) - plan.names)
                 }
             )
@@ -207,6 +208,11 @@ class FullDate(serializers.DateField):
         return super().to_internal_value(value)
 
 
+def utc_time_message() -> str:
+    """What a time that ``utc_time_parse`` refuses should look like, in the active language."""
+    return _("A UTC time written YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-02-01T08:00:00Z.")
+
+
 def utc_time_parse(text: str) -> datetime:
     """Parse an RFC 3339 UTC time such as 2026-11-22T10:00:00Z, or raise ``ValueError``."""
     if not text.endswith("Z"):
@@ -231,9 +237,7 @@ class UtcTime(serializers.CharField):
         try:
             utc_time_parse(text)
         except ValueError:
-            raise serializers.ValidationError(
-                _("A UTC time written YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-02-01T08:00:00Z.")
-            ) from None
+            raise serializers.ValidationError(utc_time_message()) from None
         return text  # the field's validators (its length) read text; validate() parses it
 
 
@@ -297,7 +301,7 @@ class Period(StrictSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["from"] > attrs["to"]:
-            raise serializers.ValidationError({"to": ["The period ends before it starts."]})
+            raise serializers.ValidationError({"to": [_("The period ends before it starts.")]})
         return attrs
 
 
@@ -314,7 +318,9 @@ class DeclaredAttachment(StrictSerializer):
     filename = serializers.CharField(max_length=200)
     media_type = serializers.CharField(max_length=100)
     sha256 = serializers.RegexField(
-        HEX64, trim_whitespace=False, error_messages={"invalid": "Lowercase hex SHA-256."}
+        HEX64,
+        trim_whitespace=False,
+        error_messages={"invalid": gettext_lazy("Lowercase hex SHA-256.")},
     )
     size = serializers.IntegerField(min_value=1, max_value=2**53 - 1)
 
@@ -338,15 +344,15 @@ class RequestBody(StrictSerializer):
         is_emergency = attrs["kind"] == RequestKind.EMERGENCY
         if is_emergency and "emergency" not in attrs:
             raise serializers.ValidationError(
-                {"emergency": ["An emergency request needs a justification."]}
+                {"emergency": [_("An emergency request needs a justification.")]}
             )
         if not is_emergency and "emergency" in attrs:
             raise serializers.ValidationError(
-                {"emergency": ["Only an emergency request carries a justification."]}
+                {"emergency": [_("Only an emergency request carries a justification.")]}
             )
         categories = attrs["data_categories"]
         if len(set(categories)) != len(categories):
-            raise serializers.ValidationError({"data_categories": ["Each category once."]})
+            raise serializers.ValidationError({"data_categories": [_("Each category once.")]})
         period = attrs.get("period")
         if period:
             outside: dict[Any, Any] = {
@@ -365,7 +371,7 @@ class Payload(StrictSerializer):
     nonce = serializers.RegexField(
         NONCE_PATTERN,
         trim_whitespace=False,  # the nonce is exactly what was signed
-        error_messages={"invalid": "base64url, at least 128 bits (22 chars)."},
+        error_messages={"invalid": gettext_lazy("base64url, at least 128 bits (22 chars).")},
     )
     signed_at = serializers.CharField(max_length=40)
     request = RequestBody()
@@ -382,11 +388,11 @@ class Signature(StrictSerializer):
         webauthn_fields = {"authenticator_data", "client_data_json"}
         if attrs["alg"] == "webauthn" and not webauthn_fields <= set(attrs):
             raise serializers.ValidationError(
-                {"authenticator_data": ["A webauthn signature carries the assertion fields."]}
+                {"authenticator_data": [_("A webauthn signature carries the assertion fields.")]}
             )
         if attrs["alg"] == "ed25519" and webauthn_fields & set(attrs):
             raise serializers.ValidationError(
-                {"alg": ["An ed25519 signature carries only alg, key_id and value."]}
+                {"alg": [_("An ed25519 signature carries only alg, key_id and value.")]}
             )
         return attrs
 

@@ -191,6 +191,73 @@ def test_an_unknown_field_is_malformed_not_ignored(client, signer, token):
     } in problem["errors"]
 
 
+def _unknown_field(payload: dict) -> None:
+    payload["request"]["priority"] = "urgent"
+
+
+def _category_twice(payload: dict) -> None:
+    payload["request"]["data_categories"] = ["subscriber_info", "subscriber_info"]
+
+
+def _size_as_text(payload: dict) -> None:
+    payload["request"]["attachments"] = [
+        {"filename": "o.pdf", "media_type": "application/pdf", "sha256": "0" * 64, "size": "9"}
+    ]
+
+
+def _emergency_unjustified(payload: dict) -> None:
+    payload["request"]["kind"] = "emergency"
+
+
+def _signed_at_with_offset(payload: dict) -> None:
+    payload["signed_at"] = payload["signed_at"].replace("Z", "+00:00")
+
+
+@pytest.mark.parametrize(
+    ("language", "spoil", "field", "message"),
+    [
+        (
+            "de",
+            _unknown_field,
+            "payload.request.priority",
+            "Dieses Feld gehört nicht zum Protokoll.",
+        ),
+        (
+            "fr",
+            _category_twice,
+            "payload.request.data_categories",
+            "Chaque catégorie une seule fois.",
+        ),
+        ("hi", _size_as_text, "payload.request.attachments.0.size", "एक JSON पूर्णांक अपेक्षित था।"),
+        (
+            "pt-br",
+            _emergency_unjustified,
+            "payload.request.emergency",
+            "Uma requisição emergencial precisa de uma justificativa.",
+        ),
+        (
+            "es",
+            _signed_at_with_offset,
+            "payload.signed_at",
+            "Una hora UTC con el formato AAAA-MM-DDTHH:MM:SSZ, p. ej. 2026-02-01T08:00:00Z.",
+        ),
+    ],
+)
+def test_the_schemas_own_field_messages_are_in_the_requests_language(
+    client, signer, token, language, spoil, field, message
+):
+    # PROTOCOL §5.8: errors[].message is for a person, in the language asked for; the
+    # schema's own rules answer so, as DRF's built-in ones do.
+    sub = submission()
+    spoil(sub.payload)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
+    response = post_envelope(client, sub.sign(signer), (), token)
+    problem = assert_problem(response, status=400, code="malformed")
+    assert {"field": field, "message": message} in problem["errors"], problem["errors"]
+    assert response["Content-Language"] == language
+    assert_only_the_rejection_logged("malformed", channel="api", body_hashed=True)
+
+
 def test_a_lone_surrogate_in_text_is_malformed_on_its_field(client, signer, token):
     # JSON can write a lone UTF-16 surrogate ("\\udfff"); no text field takes one, and the
     # first one is named (DRF's words, found by the schema's own faster search).
