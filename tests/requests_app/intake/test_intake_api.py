@@ -299,6 +299,16 @@ def test_no_token_is_unauthenticated(client, signer):
     assert_only_the_rejection_logged("unauthenticated", channel="api")
 
 
+def test_reading_submissions_without_a_token_is_unauthenticated_in_the_asked_language(client):
+    response = client.get("/api/v1/submissions", HTTP_ACCEPT_LANGUAGE="fr")
+    problem = assert_problem(response, status=401, code="unauthenticated")
+    assert problem["detail"] == (
+        "Envoyez un jeton d’API, ou connectez-vous avec un second facteur."
+    )
+    assert response["Content-Language"] == "fr"
+    assert "LR-" not in response.content.decode()  # no request's reference
+
+
 def test_a_forged_token_is_unauthenticated(client, signer):
     sub = submission()
     response = post_envelope(client, sub.sign(signer), sub.files, "ptk_" + "A" * 43)
