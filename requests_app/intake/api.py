@@ -208,9 +208,7 @@ def _require_officer(request: Request) -> Any:
     The same answers as the views guarded by ``IsActiveOfficer`` (``/api/v1/me``).
     """
     if request.user is None:  # no token and no verified session
-        raise exceptions.NotAuthenticated(
-            _("Send an API token, or log in with a second factor.")
-        )
+        raise exceptions.NotAuthenticated(_("Send an API token, or log in with a second factor."))
     officer = officer_of(request.user)
     if officer is None:
         raise Problem("forbidden", 403, _("Only officers read submissions."))
