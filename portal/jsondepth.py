@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 # A JSON string, escapes included (the unrolled form: no backtracking on long strings).
 _STRING_BYTES = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -29,6 +30,12 @@ class JSONTooDeep(ValueError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"JSON nests deeper than {limit} levels.")
         self.limit = limit
+
+
+def json_too_deep_message(limit: int) -> str:
+    """The refusal of a body deeper than ``limit``, for a person, in the active language
+    (``JSONTooDeep``'s own text is the logs')."""
+    return gettext("The JSON body nests deeper than %(limit)d levels.") % {"limit": limit}
 
 
 def json_max_depth() -> int:

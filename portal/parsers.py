@@ -4,11 +4,10 @@ import io
 import logging
 from typing import Any
 
-from django.utils.translation import gettext
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from .jsondepth import JSONTooDeep, json_depth_check
+from .jsondepth import JSONTooDeep, json_depth_check, json_too_deep_message
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +31,5 @@ class JSONParser(parsers.JSONParser):
                 getattr(request, "method", ""),
                 getattr(request, "path", ""),
             )
-            raise ParseError(
-                gettext("The JSON body nests deeper than %(limit)d levels.") % {"limit": exc.limit}
-            ) from None
+            raise ParseError(json_too_deep_message(exc.limit)) from None
         return super().parse(io.BytesIO(raw), media_type, parser_context)

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from portal.crypto import sha256_hex
-from portal.jsondepth import JSONTooDeep, json_depth_check
+from portal.jsondepth import JSONTooDeep, json_depth_check, json_too_deep_message
 from portal.problems import Problem, field_errors
 from requests_app.intake.schema import Envelope, utc_time_message, utc_time_parse
 
@@ -120,7 +120,7 @@ def envelope_parse(
             "malformed",
             400,
             _("The envelope is not a JSON document the portal reads."),
-            errors=[{"field": "(envelope)", "message": str(exc)}],
+            errors=[{"field": "(envelope)", "message": json_too_deep_message(exc.limit)}],
         ) from None
     try:
         document = json.loads(raw.decode("utf-8"), object_pairs_hook=_refuse_duplicate_keys)

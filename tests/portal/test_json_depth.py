@@ -86,9 +86,23 @@ def test_a_deep_envelope_over_the_api_is_malformed_logged_and_stores_nothing(cli
     response = post_envelope(client, DEEP.encode(), token=token)
 
     problem = assert_malformed(response)
-    assert "32 levels" in problem["errors"][0]["message"]
+    assert problem["errors"][0]["message"] == "The JSON body nests deeper than 32 levels."
     rejection = IntakeRejection.objects.get()
     assert (rejection.code, rejection.channel, rejection.officer) == ("malformed", "api", officer)
+    assert_nothing_stored()
+
+
+def test_a_deep_envelope_is_refused_in_the_requests_language(client) -> None:
+    officer = make_officer()
+    enrol_signing_key(officer)
+    token = make_api_token(officer=officer)[1]
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "de"
+
+    problem = assert_malformed(post_envelope(client, DEEP.encode(), token=token))
+
+    assert problem["errors"][0]["message"] == (
+        "Der JSON-Text ist tiefer als 32 Ebenen verschachtelt."
+    )
     assert_nothing_stored()
 
 
