@@ -21,6 +21,7 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.utils.translation import gettext
 
 ED25519_KEY_ID_PREFIX = "ed25519:"
 MAX_PEM_LENGTH = 4096
@@ -65,40 +66,50 @@ def ed25519_public_key_from_pem(pem: str) -> Ed25519PublicKey:
     text around it, is refused rather than silently reduced to its first key.
     """
     if not isinstance(pem, str):
-        raise InvalidKey("The public key must be a PEM text of a few lines.")
+        raise InvalidKey(gettext("The public key must be a PEM text of a few lines."))
     if looks_like_secret_key(pem):
         raise SecretKeyMaterial(
-            "This is a private key. Never send it to anyone: paste the public key "
-            "(openssl pkey -in key.pem -pubout) and keep the private key to yourself."
+            gettext(
+                "This is a private key. Never send it to anyone: paste the public key "
+                "(openssl pkey -in key.pem -pubout) and keep the private key to yourself."
+            )
         )
     if len(pem) > MAX_PEM_LENGTH:
-        raise InvalidKey("The public key must be a PEM text of a few lines.")
+        raise InvalidKey(gettext("The public key must be a PEM text of a few lines."))
     text = pem.strip()
     if text.startswith(("ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-", "sk-ssh-")):
         raise InvalidKey(
-            "This is an OpenSSH public key. Paste a PEM public key instead: make the key "
-            "with openssl genpkey -algorithm ed25519 -out key.pem, then run "
-            "openssl pkey -in key.pem -pubout."
+            gettext(
+                "This is an OpenSSH public key. Paste a PEM public key instead: make the key "
+                "with openssl genpkey -algorithm ed25519 -out key.pem, then run "
+                "openssl pkey -in key.pem -pubout."
+            )
         )
     if "BEGIN CERTIFICATE" in text:
         raise InvalidKey(
-            "This is a certificate. Paste the PEM public key itself "
-            "(openssl pkey -in key.pem -pubout)."
+            gettext(
+                "This is a certificate. Paste the PEM public key itself "
+                "(openssl pkey -in key.pem -pubout)."
+            )
         )
     if text.count("-----BEGIN ") > 1:
-        raise InvalidKey("Paste exactly one public key.")
+        raise InvalidKey(gettext("Paste exactly one public key."))
     try:
         key = serialization.load_pem_public_key(text.encode("ascii"))
     except (ValueError, UnicodeEncodeError, TypeError) as exc:
         raise InvalidKey(
-            "This is not a PEM public key. It starts with -----BEGIN PUBLIC KEY-----."
+            gettext("This is not a PEM public key. It starts with -----BEGIN PUBLIC KEY-----.")
         ) from exc
     if not isinstance(key, Ed25519PublicKey):
-        raise InvalidKey("The key must be an Ed25519 key (openssl genpkey -algorithm ed25519).")
+        raise InvalidKey(
+            gettext("The key must be an Ed25519 key (openssl genpkey -algorithm ed25519).")
+        )
     if not (text.startswith(PEM_PUBLIC_KEY_BEGIN) and text.endswith(PEM_PUBLIC_KEY_END)):
         raise InvalidKey(
-            "Paste only the public key, from -----BEGIN PUBLIC KEY----- to "
-            "-----END PUBLIC KEY-----."
+            gettext(
+                "Paste only the public key, from -----BEGIN PUBLIC KEY----- to "
+                "-----END PUBLIC KEY-----."
+            )
         )
     return key
 
@@ -140,15 +151,17 @@ def age_recipient_normalise(text: str) -> str:
     candidate = (text or "").strip()
     if looks_like_secret_key(candidate):
         raise SecretKeyMaterial(
-            "This is an age identity (a secret key). Never send it to anyone: paste the "
-            "recipient that `age-keygen -y identity.txt` prints."
+            gettext(
+                "This is an age identity (a secret key). Never send it to anyone: paste the "
+                "recipient that `age-keygen -y identity.txt` prints."
+            )
         )
     if not candidate.lower().startswith("age1") or len(candidate) > 100:
-        raise InvalidKey("An age recipient starts with age1 (see `age-keygen -y`).")
+        raise InvalidKey(gettext("An age recipient starts with age1 (see `age-keygen -y`)."))
     try:
         pyrage.x25519.Recipient.from_str(candidate.lower())
     except Exception as exc:  # pyrage raises its own types for every malformation
-        raise InvalidKey("This is not a valid age X25519 recipient.") from exc
+        raise InvalidKey(gettext("This is not a valid age X25519 recipient.")) from exc
     return candidate.lower()
 
 
@@ -162,7 +175,7 @@ def age_identity_recipient(identity: str) -> str:
     try:
         parsed = pyrage.x25519.Identity.from_str(candidate)
     except Exception as exc:  # pyrage raises its own types for every malformation
-        raise InvalidKey("This is not an age X25519 identity.") from exc
+        raise InvalidKey(gettext("This is not an age X25519 identity.")) from exc
     return str(parsed.to_public())
 
 

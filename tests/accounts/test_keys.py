@@ -5,6 +5,7 @@ stored or changed (no key, no status change, no audit event).
 """
 
 import hashlib
+import html
 import re
 import subprocess
 from pathlib import Path
@@ -169,6 +170,45 @@ def test_garbage_is_refused_with_a_clear_message(officer_client, text, message) 
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not SigningKey.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "path", "field", "text", "message"),
+    [
+        (
+            "fr",
+            "/account/keys/signing/new/",
+            "public_key",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+            "Ceci est une clé publique OpenSSH. Collez plutôt une clé publique PEM\u00a0: créez "
+            "la clé avec openssl genpkey -algorithm ed25519 -out key.pem, puis lancez "
+            "openssl pkey -in key.pem -pubout.",
+        ),
+        (
+            "de",
+            "/account/keys/signing/new/",
+            "public_key",
+            RFC8032_PUBLIC_PEM * 2,
+            "Fügen Sie genau einen öffentlichen Schlüssel ein.",
+        ),
+        (
+            "pt-br",
+            "/account/keys/recipients/new/",
+            "recipient",
+            "age2qqqq",
+            "Um destinatário age começa com age1 (veja `age-keygen -y`).",
+        ),
+    ],
+)
+def test_a_refused_key_is_explained_in_the_officers_language(
+    officer_client, language, path, field, text, message
+) -> None:
+    response = officer_client.post(path, {field: text}, HTTP_ACCEPT_LANGUAGE=language)
+
+    assert response.status_code == 400
+    assert message in html.unescape(response.content.decode())
+    assert not SigningKey.objects.exists()
+    assert not AgeRecipient.objects.exists()
 
 
 def test_the_same_key_twice_is_refused_and_the_first_stays(officer_client, officer) -> None:
