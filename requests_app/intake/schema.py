@@ -94,16 +94,18 @@ class _Plan:
 
 
 class StrictSerializer(serializers.Serializer):
-    """A serializer that refuses fields it does not declare, and values of another type.
+    """A serializer that refuses fields it does not declare, and values of another type."""
 
-    Its fields run as DRF's own ``Serializer.to_internal_value`` runs them (the same
-    calls, answers and errors, in the same order), from a plan of the fields looked up
-    once per serializer instance. DRF looks each field's writability, source and
-    ``validate_<name>`` method up again for every document; for intake's schema, whose
-    one instance serves every submission (``parse.schema_validator``), that look-up was
-    more than a third of the schema's time (bench/intake.py). A document that is not a
-    plain ``dict`` (an HTML form's ``QueryDict``) goes to DRF's own loop.
-    """
+    # (Comments, not the docstring: drf-spectacular publishes the docstring as the
+    # description of every schema that has none of its own.)
+    #
+    # Its fields run as DRF's own ``Serializer.to_internal_value`` runs them (the same
+    # calls, answers and errors, in the same order), from a plan of the fields looked up
+    # once per serializer instance. DRF looks each field's writability, source and
+    # ``validate_<name>`` method up again for every document; for intake's schema, whose
+    # one instance serves every submission (``parse.schema_validator``), that look-up was
+    # more than a third of the schema's time (bench/intake.py). A document that is not a
+    # plain ``dict`` (an HTML form's ``QueryDict``) goes to DRF's own loop.
 
     @functools.cached_property
     def _plan(self) -> _Plan:
