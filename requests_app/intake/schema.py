@@ -368,7 +368,11 @@ class RequestBody(StrictSerializer):
         return attrs
 
 
-class Payload(StrictSerializer):
+class SignedPayload(StrictSerializer):
+    # The members every signed payload carries beside its content: a submission's
+    # (``Payload``, PROTOCOL §2) and a signed reply's (``officer.signed_reply``, §4.5).
+    # No docstring: the schemas built on it keep the description they published.
+
     portal = serializers.CharField(max_length=300)
     nonce = serializers.RegexField(
         NONCE_PATTERN,
@@ -376,6 +380,9 @@ class Payload(StrictSerializer):
         error_messages={"invalid": gettext_lazy("base64url, at least 128 bits (22 chars).")},
     )
     signed_at = serializers.CharField(max_length=40)
+
+
+class Payload(SignedPayload):
     request = RequestBody()
 
 

@@ -21,7 +21,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from portal.problems import Problem, field_errors
@@ -32,9 +31,9 @@ from requests_app.intake.parse import ParsedEnvelope, envelope_parse
 from requests_app.intake.pipeline import nonce_accepted
 from requests_app.intake.schema import (
     MAX_ATTACHMENTS,
-    NONCE_PATTERN,
     DeclaredAttachment,
     Signature,
+    SignedPayload,
     StrictSerializer,
 )
 from requests_app.intake.signature import ed25519_signature_check
@@ -67,14 +66,7 @@ class ReplyBody(StrictSerializer):
         return value
 
 
-class ReplyPayload(StrictSerializer):
-    portal = serializers.CharField(max_length=300)
-    nonce = serializers.RegexField(
-        NONCE_PATTERN,
-        trim_whitespace=False,  # the nonce is exactly what was signed
-        error_messages={"invalid": gettext_lazy("base64url, at least 128 bits (22 chars).")},
-    )
-    signed_at = serializers.CharField(max_length=40)
+class ReplyPayload(SignedPayload):
     message = ReplyBody()
 
 
