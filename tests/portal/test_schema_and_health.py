@@ -66,6 +66,17 @@ def test_schema_is_also_served_as_json(client: Client) -> None:
     assert json.loads(response.content)["openapi"].startswith("3.")
 
 
+def test_the_strict_request_schemas_are_described_for_their_readers(client: Client) -> None:
+    # drf-spectacular describes a schema without a docstring of its own by its nearest
+    # ancestor's: StrictSerializer's docstring is what API readers see on the envelope and
+    # its parts, so notes on how it runs belong in comments, not there.
+    schemas = yaml.safe_load(client.get("/api/v1/schema").content)["components"]["schemas"]
+    strict = "A serializer that refuses fields it does not declare, and values of another type."
+    for name in ("EnvelopeRequest", "PayloadRequest", "SignatureRequest", "MessageInRequest"):
+        assert " ".join(schemas[name]["description"].split()) == strict, name
+        assert schemas[name]["additionalProperties"] is False, name
+
+
 def test_docs_page_loads_only_same_origin_static_assets(client: Client) -> None:
     response = client.get("/api/v1/docs")
 
